@@ -1,0 +1,22 @@
+# The two commands for a fresh machine: `make demo` (the Step A pipeline on synthetic data) and `make test`.
+.PHONY: demo test lint bench env
+
+env: .venv/.ready
+
+.venv/.ready: pyproject.toml uv.lock
+	./scripts/bootstrap.sh
+	@touch .venv/.ready
+
+demo: env
+	.venv/bin/bold demo --out bold-demo --overwrite
+
+test: env
+	./scripts/install-test-system-deps.sh
+	.venv/bin/ruff check src tests bench
+	.venv/bin/python -m pytest -q
+
+lint: env
+	.venv/bin/ruff check src tests bench
+
+bench: env
+	.venv/bin/python -m bench
