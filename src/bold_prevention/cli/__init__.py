@@ -2,7 +2,11 @@
 
 from .app import app
 
-# Each module below registers its commands on ``app`` when imported.
-from . import synth as _synth  # noqa: E402,F401
+# Each command module registers its commands on ``app`` when imported; add one import line per module below.
+# fmt: off
+# isort: off
+# (command modules)
+# isort: on
+# fmt: on
 
 __all__ = ["app"]
