@@ -183,21 +183,30 @@ def parse_value_set(text: str | None) -> tuple[str, ...] | None:
 
 
 def catalogue_value_sets(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, ...]]:
-    """``(table, column) -> codes`` from ``catalogue.code_lists`` or ``catalogue.variables`` when loaded."""
+    """``(table, column) -> codes`` from the catalogue loaded in the warehouse (empty when none is loaded).
+
+    Codes come from ``catalogue.code_lists`` (parsed ``code = label`` cells, and lookup sheets that a variable
+    names in ``catalogue.variables.code_list``), else from ``code = label`` lines of ``catalogue.variables.values``.
+    """
     out: dict[tuple[str, str], tuple[str, ...]] = {}
     try:
         cl = _columns_of(con, "catalogue", "code_lists")
-        if {"table_name", "variable", "code"} <= cl:
-            rows = con.execute("select table_name, variable, code from catalogue.code_lists "
-                               "where code is not null").fetchall()
-            acc: dict[tuple[str, str], list[str]] = {}
-            for t, v, code in rows:
-                acc.setdefault((str(t), str(v)), []).append(str(code))
-            out.update({k: tuple(dict.fromkeys(v)) for k, v in acc.items()})
         cv = _columns_of(con, "catalogue", "variables")
+        rows: list[tuple] = []
+        if {"table_name", "variable", "code"} <= cl:
+            rows += con.execute("SELECT table_name, variable, code FROM catalogue.code_lists WHERE code IS NOT NULL "
+                                "AND table_name IS NOT NULL AND variable IS NOT NULL").fetchall()
+        if {"code_list", "code"} <= cl and {"table_name", "variable", "code_list"} <= cv:
+            rows += con.execute(
+                "SELECT v.table_name, v.variable, c.code FROM catalogue.variables v JOIN catalogue.code_lists c "
+                "ON c.code_list = v.code_list WHERE c.code IS NOT NULL AND c.table_name IS NULL").fetchall()
+        acc: dict[tuple[str, str], list[str]] = {}
+        for t, v, code in rows:
+            acc.setdefault((str(t), str(v)), []).append(str(code))
+        out.update({k: tuple(dict.fromkeys(v)) for k, v in acc.items()})
         if {"table_name", "variable", "values"} <= cv:
-            rows = con.execute('select table_name, variable, "values" from catalogue.variables').fetchall()
-            for t, v, values in rows:
+            for t, v, values in con.execute('SELECT table_name, variable, "values" FROM catalogue.variables'
+                                            ).fetchall():
                 codes = parse_value_set(values)
                 if codes and (str(t), str(v)) not in out:
                     out[(str(t), str(v))] = codes

@@ -1,0 +1,122 @@
+"""``bold load`` (extracts into the warehouse under data contracts) and ``bold quality show``."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..datafirst import MODEL
+from ..errors import LoadBlocked
+from ..project import Project
+from ..warehouse.load import LoadResult, load_extracts
+from ..warehouse.report import latest_report, read_report, summary_lines
+from .app import ProjectOption, app, console, out, user_errors
+
+quality_app = typer.Typer(help="Quality reports of extract loads.", no_args_is_help=True)
+app.add_typer(quality_app, name="quality")
+
+_STYLE = {"complete": "green", "partial": "yellow", "unchanged": "cyan", "blocked": "red"}
+
+
+@app.command("load")
+@user_errors
+def load_cmd(
+    source: Path = typer.Argument(..., help="Folder of extract files (<table>.parquet|.csv, or parts "
+                                  "<table>_01.parquet ...), or a synthetic output folder."),
+    project: Path | None = ProjectOption,
+    snapshot_date: str | None = typer.Option(None, "--snapshot-date", help="Date of the extract (YYYY-MM-DD); "
+                                             "default: the source's manifest, else today."),
+    datasets: str | None = typer.Option(None, "--datasets", help="Comma-separated datasets this load covers "
+                                        "(default: every dataset of the model)."),
+    delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter (default: sniffed)."),
+) -> None:
+    """Load a folder of extracts into the warehouse, checked against the Data First contracts."""
+    proj = Project.at(project)
+    snap = date.fromisoformat(snapshot_date) if _valid_date(snapshot_date) else snapshot_date
+    ds = datasets.split(",") if datasets else None
+    delim = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(delimiter or "", delimiter)
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("reading the source folder", total=None)
+
+        def progress(description: str, done: int, total: int) -> None:
+            bar.update(task, description=description, completed=done, total=total)
+
+        try:
+            result = load_extracts(proj, source, snapshot_date=snap, progress=progress, datasets=ds,
+                                   delimiter=delim)
+        except LoadBlocked as e:
+            bar.stop()
+            r = getattr(e, "result", None)
+            if r is not None:
+                _summary(r)
+            raise
+    _summary(result)
+
+
+def _valid_date(s: str | None) -> bool:
+    if not s:
+        return False
+    try:
+        date.fromisoformat(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _summary(r: LoadResult) -> None:
+    style = _STYLE.get(r.status, "white")
+    out.print(f"[bold]Load {r.load_id}[/] of snapshot {r.snapshot_date.isoformat()}: "
+              f"[bold {style}]{r.status.upper()}[/]")
+    t = Table(title="Tables", show_lines=False)
+    t.add_column("table", overflow="fold", min_width=24)
+    for col, just in (("dataset", "left"), ("decision", "left"), ("rows", "right"), ("warn", "right"),
+                      ("fail", "right")):
+        t.add_column(col, justify=just)
+    per: dict[str, dict[str, int]] = {}
+    for c in r.checks:
+        per.setdefault(c.table, {"warn": 0, "fail": 0})
+        if c.status in ("warn", "fail"):
+            per[c.table][c.status] += 1
+    order = {n: i for i, n in enumerate(MODEL.table_names)}
+    for name, tl in sorted(r.tables.items(), key=lambda kv: order.get(kv[0], 0)):
+        dstyle = {"block": "red", "degrade": "yellow", "warn": "yellow"}.get(tl.decision, "green")
+        k = per.get(name, {"warn": 0, "fail": 0})
+        t.add_row(name, tl.dataset, f"[{dstyle}]{tl.decision or tl.status}[/]", f"{tl.rows:,}", str(k["warn"]),
+                  str(k["fail"]))
+    out.print(t)
+    counts = r.counts()
+    out.print(f"Rows loaded: {r.rows_loaded:,}. Checks: {counts['pass']} passed, {counts['warn']} warnings, "
+              f"{counts['fail']} failed. {r.seconds:.1f} s.")
+    for note in r.notes:
+        out.print(f"[cyan]Note:[/] {note}")
+    if r.status == "partial":
+        out.print(f"[yellow]Partial load:[/] left out {', '.join(r.degraded_tables)}; outputs built on this "
+                  "snapshot are marked partial.")
+    if r.report_html:
+        out.print(f"Quality report: {r.report_html}")
+        out.print(f"                {r.report_json}")
+
+
+@quality_app.command("show")
+@user_errors
+def quality_show(
+    project: Path | None = ProjectOption,
+    report: Path | None = typer.Option(None, "--report", help="A quality report JSON (default: the latest)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Print the summary of the latest load's quality report."""
+    path = report or latest_report(project)
+    data = read_report(path)
+    if as_json:
+        out.print_json(json.dumps(data, default=str))
+        return
+    for line in summary_lines(data):
+        out.print(line, markup=False, highlight=False)
+    html = Path(path).with_suffix(".html")
+    out.print(f"Report: {path}" + (f"\n        {html}" if html.exists() else ""), markup=False, highlight=False)
