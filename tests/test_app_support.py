@@ -1,0 +1,103 @@
+"""Shared set-up for the web application's tests: a small warehouse shaped by the shared contracts, accounts, and a
+signed-in test client. Imported by tests/test_app*.py and tests/browser/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import duckdb
+
+from bold_prevention.app.accounts import AccountStore
+from bold_prevention.linkage.pseudonym import pseudonymise
+from bold_prevention.project import Project
+
+PASSWORD = "correct horse battery staple"
+ACCOUNTS = {"pat": "practitioner", "ann": "analyst", "adam": "admin"}
+
+#: (forename, middle, surname, date of birth, sex, postcode) of the people in the small warehouse.
+PEOPLE = [
+    ("Aisha", None, "Khan", dt.date(1990, 3, 27), "F", "E1 6AN"),
+    ("Robert", "James", "O'Brien", dt.date(1985, 11, 2), "M", "LS1 4DY"),
+    ("Robert", None, "Obrien", dt.date(1985, 2, 11), "M", "LS1 4DY"),   # day/month swapped, near-duplicate
+    ("Joanna", None, "Smith", dt.date(1979, 7, 14), "F", "M1 1AE"),
+    ("John", None, "Smith", dt.date(1979, 7, 14), "M", "M1 1AE"),      # twin
+    ("Chloé", None, "Dupont", dt.date(2001, 1, 5), "F", "CF10 1EP"),
+]
+TABLES = ("moj_probation_flatfile", "prison_custodial_journey", "mags_defendant_case")
+DATASET = {"moj_probation_flatfile": "probation_delius", "prison_custodial_journey": "prison_nomis",
+           "mags_defendant_case": "mags_hocas"}
+
+
+def person_id(i: int) -> str:
+    return pseudonymise(f"cluster-{i}")
+
+
+def record_id(table: str, i: int, k: int = 0) -> str:
+    return f"{table[:4]}{i:04d}{k}"
+
+
+def build_small_warehouse(root: Path) -> Project:
+    """A warehouse with the identity store, spine.person_record and spine.timeline for :data:`PEOPLE`.
+
+    Person 0 has a low-confidence magistrates' record whose name differs (so excluding low links changes the page);
+    person 1 a medium-confidence prison record."""
+    project = Project(root)
+    root.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(project.warehouse_path))
+    for s in ("extract", "linkage", "spine", "results", "meta", "catalogue"):
+        con.execute(f"create schema if not exists {s}")
+    for t in TABLES:
+        con.execute(f"create table linkage.identity_{t} (row_id_hash varchar, forename varchar, middle_names varchar, "
+                    f"surname varchar, date_of_birth date, postcode varchar, gender varchar)")
+    con.execute("create table spine.person_record (person_id varchar, source_dataset varchar, source_table varchar, "
+                "record_id varchar, match_score double, band_joined varchar, band varchar, person_record_id varchar)")
+    con.execute("create table spine.timeline (person_id varchar, event_date date, dataset varchar, "
+                "source_table varchar, record_id varchar, event_type varchar, description varchar, "
+                "band_joined varchar)")
+    for i, (fn, mn, sn, dob, sex, pc) in enumerate(PEOPLE):
+        pid = person_id(i)
+        for j, t in enumerate(TABLES):
+            band = "high"
+            first = fn
+            if i == 0 and t == "mags_defendant_case":
+                band, first = "low", "Ayesha"
+            if i == 1 and t == "prison_custodial_journey":
+                band = "medium"
+            rid = record_id(t, i)
+            con.execute(f"insert into linkage.identity_{t} values (?, ?, ?, ?, ?, ?, ?)",
+                        [rid, first.upper() if j == 1 else first, mn, sn, dob, pc, sex])
+            con.execute("insert into spine.person_record values (?, ?, ?, ?, ?, ?, 'medium', ?)",
+                        [pid, DATASET[t], t, rid, {"high": 0.99, "medium": 0.9, "low": 0.6}[band], band, rid])
+            day = dt.date(2019 + j, 1 + i, 10)
+            etype, desc = {
+                "moj_probation_flatfile": ("probation_start", "Community order supervision started"),
+                "prison_custodial_journey": ("custody_start", "Received into custody on remand"),
+                "mags_defendant_case": ("mags_case", "Magistrates' court case: theft, fine"),
+            }[t]
+            con.execute("insert into spine.timeline values (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [pid, day, t.split("_")[0], t, rid, etype, desc, band])
+    # an identity record that links to nobody
+    con.execute("insert into linkage.identity_moj_probation_flatfile values "
+                "('unlinked01', 'Aisha', null, 'Khan', '1990-03-27', 'E1 6AN', 'F')")
+    con.close()
+    return project
+
+
+def add_accounts(project: Project) -> None:
+    store = AccountStore.of(project)
+    for name, role in ACCOUNTS.items():
+        store.add(name, role, PASSWORD, replace=True)
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "page has no CSRF token"
+    return m.group(1)
+
+
+def sign_in(client, name: str, password: str = PASSWORD):
+    page = client.get("/sign-in")
+    return client.post("/sign-in", data={"username": name, "password": password, "csrf_token": csrf_of(page.text)},
+                       follow_redirects=False)
