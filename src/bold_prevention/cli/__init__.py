@@ -6,6 +6,7 @@ from .app import app
 # fmt: off
 # isort: off
 # (command modules)
+from . import serve as _serve, users as _users, audit as _audit  # noqa: F401,E402,I001
 from . import load as _load  # noqa: F401,E402
 # isort: on
 # fmt: on
