@@ -1,0 +1,585 @@
+"""The Wave 0 person-level spine: one row per linked person as at a date, at a chosen linkage band.
+
+:func:`build_spine` writes
+
+``spine.person``       one row per person (pseudonymised ``person_id``) with demographics, latest geography and
+                       deprivation, justice contact counts by dataset and period, first and last contact dates,
+                       prison, civil possession and family court signals, and for every driver of the register
+                       ``need_<driver>`` (flag), ``need_<driver>_score``, ``need_<driver>_dataset``,
+                       ``need_<driver>_variable`` and ``need_<driver>_date`` (the evidence behind it);
+``spine.person_need``  the same needs in long form, one row per person and driver with any evidence:
+                       ``person_id, driver, value, score, evidence_table, evidence_dataset, evidence_variable,
+                       evidence_date, assessed``;
+``spine.spine_info``   the as-at date, band, register drivers and row counts of the build.
+
+Only records dated on or before the as-at date are used (records with no date count towards demographics only).
+Every transformation is a DuckDB-dialect SELECT that sqlglot transpiles to Spark and Trino (:func:`spine_plan`
+returns them; :func:`transpiled_plan` shows them in another dialect). Demographics: ``sex`` is the person's most
+frequent recorded sex (M/F; ties to the latest), ``ethnic_group`` the most frequent known ONS group of the recorded
+ethnicity, ``age`` the age at the as-at date implied by the latest record that carries an age.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from ..datafirst import MODEL
+from ..errors import InputError
+from ..linkage.xjs import BANDS, build_person_records
+from .rules import DriverRule, load_rules
+from .sources import PERSON_TABLES, RECORD_DATES, date_literal, resolved_sql, sql_literal
+
+__all__ = [
+    "AGE_BANDS",
+    "PERIODS",
+    "SpineResult",
+    "Step",
+    "build_spine",
+    "months_before",
+    "spine_plan",
+    "transpiled_plan",
+]
+
+#: Justice contact periods: column suffix -> months (None = ever).
+PERIODS: dict[str, int | None] = {"12m": 12, "5y": 60, "ever": None}
+
+#: Age bands (lower bound inclusive) used across profiles.
+AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("10-17", 10, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-44", 35, 44), ("45-54", 45, 54),
+    ("55-64", 55, 64), ("65+", 65, None),
+)
+
+#: Where an age and its date are recorded.
+AGE_COLUMNS = {
+    "mags_defendant_case": ("age_at_offence", "main_offence_date"),
+    "crown_defendant_case": ("age_at_offence", "main_offence_date"),
+    "prison_custodial_journey": ("age_at_reception", "reception_date"),
+    "moj_probation_flatfile": ("age_at_offence", "referral_date"),
+}
+
+#: Criminal-justice datasets (contact with the criminal justice system).
+CJ_DATASETS = ("mags", "crown", "prison", "probation")
+
+POSSESSION_CLAIMS = ("PSL", "PPL", "PAC", "PMO")
+POSSESSION_ORDERS = ("ORDER_OUTRIGHT", "ORDER_SUSPENDED")
+
+ETHNIC_GROUP_SQL = """CASE
+    WHEN LOWER(ethnicity_desc) LIKE 'white%' THEN 'White'
+    WHEN LOWER(ethnicity_desc) LIKE 'mixed%' THEN 'Mixed'
+    WHEN LOWER(ethnicity_desc) LIKE 'asian%' OR LOWER(ethnicity_desc) = 'chinese' THEN 'Asian'
+    WHEN LOWER(ethnicity_desc) LIKE 'black%' THEN 'Black'
+    WHEN LOWER(ethnicity_desc) IN ('arab', 'other ethnic group') THEN 'Other'
+    ELSE 'Unknown' END"""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the plan: ``sql`` (a SELECT) materialised as ``name`` (a temp table unless ``final``)."""
+
+    name: str
+    sql: str
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class SpineResult:
+    as_at: date
+    band: str
+    persons: int
+    needs_rows: int
+    drivers: tuple[str, ...]
+    seconds: float
+
+
+def months_before(d: date, months: int) -> date:
+    """``d`` minus ``months`` calendar months (day clipped to the month's length)."""
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    m += 1
+    return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(sql_literal(v) for v in values) + ")"
+
+
+def _age_band_sql(col: str) -> str:
+    parts = []
+    for label, lo, hi in AGE_BANDS:
+        cond = f"{col} >= {lo}" + (f" AND {col} <= {hi}" if hi is not None else "")
+        parts.append(f"WHEN {cond} THEN '{label}'")
+    return "CASE " + " ".join(parts) + " ELSE 'Unknown' END"
+
+
+def _person_rows(present: set[str], as_at: date) -> str:
+    """Person-level records of the seven datasets, in view at the as-at date."""
+    a = date_literal(as_at)
+    parts = []
+    for table, ds in PERSON_TABLES.items():
+        if table not in present:
+            continue
+        t = MODEL.table(table)
+        rd = RECORD_DATES[table]
+        sex = t.identifier_roles.get("sex")
+        sex_sql = f"t.{sex}" if sex else "CAST(NULL AS VARCHAR)"
+        eth = "t.ethnicity_desc" if "ethnicity_desc" in t.column_names else "CAST(NULL AS VARCHAR)"
+        lsoa = "t.lsoa_residence" if "lsoa_residence" in t.column_names else "CAST(NULL AS VARCHAR)"
+        if table in AGE_COLUMNS:
+            age_col, age_date = AGE_COLUMNS[table]
+            age = (f"CAST(FLOOR(t.{age_col} + DATE_DIFF('day', COALESCE(t.{age_date}, {rd.expr}), {a}) / 365.25)"
+                   f" AS INTEGER)")
+            age_at = f"COALESCE(t.{age_date}, {rd.expr})"
+            age_ok = f"t.{age_col} BETWEEN 10 AND 100"
+            age = f"CASE WHEN {age_ok} THEN {age} END"
+        else:
+            age, age_at = "CAST(NULL AS INTEGER)", "CAST(NULL AS DATE)"
+        join_d = ""
+        if rd.date_table:
+            on = " AND ".join(f"d.{b} = t.{a_}" for a_, b in rd.on)
+            join_d = f" LEFT JOIN extract.{rd.date_table} d ON {on}"
+        parts.append(
+            f"SELECT pr.person_id, '{ds}' AS dataset, '{table}' AS source_table, t.row_id_hash AS record_id, "
+            f"{rd.expr} AS record_date, {sex_sql} AS sex, {eth} AS ethnicity_desc, {lsoa} AS lsoa, "
+            f"{age} AS age, {age_at} AS age_date, pr.band_joined "
+            f"FROM extract.{table} t JOIN spine.person_record pr "
+            f"ON pr.source_table = '{table}' AND pr.record_id = t.row_id_hash{join_d} "
+            f"WHERE {rd.expr} <= {a} OR {rd.expr} IS NULL"
+        )
+    if not parts:
+        raise InputError("the warehouse holds none of the Data First person tables",
+                         hint="load the extracts with `bold load` first")
+    return "\nUNION ALL\n".join(parts)
+
+
+def _mode_sql(source: str, col: str, where: str, out: str) -> str:
+    return f"""
+SELECT person_id, {col} AS {out} FROM (
+    SELECT person_id, {col},
+           ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY n DESC, last_date DESC NULLS LAST, {col}) AS rn
+    FROM (SELECT person_id, {col}, COUNT(*) AS n, MAX(record_date) AS last_date
+          FROM {source} WHERE {where} GROUP BY person_id, {col}) g) r
+WHERE rn = 1"""
+
+
+def _contacts_sql(as_at: date) -> str:
+    a = date_literal(as_at)
+    cols = []
+    for ds in PERSON_TABLES.values():
+        for suffix, months in PERIODS.items():
+            cond = f"dataset = '{ds}' AND record_date <= {a}"
+            if months is not None:
+                cond += f" AND record_date > {date_literal(months_before(as_at, months))}"
+            cols.append(f"CAST(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS BIGINT) AS n_{ds}_{suffix}")
+    w12 = date_literal(months_before(as_at, 12))
+    cj = _in(CJ_DATASETS)
+    cols += [
+        f"CAST(SUM(CASE WHEN record_date <= {a} THEN 1 ELSE 0 END) AS BIGINT) AS n_records_ever",
+        f"COUNT(DISTINCT CASE WHEN record_date <= {a} THEN dataset END) AS n_datasets",
+        "MIN(record_date) AS first_contact_date",
+        "MAX(record_date) AS last_contact_date",
+        f"CAST(SUM(CASE WHEN dataset IN {cj} AND record_date <= {a} AND record_date > {w12} THEN 1 ELSE 0 END)"
+        " AS BIGINT) AS n_cj_12m",
+        f"MAX(CASE WHEN dataset IN {cj} THEN record_date END) AS last_cj_date",
+        "MAX(CASE WHEN dataset = 'oasys' THEN record_date END) AS last_oasys_date",
+        "MAX(CASE band_joined WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END) AS _worst_band",
+    ]
+    return "SELECT person_id, " + ",\n  ".join(cols) + "\nFROM _sp_rec GROUP BY person_id"
+
+
+def _prison_sql(as_at: date) -> str:
+    a = date_literal(as_at)
+    r = resolved_sql("prison_custodial_journey", ["reception_date", "release_date"])
+    return f"""
+SELECT _person_id AS person_id,
+       MAX(CASE WHEN reception_date <= {a} AND (release_date IS NULL OR release_date > {a}) THEN 1 ELSE 0 END)
+           AS _in_custody,
+       MAX(CASE WHEN release_date <= {a} THEN release_date END) AS last_release_date
+FROM ({r}) p
+WHERE reception_date <= {a}
+GROUP BY _person_id"""
+
+
+def _civil_sql(as_at: date) -> tuple[str, str]:
+    a = date_literal(as_at)
+    w12 = date_literal(months_before(as_at, 12))
+    poss = _in(POSSESSION_CLAIMS)
+    parties = resolved_sql("civil_parties", ["case_number_hash", "party_role"])
+    claims = f"""
+SELECT p._person_id AS person_id,
+       COUNT(DISTINCT CASE WHEN c.claim_type IN {poss} THEN c.case_number_hash END) AS n_possession_claims_ever,
+       COUNT(DISTINCT CASE WHEN c.claim_type IN {poss} AND c.issue_date > {w12} THEN c.case_number_hash END)
+           AS n_possession_claims_12m,
+       COUNT(DISTINCT CASE WHEN c.claim_type = 'MON' THEN c.case_number_hash END) AS n_money_claims_ever,
+       MAX(CASE WHEN c.claim_type IN {poss} THEN c.issue_date END) AS last_possession_claim_date
+FROM ({parties}) p JOIN extract.civil_cases c ON c.case_number_hash = p.case_number_hash
+WHERE p.party_role = 'DEFT' AND c.issue_date <= {a}
+GROUP BY p._person_id"""
+    events = f"""
+SELECT p._person_id AS person_id,
+       COUNT(DISTINCT CASE WHEN e.event_type IN {_in(POSSESSION_ORDERS)} THEN e.event_id_hash END)
+           AS n_possession_orders_ever,
+       COUNT(DISTINCT CASE WHEN e.event_type = 'WARRANT' THEN e.event_id_hash END) AS n_possession_warrants_ever,
+       COUNT(DISTINCT CASE WHEN e.event_type = 'REPOSSESSION' THEN e.event_id_hash END) AS n_repossessions_ever,
+       MAX(CASE WHEN e.event_type = 'REPOSSESSION' THEN e.event_date END) AS last_repossession_date
+FROM ({parties}) p JOIN extract.civil_cases c ON c.case_number_hash = p.case_number_hash
+JOIN extract.civil_events e ON e.case_number_hash = p.case_number_hash
+WHERE p.party_role = 'DEFT' AND c.claim_type IN {poss} AND e.event_date <= {a}
+GROUP BY p._person_id"""
+    return claims, events
+
+
+def _family_sql(as_at: date) -> str:
+    a = date_literal(as_at)
+    w12 = date_literal(months_before(as_at, 12))
+    parties = resolved_sql("family_parties", ["case_number_hash", "role_model"])
+    role = ("CASE WHEN p.role_model LIKE 'APL%' THEN 'Applicant' WHEN p.role_model LIKE 'RSP%' THEN 'Respondent' "
+            "WHEN p.role_model LIKE 'CHLD%' THEN 'Child' ELSE 'Other' END")
+    return f"""
+SELECT person_id,
+       COUNT(DISTINCT case_number_hash) AS n_family_cases_ever,
+       COUNT(DISTINCT CASE WHEN receipt_date > {w12} THEN case_number_hash END) AS n_family_cases_12m,
+       COUNT(DISTINCT CASE WHEN harm_alleged THEN case_number_hash END) AS n_family_harm_alleged,
+       COUNT(DISTINCT CASE WHEN case_type = 'C' THEN case_number_hash END) AS n_family_public_law,
+       COUNT(DISTINCT CASE WHEN case_type = 'P' THEN case_number_hash END) AS n_family_private_law,
+       COUNT(DISTINCT CASE WHEN case_type = 'FLA' THEN case_number_hash END) AS n_family_domestic_abuse,
+       COUNT(DISTINCT CASE WHEN role = 'Applicant' THEN case_number_hash END) AS n_family_as_applicant,
+       COUNT(DISTINCT CASE WHEN role = 'Respondent' THEN case_number_hash END) AS n_family_as_respondent,
+       COUNT(DISTINCT CASE WHEN role = 'Child' THEN case_number_hash END) AS n_family_as_child,
+       MAX(receipt_date) AS last_family_case_date,
+       MAX(CASE WHEN rn = 1 THEN role END) AS family_role_latest
+FROM (
+    SELECT p._person_id AS person_id, c.case_number_hash, c.receipt_date, c.case_type, c.harm_alleged,
+           {role} AS role,
+           ROW_NUMBER() OVER (PARTITION BY p._person_id ORDER BY c.receipt_date DESC, c.case_number_hash) AS rn
+    FROM ({parties}) p JOIN extract.family_cases c ON c.case_number_hash = p.case_number_hash
+    WHERE c.receipt_date <= {a}) f
+GROUP BY person_id"""
+
+
+def _need_steps(rules: list[DriverRule], as_at: date, present: set[str]) -> list[Step]:
+    """Evidence rows per table, then per evidence item, then combined per driver (``_sp_need``)."""
+    a = date_literal(as_at)
+    steps: list[Step] = []
+    by_table: dict[str, list[tuple[int, DriverRule, int]]] = {}
+    k = 0
+    for rule in rules:
+        for j, ev in enumerate(rule.derivation.evidence):
+            by_table.setdefault(ev.table, []).append((k, rule, j))
+            k += 1
+    items = []
+    for ti, (table, evs) in enumerate(by_table.items()):
+        if table not in present:
+            continue
+        rd = RECORD_DATES[table]
+        if rd.date_table and rd.date_table not in present:
+            continue
+        cols = sorted({v for _, r, j in evs for v in r.derivation.evidence[j].variables})
+        vals = []
+        for kk, rule, j in evs:
+            ev = rule.derivation.evidence[j]
+            if rule.derivation.kind == "flag":
+                vals.append(f"CASE WHEN ({ev.expression}) THEN 1.0 ELSE 0.0 END AS v{kk}")
+            else:
+                vals.append(f"CAST(({ev.expression}) AS DOUBLE) AS v{kk}")
+        ev_name = f"_sp_ev{ti}"
+        steps.append(Step(ev_name, f"SELECT _person_id, _record_id, _record_date, {', '.join(vals)} "
+                                   f"FROM ({resolved_sql(table, cols)}) r WHERE _record_date <= {a}"))
+        if any(rule.derivation.evidence[j].when == "latest" for _, rule, j in evs):
+            steps.append(Step(f"{ev_name}_latest", f"""
+SELECT * FROM (
+    SELECT e.*, ROW_NUMBER() OVER (PARTITION BY _person_id ORDER BY _record_date DESC, _record_id DESC) AS _rn
+    FROM {ev_name} e) s
+WHERE _rn = 1"""))
+        for kk, rule, j in evs:
+            ev = rule.derivation.evidence[j]
+            meta = (f"'{rule.driver}' AS driver, {kk} AS item, '{table}' AS evidence_table, "
+                    f"{sql_literal(ev.dataset)} AS evidence_dataset, "
+                    f"{sql_literal(', '.join(ev.variables))} AS evidence_variable")
+            if ev.when == "latest":
+                items.append(f"SELECT _person_id AS person_id, v{kk} AS value, _record_date AS evidence_date, {meta} "
+                             f"FROM {ev_name}_latest")
+                continue
+            window = ""
+            if ev.when == "window":
+                window = f" WHERE _record_date > {date_literal(months_before(as_at, ev.lookback_months))}"
+            agg = f"SUM(v{kk}) OVER (PARTITION BY _person_id)" if rule.derivation.combine == "sum" else f"v{kk}"
+            items.append(f"""
+SELECT person_id, value, evidence_date, {meta} FROM (
+    SELECT _person_id AS person_id, {agg} AS value, _record_date AS evidence_date,
+           ROW_NUMBER() OVER (PARTITION BY _person_id
+                              ORDER BY v{kk} DESC NULLS LAST, _record_date DESC, _record_id DESC) AS _rn
+    FROM {ev_name}{window}) s
+WHERE _rn = 1""")
+    if not items:
+        steps.append(Step("_sp_need", "SELECT CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS VARCHAR) AS driver, "
+                                      "CAST(NULL AS BOOLEAN) AS value, CAST(NULL AS DOUBLE) AS score, "
+                                      "CAST(NULL AS VARCHAR) AS evidence_table, "
+                                      "CAST(NULL AS VARCHAR) AS evidence_dataset, "
+                                      "CAST(NULL AS VARCHAR) AS evidence_variable, "
+                                      "CAST(NULL AS DATE) AS evidence_date, CAST(NULL AS BOOLEAN) AS assessed "
+                                      "WHERE 1 = 0"))
+        return steps
+    steps.append(Step("_sp_need_items", "\nUNION ALL\n".join(items)))
+    sums = [r.driver for r in rules if r.derivation.combine == "sum"]
+    score = "CASE WHEN driver IN " + _in(sums) + " THEN vsum ELSE vmax END" if sums else "vmax"
+    thr = "CASE " + " ".join(f"WHEN driver = '{r.driver}' THEN {r.derivation.flag_threshold!r}" for r in rules) + \
+        " END"
+    steps.append(Step("_sp_need", f"""
+SELECT person_id, driver, COALESCE(score >= {thr}, FALSE) AS value, score, evidence_table, evidence_dataset,
+       evidence_variable, evidence_date, TRUE AS assessed
+FROM (
+    SELECT person_id, driver, {score} AS score, evidence_table, evidence_dataset, evidence_variable, evidence_date
+    FROM (
+        SELECT i.*,
+               ROW_NUMBER() OVER (PARTITION BY person_id, driver
+                                  ORDER BY value DESC NULLS LAST, evidence_date DESC, item) AS _rn,
+               MAX(value) OVER (PARTITION BY person_id, driver) AS vmax,
+               SUM(value) OVER (PARTITION BY person_id, driver) AS vsum
+        FROM _sp_need_items i) s
+    WHERE _rn = 1) c"""))
+    return steps
+
+
+def _need_wide_sql(rules: list[DriverRule]) -> str:
+    cols = []
+    for r in rules:
+        d = r.driver
+        cols += [
+            f"MAX(CASE WHEN driver = '{d}' AND value THEN 1 ELSE 0 END) AS _n_{d}",
+            f"MAX(CASE WHEN driver = '{d}' THEN score END) AS need_{d}_score",
+            f"MAX(CASE WHEN driver = '{d}' THEN evidence_dataset END) AS need_{d}_dataset",
+            f"MAX(CASE WHEN driver = '{d}' THEN evidence_table END) AS need_{d}_table",
+            f"MAX(CASE WHEN driver = '{d}' THEN evidence_variable END) AS need_{d}_variable",
+            f"MAX(CASE WHEN driver = '{d}' THEN evidence_date END) AS need_{d}_date",
+        ]
+    if not cols:
+        return "SELECT person_id FROM _sp_need GROUP BY person_id"
+    return "SELECT person_id, " + ",\n  ".join(cols) + "\nFROM _sp_need GROUP BY person_id"
+
+
+def spine_plan(as_at: date, band: str, rules: list[DriverRule], present: set[str]) -> list[Step]:
+    """Every step of the spine build, in order, for the tables ``present`` in the warehouse."""
+    a = date_literal(as_at)
+    steps = [Step("_sp_rec", _person_rows(present, as_at))]
+    steps.append(Step("_sp_sex", _mode_sql("_sp_rec", "sex", "sex IN ('M', 'F')", "sex")))
+    steps.append(Step("_sp_eth", _mode_sql(f"(SELECT person_id, record_date, {ETHNIC_GROUP_SQL} AS eg FROM _sp_rec) e",
+                                           "eg", "eg <> 'Unknown'", "ethnic_group")))
+    steps.append(Step("_sp_age", """
+SELECT person_id, age FROM (
+    SELECT person_id, age, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY age_date DESC, record_id DESC) AS rn
+    FROM _sp_rec WHERE age IS NOT NULL AND age_date IS NOT NULL) r
+WHERE rn = 1"""))
+    steps.append(Step("_sp_geo", """
+SELECT r.person_id, r.lsoa, r.record_date AS geography_date, r.dataset AS geography_dataset FROM (
+    SELECT person_id, lsoa, record_date, dataset,
+           ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY record_date DESC NULLS LAST, record_id DESC) AS rn
+    FROM _sp_rec WHERE lsoa IS NOT NULL AND lsoa <> '') r
+WHERE r.rn = 1"""))
+    steps.append(Step("_sp_contacts", _contacts_sql(as_at)))
+    joins = []
+    extra_cols = []
+    if "prison_custodial_journey" in present:
+        steps.append(Step("_sp_prison", _prison_sql(as_at)))
+        joins.append("LEFT JOIN _sp_prison pr ON pr.person_id = c.person_id")
+        extra_cols += ["COALESCE(pr._in_custody, 0) = 1 AS in_custody", "pr.last_release_date"]
+        custody = "COALESCE(pr._in_custody, 0) = 1"
+    else:
+        extra_cols += ["FALSE AS in_custody", "CAST(NULL AS DATE) AS last_release_date"]
+        custody = "FALSE"
+    civil_cols = ["n_possession_claims_ever", "n_possession_claims_12m", "n_money_claims_ever"]
+    civil_ev_cols = ["n_possession_orders_ever", "n_possession_warrants_ever", "n_repossessions_ever"]
+    if {"civil_parties", "civil_cases"} <= present:
+        claims, events = _civil_sql(as_at)
+        steps.append(Step("_sp_civil", claims))
+        joins.append("LEFT JOIN _sp_civil cv ON cv.person_id = c.person_id")
+        extra_cols += [f"COALESCE(cv.{x}, 0) AS {x}" for x in civil_cols] + ["cv.last_possession_claim_date"]
+        if "civil_events" in present:
+            steps.append(Step("_sp_civil_events", events))
+            joins.append("LEFT JOIN _sp_civil_events ce ON ce.person_id = c.person_id")
+            extra_cols += [f"COALESCE(ce.{x}, 0) AS {x}" for x in civil_ev_cols] + ["ce.last_repossession_date"]
+        else:
+            extra_cols += [f"0 AS {x}" for x in civil_ev_cols] + ["CAST(NULL AS DATE) AS last_repossession_date"]
+    else:
+        extra_cols += [f"0 AS {x}" for x in civil_cols + civil_ev_cols] + [
+            "CAST(NULL AS DATE) AS last_possession_claim_date", "CAST(NULL AS DATE) AS last_repossession_date"]
+    fam_cols = ["n_family_cases_ever", "n_family_cases_12m", "n_family_harm_alleged", "n_family_public_law",
+                "n_family_private_law", "n_family_domestic_abuse", "n_family_as_applicant", "n_family_as_respondent",
+                "n_family_as_child"]
+    if {"family_parties", "family_cases"} <= present:
+        steps.append(Step("_sp_family", _family_sql(as_at)))
+        joins.append("LEFT JOIN _sp_family fm ON fm.person_id = c.person_id")
+        extra_cols += [f"COALESCE(fm.{x}, 0) AS {x}" for x in fam_cols] + ["fm.last_family_case_date",
+                                                                           "fm.family_role_latest"]
+    else:
+        extra_cols += [f"0 AS {x}" for x in fam_cols] + ["CAST(NULL AS DATE) AS last_family_case_date",
+                                                         "CAST(NULL AS VARCHAR) AS family_role_latest"]
+    steps += _need_steps(rules, as_at, present)
+    steps.append(Step("_sp_need_wide", _need_wide_sql(rules)))
+    need_cols = []
+    for r in rules:
+        d = r.driver
+        need_cols += [f"COALESCE(nw._n_{d}, 0) = 1 AS need_{d}", f"nw.need_{d}_score", f"nw.need_{d}_dataset",
+                      f"nw.need_{d}_table", f"nw.need_{d}_variable", f"nw.need_{d}_date"]
+    count = " + ".join(f"COALESCE(nw._n_{r.driver}, 0)" for r in rules) or "0"
+    need_cols.append(f"{count} AS need_count")
+    contact_cols = [f"c.n_{ds}_{p}" for ds in PERSON_TABLES.values() for p in PERIODS]
+    band_lit = sql_literal(band)
+    worst = "CASE c._worst_band WHEN 0 THEN 'high' WHEN 1 THEN 'medium' ELSE 'low' END"
+    final = f"""
+SELECT c.person_id, {a} AS as_at_date, {band_lit} AS band, {worst} AS weakest_band_joined,
+       COALESCE(sx.sex, 'U') AS sex, ag.age, {_age_band_sql('ag.age')} AS age_band,
+       COALESCE(eg.ethnic_group, 'Unknown') AS ethnic_group,
+       CASE WHEN g.lsoa_vintage = 2021 THEN NULL ELSE geo.lsoa END AS lsoa11_code,
+       g.lsoa21_code, g.lad_code, g.lad_name, g.region, g.country,
+       g.imd_decile, g.imd_source, g.imd2025_decile, geo.geography_date, geo.geography_dataset,
+       c.n_records_ever, c.n_datasets, c.first_contact_date, c.last_contact_date,
+       {', '.join(contact_cols)},
+       c.n_cj_12m, c.last_cj_date,
+       (c.n_cj_12m > 0 OR {custody}) AS cj_contact_12m,
+       c.n_oasys_ever > 0 AS has_oasys, c.last_oasys_date,
+       {', '.join(extra_cols)},
+       {', '.join(need_cols)}
+FROM _sp_contacts c
+LEFT JOIN _sp_sex sx ON sx.person_id = c.person_id
+LEFT JOIN _sp_eth eg ON eg.person_id = c.person_id
+LEFT JOIN _sp_age ag ON ag.person_id = c.person_id
+LEFT JOIN _sp_geo geo ON geo.person_id = c.person_id
+LEFT JOIN spine.geo_lsoa g ON g.lsoa_code = geo.lsoa
+LEFT JOIN _sp_need_wide nw ON nw.person_id = c.person_id
+{' '.join(joins)}
+WHERE c.n_records_ever > 0"""
+    steps.append(Step("spine.person", final, final=True))
+    steps.append(Step("spine.person_need", "SELECT n.* FROM _sp_need n JOIN spine.person p ON p.person_id = n.person_id",
+                      final=True))
+    return steps
+
+
+def transpiled_plan(as_at: date, band: str, rules: list[DriverRule], present: set[str], *,
+                    dialect: str = "spark") -> list[tuple[str, str]]:
+    """The spine plan's SQL in another dialect (``spark``, ``trino``): (name, sql) pairs."""
+    import sqlglot
+
+    return [(s.name, sqlglot.transpile(s.sql, read="duckdb", write=dialect,
+                                       unsupported_level=sqlglot.ErrorLevel.RAISE)[0])
+            for s in spine_plan(as_at, band, rules, present)]
+
+
+def _present(con) -> set[str]:
+    rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'extract'").fetchall()
+    return {r[0] for r in rows}
+
+
+def _table_exists(con, schema: str, name: str) -> bool:
+    return bool(con.execute(
+        f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{schema}' AND table_name = '{name}'"
+    ).fetchall()[0][0])
+
+
+def _records_band(con) -> str | None:
+    if not _table_exists(con, "spine", "person_record"):
+        return None
+    row = con.execute("SELECT MIN(band), MAX(band) FROM spine.person_record").fetchall()[0]
+    return row[0] if row and row[0] == row[1] else None
+
+
+def _xjs_signature(con) -> str:
+    row = con.execute("SELECT COUNT(*) FROM extract.xjs_link").fetchall()[0]
+    snap = ""
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'extract' "
+        "AND table_name = 'xjs_link'").fetchall()}
+    if "snapshot_date" in cols:
+        snap = str(con.execute("SELECT MAX(snapshot_date) FROM extract.xjs_link").fetchall()[0][0])
+    return f"{row[0]}|{snap}"
+
+
+def _ensure_person_records(con, band: str, rebuild: bool) -> None:
+    sig = _xjs_signature(con)
+    if not rebuild and _records_band(con) == band and _table_exists(con, "spine", "person_record_info"):
+        row = con.execute("SELECT xjs_signature FROM spine.person_record_info").fetchall()[0]
+        if row and row[0] == sig:
+            return
+    build_person_records(con, band=band)
+    con.execute(f"CREATE OR REPLACE TABLE spine.person_record_info AS SELECT {sql_literal(band)} AS band, "
+                f"{sql_literal(sig)} AS xjs_signature, CURRENT_TIMESTAMP AS built_at")
+
+
+def _connection(con_or_project):
+    from ..linkage.xjs import _connection as conn
+
+    return conn(con_or_project)
+
+
+def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=None,
+                rebuild_records: bool = False, progress: Callable[[str], None] | None = None) -> SpineResult:
+    """Build ``spine.person`` (and ``spine.person_need``) as at ``as_at`` at linkage ``band``.
+
+    ``con_or_project``: a warehouse connection, an Ibis DuckDB backend, a :class:`~bold_prevention.project.Project`
+    or a project folder. ``register``: the register (None: the shipped one), a YAML path, or rules from
+    :func:`bold_prevention.spine.rules.load_rules`. ``spine.person_record`` is rebuilt when missing, built at another
+    band, or older than the loaded XJS table (or always with ``rebuild_records``).
+    """
+    if not isinstance(as_at, date) or isinstance(as_at, datetime):
+        if isinstance(as_at, datetime):
+            as_at = as_at.date()
+        else:
+            try:
+                as_at = date.fromisoformat(str(as_at))
+            except ValueError as e:
+                raise InputError(f"as-at date {as_at!r} is not a date", hint="give a date as YYYY-MM-DD") from e
+    if band not in BANDS:
+        raise InputError(f"linkage band {band!r} is not known", hint=f"use one of {', '.join(BANDS)}")
+    say = progress or (lambda _m: None)
+    t0 = time.perf_counter()
+    rules = load_rules(register)
+    con, close = _connection(con_or_project)
+    try:
+        present = _present(con)
+        if "xjs_link" not in present:
+            raise InputError("the warehouse has no extract.xjs_link table (the XJS linking dataset)",
+                             hint="load the Data First extracts, including xjs_link, with `bold load` first")
+        say(f"joining records to XJS persons at the {band} band")
+        _ensure_person_records(con, band, rebuild_records)
+        if not _table_exists(con, "spine", "geo_lsoa"):
+            say("installing the shipped geography and deprivation reference")
+            from ..geography.reference import install_geography
+
+            install_geography(con)
+        plan = spine_plan(as_at, band, rules, present)
+        duck = not hasattr(con, "spark")
+        for step in plan:
+            if step.final:
+                continue
+            say(f"step {step.name}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {step.name} AS {step.sql}")
+        say("writing spine.person and spine.person_need")
+        if duck:
+            con.execute("BEGIN TRANSACTION")
+        try:
+            for step in plan:
+                if step.final:
+                    con.execute(f"CREATE OR REPLACE TABLE {step.name} AS {step.sql}")
+            persons = con.execute("SELECT COUNT(*) FROM spine.person").fetchall()[0][0]
+            needs = con.execute("SELECT COUNT(*) FROM spine.person_need").fetchall()[0][0]
+            drivers = ", ".join(r.driver for r in rules)
+            con.execute(
+                f"CREATE OR REPLACE TABLE spine.spine_info AS SELECT {date_literal(as_at)} AS as_at_date, "
+                f"{sql_literal(band)} AS band, {sql_literal(drivers)} AS drivers, {persons} AS persons, "
+                f"{needs} AS need_rows, CURRENT_TIMESTAMP AS built_at")
+            if duck:
+                con.execute("COMMIT")
+        except BaseException:
+            if duck:
+                con.execute("ROLLBACK")
+            raise
+        for step in plan:
+            if not step.final:
+                con.execute(f"DROP TABLE IF EXISTS {step.name}")
+        return SpineResult(as_at, band, int(persons), int(needs), tuple(r.driver for r in rules),
+                           time.perf_counter() - t0)
+    finally:
+        if close:
+            con.close()
