@@ -131,3 +131,20 @@ def make_extracts(folder: Path, *, n: int = 40, fmt: str = "parquet", skip: tupl
 def replace_column(tab: pa.Table, name: str, values: list) -> pa.Table:
     i = tab.schema.get_field_index(name)
     return tab.set_column(i, tab.schema.field(i), pa.array(values, type=tab.schema.field(i).type))
+
+
+def warehouse_fingerprint(project: Path) -> dict[str, tuple]:
+    """Every table of the warehouse with its columns, row count and a content hash (order-independent)."""
+    import duckdb
+
+    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
+    try:
+        out = {}
+        for schema, name in con.execute("select table_schema, table_name from information_schema.tables "
+                                        "order by 1, 2").fetchall():
+            cols = tuple(r[0] for r in con.execute(f'describe "{schema}"."{name}"').fetchall())
+            n, h = con.execute(f'select count(*), sum(hash(t)) from "{schema}"."{name}" t').fetchone()
+            out[f"{schema}.{name}"] = (cols, n, h)
+        return out
+    finally:
+        con.close()

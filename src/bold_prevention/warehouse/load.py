@@ -48,7 +48,7 @@ from .quality import (
 from .readers import FileInfo, inspect_files, scan_source, translate_read_error
 
 Progress = Callable[[str, int, int], None]
-STAGING = "_staging"
+STAGING = "bold_staging"
 
 META_DDL = (
     """CREATE TABLE IF NOT EXISTS meta.loads (
@@ -269,27 +269,25 @@ def load_extracts(
 
     existed = proj.warehouse_path.exists()
     proj.root.mkdir(parents=True, exist_ok=True)
+    staging_path = proj.root / f".staging-{load_id}.duckdb"
     con = duckdb_connect(proj)
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
     committed = False
     try:
-        con.execute("BEGIN TRANSACTION")
-        ensure_meta(con)
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING}")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        # Stage in a separate scratch database: a file that fails to read aborts only its own statement, and the
+        # warehouse is not touched until the single transaction that commits the load.
+        con.execute(f"ATTACH '{_sql_path(staging_path)}' AS {STAGING}")
         tc = contracts(con)
         staged = _stage_and_check(con, scan, in_scope, tc, result, snap, today, policy, delimiter, progress)
         _decide_all(scan, in_scope, tc, result, staged)
-        blocked = any(d["decision"] == "block" for d in result.decisions)
-        if blocked:
-            con.execute("ROLLBACK")
+        if any(d["decision"] == "block" for d in result.decisions):
             result.status = "blocked"
         else:
             _checksums(con, staged, tc, result)
             prev = _previous_tables(con)
             result.previous_load = _previous_load(con)
             if _unchanged(result, prev, snap):
-                con.execute("ROLLBACK")
                 result.status = "unchanged"
                 result.notes.append(
                     f"snapshot {snap.isoformat()} is already loaded with identical content "
@@ -298,14 +296,16 @@ def load_extracts(
                     if t.status == "loaded":
                         t.status = "unchanged"
             else:
+                _snapshot_notes(result, prev, snap)
                 _drift(con, staged, tc, result, prev, policy)
+                con.execute("BEGIN TRANSACTION")
+                ensure_meta(con)
                 _materialise(con, staged, tc, result, in_scope, snap, progress)
                 if any(t.status in ("degraded", "missing") for t in result.tables.values()):
                     result.status = "partial"
                 result.finished_at = datetime.now(UTC)
                 _paths(proj, result)
                 _record(con, result)
-                con.execute(f"DROP SCHEMA {STAGING} CASCADE")
                 con.execute("COMMIT")
                 committed = True
     except BaseException:
@@ -313,7 +313,7 @@ def load_extracts(
             con.execute("ROLLBACK")
         except duckdb.Error:
             pass
-        con.close()
+        _close(con, staging_path)
         _forget_new_warehouse(proj, existed)
         raise
     if committed:
@@ -321,7 +321,7 @@ def load_extracts(
             con.execute("CHECKPOINT")
         except duckdb.Error:
             pass
-    con.close()
+    _close(con, staging_path)
     if result.status == "blocked":
         _forget_new_warehouse(proj, existed)
     result.finished_at = result.finished_at or datetime.now(UTC)
@@ -345,6 +345,31 @@ def load_extracts(
         err.result = result  # type: ignore[attr-defined]
         raise err
     return result
+
+
+def _sql_path(p: Path) -> str:
+    return str(p).replace("'", "''")
+
+
+def _close(con: duckdb.DuckDBPyConnection, staging_path: Path) -> None:
+    """Close the connection and remove the scratch staging database."""
+    try:
+        con.execute(f"DETACH {STAGING}")
+    except duckdb.Error:
+        pass
+    con.close()
+    for p in (staging_path, staging_path.with_name(staging_path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+def _snapshot_notes(result: LoadResult, prev: dict[str, dict], snap: date) -> None:
+    dates = {p["snapshot_date"] for name, p in prev.items() if name in result.tables and p["status"] == "loaded"}
+    if snap in dates:
+        result.notes.append(f"snapshot {snap.isoformat()} was loaded before with different content; "
+                            "this load replaces it")
+    elif dates and snap < max(dates):
+        result.notes.append(f"snapshot {snap.isoformat()} is older than the one it replaces "
+                            f"({max(dates).isoformat()})")
 
 
 def _forget_new_warehouse(proj: Project, existed: bool) -> None:
@@ -372,7 +397,7 @@ def _previous_report_paths(proj: Project, result: LoadResult) -> None:
 
 # -------------------------------------------------------------------------------------------------- the stages
 def _staged_name(table: str) -> str:
-    return f"{STAGING}.{q(table)}"
+    return f"{STAGING}.main.{q(table)}"
 
 
 def _stage_and_check(con, scan, in_scope, tc: dict[str, TableContract], result: LoadResult, snap: date,
@@ -516,6 +541,8 @@ def _checksums(con, staged, tc: dict[str, TableContract], result: LoadResult) ->
 
 def _previous_tables(con) -> dict[str, dict]:
     """The latest committed state of each table: snapshot date, status, rows, checksum, load id."""
+    if not table_exists(con, "meta", "snapshots"):
+        return {}
     rows = con.execute(
         "SELECT table_name, snapshot_date, status, rows, checksum, load_id FROM meta.snapshots "
         "QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY loaded_at DESC, load_id DESC) = 1"
@@ -525,6 +552,8 @@ def _previous_tables(con) -> dict[str, dict]:
 
 
 def _previous_load(con) -> str | None:
+    if not table_exists(con, "meta", "loads"):
+        return None
     r = con.execute("SELECT load_id FROM meta.loads ORDER BY started_at DESC, load_id DESC LIMIT 1").fetchone()
     return r[0] if r else None
 
@@ -589,7 +618,6 @@ def _materialise(con, staged, tc: dict[str, TableContract], result: LoadResult, 
             tl.identity_rows = tl.rows
         else:
             con.execute(f"DROP TABLE IF EXISTS {ident}")
-        con.execute(f"DROP TABLE {_staged_name(t.name)}")
     if progress:
         progress("recording the snapshot", n, n)
 

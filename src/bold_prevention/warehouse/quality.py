@@ -228,33 +228,35 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
             raw = q(RAW_PREFIX + c.name)
             rules.append(_Rule(
                 "type", c.name, f"{raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) <> '' AND {col} IS NULL",
-                f"count({raw})", f"values of {c.name} that are not {c.dtype}s "
+                f"count({raw})", f"value(s) of {c.name} that are not {c.dtype}s "
                 f"(the file stores it as {plan.source_type[c.name]})", blocking_kind=True,
                 share_limit=policy.type_fail_share, identifier=c.identifier, show_values=not c.identifier))
         threshold = c.min_completeness if c.min_completeness is not None else (None if c.nullable else 1.0)
         if threshold is not None and c.name not in contract.primary_key:
-            rules.append(_Rule("completeness", c.name, f"{col} IS NULL", "count(*)",
-                               f"missing values of {c.name}", blocking_kind=True, share_limit=1 - threshold,
+            # a value present in the file but of the wrong type is counted by the type check, not here
+            missing = f"{q(RAW_PREFIX + c.name)} IS NULL" if c.name in plan.checked_cast else f"{col} IS NULL"
+            rules.append(_Rule("completeness", c.name, missing, "count(*)",
+                               f"missing value(s) of {c.name}", blocking_kind=True, share_limit=1 - threshold,
                                identifier=c.identifier, show_values=False))
         if c.codes:
             inlist = ", ".join(lit(v) for v in c.codes)
             rules.append(_Rule("code_list", c.name, f"{col} IS NOT NULL AND {col} NOT IN ({inlist})",
-                               f"count({col})", f"values of {c.name} outside its code list ({c.codes_source})",
+                               f"count({col})", f"value(s) of {c.name} outside its code list ({c.codes_source})",
                                share_limit=policy.value_fail_share, identifier=c.identifier,
                                show_values=not c.identifier))
         if c.value_range and c.dtype in ("int", "float"):
             lo, hi = c.value_range
             rules.append(_Rule("value_range", c.name, f"{col} < {lo!r} OR {col} > {hi!r}", f"count({col})",
-                               f"values of {c.name} outside {lo:g}-{hi:g}", share_limit=policy.value_fail_share,
+                               f"value(s) of {c.name} outside {lo:g}-{hi:g}", share_limit=policy.value_fail_share,
                                identifier=c.identifier, show_values=not c.identifier))
         if c.dtype == "date":
-            limit = min(today, snapshot_date) if snapshot_date <= today else today
+            limit = min(today, snapshot_date)
             rules.append(_Rule("date_future", c.name, f"{col} > {lit(limit)}", f"count({col})",
-                               f"dates of {c.name} after {limit.isoformat()} (in the future)",
+                               f"date(s) of {c.name} after {limit.isoformat()} (in the future)",
                                share_limit=policy.date_fail_share, identifier=c.identifier,
                                show_values=not c.identifier))
             rules.append(_Rule("date_before_1900", c.name, f"{col} < {lit(policy.min_date)}", f"count({col})",
-                               f"dates of {c.name} before {policy.min_date.isoformat()}",
+                               f"date(s) of {c.name} before {policy.min_date.isoformat()}",
                                share_limit=policy.date_fail_share, identifier=c.identifier,
                                show_values=not c.identifier))
             if not c.identifier:
@@ -263,7 +265,7 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
                 rules.append(_Rule("date_coverage", c.name,
                                    f"{col} >= {lit(policy.min_date)} AND {col} <= {lit(limit)} AND "
                                    f"({col} < {lit(start)} OR {col} > {lit(end)})", f"count({col})",
-                                   f"dates of {c.name} outside the {contract.dataset} coverage "
+                                   f"date(s) of {c.name} outside the {contract.dataset} coverage "
                                    f"({start.isoformat()} to {end.isoformat()})", share_limit=1.0,
                                    show_values=False))
     for o in contract.date_orders:
@@ -271,7 +273,7 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
             a, b = q(o.earlier), q(o.later)
             rules.append(_Rule("date_order", f"{o.earlier}<={o.later}", f"{a} > {b}",
                                f"count(*) FILTER (WHERE {a} IS NOT NULL AND {b} IS NOT NULL)",
-                               f"rows where {o.earlier} is after {o.later}", share_limit=policy.value_fail_share,
+                               f"row(s) where {o.earlier} is after {o.later}", share_limit=policy.value_fail_share,
                                show_values=False))
     if not rules:
         return []

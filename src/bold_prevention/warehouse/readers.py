@@ -267,6 +267,13 @@ def _inspect_csv(info: FileInfo, con: duckdb.DuckDBPyConnection, delimiter: str 
         rows = con.execute(f"describe select * from {info.relation_sql()}").fetchall()
     except duckdb.Error as e:
         info.error_kind, info.error = _csv_error(first.name, e)
+        if info.error_kind == "delimiter" and "(line " not in info.error:
+            for p in info.files:
+                line = _first_ragged_line(p, chosen)
+                if line:
+                    info.error = (f"file {p.name}: line {line[0]} has {line[1]} fields but the header has "
+                                  f"{line[2]} (a wrong delimiter, or delimiters inside unquoted values)")
+                    break
         return
     info.columns = {r[0]: r[1] for r in rows}
 
@@ -274,12 +281,15 @@ def _inspect_csv(info: FileInfo, con: duckdb.DuckDBPyConnection, delimiter: str 
 def _csv_error(name: str, e: Exception) -> tuple[str, str]:
     msg = str(e)
     low = msg.lower()
-    if "unicode" in low or "utf" in low or "encoding" in low:
-        return "encoding", f"file {name} is not valid UTF-8 text: {_short(e)}"
-    if "expected" in low and "columns" in low or "too many columns" in low or "delimiter" in low:
-        return "delimiter", (f"file {name}: rows do not split into the same number of columns as the header "
-                             f"(wrong delimiter or unquoted delimiters in values): {_short(e)}")
-    return "unreadable", f"file {name} cannot be read as CSV: {_short(e)}"
+    m = re.search(r"CSV Error on Line: (\d+)", msg)
+    where = f" (line {m.group(1)})" if m else ""
+    if "invalid unicode" in low or "not utf-8 encoded" in low:
+        return "encoding", f"file {name} is not valid UTF-8 text{where}"
+    if ("sniffing" in low or "expected" in low and "column" in low or "too many columns" in low
+            or "delimiter" in low):
+        return "delimiter", (f"file {name}: rows do not split into the same number of columns as the header"
+                             f"{where} (a wrong delimiter, or delimiters inside unquoted values)")
+    return "unreadable", f"file {name} cannot be read as CSV{where}: {_short(e)}"
 
 
 def translate_read_error(info: FileInfo, e: Exception) -> tuple[str, str]:
@@ -327,6 +337,28 @@ def _first_line(p: Path) -> str:
     return raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
 
 
+def _first_ragged_line(p: Path, delim: str, max_rows: int = 2_000_000) -> tuple[int, int, int] | None:
+    """(line number, fields, header fields) of the first row whose field count differs from the header's."""
+    import io
+
+    with _open_binary(p) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text, delimiter=delim)
+        try:
+            width = len(next(reader))
+        except (StopIteration, csv.Error):
+            return None
+        try:
+            for k, row in enumerate(reader):
+                if k >= max_rows:
+                    return None
+                if row and len(row) != width:
+                    return reader.line_num, len(row), width
+        except csv.Error:
+            return reader.line_num, 0, width
+    return None
+
+
 def _split_header(header: str, delim: str) -> list[str]:
     try:
         row = next(csv.reader([header], delimiter=delim))
@@ -336,6 +368,14 @@ def _split_header(header: str, delim: str) -> list[str]:
 
 
 def _short(e: Exception) -> str:
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    # DuckDB quotes the offending CSV line ("Original Line: ..."): never repeat file content (it may hold
+    # identifiers) in a message that ends up in the quality report.
+    lines = []
+    for ln in str(e).splitlines():
+        ln = ln.strip()
+        if ln.lower().startswith(("original line", "possible solution", "possible fixes")):
+            break
+        if ln:
+            lines.append(ln)
     text = " ".join(" ".join(lines[:3]).split())
     return text if len(text) <= 300 else text[:297] + "..."
