@@ -121,17 +121,22 @@ def _entries(raw: Any, *, source: str) -> list[tuple[str, Mapping[str, Any], str
 
 def _columns_read(expression: str, *, where: str) -> set[str]:
     try:
-        tree = sqlglot.parse_one(expression, read="duckdb")
+        trees = [t for t in sqlglot.parse(expression, read="duckdb") if t is not None]
+        tree = trees[0] if len(trees) == 1 else None
+        if len(trees) > 1:
+            raise InputError(f"{where}: the expression {expression!r} must be one expression, not several statements",
+                             hint="write one condition, such as question_3_3 = 'YES'")
     except sqlglot.errors.ParseError as e:
         raise InputError(f"{where}: the expression {expression!r} is not valid SQL: {e.errors[0]['description']}"
                          if e.errors else f"{where}: the expression {expression!r} is not valid SQL",
                          hint="write one SQL boolean or numeric expression over the table's columns") from e
+    if tree is not None and (isinstance(tree, exp.Select | exp.Subquery)
+                             or any(True for _ in tree.find_all(exp.Subquery, exp.Select))):
+        raise InputError(f"{where}: the expression {expression!r} may not contain a query",
+                         hint="use only the table's own columns, literals and functions")
     if tree is None or isinstance(tree, exp.Query | exp.Command | exp.Create | exp.Drop | exp.Insert):
         raise InputError(f"{where}: the expression {expression!r} must be one expression, not a statement",
                          hint="write a condition such as question_3_3 = 'YES'")
-    if any(True for _ in tree.find_all(exp.Subquery, exp.Select)):
-        raise InputError(f"{where}: the expression {expression!r} may not contain a query",
-                         hint="use only the table's own columns, literals and functions")
     return {c.name for c in tree.find_all(exp.Column)}
 
 
