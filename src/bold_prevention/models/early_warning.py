@@ -1,0 +1,616 @@
+"""Early-warning models: train, evaluate, compare with the oracle, score, and write the model card.
+
+For a use case (see :mod:`bold_prevention.models.usecase`):
+
+1. build the dataset (index events, features as of T0, outcomes) with :func:`~.features.build_dataset`;
+2. split by time: the test set is the latest ``test_fraction`` of index events with a complete follow-up; the
+   training set is the earlier events whose whole outcome window closed before the first test T0 (so no outcome
+   seen in training happens after the test period begins);
+3. fit a transparent baseline (logistic regression on the use case's few ``baseline`` predictors) and the primary
+   model (scikit-learn ``HistGradientBoostingClassifier`` on every feature);
+4. evaluate both on the test set: AUC, PR-AUC, Brier score, calibration intercept and slope, observed/expected,
+   each with a bootstrap confidence interval; a reliability curve; performance by sex, age band and ethnicity; the
+   same models re-evaluated with persons rebuilt at each linkage band (high, medium, low); and, on synthetic data,
+   the oracle's AUC (the true outcome probabilities) beside the model's;
+5. write the model card (markdown and JSON) and the model next to it under ``<project>/models/early_warning/``,
+   and the scores of every index event (the primary model's) to ``results.early_warning_scores`` for the
+   practitioners' single view.
+
+The card and every other file written here hold aggregates only: no individual predictions or residuals.
+Individual scores stay in the warehouse. The scores are decision support: no decision is taken by the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from ..errors import InputError
+from ..files import atomic_dir, atomic_file
+from ..project import Project
+from ..trajectories._backend import backend_of, has_table
+from . import metrics as M
+from .features import BANDS, GROUP_COLUMNS, Dataset, build_dataset
+from .usecase import UseCase, load_use_case
+
+SCORES_TABLE = "early_warning_scores"
+SCORE_COLUMNS = ("person_id", "use_case", "t0", "score", "model_version")
+#: Smallest group shown in the card's tables (reliability bins, subgroups, bands); smaller ones are withheld.
+MIN_CELL = 10
+#: The model must come within this AUC of the oracle on synthetic data.
+ORACLE_TOLERANCE = 0.05
+INTENDED_USE = (
+    "Decision support only. The score ranks people by their estimated chance of the outcome so that "
+    "practitioners can offer help earlier; a practitioner reads it alongside everything else they know. "
+    "No decision about a person (eligibility, sanctions, sentencing, enforcement, housing allocation) may be "
+    "taken automatically or on the score alone.")
+NOT_INTENDED = (
+    "Automated decisions of any kind; decisions about liberty, sentencing, enforcement or eligibility for "
+    "services; use on people or periods unlike those it was trained on without re-evaluation; use outside the "
+    "secure setting on individual records.")
+
+
+# ------------------------------------------------------------------------------------------------ models
+def _log1p_nonneg(x):
+    return np.log1p(np.clip(np.asarray(x, dtype=float), 0, None))
+
+
+def _log1p_years(x):
+    return np.log1p(np.clip(np.asarray(x, dtype=float), 0, None) / 365.25)
+
+
+def baseline_pipeline(uc: UseCase, seed: int = 0) -> Pipeline:
+    """The transparent baseline: logistic regression on the use case's ``baseline`` predictors.
+
+    Counts enter as log(1 + n), day gaps as log(1 + years), categories one-hot; missing values are imputed with a
+    missing-value indicator; everything is standardised so the coefficients are comparable.
+    """
+    kinds = uc.feature_kinds()
+    groups: dict[str, list[str]] = {"category": [], "count": [], "days": [], "plain": []}
+    for f in uc.baseline:
+        k = kinds[f]
+        groups["category" if k == "category" else k if k in ("count", "days") else "plain"].append(f)
+    parts = []
+    if groups["category"]:
+        parts.append(("category", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10,
+                                                sparse_output=False), groups["category"]))
+    if groups["count"]:
+        parts.append(("count", make_pipeline(FunctionTransformer(_log1p_nonneg, feature_names_out="one-to-one"),
+                                             StandardScaler()), groups["count"]))
+    if groups["days"]:
+        parts.append(("days", make_pipeline(FunctionTransformer(_log1p_years, feature_names_out="one-to-one"),
+                                            SimpleImputer(strategy="median", add_indicator=True,
+                                                          keep_empty_features=True),
+                                            StandardScaler()), groups["days"]))
+    if groups["plain"]:
+        parts.append(("plain", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
+                                                           keep_empty_features=True),
+                                             StandardScaler()), groups["plain"]))
+    return Pipeline([("features", ColumnTransformer(parts, remainder="drop")),
+                     ("model", LogisticRegression(C=1.0, max_iter=2000, random_state=seed))])
+
+
+class BoostedModel:
+    """``HistGradientBoostingClassifier`` on every feature, with the categories fixed at training time."""
+
+    def __init__(self, features: list[str], categorical: list[str], seed: int = 0) -> None:
+        self.features = features
+        self.categorical = categorical
+        self.categories: dict[str, list[str]] = {}
+        self.model = HistGradientBoostingClassifier(
+            learning_rate=0.05, max_iter=400, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
+            early_stopping=True, validation_fraction=0.15, n_iter_no_change=20, random_state=seed,
+            categorical_features="from_dtype")
+
+    def _matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+        X = frame[self.features].copy()
+        for c in self.categorical:
+            X[c] = pd.Categorical(X[c].astype(str), categories=self.categories[c])
+        return X
+
+    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> BoostedModel:
+        # a feature with no value at all in training (a table not loaded) carries no information
+        self.dropped = [f for f in self.features if f not in self.categorical and frame[f].isna().all()]
+        self.features = [f for f in self.features if f not in self.dropped]
+        for c in self.categorical:
+            counts = frame[c].astype(str).value_counts()
+            self.categories[c] = sorted(counts.index[:250])
+        self.model.fit(self._matrix(frame), y)
+        return self
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(self._matrix(frame))
+
+
+@dataclass
+class TrainedModel:
+    """A fitted use case: both models, the split, and the version that tags its scores."""
+
+    use_case: UseCase
+    version: str
+    baseline: Pipeline
+    primary: BoostedModel
+    features: list[str]
+    test_start: date
+    train_end: date
+    data_end: date
+    band: str
+    seed: int
+    n_train: int
+    train_prevalence: float
+
+    def predict(self, frame: pd.DataFrame, which: str = "primary") -> np.ndarray:
+        """Predicted probabilities for the rows of ``frame`` (``which``: primary or baseline)."""
+        if which == "baseline":
+            return self.baseline.predict_proba(frame[list(self.use_case.baseline)])[:, 1]
+        return self.primary.predict_proba(frame)[:, 1]
+
+    def baseline_coefficients(self) -> list[dict]:
+        """The baseline's standardised coefficients and odds ratios (per standard deviation or category)."""
+        names = self.baseline.named_steps["features"].get_feature_names_out()
+        lr = self.baseline.named_steps["model"]
+        rows = [{"term": "intercept", "coefficient": float(lr.intercept_[0]),
+                 "odds_ratio": float(math.exp(lr.intercept_[0]))}]
+        for n, c in zip(names, lr.coef_[0], strict=True):
+            rows.append({"term": str(n).split("__", 1)[-1], "coefficient": float(c),
+                         "odds_ratio": float(math.exp(c))})
+        return rows
+
+
+# ------------------------------------------------------------------------------------------------ split
+def split_by_time(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, date, date]:
+    """Train on earlier index events, test on later ones.
+
+    The test set is the latest ``test_fraction`` of observed index events (T0 on or after ``test_start``); the
+    training set is the observed events whose outcome window closed by ``test_start`` (T0 + window <=
+    test_start), so training never sees an outcome from the test period.
+    """
+    uc = ds.use_case
+    obs = ds.observed.sort_values(["t0", "index_id"])
+    if len(obs) < 40:
+        raise InputError(f"use case {uc.name}: only {len(obs)} index events have a complete follow-up",
+                         hint="load more data (a longer period or more people) before training")
+    test_start = obs["t0"].quantile(1 - uc.test_fraction, interpolation="lower")
+    test = obs[obs["t0"] >= test_start]
+    horizon = obs["t0"] + pd.DateOffset(months=uc.outcome.window_months)
+    train = obs[horizon <= test_start]
+    if len(train) < 30 or train["outcome"].nunique() < 2 or test["outcome"].nunique() < 2:
+        raise InputError(
+            f"use case {uc.name}: too few events to train and test ({len(train)} training and {len(test)} test "
+            f"index events; {int(train['outcome'].sum())} and {int(test['outcome'].sum())} outcomes)",
+            hint="load more data, or lower split.test_fraction in the use case file")
+    train_end = train["t0"].max()
+    return train, test, test_start.date(), train_end.date()
+
+
+def _version(uc: UseCase, train: pd.DataFrame, seed: int) -> str:
+    h = hashlib.sha256()
+    h.update(uc.fingerprint().encode())
+    h.update(str(seed).encode())
+    h.update(sklearn.__version__.encode())
+    h.update(pd.util.hash_pandas_object(train[["index_id", "person_id", "t0", "outcome", *uc.feature_kinds()]],
+                                        index=False).to_numpy().tobytes())
+    return f"{uc.name}-{h.hexdigest()[:10]}"
+
+
+def fit(ds: Dataset, *, seed: int = 0) -> tuple[TrainedModel, pd.DataFrame]:
+    """Fit both models on the training period; return the model and the test frame."""
+    uc = ds.use_case
+    train, test, test_start, train_end = split_by_time(ds)
+    y = train["outcome"].to_numpy(bool)
+    kinds = uc.feature_kinds()
+    feats = list(kinds)
+    base = baseline_pipeline(uc, seed).fit(train[list(uc.baseline)], y)
+    prim = BoostedModel(feats, [f for f in feats if kinds[f] == "category"], seed).fit(train, y)
+    model = TrainedModel(use_case=uc, version=_version(uc, train, seed), baseline=base, primary=prim,
+                         features=feats, test_start=test_start, train_end=train_end, data_end=ds.data_end,
+                         band=ds.band, seed=seed, n_train=len(train), train_prevalence=float(y.mean()))
+    return model, test
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+def _clean(v: Any) -> Any:
+    if isinstance(v, float):
+        return None if math.isnan(v) else round(v, 4)
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.floating, np.integer)):
+        return _clean(v.item())
+    return v
+
+
+def _withhold_small(df: pd.DataFrame, *, count_cols=("n", "events")) -> list[dict]:
+    """Rows as dicts; rows with fewer than :data:`MIN_CELL` people (or outcomes, or non-outcomes) are withheld."""
+    out = []
+    for r in df.to_dict("records"):
+        n = r.get("n", 0)
+        ev = r.get("events", 0)
+        small = n < MIN_CELL or ("events" in count_cols and (ev < MIN_CELL or n - ev < MIN_CELL))
+        if small:
+            keep = {k: r[k] for k in ("group", "value", "bin", "band") if k in r}
+            out.append({**keep, "withheld": f"fewer than {MIN_CELL} people, outcomes or non-outcomes"})
+        else:
+            out.append(_clean(r))
+    return out
+
+
+def evaluate_frame(model: TrainedModel, test: pd.DataFrame, *, n_boot: int = 200) -> dict:
+    """Both models' performance on ``test`` (aggregates only)."""
+    y = test["outcome"].to_numpy(bool)
+    out: dict[str, Any] = {"n": int(len(test)), "events": int(y.sum()), "prevalence": float(y.mean())}
+    for which in ("primary", "baseline"):
+        p = model.predict(test, which)
+        est = M.with_ci(y, p, n_boot=n_boot, seed=model.seed)
+        rel = M.reliability(y, p, n_boot=n_boot, seed=model.seed)
+        frame = test.assign(__score=p)
+        sub = M.subgroup_table(frame, "__score", by=GROUP_COLUMNS, n_boot=max(50, n_boot // 2), seed=model.seed)
+        out[which] = {
+            "metrics": {k: v.as_dict() for k, v in est.items()},
+            "reliability": _withhold_small(rel, count_cols=("n",)),
+            "subgroups": _withhold_small(sub),
+        }
+    return out
+
+
+def evaluate_bands(con: Any, model: TrainedModel, *, n_boot: int = 100, bands=BANDS) -> list[dict]:
+    """The same models evaluated with persons rebuilt at each linkage band (test period rows only)."""
+    backend = backend_of(con)
+    if not has_table(backend, "extract", "xjs_link"):
+        return [{"band": b, "withheld": "extract.xjs_link is not loaded"} for b in bands]
+    rows = []
+    for b in bands:
+        ds = build_dataset(backend, model.use_case, band=b, data_end=model.data_end)
+        test = ds.observed[ds.observed["t0"] >= pd.Timestamp(model.test_start)]
+        y = test["outcome"].to_numpy(bool)
+        row: dict[str, Any] = {"band": b, "n": int(len(test)), "events": int(y.sum()),
+                               "persons": int(test["person_id"].nunique())}
+        if len(test) < MIN_CELL or y.sum() < MIN_CELL or (~y).sum() < MIN_CELL:
+            rows.append({"band": b, "withheld": f"fewer than {MIN_CELL} people, outcomes or non-outcomes"})
+            continue
+        for which in ("primary", "baseline"):
+            est = M.with_ci(y, model.predict(test, which), n_boot=n_boot, seed=model.seed,
+                            metrics=("auc", "pr_auc", "brier", "observed_expected"))
+            row[which] = {k: v.as_dict() for k, v in est.items()}
+        row["prevalence"] = float(y.mean())
+        rows.append(_clean(row))
+    return rows
+
+
+def load_truth(path: str | Path, use_case: str) -> pd.DataFrame:
+    """The true outcome probabilities of a synthetic population (``truth/truth_outcomes.parquet``)."""
+    p = Path(path)
+    f = p if p.is_file() else (p / "truth" / "truth_outcomes.parquet" if (p / "truth").is_dir()
+                               else p / "truth_outcomes.parquet")
+    if not f.is_file():
+        raise InputError(f"no truth_outcomes.parquet at {p}",
+                         hint="pass the synthetic population folder (it holds truth/truth_outcomes.parquet)")
+    t = pd.read_parquet(f)
+    need = {"use_case", "table", "record_id", "probability", "outcome"}
+    if not need <= set(t.columns):
+        raise InputError(f"{f} lacks columns {sorted(need - set(t.columns))}",
+                         hint="regenerate the synthetic population with `bold synth`")
+    return t[t["use_case"] == use_case]
+
+
+def match_truth(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the true ``true_probability``/``true_outcome`` of each index record (matched by table and
+    record id: the person record of the index event, or its source row)."""
+    tr = truth[["table", "record_id", "probability", "outcome"]].drop_duplicates(["table", "record_id"])
+    tr = tr.rename(columns={"probability": "true_probability", "outcome": "true_outcome"})
+    out = frame.copy()
+    out["true_probability"] = np.nan
+    out["true_outcome"] = pd.Series(pd.NA, index=out.index, dtype="boolean")
+    for tcol, rcol in (("person_table", "person_record_id"), ("source_table", "record_id")):
+        m = out[[tcol, rcol]].merge(tr, how="left", left_on=[tcol, rcol], right_on=["table", "record_id"],
+                                    suffixes=("", "_t"))
+        m.index = out.index
+        fill = out["true_probability"].isna() & m["true_probability"].notna()
+        out.loc[fill, "true_probability"] = m.loc[fill, "true_probability"]
+        out.loc[fill, "true_outcome"] = m.loc[fill, "true_outcome"].astype(bool)
+    return out
+
+
+def oracle_comparison(model: TrainedModel, test: pd.DataFrame, truth: pd.DataFrame, *,
+                      n_boot: int = 200) -> dict:
+    """The model's AUC beside the oracle's (the true probabilities) on the matched test rows."""
+    m = match_truth(test, truth)
+    m = m[m["true_probability"].notna()]
+    if len(m) < MIN_CELL:
+        return {"matched": int(len(m)), "withheld": "too few test rows matched the truth table"}
+    y = m["outcome"].to_numpy(bool)
+    yt = m["true_outcome"].astype(bool).to_numpy()
+    out: dict[str, Any] = {"test_rows": int(len(test)), "matched": int(len(m)),
+                           "label_agreement": float((y == yt).mean())}
+    oracle = M.with_ci(y, m["true_probability"].to_numpy(float), n_boot=n_boot, seed=model.seed,
+                       metrics=("auc", "brier"))
+    out["oracle"] = {k: v.as_dict() for k, v in oracle.items()}
+    out["oracle_auc_true_outcome"] = M.auc(yt, m["true_probability"].to_numpy(float))
+    for which in ("primary", "baseline"):
+        p = model.predict(m, which)
+        est = M.with_ci(y, p, n_boot=n_boot, seed=model.seed, metrics=("auc", "brier"))
+        out[which] = {k: v.as_dict() for k, v in est.items()}
+        out[which]["auc_true_outcome"] = M.auc(yt, p)
+        out[which]["gap_to_oracle"] = oracle["auc"].value - est["auc"].value
+        out[which]["within_tolerance"] = bool(oracle["auc"].value - est["auc"].value <= ORACLE_TOLERANCE)
+    out["tolerance"] = ORACLE_TOLERANCE
+    return _clean(out)
+
+
+# ------------------------------------------------------------------------------------------------ scores
+def write_scores(con: Any, model: TrainedModel, ds: Dataset) -> int:
+    """Replace this use case's rows of ``results.early_warning_scores`` with scores of every index event.
+
+    Index events without a complete follow-up are scored too: they are the ones a practitioner can still act on.
+    """
+    backend = backend_of(con)
+    p = model.predict(ds.frame)
+    df = pd.DataFrame({"person_id": ds.frame["person_id"].astype(str), "use_case": model.use_case.name,
+                       "t0": ds.frame["t0"].dt.date, "score": p.astype(float), "model_version": model.version})
+    df = df.sort_values(["person_id", "t0"]).drop_duplicates(["person_id", "t0"], keep="last")
+    c = backend.con
+    c.register("_ew_scores", df)
+    try:
+        c.execute("create schema if not exists results")
+        c.execute(f"create table if not exists results.{SCORES_TABLE} (person_id varchar, use_case varchar, "
+                  "t0 date, score double, model_version varchar)")
+        c.execute("begin transaction")
+        try:
+            c.execute(f"delete from results.{SCORES_TABLE} where use_case = ?", [model.use_case.name])
+            c.execute(f"insert into results.{SCORES_TABLE} select person_id, use_case, cast(t0 as date), score, "
+                      "model_version from _ew_scores")
+            c.execute("commit")
+        except BaseException:
+            c.execute("rollback")
+            raise
+    finally:
+        c.unregister("_ew_scores")
+    return len(df)
+
+
+# ------------------------------------------------------------------------------------------------ card
+def model_dir(project: Project, use_case: str) -> Path:
+    return project.models_dir / "early_warning" / use_case
+
+
+def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict], oracle: dict | None) -> dict:
+    uc = model.use_case
+    kinds = uc.feature_kinds()
+    desc = {c.name: c.description for c in uc.counts} | {d.name: d.description for d in uc.days_since_last} | {
+        a.name: a.description for a in uc.index_attributes}
+    desc |= {"age": "Age at T0 from the latest record dated before T0", "age_band": "Age band at T0",
+             "sex": "Sex from the latest record dated before T0 (or the index person record)",
+             "copas_rate": "Copas rate: log((court cases + 1) / (years since the first + 10))",
+             "career_years": "Years from the first court case to T0", "has_oasys": "An OASys assessment before T0",
+             "days_since_oasys": "Days from the latest OASys assessment before T0"}
+    obs = ds.observed
+    return _clean({
+        "model_version": model.version,
+        "use_case": {"name": uc.name, "title": uc.title, "purpose": uc.purpose,
+                     "prediction_time": f"T0 = each {uc.index.event_type} event"
+                     + ("" if uc.index.occurrence == "all" else f" ({uc.index.occurrence} per person)"),
+                     "outcome": uc.outcome.label, "window_months": uc.outcome.window_months},
+        "intended_use": INTENDED_USE,
+        "not_intended_for": NOT_INTENDED,
+        "data": {"person_records": f"band {model.band}", "data_end": str(model.data_end),
+                 "index_events": int(len(ds.frame)), "observed_index_events": int(len(obs)),
+                 "persons": int(ds.frame["person_id"].nunique()),
+                 "train_period": f"T0 up to {model.train_end} (outcome windows closed by {model.test_start})",
+                 "test_period": f"T0 from {model.test_start} to {obs['t0'].max().date() if len(obs) else ''}",
+                 "n_train": model.n_train, "train_prevalence": model.train_prevalence},
+        "features": [{"name": f, "kind": kinds[f], "description": desc.get(f, f.replace("_", " "))}
+                     for f in model.features],
+        "leakage_control": "Every history feature aggregates events dated strictly before T0; index-record "
+                           "attributes are known at T0; outcomes are read only in (T0, T0 + window].",
+        "models": {
+            "primary": {"type": "HistGradientBoostingClassifier (scikit-learn " + sklearn.__version__ + ")",
+                        "features": model.features, "iterations": int(model.primary.model.n_iter_)},
+            "baseline": {"type": "LogisticRegression on standardised predictors", "predictors": list(uc.baseline),
+                         "coefficients": model.baseline_coefficients(),
+                         "residual_degrees_of_freedom": int(model.n_train - len(model.baseline_coefficients()))},
+        },
+        "evaluation": evaluation,
+        "linkage_bands": bands,
+        "oracle": oracle,
+        "ethics": "Ethnicity is not a model input; it is used only to report performance by group. Scores "
+                  "reflect recorded justice contact, which reflects policing and prosecution as well as "
+                  "behaviour: check subgroup calibration before any use.",
+        "limitations": list(uc.limitations) + [
+            "Trained and tested on one data snapshot; performance drifts as practice and populations change: "
+            "re-evaluate on each new snapshot (`bold ew evaluate`).",
+            f"Groups of fewer than {MIN_CELL} people, outcomes or non-outcomes are withheld from this card."],
+        "disclosure": "Aggregates only: no individual predictions or residuals. Individual scores stay in the "
+                      "warehouse table results.early_warning_scores.",
+    })
+
+
+def _fmt(e: dict | None) -> str:
+    if not e or e.get("value") is None:
+        return "n/a"
+    lo, hi = e.get("lower"), e.get("upper")
+    return f"{e['value']:.3f}" + (f" ({lo:.3f} to {hi:.3f})" if lo is not None and hi is not None else "")
+
+
+def card_markdown(card: dict) -> str:
+    """The model card as markdown."""
+    uc = card["use_case"]
+    ev = card["evaluation"]
+    lines = [f"# Model card: {uc['title']}", "", f"Model version `{card['model_version']}`", "",
+             "## Intended use", "", card["intended_use"], "", f"Not for: {card['not_intended_for']}", "",
+             "## Use case", "", uc["purpose"], "", f"- Prediction time: {uc['prediction_time']}",
+             f"- Outcome: {uc['outcome']} (window {uc['window_months']} months)", "", "## Data", ""]
+    lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in card["data"].items()]
+    lines += ["", "## Features", "", card["leakage_control"], "", "| feature | kind | description |",
+              "|---|---|---|"]
+    lines += [f"| {f['name']} | {f['kind']} | {f['description']} |" for f in card["features"]]
+    lines += ["", "## Performance on the test period", "",
+              f"{ev['n']} index events, {ev['events']} outcomes (prevalence {ev['prevalence']:.3f}). "
+              "95% bootstrap intervals in brackets.", "",
+              "| measure | primary (gradient boosting) | baseline (logistic) |", "|---|---|---|"]
+    for m in M.METRICS:
+        lines.append(f"| {m.replace('_', ' ')} | {_fmt(ev['primary']['metrics'].get(m))} | "
+                     f"{_fmt(ev['baseline']['metrics'].get(m))} |")
+    lines += ["", "### Reliability (primary model)", "", "| group of predicted risk | n | mean predicted | "
+              "observed (95% interval) |", "|---|---|---|---|"]
+    for r in ev["primary"]["reliability"]:
+        if "withheld" in r:
+            lines.append(f"| {r['bin']} | [c] | [c] | [c] |")
+        else:
+            lines.append(f"| {r['bin']} | {r['n']} | {r['mean_predicted']:.3f} | {r['observed']:.3f} "
+                         f"({r['observed_lower']:.3f} to {r['observed_upper']:.3f}) |")
+    lines += ["", "### By sex, age band and ethnicity (primary model)", "",
+              "| group | value | n | outcomes | AUC (95% interval) | observed / expected |", "|---|---|---|---|---|---|"]
+    for r in ev["primary"]["subgroups"]:
+        if "withheld" in r:
+            lines.append(f"| {r['group']} | {r['value']} | [c] | [c] | [c] | [c] |")
+        else:
+            auc = "n/a" if r.get("auc") is None else (
+                f"{r['auc']:.3f}" + (f" ({r['auc_lower']:.3f} to {r['auc_upper']:.3f})"
+                                     if r.get("auc_lower") is not None else ""))
+            oe = "n/a" if r.get("observed_expected") is None else f"{r['observed_expected']:.2f}"
+            lines.append(f"| {r['group']} | {r['value']} | {r['n']} | {r['events']} | {auc} | {oe} |")
+    lines += ["", "## Sensitivity to linkage", "", "The same models, with persons rebuilt from the XJS clusters "
+              "at each linkage band (test period only).", "",
+              "| band | n | outcomes | AUC primary | AUC baseline | observed / expected (primary) |",
+              "|---|---|---|---|---|---|"]
+    for r in card["linkage_bands"]:
+        if "withheld" in r:
+            lines.append(f"| {r['band']} | [c] | [c] | [c] | [c] | {r['withheld']} |")
+        else:
+            lines.append(f"| {r['band']} | {r['n']} | {r['events']} | {_fmt(r['primary']['auc'])} | "
+                         f"{_fmt(r['baseline']['auc'])} | {_fmt(r['primary']['observed_expected'])} |")
+    if card.get("oracle"):
+        o = card["oracle"]
+        lines += ["", "## Comparison with the oracle (synthetic data)", ""]
+        if "withheld" in o:
+            lines.append(o["withheld"])
+        else:
+            lines += [f"On {o['matched']} test index events matched to the synthetic truth, the oracle (the true "
+                      "outcome probabilities) and the models score:", "",
+                      "| | AUC | Brier | gap to oracle AUC |", "|---|---|---|---|",
+                      f"| oracle | {_fmt(o['oracle']['auc'])} | {_fmt(o['oracle']['brier'])} | |"]
+            for which in ("primary", "baseline"):
+                lines.append(f"| {which} | {_fmt(o[which]['auc'])} | {_fmt(o[which]['brier'])} | "
+                             f"{o[which]['gap_to_oracle']:.3f} |")
+            lines += ["", f"Tolerance: the primary model must come within {o['tolerance']} of the oracle AUC: "
+                      + ("met." if o["primary"]["within_tolerance"] else "NOT met.")]
+    lines += ["", "## Transparent baseline", "", "| term | coefficient | odds ratio |", "|---|---|---|"]
+    lines += [f"| {c['term']} | {c['coefficient']:.3f} | {c['odds_ratio']:.3f} |"
+              for c in card["models"]["baseline"]["coefficients"]]
+    lines += ["", "## Ethical considerations", "", card["ethics"], "", "## Limitations", ""]
+    lines += [f"- {x}" for x in card["limitations"]]
+    lines += ["", "## Disclosure", "", card["disclosure"], ""]
+    return "\n".join(lines)
+
+
+def write_model(project: Project, model: TrainedModel, card: dict) -> Path:
+    """Write the model, its card (markdown and JSON) under ``models/early_warning/<use case>/<version>/``."""
+    folder = model_dir(project, model.use_case.name) / model.version
+    with atomic_dir(folder, overwrite=True) as tmp:
+        with open(tmp / "model.pkl", "wb") as fh:
+            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        (tmp / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        (tmp / "model_card.md").write_text(card_markdown(card), encoding="utf-8")
+    with atomic_file(model_dir(project, model.use_case.name) / "latest.json") as fh:
+        json.dump({"model_version": model.version}, fh)
+    return folder
+
+
+def load_model(project: Project, use_case: str, version: str | None = None) -> TrainedModel:
+    """The latest (or a named) trained model of ``use_case``."""
+    d = model_dir(project, use_case)
+    if version is None:
+        latest = d / "latest.json"
+        if not latest.is_file():
+            raise InputError(f"no trained model for use case {use_case} in {project.root}",
+                             hint=f"run `bold ew train {use_case}` first")
+        version = json.loads(latest.read_text(encoding="utf-8"))["model_version"]
+    f = d / version / "model.pkl"
+    if not f.is_file():
+        raise InputError(f"model {version} not found at {f}", hint=f"run `bold ew train {use_case}` again")
+    with open(f, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301  (our own artefact, in the project folder)
+
+
+# ------------------------------------------------------------------------------------------------ entry points
+@dataclass
+class Report:
+    """What a training or evaluation run produced."""
+
+    model: TrainedModel
+    card: dict
+    folder: Path | None
+    scores_written: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def train(con: Any, use_case: str | UseCase, *, project: Project | None = None, seed: int = 0,
+          n_boot: int = 200, truth: str | Path | None = None, bands: bool = True, data_end: date | None = None,
+          write_scores_table: bool = True, progress: Progress = _noop) -> Report:
+    """Build the dataset, fit both models, evaluate them, write the model card, the model and the scores."""
+    uc = use_case if isinstance(use_case, UseCase) else load_use_case(use_case)
+    progress(f"building index events, features and outcomes for {uc.name}")
+    ds = build_dataset(con, uc, data_end=data_end)
+    progress(f"{len(ds.frame)} index events ({len(ds.observed)} with complete follow-up); fitting models")
+    model, test = fit(ds, seed=seed)
+    return _evaluate_and_write(con, model, ds, test, project=project, n_boot=n_boot, truth=truth, bands=bands,
+                               write_scores_table=write_scores_table, progress=progress)
+
+
+def evaluate(con: Any, use_case: str, *, project: Project, version: str | None = None, n_boot: int = 200,
+             truth: str | Path | None = None, bands: bool = True, data_end: date | None = None,
+             progress: Progress = _noop) -> Report:
+    """Re-evaluate a trained model on the warehouse as it is now (test period: T0 on or after the model's
+    test start), optionally against the synthetic truth, and rewrite its card."""
+    model = load_model(project, use_case, version)
+    progress(f"rebuilding the dataset for {model.use_case.name}")
+    ds = build_dataset(con, model.use_case, data_end=data_end or model.data_end)
+    test = ds.observed[ds.observed["t0"] >= pd.Timestamp(model.test_start)]
+    if test["outcome"].nunique() < 2:
+        raise InputError(f"the test period of {model.version} holds no usable index events",
+                         hint=f"retrain with `bold ew train {use_case}`")
+    return _evaluate_and_write(con, model, ds, test, project=project, n_boot=n_boot, truth=truth, bands=bands,
+                               write_scores_table=False, progress=progress)
+
+
+def _evaluate_and_write(con, model: TrainedModel, ds: Dataset, test: pd.DataFrame, *, project, n_boot, truth,
+                        bands, write_scores_table, progress) -> Report:
+    progress(f"evaluating {model.version} on {len(test)} test index events")
+    evaluation = evaluate_frame(model, test, n_boot=n_boot)
+    band_rows: list[dict] = []
+    if bands:
+        progress("re-evaluating with persons rebuilt at each linkage band")
+        band_rows = evaluate_bands(con, model, n_boot=max(50, n_boot // 2))
+    oracle = None
+    if truth is not None:
+        progress("comparing with the oracle (synthetic truth)")
+        oracle = oracle_comparison(model, test, load_truth(truth, model.use_case.name), n_boot=n_boot)
+    card = _card(model, ds, evaluation, band_rows, oracle)
+    folder = write_model(project, model, card) if project is not None else None
+    n = write_scores(con, model, ds) if write_scores_table else 0
+    return Report(model=model, card=card, folder=folder, scores_written=n)

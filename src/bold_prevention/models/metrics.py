@@ -1,0 +1,191 @@
+"""Performance measures for early-warning models, with bootstrap confidence intervals.
+
+Discrimination (AUC, PR-AUC), overall accuracy (Brier score), calibration (calibration-in-the-large intercept,
+calibration slope, observed/expected ratio) and a reliability curve, as standard validation reports give them.
+Everything here takes arrays of outcomes and predicted probabilities and returns aggregates only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+EPS = 1e-6
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve (NaN when only one class is present)."""
+    y = np.asarray(y, dtype=bool)
+    if y.all() or not y.any():
+        return float("nan")
+    return float(roc_auc_score(y, p))
+
+
+def pr_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the precision-recall curve (average precision); NaN with no positive outcome."""
+    y = np.asarray(y, dtype=bool)
+    if not y.any():
+        return float("nan")
+    return float(average_precision_score(y, p))
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(brier_score_loss(np.asarray(y, dtype=int), np.clip(p, 0, 1))) if len(y) else float("nan")
+
+
+def calibration_intercept(y: np.ndarray, p: np.ndarray, iters: int = 50) -> float:
+    """Calibration-in-the-large: the intercept ``a`` of ``logit P(y) = a + logit(p)`` (0 when calibrated)."""
+    y = np.asarray(y, dtype=float)
+    off = _logit(np.asarray(p, dtype=float))
+    a = 0.0
+    for _ in range(iters):
+        q = 1 / (1 + np.exp(-(a + off)))
+        g = np.sum(y - q)
+        h = np.sum(q * (1 - q))
+        if h <= 0:
+            return float("nan")
+        step = g / h
+        a += step
+        if abs(step) < 1e-10:
+            break
+    return float(a)
+
+
+def calibration_slope(y: np.ndarray, p: np.ndarray, iters: int = 50) -> float:
+    """The slope ``b`` of ``logit P(y) = a + b logit(p)`` (1 when calibrated; below 1: predictions too extreme)."""
+    y = np.asarray(y, dtype=float)
+    x = _logit(np.asarray(p, dtype=float))
+    if y.all() or not y.any() or np.ptp(x) == 0:
+        return float("nan")
+    X = np.column_stack([np.ones_like(x), x])
+    beta = np.array([0.0, 1.0])
+    for _ in range(iters):
+        q = 1 / (1 + np.exp(-(X @ beta)))
+        w = q * (1 - q)
+        H = X.T @ (X * w[:, None])
+        g = X.T @ (y - q)
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            return float("nan")
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return float(beta[1])
+
+
+def observed_expected(y: np.ndarray, p: np.ndarray) -> float:
+    """Observed events over expected events (sum of predicted probabilities)."""
+    e = float(np.sum(p))
+    return float(np.sum(y)) / e if e > 0 else float("nan")
+
+
+METRICS = {
+    "auc": auc,
+    "pr_auc": pr_auc,
+    "brier": brier,
+    "calibration_intercept": calibration_intercept,
+    "calibration_slope": calibration_slope,
+    "observed_expected": observed_expected,
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with a percentile bootstrap confidence interval."""
+
+    value: float
+    lower: float
+    upper: float
+
+    def as_dict(self) -> dict:
+        return {k: (None if (isinstance(v, float) and math.isnan(v)) else round(v, 4)) for k, v in asdict(self).items()}
+
+    def __str__(self) -> str:
+        if math.isnan(self.value):
+            return "n/a"
+        return f"{self.value:.3f} ({self.lower:.3f} to {self.upper:.3f})"
+
+
+def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """``n_boot`` resamples (with replacement) of ``range(n)``, reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n, size=(n_boot, n))
+
+
+def with_ci(y: np.ndarray, p: np.ndarray, *, n_boot: int = 200, seed: int = 0, level: float = 0.95,
+            metrics: tuple[str, ...] = tuple(METRICS)) -> dict[str, Estimate]:
+    """Each metric with a percentile bootstrap confidence interval (resampling rows of the test set)."""
+    y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    point = {m: METRICS[m](y, p) for m in metrics}
+    if len(y) == 0:
+        return {m: Estimate(float("nan"), float("nan"), float("nan")) for m in metrics}
+    idx = bootstrap_indices(len(y), n_boot, seed)
+    boots = {m: np.array([METRICS[m](y[i], p[i]) for i in idx]) for m in metrics}
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    out = {}
+    for m in metrics:
+        b = boots[m][~np.isnan(boots[m])]
+        if len(b) < max(10, n_boot // 4) or math.isnan(point[m]):
+            out[m] = Estimate(point[m], float("nan"), float("nan"))
+        else:
+            out[m] = Estimate(point[m], float(np.percentile(b, lo)), float(np.percentile(b, hi)))
+    return out
+
+
+def reliability(y: np.ndarray, p: np.ndarray, *, bins: int = 10, n_boot: int = 200, seed: int = 0,
+                level: float = 0.95) -> pd.DataFrame:
+    """The reliability curve: predicted against observed risk in groups (tenths) of predicted risk.
+
+    Columns: ``bin``, ``n``, ``events``, ``mean_predicted``, ``observed``, ``observed_lower``, ``observed_upper``
+    (bootstrap interval of the observed rate within the group) and ``observed_expected``.
+    """
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    if len(y) == 0:
+        return pd.DataFrame(columns=["bin", "n", "events", "mean_predicted", "observed", "observed_lower",
+                                     "observed_upper", "observed_expected"])
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
+    rng = np.random.default_rng(seed)
+    rows = []
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    for b in range(max(len(edges) - 1, 1)):
+        m = which == b
+        n = int(m.sum())
+        if n == 0:
+            continue
+        yb = y[m]
+        boots = yb[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
+        rows.append({"bin": b + 1, "n": n, "events": int(yb.sum()), "mean_predicted": float(p[m].mean()),
+                     "observed": float(yb.mean()), "observed_lower": float(np.percentile(boots, lo)),
+                     "observed_upper": float(np.percentile(boots, hi)),
+                     "observed_expected": float(yb.sum() / p[m].sum()) if p[m].sum() > 0 else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def subgroup_table(frame: pd.DataFrame, score: str, *, by: tuple[str, ...], outcome: str = "outcome",
+                   n_boot: int = 100, seed: int = 0) -> pd.DataFrame:
+    """Performance by subgroup: for each column in ``by`` and each of its values, n, events, AUC (with CI),
+    Brier score, mean predicted and observed risk, and the observed/expected ratio."""
+    rows = []
+    for col in by:
+        for val, g in frame.groupby(col, sort=True, dropna=False):
+            y = g[outcome].to_numpy(bool)
+            p = g[score].to_numpy(float)
+            est = with_ci(y, p, n_boot=n_boot, seed=seed, metrics=("auc",))["auc"]
+            rows.append({"group": col, "value": str(val), "n": int(len(g)), "events": int(y.sum()),
+                         "auc": est.value, "auc_lower": est.lower, "auc_upper": est.upper,
+                         "brier": brier(y, p), "mean_predicted": float(p.mean()), "observed": float(y.mean()),
+                         "observed_expected": observed_expected(y, p)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,1 @@
+"""Early-warning use cases shipped with the package (one YAML file each)."""

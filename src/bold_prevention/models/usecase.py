@@ -1,0 +1,341 @@
+"""Early-warning use cases, declared as data (YAML).
+
+A use case says when a prediction is made (the index event, whose date is T0), what is predicted (an outcome event
+within a window after T0) and from what (features built as of T0 from data dated strictly before T0, plus the
+attributes of the index record itself, which are known at T0). Two use cases ship with the package in
+``models/use_cases/``; users can write their own and pass the file path instead of a name.
+
+Example (abridged)::
+
+    name: reoffending_12m_after_release
+    index: {event_type: custody_release, occurrence: all}
+    outcome:
+      window_months: 12
+      sources:
+        - {table: mags_defendant_case, date: main_offence_date}
+    features:
+      counts:
+        prior_court_cases: {event_types: [mags_case, crown_case]}
+      days_since_last:
+        days_since_last_court_case: {event_types: [mags_case, crown_case]}
+      copas_rate: {event_types: [mags_case, crown_case]}
+      index_attributes:
+        current_offence_group: {column: main_offence_group, kind: category}
+      oasys:
+        flags:
+          accommodation_need: {column: question_3_tot, min: 2}
+    baseline: [age_band, sex, prior_court_cases, copas_rate]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ..datafirst import MODEL
+from ..errors import InputError
+
+USE_CASE_PACKAGE = "bold_prevention.models.use_cases"
+FeatureKind = Literal["count", "days", "rate", "flag", "value", "category", "age"]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A test on one column: ``min``/``max`` (inclusive) for numbers, ``in`` for codes, ``equals`` for anything."""
+
+    column: str
+    min: float | None = None
+    max: float | None = None
+    values: tuple[Any, ...] | None = None
+    equals: Any = None
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """The prediction point: a timeline event type; each occurrence, or each person's first or last."""
+
+    event_type: str
+    occurrence: Literal["all", "first", "last"] = "all"
+
+
+@dataclass(frozen=True)
+class OutcomeSource:
+    """Outcome events: a timeline event type, or rows of an extract table dated by one of its columns."""
+
+    event_type: str | None = None
+    table: str | None = None
+    date: str | None = None
+    where: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    label: str
+    window_months: int
+    sources: tuple[OutcomeSource, ...]
+
+
+@dataclass(frozen=True)
+class CountFeature:
+    name: str
+    event_types: tuple[str, ...]
+    lookback_months: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DaysFeature:
+    name: str
+    event_types: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class IndexAttribute:
+    """A column of the index record (or of a table joined to it on the key ``via``, stored as ``on``), known at T0."""
+
+    name: str
+    column: str
+    table: str | None = None
+    on: str | None = None
+    kind: Literal["category", "value"] = "value"
+    log: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class OasysSpec:
+    """Need flags and section scores from the person's latest OASys assessment dated before T0."""
+
+    table: str = "oasys_assessments_details_core_risk"
+    flags: tuple[tuple[str, tuple[Condition, ...]], ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class UseCase:
+    name: str
+    title: str
+    purpose: str
+    index: IndexSpec
+    outcome: OutcomeSpec
+    counts: tuple[CountFeature, ...] = ()
+    days_since_last: tuple[DaysFeature, ...] = ()
+    copas_event_types: tuple[str, ...] = ()
+    index_attributes: tuple[IndexAttribute, ...] = ()
+    oasys: OasysSpec | None = None
+    baseline: tuple[str, ...] = ()
+    test_fraction: float = 0.3
+    limitations: tuple[str, ...] = field(default_factory=tuple)
+    source: str = ""
+
+    # ------------------------------------------------------------------------------------------------ features
+    def feature_kinds(self) -> dict[str, FeatureKind]:
+        """Every model feature and its kind, in a fixed order."""
+        out: dict[str, FeatureKind] = {"age": "age", "age_band": "category", "sex": "category"}
+        out.update({c.name: "count" for c in self.counts})
+        out.update({d.name: "days" for d in self.days_since_last})
+        if self.copas_event_types:
+            out["copas_rate"] = "rate"
+            out["career_years"] = "days"
+        for a in self.index_attributes:
+            out[a.name] = "category" if a.kind == "category" else "value"
+        if self.oasys is not None:
+            out["has_oasys"] = "flag"
+            out["days_since_oasys"] = "days"
+            out.update({n: "flag" for n, _ in self.oasys.flags})
+            out.update({n: "value" for n, _ in self.oasys.values})
+        return out
+
+    def fingerprint(self) -> str:
+        """A short hash of the whole declaration (part of the model version)."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+def _err(src: str, msg: str, hint: str = "fix the use case file; see docs/trajectories-and-early-warning.md"):
+    return InputError(f"use case {src}: {msg}", hint=hint)
+
+
+def _conditions(src: str, raw: Any, ctx: str) -> tuple[Condition, ...]:
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for it in items:
+        if isinstance(it, dict) and "column" not in it and len(it) >= 1:
+            # short form {column: value_or_list, ...}
+            for k, v in it.items():
+                out.append(Condition(column=k, values=tuple(v)) if isinstance(v, list)
+                           else Condition(column=k, equals=v))
+            continue
+        if not isinstance(it, dict) or "column" not in it:
+            raise _err(src, f"{ctx}: each condition needs a column (got {it!r})")
+        unknown = set(it) - {"column", "min", "max", "in", "equals"}
+        if unknown:
+            raise _err(src, f"{ctx}: unknown condition key(s) {sorted(unknown)}")
+        vals = it.get("in")
+        out.append(Condition(column=str(it["column"]), min=it.get("min"), max=it.get("max"),
+                             values=None if vals is None else tuple(vals), equals=it.get("equals")))
+    return tuple(out)
+
+
+def _names(src: str, raw: Any, ctx: str) -> tuple[str, ...]:
+    from ..trajectories.timeline import EVENT_TYPES  # noqa: PLC0415
+
+    if isinstance(raw, str):
+        raw = [raw]
+    if not raw or not isinstance(raw, list):
+        raise _err(src, f"{ctx}: event_types must be a non-empty list")
+    bad = [e for e in raw if e not in EVENT_TYPES]
+    if bad:
+        raise _err(src, f"{ctx}: unknown event type(s) {bad}", hint=f"use timeline event types: {', '.join(EVENT_TYPES)}")
+    return tuple(raw)
+
+
+def _check_columns(src: str, table: str, cols: list[str], ctx: str) -> None:
+    try:
+        t = MODEL.table(table)
+    except KeyError as e:
+        raise _err(src, f"{ctx}: unknown table {table!r}") from e
+    for c in cols:
+        if c not in t.column_names:
+            raise _err(src, f"{ctx}: table {table} has no column {c!r}")
+        if t.column(c).identifier:
+            raise _err(src, f"{ctx}: column {table}.{c} is a personal identifier and cannot be a feature",
+                       hint="use analysis columns only (age_at_offence instead of date_of_birth, for example)")
+
+
+def parse_use_case(data: dict, *, source: str = "<dict>") -> UseCase:
+    """Validate a use-case mapping (as read from YAML) and build a :class:`UseCase`."""
+    from ..trajectories.timeline import EVENT_SPECS, EVENT_TYPES  # noqa: PLC0415
+
+    if not isinstance(data, dict):
+        raise _err(source, "the file must hold a mapping")
+    for k in ("name", "index", "outcome"):
+        if k not in data:
+            raise _err(source, f"missing required key {k!r}")
+    known = {"name", "title", "purpose", "index", "outcome", "features", "baseline", "split", "limitations"}
+    unknown = set(data) - known
+    if unknown:
+        raise _err(source, f"unknown key(s) {sorted(unknown)}")
+    name = str(data["name"])
+    idx = data["index"] or {}
+    if idx.get("event_type") not in EVENT_TYPES:
+        raise _err(source, f"index.event_type must be a timeline event type, got {idx.get('event_type')!r}",
+                   hint=f"use one of: {', '.join(EVENT_TYPES)}")
+    occ = idx.get("occurrence", "all")
+    if occ not in ("all", "first", "last"):
+        raise _err(source, f"index.occurrence must be all, first or last, got {occ!r}")
+    index = IndexSpec(idx["event_type"], occ)
+    index_table = next(s.table for s in EVENT_SPECS if s.event_type == index.event_type)
+
+    out = data["outcome"] or {}
+    window = out.get("window_months")
+    if not isinstance(window, int) or window <= 0:
+        raise _err(source, f"outcome.window_months must be a positive whole number of months, got {window!r}")
+    sources = []
+    for i, s in enumerate(out.get("sources") or []):
+        ctx = f"outcome.sources[{i}]"
+        if "event_type" in s:
+            _names(source, [s["event_type"]], ctx)
+            sources.append(OutcomeSource(event_type=s["event_type"]))
+        elif "table" in s and "date" in s:
+            conds = _conditions(source, s.get("where"), ctx)
+            _check_columns(source, s["table"], [s["date"], *[c.column for c in conds]], ctx)
+            if MODEL.table(s["table"]).column(s["date"]).dtype != "date":
+                raise _err(source, f"{ctx}: {s['table']}.{s['date']} is not a date column")
+            sources.append(OutcomeSource(table=s["table"], date=s["date"], where=conds))
+        else:
+            raise _err(source, f"{ctx}: give either event_type, or table and date")
+    if not sources:
+        raise _err(source, "outcome.sources must list at least one source")
+    outcome = OutcomeSpec(label=str(out.get("label", "")), window_months=window, sources=tuple(sources))
+
+    feats = data.get("features") or {}
+    fknown = {"counts", "days_since_last", "copas_rate", "index_attributes", "oasys"}
+    if set(feats) - fknown:
+        raise _err(source, f"unknown feature group(s) {sorted(set(feats) - fknown)}", hint=f"use {sorted(fknown)}")
+    counts = tuple(CountFeature(n, _names(source, v.get("event_types"), f"features.counts.{n}"),
+                                v.get("lookback_months"), v.get("description", ""))
+                   for n, v in (feats.get("counts") or {}).items())
+    days = tuple(DaysFeature(n, _names(source, v.get("event_types"), f"features.days_since_last.{n}"),
+                             v.get("description", ""))
+                 for n, v in (feats.get("days_since_last") or {}).items())
+    copas = feats.get("copas_rate")
+    copas_types = _names(source, copas.get("event_types"), "features.copas_rate") if copas else ()
+    attrs = []
+    for n, v in (feats.get("index_attributes") or {}).items():
+        tbl = v.get("table") or index_table
+        on = v.get("via")
+        if tbl != index_table and not on:
+            raise _err(source, f"features.index_attributes.{n}: a column of another table needs via: <key column>",
+                       hint="name the key column shared by the index record's table and that table")
+        _check_columns(source, tbl, [v["column"]] + ([on] if on else []), f"features.index_attributes.{n}")
+        if on:
+            _check_columns(source, index_table, [on], f"features.index_attributes.{n}")
+        kind = v.get("kind", "value")
+        if kind not in ("category", "value"):
+            raise _err(source, f"features.index_attributes.{n}: kind must be category or value")
+        attrs.append(IndexAttribute(n, v["column"], None if tbl == index_table else tbl, on, kind,
+                                    bool(v.get("log", False)), v.get("description", "")))
+    oasys = None
+    if feats.get("oasys") is not None:
+        o = feats["oasys"] or {}
+        otable = o.get("table", "oasys_assessments_details_core_risk")
+        flags = tuple((n, _conditions(source, c, f"features.oasys.flags.{n}")) for n, c in (o.get("flags") or {}).items())
+        values = tuple((n, c) for n, c in (o.get("values") or {}).items())
+        _check_columns(source, otable, [c.column for _, cs in flags for c in cs] + [c for _, c in values],
+                       "features.oasys")
+        oasys = OasysSpec(otable, flags, values)
+
+    split = data.get("split") or {}
+    tf = float(split.get("test_fraction", 0.3))
+    if not 0.05 <= tf <= 0.8:
+        raise _err(source, f"split.test_fraction must be between 0.05 and 0.8, got {tf}")
+    uc = UseCase(name=name, title=str(data.get("title", name)), purpose=str(data.get("purpose", "")).strip(),
+                 index=index, outcome=outcome, counts=counts, days_since_last=days, copas_event_types=copas_types,
+                 index_attributes=tuple(attrs), oasys=oasys, baseline=tuple(data.get("baseline") or ()),
+                 test_fraction=tf, limitations=tuple(str(x).strip() for x in data.get("limitations") or ()),
+                 source=source)
+    names = list(uc.feature_kinds())
+    if len(set(names)) != len(names):
+        raise _err(source, "two features share a name")
+    bad = [b for b in uc.baseline if b not in names]
+    if bad:
+        raise _err(source, f"baseline names unknown feature(s) {bad}", hint=f"features are: {', '.join(names)}")
+    if not uc.baseline:
+        raise _err(source, "baseline must list the few predictors of the transparent logistic model")
+    return uc
+
+
+def shipped_use_cases() -> list[str]:
+    """Names of the use cases shipped with the package."""
+    d = resources.files(USE_CASE_PACKAGE)
+    return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_use_case(name_or_path: str | Path) -> UseCase:
+    """A shipped use case by name, or a use case YAML file by path."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise InputError(f"use case file {p} does not exist", hint="check the path")
+        text, src = p.read_text(encoding="utf-8"), str(p)
+    else:
+        res = resources.files(USE_CASE_PACKAGE) / f"{name_or_path}.yaml"
+        if not res.is_file():
+            raise InputError(f"unknown use case {name_or_path!r}",
+                             hint=f"use one of: {', '.join(shipped_use_cases())}, or the path of a YAML file")
+        text, src = res.read_text(encoding="utf-8"), f"{name_or_path}.yaml"
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InputError(f"use case {src} is not valid YAML: {e}", hint="fix the YAML syntax") from e
+    return parse_use_case(data, source=src)
