@@ -10,3 +10,5 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# axe-core for the web application's accessibility tests (npm; into a git-ignored folder).
+"$(dirname "$0")/install-axe-core.sh"

@@ -101,3 +101,24 @@ def sign_in(client, name: str, password: str = PASSWORD):
     page = client.get("/sign-in")
     return client.post("/sign-in", data={"username": name, "password": password, "csrf_token": csrf_of(page.text)},
                        follow_redirects=False)
+
+
+# -- pytest fixtures (import them into a test module to use them) --------------------------------------------------
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_project(tmp_path_factory) -> Project:
+    """The small warehouse with the three accounts (one per module: tests may add audit entries)."""
+    project = build_small_warehouse(tmp_path_factory.mktemp("webapp") / "project")
+    add_accounts(project)
+    return project
+
+
+def make_client(project: Project, **config):
+    from starlette.testclient import TestClient
+
+    from bold_prevention.app import AppConfig, create_app
+
+    return TestClient(create_app(AppConfig(project=project, **config)), base_url="https://testserver")

@@ -69,9 +69,11 @@ class SessionStore:
         self.max_age = max_hours * 3600
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        #: The clock (seconds); replaceable so that expiry can be tested without waiting.
+        self.clock = time.monotonic
 
     def new(self) -> Session:
-        now = time.monotonic()
+        now = self.clock()
         s = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), created=now, last_seen=now,
                     fresh=True)
         with self._lock:
@@ -91,7 +93,7 @@ class SessionStore:
         """The live session with id ``sid`` (touched), and whether ``sid`` named a session that has expired."""
         if not sid:
             return None, False
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             s = self._sessions.get(sid)
             if s is None:

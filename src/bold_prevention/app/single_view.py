@@ -356,7 +356,7 @@ def identity_summary(con, caps: Capabilities, records: list[LinkedRecord]) -> Id
             if name:
                 groups["names"][name].add(dataset)
             if dob:
-                groups["dob"][dob.isoformat()].add(dataset)
+                groups["dob"][f"{dob.day} {dob:%B %Y}"].add(dataset)
             if sex:
                 groups["sex"][sex].add(dataset)
             if postcode:

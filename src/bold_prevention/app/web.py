@@ -167,9 +167,9 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
     path = request.url.path
     nav = [(label, href, path == href or (href != "/analysis" and path.startswith(href + "/")))
            for label, href in NAV.get(s.role or "", [])]
+    context.setdefault("errors", [])
     html = st.env.get_template(template).render(
-        session=s, user=s.user, role=s.role, csrf_token=s.csrf, nav=nav, flash=flash, errors=[],
-        **context)
+        session=s, user=s.user, role=s.role, csrf_token=s.csrf, nav=nav, flash=flash, **context)
     return HTMLResponse(html, status_code=status)
 
 
