@@ -8,6 +8,7 @@ from .app import app
 # (command modules)
 from . import serve as _serve, users as _users, audit as _audit  # noqa: F401,E402,I001
 from . import load as _load  # noqa: F401,E402
+from . import catalogue as _catalogue, register as _register  # noqa: F401,E402,I001
 # isort: on
 # fmt: on
 
