@@ -94,6 +94,10 @@ def render_html(data: dict) -> str:
     ]
     if data.get("notes"):
         out.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in data["notes"]) + "</ul>")
+    problems = [c for c in data["checks"] if c["status"] != "pass"]
+    if problems:
+        out.append('<h2 id="problems">Problems found</h2>')
+        out.append(_checks_table(problems, f"Checks that warned or failed ({len(problems)})", with_table=True))
     out += ['<h2 id="decisions">Decisions</h2>',
             "<p>The failure policy: <strong>block</strong> (nothing committed) on a broken file, a missing or "
             "wrongly typed required column, duplicated keys or a severe completeness failure in a critical "
@@ -149,9 +153,10 @@ def render_html(data: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _checks_table(checks: list[dict], caption: str) -> str:
+def _checks_table(checks: list[dict], caption: str, *, with_table: bool = False) -> str:
+    first = '<th scope="col">Table</th>' if with_table else ""
     rows = ["<table>", f"<caption>{escape(caption)}</caption>",
-            "<thead><tr><th scope=\"col\">Check</th><th scope=\"col\">Column</th><th scope=\"col\">Result</th>"
+            f"<thead><tr>{first}<th scope=\"col\">Check</th><th scope=\"col\">Column</th><th scope=\"col\">Result</th>"
             "<th scope=\"col\" class=\"num\">Failing</th><th scope=\"col\" class=\"num\">Checked</th>"
             "<th scope=\"col\">Threshold</th><th scope=\"col\">Detail</th></tr></thead><tbody>"]
     for c in checks:
@@ -161,7 +166,8 @@ def _checks_table(checks: list[dict], caption: str) -> str:
         if c.get("values"):
             detail += "<br>Values: " + ", ".join(escape(v) for v in c["values"])
         block = " (blocking)" if c.get("blocking") and c["status"] == "fail" else ""
-        rows.append(f"<tr><td>{escape(c['check'])}</td><td>{escape(c['column'] or '')}</td>"
+        cell = f"<td>{escape(c['table'])}</td>" if with_table else ""
+        rows.append(f"<tr>{cell}<td>{escape(c['check'])}</td><td>{escape(c['column'] or '')}</td>"
                     f"<td>{_tag(c['status'])}{block}</td><td class=\"num\">{c['failing']:,}</td>"
                     f"<td class=\"num\">{c['total']:,}</td><td>{escape(c['threshold'] or '')}</td>"
                     f"<td>{detail}</td></tr>")
@@ -181,7 +187,11 @@ def _outcome_sentence(data: dict) -> str:
                 "Outputs built on this snapshot are marked partial.")
     if s == "unchanged":
         return "This snapshot was already loaded with identical content; nothing changed."
-    return "Every table in scope was loaded."
+    c = data["check_counts"]
+    if c["warn"] or c["fail"]:
+        return (f"Every table in scope was loaded; {c['warn'] + c['fail']} check(s) warned or failed without "
+                "blocking (listed below).")
+    return "Every table in scope was loaded and every check passed."
 
 
 # --------------------------------------------------------------------------------------------------- reading back
