@@ -61,8 +61,9 @@ AGE_COLUMNS = {
     "moj_probation_flatfile": ("age_at_offence", "referral_date"),
 }
 
-#: Criminal-justice datasets (contact with the criminal justice system).
-CJ_DATASETS = ("mags", "crown", "prison", "probation")
+#: Criminal-justice datasets (contact with the criminal justice system: courts, prison, probation and the
+#: offender assessments made under their supervision).
+CJ_DATASETS = ("mags", "crown", "prison", "probation", "oasys")
 
 POSSESSION_CLAIMS = ("PSL", "PPL", "PAC", "PMO")
 POSSESSION_ORDERS = ("ORDER_OUTRIGHT", "ORDER_SUSPENDED")

@@ -90,13 +90,15 @@ def _entry_key(entry: Mapping[str, Any]) -> str | None:
 
 def _entries(raw: Any, *, source: str) -> list[tuple[str, Mapping[str, Any], str]]:
     """(driver key, entry, label) for every driver entry of a parsed register."""
-    if isinstance(raw, Mapping) and "drivers" in raw:
+    if isinstance(raw, Mapping) and "entries" in raw:
+        raw = raw["entries"]
+    elif isinstance(raw, Mapping) and "drivers" in raw:
         raw = raw["drivers"]
     out = []
     if isinstance(raw, Mapping):
         items = [(k, v) for k, v in raw.items() if isinstance(v, Mapping)]
         for k, v in items:
-            kind = v.get("type") or v.get("kind_of_entry")
+            kind = v.get("kind") if isinstance(v.get("kind"), str) else v.get("type")
             if kind not in (None, "driver"):
                 continue
             out.append((str(k), v, str(v.get("label") or v.get("title") or v.get("name") or k)))
@@ -105,7 +107,7 @@ def _entries(raw: Any, *, source: str) -> list[tuple[str, Mapping[str, Any], str
             if not isinstance(v, Mapping):
                 raise InputError(f"register {source}: every driver entry must be a mapping, found {v!r}",
                                  hint="see the derivation rule format in docs/spine-and-cohorts.md")
-            kind = v.get("type")
+            kind = v.get("kind") if isinstance(v.get("kind"), str) else v.get("type")
             if kind not in (None, "driver"):
                 continue
             k = _entry_key(v)

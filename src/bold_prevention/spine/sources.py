@@ -100,7 +100,8 @@ def date_literal(d) -> str:
 def resolved_sql(table: str, columns: list[str] | tuple[str, ...] = (), *, model: DataFirstModel = MODEL,
                  person_record: str = "spine.person_record") -> str:
     """SELECT of a table's rows with their person: ``_person_id``, ``_record_id``, ``_record_date``,
-    ``_band_joined`` and the requested columns of the table (unqualified, as in the table)."""
+    ``_band_joined``, ``_person_record_id`` (the person-level record the row reaches its person through) and the
+    requested columns of the table (unqualified, as in the table)."""
     paths = person_paths(model)
     if table not in paths or table not in RECORD_DATES:
         raise KeyError(f"table {table} does not reach a person")
@@ -113,7 +114,7 @@ def resolved_sql(table: str, columns: list[str] | tuple[str, ...] = (), *, model
         join_d = f" LEFT JOIN extract.{rd.date_table} d ON {on}"
     return (
         f"SELECT pr.person_id AS _person_id, t.{path.record_id} AS _record_id, {rd.expr} AS _record_date, "
-        f"pr.band_joined AS _band_joined{cols} "
+        f"pr.band_joined AS _band_joined, pr.person_record_id AS _person_record_id{cols} "
         f"FROM extract.{table} t JOIN {person_record} pr "
         f"ON pr.source_table = '{table}' AND pr.record_id = t.{path.record_id}{join_d}"
     )

@@ -1,0 +1,202 @@
+"""Disclosure-checked releases of cohort profiles, places prevalence and the risk-factor overlap.
+
+Every figure that leaves the warehouse is built from counts checked by :mod:`bold_prevention.outputs` (threshold,
+zeros, rounding, secondary suppression); rates are computed from the checked counts; the Wilson 95% intervals in the
+report text and the overlap network are computed from published (checked) counts only, and nothing is shown for a
+suppressed cell. A release folder holds ``report.html``, ``tables.xlsx``, ``output-checking/`` (ACRO-compatible
+``results.json``) and, for the overlap, ``overlap-network.svg``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..files import atomic_dir
+from ..outputs import CheckedOutput, HtmlReport, check_counts, rate_table, write_results, write_spreadsheet
+from .build import _connection, _rows, cohort_table
+from .profile import DIMENSIONS, _check_cohort, _check_spine, _population, spine_drivers, wilson
+
+__all__ = ["cohort_outputs", "overlap_outputs", "places_outputs", "write_checked_release"]
+
+_DIM_LABEL = {"sex": "Sex", "age_band": "Age band", "ethnic_group": "Ethnic group", "region": "Region",
+              "local_authority": "Local authority", "imd_decile": "IMD decile (1 = most deprived)"}
+
+
+def _df(con, sql: str, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(_rows(con, sql), columns=columns)
+
+
+def _published(out: CheckedOutput) -> dict:
+    """(row label, column) -> published value, for cells that are published."""
+    res = {}
+    for r in out.data.index:
+        for c in out.data.columns:
+            if out.symbols.loc[r, c] == "" and not (isinstance(out.data.loc[r, c], float)
+                                                     and math.isnan(out.data.loc[r, c])):
+                res[(r, c)] = out.data.loc[r, c]
+    return res
+
+
+def _wilson_text(num: CheckedOutput, den: CheckedOutput, label: str) -> str:
+    n, d = _published(num), _published(den)
+    lines = []
+    for key, k in n.items():
+        if key in d and d[key]:
+            lo, hi = wilson(int(k), int(d[key]))
+            r = key[0]
+            lines.append(f"{label} {r}: {100 * k / d[key]:.1f}% (95% CI {100 * lo:.1f}% to {100 * hi:.1f}%)")
+    return "\n".join(lines)
+
+
+def cohort_outputs(con_or_project, name: str, *, rules=None,
+                   dimensions: list[str] | None = None) -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
+    """Checked outputs of a built cohort: its attrition, and for each dimension the cohort counts, the spine
+    population counts and the rate per 100. Returns (outputs, text sections with Wilson intervals)."""
+    con, close = _connection(con_or_project)
+    try:
+        _check_spine(con)
+        _check_cohort(con, name)
+        outs: list[CheckedOutput] = []
+        texts: list[tuple[str, str]] = []
+        att = _df(con, f"SELECT step, rule, persons FROM {cohort_table(name)}_attrition ORDER BY step",
+                  ["step", "rule", "persons"])
+        att["step"] = [f"{s}. {r}" for s, r in zip(att["step"], att["rule"], strict=True)]
+        outs.append(check_counts(att, "persons", "step", title=f"Cohort {name}: persons remaining after each step",
+                                 name=f"{name}_attrition", rules=rules, margins=False,
+                                 levels={"step": list(att["step"])}, value_label="Persons"))
+        members = f"(SELECT DISTINCT person_id FROM {cohort_table(name)})"
+        for dim in dimensions or list(DIMENSIONS):
+            code, label = DIMENSIONS[dim]
+            df = _df(con, f"SELECT COALESCE(CAST(sp.{label} AS VARCHAR), 'Unknown') AS category, COUNT(*) AS pop, "
+                          f"SUM(CASE WHEN m.person_id IS NOT NULL THEN 1 ELSE 0 END) AS k "
+                          f"FROM spine.person sp LEFT JOIN {members} m ON m.person_id = sp.person_id "
+                          f"GROUP BY COALESCE(CAST(sp.{label} AS VARCHAR), 'Unknown')", ["category", "pop", "k"])
+            levels = sorted(df["category"], key=lambda c: (c == "Unknown", int(c) if c.isdigit() else 0, c))
+            t = _DIM_LABEL[dim]
+            num = check_counts(df, "k", "category", title=f"Cohort {name} by {t.lower()}", name=f"{name}_{dim}",
+                               rules=rules, levels={"category": levels}, value_label="Persons")
+            den = check_counts(df, "pop", "category", title=f"Spine population by {t.lower()}",
+                               name=f"{name}_{dim}_population", rules=rules, levels={"category": levels},
+                               value_label="Persons")
+            rate = rate_table(num, den, title=f"Cohort {name}: persons per 100 in the spine, by {t.lower()}",
+                              name=f"{name}_{dim}_rate", per=100)
+            outs += [num, den, rate]
+            text = _wilson_text(num, den, t)
+            if text:
+                texts.append((f"Confidence intervals: {t.lower()}", text))
+        return outs, texts
+    finally:
+        if close:
+            con.close()
+
+
+def places_outputs(con_or_project, *, drivers: list[str] | None = None, cohort: str | None = None,
+                   rules=None) -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
+    """Checked outputs of needs prevalence by local authority: persons with each need and persons assessed, by
+    local authority and driver, and the prevalence (per 100 assessed)."""
+    con, close = _connection(con_or_project)
+    try:
+        _check_spine(con)
+        known = spine_drivers(con)
+        ds = drivers or known
+        where = ""
+        if cohort:
+            _check_cohort(con, cohort)
+            where = f" WHERE person_id IN (SELECT person_id FROM {cohort_table(cohort)})"
+        parts = [f"SELECT COALESCE(lad_name, 'Unknown') AS la, '{d}' AS driver, "
+                 f"SUM(CASE WHEN need_{d}_dataset IS NOT NULL THEN 1 ELSE 0 END) AS assessed, "
+                 f"SUM(CASE WHEN need_{d} THEN 1 ELSE 0 END) AS k FROM spine.person{where} "
+                 f"GROUP BY COALESCE(lad_name, 'Unknown')" for d in ds]
+        df = _df(con, " UNION ALL ".join(parts), ["la", "driver", "assessed", "k"])
+        levels = {"la": sorted(df["la"].unique(), key=lambda c: (c == "Unknown", c)), "driver": list(ds)}
+        who = f"cohort {cohort}" if cohort else "the spine"
+        num = check_counts(df, "k", "la", "driver", title=f"Persons with each need, by local authority ({who})",
+                           name="places_need", rules=rules, levels=levels)
+        den = check_counts(df, "assessed", "la", "driver",
+                           title=f"Persons assessed for each need, by local authority ({who})",
+                           name="places_assessed", rules=rules, levels=levels)
+        rate = rate_table(num, den, title=f"Needs prevalence by local authority: per 100 assessed ({who})",
+                          name="places_prevalence", per=100)
+        return [num, den, rate], []
+    finally:
+        if close:
+            con.close()
+
+
+def overlap_outputs(con_or_project, *, drivers: list[str] | None = None, population: str = "oasys",
+                    rules=None) -> tuple[CheckedOutput, int, str]:
+    """The checked co-occurrence matrix (persons with both needs; the diagonal: persons with the need), the
+    population size and its label."""
+    con, close = _connection(con_or_project)
+    try:
+        _check_spine(con)
+        ds = drivers or spine_drivers(con)
+        where, label = _population(con, population)
+        cols = ", ".join(f"SUM(CASE WHEN need_{a} AND need_{b} THEN 1 ELSE 0 END)" for a in ds for b in ds)
+        row = _rows(con, f"SELECT COUNT(*), {cols} FROM spine.person{where}")[0]
+        n = int(row[0])
+        recs = [{"driver": a, "with": b, "k": int(row[1 + i * len(ds) + j] or 0)}
+                for i, a in enumerate(ds) for j, b in enumerate(ds)]
+        out = check_counts(pd.DataFrame(recs), "k", "driver", "with",
+                           title=f"Persons with both needs ({label}; diagonal: persons with the need)",
+                           name="driver_overlap", rules=rules, margins=False,
+                           levels={"driver": list(ds), "with": list(ds)})
+        return out, n, label
+    finally:
+        if close:
+            con.close()
+
+
+def overlap_from_checked(out: CheckedOutput, n: int) -> list[dict]:
+    """Overlap rows (with lift) computed from a checked co-occurrence matrix's published cells only."""
+    pub = _published(out)
+    ds = list(out.data.index)
+    rows = []
+    for a in ds:
+        ka = pub.get((a, a))
+        rows.append({"driver_a": a, "driver_b": a, "n": n, "n_a": ka, "n_b": ka, "n_both": ka,
+                     "p_a": ka / n if ka is not None and n else None, "p_b": None, "p_both": None, "lift": None})
+    for i, a in enumerate(ds):
+        for b in ds[i + 1:]:
+            ka, kb, kab = pub.get((a, a)), pub.get((b, b)), pub.get((a, b))
+            lift = n * kab / (ka * kb) if None not in (ka, kb, kab) and ka and kb else None
+            rows.append({"driver_a": a, "driver_b": b, "n": n, "n_a": ka, "n_b": kb, "n_both": kab or 0,
+                         "p_a": None, "p_b": None, "p_both": None, "lift": lift})
+    return rows
+
+
+def write_checked_release(outputs: list[CheckedOutput], folder: str | Path, *, title: str,
+                          texts: list[tuple[str, str]] | None = None, subtitle: str | None = None,
+                          network: tuple[CheckedOutput, int] | None = None, overwrite: bool = False,
+                          command: str = "") -> Path:
+    """Write ``report.html``, ``tables.xlsx``, ``output-checking/`` (and ``overlap-network.svg``) into ``folder``.
+
+    Only checked outputs are accepted (the renderers refuse anything else)."""
+    import pyarrow as pa
+
+    from .profile import overlap_network_svg
+
+    final = Path(folder).absolute()
+    with atomic_dir(final, overwrite=overwrite) as tmp:
+        report = HtmlReport(title, subtitle=subtitle, source="BOLD Prevention spine (Data First, linked through XJS)")
+        for o in outputs:
+            report.add_table(o)
+        for heading, text in texts or []:
+            report.add_text(heading, text)
+        if network is not None:
+            out, n = network
+            rows = overlap_from_checked(out, n)
+            overlap_network_svg(pa.Table.from_pylist(rows), tmp / "overlap-network.svg", min_count=0,
+                                title="Risk-factor overlap (published counts only)")
+            report.add_text("Risk-factor overlap network",
+                            "overlap-network.svg draws each need as a node sized by its prevalence and joins needs "
+                            "that co-occur more often than chance (lift above 1), using only the published cells "
+                            "of the co-occurrence table; suppressed pairs are not drawn.")
+        report.write(tmp / "report.html", overwrite=True)
+        write_spreadsheet(outputs, tmp / "tables.xlsx", title=title, intro=[subtitle] if subtitle else None,
+                          overwrite=True)
+        write_results(outputs, tmp / "output-checking", overwrite=True, command=command)
+    return final
