@@ -152,7 +152,12 @@ def test_expired_session_says_so(small_project):  # noqa: F811
         r = c.get("/search")
         assert r.url.path == "/sign-in"
         assert "session ended" in r.text
-        assert sign_in(c, "pat").status_code == 303
+        page = sign_in(c, "pat")
+        assert page.status_code == 303
+        token = csrf_of(c.get("/search").text)
+        sessions.clock = lambda: real() + 62 * 60  # a form left open past the end of the session
+        r = c.post("/search", data={"csrf_token": token, "surname": "Khan", "forename": "Aisha"})
+        assert r.url.path == "/sign-in" and "session ended" in r.text
 
 
 # -- CSRF -------------------------------------------------------------------------------------------------------

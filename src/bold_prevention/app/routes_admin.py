@@ -67,11 +67,11 @@ async def accounts_page(request: Request):
 
 
 async def accounts_submit(request: Request):
+    form = await read_form(request)
     s = require(request, "admin")
     if isinstance(s, Response):
         return s
     st = state(request)
-    form = await read_form(request)
     op = form.get("op")
     name = (form.get("name") or "").strip().lower()
     errors = []

@@ -64,11 +64,11 @@ async def search_form(request: Request):
 
 
 async def search(request: Request):
+    form = await read_form(request)
     s = require(request, "practitioner")
     if isinstance(s, Response):
         return s
     st = state(request)
-    form = await read_form(request)
     values = {k: form.get(k, "") for k in ("forename", "surname", "dob-day", "dob-month", "dob-year", "reference")}
     if not st.search_limiter.hit(s.user):
         st.audit.append(actor=s.user, role=s.role, action="refusal", outcome="rate_limited",
@@ -125,11 +125,11 @@ async def reason_form(request: Request):
 
 async def reason_submit(request: Request):
     person_id = request.path_params["person_id"]
+    form = await read_form(request)
     s = require(request, "practitioner", person_id=person_id if valid_person_id(person_id) else None)
     if isinstance(s, Response):
         return s
     st = state(request)
-    form = await read_form(request)
     if not await _exists(request, person_id):
         return _not_found(request, s, person_id, "reason for an unknown person")
     reason = form.get("reason", "")

@@ -19,7 +19,7 @@ from .audit import AuditLog
 from .config import AppConfig
 from .sessions import RateLimiter, SessionStore
 from .warehouse import Warehouse
-from .web import AppState, SessionMiddleware, error_page, incident, make_env, render
+from .web import AppState, SessionEnded, SessionMiddleware, error_page, incident, make_env, redirect, render
 
 STATIC_DIR = Path(__file__).with_name("static")
 _PLAIN_500 = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sorry, there is a problem with "
@@ -63,6 +63,10 @@ class _ErrorPages:
             await response(scope, receive, send)
 
 
+async def _session_ended(request: Request, exc: SessionEnded):
+    return redirect("/sign-in")
+
+
 async def _http_error(request: Request, exc: HTTPException):
     message = None
     if exc.status_code == 403 and exc.detail == "csrf":
@@ -97,7 +101,7 @@ def create_app(config: AppConfig) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SessionMiddleware, get_state=lambda: holder["state"]), Middleware(_ErrorPages)],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, SessionEnded: _session_ended},
         lifespan=lifespan,
         max_body_size=256 * 1024,
     )

@@ -103,6 +103,7 @@ class SessionMiddleware:
                 if expired:
                     s.flash = "You were signed out because your session ended. Sign in again to continue."
             scope["state"]["session"] = s
+            scope["state"]["session_expired"] = expired
         status_holder = {}
 
         async def send_wrapper(message):
@@ -211,6 +212,10 @@ def require(request: Request, *roles: str, person_id: str | None = None) -> Sess
     return s
 
 
+class SessionEnded(Exception):
+    """A form posted from a session that has since ended (answered with a redirect to sign in)."""
+
+
 async def read_form(request: Request) -> dict[str, str]:
     """The submitted form, after checking its CSRF token against the session (a 403 otherwise, recorded)."""
     try:
@@ -220,6 +225,8 @@ async def read_form(request: Request) -> dict[str, str]:
     data = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     s = session(request)
     if not s.check_csrf(data.get("csrf_token")) or not _same_origin(request):
+        if request.scope["state"].get("session_expired") and _same_origin(request):
+            raise SessionEnded()  # a form left open past the end of the session: sign in again
         route = request.scope.get("route")
         state(request).audit.append(actor=s.user or "(not signed in)", role=s.role, action="refusal",
                                     outcome="csrf", detail=f"form without a valid token at "
@@ -228,22 +235,17 @@ async def read_form(request: Request) -> dict[str, str]:
     return data
 
 
-async def read_form_multi(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
-    data = await read_form(request)
-    form = await request.form()
-    multi: dict[str, list[str]] = {}
-    for k, v in form.multi_items():
-        if isinstance(v, str):
-            multi.setdefault(k, []).append(v)
-    return data, multi
-
-
 def _same_origin(request: Request) -> bool:
+    """False when the browser says the form came from another origin. Browsers send ``Sec-Fetch-Site``; with
+    ``Referrer-Policy: no-referrer`` they send ``Origin: null`` on form posts, so a missing or null Origin is left to
+    the CSRF token alone."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        return False
     origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin != "null"
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    if origin and origin != "null":
+        return origin.split("://", 1)[-1] == request.headers.get("host", "")
+    return True
 
 
 def incident(exc: BaseException) -> str:
