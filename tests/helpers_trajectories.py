@@ -54,10 +54,13 @@ class Warehouse:
         df = df.copy()
         if "source_dataset" not in df:
             df["source_dataset"] = df["source_table"].map(lambda t: XJS_SOURCE.get(t, MODEL.table(t).dataset))
-        df["match_score"] = df.get("match_score", 0.99)
-        df["band_joined"] = df.get("band_joined", "high")
+        df["match_score"] = df["match_score"].fillna(0.99) if "match_score" in df else 0.99
+        df["band_joined"] = df["band_joined"].fillna("high") if "band_joined" in df else "high"
         df["band"] = band
-        df = df[["person_id", "source_dataset", "source_table", "record_id", "match_score", "band_joined", "band"]]
+        df["person_record_id"] = (df["person_record_id"].fillna(df["record_id"]) if "person_record_id" in df
+                                  else df["record_id"])
+        df = df[["person_id", "source_dataset", "source_table", "record_id", "match_score", "band_joined", "band",
+                 "person_record_id"]]
         self.con.register("_pr", df)
         self.con.execute("create or replace table spine.person_record as select * from _pr")
         self.con.unregister("_pr")

@@ -24,7 +24,7 @@ import pandas as pd
 from ..datafirst import MODEL
 from ..datafirst.codes import ethnic_group_of
 from ..errors import InputError
-from ..trajectories._backend import backend_of, drop_temp, has_table, materialise, table
+from ..trajectories._backend import backend_of, drop_temp, has_table, materialise, table, table_names
 from ..trajectories.timeline import EVENT_SPECS, EventSpec, _spec_expr, events, person_records
 from .usecase import Condition, UseCase
 
@@ -174,7 +174,8 @@ def _history(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | No
 
 def _attributes(backend, pm: ir.Table, idx: ir.Table) -> ir.Table | None:
     parts = []
-    avail = {s.event_type for s in EVENT_SPECS if has_table(backend, "extract", s.table)}
+    loaded = table_names(backend, "extract")
+    avail = {s.event_type for s in EVENT_SPECS if s.table in loaded}
     for etype, cols in ATTRIBUTE_SOURCES.items():
         spec = next(s for s in EVENT_SPECS if s.event_type == etype)
         if etype not in avail:

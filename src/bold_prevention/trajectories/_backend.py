@@ -30,12 +30,21 @@ def _is_duckdb(backend) -> bool:
     return getattr(backend, "name", "") == "duckdb"
 
 
+def table_names(backend, schema: str) -> set[str]:
+    """Names of the tables (and views) in ``schema``."""
+    if _is_duckdb(backend):
+        rows = backend.con.execute(
+            "select table_name from duckdb_tables() where schema_name = ? and database_name = current_database() "
+            "union all select view_name from duckdb_views() where schema_name = ? "
+            "and database_name = current_database()", [schema, schema]).fetchall()
+        return {r[0] for r in rows}
+    return {n for n in backend.list_tables() if n.startswith(f"{schema}_")}
+
+
 def has_table(backend, schema: str, name: str) -> bool:
     """Whether ``schema.name`` exists in the warehouse."""
     if _is_duckdb(backend):
-        return bool(backend.con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, name]).fetchall()[0][0])
+        return name in table_names(backend, schema)
     try:
         table(backend, schema, name)
     except Exception:  # noqa: BLE001  (any backend's "not found")

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 from ..datafirst import MODEL, Table
 from ..datafirst import codes as K
 from ..errors import InputError
-from ._backend import backend_of, has_table, materialise, table
+from ._backend import backend_of, has_table, materialise, table, table_names
 
 #: Columns of ``spine.timeline``, in order.
 TIMELINE_COLUMNS = ("person_id", "event_date", "dataset", "source_table", "record_id", "event_type",
@@ -317,9 +317,10 @@ def available_specs(backend, specs: Sequence[EventSpec] = EVENT_SPECS) -> tuple[
     """The specs whose tables are loaded, and a note for each one skipped."""
     ok: list[EventSpec] = []
     skipped: list[str] = []
+    loaded = table_names(backend, "extract")
     for s in specs:
         needed = {s.table, route(s.table).person_table, *(e.table for e in s.extras)}
-        missing = sorted(n for n in needed if not has_table(backend, "extract", n))
+        missing = sorted(n for n in needed if n not in loaded)
         if missing:
             skipped.append(f"{s.event_type} from {s.table}: extract.{', extract.'.join(missing)} not loaded")
         else:

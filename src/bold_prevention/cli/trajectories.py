@@ -1,0 +1,310 @@
+"""``bold timeline``, ``bold pathways`` and ``bold ew``: timelines, pathway analyses and early-warning models."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ..project import Project
+from ..warehouse.engine import duckdb_connect
+from .app import ProjectOption, app, console, out, user_errors
+
+timeline_app = typer.Typer(help="Person timelines: every event of a linked person, in order (spine.timeline).",
+                           no_args_is_help=True)
+pathways_app = typer.Typer(help="Pathways through services: sequences, transitions, flows, funnels and "
+                                "time-to-event curves (from spine.timeline).", no_args_is_help=True)
+ew_app = typer.Typer(help="Early-warning models: train and evaluate the use cases (decision support only).",
+                     no_args_is_help=True)
+app.add_typer(timeline_app, name="timeline")
+app.add_typer(pathways_app, name="pathways")
+app.add_typer(ew_app, name="ew")
+
+LevelOption = typer.Option("dataset", "--level", help="State: dataset (service) or event_type.")
+OutOption = typer.Option(None, "--out", help="Also export the table, through disclosure control, to this folder.")
+
+
+def _con(project: Path | None, *, read_only: bool = False):
+    proj = Project.at(project)
+    if not proj.warehouse_path.exists():
+        raise InputError(f"no warehouse at {proj.warehouse_path}",
+                         hint="run `bold demo` or `bold load` first, or pass --project")
+    return proj, duckdb_connect(proj, read_only=read_only)
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"
+    return str(v)
+
+
+def _print(df: pd.DataFrame, title: str) -> None:
+    t = Table(title=title)
+    for c in df.columns:
+        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left", overflow="fold")
+    for row in df.itertuples(index=False):
+        t.add_row(*[_fmt(v) for v in row])
+    out.print(t)
+
+
+def _export(kind: str, df: pd.DataFrame, title: str, folder: Path | None, **kw) -> None:
+    if folder is None:
+        return
+    from ..trajectories.export import export_table  # noqa: PLC0415
+
+    paths = export_table(kind, df, title=title, folder=folder, **kw)
+    for p in paths:
+        out.print(f"Exported (disclosure-checked): {p}")
+
+
+def _types(s: str | None) -> list[str] | None:
+    return [x.strip() for x in s.split(",") if x.strip()] if s else None
+
+
+# ------------------------------------------------------------------------------------------------ timeline
+@timeline_app.command("build")
+@user_errors
+def timeline_build(project: Path | None = ProjectOption) -> None:
+    """Build spine.timeline from the loaded extracts and spine.person_record."""
+    from ..trajectories.timeline import EVENT_LABELS, build_timeline  # noqa: PLC0415
+
+    _, con = _con(project)
+    with console.status("building person timelines from every linked dataset"):
+        s = build_timeline(con)
+    out.print(f"[bold]spine.timeline[/]: {s.rows:,} events of {s.persons:,} persons")
+    t = Table(title="Events by type")
+    t.add_column("event type")
+    t.add_column("what it is")
+    t.add_column("events", justify="right")
+    for k, n in s.by_event_type.items():
+        t.add_row(k, EVENT_LABELS.get(k, ""), f"{n:,}")
+    out.print(t)
+    for note in s.skipped:
+        console.print(f"[yellow]skipped[/] {note}")
+
+
+# ------------------------------------------------------------------------------------------------ pathways
+@pathways_app.command("sequences")
+@user_errors
+def pathways_sequences(
+    project: Path | None = ProjectOption,
+    level: str = LevelOption,
+    window_days: int = typer.Option(365, "--window-days", help="Days after each person's anchor event."),
+    start: str | None = typer.Option(None, "--start", help="Comma-separated event types that anchor the window "
+                                     "(default: each person's first event)."),
+    max_length: int = typer.Option(5, "--max-length", help="Longest sequence shown (states)."),
+    top: int = typer.Option(20, "--top", help="How many sequences to show."),
+    out_dir: Path | None = OutOption,
+) -> None:
+    """Most frequent sequences of service contact within a window."""
+    from ..trajectories.pathways import frequent_sequences  # noqa: PLC0415
+
+    _, con = _con(project, read_only=True)
+    with console.status("counting sequences"):
+        df = frequent_sequences(con, level=level, window_days=window_days, start_event_types=_types(start),
+                                max_length=max_length, top=top)
+    title = f"Most frequent sequences of contact within {window_days} days"
+    _print(df, title)
+    _export("sequences", df, title, out_dir)
+
+
+@pathways_app.command("transitions")
+@user_errors
+def pathways_transitions(
+    project: Path | None = ProjectOption,
+    level: str = LevelOption,
+    collapse: bool = typer.Option(False, "--collapse/--keep-repeats", help="Collapse repeated contacts with one "
+                                  "service before counting."),
+    out_dir: Path | None = OutOption,
+) -> None:
+    """Transition matrix between services (counts, row shares, median days between contacts)."""
+    from ..trajectories.pathways import transition_matrix  # noqa: PLC0415
+
+    _, con = _con(project, read_only=True)
+    with console.status("counting transitions"):
+        df = transition_matrix(con, level=level, collapse_repeats=collapse)
+    title = "Transitions between consecutive contacts"
+    _print(df, title)
+    _export("transitions", df, title, out_dir)
+
+
+@pathways_app.command("flows")
+@user_errors
+def pathways_flows(
+    project: Path | None = ProjectOption,
+    level: str = LevelOption,
+    steps: int = typer.Option(3, "--steps", help="Number of steps."),
+    window_days: int = typer.Option(365, "--window-days", help="Days after each person's first event."),
+    out_dir: Path | None = OutOption,
+) -> None:
+    """Flows from the service at step k to the service at step k+1 (the data of a Sankey chart)."""
+    from ..trajectories.pathways import flows  # noqa: PLC0415
+
+    _, con = _con(project, read_only=True)
+    with console.status("counting flows"):
+        df = flows(con, level=level, steps=steps, window_days=window_days)
+    title = f"Flows between services, first {steps} steps"
+    _print(df, title)
+    _export("flows", df, title, out_dir)
+
+
+@pathways_app.command("funnel")
+@user_errors
+def pathways_funnel(
+    name: str = typer.Argument("possession", help="possession (claim -> order -> warrant -> repossession) or "
+                               "justice (magistrates -> Crown Court -> custody -> probation)."),
+    project: Path | None = ProjectOption,
+    max_gap_days: int | None = typer.Option(None, "--max-gap-days", help="Only count a stage reached within this "
+                                            "many days of the previous one."),
+    out_dir: Path | None = OutOption,
+) -> None:
+    """Conversion through a staged process, with median days between stages."""
+    from ..trajectories.pathways import funnel  # noqa: PLC0415
+
+    _, con = _con(project, read_only=True)
+    with console.status("following people through the funnel"):
+        df = funnel(con, name, max_gap_days=max_gap_days)
+    title = f"Funnel: {name}"
+    _print(df, title)
+    _export("funnel", df, title, out_dir)
+
+
+@pathways_app.command("survival")
+@user_errors
+def pathways_survival(
+    name: str = typer.Argument(..., help="court_after_release, custody_after_release, court_after_court, "
+                               "possession_after_claim or order_after_claim."),
+    project: Path | None = ProjectOption,
+    group_by: str | None = typer.Option(None, "--group-by", help="Column of spine.person (or of the cohort table) "
+                                        "to draw one curve per group."),
+    cohort: str | None = typer.Option(None, "--cohort", help="Cohort table of person ids (schema.table)."),
+    max_days: int | None = typer.Option(None, "--max-days", help="Stop following people after this many days."),
+    out_dir: Path | None = OutOption,
+) -> None:
+    """Kaplan-Meier time-to-event curves with numbers at risk."""
+    from ..trajectories.survival import ANALYSES, durations, kaplan_meier, median_time  # noqa: PLC0415
+
+    if name not in ANALYSES:
+        raise InputError(f"unknown time-to-event analysis {name!r}", hint=f"use one of: {', '.join(ANALYSES)}")
+    a = ANALYSES[name]
+    _, con = _con(project, read_only=True)
+    with console.status("computing durations"):
+        d = durations(con, start=a.start, event=a.event, max_days=max_days, cohort=cohort, group_by=group_by)
+    _print(kaplan_meier(d), a.title)
+    _print(median_time(d), "Median time to event (days)")
+    _export("survival", d, a.title, out_dir)
+
+
+# ------------------------------------------------------------------------------------------------ early warning
+@ew_app.command("list")
+@user_errors
+def ew_list() -> None:
+    """The shipped use cases."""
+    from ..models.usecase import load_use_case, shipped_use_cases  # noqa: PLC0415
+
+    t = Table(title="Early-warning use cases")
+    for c in ("name", "prediction time (T0)", "outcome"):
+        t.add_column(c, overflow="fold")
+    for n in shipped_use_cases():
+        uc = load_use_case(n)
+        t.add_row(n, uc.index.event_type + ("" if uc.index.occurrence == "all" else f" ({uc.index.occurrence})"),
+                  f"{uc.outcome.label} ({uc.outcome.window_months} months)")
+    out.print(t)
+
+
+def _report(r, project: Project) -> None:
+    ev = r.card["evaluation"]
+    out.print(f"[bold]{r.model.version}[/]: tested on {ev['n']:,} index events ({ev['events']:,} outcomes) "
+              f"from {r.model.test_start}")
+    t = Table(title="Test-period performance (95% bootstrap intervals)")
+    t.add_column("measure")
+    t.add_column("primary (gradient boosting)")
+    t.add_column("baseline (logistic)")
+    for m in ("auc", "pr_auc", "brier", "calibration_intercept", "calibration_slope", "observed_expected"):
+        row = [m.replace("_", " ")]
+        for which in ("primary", "baseline"):
+            e = ev[which]["metrics"][m]
+            row.append("n/a" if e["value"] is None else f"{e['value']:.3f}" + (
+                f" ({e['lower']:.3f} to {e['upper']:.3f})" if e.get("lower") is not None else ""))
+        t.add_row(*row)
+    out.print(t)
+    for b in r.card.get("linkage_bands") or []:
+        if "withheld" in b:
+            out.print(f"band {b['band']}: {b['withheld']}")
+        else:
+            out.print(f"band {b['band']}: AUC {b['primary']['auc']['value']:.3f} (primary), "
+                      f"{b['baseline']['auc']['value']:.3f} (baseline) on {b['n']:,} index events")
+    o = r.card.get("oracle")
+    if o and "withheld" not in o:
+        ok = o["primary"]["within_tolerance"]
+        out.print(f"oracle AUC {o['oracle']['auc']['value']:.3f}; model {o['primary']['auc']['value']:.3f} "
+                  f"(gap {o['primary']['gap_to_oracle']:.3f}; {'within' if ok else 'NOT within'} "
+                  f"{o['tolerance']}); baseline {o['baseline']['auc']['value']:.3f}")
+    if r.folder:
+        out.print(f"Model card: {r.folder / 'model_card.md'} (and model_card.json)")
+    if r.scores_written:
+        out.print(f"Scores of {r.scores_written:,} index events written to results.early_warning_scores "
+                  f"(model {r.model.version}); they stay in the warehouse.")
+
+
+@ew_app.command("train")
+@user_errors
+def ew_train(
+    use_case: str = typer.Argument(..., help="A shipped use case (see `bold ew list`) or a use case YAML file."),
+    project: Path | None = ProjectOption,
+    seed: int = typer.Option(0, "--seed", help="Random seed (models and bootstrap)."),
+    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for confidence intervals."),
+    truth: Path | None = typer.Option(None, "--truth", help="Synthetic population folder: compare with the oracle "
+                                      "(its true outcome probabilities)."),
+    bands: bool = typer.Option(True, "--bands/--no-bands", help="Re-evaluate at each linkage band."),
+    data_end: str | None = typer.Option(None, "--data-end", help="Last date of the data (YYYY-MM-DD); default: the "
+                                        "latest outcome event."),
+) -> None:
+    """Train the baseline and gradient-boosted models of a use case, evaluate them and write the model card."""
+    from ..models.early_warning import train  # noqa: PLC0415
+
+    proj, con = _con(project)
+    proj.ensure()
+    end = _date(data_end)
+    with console.status("training") as st:
+        r = train(con, use_case, project=proj, seed=seed, n_boot=bootstrap, truth=truth, bands=bands,
+                  data_end=end, progress=lambda m: st.update(m))
+    _report(r, proj)
+
+
+@ew_app.command("evaluate")
+@user_errors
+def ew_evaluate(
+    use_case: str = typer.Argument(..., help="The use case name of a trained model."),
+    project: Path | None = ProjectOption,
+    version: str | None = typer.Option(None, "--version", help="Model version (default: the latest)."),
+    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for confidence intervals."),
+    truth: Path | None = typer.Option(None, "--truth", help="Synthetic population folder for the oracle "
+                                      "comparison."),
+    bands: bool = typer.Option(True, "--bands/--no-bands", help="Re-evaluate at each linkage band."),
+) -> None:
+    """Re-evaluate a trained model on the warehouse as it is now and rewrite its model card."""
+    from ..models.early_warning import evaluate  # noqa: PLC0415
+
+    proj, con = _con(project)
+    name = Path(use_case).stem if use_case.endswith((".yaml", ".yml")) else use_case
+    with console.status("evaluating") as st:
+        r = evaluate(con, name, project=proj, version=version, n_boot=bootstrap, truth=truth, bands=bands,
+                     progress=lambda m: st.update(m))
+    _report(r, proj)
+
+
+def _date(s: str | None) -> date | None:
+    if not s:
+        return None
+    try:
+        return date.fromisoformat(s)
+    except ValueError as e:
+        raise InputError(f"--data-end {s!r} is not a date", hint="write it as YYYY-MM-DD") from e
