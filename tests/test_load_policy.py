@@ -126,18 +126,42 @@ def test_degrade_when_family_is_missing(tmp_path, tables):
 def test_a_broken_non_critical_source_is_left_out_of_an_existing_warehouse(tmp_path, src, tables):
     load_extracts(tmp_path / "p", src, snapshot_date=SNAP)
     bad = write_tables(tables, tmp_path / "bad")
-    t = tables["civil_parties"]
-    dob = [None] * len(t)
-    pq.write_table(replace_column(t, "date_of_birth", dob), bad / "civil_parties.parquet")
+    p = bad / "civil_parties.parquet"
+    p.write_bytes(p.read_bytes()[:200])
     res = load_extracts(tmp_path / "p", bad, snapshot_date="2025-02-28")
     assert res.status == "partial"
     assert res.tables["civil_parties"].status == "degraded"
-    assert "severe completeness failure" in res.tables["civil_parties"].reason
+    assert "civil_parties.parquet is not a readable Parquet file" in res.tables["civil_parties"].reason
     with _con(tmp_path / "p") as con:
         names = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
     # the previous snapshot's civil_parties is not mixed with the new snapshot
     assert "civil_parties" not in names and "identity_civil_parties" not in names
     assert "civil_cases" in names
+
+
+def test_duplicated_keys_in_a_non_critical_table_degrade(tmp_path, tables):
+    src = write_tables(tables, tmp_path / "src")
+    t = tables["family_cases"]
+    pq.write_table(pa.concat_tables([t, t.slice(0, 2)]), src / "family_cases.parquet")
+    res = load_extracts(tmp_path / "p", src, snapshot_date=SNAP)
+    assert res.status == "partial"
+    assert res.tables["family_cases"].decision == "degrade"
+    assert "2 duplicated value(s) of primary key case_number_hash" in res.tables["family_cases"].reason
+    # the family tables that point at the left-out cases are loaded, with a warning
+    fk = [c for c in res.checks if c.table == "family_events" and c.check == "foreign_key" and c.status == "warn"]
+    assert fk and "parent table family_cases is left out of this load" in fk[0].message
+    assert res.tables["family_events"].status == "loaded" and res.tables["family_events"].decision == "warn"
+
+
+def test_sparse_identifiers_in_weak_identifier_sources_do_not_block(tmp_path, tables):
+    src = write_tables(tables, tmp_path / "src")
+    t = tables["civil_parties"]
+    pq.write_table(replace_column(t, "date_of_birth", [None] * len(t)), src / "civil_parties.parquet")
+    res = load_extracts(tmp_path / "p", src, snapshot_date=SNAP)
+    assert res.status == "complete"
+    c = next(c for c in res.checks if c.table == "civil_parties" and c.column == "date_of_birth"
+             and c.check == "completeness")
+    assert c.status == "fail" and not c.blocking and "known to be sparse" in c.message
 
 
 def test_a_missing_critical_dataset_blocks_unless_out_of_scope(tmp_path, tables):

@@ -80,8 +80,9 @@ class TableContract:
     coverage: tuple[date, date]
     record_id: str | None
     sex_column: str | None
-    #: Whether this table's primary-key duplicates block the load (person and case tables of critical datasets).
-    critical_table: bool = True
+    #: The dataset's identifiers are known to be weak and sparse (family, civil): their completeness is reported
+    #: but never blocks or degrades the load.
+    weak_identifiers: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def column(self, name: str) -> ColumnContract:
@@ -153,7 +154,7 @@ def table_contract(table: Table | str, *, value_sets: dict[tuple[str, str], tupl
     return TableContract(
         table=t.name, dataset=t.dataset, critical=ds.critical, columns=tuple(cols), primary_key=t.primary_key,
         foreign_keys=t.foreign_keys, date_orders=t.date_orders, coverage=ds.coverage, record_id=t.record_id,
-        sex_column=sex, critical_table=ds.critical)
+        sex_column=sex, weak_identifiers=ds.weak_identifiers)
 
 
 def contracts(con: duckdb.DuckDBPyConnection | None = None) -> dict[str, TableContract]:

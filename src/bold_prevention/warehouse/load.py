@@ -518,6 +518,20 @@ def _decide_all(scan, in_scope, tc: dict[str, TableContract], result: LoadResult
             result.checks.append(CheckResult(name, "file", "fail", reason, blocking=True))
         if whole and not ds.critical:
             result.missing_datasets.append(ds_key)
+    left_out = {n for n, tl in result.tables.items() if tl.status in ("degraded", "missing")}
+    for d in result.decisions:
+        tl = result.tables.get(d["table"])
+        if tl is None or tl.status != "loaded":
+            continue
+        for fk in MODEL.table(d["table"]).foreign_keys:
+            if fk.ref_table in left_out:
+                msg = (f"{d['table']}: its parent table {fk.ref_table} is left out of this load, so its "
+                       f"{'+'.join(fk.columns)} values point at records not in the warehouse")
+                result.checks.append(CheckResult(d["table"], "foreign_key", "warn", msg,
+                                                 column="+".join(fk.columns), threshold="parent loaded"))
+                if d["decision"] == "load":
+                    d["decision"], d["reason"] = "warn", msg
+                    tl.decision, tl.reason = "warn", msg
     for c in result.checks:
         if c.table == "(source folder)":
             result.decisions.append({"table": c.column or "", "dataset": "", "decision": "warn",

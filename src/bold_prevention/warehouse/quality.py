@@ -306,6 +306,10 @@ def _result(con, staged: str, contract: TableContract, r: _Rule, failing: int, d
             status, blocking = "fail", True
             msg = (f"{where}: only {observed:.1%} complete ({failing:,} of {denom:,} missing); the threshold is "
                    f"{need:.0%}: a severe completeness failure")
+            if r.identifier and contract.weak_identifiers:
+                blocking = False
+                msg += (f" (identifiers in {contract.dataset} are known to be sparse: reported, not blocking; "
+                        "linkage of these records will be weaker)")
         else:
             status, blocking = "warn", False
             msg = f"{where}: {observed:.1%} complete ({failing:,} missing), below the {need:.0%} threshold"
@@ -370,7 +374,7 @@ def primary_key_check(con, staged: str, contract: TableContract, plan: ColumnPla
         parts.append(f"{null_rows:,} row(s) with an empty primary key")
     res = CheckResult(t, "primary_key", "fail", f"{t}: " + " and ".join(parts), column=name,
                       failing=int(dup_rows) + int(null_rows), total=rows, threshold="unique, no empty values",
-                      blocking=contract.critical_table)
+                      blocking=True)
     key_expr = (f"CAST({q(pk[0])} AS VARCHAR)" if len(pk) == 1
                 else "concat_ws('|', " + ", ".join(f"CAST({q(c)} AS VARCHAR)" for c in pk) + ")")
     if dup_groups:
