@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -130,8 +131,13 @@ def open_package(path: str | os.PathLike) -> zipfile.ZipFile:
     return zf
 
 
+_WS = re.compile(r"[ \t\r\n]+")
+
+
 def _inline_text(el: ET.Element) -> str:
-    parts = [el.text or ""]
+    """Text of a paragraph: runs of white space in the XML collapse to one space (ODF 1.2, 6.1.2); spaces,
+    tabs and line breaks written as elements are kept."""
+    parts = [_WS.sub(" ", el.text or "")]
     for ch in el:
         tag = ch.tag
         if tag == X_S:
@@ -144,7 +150,7 @@ def _inline_text(el: ET.Element) -> str:
             pass
         else:
             parts.append(_inline_text(ch))
-        parts.append(ch.tail or "")
+        parts.append(_WS.sub(" ", ch.tail or ""))
     return "".join(parts)
 
 
@@ -319,8 +325,6 @@ def _repack(data: bytes, path: Path) -> None:
 
 
 def _strip_dates(meta: bytes) -> bytes:
-    import re
-
     return re.sub(rb"<meta:(creation-date|date)>[^<]*</meta:\1>|<dc:date>[^<]*</dc:date>", b"", meta)
 
 

@@ -148,13 +148,19 @@ def _looks_like_note(cells: Sequence[str]) -> bool:
     return len(filled) == 1 and (" " in filled[0].strip() or len(filled[0]) > 60)
 
 
+def _only_in(cells: Sequence[str], cols: dict[str, int], fields: tuple[str, ...]) -> bool:
+    """True when every filled cell of the row is in one of ``fields``' columns."""
+    allowed = {cols[f] for f in fields if f in cols}
+    return all(j in allowed for j, c in enumerate(cells) if c.strip())
+
+
 def _read_dictionary(sheet: Sheet, header: _Header, file_name: str, dataset: str,
                      lookup_names: Iterable[str]) -> tuple[list[dict], list[dict]]:
     cols = header.columns
     lookup_names = list(lookup_names)
     variables: list[dict] = []
     codes: list[dict] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
     table = "" if "table_name" in cols else sheet.name
     for rownum, cells in sheet.rows[header.row_index + 1:]:
         again = _match_header(cells)
@@ -168,7 +174,7 @@ def _read_dictionary(sheet: Sheet, header: _Header, file_name: str, dataset: str
         if not var:
             if tcell and not desc and not vals and _IDENTIFIER.match(tcell):
                 table = tcell  # a table title row above its block
-            elif variables and (vals or desc) and not tcell and not _looks_like_note(cells):
+            elif variables and (vals or desc) and not tcell and _only_in(cells, cols, ("values", "description")):
                 prev = variables[-1]  # a wrapped cell continuing the previous variable
                 if vals:
                     prev["values"] = f"{prev['values']}\n{vals}".strip()
@@ -186,11 +192,13 @@ def _read_dictionary(sheet: Sheet, header: _Header, file_name: str, dataset: str
                 hint="fill in the table name column for the first variable of each table")
         key = (table.lower(), var.lower())
         if key in seen:
+            first_row, first = seen[key]
+            also = "" if first == var else f", the second spelt {var!r}"
             raise InputError(
-                f"{file_name}, sheet {sheet.name!r}: variable {var!r} of table {table!r} appears twice "
-                f"(rows {seen[key]} and {rownum})",
+                f"{file_name}, sheet {sheet.name!r}: variable {first!r} of table {table!r} appears twice "
+                f"(rows {first_row} and {rownum}{also})",
                 hint="remove the duplicate row from the catalogue (each table and variable once), then load again")
-        seen[key] = rownum
+        seen[key] = (rownum, var)
         variables.append({
             "dataset": dataset, "table_name": table, "variable": var, "description": desc, "values": vals,
             "data_type": _cell(cells, cols.get("data_type")),

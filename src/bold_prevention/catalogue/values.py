@@ -115,6 +115,8 @@ def parse_values(cell: object) -> ValueSpec:
         return ValueSpec(raw=raw)
 
     lines = [ln.strip() for ln in re.split(r"[\n;]+", text) if ln.strip()]
+    if len(lines) < 2 and " / " in text:
+        lines = [p.strip() for p in text.split(" / ") if p.strip()]
     if len(lines) >= 2 and all(len(ln) <= 80 for ln in lines):
         return ValueSpec(raw=raw, codes=_dedupe([(ln, ln) for ln in lines]))
     bare = _split_bare(text)

@@ -18,6 +18,7 @@ de-identified research extracts.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ LAYOUTS: dict[str, Layout] = {
 def column_values(c: Column, sep: str = "\n") -> str:
     """The values cell for a model column: its codes, its range, its date format, or blank."""
     if c.codes is not None:
+        mark = sep.strip()
+        if mark and any(mark in code or mark in label for code, label in c.codes.codes):
+            sep = "\n"  # a separator that appears inside a code or label would make the cell ambiguous
         return render_values(c.codes.codes, sep)
     if c.value_range is not None:
         lo, hi = c.value_range
@@ -231,7 +235,7 @@ def reference_oasys_rows() -> list[tuple[str, str, str, str]]:
     """Real OASys catalogue variables (names, descriptions, values) as documented in public notes on the
     ``OASys_ONS_data_catalogue_NOV25_External.ods`` ``data_dictionary`` sheet."""
     text = resources.files(__package__).joinpath("data/oasys_reference.csv").read_text(encoding="utf-8")
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     return [(r["Table Name"], r["Variable Name"], r["Variable Description"], r["Values (optional)"])
             for r in reader]
 

@@ -56,6 +56,18 @@ class Derivation:
     evidence: tuple[Evidence, ...]
     threshold: float | None = None
 
+    def to_dict(self) -> dict:
+        """The derivation as the register's YAML mapping (the format the spine executes)."""
+        out: dict = {"kind": self.kind}
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        out["combine"] = self.combine
+        out["evidence"] = [
+            {"table": e.table, "expression": e.expression, "variables": list(e.variables), "when": e.when,
+             **({"lookback_months": e.lookback_months} if e.lookback_months is not None else {})}
+            for e in self.evidence]
+        return out
+
 
 @dataclass(frozen=True)
 class ReplacementSource:
@@ -85,6 +97,10 @@ class Entry:
     bias_notes: str
     coverage_notes: str
     replacement_sources: tuple[ReplacementSource, ...]
+
+    @property
+    def label(self) -> str:
+        return self.name
 
     @property
     def variables(self) -> tuple[tuple[str, str, str], ...]:

@@ -1,0 +1,432 @@
+"""The risk factor register: the shipped data, its checks, its derivations on an engine, validation against
+catalogues, export (Step A CSV, GSS XLSX), suggestions and the ``bold register`` commands."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pytest
+import sqlglot
+import yaml
+from typer.testing import CliRunner
+
+from bold_prevention.catalogue.reader import read_catalogue, read_catalogues
+from bold_prevention.catalogue.store import load_catalogues
+from bold_prevention.catalogue.writer import OASYS_FILE, write_reference_oasys, write_synthetic_catalogues
+from bold_prevention.cli import app
+from bold_prevention.datafirst import MODEL, SQL_TYPES
+from bold_prevention.errors import InputError, OutputExistsError
+from bold_prevention.register import (
+    DRIVERS,
+    OUTCOMES,
+    RegisterError,
+    default_register_path,
+    export,
+    linkage_route,
+    load_register,
+    parse_register,
+    step_a_frame,
+    suggest,
+    validate,
+)
+from bold_prevention.register.export import STEP_A_COLUMNS
+
+runner = CliRunner()
+CORE = "oasys_assessments_details_core_risk"
+
+
+@pytest.fixture(scope="module")
+def register():
+    return load_register()
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load(default_register_path().read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def synthetic_catalogue(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cat") / "synthetic"
+    write_synthetic_catalogues(out)
+    return read_catalogues([out])
+
+
+@pytest.fixture(scope="module")
+def real_oasys(tmp_path_factory):
+    return read_catalogue(write_reference_oasys(tmp_path_factory.mktemp("real") / OASYS_FILE))
+
+
+# ---------------------------------------------------------------------------------------------- the data
+def test_register_covers_the_annex(register):
+    assert register.version and register.updated
+    assert set(DRIVERS) | {"domestic_abuse"} == {e.id for e in register.drivers}
+    assert set(OUTCOMES) == {e.id for e in register.outcomes}
+    waves = {s.wave for e in register.entries for s in e.replacement_sources}
+    assert waves == {1, 2, 3}
+    sources = " ".join(s.source for e in register.entries for s in e.replacement_sources)
+    for name in ("National Pupil Database", "DWP", "HMRC", "NHS", "ONS mortality", "DLUHC", "NDTMS",
+                 "Local authority"):
+        assert name in sources, name
+    for e in register.entries:
+        assert e.definition and e.preferred_measure and e.fallback_proxy and e.linkage_needs
+        assert e.time_coverage and e.expected_missingness and e.bias_notes and e.coverage_notes
+        assert any(c.role == "primary" for c in e.candidates)
+        # every derivation input is a listed candidate, and every primary candidate is read
+        assert e.derivation_variables() <= {c.key for c in e.candidates}
+        assert {c.key for c in e.candidates if c.role == "primary"} <= e.derivation_variables()
+
+
+def test_register_references_real_model_columns(register):
+    used = {(ev.table, v) for e in register.entries for ev in e.derivation.evidence for v in ev.variables}
+    for t, v in used:
+        col = MODEL.table(t).column(v)
+        assert not col.identifier
+    assert (CORE, "question_3_3") in used
+    assert ("civil_events", "event_type") in used
+    assert ("family_cases", "harm_alleged") in used
+    assert ("moj_probation_rqmnts", "rqmnt_type_main_category_code") in used
+
+
+def test_offending_and_domestic_abuse_entries(register):
+    off = register.entry("offending")
+    assert off.kind == "outcome"
+    assert {ev.table for ev in off.derivation.evidence} == {"mags_defendant_case", "crown_defendant_case"}
+    da = register.entry("domestic_abuse")
+    assert da.kind == "driver"
+    assert "oasys_assessments_details_sara" in {ev.table for ev in da.derivation.evidence}
+    with pytest.raises(InputError, match="no entry 'housing'"):
+        register.entry("housing")
+
+
+def test_derivations_transpile_to_every_engine(register):
+    for e in register.entries:
+        for ev in e.derivation.evidence:
+            for dialect in ("duckdb", "spark", "trino"):
+                assert sqlglot.transpile(ev.expression, write=dialect)[0]
+
+
+def _empty_tables(con):
+    for t in MODEL.tables:
+        cols = ", ".join(f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in t.columns if not c.identifier)
+        con.execute(f"create table {t.name} ({cols})")
+
+
+def test_derivations_run_on_duckdb_with_model_types(register):
+    con = duckdb.connect()
+    _empty_tables(con)
+    for e in register.entries:
+        for ev in e.derivation.evidence:
+            sql = sqlglot.transpile(ev.expression, write="duckdb")[0]
+            con.execute(f"select ({sql}) as v from {ev.table}").fetchall()  # binds and type-checks
+            kind = con.execute(f"describe select ({sql}) as v from {ev.table}").fetchone()[1]
+            assert (kind == "BOOLEAN") == (e.derivation.kind == "flag"), (e.id, ev.table, kind)
+
+
+def test_derivation_semantics_on_rows(register):
+    con = duckdb.connect()
+    _empty_tables(con)
+    con.execute(f"insert into {CORE} (row_id_hash, question_3_3, question_3_4, question_3_5) values "
+                "('a', 'YES', '0', '0'), ('b', 'NO', '2', '0'), ('c', 'NO', '1', '1'), ('d', 'M', 'M', 'M')")
+    ev = register.entry("accommodation").derivation.evidence[0]
+    got = con.execute(f"select row_id_hash, ({ev.expression}) from {CORE} order by 1").fetchall()
+    assert got == [("a", True), ("b", True), ("c", False), ("d", False)]
+    con.execute("insert into family_cases (case_number_hash, fee_exempt) values ('x', true), ('y', false), "
+                "('z', null)")
+    ev = register.entry("low_income").derivation.evidence[1]
+    assert con.execute(f"select ({ev.expression}) from family_cases order by case_number_hash").fetchall() == \
+        [(1,), (0,), (0,)]
+
+
+def test_derivation_to_dict_is_the_yaml_rule(register, raw):
+    by_id = {e["id"]: e for e in raw["entries"]}
+    for e in register.entries:
+        want = copy.deepcopy(by_id[e.id]["derivation"])
+        for ev in want["evidence"]:
+            ev["expression"] = " ".join(ev["expression"].split())
+        if "threshold" in want:
+            want["threshold"] = float(want["threshold"])
+        assert e.derivation.to_dict() == want
+
+
+# --------------------------------------------------------------------------------------------- bad register
+def _problems(raw: dict, mutate) -> str:
+    r = copy.deepcopy(raw)
+    mutate(r)
+    with pytest.raises(RegisterError) as e:
+        parse_register(r, path="my_register.yaml")
+    assert str(e.value).startswith("my_register.yaml:")
+    return str(e.value)
+
+
+def _entry(r, id_):
+    return next(e for e in r["entries"] if e["id"] == id_)
+
+
+def test_unknown_dataset_table_variable(raw):
+    msg = _problems(raw, lambda r: _entry(r, "accommodation")["candidates"][0].update(dataset="civill"))
+    assert "entry 'accommodation', candidate 1" in msg and "unknown dataset 'civill' (nearest: civil)" in msg
+    msg = _problems(raw, lambda r: _entry(r, "family")["candidates"][1].update(table="family_case"))
+    assert "entry 'family', candidate 2" in msg and "unknown table 'family_case' (nearest: family_cases" in msg
+    msg = _problems(raw, lambda r: _entry(r, "mental_health")["candidates"][0].update(variable="question_10_66"))
+    assert "has no variable 'question_10_66' (nearest: question_10_6" in msg
+    msg = _problems(raw, lambda r: _entry(r, "offending")["candidates"][0].update(dataset="crown"))
+    assert "table 'mags_defendant_case' belongs to dataset 'mags', not 'crown'" in msg
+    msg = _problems(raw, lambda r: _entry(r, "homelessness")["derivation"]["evidence"][1].update(
+        table="civil_event"))
+    assert "entry 'homelessness', derivation, evidence 2 (civil_event): unknown table" in msg
+
+
+def test_identifier_columns_are_refused(raw):
+    def add(r):
+        _entry(r, "offending")["candidates"].append(
+            {"dataset": "mags", "table": "mags_defendant_case", "variable": "date_of_birth", "measure": "age"})
+    assert "mags_defendant_case.date_of_birth is a personal identifier" in _problems(raw, add)
+
+
+@pytest.mark.parametrize("expression,variables,expect", [
+    ("question_3_3 = ", ["question_3_3"], "does not parse as SQL"),
+    ("question_3_3 = 'YES'; drop table x", ["question_3_3"], "must be one SQL expression"),
+    ("(select 1) = 1 OR question_3_3 = 'YES'", ["question_3_3"], "row-level SQL"),
+    ("count(question_3_3) > 1", ["question_3_3"], "no aggregate"),
+    ("my_udf(question_3_3) = 1", ["question_3_3"], "is not allowed in a portable derivation"),
+    ("question_3_3 = 'YES' OR question_3_4 = '2'", ["question_3_3"], "reads question_3_4 which is not listed"),
+    ("question_3_3 = 'YES'", ["question_3_3", "question_3_4"], "lists question_3_4 but the expression does not"),
+    ("question_3_3 = 'Y'", ["question_3_3"], "'Y' is not a code of question_3_3 (codes: NO, YES)"),
+    ("question_3_tot > 'high'", ["question_3_tot"], "question_3_tot is int, compared with the string 'high'"),
+    ("question_3_tot", ["question_3_tot"], "a flag's expression must be a condition"),
+    ("t.question_3_3 = 'YES'", ["question_3_3"], "no table prefixes"),
+])
+def test_bad_expressions_name_the_entry(raw, expression, variables, expect):
+    def mutate(r):
+        ev = _entry(r, "accommodation")["derivation"]["evidence"][0]
+        ev["expression"] = expression
+        ev["variables"] = variables
+        _entry(r, "accommodation")["candidates"].append(
+            {"dataset": "oasys", "table": CORE, "variable": "question_3_tot", "measure": "total"})
+    msg = _problems(raw, mutate)
+    assert f"entry 'accommodation', derivation, evidence 1 ({CORE})" in msg
+    assert expect in msg
+
+
+def test_structure_problems(raw):
+    msg = _problems(raw, lambda r: _entry(r, "low_income")["derivation"]["evidence"][0].update(
+        expression="question_5_2 = '2'"))
+    assert "a score's expression must be a number" in msg
+    msg = _problems(raw, lambda r: _entry(r, "low_income")["derivation"].pop("threshold"))
+    assert "a score needs a numeric threshold" in msg
+    msg = _problems(raw, lambda r: _entry(r, "homelessness")["derivation"]["evidence"][1].pop("lookback_months"))
+    assert "when: window needs lookback_months" in msg
+    msg = _problems(raw, lambda r: _entry(r, "education")["derivation"]["evidence"][0].update(when="recent"))
+    assert "when must be latest, ever or window" in msg
+    msg = _problems(raw, lambda r: r["entries"].append(copy.deepcopy(r["entries"][0])))
+    assert "entry 'mental_health': the id appears twice" in msg
+    msg = _problems(raw, lambda r: _entry(r, "family").pop("linkage_needs"))
+    assert "entry 'family': `linkage_needs` is missing" in msg
+    msg = _problems(raw, lambda r: _entry(r, "family").update(kind="risk"))
+    assert "kind must be driver or outcome" in msg
+    msg = _problems(raw, lambda r: _entry(r, "family")["replacement_sources"][0].update(wave=5))
+    assert "wave must be 1, 2 or 3" in msg
+    msg = _problems(raw, lambda r: _entry(r, "employment")["derivation"]["evidence"][0].update(
+        variables=["question_4_2", "question_4_7"], expression="question_4_2 = 'YES' OR question_4_7 = '2'"))
+    assert f"variable {CORE}.question_4_7 is not among the entry's candidates" in msg
+    with pytest.raises(RegisterError, match="a list under `entries`"):
+        parse_register({"version": 1})
+
+
+def test_several_problems_reported_together(raw):
+    def mutate(r):
+        _entry(r, "family")["candidates"][0]["dataset"] = "nope"
+        _entry(r, "child_outcomes")["derivation"]["evidence"][0]["expression"] = "case_type = 'X'"
+    r = copy.deepcopy(raw)
+    mutate(r)
+    with pytest.raises(RegisterError) as e:
+        parse_register(r)
+    problems = e.value.problems
+    assert any(p.startswith("entry 'family', candidate 1") for p in problems)
+    assert any(p.startswith("entry 'child_outcomes', derivation, evidence 1") and "'X' is not a code" in p
+               for p in problems)
+    assert f"{len(problems)} problem(s)" in str(e.value)
+
+
+def test_load_register_file_errors(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_register(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("entries: [unclosed\n")
+    with pytest.raises(InputError, match="bad.yaml is not valid YAML"):
+        load_register(bad)
+
+
+# -------------------------------------------------------------------------------- validate against catalogues
+def test_validate_against_synthetic_catalogues(register, synthetic_catalogue):
+    report = validate(register, synthetic_catalogue)
+    assert report.ok and not report.findings
+    assert report.checked > 50
+    assert report.not_checked == ["education", "local_authority"]
+
+
+def test_validate_against_real_oasys_reports_missing_with_nearest(register, real_oasys):
+    report = validate(register, real_oasys)
+    assert not report.ok
+    missing = {(f.table, f.variable): f for f in report.missing if f.problem == "missing_variable"}
+    f = missing[(CORE, "question_10_7_v2_current")]
+    assert "question_10_7_v2_psychtreat" in f.nearest and f.entry == "mental_health"
+    assert missing[(CORE, "question_10_7_v2_history")].nearest[0] == "question_10_7_v2_histpsych"
+    assert (CORE, "question_3_3") not in missing and (CORE, "question_10_6") not in missing
+    not_loaded = {f.dataset for f in report.missing if f.problem == "dataset_not_loaded"}
+    assert {"civil", "family", "mags", "crown", "probation", "prison"} <= not_loaded
+    differs = {(f.table, f.variable) for f in report.warnings}
+    assert ("oasys_assessments_details_bcs", "question_bcs56") in differs
+    frame = report.frame()
+    assert list(frame.columns) == ["entry", "dataset", "table", "variable", "used_in", "problem", "detail",
+                                   "nearest"]
+
+
+def test_validate_missing_table(register, synthetic_catalogue):
+    cat = synthetic_catalogue.variables
+    cat = cat[cat.table_name != "civil_events"]
+    report = validate(register, cat)
+    tables = {(f.entry, f.problem) for f in report.missing}
+    assert ("accommodation", "missing_table") in tables and ("homelessness", "missing_table") in tables
+
+
+# ------------------------------------------------------------------------------------------------- export
+def test_step_a_csv(register, tmp_path):
+    path = export(register, tmp_path / "register.csv")
+    df = pd.read_csv(path)
+    assert list(df.columns) == STEP_A_COLUMNS
+    assert len(df) == sum(len(e.candidates) for e in register.entries)
+    row = df[(df.entry_id == "accommodation") & (df.variable == "event_type")].iloc[0]
+    assert row.used_in_derivation
+    assert row.catalogue_file == "ONS_civil_gov_uk_v1.ods"
+    assert "civil_parties" in row.linkage_route and "civil_caseman_pcol" in row.linkage_route
+    assert row.linkage_quality.startswith("weaker identifiers")
+    assert "DLUHC" in row.replacement_sources
+    assert set(df.kind) == {"driver", "outcome"}
+    assert df.groupby("entry_id").size().min() >= 3
+    npd = df[df.dataset == "education"]
+    assert (npd.role == "enrichment").all() and (npd.wave == 1).all()
+
+
+def test_linkage_routes():
+    assert linkage_route("oasys_assessments_metadata") == "XJS: source_dataset = prison_oasys, on row_id_hash"
+    assert linkage_route("moj_probation_rqmnts").startswith("moj_probation_flatfile on event_id_hash")
+    assert "family_parties" in linkage_route("family_events")
+    assert linkage_route("npd_attendance").endswith("outside XJS: linked on identifiers")
+
+
+def test_gss_xlsx(register, tmp_path):
+    path = export(register, tmp_path / "register.xlsx", format="xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Cover", "Contents", "Notes", "Entries", "Candidate_variables", "Derivations",
+                             "Replacement_sources"]
+    assert wb["Cover"]["A1"].value == "BOLD Prevention risk factor register"
+    entries = pd.read_excel(path, sheet_name="Entries", header=None)
+    header_row = entries.index[entries[0] == "Entry"][0]
+    assert entries.iloc[header_row + 1:, 0].tolist() == list(register.ids)
+    contents = pd.read_excel(path, sheet_name="Contents", header=None)
+    assert {"Entries", "Derivations"} <= set(contents[0])
+
+
+def test_export_errors(register, tmp_path):
+    with pytest.raises(InputError, match="cannot export the register as 'pdf'"):
+        export(register, tmp_path / "r.pdf")
+    (tmp_path / "r.csv").write_text("keep me")
+    with pytest.raises(OutputExistsError):
+        export(register, tmp_path / "r.csv", overwrite=False)
+    assert (tmp_path / "r.csv").read_text() == "keep me"
+
+
+# ------------------------------------------------------------------------------------------------- suggest
+def test_suggest_new_variables_for_a_driver(register, synthetic_catalogue):
+    hits = suggest(register, "accommodation", synthetic_catalogue, limit=10)
+    keys = {h.key for h in hits}
+    listed = {f"{c.table}.{c.variable}" for c in register.entry("accommodation").candidates}
+    assert keys and not keys & listed
+    assert "oasys_assessments_details_bcs.question_bcs28" in keys  # sleeping rough, not yet in the register
+    out = suggest(register, "homelessness", synthetic_catalogue, limit=5)
+    assert out and "civil_events.event_type" not in {h.key for h in out}
+
+
+def test_step_a_frame_is_deterministic(register):
+    pd.testing.assert_frame_equal(step_a_frame(register), step_a_frame(load_register()))
+
+
+# ----------------------------------------------------------------------------------------------------- CLI
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("proj")
+    cats = root / "cats"
+    write_synthetic_catalogues(cats)
+    load_catalogues([cats], root / "project")
+    return root / "project"
+
+
+def _text(r) -> str:
+    return " ".join(r.output.split())
+
+
+def test_cli_validate_export_suggest(project, tmp_path):
+    r = runner.invoke(app, ["register", "validate", "--project", str(project)])
+    assert r.exit_code == 0, r.output
+    assert "0 missing" in _text(r)
+    r = runner.invoke(app, ["register", "export", "--format", "csv", "--out", str(tmp_path / "r.csv")])
+    assert r.exit_code == 0 and (tmp_path / "r.csv").exists()
+    r = runner.invoke(app, ["register", "export", "--format", "xlsx", "--out", str(tmp_path / "r.xlsx")])
+    assert r.exit_code == 0 and (tmp_path / "r.xlsx").exists()
+    r = runner.invoke(app, ["register", "export", "--format", "pdf", "--out", str(tmp_path / "r.pdf")])
+    assert r.exit_code == 2 and "unknown format" in _text(r)
+    r = runner.invoke(app, ["register", "suggest", "--driver", "accommodation", "--project", str(project)],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "question_bcs28" in r.output
+    r = runner.invoke(app, ["register", "suggest", "--driver", "housing", "--project", str(project)])
+    assert r.exit_code == 2 and "no entry 'housing'" in _text(r)
+
+
+def test_cli_validate_fails_on_missing_variables(tmp_path):
+    ref = write_reference_oasys(tmp_path / OASYS_FILE)
+    load_catalogues([ref], tmp_path / "p")
+    r = runner.invoke(app, ["register", "validate", "--project", str(tmp_path / "p")], env={"COLUMNS": "250"})
+    assert r.exit_code == 1
+    assert "question_10_7_v2_psychtreat" in r.output and "missing" in r.output
+
+
+def test_cli_validate_bad_register_file(project, tmp_path, raw):
+    bad = copy.deepcopy(raw)
+    _entry(bad, "employment")["candidates"][0]["dataset"] = "dwp"
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    r = runner.invoke(app, ["register", "validate", "--project", str(project), "--register", str(path)])
+    assert r.exit_code == 2
+    assert "entry 'employment', candidate 1" in _text(r) and "unknown dataset 'dwp'" in _text(r)
+
+
+# ----------------------------------------------------------------------------- on the synthetic population
+def test_derivations_select_people_in_synthetic_extracts(register, request):
+    """Every evidence expression runs on the synthetic extracts and selects some, but not all, rows."""
+    try:
+        from bold_prevention.synth import generate  # noqa: F401
+    except ImportError:
+        pytest.skip("the synthetic generator is not available")
+    synth_dir = request.getfixturevalue("synth_dir")
+    con = duckdb.connect()
+    for e in register.entries:
+        for ev in e.derivation.evidence:
+            path = Path(synth_dir) / "extracts" / f"{ev.table}.parquet"
+            assert path.exists(), path
+            sql = sqlglot.transpile(ev.expression, write="duckdb")[0]
+            n, hit = con.execute(
+                f"select count(*), count(*) filter (where coalesce(({sql})::double, 0) > 0) "
+                f"from read_parquet('{path}')").fetchone()
+            assert n > 0, (e.id, ev.table)
+            assert 0 < hit < n, (e.id, ev.table, ev.expression, hit, n)
+
+
+def test_updated_is_a_date(register):
+    assert date.fromisoformat(register.updated)
