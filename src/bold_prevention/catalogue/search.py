@@ -46,7 +46,8 @@ def stem(word: str) -> str:
         return w
     if w.endswith("ies") and len(w) > 5:
         return w[:-3] + "y"
-    for suf in ("nesses", "ness", "ments", "ment", "ings", "ing", "edly", "ed", "es", "s", "ly"):
+    for suf in ("isations", "izations", "isation", "ization", "nesses", "ness", "ments", "ment", "ings", "ing",
+                "edly", "ed", "es", "s", "ly"):
         if w.endswith(suf) and len(w) - len(suf) >= 3:
             if suf == "s" and w.endswith(("ss", "us", "is")):
                 continue
