@@ -1,0 +1,705 @@
+"""Probabilistic linkage with Splink 5: settings from the identifier roles present, training, prediction, hard
+non-match guards, clustering at three bands, one-to-one links, model files and pair explanations.
+
+The backend is whatever Splink database API registered the data: :class:`splink.DuckDBAPI` by default, or
+``splink.SparkAPI`` for scale. Everything here goes through Splink's own backend abstraction (comparison levels
+from Splink's library, or custom conditions written in DuckDB SQL and transpiled by Splink with sqlglot); the only
+SQL run outside Splink's comparison engine is the guard filter, a plain ``select ... where`` over Splink's own
+output columns that every SQL engine accepts.
+
+Inputs are tables of standard columns (see :mod:`.standardise`), or of hashed standard columns (see
+:mod:`.privacy`): the same column names, so one model builder serves both. In ``hashed`` mode only equality,
+and Dice similarity of Bloom filters, can be computed.
+
+Comparison levels are labelled ``<key>: <description>`` with stable keys (``exact``, ``else``...), which the
+guards and the model-compatibility check read back from a saved model JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+
+from ..errors import InputError
+from . import bloom
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["clear", "hashed"]
+LinkType = Literal["dedupe_only", "link_only", "link_and_dedupe"]
+BANDS: tuple[str, ...] = ("high", "medium", "low")
+DEFAULT_BAND = "medium"
+
+#: Roles a Splink comparison is built for, in model order.
+COMPARISON_ROLES: tuple[str, ...] = (
+    "forename", "middle_names", "surname", "date_of_birth", "sex", "postcode", "address", "town", "id_number",
+)
+#: Output column name (``gamma_<name>``) of each role's comparison.
+COMPARISON_NAME = {"date_of_birth": "dob"} | {r: r for r in COMPARISON_ROLES if r != "date_of_birth"}
+ROLE_OF_COMPARISON = {v: k for k, v in COMPARISON_NAME.items()}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Match-probability thresholds of the three bands (a pair is in the highest band whose threshold it meets)."""
+
+    high: float = 0.99
+    medium: float = 0.9
+    low: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in BANDS:
+            v = getattr(self, name)
+            if not 0 < v < 1:
+                raise InputError(f"threshold {name}={v} is not between 0 and 1",
+                                 hint="give match probabilities such as high: 0.99, medium: 0.9, low: 0.5")
+        if not self.high >= self.medium >= self.low:
+            raise InputError(f"thresholds must satisfy high >= medium >= low (got {self.high}, {self.medium}, "
+                             f"{self.low})", hint="order the three thresholds from strictest to loosest")
+
+    def as_dict(self) -> dict[str, float]:
+        return {b: getattr(self, b) for b in BANDS}
+
+    def band_sql(self, prob: str = "match_probability") -> str:
+        return (f"case when {prob} >= {self.high!r} then 'high' when {prob} >= {self.medium!r} then 'medium' "
+                f"when {prob} >= {self.low!r} then 'low' end")
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How a model is trained. Defaults suit 1,000 to 5,000,000 records."""
+
+    seed: int = 42
+    #: Pairs sampled to estimate u probabilities (non-match agreement rates).
+    u_max_pairs: float = 1e6
+    #: Cap on blocked pairs used by each EM session (same accuracy as uncapped at a fraction of the memory).
+    em_max_pairs: float = 2e6
+    #: Assumed recall of the strict deterministic rules used to estimate the prior match probability.
+    deterministic_recall: float = 0.8
+    #: Term-frequency adjustments on exact name (and postcode) agreement.
+    term_frequency_adjustments: bool = True
+
+
+@dataclass(frozen=True)
+class Guards:
+    """Hard non-match rules applied to scored pairs before clustering.
+
+    * ``twins``: same surname and date of birth, forenames clearly different (no exact, nickname, phonetic,
+      close spelling, initial or middle-name agreement) - the signature of twins (and of siblings recorded with
+      a wrong date of birth), which the data cannot tell from one person using an alias.
+    * ``generation``: dates of birth ``generation_years`` or more apart and not explained by a single typing slip
+      or a day/month transposition - a parent and child of the same name at one address.
+    """
+
+    twins: bool = True
+    generation: bool = True
+    generation_years: int = 10
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"twins": self.twins, "generation": self.generation, "generation_years": self.generation_years}
+
+
+# ---------------------------------------------------------------------------------------------- comparisons
+def _c(name: str) -> str:
+    return f'"{name}"'
+
+
+def _level(key: str, description: str, sql: str) -> cll.CustomLevel:
+    return cll.CustomLevel(sql, label_for_charts=f"{key}: {description}", base_dialect_str="duckdb")
+
+
+def _null(*cols: str) -> cll.CustomLevel:
+    cond = " or ".join(f'"{c}_l" is null or "{c}_r" is null' for c in cols)
+    return _level("null", "missing on one side", cond).configure(is_null_level=True)
+
+
+def _exact(col: str, key: str, description: str, tf: bool = False) -> cll.CustomLevel:
+    lvl = _level(key, description, f'"{col}_l" = "{col}_r"')
+    if tf:
+        lvl = lvl.configure(tf_adjustment_column=col, tf_adjustment_weight=1.0)
+    return lvl
+
+
+def _else() -> cll.ElseLevel:
+    return cll.ElseLevel().configure(label_for_charts="else: all other comparisons")
+
+
+def _jw(col: str, t: float, key: str) -> cll.ComparisonLevelCreator:
+    return cll.JaroWinklerLevel(col, t).configure(label_for_charts=f"{key}: Jaro-Winkler {col} >= {t}")
+
+
+def _similar(phonetic_col: str, col: str, t: float) -> cll.ComparisonLevelCreator:
+    return cll.Or(cll.ExactMatchLevel(phonetic_col), cll.JaroWinklerLevel(col, t)).configure(
+        label_for_charts=f"similar: same phonetic code or Jaro-Winkler >= {t}")
+
+
+def _forename(mode: Mode, tf: bool, has_middle: bool) -> cl.CustomComparison:
+    levels: list = [_null("forename"), _exact("forename", "exact", "forename equal", tf),
+                    _exact("forename_canonical", "nickname", "same canonical forename (nickname/diminutive)")]
+    if mode == "clear":
+        levels.append(_jw("forename", 0.92, "close"))
+    else:
+        levels.append(_level("close", "forename Bloom-filter Dice >= 0.8", bloom.dice_sql("forename", 0.8)))
+    levels.append(_level("swapped", "forename equals the other's first middle name",
+                         '"forename_l" = "middle_first_r" or "middle_first_l" = "forename_r"'))
+    if mode == "clear":
+        levels.append(_similar("forename_phonetic", "forename", 0.8))
+        levels.append(_level("initial", "one forename is the initial of the other",
+                             '(length("forename_l") = 1 or length("forename_r") = 1) and '
+                             'substr("forename_l", 1, 1) = substr("forename_r", 1, 1)'))
+    else:
+        levels.append(_level("similar", "same phonetic code or Bloom-filter Dice >= 0.6",
+                             '"forename_phonetic_l" = "forename_phonetic_r" or '
+                             + bloom.dice_sql("forename", 0.6)))
+    levels.append(_else())
+    return cl.CustomComparison(levels, output_column_name="forename", comparison_description="Forename")
+
+
+def _surname(mode: Mode, tf: bool, has_forename: bool) -> cl.CustomComparison:
+    levels: list = [_null("surname"), _exact("surname", "exact", "surname equal", tf),
+                    _level("parts", "same surname ignoring spaces, or one part of a double-barrelled surname",
+                           '"surname_nospace_l" = "surname_nospace_r" or "surname_l" = "surname_first_r" or '
+                           '"surname_l" = "surname_last_r" or "surname_first_l" = "surname_r" or '
+                           '"surname_last_l" = "surname_r"')]
+    if mode == "clear":
+        levels.append(_jw("surname_nospace", 0.92, "close"))
+        levels.append(_similar("surname_phonetic", "surname_nospace", 0.8))
+    else:
+        levels.append(_level("close", "surname Bloom-filter Dice >= 0.8", bloom.dice_sql("surname", 0.8)))
+        levels.append(_level("similar", "same phonetic code or Bloom-filter Dice >= 0.6",
+                             '"surname_phonetic_l" = "surname_phonetic_r" or ' + bloom.dice_sql("surname", 0.6)))
+    if has_forename:
+        levels.append(_level("reversed", "forename and surname swapped",
+                             '"surname_l" = "forename_r" and "forename_l" = "surname_r"'))
+    levels.append(_else())
+    return cl.CustomComparison(levels, output_column_name="surname", comparison_description="Surname")
+
+
+def _dob(mode: Mode, generation_years: int) -> cl.CustomComparison:
+    levels: list = [_null("dob_iso"), _exact("dob_iso", "exact", "date of birth equal"),
+                    _level("transposed", "day and month transposed",
+                           '"dob_iso_l" = "dob_swapped_r" or "dob_swapped_l" = "dob_iso_r"')]
+    if mode == "clear":
+        levels.append(cll.DamerauLevenshteinLevel("dob_iso", 1).configure(
+            label_for_charts="typo: one character different or two adjacent characters swapped"))
+        levels.append(cll.AbsoluteDateDifferenceLevel("dob", input_is_string=False, threshold=1,
+                                                      metric="year").configure(
+            label_for_charts="near: within one year (other than the above)"))
+        levels.append(_level("generation", f"{generation_years} or more years apart",
+                             f'abs("dob_year_l" - "dob_year_r") >= {int(generation_years)}'))
+    else:
+        levels.append(_level("typo", "two of year, month and day equal",
+                             '("dob_year_l" = "dob_year_r" and "dob_month_l" = "dob_month_r") or '
+                             '("dob_year_l" = "dob_year_r" and "dob_day_l" = "dob_day_r") or '
+                             '("dob_month_l" = "dob_month_r" and "dob_day_l" = "dob_day_r")'))
+    levels.append(_else())
+    return cl.CustomComparison(levels, output_column_name="dob", comparison_description="Date of birth")
+
+
+def _sex() -> cl.CustomComparison:
+    return cl.CustomComparison([_null("sex"), _exact("sex", "exact", "sex equal"), _else()],
+                               output_column_name="sex", comparison_description="Sex")
+
+
+def _postcode(tf: bool) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        [_null("postcode"), _exact("postcode", "exact", "postcode equal", tf),
+         _exact("postcode_sector", "sector", "same postcode sector"),
+         _exact("postcode_outward", "district", "same outward code (postcode district)"), _else()],
+        output_column_name="postcode", comparison_description="Postcode")
+
+
+def _middle(mode: Mode) -> cl.CustomComparison:
+    levels: list = [_null("middle_names"), _exact("middle_names", "exact", "middle names equal"),
+                    _exact("middle_first", "first", "first middle name equal")]
+    if mode == "clear":
+        levels.append(_level("initial", "same first initial",
+                             'substr("middle_first_l", 1, 1) = substr("middle_first_r", 1, 1)'))
+    levels.append(_else())
+    return cl.CustomComparison(levels, output_column_name="middle_names", comparison_description="Middle names")
+
+
+def _address(mode: Mode) -> cl.CustomComparison:
+    levels: list = [_null("address"), _exact("address", "exact", "address equal")]
+    if mode == "clear":
+        levels.append(_jw("address", 0.9, "close"))
+        levels.append(cll.And(cll.ExactMatchLevel("address_number"), cll.JaroWinklerLevel("address", 0.7))
+                      .configure(label_for_charts="number: same house number and Jaro-Winkler >= 0.7"))
+    else:
+        levels.append(_exact("address_number", "number", "same house number"))
+    levels.append(_else())
+    return cl.CustomComparison(levels, output_column_name="address", comparison_description="Address")
+
+
+def _town(mode: Mode) -> cl.CustomComparison:
+    levels: list = [_null("town"), _exact("town", "exact", "town equal")]
+    if mode == "clear":
+        levels.append(_jw("town", 0.9, "close"))
+    levels.append(_else())
+    return cl.CustomComparison(levels, output_column_name="town", comparison_description="Town")
+
+
+def _id_number(mode: Mode) -> cl.CustomComparison:
+    levels: list = [_null("id_number"), _exact("id_number", "exact", "identifier equal")]
+    if mode == "clear":
+        levels.append(cll.DamerauLevenshteinLevel("id_number", 1).configure(
+            label_for_charts="typo: one character different"))
+        levels.append(cll.DamerauLevenshteinLevel("id_number", 2).configure(
+            label_for_charts="close: two characters different"))
+    levels.append(_else())
+    return cl.CustomComparison(levels, output_column_name="id_number", comparison_description="Other identifier")
+
+
+def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = True,
+                    generation_years: int = 10) -> list[cl.CustomComparison]:
+    """The Splink comparisons for the identifier roles present on every side."""
+    present = set(roles)
+    out: list[cl.CustomComparison] = []
+    if "forename" in present:
+        out.append(_forename(mode, tf, "middle_names" in present))
+    if "middle_names" in present:
+        out.append(_middle(mode))
+    if "surname" in present:
+        out.append(_surname(mode, tf, "forename" in present))
+    if "date_of_birth" in present:
+        out.append(_dob(mode, generation_years))
+    if "sex" in present:
+        out.append(_sex())
+    if "postcode" in present:
+        out.append(_postcode(tf))
+    if "address" in present:
+        out.append(_address(mode))
+    if "town" in present:
+        out.append(_town(mode))
+    if "id_number" in present:
+        out.append(_id_number(mode))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- blocking
+#: Candidate blocking rules for prediction: (roles needed, rule). Rules are equality joins (cheap on any engine).
+_BLOCKING: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("date_of_birth", "surname"), lambda: block_on("dob_iso", "surname_phonetic")),
+    (("date_of_birth", "forename"), lambda: block_on("dob_iso", "forename_phonetic")),
+    (("forename", "surname"), lambda: block_on("forename_canonical", "surname_nospace", "dob_year")),
+    (("forename", "surname", "postcode"), lambda: block_on("forename_phonetic", "surname_phonetic",
+                                                           "postcode_sector")),
+    (("date_of_birth", "postcode"), lambda: block_on("postcode", "dob_year")),
+    (("date_of_birth", "surname"), lambda: "l.dob_iso = r.dob_swapped and l.surname_phonetic = r.surname_phonetic"),
+    (("date_of_birth", "surname"), lambda: "l.dob_swapped = r.dob_iso and l.surname_phonetic = r.surname_phonetic"),
+    (("date_of_birth", "forename", "surname"), lambda: block_on("dob_ym", "forename_canonical")),
+    (("date_of_birth", "forename", "surname"), lambda: block_on("dob_year", "dob_day", "surname_phonetic")),
+    (("id_number",), lambda: block_on("id_number")),
+    (("address", "postcode"), lambda: block_on("address_number", "postcode")),
+    (("surname", "postcode"), lambda: block_on("surname_phonetic", "postcode")),
+    (("forename", "surname"), lambda: block_on("forename_phonetic", "surname_phonetic")),
+)
+#: Rules used when few identifiers are present (fallback): these can be large; the forename+surname rule above
+#: is restricted by year of birth when a date of birth exists.
+_BLOCKING_WITHOUT_DOB: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("forename", "surname"), lambda: block_on("forename_canonical", "surname_nospace")),
+    (("surname", "postcode"), lambda: block_on("surname", "postcode_sector")),
+    (("forename", "postcode"), lambda: block_on("forename_canonical", "postcode")),
+    (("surname",), lambda: block_on("surname")),
+    (("date_of_birth",), lambda: block_on("dob_iso")),
+    (("postcode",), lambda: block_on("postcode")),
+)
+
+
+def blocking_rules_for(roles: Sequence[str]) -> list:
+    present = set(roles)
+    rules = [make() for need, make in _BLOCKING if set(need) <= present]
+    if "date_of_birth" not in present or len(rules) < 2:
+        rules += [make() for need, make in _BLOCKING_WITHOUT_DOB if set(need) <= present]
+    if not rules:
+        raise InputError(f"no blocking rule can be built from the identifiers {sorted(present)}",
+                         hint="map at least two of forename, surname, date_of_birth and postcode")
+    return rules
+
+
+def _training_rules(roles: Sequence[str]) -> tuple[list, list]:
+    """(deterministic rules for the prior, EM blocking rules)."""
+    p = set(roles)
+    det: list = []
+    if {"forename", "surname", "date_of_birth"} <= p:
+        det.append(block_on("forename", "surname", "dob_iso"))
+    if {"surname", "date_of_birth", "postcode"} <= p:
+        det.append(block_on("surname", "dob_iso", "postcode"))
+    if "id_number" in p:
+        det.append(block_on("id_number"))
+    if not det:
+        det = [block_on(*[{"forename": "forename", "surname": "surname", "postcode": "postcode",
+                           "date_of_birth": "dob_iso"}[r]
+                          for r in ("forename", "surname", "postcode", "date_of_birth") if r in p])]
+    em: list = []
+    if "date_of_birth" in p:
+        em.append(block_on("dob_iso"))
+    if {"forename", "surname"} <= p:
+        em.append(block_on("forename_canonical", "surname_nospace"))
+    if "postcode" in p and {"forename", "surname"} & p:
+        em.append(block_on("postcode"))
+    if "id_number" in p:
+        em.append(block_on("id_number"))
+    if not em:
+        em = [block_on(COMPARISON_NAME.get(r, r) if r != "date_of_birth" else "dob_iso") for r in sorted(p)[:1]]
+    return det, em
+
+
+def build_settings(roles: Sequence[str], *, link_type: LinkType, mode: Mode = "clear", tf: bool = True,
+                   generation_years: int = 10, additional_columns: Sequence[str] = ()) -> SettingsCreator:
+    """Splink settings for the identifier roles present on every side of the job."""
+    comparisons = comparisons_for(roles, mode=mode, tf=tf, generation_years=generation_years)
+    if len(comparisons) < 2:
+        raise InputError(f"only {len(comparisons)} identifier(s) to compare ({', '.join(roles) or 'none'})",
+                         hint="map at least two identifier roles (for example forename, surname, date_of_birth)")
+    return SettingsCreator(
+        link_type=link_type,
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=blocking_rules_for(roles),
+        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=False,
+        additional_columns_to_retain=list(additional_columns),
+        probability_two_random_records_match=1e-4,
+        max_iterations=20,
+        em_convergence=1e-4,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- model files
+def model_roles(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """The identifier roles a (saved) model compares, read from its comparisons' output column names."""
+    roles = []
+    for c in settings.get("comparisons", []):
+        name = c.get("output_column_name")
+        if name not in ROLE_OF_COMPARISON:
+            raise InputError(f"the model compares {name!r}, which is not a standard identifier role",
+                             hint="use a model file written by `bold link`")
+        roles.append(ROLE_OF_COMPARISON[name])
+    return tuple(roles)
+
+
+def model_mode(settings: Mapping[str, Any]) -> Mode:
+    text = json.dumps(settings.get("comparisons", []))
+    return "hashed" if "_clk_" in text else "clear"
+
+
+def read_model(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"model file {p} not found", hint="give the model.json written by an earlier `bold link`")
+    try:
+        settings = json.loads(p.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"model file {p} is not valid JSON: {e}", hint="give a model.json written by `bold link`"
+                         ) from e
+    if not isinstance(settings, dict) or "comparisons" not in settings:
+        raise InputError(f"{p} is not a Splink model file (no comparisons)",
+                         hint="give a model.json written by `bold link`")
+    return settings
+
+
+def check_model_compatible(settings: Mapping[str, Any], roles: Sequence[str], mode: Mode, *,
+                           source: str = "the model") -> None:
+    """Raise :class:`InputError` when a saved model was trained on another set of identifiers (or mode)."""
+    have = tuple(r for r in COMPARISON_ROLES if r in set(roles))
+    want = tuple(r for r in COMPARISON_ROLES if r in set(model_roles(settings)))
+    if have != want:
+        extra = sorted(set(have) - set(want))
+        missing = sorted(set(want) - set(have))
+        detail = "; ".join(x for x in (f"the model also needs {', '.join(missing)}" if missing else "",
+                                       f"this job also maps {', '.join(extra)}" if extra else "") if x)
+        raise InputError(
+            f"{source} was trained on identifiers ({', '.join(want)}) that differ from this job's "
+            f"({', '.join(have)}): {detail}",
+            hint="map the same identifier roles as when the model was trained, or train a new model "
+                 "(omit `model:` from the config)")
+    m = model_mode(settings)
+    if m != mode:
+        raise InputError(f"{source} was trained on {m} identifiers but this job links {mode} identifiers",
+                         hint="use a model trained in the same mode (clear text or hashed)")
+
+
+# ---------------------------------------------------------------------------------------------- model
+def _level_value(settings: Mapping[str, Any], comparison: str, key: str) -> int | None:
+    """The comparison-vector value (``gamma_<comparison>``) of the level labelled ``<key>: ...``."""
+    for c in settings["comparisons"]:
+        if c.get("output_column_name") != comparison:
+            continue
+        levels = [lv for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+        for i, lv in enumerate(levels):
+            if str(lv.get("label_for_charts", "")).split(":")[0] == key:
+                return len(levels) - 1 - i
+    return None
+
+
+def guard_conditions(settings: Mapping[str, Any], guards: Guards) -> dict[str, str]:
+    """Reason -> SQL condition (over Splink's ``gamma_`` columns) of the hard non-match rules that apply."""
+    out: dict[str, str] = {}
+    f_else = _level_value(settings, "forename", "else")
+    s_exact = _level_value(settings, "surname", "exact")
+    s_parts = _level_value(settings, "surname", "parts")
+    d_exact = _level_value(settings, "dob", "exact")
+    if guards.twins and None not in (f_else, s_exact, d_exact):
+        surname_ok = f"gamma_surname in ({s_exact}{', ' + str(s_parts) if s_parts is not None else ''})"
+        out["twins"] = f"(gamma_forename = {f_else} and {surname_ok} and gamma_dob = {d_exact})"
+    d_gen = _level_value(settings, "dob", "generation")
+    if guards.generation and d_gen is not None:
+        out["generation"] = f"(gamma_dob = {d_gen})"
+    # A shared unique identifier (NI or NHS number...) overrides both rules: twins do not share one.
+    if _level_value(settings, "id_number", "else") is not None:
+        out = {k: f"({v} and gamma_id_number <= 0)" for k, v in out.items()}
+    return out
+
+
+@dataclass
+class TrainingReport:
+    probability_two_random_records_match: float
+    em_sessions: list[str] = field(default_factory=list)
+    u_max_pairs: float = 0.0
+    em_max_pairs: float = 0.0
+
+
+class LinkageModel:
+    """A Splink linker over registered standardised tables, with BOLD's bands, guards and explanations.
+
+    ``tables`` are what the backend's ``db_api.register`` accepts (an Arrow table, a pandas frame, a Spark frame,
+    or the name of a table already in the backend), one for a dedupe, two or more for a link. ``names`` are the
+    dataset names (Splink's ``source_dataset``).
+    """
+
+    def __init__(self, tables: Sequence[Any], *, names: Sequence[str], roles: Sequence[str],
+                 link_type: LinkType | None = None, mode: Mode = "clear", db_api: Any = None,
+                 settings: Mapping[str, Any] | None = None, guards: Guards | None = None,
+                 training: TrainingOptions | None = None, log_level: int = logging.WARNING) -> None:
+        if len(tables) != len(names) or not tables:
+            raise ValueError("give one name per table")
+        if db_api is None:
+            from splink import DuckDBAPI
+
+            db_api = DuckDBAPI()
+        self.db_api = db_api
+        self.names = list(names)
+        self.roles = tuple(r for r in COMPARISON_ROLES if r in set(roles))
+        self.mode: Mode = mode
+        self.guards = guards or Guards()
+        self.training = training or TrainingOptions()
+        self.link_type: LinkType = link_type or ("dedupe_only" if len(tables) == 1 else "link_only")
+        self.sdfs = [db_api.register(t, dataset_display_name=n) for t, n in zip(tables, names, strict=True)]
+        if settings is None:
+            creator = build_settings(self.roles, link_type=self.link_type, mode=mode,
+                                     tf=self.training.term_frequency_adjustments,
+                                     generation_years=self.guards.generation_years)
+            self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], creator, log_level=log_level)
+            self.trained = False
+        else:
+            check_model_compatible(settings, self.roles, mode)
+            s = dict(settings)
+            s["link_type"] = self.link_type
+            s["retain_intermediate_calculation_columns"] = False
+            s["retain_matching_columns"] = True
+            self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], s, log_level=log_level)
+            self.trained = True
+        self.training_report: TrainingReport | None = None
+        self.log_level = log_level
+
+    # ------------------------------------------------------------------ training
+    def train(self, progress: Callable[[str], None] | None = None) -> TrainingReport:
+        """Estimate the prior (deterministic rules), u (random sampling) and m (EM, capped) parameters."""
+        say = progress or (lambda _m: None)
+        opts = self.training
+        det, em = _training_rules(self.roles)
+        say("estimating the probability that two random records match")
+        self.linker.training.estimate_probability_two_random_records_match(det, recall=opts.deterministic_recall)
+        say("estimating u probabilities by random sampling")
+        self.linker.training.estimate_u_using_random_sampling(max_pairs=opts.u_max_pairs, seed=opts.seed)
+        sessions = []
+        for rule in em:
+            desc = rule.get_blocking_rule(self.linker._sql_dialect_str).blocking_rule_sql \
+                if hasattr(rule, "get_blocking_rule") else str(rule)
+            say(f"expectation maximisation blocked on {desc}")
+            self.linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=opts.em_max_pairs)
+            sessions.append(desc)
+        self.trained = True
+        self.training_report = TrainingReport(
+            probability_two_random_records_match=self.settings()["probability_two_random_records_match"],
+            em_sessions=sessions, u_max_pairs=opts.u_max_pairs, em_max_pairs=opts.em_max_pairs)
+        return self.training_report
+
+    # ------------------------------------------------------------------ model files
+    def settings(self) -> dict[str, Any]:
+        return self.linker.misc.save_model_to_json()
+
+    def save(self, path: str | Path) -> dict[str, Any]:
+        """Write the trained model as Splink JSON (loadable with ``Linker(data, path)`` or :meth:`load`)."""
+        d = self.settings()
+        Path(path).write_text(json.dumps(d, indent=2, sort_keys=False), encoding="utf-8")
+        return d
+
+    @classmethod
+    def load(cls, path: str | Path, tables: Sequence[Any], *, names: Sequence[str], roles: Sequence[str],
+             mode: Mode = "clear", link_type: LinkType | None = None, db_api: Any = None,
+             guards: Guards | None = None) -> LinkageModel:
+        """A model from a saved JSON file, for reuse on a new snapshot (clear error if the identifiers differ)."""
+        settings = read_model(path)
+        try:
+            check_model_compatible(settings, roles, mode, source=f"model {path}")
+        except InputError:
+            raise
+        return cls(tables, names=names, roles=roles, mode=mode, link_type=link_type, db_api=db_api,
+                   settings=settings, guards=guards)
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, threshold: float = 0.01, *, chunks: tuple[int, int] | None = None):
+        """Scored pairs at or above ``threshold`` (Splink's prediction table, a SplinkDataFrame)."""
+        kw = {}
+        if chunks:
+            kw = {"num_chunks_left": chunks[0], "num_chunks_right": chunks[1]}
+        return self.linker.inference.predict(threshold_match_probability=threshold, warning_mode="never", **kw)
+
+    def guard_conditions(self) -> dict[str, str]:
+        return guard_conditions(self.settings(), self.guards)
+
+    def apply_guards(self, predictions):
+        """Split predictions into (kept, excluded) SplinkDataFrames; excluded rows carry ``guard`` (the reason)."""
+        conds = self.guard_conditions()
+        name = predictions.physical_name
+        if not conds:
+            excluded = self.db_api.query_sql(f"select *, cast(null as varchar) as guard from {name} where 1 = 0")
+            return predictions, excluded
+        reason = "case " + " ".join(f"when {c} then '{k}'" for k, c in conds.items()) + " end"
+        any_cond = " or ".join(conds.values())
+        kept = self.db_api.query_sql(f"select * from {name} where not ({any_cond})")
+        excluded = self.db_api.query_sql(f"select *, {reason} as guard from {name} where {any_cond}")
+        return kept, excluded
+
+    def cluster(self, predictions, thresholds: Thresholds, *, one_to_one: Sequence[str] = ()) -> dict[str, Any]:
+        """Clusters (SplinkDataFrames with ``cluster_id``) at each band's threshold.
+
+        ``one_to_one`` names datasets that hold at most one record per person: clusters then take the single
+        best links and never contain two records of those datasets.
+        """
+        out = {}
+        for band in BANDS:
+            t = getattr(thresholds, band)
+            if one_to_one:
+                with _duckdb_written_join_order(self.db_api):
+                    out[band] = self.linker.clustering.cluster_using_single_best_links(
+                        predictions, duplicate_free_datasets=list(one_to_one), threshold_match_probability=t)
+            else:
+                out[band] = self.linker.clustering.cluster_pairwise_predictions_at_threshold(
+                    predictions, threshold_match_probability=t)
+        return out
+
+    # ------------------------------------------------------------------ explanation
+    def explain(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> Explanation:
+        """The match-weight waterfall of one pair of standardised records (dicts of standard columns)."""
+        from splink.internals.charts import WaterfallChart
+        from splink.internals.waterfall_chart import records_to_waterfall_data
+
+        s = self.settings()
+        s["retain_intermediate_calculation_columns"] = True
+        explainer = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], s, log_level=self.log_level)
+        rec_l, rec_r = dict(left), dict(right)
+        if self.link_type != "dedupe_only":
+            rec_l.setdefault("source_dataset", self.names[0])
+            rec_r.setdefault("source_dataset", self.names[-1])
+        scored = explainer.inference.score_pair(rec_l, rec_r)
+        records = scored.as_record_list()
+        rows = records_to_waterfall_data(records[:1], explainer._settings_obj, False)
+        chart = WaterfallChart(rows, True)
+        return Explanation(rows=rows, chart_html=chart.to_html(inline=True),
+                           match_weight=float(records[0]["match_weight"]),
+                           match_probability=float(records[0]["match_probability"]))
+
+
+@dataclass
+class Explanation:
+    """The waterfall of one pair: one row per comparison (prior, each identifier, term-frequency adjustments,
+    final score) with the values compared, the level reached, m and u, and its match weight."""
+
+    rows: list[dict[str, Any]]
+    chart_html: str
+    match_weight: float
+    match_probability: float
+
+    def table(self) -> list[dict[str, Any]]:
+        out, cum = [], 0.0
+        for r in self.rows:
+            if r["column_name"] == "Final score":
+                continue
+            w = float(r["log2_bayes_factor"] or 0.0)
+            cum += w
+            out.append({
+                "comparison": r["column_name"],
+                "level": r["label_for_charts"],
+                "value_left": r.get("value_l", ""),
+                "value_right": r.get("value_r", ""),
+                "m_probability": r.get("m_probability"),
+                "u_probability": r.get("u_probability"),
+                "match_weight": round(w, 4),
+                "cumulative_match_weight": round(cum, 4),
+            })
+        out.append({"comparison": "Final score", "level": "", "value_left": "", "value_right": "",
+                    "m_probability": None, "u_probability": None, "match_weight": round(self.match_weight, 4),
+                    "cumulative_match_weight": round(self.match_weight, 4)})
+        return out
+
+    def html(self, title: str = "Why these two records were (not) linked") -> str:
+        """A standalone HTML page: the waterfall table and the offline chart (JavaScript inline, no CDN)."""
+        import html as h
+
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{h.escape('' if v is None else str(v))}</td>" for v in r.values()) + "</tr>"
+            for r in self.table())
+        head = "".join(f"<th>{h.escape(k)}</th>" for k in self.table()[0])
+        prob = f"{self.match_probability:.6f}"
+        body = (f"<h1>{h.escape(title)}</h1><p>Match weight {self.match_weight:.2f}, match probability {prob}."
+                f"</p><table border='1' cellspacing='0' cellpadding='4'><thead><tr>{head}</tr></thead>"
+                f"<tbody>{rows}</tbody></table><h2>Waterfall</h2>")
+        chart = self.chart_html
+        idx = chart.lower().find("<body>")
+        if idx >= 0:
+            return chart[:idx + 6] + body + chart[idx + 6:]
+        return f"<!doctype html><html><head><meta charset='utf-8'></head><body>{body}{chart}</body></html>"
+
+
+@contextlib.contextmanager
+def _duckdb_written_join_order(db_api: Any):
+    """Keep the written join order while Splink's single-best-links clustering runs on DuckDB.
+
+    DuckDB 2.0's join-order optimiser plans one step of that algorithm as a cross product of two node tables
+    (nodes x nodes rows: 27 s for 10,000 nodes, hopeless at a million); the written order is a chain of hash
+    joins (0.5 s). The setting is restored afterwards; other backends are untouched.
+    """
+    con = getattr(db_api, "duckdb_con", None) if type(db_api).__name__ == "DuckDBAPI" else None
+    if con is None:
+        yield
+        return
+    before = con.execute("select current_setting('disabled_optimizers')").fetchone()[0] or ""
+    wanted = ",".join(x for x in {*filter(None, before.split(",")), "join_order"})
+    con.execute(f"set disabled_optimizers = '{wanted}'")
+    try:
+        yield
+    finally:
+        con.execute(f"set disabled_optimizers = '{before}'")
+
+
+def bayes_to_probability(weight: float) -> float:
+    bf = 2.0 ** weight
+    return bf / (1.0 + bf) if math.isfinite(bf) else 1.0
+
+
+def quiet_splink(level: int = logging.WARNING) -> None:
+    """Splink logs every SQL step at INFO; keep it to warnings unless asked."""
+    logging.getLogger("splink").setLevel(level)
