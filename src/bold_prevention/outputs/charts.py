@@ -132,7 +132,7 @@ def _figure(out: CheckedOutput, kind: ChartKind) -> tuple[Figure, str]:
             ax.plot(coef, y, "o", color=PALETTE[0])
         ax.axvline(0, color="#3D3D3D", lw=0.8)
         ax.set_yticks(y, [_label(i) for i in d.index])
-        ax.invert_yaxis()
+        ax.set_ylim(len(d) - 0.5, -0.5)
         ax.set_xlabel(str(d.columns[0]))
         n_hidden = int(np.isnan(coef).sum())
         desc = f"Coefficients of {out.title} with 95% confidence intervals ({len(d)} terms)"
@@ -146,8 +146,12 @@ def _figure(out: CheckedOutput, kind: ChartKind) -> tuple[Figure, str]:
     return fig, desc + "."
 
 
-def chart_svg(output: CheckedOutput, kind: ChartKind | None = None) -> tuple[str, str]:
-    """(inline SVG markup, description) for a checked output. No DOCTYPE, metadata or external references."""
+def chart_svg(output: CheckedOutput, kind: ChartKind | None = None, *, id_prefix: str = "chart") -> tuple[str, str]:
+    """(inline SVG markup, description) for a checked output. No DOCTYPE, metadata or external references.
+
+    Every id in the SVG (and every reference to one) is prefixed with ``id_prefix``, so several charts can sit in
+    one HTML page without clashing ids.
+    """
     out = require_checked(output, "the chart's data")
     with rc_context(_RC):
         fig, desc = _figure(out, kind or default_kind(out))
@@ -160,6 +164,9 @@ def chart_svg(output: CheckedOutput, kind: ChartKind | None = None) -> tuple[str
     svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
     svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "")  # implied for <svg> inside HTML
     svg = svg.replace("xlink:href=", "href=")
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{id_prefix}-{m.group(1)}"', svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{id_prefix}-{m.group(1)}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{id_prefix}-{m.group(1)})", svg)
     return svg.strip(), desc
 
 

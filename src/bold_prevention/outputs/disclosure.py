@@ -530,6 +530,10 @@ def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleS
     if (inner < 0).any() or (np.abs(inner - np.round(inner)) > 1e-9).any():
         raise InputError(f"table {title!r} has counts that are negative or not whole numbers",
                          hint="pass counts of people or records; use magnitude_table for sums and means")
+    if margins:
+        _check_total_labels(inner_df.index, f"table {title!r}")
+        if not one_way:
+            _check_total_labels(inner_df.columns, f"table {title!r}")
     full = _full_grid(inner, margins, one_way)
     index = _with_total(inner_df.index) if margins else inner_df.index
     columns = inner_df.columns if (one_way or not margins) else _with_total(inner_df.columns)
@@ -589,9 +593,6 @@ def check_frequency_table(counts: pd.DataFrame | pd.Series, *, title: str, name:
     else:
         raise InputError(f"table {title!r}: expected a pandas DataFrame or Series of counts, got "
                          f"{type(counts).__name__}", hint="use frequency_table() for microdata")
-    _check_total_labels(inner_df.index, f"table {title!r}")
-    if not one_way:
-        _check_total_labels(inner_df.columns, f"table {title!r}")
     try:
         inner_df = inner_df.apply(pd.to_numeric)
     except (TypeError, ValueError) as e:

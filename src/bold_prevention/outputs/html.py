@@ -153,7 +153,7 @@ class HtmlReport:
             parts.append(f'<div class="notice" role="note"><p><strong>Nothing in this table can be published.'
                          f"</strong></p><p>{_esc(out.nothing_publishable_reason())}</p></div>")
         if chart and out.publishable:
-            svg, desc = chart_svg(out, None if chart is True else chart)
+            svg, desc = chart_svg(out, None if chart is True else chart, id_prefix=f"{anchor}-chart")
             svg = svg.replace("<svg ", f'<svg role="img" aria-labelledby="{anchor}-desc" ', 1)
             parts.append(f'<figure><p id="{anchor}-desc" class="note">{_esc(desc)}</p>{svg}'
                          f"<figcaption>{_esc(out.title)}</figcaption></figure>")
