@@ -26,13 +26,13 @@ import pyarrow as pa
 
 from .. import __version__
 from ..datafirst import MODEL
-from ..errors import InputError
+from ..errors import InputError, OutputExistsError
 from ..files import atomic_dir
 from .common import Frame, hex_ids
 from .params import NEEDS, OASYS_PROXY_RULES, SynthParams
 from .writer import FORMATS, Manifest, TableEntry, Writer, to_arrow
 
-__all__ = ["generate", "SynthParams", "Manifest", "TableEntry", "NEEDS", "OASYS_PROXY_RULES", "MAX_PERSONS",
+__all__ = ["generate", "check_request", "SynthParams", "Manifest", "TableEntry", "NEEDS", "OASYS_PROXY_RULES", "MAX_PERSONS",
            "STAGES"]
 
 #: Largest population accepted (memory grows about 3 GB per million persons at peak).
@@ -73,6 +73,24 @@ def _check_inputs(persons, seed, fmt, params) -> SynthParams:
     return params
 
 
+def check_request(out_dir: str | os.PathLike, persons: int, seed: int, fmt: str = "parquet",
+                  overwrite: bool = False, params: SynthParams | None = None) -> SynthParams:
+    """Check a generation request before any work: inputs, parameters and the output folder."""
+    P = _check_inputs(persons, seed, fmt, params)
+    out = Path(out_dir).absolute()
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"output folder {out} already exists",
+                                hint="pass --overwrite to replace it, or choose another folder")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output path {out} is a file, not a folder", hint="choose a folder path for --out")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"folder {parent} is not writable", hint="choose an output path you can write to")
+    return P
+
+
 def generate(out_dir: str | os.PathLike, persons: int = 1000, seed: int = 0, fmt: str = "parquet",
              overwrite: bool = False, params: SynthParams | None = None,
              progress: ProgressFn | None = None) -> Manifest:
@@ -82,7 +100,7 @@ def generate(out_dir: str | os.PathLike, persons: int = 1000, seed: int = 0, fmt
     for invalid inputs and :class:`~bold_prevention.errors.OutputExistsError` if ``out_dir`` exists and
     ``overwrite`` is false; an interrupted run leaves nothing under ``out_dir``.
     """
-    P = _check_inputs(persons, seed, fmt, params)
+    P = check_request(out_dir, persons, seed, fmt, overwrite, params)
     persons, seed = int(persons), int(seed)
     step = {"i": 0}
 

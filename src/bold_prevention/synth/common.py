@@ -87,9 +87,9 @@ def mix64(x: np.ndarray) -> np.ndarray:
 def hex_ids(index: np.ndarray, salt: str, seed: int, *, prefix: str = "", width: int = 16) -> pa.Array:
     """Hash-like string ids (``width`` hex digits), unique for distinct ``index`` values within one salt."""
     idx = np.asarray(index, dtype=np.uint64)
-    key = np.uint64((zlib.crc32(salt.encode()) << 24) ^ (int(seed) & 0xFFFFFF))
+    key = mix64(np.array([(zlib.crc32(salt.encode()) << 32) | (int(seed) & 0xFFFFFFFF)], dtype=np.uint64))[0]
     with np.errstate(over="ignore"):
-        v = mix64(idx + (key << np.uint64(40)))
+        v = mix64(idx + key)  # distinct indices give distinct ids within a salt
     nib = (v[:, None] >> (np.arange(15, -1, -1, dtype=np.uint64) * np.uint64(4))) & np.uint64(15)
     chars = _HEX[nib.astype(np.intp)][:, 16 - width:]
     if prefix:

@@ -179,6 +179,8 @@ class CourtResult:
     sentence: np.ndarray  # final sentence (-1 none)
     sentence_day: np.ndarray
     remanded: np.ndarray
+    order_length: np.ndarray  # community / suspended sentence order length in days (0 otherwise)
+    order_end: np.ndarray  # the day the order ended (early on breach or revocation), NA otherwise
 
 
 def court(pop: Population, P: SynthParams, cases: Cases, prior_at_case: np.ndarray, rng: np.random.Generator
@@ -266,12 +268,24 @@ def court(pop: Population, P: SynthParams, cases: Cases, prior_at_case: np.ndarr
     convicted = sentence >= 0
     remanded = final_in_crown & (sentence == S_CUS) & (rng.random(n) < P.remand_share)
     breach = rng.random(n) < 0.04
+    # community and suspended sentence orders: length and (sometimes early) end
+    is_sso = sentence == S_SSO
+    is_order = ((sentence == S_CO) | is_sso) & (sentence_day != NA)
+    order_length = np.where(is_sso, np.array([365, 547, 730])[choose(rng, (0.5, 0.2, 0.3), n)],
+                            np.array([182, 365, 365, 547, 730, 1095])[choose(rng, (0.1, 0.4, 0.1, 0.15, 0.2, 0.05),
+                                                                              n)])
+    order_length = np.where(is_order, order_length, 0).astype(np.int32)
+    early = rng.random(n) < 0.22
+    end_day = np.where(early, sentence_day + 30 + (rng.random(n) * (order_length - 30)).astype(np.int32),
+                       sentence_day + order_length)
+    order_end = np.where(is_order, end_day, NA).astype(np.int32)
     return CourtResult(
         group=group, code=code, n_offences=n_off, first_hearing=first, mags_final=mags_final, plea=plea,
         mags_outcome=mags_outcome, mags_sentence=mags_sentence, to_crown=to_crown, crown_type=crown_type,
         crown_receipt=receipt, crown_plea=cplea, crown_outcome=crown_outcome, crown_sentence=crown_sentence,
         crown_sentence_day=crown_sday, custody_days=custody_days, breach=breach, convicted=convicted,
-        sentence=sentence, sentence_day=sentence_day, remanded=remanded)
+        sentence=sentence, sentence_day=sentence_day, remanded=remanded, order_length=order_length,
+        order_end=order_end)
 
 
 def _concat_court(parts: list[CourtResult]) -> CourtResult:

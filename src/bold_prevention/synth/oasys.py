@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ..datafirst import codes as K
 from .common import NA, Frame, choose, coded, day, explode, hex_ids, rng_for, uniform_days
-from .events import OFFENCE_GROUPS, S_CO, S_SSO, Justice, count_before, last_before
+from .events import OFFENCE_GROUPS, Justice, count_before, last_before
 from .params import NEEDS, SynthParams
 from .population import Population
 
@@ -56,18 +56,19 @@ def assessments(pop: Population, P: SynthParams, seed: int, J: Justice) -> dict[
     lic &= ld <= lic_end
     parts.append((person[lic], ld[lic].astype(np.int32), T_L3, C_COM, case[lic]))
     # community and suspended sentence orders: full or layer 1 assessment, six-month review, termination
-    idx = np.flatnonzero(((cr.sentence == S_CO) | (cr.sentence == S_SSO)) & (cr.sentence_day != NA))
+    idx = np.flatnonzero(cr.order_end != NA)
     p = cases.person[idx]
     d0 = cr.sentence_day[idx]
-    # the supervision length is not stored on the case; a 12-month window is inside every order length used
-    d_end = d0 + 180
-    first = d0 + rng.integers(3, 31, len(idx))
+    d_end = cr.order_end[idx]
+    first = np.minimum(d0 + rng.integers(3, 31, len(idx)), d_end)
     t = np.where(rng.random(len(idx)) < 0.75, T_L3, T_L1)
     parts.append((p, first.astype(np.int32), t, C_COM, idx))
-    rv = rng.random(len(idx)) < 0.5
-    parts.append((p[rv], (d0 + 150 + rng.integers(0, 30, len(idx)))[rv].astype(np.int32), T_L3, C_REV, idx[rv]))
-    tm = rng.random(len(idx)) < 0.3
-    parts.append((p[tm], (d_end - rng.integers(0, 15, len(idx)))[tm].astype(np.int32), T_L3, C_TERM, idx[tm]))
+    rv_day = d0 + 150 + rng.integers(0, 30, len(idx))
+    rv = (rng.random(len(idx)) < 0.5) & (rv_day <= d_end)
+    parts.append((p[rv], rv_day[rv].astype(np.int32), T_L3, C_REV, idx[rv]))
+    tm_day = np.maximum(d_end - rng.integers(0, 15, len(idx)), first)
+    tm = (rng.random(len(idx)) < 0.3) & (tm_day > first)
+    parts.append((p[tm], tm_day[tm].astype(np.int32), T_L3, C_TERM, idx[tm]))
 
     cols = {"person": [], "date": [], "type": [], "context": [], "case": []}
     for person_, date_, type_, ctx_, case_ in parts:

@@ -230,11 +230,11 @@ class SynthParams:
     # ---------------------------------------------------------------------------------------------- OASys
     #: Domain-level sensitivity P(measured | need) and specificity P(not measured | no need) of OASys answers.
     oasys_sensitivity: Mapping[str, float] = field(default_factory=lambda: _needs(
-        mental_health=0.93, physical_health=0.92, low_income=0.93, substance_misuse=0.95, employment=0.95,
-        education=0.92, accommodation=0.94, family=0.92, domestic_abuse=0.90))
+        mental_health=0.95, physical_health=0.95, low_income=0.96, substance_misuse=0.96, employment=0.96,
+        education=0.95, accommodation=0.95, family=0.95, domestic_abuse=0.94))
     oasys_specificity: Mapping[str, float] = field(default_factory=lambda: _needs(
-        mental_health=0.97, physical_health=0.98, low_income=0.97, substance_misuse=0.97, employment=0.96,
-        education=0.97, accommodation=0.98, family=0.97, domestic_abuse=0.98))
+        mental_health=0.97, physical_health=0.98, low_income=0.97, substance_misuse=0.98, employment=0.97,
+        education=0.97, accommodation=0.98, family=0.98, domestic_abuse=0.98))
     #: Probability that an answered OASys item is missing (null, or the 'M' code on 0-1-2 scales).
     oasys_missing_rate: float = 0.015
     #: Probability of "don't know" / "not applicable" on basic custody screening items.

@@ -12,8 +12,9 @@ from functools import cache
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from ..geography import lsoa11_table
+from ..geography import lsoa11_path
 from .common import NA, age_at, choose, day, mix64, rng_for
 from .names import NameBank, name_bank
 from .params import NEEDS, SynthParams
@@ -53,7 +54,8 @@ class Geography:
 
 @cache
 def geography() -> Geography:
-    t = lsoa11_table()
+    # ParquetFile avoids importing pyarrow.dataset (slow to import)
+    t = pq.ParquetFile(lsoa11_path()).read()
     lad_codes = t["lad_code"].combine_chunks()
     enc = pc.dictionary_encode(lad_codes)
     lad_index = enc.indices.to_numpy().astype(np.int32)

@@ -107,7 +107,7 @@ def justice_frames(pop: Population, P: SynthParams, seed: int, J: Justice) -> di
     code = np.where(ordinal == 0, cr.code[pc],
                     _CODE_START[grp] + (rng.random(len(par)) * _CODE_COUNT[grp]).astype(np.int64))
     odate = np.where(ordinal == 0, cases.offence_day[pc],
-                     cases.offence_day[pc] - rng.integers(0, 30, len(par))).astype(np.int32)
+                     np.maximum(cases.offence_day[pc] - rng.integers(0, 30, len(par)), lo)).astype(np.int32)
     off_outcome = np.where(pending[par], -1, cr.mags_outcome[pc])
     drop = (ordinal > 0) & (off_outcome == 0) & (rng.random(len(par)) < 0.1)
     off_outcome = np.where(drop, 3, off_outcome)  # some further charges withdrawn
@@ -240,12 +240,9 @@ def _probation(pop: Population, P: SynthParams, seed: int, J: Justice, rng: np.r
     # community and suspended sentence orders
     co = conv[(s == S_CO) | (s == S_SSO)]
     is_sso = cr.sentence[co] == S_SSO
-    length = np.where(is_sso, np.array([365, 547, 730])[choose(rng, (0.5, 0.2, 0.3), len(co))],
-                      np.array([182, 365, 365, 547, 730, 1095])[choose(rng, (0.1, 0.4, 0.1, 0.15, 0.2, 0.05),
-                                                                        len(co))]).astype(np.int32)
+    length = cr.order_length[co]
     d0 = cr.sentence_day[co]
-    early = rng.random(len(co)) < 0.22
-    term = np.where(early, d0 + (rng.random(len(co)) * (length - 30)).astype(np.int32) + 30, d0 + length)
+    term = cr.order_end[co]
     parts.append(dict(case=co, dtype=np.where(is_sso, D_SSO, D_CO), ref=d0 - rng.integers(0, 3, len(co)),
                       disp=d0, term=term, length=length, recalls=np.zeros(len(co), dtype=np.int64)))
     # custodial sentences (the probation event spans custody and licence)
