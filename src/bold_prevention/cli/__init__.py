@@ -10,6 +10,7 @@ from . import serve as _serve, users as _users, audit as _audit  # noqa: F401,E4
 from . import load as _load  # noqa: F401,E402
 from . import catalogue as _catalogue, register as _register  # noqa: F401,E402,I001
 from . import outputs as _outputs  # noqa: F401,E402
+from . import synth as _synth  # noqa: F401,E402
 from . import spine as _spine, cohort as _cohort  # noqa: F401,E402,I001
 # isort: on
 # fmt: on
