@@ -100,7 +100,7 @@ def build_cohort(con_or_project, spec: str | Path | dict | CohortSpec, *, as_at:
         steps = compile_cohort(spec, spine_as_at)
         attrition = _run(con, steps)
         final = steps[-1].name
-        end = (f"index_date + INTERVAL {spec.follow_up_days} DAY" if spec.follow_up_days is not None
+        end = (f"CAST(index_date + INTERVAL {spec.follow_up_days} DAY AS DATE)" if spec.follow_up_days is not None
                else "CAST(NULL AS DATE)")
         con.execute(f"CREATE OR REPLACE TABLE {cohort_table(spec.name)} AS "
                     f"SELECT person_id, index_date, {end} AS end_date FROM {final}")

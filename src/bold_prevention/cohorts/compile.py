@@ -68,15 +68,15 @@ def events_sql(events: tuple[EntryEvent, ...], as_at: date) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
-def _entry_sql(spec: CohortSpec, as_at: date) -> str:
+def _entry_sql(spec: CohortSpec, as_at: date, person_table: str = "spine.person") -> str:
     if not spec.entry_events:
-        return f"SELECT person_id, as_at_date AS index_date FROM spine.person WHERE as_at_date = {date_literal(as_at)}"
+        return f"SELECT person_id, {date_literal(as_at)} AS index_date FROM {person_table}"
     ev = events_sql(spec.entry_events, as_at)
     lb = ""
     if spec.lookback_months:
         lb = f" AND e.event_date > {date_literal(months_before(as_at, spec.lookback_months))}"
     base = (f"SELECT e.person_id, e.event_date, e.event_id FROM ({ev}) e "
-            f"JOIN spine.person sp ON sp.person_id = e.person_id WHERE e.event_date IS NOT NULL{lb}")
+            f"JOIN {person_table} sp ON sp.person_id = e.person_id WHERE e.event_date IS NOT NULL{lb}")
     if spec.limit == "all":
         return f"SELECT DISTINCT person_id, event_date AS index_date FROM ({base}) b"
     order = "ASC" if spec.limit == "first" else "DESC"
@@ -88,16 +88,17 @@ WHERE _rn = 1"""
 
 
 class _Compiler:
-    def __init__(self, prev: str, as_at: date) -> None:
+    def __init__(self, prev: str, as_at: date, person_table: str = "spine.person") -> None:
         self.prev = prev
         self.as_at = as_at
+        self.person_table = person_table
         self.joins: list[str] = []
         self.k = 0
 
     def leaf_where(self, c: Criterion) -> str:
         self.k += 1
         a = f"k{self.k}"
-        self.joins.append(f"LEFT JOIN (SELECT person_id, 1 AS ok FROM spine.person WHERE ({c.where})) {a} "
+        self.joins.append(f"LEFT JOIN (SELECT person_id, 1 AS ok FROM {self.person_table} WHERE ({c.where})) {a} "
                           f"ON {a}.person_id = p.person_id")
         return f"COALESCE({a}.ok, 0)"
 
@@ -134,8 +135,8 @@ class _Compiler:
         return self.leaf_events(c)
 
 
-def _rule_sql(rule: Rule, prev: str, as_at: date, *, exclude: bool) -> str:
-    comp = _Compiler(prev, as_at)
+def _rule_sql(rule: Rule, prev: str, as_at: date, *, exclude: bool, person_table: str = "spine.person") -> str:
+    comp = _Compiler(prev, as_at, person_table)
     v = comp.value(rule.criterion)
     keep = 0 if exclude else 1
     return (f"SELECT p.person_id, p.index_date FROM {prev} p\n" + "\n".join(comp.joins) +
@@ -168,16 +169,19 @@ def check_spine_columns(spec: CohortSpec, columns: set[str]) -> None:
                                  f"{', '.join(bad)}", hint=hint)
 
 
-def compile_cohort(spec: CohortSpec, as_at: date) -> list[CohortStep]:
-    """The cohort's steps: entry, then one per inclusion and exclusion rule, in order."""
-    steps = [CohortStep("_c_s0", _entry_sql(spec, as_at), "Entry: " + (
+def compile_cohort(spec: CohortSpec, as_at: date, *, person_table: str = "spine.person") -> list[CohortStep]:
+    """The cohort's steps: entry, then one per inclusion and exclusion rule, in order.
+
+    ``person_table`` is the person-level table the ``where`` rules read (``spine.person``; the truth-based
+    cohort of :mod:`bold_prevention.cohorts.validity` uses a table of the same shape)."""
+    steps = [CohortStep("_c_s0", _entry_sql(spec, as_at, person_table), "Entry: " + (
         "every person in the spine" if not spec.entry_events else
         ", ".join(e.table + (f" where {e.where}" if e.where else "") for e in spec.entry_events)), "entry")]
     for kind, rules in (("inclusion", spec.inclusion), ("exclusion", spec.exclusion)):
         for r in rules:
             prev = steps[-1].name
-            steps.append(CohortStep(f"_c_s{len(steps)}", _rule_sql(r, prev, as_at, exclude=kind == "exclusion"),
-                                    r.name, kind))
+            steps.append(CohortStep(f"_c_s{len(steps)}", _rule_sql(r, prev, as_at, exclude=kind == "exclusion",
+                                                                   person_table=person_table), r.name, kind))
     return steps
 
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from ..errors import InputError
 
-__all__ = ["IMD_SCHEMA", "read_iod_file1", "read_iod_file7", "read_region_lookup", "read_wimd2019",
+__all__ = ["IMD_SCHEMA", "deciles_from_ranks", "read_iod_file1", "read_iod_file7", "read_region_lookup", "read_wimd2019",
            "read_deprivation"]
 
 IMD_SCHEMA = pa.schema([
@@ -194,6 +194,15 @@ def _sheet(sheets: dict[str, pd.DataFrame], name: str) -> pd.DataFrame | None:
     return None
 
 
+def deciles_from_ranks(ranks: pd.Series) -> pd.Series:
+    """Deciles (1 = most deprived 10%) from ranks 1..n (1 = most deprived): ``floor((rank - 1) * 10 / n) + 1``."""
+    r = pd.to_numeric(ranks, errors="coerce")
+    n = int(r.notna().sum())
+    if n == 0:
+        return r
+    return ((r - 1) * 10 // n + 1).where(r.notna())
+
+
 def read_wimd2019(path: str | Path) -> pa.Table:
     """WIMD 2019 (ODS): sheet ``WIMD_2019_ranks`` (ranks) or ``Data`` (scores; ranks derived from them)."""
     path = Path(path)
@@ -233,8 +242,7 @@ def read_wimd2019(path: str | Path) -> pa.Table:
     else:
         out["imd_score"] = vals
         out["imd_rank"] = vals.rank(ascending=False, method="min")
-    n = int(out["imd_rank"].notna().sum())
-    out["imd_decile"] = ((out["imd_rank"] - 1) * 10 // n + 1).where(out["imd_rank"].notna())
+    out["imd_decile"] = deciles_from_ranks(out["imd_rank"])
     dec = _sheet(sheets, "Deciles_quintiles_quartiles")
     if dec is not None:
         try:

@@ -29,7 +29,7 @@ from datetime import date, datetime
 
 from ..datafirst import MODEL
 from ..errors import InputError
-from ..linkage.xjs import BANDS, build_person_records
+from ..linkage.xjs import BANDS, build_person_records, person_paths
 from .rules import DriverRule, load_rules
 from .sources import PERSON_TABLES, RECORD_DATES, date_literal, resolved_sql, sql_literal
 
@@ -260,6 +260,18 @@ FROM (
 GROUP BY person_id"""
 
 
+#: Case-level evidence reaches every party of a case; for these person tables only parties meeting the condition
+#: count as the person the evidence is about (a possession claim is evidence about the defendant, not the landlord).
+EVIDENCE_PARTIES: dict[str, str] = {"civil_parties": "party_role = 'DEFT'"}
+
+
+def _evidence_via(table: str) -> tuple[str, str] | None:
+    pt = person_paths()[table].person_table
+    if pt != table and pt in EVIDENCE_PARTIES:
+        return pt, EVIDENCE_PARTIES[pt]
+    return None
+
+
 def _need_steps(rules: list[DriverRule], as_at: date, present: set[str]) -> list[Step]:
     """Evidence rows per table, then per evidence item, then combined per driver (``_sp_need``)."""
     a = date_literal(as_at)
@@ -282,36 +294,38 @@ def _need_steps(rules: list[DriverRule], as_at: date, present: set[str]) -> list
         for kk, rule, j in evs:
             ev = rule.derivation.evidence[j]
             if rule.derivation.kind == "flag":
-                vals.append(f"CASE WHEN ({ev.expression}) THEN 1.0 ELSE 0.0 END AS v{kk}")
+                # unknown (NULL: an item the expression reads is missing) stays NULL
+                vals.append(f"CASE WHEN ({ev.expression}) THEN 1.0 WHEN NOT ({ev.expression}) THEN 0.0 END AS v{kk}")
             else:
                 vals.append(f"CAST(({ev.expression}) AS DOUBLE) AS v{kk}")
         ev_name = f"_sp_ev{ti}"
+        source = resolved_sql(table, cols)
+        via = _evidence_via(table)
+        if via:
+            vt, vcond = via
+            rid = person_paths()[vt].record_id
+            source = (f"SELECT r0.* FROM ({source}) r0 JOIN (SELECT {rid} AS _via_id FROM extract.{vt} "
+                      f"WHERE {vcond}) v ON v._via_id = r0._person_record_id")
         steps.append(Step(ev_name, f"SELECT _person_id, _record_id, _record_date, {', '.join(vals)} "
-                                   f"FROM ({resolved_sql(table, cols)}) r WHERE _record_date <= {a}"))
-        if any(rule.derivation.evidence[j].when == "latest" for _, rule, j in evs):
-            steps.append(Step(f"{ev_name}_latest", f"""
-SELECT * FROM (
-    SELECT e.*, ROW_NUMBER() OVER (PARTITION BY _person_id ORDER BY _record_date DESC, _record_id DESC) AS _rn
-    FROM {ev_name} e) s
-WHERE _rn = 1"""))
+                                   f"FROM ({source}) r WHERE _record_date <= {a}"))
         for kk, rule, j in evs:
             ev = rule.derivation.evidence[j]
             meta = (f"'{rule.driver}' AS driver, {kk} AS item, '{table}' AS evidence_table, "
                     f"{sql_literal(ev.dataset)} AS evidence_dataset, "
                     f"{sql_literal(', '.join(ev.variables))} AS evidence_variable")
-            if ev.when == "latest":
-                items.append(f"SELECT _person_id AS person_id, v{kk} AS value, _record_date AS evidence_date, {meta} "
-                             f"FROM {ev_name}_latest")
-                continue
             window = ""
             if ev.when == "window":
                 window = f" WHERE _record_date > {date_literal(months_before(as_at, ev.lookback_months))}"
-            agg = f"SUM(v{kk}) OVER (PARTITION BY _person_id)" if rule.derivation.combine == "sum" else f"v{kk}"
+            if ev.when == "latest":
+                # the latest record on which the expression is known (not NULL); else the latest record
+                agg, order = f"v{kk}", f"CASE WHEN v{kk} IS NULL THEN 1 ELSE 0 END, _record_date DESC, _record_id DESC"
+            else:
+                agg = f"SUM(v{kk}) OVER (PARTITION BY _person_id)" if rule.derivation.combine == "sum" else f"v{kk}"
+                order = f"v{kk} DESC NULLS LAST, _record_date DESC, _record_id DESC"
             items.append(f"""
 SELECT person_id, value, evidence_date, {meta} FROM (
     SELECT _person_id AS person_id, {agg} AS value, _record_date AS evidence_date,
-           ROW_NUMBER() OVER (PARTITION BY _person_id
-                              ORDER BY v{kk} DESC NULLS LAST, _record_date DESC, _record_id DESC) AS _rn
+           ROW_NUMBER() OVER (PARTITION BY _person_id ORDER BY {order}) AS _rn
     FROM {ev_name}{window}) s
 WHERE _rn = 1""")
     if not items:
