@@ -134,10 +134,16 @@ def open_package(path: str | os.PathLike) -> zipfile.ZipFile:
 _WS = re.compile(r"[ \t\r\n]+")
 
 
+def _collapse(t: str | None) -> str:
+    if not t:
+        return ""
+    return _WS.sub(" ", t) if ("\n" in t or "\t" in t or "\r" in t or "  " in t) else t
+
+
 def _inline_text(el: ET.Element) -> str:
     """Text of a paragraph: runs of white space in the XML collapse to one space (ODF 1.2, 6.1.2); spaces,
     tabs and line breaks written as elements are kept."""
-    parts = [_WS.sub(" ", el.text or "")]
+    parts = [_collapse(el.text)]
     for ch in el:
         tag = ch.tag
         if tag == X_S:
@@ -150,7 +156,7 @@ def _inline_text(el: ET.Element) -> str:
             pass
         else:
             parts.append(_inline_text(ch))
-        parts.append(_WS.sub(" ", ch.tail or ""))
+        parts.append(_collapse(ch.tail))
     return "".join(parts)
 
 

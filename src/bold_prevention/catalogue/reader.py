@@ -163,11 +163,12 @@ def _read_dictionary(sheet: Sheet, header: _Header, file_name: str, dataset: str
     seen: dict[tuple[str, str], tuple[int, str]] = {}
     table = "" if "table_name" in cols else sheet.name
     for rownum, cells in sheet.rows[header.row_index + 1:]:
-        again = _match_header(cells)
-        if _is_dictionary_header(again):  # a repeated header (one block per table)
-            cols = again
-            continue
         var = _cell(cells, cols.get("variable"))
+        if var and len(var) < 40 and _HEADING_LOOKUP.get(normalise_heading(var)) == "variable":
+            again = _match_header(cells)
+            if _is_dictionary_header(again):  # a repeated header (one block per table)
+                cols = again
+                continue
         tcell = _cell(cells, cols.get("table_name"))
         desc = _cell(cells, cols.get("description"))
         vals = _cell(cells, cols.get("values"))
