@@ -165,8 +165,8 @@ def contracts(con: duckdb.DuckDBPyConnection | None = None) -> dict[str, TableCo
 
 # ------------------------------------------------------------------------------------------- catalogue value sets
 def _columns_of(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
-    rows = con.execute("select column_name from information_schema.columns where table_schema = ? "
-                       "and table_name = ?", [schema, table]).fetchall()
+    rows = con.execute("select column_name from duckdb_columns() where database_name = current_database() "
+                       "and schema_name = ? and table_name = ?", [schema, table]).fetchall()
     return {r[0] for r in rows}
 
 

@@ -642,8 +642,8 @@ def _insert(con, table: str, rows: list[list]) -> None:
         return
     import pyarrow as pa
 
-    cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-    types = [r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    desc = con.execute(f"DESCRIBE {table}").fetchall()
+    cols, types = [r[0] for r in desc], [r[1] for r in desc]
     arrays = {}
     for k, (name, typ) in enumerate(zip(cols, types, strict=True)):
         values = [r[k] for r in rows]
