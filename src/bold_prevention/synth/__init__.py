@@ -201,8 +201,7 @@ def _generate_into(root: Path, final: Path, persons: int, seed: int, fmt: str, P
         frames[name].columns[col] = est
     # probation requirements carry the estimated id of their event
     rq = frames["moj_probation_rqmnts"]
-    rq.columns["estimated_offender_id"] = estimated["moj_probation_flatfile"].take(pa.array(rq.key))
-    rq.key = None
+    rq.columns["estimated_offender_id"] = estimated["moj_probation_flatfile"].take(pa.array(rq.parent))
     for t in MODEL.tables:
         if t.name in frames:
             write(frames.pop(t.name))

@@ -175,6 +175,8 @@ class Frame:
     non_person: np.ndarray | None = None
     #: Integer key of each row, from which the record id string is made.
     key: np.ndarray | None = None
+    #: Row of the parent frame each row belongs to (where a column is copied from the parent).
+    parent: np.ndarray | None = None
 
     def __len__(self) -> int:
         for v in self.columns.values():

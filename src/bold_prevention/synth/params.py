@@ -173,7 +173,7 @@ class SynthParams:
     #: Base cases per person-year at the peak ages (before need, sex and heterogeneity effects).
     offence_base_rate: float = 0.010
     #: Highest case rate of any person-year (caps the heavy tail of the rate distribution).
-    offence_max_rate: float = 3.0
+    offence_max_rate: float = 2.0
     #: Log-rate weight of each need score in the offending rate.
     offence_need_weights: Mapping[str, float] = field(default_factory=lambda: _needs(
         mental_health=0.20, physical_health=-0.10, low_income=0.20, substance_misuse=0.60, employment=0.30,
@@ -200,20 +200,20 @@ class SynthParams:
 
     # ---------------------------------------------------------------------------------------------- custody
     #: Base probability of immediate custody for a magistrates' conviction (raised by prior convictions).
-    mags_custody_rate: float = 0.03
+    mags_custody_rate: float = 0.02
     #: Base probability of immediate custody for a Crown Court conviction.
-    crown_custody_rate: float = 0.45
+    crown_custody_rate: float = 0.35
     #: Median Crown Court custodial sentence (days) and log-normal spread.
     crown_sentence_median_days: float = 540.0
     crown_sentence_sigma: float = 0.8
     #: Share of the sentence served before automatic release.
     release_point: float = 0.5
     #: Probability of recall to custody after a release on licence (before need effects).
-    recall_rate: float = 0.15
+    recall_rate: float = 0.12
 
     # ---------------------------------------------------------------------------------------------- reoffending
     #: Expected extra offences in the 12 months after a release (before effects).
-    release_hazard_base: float = 0.15
+    release_hazard_base: float = 0.10
     #: Log effects on the post-release hazard: need flags, male, per prior conviction (log1p), per decade of age
     #: above 25.
     release_need_weights: Mapping[str, float] = field(default_factory=lambda: _needs(
@@ -258,11 +258,11 @@ class SynthParams:
 
     # ---------------------------------------------------------------------------------------------- family
     #: Private-law (child arrangements) cases per household-year with children, before the family-need effect.
-    private_law_rate: float = 0.004
+    private_law_rate: float = 0.0018
     #: Public-law (care) cases per household-year with children, before need effects.
-    public_law_rate: float = 0.0008
+    public_law_rate: float = 0.00015
     #: Family Law Act (domestic abuse injunction) applications per adult-year, before the domestic-abuse effect.
-    fla_rate: float = 0.0012
+    fla_rate: float = 0.0005
     #: Divorces per couple-year.
     divorce_rate: float = 0.006
     #: Log-rate weight of the family, domestic abuse, substance and mental health need scores in family cases.

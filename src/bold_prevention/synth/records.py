@@ -89,7 +89,7 @@ def justice_frames(pop: Population, P: SynthParams, seed: int, J: Justice) -> di
         "offence_group": coded(cr.group[m], OFFENCE_GROUPS),
         "offence_type": coded(GROUP_TYPE[cr.group[m]], K.OFFENCE_TYPE.values),
         "proceedings_type_desc": coded(proc, K.PROCEEDINGS_TYPE.values),
-        "breach_marker": coded(breach.astype(np.int8) * 0 + np.where(breach, 0, 1), K.BREACH_MARKER.values),
+        "breach_marker": coded(np.where(breach, 0, 1), K.BREACH_MARKER.values),  # Y / N
         "plea": coded(cr.plea[m], K.MAGS_PLEA.values),
         "outcome": coded(outcome, K.MAGS_OUTCOME.values),
         "sentence": coded(sentence, K.SENTENCE.values),
@@ -260,7 +260,7 @@ def _probation(pop: Population, P: SynthParams, seed: int, J: Justice, rng: np.r
                       disp=(cs + cl)[pss], term=lic_end[pss], length=np.full(int(pss.sum()), 365),
                       recalls=np.zeros(int(pss.sum()), dtype=np.int64)))
     # pre-sentence reports
-    psr = conv[(cr.crown_type[conv] >= 0) & (cr.crown_type[conv] < 2) | (rng.random(len(conv)) < 0.2)]
+    psr = conv[(cr.crown_type[conv] >= 0) & (cr.crown_type[conv] < 2) | (rng.random(len(conv)) < 0.06)]
     ref = np.where(cr.crown_type[psr] >= 0, cr.crown_receipt[psr], cr.first_hearing[psr]).astype(np.int32)
     ref = np.minimum(ref, cr.sentence_day[psr])
     parts.append(dict(case=psr, dtype=np.full(len(psr), D_PSR), ref=ref, disp=np.full(len(psr), NA, dtype=np.int32),
@@ -326,11 +326,10 @@ def _probation(pop: Population, P: SynthParams, seed: int, J: Justice, rng: np.r
     reason = choose(rng, (0.65, 0.10, 0.10, 0.10, 0.05), len(e))
     rterm_c = _clip_future(rterm, hi)
     reason = np.where(rterm_c == NA, -1, reason)
-    est = None
     req = Frame("moj_probation_rqmnts", columns={
         "rqmnt_id_hash": hex_ids(np.arange(len(e)), "probation_rqmnt", seed),
         "event_id_hash": hex_ids(e, "probation_event", seed),
-        "estimated_offender_id": est,
+        "estimated_offender_id": None,
         "rqmnt_type_main_category_code": coded(rtype, RQMNTS),
         "rqmnt_type_main_category_desc": coded(rtype, RQMNT_LABELS),
         "rqmnt_start_date": start,
@@ -339,7 +338,7 @@ def _probation(pop: Population, P: SynthParams, seed: int, J: Justice, rng: np.r
         "rqmnt_termination_reason_desc": coded(reason, RQMNT_TERM),
         "length": length.astype(np.int64),
     })
-    req.key = e  # parent event row, to carry the parent's estimated offender id
+    req.parent = e  # the event row of each requirement (carries the event's estimated offender id)
     return {f.table: f}, {req.table: req}
 
 
