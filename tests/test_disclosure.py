@@ -110,6 +110,21 @@ def test_no_suppressed_cell_can_be_recovered_from_the_margins(inner, zeros_discl
         assert hi - lo > 1e-6, f"cell {(i, j)} recoverable as {lo} from the published margins"
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inner=count_tables(), lower=st.sampled_from([0.0, 1.0]), data=st.data())
+def test_graph_audit_agrees_with_linear_programming(inner, lower, data):
+    """The module's fast exact audit (graph search) says a cell is recoverable iff the LP attack pins it down."""
+    from bold_prevention.outputs._protect import recoverable, two_way
+
+    truth = full_truth(inner)
+    flags = data.draw(st.lists(st.booleans(), min_size=truth.size, max_size=truth.size))
+    hidden = np.array(flags).reshape(truth.shape) & (truth >= lower)
+    published = pd.DataFrame(np.where(hidden, np.nan, truth))
+    by_lp = {c: hi - lo < 1e-6 for c, (lo, hi) in attack(published, lower).items()}
+    by_graph = recoverable(two_way(truth, lb=lower), hidden)
+    assert {c for c, fixed in by_lp.items() if fixed} == {tuple(map(int, c)) for c in np.argwhere(by_graph)}
+
+
 @settings(max_examples=40, deadline=None)
 @given(cells=st.lists(small_counts, min_size=1, max_size=8))
 def test_one_way_table_total_does_not_reveal_a_suppressed_cell(cells):

@@ -172,8 +172,62 @@ def _reachable(adj: list[list[tuple[int, int]]], start: int, goal: int, skip_edg
     return False
 
 
+def _scc(n: int, adj: list[list[tuple[int, int]]]) -> list[int]:
+    """Strongly connected component id of each node (iterative Tarjan)."""
+    index = [-1] * n
+    low = [0] * n
+    on = [False] * n
+    comp = [-1] * n
+    stack: list[int] = []
+    counter = 0
+    ncomp = 0
+    for root in range(n):
+        if index[root] != -1:
+            continue
+        work = [(root, iter(adj[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on[root] = True
+        while work:
+            node, it = work[-1]
+            pushed = False
+            for nxt, _k in it:
+                if index[nxt] == -1:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on[nxt] = True
+                    work.append((nxt, iter(adj[nxt])))
+                    pushed = True
+                    break
+                if on[nxt]:
+                    low[node] = min(low[node], index[nxt])
+            if pushed:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                while True:
+                    x = stack.pop()
+                    on[x] = False
+                    comp[x] = ncomp
+                    if x == node:
+                        break
+                ncomp += 1
+    return comp
+
+
 def recoverable(grid: Grid, suppressed: np.ndarray) -> np.ndarray:
-    """Boolean mask: the suppressed cells whose exact value follows from the published cells and constraints."""
+    """Boolean mask: the suppressed cells whose exact value follows from the published cells and constraints.
+
+    A cell is free to move iff it lies on a cycle of suppressed cells along which it can move: every cell at its
+    lower bound may only increase. Bridges of the undirected graph are fixed; cells on a cycle of cells that can all
+    move both ways are free; a cell at its bound is free iff its increasing arc lies in a strongly connected component
+    of the directed graph; the few remaining cells are decided by a search that avoids the cell itself.
+    """
     out = np.zeros(grid.shape, dtype=bool)
     cells = [tuple(int(x) for x in c) for c in np.argwhere(suppressed)]
     if not cells:
@@ -184,30 +238,38 @@ def recoverable(grid: Grid, suppressed: np.ndarray) -> np.ndarray:
     bridges = _bridges(n, edges)
     comp = _components(n, [e for e in edges if e[0] != e[1]])
     comp_bound: set[int] = {comp[edges[k][0]] for k in range(len(cells)) if at_bound[k] and edges[k][0] != edges[k][1]}
-    adj: list[list[tuple[int, int]]] | None = None
+    pending: list[int] = []
     for k, (i, j) in enumerate(cells):
         a, b = edges[k]
         if a == b:
             continue  # no constraint touches this cell
         if k in bridges:
             out[i, j] = True
+        elif comp[a] in comp_bound:
+            pending.append(k)  # on a cycle, but cells at their bound may block it
+    if not pending:
+        return out
+    arcs = [grid.increase_arc(*c) for c in cells]
+    adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for f in range(len(cells)):
+        if edges[f][0] == edges[f][1]:
             continue
-        if comp[a] not in comp_bound:
+        tail, head = arcs[f]
+        adj[tail].append((head, f))
+        if not at_bound[f]:
+            adj[head].append((tail, f))
+    scc = _scc(n, adj)
+    two_way = _bridges(n, [edges[f] if not at_bound[f] else (0, 0) for f in range(len(cells))])
+    for k in pending:
+        i, j = cells[k]
+        tail, head = arcs[k]
+        if at_bound[k]:
+            out[i, j] = scc[tail] != scc[head]
+        elif k not in two_way:
             continue  # on a cycle of cells that can all move both ways
-        if adj is None:
-            adj = [[] for _ in range(n)]
-            for f, (fi, fj) in enumerate(cells):
-                if edges[f][0] == edges[f][1]:
-                    continue
-                tail, head = grid.increase_arc(fi, fj)
-                adj[tail].append((head, f))
-                if not at_bound[f]:
-                    adj[head].append((tail, f))
-        tail, head = grid.increase_arc(i, j)
-        can_move = _reachable(adj, head, tail, k)  # increase along tail->head, return head => tail
-        if not can_move and not at_bound[k]:
-            can_move = _reachable(adj, tail, head, k)  # decrease
-        out[i, j] = not can_move
+        else:
+            can_move = _reachable(adj, head, tail, k) or _reachable(adj, tail, head, k)
+            out[i, j] = not can_move
     return out
 
 
