@@ -261,8 +261,8 @@ def load_extracts(
         listed = ", ".join(sorted(scan.unknown)) or "no files"
         raise InputError(
             f"no Data First tables found in {scan.root} ({listed})",
-            hint="file names must be <table>.parquet or <table>.csv (or <table>_01.parquet ... for parts), "
-                 "named after the model's tables; see `bold catalogue tables` or docs/loading-and-quality.md")
+            hint="name each file after a table of the Data First model: <table>.parquet or <table>.csv "
+                 "(parts: <table>_01.parquet ...); the tables are " + ", ".join(MODEL.table_names))
     if snap > today:
         raise InputError(f"snapshot date {snap.isoformat()} is in the future",
                          hint="pass the date the extract was taken, as YYYY-MM-DD")
