@@ -246,7 +246,7 @@ def load_extracts(
     """
     if engine != "duckdb":
         raise InputError(f"loading with the {engine!r} engine is not supported",
-                         hint="load with --engine duckdb (the default); the Spark engine reads the loaded warehouse")
+                         hint="load with the DuckDB engine (the default); the Spark engine reads the loaded warehouse")
     proj = project if isinstance(project, Project) else Project.at(project)
     scan = scan_source(source_dir)
     scope = _resolve_datasets(datasets)
@@ -275,6 +275,9 @@ def load_extracts(
     try:
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
+        # scratch databases left by a killed load (we hold the warehouse's write lock: no other load is running)
+        for stale in proj.root.glob(".staging-*.duckdb*"):
+            stale.unlink(missing_ok=True)
         # Stage in a separate scratch database: a file that fails to read aborts only its own statement, and the
         # warehouse is not touched until the single transaction that commits the load.
         con.execute(f"ATTACH '{_sql_path(staging_path)}' AS {STAGING}")
