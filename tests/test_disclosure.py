@@ -474,3 +474,25 @@ def test_sklearn_model_and_metrics():
     assert not few.publishable
     with pytest.raises(DisclosureError, match="model-no-individual-values"):
         check_model_metrics({"predicted risk": [0.1, 0.2]}, n=300, title="Leaky")
+
+
+def test_place_prevalence_on_the_synthetic_population_cannot_be_unpicked(synth_dir):
+    """Need by local authority on the synthetic population: sparse, many zeros; the attack recovers nothing."""
+    people = pd.read_parquet(synth_dir / "truth" / "truth_person.parquet")
+    top = people.lad_code.value_counts().index[:25]
+    sub = people[people.lad_code.isin(top)]
+    out = frequency_table(sub, "lad_code", ["need_accommodation", "need_substance_misuse"],
+                          title="Accommodation and substance misuse need by local authority", rules=EXACT)
+    assert out.n_suppressed and out.publishable
+    for cell, (lo, hi) in attack(out.data, 0.0).items():
+        assert hi - lo > 1e-6, f"{cell} recoverable"
+    levels = {"lad_code": sorted(top)}
+    needs = check_counts(sub.assign(n=sub.need_accommodation.astype(int)), "n", "lad_code", levels=levels,
+                         title="People with accommodation need")
+    population = check_counts(sub.assign(n=1), "n", "lad_code", levels=levels, title="People")
+    prevalence = rate_table(needs, population, per=1000, title="Accommodation need per 1,000")
+    hidden = needs.mask.to_numpy() | population.mask.to_numpy()
+    assert (prevalence.mask.to_numpy() == hidden).all()
+    shown = ~hidden
+    ratio = needs.data.to_numpy()[shown] / population.data.to_numpy()[shown] * 1000
+    assert np.allclose(prevalence.data.to_numpy()[shown], ratio)
