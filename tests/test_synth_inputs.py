@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -244,7 +245,7 @@ def test_hash_ids_are_unique_within_a_salt(n, salt, seed):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.dates(min_value=__import__("datetime").date(1920, 1, 1), max_value=__import__("datetime").date(2020, 1, 1)),
+@given(st.dates(min_value=date(1920, 1, 1), max_value=date(2020, 1, 1)),
        st.integers(0, 40))
 def test_age_and_year_arithmetic(dob, years):
     d = np.array([day(dob)], dtype=np.int32)

@@ -11,6 +11,7 @@ release -> reoffending -> new custody, and over tables.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,8 @@ PRISONS_MEN = ("HMP Pentonville", "HMP Wandsworth", "HMP Birmingham", "HMP Manch
 PRISONS_WOMEN = ("HMP Bronzefield", "HMP Styal", "HMP New Hall", "HMP Eastwood Park", "HMP Peterborough",
                  "HMP Downview", "HMP Foston Hall", "HMP Low Newton")
 PRISONS = tuple(dict.fromkeys(PRISONS_MEN + PRISONS_WOMEN))
+#: Post-sentence supervision applies to sentences under two years from this day (Offender Rehabilitation Act 2014).
+PSS_FROM = day(date(2015, 2, 1))
 
 # code indices
 MAGS_OUTCOMES = K.MAGS_OUTCOME.values  # CONV ACQ DIS WD CFT CFS
@@ -318,7 +321,7 @@ def custody_spells(pop: Population, P: SynthParams, cases: Cases, cr: CourtResul
     reason[(u > 0.99) & ~hdc] = 7  # ERS
     reason[age < 18] = 4  # DTO
     licence_end = sday + length
-    pss = (length < 730) & (sday >= day(__import__("datetime").date(2015, 2, 1)))
+    pss = (length < 730) & (sday >= PSS_FROM)
     licence_end = np.where(pss, licence_end + 365, licence_end).astype(np.int32)
     spells = pd.DataFrame({
         "person": person, "reception": rec, "release": release.astype(np.int32),

@@ -10,7 +10,7 @@ import pyarrow as pa
 from ..datafirst import MODEL
 from ..datafirst import codes as K
 from .common import NA, Frame, age_at, choose, coded, day, explode, hex_ids, rng_for, uniform_days
-from .params import SynthParams
+from .params import NEEDS, SynthParams
 from .population import NO_MOVE, Population
 
 LA_SERVICES = K.LA_SERVICE.values  # HOUS TA HPR EH ASC CSC ASB CTS RENT DA
@@ -70,9 +70,7 @@ def local_authority_frames(pop: Population, P: SynthParams, seed: int) -> dict[s
     p = rec_person
     years = (rec_last - rec_first + 1) / 365.25
     s = pop.score[p]
-    names = ("mental_health", "physical_health", "low_income", "substance_misuse", "employment", "education",
-             "accommodation", "family", "domestic_abuse")
-    ni = {d: i for i, d in enumerate(names)}
+    ni = {d: i for i, d in enumerate(NEEDS)}
     age = age_at(pop.dob[p], rec_last).astype(float)
     child = age < 18
     base = np.array([0.6, 0.1, 0.3, 0.4, 0.3, 0.15, 0.25, 0.6, 0.3, 0.15])
@@ -133,9 +131,7 @@ def education_frames(pop: Population, P: SynthParams, seed: int) -> dict[str, Fr
     pmr = hex_ids(np.arange(n), "npd_pupil", seed, prefix="PMR", width=13)
     s = pop.score[pupils]
     need = pop.need[pupils]
-    names = ("mental_health", "physical_health", "low_income", "substance_misuse", "employment", "education",
-             "accommodation", "family", "domestic_abuse")
-    ni = {d: i for i, d in enumerate(names)}
+    ni = {d: i for i, d in enumerate(NEEDS)}
     last_census = ((y_to[pupils] + 1 - 1970).astype("datetime64[Y]").astype("datetime64[D]") + 17).astype(np.int32)
     fsm = rng.random(n) < np.where(need[:, ni["low_income"]], 0.85, 0.06)
     sen = np.where(need[:, ni["education"]],

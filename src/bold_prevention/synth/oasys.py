@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..datafirst import codes as K
-from .common import NA, Frame, choose, coded, day, explode, hex_ids, rng_for, uniform_days
+from .common import NA, Frame, age_at, choose, coded, day, explode, hex_ids, rng_for, uniform_days
 from .events import OFFENCE_GROUPS, Justice, count_before, last_before
 from .params import NEEDS, SynthParams
 from .population import Population
@@ -235,7 +235,7 @@ def _core(pop: Population, J: Justice, A: dict, fi: np.ndarray, m: dict, ans: _A
     prev_conv = pop.prior_convictions[person] + count_before(J.conviction_keys, person, when)
     prev_cus = (pop.prior_convictions[person] // 5) + count_before(J.custody_keys, person, when)
     last = last_before(J.conviction_keys, person, when)
-    first_case_age = _age_first(pop, J, person)
+    first_case_age = _age_first(pop, J, person, int(when.max()) if len(when) else 0)
     age_first = np.where(pop.prior_convictions[person] > 0,
                          np.clip(first_case_age - rng.integers(1, 8, n), 10, None), first_case_age)
     grp = cr.group[case]
@@ -358,14 +358,12 @@ def _core(pop: Population, J: Justice, A: dict, fi: np.ndarray, m: dict, ans: _A
     return Frame("oasys_assessments_details_core_risk", columns=cols)
 
 
-def _age_first(pop: Population, J: Justice, person: np.ndarray) -> np.ndarray:
+def _age_first(pop: Population, J: Justice, person: np.ndarray, end: int) -> np.ndarray:
     """Age at the person's first case in the period."""
     first = np.full(pop.n, np.iinfo(np.int32).max, dtype=np.int64)
     np.minimum.at(first, J.cases.person, J.cases.offence_day)
-    from .common import age_at
-
     f = first[person]
-    f = np.where(f == np.iinfo(np.int32).max, day(__import__("datetime").date(2024, 12, 31)), f)
+    f = np.where(f == np.iinfo(np.int32).max, end, f)
     return np.clip(age_at(pop.dob[person], f.astype(np.int32)), 10, 99).astype(np.int64)
 
 
