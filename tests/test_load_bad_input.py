@@ -143,6 +143,8 @@ def test_wrong_type(tmp_path, src, tables):
     e = _blocked(tmp_path, src)
     assert "20 value(s) of reception_date that are not dates (the file stores it as VARCHAR)" in e.message
     assert "the column has the wrong type" in e.message
+    chk = next(c for c in e.result.checks if c.check == "type")
+    assert chk.values == ["shape 99/99/9999 (20)"]  # values that fail to convert are shown by shape only
 
 
 def test_dates_as_iso_text_are_converted(tmp_path, src, tables):

@@ -346,10 +346,19 @@ def _examples(con, staged: str, cond: str, id_expr: str, n: int) -> list[str]:
 
 
 def _values(con, staged: str, column: str, cond: str, n: int, *, raw: bool = False) -> list[str]:
-    col = q(RAW_PREFIX + column) if raw else q(column)
-    rows = con.execute(f"SELECT CAST({col} AS VARCHAR) AS v, count(*) AS n FROM {staged} WHERE {cond} "
+    """The most frequent offending values with their counts.
+
+    Values that failed to convert are shown by shape only (letters as ``A``, digits as ``9``: ``99/99/9999``):
+    a misaligned file can put any text, identifiers included, into any column.
+    """
+    if raw:
+        text = f"CAST({q(RAW_PREFIX + column)} AS VARCHAR)"
+        expr = f"regexp_replace(regexp_replace({text}, '\\pL', 'A', 'g'), '\\pN', '9', 'g')"
+    else:
+        expr = f"CAST({q(column)} AS VARCHAR)"
+    rows = con.execute(f"SELECT {expr} AS v, count(*) AS n FROM {staged} WHERE {cond} "
                        f"GROUP BY v ORDER BY n DESC, v LIMIT {n}").fetchall()
-    return [f"{v} ({k:,})" for v, k in rows]
+    return [f"{'shape ' if raw else ''}{v} ({k:,})" for v, k in rows]
 
 
 def primary_key_check(con, staged: str, contract: TableContract, plan: ColumnPlan, *, rows: int,
