@@ -270,6 +270,7 @@ def court(pop: Population, P: SynthParams, cases: Cases, prior_at_case: np.ndarr
     custody_days = np.where(sentence == S_CUS, np.where(final_in_crown, crown_len, mags_len), 0).astype(np.int32)
     convicted = sentence >= 0
     remanded = final_in_crown & (sentence == S_CUS) & (rng.random(n) < P.remand_share)
+    remanded &= age_at(pop.dob[p], first) >= 15  # no remand in custody under 15 here
     breach = rng.random(n) < 0.04
     # community and suspended sentence orders: length and (sometimes early) end
     is_sso = sentence == S_SSO

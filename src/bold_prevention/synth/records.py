@@ -185,6 +185,8 @@ def justice_frames(pop: Population, P: SynthParams, seed: int, J: Justice) -> di
     rec = jr["reception"].to_numpy()[jidx].astype(np.int32)
     rel = jr["release"].to_numpy()[jidx].astype(np.int32)
     out = rel > hi
+    sday = jr["sentence_day"].to_numpy()[jidx].astype(np.int32)
+    unsentenced = sday > hi  # remanded, not yet sentenced at the end of the extract
     male = pop.male[person]
     est_m = np.array([PRISONS.index(x) for x in PRISONS_MEN])[rng.integers(0, len(PRISONS_MEN), len(jidx))]
     est_w = np.array([PRISONS.index(x) for x in PRISONS_WOMEN])[rng.integers(0, len(PRISONS_WOMEN), len(jidx))]
@@ -194,8 +196,8 @@ def justice_frames(pop: Population, P: SynthParams, seed: int, J: Justice) -> di
         "estimated_offender_id": None,
         "reception_date": rec,
         "admission_reason": coded(jr["admission"].to_numpy()[jidx], K.ADMISSION_REASON.values),
-        "sentence_date": jr["sentence_day"].to_numpy()[jidx].astype(np.int32),
-        "sentence_length_days": jr["length"].to_numpy()[jidx].astype(np.int64),
+        "sentence_date": np.where(unsentenced, NA, sday).astype(np.int32),
+        "sentence_length_days": np.where(unsentenced, NA, jr["length"].to_numpy()[jidx]).astype(np.int64),
         "main_offence_group": coded(jr["group"].to_numpy()[jidx], OFFENCE_GROUPS),
         "release_date": np.where(out, NA, rel).astype(np.int32),
         "release_reason": coded(np.where(out, -1, jr["release_reason"].to_numpy()[jidx]), K.RELEASE_REASON.values),
@@ -300,7 +302,7 @@ def _probation(pop: Population, P: SynthParams, seed: int, J: Justice, rng: np.r
         "age_at_offence": age,
     }
     # requirements of community and suspended sentence orders
-    order = np.flatnonzero(np.isin(ev["dtype"], (D_CO, D_SSO)))
+    order = np.flatnonzero(np.isin(ev["dtype"], (D_CO, D_SSO)) & (ev["disp"] <= hi))
     nreq = 1 + rng.binomial(2, 0.35, len(order))
     par, _ = explode(nreq)
     e = order[par]
