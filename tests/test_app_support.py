@@ -122,3 +122,68 @@ def make_client(project: Project, **config):
     from bold_prevention.app import AppConfig, create_app
 
     return TestClient(create_app(AppConfig(project=project, **config)), base_url="https://testserver")
+
+
+# -- a real project built by the library layers (synthetic data -> load -> spine -> timeline -> cohorts -> models) ---
+
+_REAL: dict[str, Project] = {}
+_TRAIN_ERRORS: list[str] = []
+
+
+def real_project(synth_dir: Path) -> Project:
+    """A project built from the 2,000-person synthetic population by the library layers (once per process)."""
+    key = str(synth_dir)
+    if key in _REAL:
+        return _REAL[key]
+    import tempfile
+
+    from bold_prevention.catalogue import load_catalogues, write_synthetic_catalogues
+    from bold_prevention.cohorts import build_cohort
+    from bold_prevention.models.early_warning import train
+    from bold_prevention.spine.build import build_spine
+    from bold_prevention.trajectories.timeline import build_timeline
+    from bold_prevention.warehouse.engine import duckdb_connect
+    from bold_prevention.warehouse.load import load_extracts
+
+    root = Path(tempfile.mkdtemp(prefix="bold-web-real-"))
+    project = Project(root / "project")
+    load_extracts(project, synth_dir, write_report=False)
+    load_catalogues(write_synthetic_catalogues(root / "catalogues"), project)
+    con = duckdb_connect(project)
+    try:
+        build_spine(con, as_at=dt.date(2024, 12, 31), band="medium")
+        build_timeline(con)
+        for spec in ("hard_edges_smd2", "possession_claim"):
+            build_cohort(con, spec)
+        for use_case in ("reoffending_12m_after_release", "possession_12m_after_claim"):
+            try:  # a 2,000-person population may hold too few events for one of them
+                train(con, use_case, project=project, n_boot=10, bands=False)
+            except Exception as e:  # noqa: BLE001  (reported by the tests that need scores)
+                _TRAIN_ERRORS.append(f"{use_case}: {type(e).__name__}: {e}")
+    finally:
+        con.close()
+    add_accounts(project)
+    _REAL[key] = project
+    return project
+
+
+def person_with_score(project: Project) -> tuple[str, str, str, dt.date, str]:
+    """(person id, forename, surname, date of birth, use case) of a person with an early-warning score and needs."""
+    con = duckdb.connect(str(project.warehouse_path), read_only=True)
+    try:
+        identity = " union all ".join(
+            f"select row_id_hash, forename, surname, date_of_birth from linkage.identity_{t}"
+            for t in ("prison_custodial_journey", "moj_probation_flatfile", "civil_parties", "mags_defendant_case"))
+        row = con.execute(
+            "select pr.person_id, i.forename, i.surname, i.date_of_birth, e.use_case "
+            "from results.early_warning_scores e join spine.person_record pr on pr.person_id = e.person_id "
+            f"join ({identity}) i on i.row_id_hash = pr.record_id "
+            "join spine.person_need n on n.person_id = e.person_id "
+            "where i.forename is not null and i.surname is not null and i.date_of_birth is not null "
+            "order by pr.person_id limit 1").fetchone() if con.execute(
+                "select count(*) from information_schema.tables where table_name = 'early_warning_scores'"
+            ).fetchone()[0] else None
+    finally:
+        con.close()
+    assert row is not None, "no early-warning scores in the test project: " + "; ".join(_TRAIN_ERRORS)
+    return row

@@ -110,7 +110,8 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
-                headers += SECURITY_HEADERS
+                own = {k.lower() for k, _v in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in own]
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                     cur: Session = scope["state"]["session"]
