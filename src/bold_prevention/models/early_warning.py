@@ -22,6 +22,7 @@ Individual scores stay in the warehouse. The scores are decision support: no dec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -107,6 +108,13 @@ def baseline_pipeline(uc: UseCase, seed: int = 0) -> Pipeline:
                      ("model", LogisticRegression(C=1.0, max_iter=2000, random_state=seed))])
 
 
+def _threads(n: int):
+    """One thread for small data (thread start-up costs more than it saves, and a busy machine makes it worse)."""
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    return threadpool_limits(limits=1) if n < 50_000 else contextlib.nullcontext()
+
+
 class BoostedModel:
     """``HistGradientBoostingClassifier`` on every feature, with the categories fixed at training time."""
 
@@ -114,10 +122,11 @@ class BoostedModel:
         self.features = features
         self.categorical = categorical
         self.categories: dict[str, list[str]] = {}
+        self.seed = seed
         self.model = HistGradientBoostingClassifier(
-            learning_rate=0.05, max_iter=400, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
-            early_stopping=True, validation_fraction=0.15, n_iter_no_change=20, random_state=seed,
-            categorical_features="from_dtype")
+            learning_rate=0.05, max_iter=800, max_depth=2, max_leaf_nodes=None, min_samples_leaf=20,
+            l2_regularization=5.0, early_stopping=True, validation_fraction=0.2, n_iter_no_change=30,
+            random_state=seed, categorical_features="from_dtype")
 
     def _matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         X = frame[self.features].copy()
@@ -132,11 +141,17 @@ class BoostedModel:
         for c in self.categorical:
             counts = frame[c].astype(str).value_counts()
             self.categories[c] = sorted(counts.index[:250])
-        self.model.fit(self._matrix(frame), y)
+        # smaller training sets get shallower trees and relatively larger leaves, so that they do not fit noise
+        n = len(frame)
+        self.model.set_params(max_depth=2 if n < 10_000 else 3 if n < 100_000 else 4,
+                              min_samples_leaf=int(np.clip(n // 50, 20, 200)))
+        with _threads(n):
+            self.model.fit(self._matrix(frame), y)
         return self
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.model.predict_proba(self._matrix(frame))
+        with _threads(len(frame)):
+            return self.model.predict_proba(self._matrix(frame))
 
 
 @dataclass

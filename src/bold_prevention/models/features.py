@@ -149,24 +149,37 @@ def _index(backend, uc: UseCase, pm: ir.Table) -> ir.Table:
 
 
 def _history(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | None:
+    """Counts, last dates and the Copas rate over events strictly before T0 (one pass over a union of sources)."""
     types = sorted({t for c in uc.counts for t in c.event_types} | {t for d in uc.days_since_last
                                                                      for t in d.event_types}
                    | set(uc.copas_event_types))
-    if not types:
+    parts = []
+    if types:
+        parts.append(events(backend, person_map=pm, event_types=types).select(
+            "person_id", "event_date", kind=ibis._.event_type))
+    loaded = table_names(backend, "extract")
+    table_counts = [c for c in uc.counts if c.table and c.table in loaded]
+    for c in table_counts:
+        spec = EventSpec(f"count:{c.name}", c.table, (c.date,), describe=lambda t: ibis.literal(""), rank=0,
+                         where=(lambda t, w=c.where: conditions_expr(t, w)) if c.where else None)
+        parts.append(_spec_expr(backend, spec, pm).select("person_id", "event_date", kind="event_type"))
+    if not parts:
         return None
-    ev = events(backend, person_map=pm, event_types=types).select("person_id", "event_date", "event_type")
+    ev = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     i = idx.select(__iid=idx.index_id, __pid=idx.person_id, __t0=idx.t0)
     j = ev.inner_join(i, [ev.person_id == i.__pid, ev.event_date < i.__t0])
     aggs: dict[str, ir.Value] = {}
     for c in uc.counts:
-        cond = j.event_type.isin(list(c.event_types))
+        if c.table and c.table not in loaded:
+            continue
+        cond = (j.kind == f"count:{c.name}") if c.table else j.kind.isin(list(c.event_types))
         if c.lookback_months:
             cond = cond & (j.event_date >= j.__t0 - ibis.interval(months=c.lookback_months))
         aggs[c.name] = j.count(where=cond)
     for d in uc.days_since_last:
-        aggs[f"__last_{d.name}"] = j.event_date.max(where=j.event_type.isin(list(d.event_types)))
+        aggs[f"__last_{d.name}"] = j.event_date.max(where=j.kind.isin(list(d.event_types)))
     if uc.copas_event_types:
-        cond = j.event_type.isin(list(uc.copas_event_types))
+        cond = j.kind.isin(list(uc.copas_event_types))
         aggs["__copas_n"] = j.count(where=cond)
         aggs["__copas_first"] = j.event_date.min(where=cond)
     return j.group_by(j.__iid).aggregate(**aggs)
@@ -357,7 +370,7 @@ def _finish(df: pd.DataFrame, uc: UseCase, end: date) -> pd.DataFrame:
         sex = sex.where(sex.notna(), psex)
     out["sex"] = sex.where(sex.isin(["M", "F"]), "Unknown").astype(object)
     for c in uc.counts:
-        out[c.name] = df[c.name].fillna(0).astype(float)
+        out[c.name] = df[c.name].fillna(0).astype(float) if c.name in df else np.nan
     for d in uc.days_since_last:
         last = pd.to_datetime(df[f"__last_{d.name}"])
         out[d.name] = (t0 - last).dt.days.astype(float)

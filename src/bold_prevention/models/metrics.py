@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from scipy.stats import rankdata
 
 EPS = 1e-6
 
@@ -23,23 +23,36 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Area under the ROC curve (NaN when only one class is present)."""
+    """Area under the ROC curve (Mann-Whitney, ties counted as one half); NaN when only one class is present."""
     y = np.asarray(y, dtype=bool)
-    if y.all() or not y.any():
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
         return float("nan")
-    return float(roc_auc_score(y, p))
+    r = rankdata(np.asarray(p, dtype=float))
+    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def pr_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Area under the precision-recall curve (average precision); NaN with no positive outcome."""
+    """Area under the precision-recall curve as average precision (as scikit-learn computes it); NaN with no
+    positive outcome."""
     y = np.asarray(y, dtype=bool)
     if not y.any():
         return float("nan")
-    return float(average_precision_score(y, p))
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(ps)), len(ps) - 1]
+    tps = np.cumsum(ys)[last]
+    precision = tps / (last + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float:
-    return float(brier_score_loss(np.asarray(y, dtype=int), np.clip(p, 0, 1))) if len(y) else float("nan")
+    """Mean squared difference between predicted probability and outcome."""
+    y = np.asarray(y, dtype=float)
+    return float(np.mean((np.clip(np.asarray(p, dtype=float), 0, 1) - y) ** 2)) if len(y) else float("nan")
 
 
 def calibration_intercept(y: np.ndarray, p: np.ndarray, iters: int = 50) -> float:
@@ -48,7 +61,7 @@ def calibration_intercept(y: np.ndarray, p: np.ndarray, iters: int = 50) -> floa
     off = _logit(np.asarray(p, dtype=float))
     a = 0.0
     for _ in range(iters):
-        q = 1 / (1 + np.exp(-(a + off)))
+        q = 1 / (1 + np.exp(-np.clip(a + off, -35, 35)))
         g = np.sum(y - q)
         h = np.sum(q * (1 - q))
         if h <= 0:
@@ -60,16 +73,25 @@ def calibration_intercept(y: np.ndarray, p: np.ndarray, iters: int = 50) -> floa
     return float(a)
 
 
-def calibration_slope(y: np.ndarray, p: np.ndarray, iters: int = 50) -> float:
-    """The slope ``b`` of ``logit P(y) = a + b logit(p)`` (1 when calibrated; below 1: predictions too extreme)."""
+def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
+    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+
+def calibration_slope(y: np.ndarray, p: np.ndarray, iters: int = 100) -> float:
+    """The slope ``b`` of ``logit P(y) = a + b logit(p)`` (1 when calibrated; below 1: predictions too extreme).
+
+    Logistic regression by Newton's method with step halving (the log-likelihood never decreases).
+    """
     y = np.asarray(y, dtype=float)
     x = _logit(np.asarray(p, dtype=float))
     if y.all() or not y.any() or np.ptp(x) == 0:
         return float("nan")
     X = np.column_stack([np.ones_like(x), x])
     beta = np.array([0.0, 1.0])
+    ll = _loglik(y, X @ beta)
     for _ in range(iters):
-        q = 1 / (1 + np.exp(-(X @ beta)))
+        eta = X @ beta
+        q = 1 / (1 + np.exp(-np.clip(eta, -35, 35)))
         w = q * (1 - q)
         H = X.T @ (X * w[:, None])
         g = X.T @ (y - q)
@@ -77,8 +99,16 @@ def calibration_slope(y: np.ndarray, p: np.ndarray, iters: int = 50) -> float:
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
             return float("nan")
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
+        t = 1.0
+        while t > 1e-8:
+            cand = beta + t * step
+            cl = _loglik(y, X @ cand)
+            if cl >= ll - 1e-12:
+                break
+            t /= 2
+        beta, improved = cand, cl - ll
+        ll = cl
+        if np.max(np.abs(t * step)) < 1e-9 or abs(improved) < 1e-12:
             break
     return float(beta[1])
 

@@ -83,10 +83,16 @@ class OutcomeSpec:
 
 @dataclass(frozen=True)
 class CountFeature:
+    """Events before T0 (optionally only the last ``lookback_months``): timeline ``event_types``, or rows of an
+    extract ``table`` dated by ``date`` that meet ``where`` (for example one local-authority service)."""
+
     name: str
-    event_types: tuple[str, ...]
+    event_types: tuple[str, ...] = ()
     lookback_months: int | None = None
     description: str = ""
+    table: str | None = None
+    date: str | None = None
+    where: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,22 @@ def _check_columns(src: str, table: str, cols: list[str], ctx: str) -> None:
                        hint="use analysis columns only (age_at_offence instead of date_of_birth, for example)")
 
 
+def _count(source: str, name: str, v: Any) -> CountFeature:
+    ctx = f"features.counts.{name}"
+    if not isinstance(v, dict):
+        raise _err(source, f"{ctx}: give event_types, or table, date and where")
+    lb = v.get("lookback_months")
+    if lb is not None and (not isinstance(lb, int) or lb <= 0):
+        raise _err(source, f"{ctx}: lookback_months must be a positive whole number")
+    if "table" in v:
+        if "date" not in v:
+            raise _err(source, f"{ctx}: a table count needs the date column that dates its rows")
+        conds = _conditions(source, v.get("where"), ctx)
+        _check_columns(source, v["table"], [v["date"], *[c.column for c in conds]], ctx)
+        return CountFeature(name, (), lb, v.get("description", ""), v["table"], v["date"], conds)
+    return CountFeature(name, _names(source, v.get("event_types"), ctx), lb, v.get("description", ""))
+
+
 def parse_use_case(data: dict, *, source: str = "<dict>") -> UseCase:
     """Validate a use-case mapping (as read from YAML) and build a :class:`UseCase`."""
     from ..trajectories.timeline import EVENT_SPECS, EVENT_TYPES  # noqa: PLC0415
@@ -262,9 +284,7 @@ def parse_use_case(data: dict, *, source: str = "<dict>") -> UseCase:
     fknown = {"counts", "days_since_last", "copas_rate", "index_attributes", "oasys"}
     if set(feats) - fknown:
         raise _err(source, f"unknown feature group(s) {sorted(set(feats) - fknown)}", hint=f"use {sorted(fknown)}")
-    counts = tuple(CountFeature(n, _names(source, v.get("event_types"), f"features.counts.{n}"),
-                                v.get("lookback_months"), v.get("description", ""))
-                   for n, v in (feats.get("counts") or {}).items())
+    counts = tuple(_count(source, n, v) for n, v in (feats.get("counts") or {}).items())
     days = tuple(DaysFeature(n, _names(source, v.get("event_types"), f"features.days_since_last.{n}"),
                              v.get("description", ""))
                  for n, v in (feats.get("days_since_last") or {}).items())

@@ -149,20 +149,29 @@ FAMILY_ORDER_EVENTS = ("FL404", "FL406", "C43", "C32", "C35", "ORDNOM", "A76", "
 PSR = "Pre-Sentence Report"
 
 _OFF = K.OFFENCE_GROUP
-_CIVIL_KIND = {"CLAIM": ("civil_claim", "Possession or money claim issued"),
+POSSESSION_CLAIM_TYPES = ("PSL", "PPL", "PAC", "PMO")
+_CIVIL_KIND = {"CLAIM": ("civil_claim", "Possession claim issued"),
+               "MONEY": ("money_claim", "Money or damages claim issued"),
                "ORDER_OUTRIGHT": ("civil_order", "Outright possession order made"),
                "ORDER_SUSPENDED": ("civil_order", "Suspended possession order made"),
-               "NO_ORDER": ("civil_no_order", "Claim ended with no order"),
+               "NO_ORDER": ("civil_no_order", "Possession claim ended with no order"),
                "JUDGMENT": ("civil_judgment", "Judgment given"),
                "WARRANT": ("civil_warrant", "Warrant of possession issued"),
                "REPOSSESSION": ("civil_repossession", "Repossession by county court bailiffs")}
 
 
-def _civil(code: str, rank: int) -> EventSpec:
-    etype, words = _CIVIL_KIND[code]
+def _civil(kind: str, rank: int) -> EventSpec:
+    etype, words = _CIVIL_KIND[kind]
+    if kind == "CLAIM":
+        where = lambda t: (t.event_type == "CLAIM") & (  # noqa: E731
+            t.claim_type.isnull() | t.claim_type.isin(POSSESSION_CLAIM_TYPES))
+    elif kind == "MONEY":
+        where = lambda t: (t.event_type == "CLAIM") & (  # noqa: E731
+            t.claim_type.notnull() & ~t.claim_type.isin(POSSESSION_CLAIM_TYPES))
+    else:
+        where = lambda t, c=kind: t.event_type == c  # noqa: E731
     return EventSpec(
-        etype, "civil_events", ("event_date",), rank=rank, label=words,
-        where=lambda t, c=code: t.event_type == c,
+        etype, "civil_events", ("event_date",), rank=rank, label=words, where=where,
         extras=(Extra("civil_cases", ("case_number_hash",), ("claim_type",)),),
         describe=lambda t, w=words: _words(w, " (", _label(t.claim_type, K.CIVIL_CLAIM_TYPE, "claim type not recorded"),
                                            ")"),
@@ -228,6 +237,7 @@ EVENT_SPECS: tuple[EventSpec, ...] = (
     EventSpec("family_order", "family_events", ("event_date",), rank=85, label="Family court order",
               where=lambda t: t.event_model.isin(FAMILY_ORDER_EVENTS),
               describe=lambda t: _words("Family court: ", _label(t.event_model, K.FAMILY_EVENT).lower())),
+    _civil("MONEY", 89),
     _civil("CLAIM", 90),
     _civil("ORDER_OUTRIGHT", 91),
     _civil("ORDER_SUSPENDED", 91),
@@ -258,7 +268,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(dict.fromkeys(s.event_type for s in EVENT_S
 #: Plain-word label of each event type.
 EVENT_LABELS: dict[str, str] = {s.event_type: (s.label if s.event_type != "civil_order" else "Possession order")
                                 for s in EVENT_SPECS}
-EVENT_LABELS["civil_claim"] = "Claim issued"
+EVENT_LABELS["civil_claim"] = "Possession claim issued"
 
 
 def _event_date(t: ir.Table, spec: EventSpec) -> ir.DateValue:
