@@ -424,6 +424,19 @@ def test_survival_curves_need_the_minimum_at_risk_and_group_steps_like_acro():
         after = sub.days[sub.days > last]
         assert (after >= 0).all()
     assert any(e.action == "truncate" for e in out.log)
+    # reported on a monthly grid: the same rules at the grid times only
+    grid = list(range(30, 1500, 30))
+    monthly = survival_table(df, "days", "event", group="group", title="Monthly", times=grid)
+    for g in ["A", "B"]:
+        sub = df[df.group == g]
+        km = KaplanMeierFitter().fit(sub.days, sub.event)
+        times = [float(t) for t in monthly.data.xs(g, level=0).index]
+        assert set(times[1:]) <= set(map(float, grid))
+        for prev, t in zip(times, times[1:], strict=False):
+            assert int((sub.days >= t).sum()) >= 10
+            assert int(((sub.days > prev) & (sub.days <= t)).sum()) >= 10
+            got = monthly.data.xs(g, level=0).loc[t, "Survival"]
+            assert got == pytest.approx(float(km.survival_function_at_times(t).iloc[0]))
 
 
 # --- models -----------------------------------------------------------------------------------------------------------

@@ -916,6 +916,17 @@ def time_series(table: Any, time: str, count: str, *, title: str, denominator: s
 
 # --- survival ---------------------------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _SurvPoint:
+    time: float
+    n: float
+    d: float
+    c: float
+    s: float
+    lo: float
+    hi: float
+
+
 _SURV_COLUMNS = ["At risk", "Events", "Censored", "Survival", "Lower 95% CI", "Upper 95% CI"]
 
 
@@ -942,13 +953,15 @@ def _km(durations: np.ndarray, events: np.ndarray) -> pd.DataFrame:
 
 def survival_table(data: Any, duration: str, event: str, *, title: str, group: str | None = None,
                    name: str | None = None, rules: RuleSet | str | None = None, subtitle: str | None = None,
-                   source: str | None = None, time_unit: str = "days") -> CheckedOutput:
+                   source: str | None = None, time_unit: str = "days",
+                   times: Sequence[float] | None = None) -> CheckedOutput:
     """Kaplan-Meier survival curves from microdata (one per ``group``), checked point by point.
 
     A step is reported only once at least ``survival_events`` people have left the risk set since the last reported
     point (events and censorings grouped, as ACRO does), and only while at least ``survival_min_at_risk`` people are
     at risk; the curve stops there. Published numbers at risk, events and censorings are rounded. A group with
-    fewer than the minimum at risk at the start is suppressed whole.
+    fewer than the minimum at risk at the start is suppressed whole. With ``times`` (e.g. every 30 days) the curve is
+    reported only at those times, under the same rules.
     """
     rules = get_rules(rules)
     cols = [duration, event] + ([group] if group else [])
@@ -982,10 +995,25 @@ def survival_table(data: Any, duration: str, event: str, *, title: str, group: s
         rows.append((g, 0.0, rules.round_count(float(len(sub))), 0.0, 0.0, 1.0, 1.0, 1.0))
         syms.append([""] * 6)
         crules.append([""] * 6)
+        if times is None:
+            points = km.itertuples(index=False)
+        else:
+            grid = np.sort(np.asarray([t for t in times if t > 0], dtype=float))
+            srt = np.sort(sub["t"].to_numpy())
+            at = np.searchsorted(km["time"].to_numpy(), grid, side="right") - 1
+            cum_d = np.concatenate([[0.0], np.cumsum(km["d"].to_numpy())])
+            cum_c = np.concatenate([[0.0], np.cumsum(km["c"].to_numpy())])
+            last = np.maximum(at, -1)
+            points = [_SurvPoint(time=float(gt), n=float(len(srt) - np.searchsorted(srt, gt, side="left")),
+                                 d=float(cum_d[k + 1] - cum_d[p + 1]), c=float(cum_c[k + 1] - cum_c[p + 1]),
+                                 s=float(km["s"].iat[k]) if k >= 0 else 1.0,
+                                 lo=float(km["lo"].iat[k]) if k >= 0 else 1.0,
+                                 hi=float(km["hi"].iat[k]) if k >= 0 else 1.0)
+                      for gt, k, p in zip(grid, last, np.r_[-1, last[:-1]], strict=True)]
         acc_d = acc_c = 0.0
         reported = 0
         truncated_at = None
-        for r in km.itertuples(index=False):
+        for r in points:
             if r.n < need:
                 truncated_at = r.time
                 break

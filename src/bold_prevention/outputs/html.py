@@ -92,23 +92,23 @@ def table_html(out: CheckedOutput, *, table_id: str | None = None, caption: str 
         cls = "num total" if _is_total(c) else "num"
         parts.append(f'<th scope="col" class="{cls}">{_esc(_label(c))}</th>')
     parts.append("</tr></thead><tbody>")
+    values = disp.to_numpy(dtype=object)
+    symbols = syms.to_numpy(dtype=object)
+    col_cls = ["num total" if _is_total(c) else "num" for c in disp.columns]
+    supp_cell = '<abbr class="shorthand" title="confidential: suppressed to protect confidentiality">[c]</abbr>'
+    na_cell = '<abbr class="shorthand" title="not applicable">[z]</abbr>'
     for i, idx in enumerate(disp.index):
         key = idx if isinstance(idx, tuple) else (idx,)
-        row_cls = ' class="total"' if _is_total(idx) else ""
-        parts.append(f"<tr{row_cls}>")
-        for k, v in enumerate(key):
-            parts.append(f'<th scope="row">{_esc(v)}</th>' if k == len(key) - 1 else f"<td>{_esc(v)}</td>")
-        for j, c in enumerate(disp.columns):
-            sym = syms.iat[i, j]
-            cls = "num total" if _is_total(c) else "num"
-            if sym == SUPPRESSED:
-                cell = '<abbr class="shorthand" title="confidential: suppressed to protect confidentiality">[c]</abbr>'
-            elif sym == NOT_APPLICABLE_SYMBOL:
-                cell = '<abbr class="shorthand" title="not applicable">[z]</abbr>'
-            else:
-                cell = _esc(disp.iat[i, j])
-            parts.append(f'<td class="{cls}">{cell}</td>')
-        parts.append("</tr>")
+        row = ['<tr class="total">' if _is_total(idx) else "<tr>"]
+        row += [f'<th scope="row">{_esc(v)}</th>' if k == len(key) - 1 else f"<td>{_esc(v)}</td>"
+                for k, v in enumerate(key)]
+        for j, cls in enumerate(col_cls):
+            sym = symbols[i, j]
+            cell = supp_cell if sym == SUPPRESSED else (na_cell if sym == NOT_APPLICABLE_SYMBOL
+                                                         else _esc(values[i, j]))
+            row.append(f'<td class="{cls}">{cell}</td>')
+        row.append("</tr>")
+        parts.append("".join(row))
     parts.append("</tbody></table></div>")
     return "\n".join(parts)
 

@@ -52,28 +52,30 @@ def _check_name(rule_id: str) -> str:
     return LogEntry(rule_id, "", "").check
 
 
-def _sdc(out: CheckedOutput) -> dict[str, Any]:
+def _rule_sets(out: CheckedOutput) -> np.ndarray:
+    cr = out.cell_rules.to_numpy(dtype=object)
+    return np.array([[frozenset(r for r in str(v).split(";") if r) for v in row] for row in cr], dtype=object) \
+        .reshape(cr.shape)
+
+
+def _sdc(out: CheckedOutput, sets: np.ndarray) -> dict[str, Any]:
     """ACRO's per-file ``sdc`` block: number of cells and cell positions per check."""
-    cr = out.cell_rules.to_numpy()
     by_check: dict[str, list[list[int]]] = {}
-    for rule_id in RULES:
-        hits = np.argwhere(np.vectorize(lambda s, r=rule_id: r in str(s).split(";"))(cr)) if cr.size else []
-        if len(hits):
-            by_check.setdefault(_check_name(rule_id), []).extend([[int(i), int(j)] for i, j in hits])
+    for i, j in np.argwhere(np.vectorize(bool)(sets)) if sets.size else []:
+        for rule_id in sorted(sets[i, j], key=list(RULES).index):
+            by_check.setdefault(_check_name(rule_id), []).append([int(i), int(j)])
     for e in out.log:  # checks that ran without flagging a cell are listed with no cells, as ACRO does
         by_check.setdefault(e.check, [])
     return {"summary": {k: len(v) for k, v in by_check.items()}, "cells": by_check}
 
 
-def _outcome(out: CheckedOutput) -> dict[str, dict[str, str]]:
-    cr = out.cell_rules
+def _outcome(out: CheckedOutput, sets: np.ndarray) -> dict[str, dict[str, str]]:
+    rows = [_label(r) for r in out.cell_rules.index]
+    order = list(RULES)
     res: dict[str, dict[str, str]] = {}
-    for j, col in enumerate(cr.columns):
-        cl = _label(col)
-        res[cl] = {}
-        for i, row in enumerate(cr.index):
-            rules = [r for r in str(cr.iat[i, j]).split(";") if r]
-            res[cl][_label(row)] = "".join(f"{_check_name(r)}; " for r in rules) or "ok"
+    for j, col in enumerate(out.cell_rules.columns):
+        res[_label(col)] = {rows[i]: "".join(f"{_check_name(r)}; " for r in sorted(sets[i, j], key=order.index))
+                            or "ok" for i in range(len(rows))}
     return res
 
 
@@ -111,6 +113,7 @@ def results_document(outputs: Sequence[CheckedOutput], *, command: str = "") -> 
     stamp = dt.datetime.now().isoformat()
     results: dict[str, Any] = {}
     for o in checked:
+        sets = _rule_sets(o)
         analysis, statbarn, risks = _STATBARN.get(o.kind, ("FrequencyTable", "Frequencies", []))
         check_status = {}
         for e in o.log:
@@ -124,8 +127,8 @@ def results_document(outputs: Sequence[CheckedOutput], *, command: str = "") -> 
             "type": "regression" if o.kind == "model" else "table",
             "properties": {"method": o.method, "mitigation": "suppress", "title": o.title, "kind": o.kind,
                            "rule_set": o.rules.name, "sha256_published": o.digest},
-            "files": [{"name": f"{o.name}.csv", "sdc": _sdc(o)}],
-            "outcome": _outcome(o),
+            "files": [{"name": f"{o.name}.csv", "sdc": _sdc(o, sets)}],
+            "outcome": _outcome(o, sets),
             "command": command or f"bold_prevention.outputs.{o.method}: {o.title}",
             "summary": _summary(o, linked[o.name]),
             "timestamp": stamp,
