@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import math
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,12 +144,15 @@ def _similar(phonetic_col: str, col: str, t: float) -> cll.ComparisonLevelCreato
         label_for_charts=f"similar: same phonetic code or Jaro-Winkler >= {t}")
 
 
-def _forename(mode: Mode, tf: bool, has_middle: bool) -> cl.CustomComparison:
+def _forename(mode: Mode, tf: bool, has_middle: bool, bloom_ok: bool = True) -> cl.CustomComparison:
     levels: list = [_null("forename"), _exact("forename", "exact", "forename equal", tf),
                     _exact("forename_canonical", "nickname", "same canonical forename (nickname/diminutive)")]
     if mode == "clear":
         levels.append(_jw("forename", 0.92, "close"))
-    else:
+        # Short names with one slip ("AMA"/"AAM", "MIA"/"MZA") score low on Jaro-Winkler.
+        levels.append(cll.DamerauLevenshteinLevel("forename", 1).configure(
+            label_for_charts="typo: one character different or two adjacent characters swapped"))
+    elif bloom_ok:
         levels.append(_level("close", "forename Bloom-filter Dice >= 0.8", bloom.dice_sql("forename", 0.8)))
     levels.append(_level("swapped", "forename equals the other's first middle name",
                          '"forename_l" = "middle_first_r" or "middle_first_l" = "forename_r"'))
@@ -157,15 +161,17 @@ def _forename(mode: Mode, tf: bool, has_middle: bool) -> cl.CustomComparison:
         levels.append(_level("initial", "one forename is the initial of the other",
                              '(length("forename_l") = 1 or length("forename_r") = 1) and '
                              'substr("forename_l", 1, 1) = substr("forename_r", 1, 1)'))
-    else:
+    elif bloom_ok:
         levels.append(_level("similar", "same phonetic code or Bloom-filter Dice >= 0.6",
                              '"forename_phonetic_l" = "forename_phonetic_r" or '
                              + bloom.dice_sql("forename", 0.6)))
+    else:
+        levels.append(_exact("forename_phonetic", "similar", "same phonetic code"))
     levels.append(_else())
     return cl.CustomComparison(levels, output_column_name="forename", comparison_description="Forename")
 
 
-def _surname(mode: Mode, tf: bool, has_forename: bool) -> cl.CustomComparison:
+def _surname(mode: Mode, tf: bool, has_forename: bool, bloom_ok: bool = True) -> cl.CustomComparison:
     levels: list = [_null("surname"), _exact("surname", "exact", "surname equal", tf),
                     _level("parts", "same surname ignoring spaces, or one part of a double-barrelled surname",
                            '"surname_nospace_l" = "surname_nospace_r" or "surname_l" = "surname_first_r" or '
@@ -174,10 +180,12 @@ def _surname(mode: Mode, tf: bool, has_forename: bool) -> cl.CustomComparison:
     if mode == "clear":
         levels.append(_jw("surname_nospace", 0.92, "close"))
         levels.append(_similar("surname_phonetic", "surname_nospace", 0.8))
-    else:
+    elif bloom_ok:
         levels.append(_level("close", "surname Bloom-filter Dice >= 0.8", bloom.dice_sql("surname", 0.8)))
         levels.append(_level("similar", "same phonetic code or Bloom-filter Dice >= 0.6",
                              '"surname_phonetic_l" = "surname_phonetic_r" or ' + bloom.dice_sql("surname", 0.6)))
+    else:
+        levels.append(_exact("surname_phonetic", "similar", "same phonetic code"))
     if has_forename:
         levels.append(_level("reversed", "forename and surname swapped",
                              '"surname_l" = "forename_r" and "forename_l" = "surname_r"'))
@@ -207,8 +215,14 @@ def _dob(mode: Mode, generation_years: int) -> cl.CustomComparison:
 
 
 def _sex() -> cl.CustomComparison:
-    return cl.CustomComparison([_null("sex"), _exact("sex", "exact", "sex equal"), _else()],
-                               output_column_name="sex", comparison_description="Sex")
+    # Sex follows from the forename, so in pairs blocked on names it agrees for matches and non-matches alike and
+    # expectation maximisation would take "same sex" for "same person". Its m probabilities are therefore fixed
+    # (recording errors of about 2%) rather than estimated; u is still estimated by random sampling.
+    return cl.CustomComparison(
+        [_null("sex"),
+         _exact("sex", "exact", "sex equal").configure(m_probability=0.98, fix_m_probability=True),
+         _else().configure(m_probability=0.02, fix_m_probability=True)],
+        output_column_name="sex", comparison_description="Sex")
 
 
 def _postcode(tf: bool) -> cl.CustomComparison:
@@ -261,16 +275,20 @@ def _id_number(mode: Mode) -> cl.CustomComparison:
 
 
 def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = True,
-                    generation_years: int = 10) -> list[cl.CustomComparison]:
-    """The Splink comparisons for the identifier roles present on every side."""
+                    generation_years: int = 10, bloom_filters: bool = True) -> list[cl.CustomComparison]:
+    """The Splink comparisons for the identifier roles present on every side.
+
+    In ``hashed`` mode the fuzzy name levels use Bloom-filter Dice similarity when ``bloom_filters`` (the hashed
+    files carry ``<name>_clk_*`` columns), else only exact, nickname and phonetic agreement.
+    """
     present = set(roles)
     out: list[cl.CustomComparison] = []
     if "forename" in present:
-        out.append(_forename(mode, tf, "middle_names" in present))
+        out.append(_forename(mode, tf, "middle_names" in present, bloom_filters))
     if "middle_names" in present:
         out.append(_middle(mode))
     if "surname" in present:
-        out.append(_surname(mode, tf, "forename" in present))
+        out.append(_surname(mode, tf, "forename" in present, bloom_filters))
     if "date_of_birth" in present:
         out.append(_dob(mode, generation_years))
     if "sex" in present:
@@ -299,6 +317,10 @@ _BLOCKING: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("date_of_birth", "surname"), lambda: "l.dob_swapped = r.dob_iso and l.surname_phonetic = r.surname_phonetic"),
     (("date_of_birth", "forename", "surname"), lambda: block_on("dob_ym", "forename_canonical")),
     (("date_of_birth", "forename", "surname"), lambda: block_on("dob_year", "dob_day", "surname_phonetic")),
+    (("forename", "surname", "date_of_birth"),
+     lambda: "l.forename_canonical = r.forename_canonical and l.surname_nospace = r.surname_nospace "
+             "and (l.dob is null or r.dob is null)"),
+    (("forename", "postcode"), lambda: block_on("forename_canonical", "postcode")),
     (("id_number",), lambda: block_on("id_number")),
     (("address", "postcode"), lambda: block_on("address_number", "postcode")),
     (("surname", "postcode"), lambda: block_on("surname_phonetic", "postcode")),
@@ -342,12 +364,18 @@ def _training_rules(roles: Sequence[str]) -> tuple[list, list]:
                            "date_of_birth": "dob_iso"}[r]
                           for r in ("forename", "surname", "postcode", "date_of_birth") if r in p])]
     em: list = []
+    # Names first: that session estimates the date-of-birth levels from fresh starting values (started from the
+    # values a date-of-birth session leaves behind, it can settle on a household-like optimum).
+    # Same name in the same postcode sector, where most pairs are the same person: a cleaner session than the
+    # same name anywhere, where people sharing a common name outnumber the matches and EM mixes them up.
+    if {"forename", "surname", "postcode"} <= p:
+        em.append(block_on("forename_canonical", "surname_nospace", "postcode_sector"))
+    elif {"forename", "surname"} <= p:
+        em.append(block_on("forename_canonical", "surname_nospace"))
     if "date_of_birth" in p:
         em.append(block_on("dob_iso"))
-    if {"forename", "surname"} <= p:
-        em.append(block_on("forename_canonical", "surname_nospace"))
-    if "postcode" in p and {"forename", "surname"} & p:
-        em.append(block_on("postcode"))
+    # Not postcode alone: pairs sharing an address are mostly other members of a household, and EM would learn
+    # "same household" instead of "same person".
     if "id_number" in p:
         em.append(block_on("id_number"))
     if not em:
@@ -356,9 +384,11 @@ def _training_rules(roles: Sequence[str]) -> tuple[list, list]:
 
 
 def build_settings(roles: Sequence[str], *, link_type: LinkType, mode: Mode = "clear", tf: bool = True,
-                   generation_years: int = 10, additional_columns: Sequence[str] = ()) -> SettingsCreator:
+                   generation_years: int = 10, additional_columns: Sequence[str] = (),
+                   bloom_filters: bool = True) -> SettingsCreator:
     """Splink settings for the identifier roles present on every side of the job."""
-    comparisons = comparisons_for(roles, mode=mode, tf=tf, generation_years=generation_years)
+    comparisons = comparisons_for(roles, mode=mode, tf=tf, generation_years=generation_years,
+                                  bloom_filters=bloom_filters)
     if len(comparisons) < 2:
         raise InputError(f"only {len(comparisons)} identifier(s) to compare ({', '.join(roles) or 'none'})",
                          hint="map at least two identifier roles (for example forename, surname, date_of_birth)")
@@ -430,6 +460,40 @@ def check_model_compatible(settings: Mapping[str, Any], roles: Sequence[str], mo
 
 
 # ---------------------------------------------------------------------------------------------- model
+#: Smallest m probability kept after training: a level EM never saw among matches still gets a finite weight.
+M_FLOOR = 1e-3
+
+
+def regularise_parameters(settings: Mapping[str, Any], *, u_max_pairs: float = 1e6,
+                          m_floor: float = M_FLOOR) -> dict[str, Any]:
+    """Make every trained weight finite and every level usable on the next snapshot.
+
+    * m probabilities below ``m_floor`` (EM drives unseen disagreement levels to 0, an infinitely negative
+      weight) are raised to it and the comparison's m values renormalised;
+    * a level never seen among matches gets m = ``m_floor``;
+    * a level never seen among the random pairs gets u = 1 / ``u_max_pairs`` (it is rarer than that);
+    * a level seen in neither is neutral (m = u).
+    """
+    out = json.loads(json.dumps(settings))
+    u_floor = 1.0 / max(u_max_pairs, 1.0)
+    for c in out["comparisons"]:
+        levels = [lv for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+        for lv in levels:
+            m, u = lv.get("m_probability"), lv.get("u_probability")
+            m_ok = isinstance(m, int | float)
+            u_ok = isinstance(u, int | float) and u > 0
+            if not m_ok and not u_ok:
+                lv["m_probability"], lv["u_probability"] = m_floor, m_floor
+                continue
+            if not u_ok:
+                lv["u_probability"] = u_floor
+            lv["m_probability"] = max(float(m), m_floor) if m_ok else m_floor
+        total = sum(lv["m_probability"] for lv in levels)
+        for lv in levels:
+            lv["m_probability"] = lv["m_probability"] / total
+    return out
+
+
 def _level_value(settings: Mapping[str, Any], comparison: str, key: str) -> int | None:
     """The comparison-vector value (``gamma_<comparison>``) of the level labelled ``<key>: ...``."""
     for c in settings["comparisons"]:
@@ -480,7 +544,8 @@ class LinkageModel:
     def __init__(self, tables: Sequence[Any], *, names: Sequence[str], roles: Sequence[str],
                  link_type: LinkType | None = None, mode: Mode = "clear", db_api: Any = None,
                  settings: Mapping[str, Any] | None = None, guards: Guards | None = None,
-                 training: TrainingOptions | None = None, log_level: int = logging.WARNING) -> None:
+                 training: TrainingOptions | None = None, log_level: int = logging.WARNING,
+                 bloom: bool = True) -> None:
         if len(tables) != len(names) or not tables:
             raise ValueError("give one name per table")
         if db_api is None:
@@ -494,11 +559,14 @@ class LinkageModel:
         self.guards = guards or Guards()
         self.training = training or TrainingOptions()
         self.link_type: LinkType = link_type or ("dedupe_only" if len(tables) == 1 else "link_only")
-        self.sdfs = [db_api.register(t, dataset_display_name=n) for t, n in zip(tables, names, strict=True)]
+        # A fresh registered name per model, so several models can share one backend connection.
+        tag = uuid.uuid4().hex[:8]
+        self.sdfs = [db_api.register(t, dataset_display_name=n, table_name=f"__bold_input_{i}_{tag}")
+                     for i, (t, n) in enumerate(zip(tables, names, strict=True))]
         if settings is None:
             creator = build_settings(self.roles, link_type=self.link_type, mode=mode,
                                      tf=self.training.term_frequency_adjustments,
-                                     generation_years=self.guards.generation_years)
+                                     generation_years=self.guards.generation_years, bloom_filters=bloom)
             self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], creator, log_level=log_level)
             self.trained = False
         else:
@@ -521,7 +589,10 @@ class LinkageModel:
         say("estimating the probability that two random records match")
         self.linker.training.estimate_probability_two_random_records_match(det, recall=opts.deterministic_recall)
         say("estimating u probabilities by random sampling")
-        self.linker.training.estimate_u_using_random_sampling(max_pairs=opts.u_max_pairs, seed=opts.seed)
+        # One chunk over the whole sample: Splink's early exit after a 1% probe can rest on a few dozen records of
+        # one side (with repeated records of the same people), which made u for sex swing between 0.37 and 0.77.
+        self.linker.training.estimate_u_using_random_sampling(max_pairs=opts.u_max_pairs, seed=opts.seed,
+                                                              min_count_per_level=None, num_chunks=1)
         sessions = []
         for rule in em:
             desc = rule.get_blocking_rule(self.linker._sql_dialect_str).blocking_rule_sql \
@@ -530,6 +601,9 @@ class LinkageModel:
             self.linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, max_pairs=opts.em_max_pairs)
             sessions.append(desc)
+        regularised = regularise_parameters(self.settings(), u_max_pairs=opts.u_max_pairs)
+        self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], regularised,
+                             log_level=self.log_level)
         self.trained = True
         self.training_report = TrainingReport(
             probability_two_random_records_match=self.settings()["probability_two_random_records_match"],

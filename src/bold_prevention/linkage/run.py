@@ -1,0 +1,401 @@
+"""``bold link``: link two files (or deduplicate one) a user brings, end to end.
+
+:func:`link_files` reads a :class:`~.config.LinkConfig`, standardises each file's identifiers, trains (or reuses) a
+Splink model, scores candidate pairs, applies the hard non-match guards, clusters at three bands and writes, into
+one output folder that appears only when everything succeeded::
+
+    pairs.csv              left_id, right_id, match_probability, band, match_weight (pairs at or above the low band)
+    excluded_pairs.csv     pairs the guards refused (twins, generations): left_id, right_id, match_probability, guard
+    clusters_high.csv      dataset, record_id, cluster_id  (one row per input record; likewise medium and low)
+    model.json             the trained Splink model (reusable: `model:` in the config)
+    summary.json           counts, identifier problems, training, bands, timings
+    summary.md             the same, short and readable
+    scored_pairs.parquet   every scored pair (ids, match weight, probability, comparison levels, guard): for QA and
+                           clerical review; no identifier values
+    records.parquet        one row per record: dataset, record_id, sex, birth year, the `keep` columns and the
+                           cluster id at each band (for the QA report; no names, full dates of birth or postcodes)
+
+:func:`link_tables` is the same pipeline over tables already loaded into a DuckDB connection (used by the
+benchmark and the QA report); it returns a :class:`LinkResult` of DuckDB table names without writing files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..errors import InputError
+from ..files import atomic_dir
+from .config import LinkConfig, SideConfig, load_config
+from .splink_model import BANDS, COMPARISON_ROLES, LinkageModel, quiet_splink, read_model
+from .standardise import issue_summary, standardise
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+#: Standard columns that hold a role's value (for the "all null" check).
+ROLE_COLUMN = {"forename": "forename", "middle_names": "middle_names", "surname": "surname",
+               "date_of_birth": "dob", "sex": "sex", "postcode": "postcode", "address": "address", "town": "town",
+               "id_number": "id_number"}
+#: Fewest records a file may hold when a model is trained on it.
+MIN_RECORDS_TO_TRAIN = 2
+
+
+@dataclass
+class LinkResult:
+    """What a linkage run produced (DuckDB table names in ``con``) and its summary."""
+
+    con: duckdb.DuckDBPyConnection
+    model: LinkageModel
+    datasets: list[str]
+    scored: str
+    pairs: str
+    excluded: str
+    clusters: dict[str, str]
+    records: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
+
+
+def read_file(con: duckdb.DuckDBPyConnection, path: Path, table: str, *, label: str) -> None:
+    """Load a CSV (all columns as text) or Parquet file into ``table``; clear errors for missing/bad files."""
+    if not path.exists():
+        raise InputError(f"{label}: file {path} not found", hint="check `path` in the config")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            con.execute(f"create or replace table {table} as select * from read_parquet({_lit(str(path))})")
+        elif suffix in (".csv", ".txt", ".tsv"):
+            con.execute(f"create or replace table {table} as select * from read_csv({_lit(str(path))}, "
+                        "all_varchar = true, header = true)")
+        else:
+            raise InputError(f"{label}: {path.name} is neither CSV nor Parquet",
+                             hint="give a .csv or .parquet file")
+    except duckdb.Error as e:
+        raise InputError(f"{label}: cannot read {path}: {str(e).splitlines()[0]}",
+                         hint="check the file is a readable CSV (with a header row) or Parquet file") from e
+
+
+def _check_ids(con: duckdb.DuckDBPyConnection, table: str, id_col: str, label: str) -> int:
+    cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
+    if id_col not in cols:
+        raise InputError(f"{label}: record-id column {id_col!r} not found",
+                         hint=f"the file has columns {', '.join(cols)}; fix `id` in the config")
+    n, nulls, distinct = con.execute(
+        f"select count(*), count(*) - count({_q(id_col)}), count(distinct {_q(id_col)}) from {table}").fetchone()
+    if nulls:
+        raise InputError(f"{label}: {nulls} record(s) have no record id in column {id_col!r}",
+                         hint="give every record an id, or choose another id column")
+    if distinct != n:
+        dup = con.execute(f"select {_q(id_col)} from {table} group by 1 having count(*) > 1 limit 3").fetchall()
+        raise InputError(f"{label}: record ids in {id_col!r} are not unique ({n - distinct} duplicate(s), e.g. "
+                         f"{', '.join(str(d[0]) for d in dup)})", hint="use a column with one value per record")
+    return int(n)
+
+
+def _check_roles_have_values(con: duckdb.DuckDBPyConnection, std: str, side: SideConfig, label: str) -> None:
+    for role, col in side.columns.items():
+        n = con.execute(f"select count({ROLE_COLUMN[role]}) from {std}").fetchone()[0]
+        if n == 0:
+            raise InputError(
+                f"{label}: the {role} column {col!r} has no usable values (all empty or invalid after "
+                "standardisation)",
+                hint=f"map `{role}` to a column that holds values, fix its format (date_format, postcode_format) "
+                     "or leave the role out")
+
+
+# ------------------------------------------------------------------------------------------------ pipeline
+def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: list[str] | None = None,
+                progress: Progress | None = None, db_api: Any = None, hashed_roles: list[list[str]] | None = None,
+                predict_threshold: float = 0.01) -> LinkResult:
+    """Run the linkage pipeline on tables in ``con`` (default: read the config's files into it).
+
+    ``inputs`` are table names already in ``con``, one per side (raw files, or hashed tables with ``unique_id``
+    in hashed mode, with their roles in ``hashed_roles``).
+    """
+    say = progress or (lambda _m: None)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, t0: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 3)
+        return now
+
+    sides = config.sides
+    names = [s.name for s in sides]
+    t0 = time.perf_counter()
+    std_tables: list[str] = []
+    side_roles: list[list[str]] = []
+    side_summ: list[dict[str, Any]] = []
+    for i, side in enumerate(sides):
+        label = f"{'left' if i == 0 else 'right'} file {side.path.name}"
+        raw = inputs[i] if inputs else f"__raw_{i}"
+        if inputs is None:
+            say(f"reading {side.path.name}")
+            read_file(con, side.path, raw, label=label)
+        std = f"__std_{i}"
+        if config.mode == "clear":
+            n = _check_ids(con, raw, side.id_column, label)
+            say(f"standardising {n:,} records of {side.name}")
+            standardise(con, raw, id_column=side.id_column, columns=side.columns, out=std, options=side.options(),
+                        label=label)
+            _check_roles_have_values(con, std, side, label)
+            roles = list(side.columns)
+            issues = issue_summary(con, std)
+        else:
+            n = _check_ids(con, raw, "unique_id", label)
+            con.execute(f"create or replace table {std} as select * from {raw}")
+            roles = list((hashed_roles or [])[i]) if hashed_roles else []
+            issues = {}
+        if n < MIN_RECORDS_TO_TRAIN and config.model is None:
+            raise InputError(f"{label} holds {n} record{'s' if n != 1 else ''}; training a linkage model needs at "
+                             f"least {MIN_RECORDS_TO_TRAIN} (and thousands for good estimates)",
+                             hint="give a larger file, or reuse a trained model with `model:` in the config")
+        std_tables.append(std)
+        side_roles.append(roles)
+        side_summ.append({"name": side.name, "path": str(side.path), "records": n, "roles": roles,
+                          "identifier_problems": issues})
+    t0 = lap("read_and_standardise", t0)
+
+    common = [r for r in COMPARISON_ROLES if all(r in rs for rs in side_roles)]
+    ignored = sorted({r for rs in side_roles for r in rs} - set(common))
+    if config.model is not None:
+        say(f"reusing the model {config.model}")
+        settings = read_model(config.model)
+    else:
+        settings = None
+    if db_api is None:
+        from splink import DuckDBAPI
+
+        db_api = DuckDBAPI(connection=con)
+    same_con = getattr(db_api, "duckdb_con", None) is con
+    tables: list[Any] = std_tables if same_con else [con.sql(f"select * from {t}").to_arrow_table()
+                                                      for t in std_tables]
+    link_type = "dedupe_only" if config.dedupe else "link_only"
+    bloom = config.mode == "hashed" and all(
+        any(c.endswith("_clk_n") for c in _columns(con, t)) for t in std_tables)
+    model = LinkageModel(tables, names=names, roles=common, link_type=link_type, mode=config.mode, db_api=db_api,
+                         settings=settings, guards=config.guards, training=config.training, bloom=bloom)
+    if settings is None:
+        model.train(progress=say)
+    t0 = lap("train", t0)
+
+    say("scoring candidate pairs")
+    pred = model.predict(threshold=min(predict_threshold, config.thresholds.low))
+    kept, excluded = model.apply_guards(pred)
+    t0 = lap("predict", t0)
+    say("clustering at the high, medium and low bands")
+    one_to_one = [s.name for s in sides if s.one_record_per_person]
+    clusters = model.cluster(kept, config.thresholds, one_to_one=one_to_one)
+    t0 = lap("cluster", t0)
+
+    # Tables of results (portable SQL over Splink's outputs).
+    left_name = names[0]
+    scored, pairs, excl = "__link_scored", "__link_pairs", "__link_excluded"
+    gamma_cols = [c for c in _columns(con, pred.physical_name) if c.startswith("gamma_")]
+    orient = ("case when source_dataset_l = {ln} then {a} else {b} end" if not config.dedupe else "{a}")
+
+    def side_col(a: str, b: str) -> str:
+        return orient.format(ln=_lit(left_name), a=a, b=b)
+
+    band = config.thresholds.band_sql()
+    g_select = ", ".join(gamma_cols)
+    con.execute(f"""
+        create or replace table {scored} as
+        select {side_col('unique_id_l', 'unique_id_r')} as left_id,
+               {side_col('unique_id_r', 'unique_id_l')} as right_id,
+               match_weight, match_probability, {band} as band, cast(null as varchar) as guard, {g_select}
+        from {kept.physical_name}
+        union all
+        select {side_col('unique_id_l', 'unique_id_r')}, {side_col('unique_id_r', 'unique_id_l')},
+               match_weight, match_probability, null, guard, {g_select}
+        from {excluded.physical_name}
+    """)
+    con.execute(f"""create or replace table {pairs} as
+        select left_id, right_id, match_probability, band, match_weight from {scored}
+        where guard is null and band is not null order by left_id, right_id""")
+    con.execute(f"""create or replace table {excl} as
+        select left_id, right_id, match_probability, guard, match_weight from {scored}
+        where guard is not null order by left_id, right_id""")
+    cluster_tables = {}
+    for b in BANDS:
+        t = f"__link_clusters_{b}"
+        con.execute(f"""create or replace table {t} as
+            select {'source_dataset' if not config.dedupe else _lit(left_name)} as dataset,
+                   unique_id as record_id, cluster_id
+            from {clusters[b].physical_name} order by dataset, record_id""")
+        cluster_tables[b] = t
+    records = _records_table(con, config, std_tables, names, cluster_tables, inputs)
+    lap("outputs", t0)
+    timings["total"] = round(time.perf_counter() - t_start, 3)
+
+    summary = _summary(con, config, model, side_summ, common, ignored, pairs, excl, scored, cluster_tables,
+                       timings)
+    return LinkResult(con=con, model=model, datasets=names, scored=scored, pairs=pairs, excluded=excl,
+                      clusters=cluster_tables, records=records, summary=summary)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"describe {table}").fetchall()]
+
+
+def _records_table(con, config: LinkConfig, std_tables: list[str], names: list[str], clusters: dict[str, str],
+                   inputs: list[str] | None) -> str:
+    parts = []
+    for i, (side, std) in enumerate(zip(config.sides, std_tables, strict=True)):
+        raw = inputs[i] if inputs else f"__raw_{i}"
+        keep_cols = [k for k in side.keep if k in _columns(con, raw)]
+        missing = sorted(set(side.keep) - set(keep_cols))
+        if missing:
+            raise InputError(f"{side.name}: `keep` column(s) {', '.join(missing)} not found",
+                             hint="list only columns the file has under `keep`")
+        sexcol = "s.sex" if "sex" in _columns(con, std) else "cast(null as varchar)"
+        yearcol = "s.dob_year" if "dob_year" in _columns(con, std) else "cast(null as integer)"
+        if config.mode == "hashed":
+            sexcol, yearcol = "cast(null as varchar)", "cast(null as integer)"
+        keep_sql = "".join(f", cast(r.{_q(k)} as varchar) as {_q(k)}" for k in keep_cols)
+        rid = side.id_column if config.mode == "clear" else "unique_id"
+        join = (f"join {raw} r on cast(r.{_q(rid)} as varchar) = s.unique_id" if keep_cols else "")
+        band_cols = ", ".join(
+            f"(select c.cluster_id from {clusters[b]} c where c.dataset = {_lit(names[i])} "
+            f"and c.record_id = s.unique_id) as cluster_{b}" for b in BANDS)
+        parts.append(f"select {_lit(names[i])} as dataset, s.unique_id as record_id, {sexcol} as sex, "
+                     f"{yearcol} as birth_year{keep_sql}, {band_cols} from {std} s {join}")
+    all_keep = sorted({k for s in config.sides for k in s.keep})
+    # union by name so sides with different keep columns line up
+    con.execute("create or replace table __link_records as " + " union all by name ".join(parts))
+    for k in all_keep:
+        if k not in _columns(con, "__link_records"):
+            con.execute(f"alter table __link_records add column {_q(k)} varchar")
+    return "__link_records"
+
+
+def _summary(con, config: LinkConfig, model: LinkageModel, sides: list[dict], common: list[str], ignored: list[str],
+             pairs: str, excl: str, scored: str, clusters: dict[str, str], timings: dict[str, float]) -> dict:
+    by_band = dict(con.execute(f"select band, count(*) from {pairs} group by 1").fetchall())
+    guards = dict(con.execute(f"select guard, count(*) from {excl} group by 1").fetchall())
+    n_scored = con.execute(f"select count(*) from {scored}").fetchone()[0]
+    left = config.left.name
+    cl = {}
+    for b, t in clusters.items():
+        persons, records = con.execute(f"select count(distinct cluster_id), count(*) from {t}").fetchone()
+        multi = con.execute(f"""select count(*) from (select cluster_id from {t} group by 1 having count(*) > 1)"""
+                            ).fetchone()[0]
+        row = {"persons": int(persons), "records": int(records), "persons_with_2_or_more_records": int(multi)}
+        if not config.dedupe:
+            linked = con.execute(f"""
+                with c as (select cluster_id, count(distinct dataset) as nd from {t} group by 1)
+                select count(*) from {t} x join c using (cluster_id)
+                where x.dataset = {_lit(left)} and c.nd > 1""").fetchone()[0]
+            left_n = sides[0]["records"]
+            row["left_records_linked"] = int(linked)
+            row["left_link_rate"] = round(linked / left_n, 6) if left_n else None
+        cl[b] = row
+    s = model.settings()
+    return {
+        "job": "dedupe" if config.dedupe else "link",
+        "mode": config.mode,
+        "datasets": sides,
+        "roles_compared": common,
+        "roles_ignored": ignored,
+        "model": {
+            "trained_here": config.model is None,
+            "reused_from": str(config.model) if config.model else None,
+            "probability_two_random_records_match": s.get("probability_two_random_records_match"),
+            "em_sessions": model.training_report.em_sessions if model.training_report else [],
+        },
+        "thresholds": config.thresholds.as_dict(),
+        "guards": config.guards.as_dict(),
+        "pairs": {"scored": int(n_scored), "by_band": {b: int(by_band.get(b, 0)) for b in BANDS},
+                  "excluded_by_guards": {k: int(v) for k, v in guards.items()}},
+        "clusters": cl,
+        "timings_s": timings,
+    }
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    lines = [f"# Linkage summary ({summary['job']}, {summary['mode']} identifiers)", ""]
+    for d in summary["datasets"]:
+        probs = "; ".join(f"{k.replace('_issue', '')}: " + ", ".join(f"{a} {b:,}" for a, b in v.items())
+                          for k, v in d.get("identifier_problems", {}).items() if v)
+        lines.append(f"- **{d['name']}**: {d['records']:,} records ({d['path']})" + (f"; nulled: {probs}"
+                                                                                       if probs else ""))
+    lines += ["", f"Identifiers compared: {', '.join(summary['roles_compared'])}"]
+    if summary["roles_ignored"]:
+        lines.append(f"Mapped on one side only (not compared): {', '.join(summary['roles_ignored'])}")
+    m = summary["model"]
+    lines.append(f"Model: {'trained on these files' if m['trained_here'] else 'reused from ' + m['reused_from']}; "
+                 f"prior match probability {m['probability_two_random_records_match']:.3g}")
+    lines += ["", "| band | threshold | pairs | persons | persons with 2+ records |"
+              + (" left records linked |" if summary["job"] == "link" else ""),
+              "|---|---|---|---|---|" + ("---|" if summary["job"] == "link" else "")]
+    for b in BANDS:
+        c = summary["clusters"][b]
+        row = (f"| {b} | {summary['thresholds'][b]} | {summary['pairs']['by_band'][b]:,} | {c['persons']:,} | "
+               f"{c['persons_with_2_or_more_records']:,} |")
+        if summary["job"] == "link":
+            row += f" {c['left_records_linked']:,} ({c['left_link_rate']:.1%}) |"
+        lines.append(row)
+    ex = summary["pairs"]["excluded_by_guards"]
+    if ex:
+        lines += ["", "Pairs refused by the hard non-match guards: "
+                  + ", ".join(f"{k} {v:,}" for k, v in sorted(ex.items()))]
+    lines += ["", "Timings (s): " + ", ".join(f"{k} {v}" for k, v in summary["timings_s"].items()), ""]
+    return "\n".join(lines)
+
+
+def write_outputs(result: LinkResult, out: Path) -> None:
+    """Write a run's files into folder ``out`` (already created; the caller makes it atomic)."""
+    con = result.con
+    csv = "(header true, delimiter ',')"
+    con.execute(f"copy {result.pairs} to {_lit(str(out / 'pairs.csv'))} {csv}")
+    con.execute(f"copy {result.excluded} to {_lit(str(out / 'excluded_pairs.csv'))} {csv}")
+    for b, t in result.clusters.items():
+        con.execute(f"copy {t} to {_lit(str(out / f'clusters_{b}.csv'))} {csv}")
+    con.execute(f"copy (select * from {result.scored} order by left_id, right_id) to "
+                f"{_lit(str(out / 'scored_pairs.parquet'))} (format parquet)")
+    con.execute(f"copy (select * from {result.records} order by dataset, record_id) to "
+                f"{_lit(str(out / 'records.parquet'))} (format parquet)")
+    result.model.save(out / "model.json")
+    (out / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str), encoding="utf-8")
+    (out / "summary.md").write_text(summary_markdown(result.summary), encoding="utf-8")
+
+
+def link_files(config: LinkConfig | str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False,
+               progress: Progress | None = None, db_api: Any = None, verbose: bool = False) -> dict[str, Any]:
+    """Run ``bold link``: the whole job, writing ``out_dir`` atomically. Returns the summary."""
+    cfg = config if isinstance(config, LinkConfig) else load_config(config)
+    quiet_splink(logging.INFO if verbose else logging.ERROR)
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise InputError(f"output folder {out} already exists", hint="pass --overwrite or choose another folder")
+    con = duckdb.connect()
+    try:
+        inputs, hashed_roles = None, None
+        if cfg.mode == "hashed":
+            from .privacy import load_hashed_inputs
+
+            inputs, hashed_roles = load_hashed_inputs(con, cfg)
+        result = link_tables(con, cfg, inputs=inputs, progress=progress, db_api=db_api, hashed_roles=hashed_roles)
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            write_outputs(result, tmp)
+        return result.summary
+    finally:
+        con.close()
