@@ -11,7 +11,8 @@ authorities), a risk band, nine need flags, a cost with a few very large values,
    assessed population, and ``rate_table`` per 100;
 3. ``magnitude_table``: mean cost by local authority x risk band (contributors, N-k and p-ratio from the microdata);
 4. ``survival_table``: Kaplan-Meier by risk band, reported monthly, with the at-risk and grouping rules;
-5. a sparse worst case for secondary suppression: local authority x 40 categories of rare events;
+5. a sparse table (local authority x 40 categories of rare events), and a table needing a complementary
+   suppression in every row (1,000 x 20 counts, one small cell per row);
 6. ``write_release``: HTML report with charts, GSS workbook and ACRO-compatible results.json for all of them.
 
 Prints and records (JSON under ``bench/results/``) wall time per step, rows per second, cells, suppressions,
@@ -41,6 +42,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from bold_prevention.outputs import (  # noqa: E402
     check_counts,
+    check_frequency_table,
     frequency_table,
     magnitude_table,
     rate_table,
@@ -137,9 +139,19 @@ def main() -> None:
         step("survival_table by band (monthly points)", n,
              lambda: survival_table(people, "days", "event", group="band", title="Time to event",
                                     times=range(30, 3650, 30)))
-        step("sparse worst case la x 40 rare events", n,
-             lambda: frequency_table(people[people.rare != "event 39"], "la", "rare",
-                                     title="Rare events by local authority"))
+        rare = people[people.rare != "event 39"]
+        step("sparse: la x 40 rare events", len(rare),
+             lambda: frequency_table(rare, "la", "rare", title="Rare events by local authority"))
+
+        def secondary_heavy():
+            rng = np.random.default_rng(2)
+            cells = np.full((1000, 20), 50)
+            cells[np.arange(1000), rng.integers(0, 20, 1000)] = 3  # one small cell in every row
+            return check_frequency_table(pd.DataFrame(cells, index=[f"area {k:04d}" for k in range(1000)],
+                                                      columns=[f"group {k:02d}" for k in range(20)]),
+                                         title="One small cell per row")
+
+        step("secondary-heavy: 1000 x 20 counts", 1000 * 20, secondary_heavy)
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
             write_release(outputs, Path(tmp) / "release", title="Benchmark release")
