@@ -265,6 +265,14 @@ def test_card_subgroups_bands_and_no_individual_values(trained, world):
         return 0
     assert longest(card) < min(50, n_test)
     assert (folder / "model.pkl").is_file()
+    # the card's numbers went through disclosure control: a release for the output checker sits beside it
+    release = folder / "release"
+    assert (release / "report.html").is_file() and (release / "tables.xlsx").is_file()
+    checking = json.loads((release / "output-checking" / "results.json").read_text())
+    assert len(checking["results"]) == len(report.outputs) >= 10
+    for f in (release / "output-checking").glob("*.csv"):
+        if f.name != "check_log.csv":
+            assert len(f.read_text().splitlines()) < 40
 
 
 def test_scores_stay_in_the_warehouse_one_per_person_and_t0(trained, world):

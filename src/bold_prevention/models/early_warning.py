@@ -47,14 +47,13 @@ from ..errors import InputError
 from ..files import atomic_dir, atomic_file
 from ..project import Project
 from ..trajectories._backend import backend_of, has_table
+from . import export as X
 from . import metrics as M
 from .features import BANDS, GROUP_COLUMNS, Dataset, build_dataset
 from .usecase import UseCase, load_use_case
 
 SCORES_TABLE = "early_warning_scores"
 SCORE_COLUMNS = ("person_id", "use_case", "t0", "score", "model_version")
-#: Smallest group shown in the card's tables (reliability bins, subgroups, bands); smaller ones are withheld.
-MIN_CELL = 10
 #: The model must come within this AUC of the oracle on synthetic data.
 ORACLE_TOLERANCE = 0.05
 INTENDED_USE = (
@@ -253,41 +252,84 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _withhold_small(df: pd.DataFrame, *, count_cols=("n", "events")) -> list[dict]:
-    """Rows as dicts; rows with fewer than :data:`MIN_CELL` people (or outcomes, or non-outcomes) are withheld."""
-    out = []
-    for r in df.to_dict("records"):
-        n = r.get("n", 0)
-        ev = r.get("events", 0)
-        small = n < MIN_CELL or ("events" in count_cols and (ev < MIN_CELL or n - ev < MIN_CELL))
-        if small:
-            keep = {k: r[k] for k in ("group", "value", "bin", "band") if k in r}
-            out.append({**keep, "withheld": f"fewer than {MIN_CELL} people, outcomes or non-outcomes"})
-        else:
-            out.append(_clean(r))
-    return out
+class Checked:
+    """The disclosure-checked outputs of one evaluation, collected for the release folder."""
+
+    def __init__(self, use_case: str) -> None:
+        self.prefix = use_case
+        self.outputs: list = []
+
+    def metrics(self, est: dict, *, n: int, events: int, title: str, name: str) -> dict:
+        out = X.metrics_output(est, n=n, events=events, title=title, name=f"{self.prefix}_{name}")
+        self.outputs.append(out)
+        return X.read_metrics(out)
+
+    def add(self, *outs) -> None:
+        self.outputs.extend(outs)
 
 
-def evaluate_frame(model: TrainedModel, test: pd.DataFrame, *, n_boot: int = 200) -> dict:
-    """Both models' performance on ``test`` (aggregates only)."""
+def _counts(n: int, events: int) -> dict:
+    return {"n": X.published_count(n), "events": X.published_count(events)}
+
+
+def evaluate_frame(model: TrainedModel, test: pd.DataFrame, *, n_boot: int = 200,
+                   checked: Checked | None = None) -> dict:
+    """Both models' performance on ``test``, every number through disclosure control (aggregates only)."""
+    checked = checked or Checked(model.use_case.name)
     y = test["outcome"].to_numpy(bool)
-    out: dict[str, Any] = {"n": int(len(test)), "events": int(y.sum()), "prevalence": float(y.mean())}
+    title = model.use_case.title
+    out: dict[str, Any] = {**_counts(len(y), int(y.sum())),
+                           "prevalence": float(y.mean()) if X.published_count(int(y.sum())) else None}
     for which in ("primary", "baseline"):
         p = model.predict(test, which)
         est = M.with_ci(y, p, n_boot=n_boot, seed=model.seed)
-        rel = M.reliability(y, p, n_boot=n_boot, seed=model.seed)
-        frame = test.assign(__score=p)
-        sub = M.subgroup_table(frame, "__score", by=GROUP_COLUMNS, n_boot=max(50, n_boot // 2), seed=model.seed)
-        out[which] = {
-            "metrics": {k: v.as_dict() for k, v in est.items()},
-            "reliability": _withhold_small(rel, count_cols=("n",)),
-            "subgroups": _withhold_small(sub),
-        }
-    return out
+        metrics = checked.metrics(est, n=len(y), events=int(y.sum()), title=f"{title}: {which} model, test period",
+                                  name=f"{which}_test")
+        groups = M.risk_groups(p, bins=10)
+        observed, mean = X.reliability_outputs(y, p, groups, title=f"{title}: {which} model, reliability",
+                                               name=f"{model.use_case.name}_{which}_reliability")
+        checked.add(observed, mean)
+        rel = M.reliability(y, p, bins=10, n_boot=n_boot, seed=model.seed).set_index("bin")
+        obs_rows = {r["Group of predicted risk"]: r for r in X.read_rows(observed)}
+        mean_rows = {r["Group of predicted risk"]: r for r in X.read_rows(mean)}
+        reliability = []
+        for b in sorted(obs_rows):
+            o, m = obs_rows[b].get("Rate"), mean_rows.get(b, {}).get("Mean")
+            o = next((v for k, v in obs_rows[b].items() if k != "Group of predicted risk"), None) if o is None else o
+            m = next((v for k, v in mean_rows.get(b, {}).items() if k != "Group of predicted risk"), None) \
+                if m is None else m
+            if o is None or m is None or b not in rel.index:
+                reliability.append({"bin": int(b), "withheld": X.WITHHELD})
+                continue
+            r = rel.loc[b]
+            reliability.append({"bin": int(b), "n": X.published_count(int(r["n"])), "mean_predicted": m,
+                                "observed": o, "observed_lower": float(r["observed_lower"]),
+                                "observed_upper": float(r["observed_upper"])})
+        subgroups = []
+        for col in GROUP_COLUMNS:
+            for val, g in test.assign(__p=p).groupby(col, sort=True):
+                yg = g["outcome"].to_numpy(bool)
+                e = M.with_ci(yg, g["__p"].to_numpy(float), n_boot=max(50, n_boot // 2), seed=model.seed,
+                              metrics=("auc", "brier", "observed_expected"))
+                mg = checked.metrics(e, n=len(yg), events=int(yg.sum()),
+                                     title=f"{title}: {which} model, {col.replace('_', ' ')} {val}",
+                                     name=f"{which}_{col}_{val}")
+                row = {"group": col, "value": str(val)}
+                if "withheld" in mg:
+                    subgroups.append({**row, "withheld": mg["withheld"]})
+                    continue
+                subgroups.append({**row, **_counts(len(yg), int(yg.sum())),
+                                  "auc": mg["auc"]["value"], "auc_lower": mg["auc"]["lower"],
+                                  "auc_upper": mg["auc"]["upper"], "brier": mg["brier"]["value"],
+                                  "observed_expected": mg["observed_expected"]["value"]})
+        out[which] = {"metrics": metrics, "reliability": reliability, "subgroups": subgroups}
+    return _clean(out)
 
 
-def evaluate_bands(con: Any, model: TrainedModel, *, n_boot: int = 100, bands=BANDS) -> list[dict]:
+def evaluate_bands(con: Any, model: TrainedModel, *, n_boot: int = 100, bands=BANDS,
+                   checked: Checked | None = None) -> list[dict]:
     """The same models evaluated with persons rebuilt at each linkage band (test period rows only)."""
+    checked = checked or Checked(model.use_case.name)
     backend = backend_of(con)
     if not has_table(backend, "extract", "xjs_link"):
         return [{"band": b, "withheld": "extract.xjs_link is not loaded"} for b in bands]
@@ -296,16 +338,19 @@ def evaluate_bands(con: Any, model: TrainedModel, *, n_boot: int = 100, bands=BA
         ds = build_dataset(backend, model.use_case, band=b, data_end=model.data_end)
         test = ds.observed[ds.observed["t0"] >= pd.Timestamp(model.test_start)]
         y = test["outcome"].to_numpy(bool)
-        row: dict[str, Any] = {"band": b, "n": int(len(test)), "events": int(y.sum()),
-                               "persons": int(test["person_id"].nunique())}
-        if len(test) < MIN_CELL or y.sum() < MIN_CELL or (~y).sum() < MIN_CELL:
-            rows.append({"band": b, "withheld": f"fewer than {MIN_CELL} people, outcomes or non-outcomes"})
-            continue
+        row: dict[str, Any] = {"band": b, **_counts(len(y), int(y.sum()))}
         for which in ("primary", "baseline"):
+            if len(test) == 0:
+                row[which] = {"withheld": X.WITHHELD}
+                continue
             est = M.with_ci(y, model.predict(test, which), n_boot=n_boot, seed=model.seed,
                             metrics=("auc", "pr_auc", "brier", "observed_expected"))
-            row[which] = {k: v.as_dict() for k, v in est.items()}
-        row["prevalence"] = float(y.mean())
+            row[which] = checked.metrics(est, n=len(y), events=int(y.sum()),
+                                         title=f"{model.use_case.title}: {which} model, {b} linkage band",
+                                         name=f"{which}_band_{b}")
+        if "withheld" in row["primary"]:
+            rows.append({"band": b, "withheld": X.WITHHELD})
+            continue
         rows.append(_clean(row))
     return rows
 
@@ -345,27 +390,33 @@ def match_truth(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def oracle_comparison(model: TrainedModel, test: pd.DataFrame, truth: pd.DataFrame, *,
-                      n_boot: int = 200) -> dict:
+                      n_boot: int = 200, checked: Checked | None = None) -> dict:
     """The model's AUC beside the oracle's (the true probabilities) on the matched test rows."""
+    checked = checked or Checked(model.use_case.name)
     m = match_truth(test, truth)
     m = m[m["true_probability"].notna()]
-    if len(m) < MIN_CELL:
-        return {"matched": int(len(m)), "withheld": "too few test rows matched the truth table"}
     y = m["outcome"].to_numpy(bool)
+    if len(m) == 0 or X.published_count(int(y.sum())) is None or X.published_count(int((~y).sum())) is None:
+        return {"withheld": "too few test rows matched the truth table"}
     yt = m["true_outcome"].astype(bool).to_numpy()
-    out: dict[str, Any] = {"test_rows": int(len(test)), "matched": int(len(m)),
+    title = model.use_case.title
+    out: dict[str, Any] = {"test_rows": X.published_count(len(test)), "matched": X.published_count(len(m)),
                            "label_agreement": float((y == yt).mean())}
-    oracle = M.with_ci(y, m["true_probability"].to_numpy(float), n_boot=n_boot, seed=model.seed,
-                       metrics=("auc", "brier"))
-    out["oracle"] = {k: v.as_dict() for k, v in oracle.items()}
-    out["oracle_auc_true_outcome"] = M.auc(yt, m["true_probability"].to_numpy(float))
+    truth_p = m["true_probability"].to_numpy(float)
+    est = M.with_ci(y, truth_p, n_boot=n_boot, seed=model.seed, metrics=("auc", "brier"))
+    est["auc_true_outcome"] = M.Estimate(M.auc(yt, truth_p), float("nan"), float("nan"))
+    out["oracle"] = checked.metrics(est, n=len(y), events=int(y.sum()), title=f"{title}: oracle (synthetic truth)",
+                                    name="oracle")
+    out["oracle_auc_true_outcome"] = out["oracle"].get("auc_true_outcome", {}).get("value")
     for which in ("primary", "baseline"):
         p = model.predict(m, which)
-        est = M.with_ci(y, p, n_boot=n_boot, seed=model.seed, metrics=("auc", "brier"))
-        out[which] = {k: v.as_dict() for k, v in est.items()}
-        out[which]["auc_true_outcome"] = M.auc(yt, p)
-        out[which]["gap_to_oracle"] = oracle["auc"].value - est["auc"].value
-        out[which]["within_tolerance"] = bool(oracle["auc"].value - est["auc"].value <= ORACLE_TOLERANCE)
+        e = M.with_ci(y, p, n_boot=n_boot, seed=model.seed, metrics=("auc", "brier"))
+        e["auc_true_outcome"] = M.Estimate(M.auc(yt, p), float("nan"), float("nan"))
+        r = checked.metrics(e, n=len(y), events=int(y.sum()), title=f"{title}: {which} model on the oracle's rows",
+                            name=f"oracle_{which}")
+        gap = out["oracle"]["auc"]["value"] - r["auc"]["value"]
+        out[which] = {"auc": r["auc"], "brier": r["brier"], "auc_true_outcome": r["auc_true_outcome"]["value"],
+                      "gap_to_oracle": gap, "within_tolerance": bool(gap <= ORACLE_TOLERANCE)}
     out["tolerance"] = ORACLE_TOLERANCE
     return _clean(out)
 
@@ -406,7 +457,8 @@ def model_dir(project: Project, use_case: str) -> Path:
     return project.models_dir / "early_warning" / use_case
 
 
-def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict], oracle: dict | None) -> dict:
+def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict], oracle: dict | None,
+          checked: Checked) -> dict:
     uc = model.use_case
     kinds = uc.feature_kinds()
     desc = {c.name: c.description for c in uc.counts} | {d.name: d.description for d in uc.days_since_last} | {
@@ -439,8 +491,7 @@ def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict],
             "primary": {"type": "HistGradientBoostingClassifier (scikit-learn " + sklearn.__version__ + ")",
                         "features": model.features, "iterations": int(model.primary.model.n_iter_)},
             "baseline": {"type": "LogisticRegression on standardised predictors", "predictors": list(uc.baseline),
-                         "coefficients": model.baseline_coefficients(),
-                         "residual_degrees_of_freedom": int(model.n_train - len(model.baseline_coefficients()))},
+                         "coefficients": _coefficients(model, checked)},
         },
         "evaluation": evaluation,
         "linkage_bands": bands,
@@ -451,14 +502,35 @@ def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict],
         "limitations": list(uc.limitations) + [
             "Trained and tested on one data snapshot; performance drifts as practice and populations change: "
             "re-evaluate on each new snapshot (`bold ew evaluate`).",
-            f"Groups of fewer than {MIN_CELL} people, outcomes or non-outcomes are withheld from this card."],
+            "Every number in this card passed disclosure control (bold_prevention.outputs): counts are rounded and "
+            "metrics of groups with too few people, outcomes or non-outcomes are withheld."],
         "disclosure": "Aggregates only: no individual predictions or residuals. Individual scores stay in the "
                       "warehouse table results.early_warning_scores.",
     })
 
 
+def _coefficients(model: TrainedModel, checked: Checked) -> list[dict]:
+    coefs = model.baseline_coefficients()
+    out = X.coefficients_output(coefs, n_train=model.n_train, title=f"{model.use_case.title}: baseline coefficients",
+                                name=f"{model.use_case.name}_baseline_coefficients")
+    checked.add(out)
+    rows = []
+    for r in X.read_rows(out):
+        if r.get("Coefficient") is None:
+            rows.append({"term": r["Term"], "withheld": "too few residual degrees of freedom"})
+        else:
+            rows.append({"term": r["Term"], "coefficient": r["Coefficient"], "odds_ratio": r["Odds ratio"]})
+    return rows
+
+
+def _c(v: Any) -> str:
+    return "[c]" if v is None else str(v)
+
+
 def _fmt(e: dict | None) -> str:
-    if not e or e.get("value") is None:
+    if not e:
+        return "[c]"
+    if e.get("value") is None:
         return "n/a"
     lo, hi = e.get("lower"), e.get("upper")
     return f"{e['value']:.3f}" + (f" ({lo:.3f} to {hi:.3f})" if lo is not None and hi is not None else "")
@@ -477,8 +549,9 @@ def card_markdown(card: dict) -> str:
               "|---|---|---|"]
     lines += [f"| {f['name']} | {f['kind']} | {f['description']} |" for f in card["features"]]
     lines += ["", "## Performance on the test period", "",
-              f"{ev['n']} index events, {ev['events']} outcomes (prevalence {ev['prevalence']:.3f}). "
-              "95% bootstrap intervals in brackets.", "",
+              f"{_c(ev['n'])} index events, {_c(ev['events'])} outcomes"
+              + ("" if ev.get("prevalence") is None else f" (prevalence {ev['prevalence']:.3f})")
+              + ". 95% bootstrap intervals in brackets; [c]: withheld by disclosure control.", "",
               "| measure | primary (gradient boosting) | baseline (logistic) |", "|---|---|---|"]
     for m in M.METRICS:
         lines.append(f"| {m.replace('_', ' ')} | {_fmt(ev['primary']['metrics'].get(m))} | "
@@ -489,7 +562,7 @@ def card_markdown(card: dict) -> str:
         if "withheld" in r:
             lines.append(f"| {r['bin']} | [c] | [c] | [c] |")
         else:
-            lines.append(f"| {r['bin']} | {r['n']} | {r['mean_predicted']:.3f} | {r['observed']:.3f} "
+            lines.append(f"| {r['bin']} | {_c(r['n'])} | {r['mean_predicted']:.3f} | {r['observed']:.3f} "
                          f"({r['observed_lower']:.3f} to {r['observed_upper']:.3f}) |")
     lines += ["", "### By sex, age band and ethnicity (primary model)", "",
               "| group | value | n | outcomes | AUC (95% interval) | observed / expected |", "|---|---|---|---|---|---|"]
@@ -501,7 +574,7 @@ def card_markdown(card: dict) -> str:
                 f"{r['auc']:.3f}" + (f" ({r['auc_lower']:.3f} to {r['auc_upper']:.3f})"
                                      if r.get("auc_lower") is not None else ""))
             oe = "n/a" if r.get("observed_expected") is None else f"{r['observed_expected']:.2f}"
-            lines.append(f"| {r['group']} | {r['value']} | {r['n']} | {r['events']} | {auc} | {oe} |")
+            lines.append(f"| {r['group']} | {r['value']} | {_c(r['n'])} | {_c(r['events'])} | {auc} | {oe} |")
     lines += ["", "## Sensitivity to linkage", "", "The same models, with persons rebuilt from the XJS clusters "
               "at each linkage band (test period only).", "",
               "| band | n | outcomes | AUC primary | AUC baseline | observed / expected (primary) |",
@@ -510,15 +583,15 @@ def card_markdown(card: dict) -> str:
         if "withheld" in r:
             lines.append(f"| {r['band']} | [c] | [c] | [c] | [c] | {r['withheld']} |")
         else:
-            lines.append(f"| {r['band']} | {r['n']} | {r['events']} | {_fmt(r['primary']['auc'])} | "
-                         f"{_fmt(r['baseline']['auc'])} | {_fmt(r['primary']['observed_expected'])} |")
+            lines.append(f"| {r['band']} | {_c(r['n'])} | {_c(r['events'])} | {_fmt(r['primary'].get('auc'))} | "
+                         f"{_fmt(r['baseline'].get('auc'))} | {_fmt(r['primary'].get('observed_expected'))} |")
     if card.get("oracle"):
         o = card["oracle"]
         lines += ["", "## Comparison with the oracle (synthetic data)", ""]
         if "withheld" in o:
             lines.append(o["withheld"])
         else:
-            lines += [f"On {o['matched']} test index events matched to the synthetic truth, the oracle (the true "
+            lines += [f"On {_c(o['matched'])} test index events matched to the synthetic truth, the oracle (the true "
                       "outcome probabilities) and the models score:", "",
                       "| | AUC | Brier | gap to oracle AUC |", "|---|---|---|---|",
                       f"| oracle | {_fmt(o['oracle']['auc'])} | {_fmt(o['oracle']['brier'])} | |"]
@@ -528,7 +601,8 @@ def card_markdown(card: dict) -> str:
             lines += ["", f"Tolerance: the primary model must come within {o['tolerance']} of the oracle AUC: "
                       + ("met." if o["primary"]["within_tolerance"] else "NOT met.")]
     lines += ["", "## Transparent baseline", "", "| term | coefficient | odds ratio |", "|---|---|---|"]
-    lines += [f"| {c['term']} | {c['coefficient']:.3f} | {c['odds_ratio']:.3f} |"
+    lines += [f"| {c['term']} | [c] | [c] |" if "withheld" in c else
+              f"| {c['term']} | {c['coefficient']:.3f} | {c['odds_ratio']:.3f} |"
               for c in card["models"]["baseline"]["coefficients"]]
     lines += ["", "## Ethical considerations", "", card["ethics"], "", "## Limitations", ""]
     lines += [f"- {x}" for x in card["limitations"]]
@@ -536,10 +610,13 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def write_model(project: Project, model: TrainedModel, card: dict) -> Path:
-    """Write the model, its card (markdown and JSON) under ``models/early_warning/<use case>/<version>/``."""
+def write_model(project: Project, model: TrainedModel, card: dict, outputs: list | None = None) -> Path:
+    """Write the model and its card (markdown and JSON) under ``models/early_warning/<use case>/<version>/``, with
+    ``release/`` (report, spreadsheet, output-checking files) of the checked ``outputs``."""
     folder = model_dir(project, model.use_case.name) / model.version
     with atomic_dir(folder, overwrite=True) as tmp:
+        if outputs:
+            X.write_model_release(outputs, tmp / "release", title=f"Model results: {model.use_case.title}")
         with open(tmp / "model.pkl", "wb") as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
@@ -574,7 +651,7 @@ class Report:
     card: dict
     folder: Path | None
     scores_written: int = 0
-    notes: list[str] = field(default_factory=list)
+    outputs: list = field(default_factory=list)
 
 
 Progress = Callable[[str], None]
@@ -615,17 +692,19 @@ def evaluate(con: Any, use_case: str, *, project: Project, version: str | None =
 
 def _evaluate_and_write(con, model: TrainedModel, ds: Dataset, test: pd.DataFrame, *, project, n_boot, truth,
                         bands, write_scores_table, progress) -> Report:
+    checked = Checked(model.use_case.name)
     progress(f"evaluating {model.version} on {len(test)} test index events")
-    evaluation = evaluate_frame(model, test, n_boot=n_boot)
+    evaluation = evaluate_frame(model, test, n_boot=n_boot, checked=checked)
     band_rows: list[dict] = []
     if bands:
         progress("re-evaluating with persons rebuilt at each linkage band")
-        band_rows = evaluate_bands(con, model, n_boot=max(50, n_boot // 2))
+        band_rows = evaluate_bands(con, model, n_boot=max(50, n_boot // 2), checked=checked)
     oracle = None
     if truth is not None:
         progress("comparing with the oracle (synthetic truth)")
-        oracle = oracle_comparison(model, test, load_truth(truth, model.use_case.name), n_boot=n_boot)
-    card = _card(model, ds, evaluation, band_rows, oracle)
-    folder = write_model(project, model, card) if project is not None else None
+        oracle = oracle_comparison(model, test, load_truth(truth, model.use_case.name), n_boot=n_boot,
+                                   checked=checked)
+    card = _card(model, ds, evaluation, band_rows, oracle, checked)
+    folder = write_model(project, model, card, checked.outputs) if project is not None else None
     n = write_scores(con, model, ds) if write_scores_table else 0
-    return Report(model=model, card=card, folder=folder, scores_written=n)
+    return Report(model=model, card=card, folder=folder, scores_written=n, outputs=checked.outputs)

@@ -173,6 +173,15 @@ def with_ci(y: np.ndarray, p: np.ndarray, *, n_boot: int = 200, seed: int = 0, l
     return out
 
 
+def risk_groups(p: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Groups (1 = lowest) of predicted risk: tenths by default (fewer when many predictions are tied)."""
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return np.zeros(0, dtype=int)
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    return np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0)) + 1
+
+
 def reliability(y: np.ndarray, p: np.ndarray, *, bins: int = 10, n_boot: int = 200, seed: int = 0,
                 level: float = 0.95) -> pd.DataFrame:
     """The reliability curve: predicted against observed risk in groups (tenths) of predicted risk.
@@ -185,12 +194,11 @@ def reliability(y: np.ndarray, p: np.ndarray, *, bins: int = 10, n_boot: int = 2
     if len(y) == 0:
         return pd.DataFrame(columns=["bin", "n", "events", "mean_predicted", "observed", "observed_lower",
                                      "observed_upper", "observed_expected"])
-    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
-    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
+    which = risk_groups(p, bins) - 1
     rng = np.random.default_rng(seed)
     rows = []
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    for b in range(max(len(edges) - 1, 1)):
+    for b in range(int(which.max()) + 1):
         m = which == b
         n = int(m.sum())
         if n == 0:
