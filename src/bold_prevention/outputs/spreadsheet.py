@@ -9,6 +9,7 @@ referenced as ``[note n]``. Only :class:`~.disclosure.CheckedOutput` objects are
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import warnings
@@ -61,11 +62,13 @@ def _table_name(k: int, name: str) -> str:
 def write_spreadsheet(outputs: Sequence[CheckedOutput], path: str | os.PathLike, *, title: str,
                       intro: Sequence[str] | str | None = None, about: Sequence[str] | str | None = None,
                       contact: Sequence[str] | str | None = None, source: str | None = None,
-                      overwrite: bool = False) -> Path:
+                      published: dt.date | None = None, overwrite: bool = False) -> Path:
     """Write checked outputs to a GSS-style accessible workbook (Cover, Contents, Notes, one table per sheet).
 
     Raises :class:`~bold_prevention.errors.DisclosureError` (naming the rule) for anything that is not a checked
     output, and :class:`~bold_prevention.errors.OutputExistsError` for an existing file without ``overwrite``.
+    The workbook's creation date is ``published`` (default today, at midnight), so the same tables written on the
+    same day give the same file.
     """
     import gptables as gpt
 
@@ -114,6 +117,9 @@ def write_spreadsheet(outputs: Sequence[CheckedOutput], path: str | os.PathLike,
                       about=about_lines, contact=lines(contact))
     with atomic_path(p, overwrite=overwrite) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gpt.write_workbook(filename=str(tmp), sheets=sheets, cover=cover, notes_table=notes_table,
-                           contentsheet_label="Contents", auto_width=True)
+        wb = gpt.produce_workbook(filename=str(tmp), sheets=sheets, cover=cover, notes_table=notes_table,
+                                  contentsheet_label="Contents", auto_width=True)
+        day = published or dt.date.today()
+        wb.set_properties({"title": title, "created": dt.datetime(day.year, day.month, day.day)})
+        wb.close()
     return p.absolute()
