@@ -160,7 +160,7 @@ def sql_cmd(
     steps = ([(x.name, x.sql) for x in compile_cohort(s, d)] if dialect == "duckdb"
              else transpile_cohort(s, d, dialect))
     for name, sql in steps:
-        out.print(f"-- {name}\n{sql};\n", markup=False, highlight=False)
+        typer.echo(f"-- {name}\n{sql};\n")
 
 
 @places_app.command("prevalence")

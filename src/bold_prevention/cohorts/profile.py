@@ -60,8 +60,19 @@ def _write(con, name: str, table: pa.Table) -> None:
 
 
 def _check_cohort(con, name: str) -> None:
+    """The cohort exists and was built over the current spine (same as-at date and band)."""
     if not _table_exists(con, "results", f"cohort_{name}"):
         raise InputError(f"no cohort {name!r} has been built", hint=f"run `bold cohort build {name}` first")
+    from .build import spine_state
+
+    state = spine_state(con)
+    if state is None:
+        return
+    built = _rows(con, f"SELECT as_at_date, band FROM results.cohorts WHERE cohort = '{name}'")
+    if built and (built[0][0], built[0][1]) != state:
+        raise InputError(f"cohort {name} was built over the spine as at {built[0][0]} (band {built[0][1]}), but the "
+                         f"spine is now as at {state[0]} (band {state[1]})",
+                         hint=f"rebuild the cohort: `bold cohort build {name}`")
 
 
 def _check_spine(con) -> None:

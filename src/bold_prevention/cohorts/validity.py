@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from ..spine.validity import load_truth, spine_truth_map, truth_spine
+from ..spine.validity import load_truth, population_column, spine_truth_map, truth_spine
 from .build import _rows, cohort_table
 from .compile import _spine_columns_used, compile_cohort
 from .spec import CohortSpec, load_spec
@@ -27,8 +27,13 @@ def _where_only(spec: CohortSpec) -> bool:
     return not spec.entry_events and all(leaf_ok(r.criterion) for r in (*spec.inclusion, *spec.exclusion))
 
 
-def cohort_validity(con, spec: str | Path | dict | CohortSpec, truth_dir: str | Path) -> dict:
-    """Precision, recall and F1 of a built cohort's membership against the truth-based cohort."""
+def cohort_validity(con, spec: str | Path | dict | CohortSpec, truth_dir: str | Path, *,
+                    population: str = "oasys") -> dict:
+    """Precision, recall and F1 of a built cohort's membership against the truth-based cohort.
+
+    ``population``: ``oasys`` (people with any OASys record) or ``oasys_full`` (a layer 1 or layer 3 assessment).
+    """
+    has = population_column(population)
     spec = spec if isinstance(spec, CohortSpec) else load_spec(spec)
     if not _where_only(spec):
         raise InputError(f"cohort {spec.name} uses entry or window events; only spine-field cohorts can be scored "
@@ -48,10 +53,10 @@ def cohort_validity(con, spec: str | Path | dict | CohortSpec, truth_dir: str | 
     for s in steps:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {s.name} AS {s.sql}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _truth_cohort AS SELECT DISTINCT c.person_id FROM {steps[-1].name} c "
-                f"JOIN _truth_spine t ON t.person_id = c.person_id WHERE t.has_oasys")
+                f"JOIN _truth_spine t ON t.person_id = c.person_id WHERE t.{has}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _spine_cohort AS SELECT DISTINCT m.truth_person_id AS person_id "
                 f"FROM {cohort_table(spec.name)} c JOIN spine.person sp ON sp.person_id = c.person_id "
-                f"JOIN _spine_truth m ON m.person_id = c.person_id WHERE sp.has_oasys")
+                f"JOIN _spine_truth m ON m.person_id = c.person_id WHERE sp.{has}")
     n_s, n_t, n_both = _rows(con, """
 SELECT (SELECT COUNT(*) FROM _spine_cohort), (SELECT COUNT(*) FROM _truth_cohort),
        (SELECT COUNT(*) FROM _spine_cohort s JOIN _truth_cohort t ON t.person_id = s.person_id)""")[0]
@@ -62,4 +67,6 @@ SELECT (SELECT COUNT(*) FROM _spine_cohort), (SELECT COUNT(*) FROM _truth_cohort
     f1 = 2 * n_both / (n_s + n_t) if (n_s + n_t) else None
     return {"cohort": spec.name, "spine_members": int(n_s), "truth_members": int(n_t), "both": int(n_both),
             "precision": precision, "recall": recall, "f1": f1,
-            "population": "persons with an OASys assessment on or before the as-at date"}
+            "population": {"oasys": "persons with an OASys record on or before the as-at date",
+                           "oasys_full": "persons with a full (layer 1 or 3) OASys assessment on or before the "
+                                         "as-at date"}[population]}

@@ -137,6 +137,7 @@ def _person_rows(present: set[str], as_at: date) -> str:
             age = f"CASE WHEN {age_ok} THEN {age} END"
         else:
             age, age_at = "CAST(NULL AS INTEGER)", "CAST(NULL AS DATE)"
+        kind = "t.assessment_type" if table == "oasys_assessments_metadata" else "CAST(NULL AS VARCHAR)"
         join_d = ""
         if rd.date_table:
             on = " AND ".join(f"d.{b} = t.{a_}" for a_, b in rd.on)
@@ -144,7 +145,7 @@ def _person_rows(present: set[str], as_at: date) -> str:
         parts.append(
             f"SELECT pr.person_id, '{ds}' AS dataset, '{table}' AS source_table, t.row_id_hash AS record_id, "
             f"{rd.expr} AS record_date, {sex_sql} AS sex, {eth} AS ethnicity_desc, {lsoa} AS lsoa, "
-            f"{age} AS age, {age_at} AS age_date, pr.band_joined "
+            f"{age} AS age, {age_at} AS age_date, pr.band_joined, {kind} AS kind "
             f"FROM extract.{table} t JOIN spine.person_record pr "
             f"ON pr.source_table = '{table}' AND pr.record_id = t.row_id_hash{join_d} "
             f"WHERE {rd.expr} <= {a} OR {rd.expr} IS NULL"
@@ -185,6 +186,7 @@ def _contacts_sql(as_at: date) -> str:
         " AS BIGINT) AS n_cj_12m",
         f"MAX(CASE WHEN dataset IN {cj} THEN record_date END) AS last_cj_date",
         "MAX(CASE WHEN dataset = 'oasys' THEN record_date END) AS last_oasys_date",
+        f"MAX(CASE WHEN dataset = 'oasys' AND kind <> 'BCS' AND record_date <= {a} THEN 1 ELSE 0 END) AS _full_oasys",
         "MAX(CASE band_joined WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END) AS _worst_band",
     ]
     return "SELECT person_id, " + ",\n  ".join(cols) + "\nFROM _sp_rec GROUP BY person_id"
@@ -454,7 +456,7 @@ SELECT c.person_id, {a} AS as_at_date, {band_lit} AS band, {worst} AS weakest_ba
        {', '.join(contact_cols)},
        c.n_cj_12m, c.last_cj_date,
        (c.n_cj_12m > 0 OR {custody}) AS cj_contact_12m,
-       c.n_oasys_ever > 0 AS has_oasys, c.last_oasys_date,
+       c.n_oasys_ever > 0 AS has_oasys, c._full_oasys = 1 AS has_full_oasys, c.last_oasys_date,
        {', '.join(extra_cols)},
        {', '.join(need_cols)}
 FROM _sp_contacts c

@@ -69,7 +69,7 @@ WHERE rn = 1""")
 
 def truth_spine(con, as_at: date) -> None:
     """``_truth_spine``: one row per true person with any person-level record dated on or before ``as_at``:
-    person_id (the true id), age, has_oasys, cj_contact_12m, in_custody and need_<driver> (latent)."""
+    person_id (the true id), age, has_oasys, has_full_oasys, cj_contact_12m, in_custody and need_<driver> (latent)."""
     a = date_literal(as_at)
     w12 = date_literal(months_before(as_at, 12))
     parts = []
@@ -79,7 +79,9 @@ def truth_spine(con, as_at: date) -> None:
         if rd.date_table:
             on = " AND ".join(f"d.{b} = t.{x}" for x, b in rd.on)
             join_d = f" LEFT JOIN extract.{rd.date_table} d ON {on}"
-        parts.append(f"SELECT tr.person_id, '{ds}' AS dataset, {rd.expr} AS record_date FROM extract.{table} t "
+        kind = "t.assessment_type" if table == "oasys_assessments_metadata" else "CAST(NULL AS VARCHAR)"
+        parts.append(f"SELECT tr.person_id, '{ds}' AS dataset, {rd.expr} AS record_date, {kind} AS kind "
+                     f"FROM extract.{table} t "
                      f"JOIN _truth_record tr ON tr.\"table\" = '{table}' AND tr.record_id = t.row_id_hash{join_d}")
     cj = ", ".join(f"'{d}'" for d in CJ_DATASETS)
     custody = (f"SELECT tr.person_id FROM extract.prison_custodial_journey t JOIN _truth_record tr "
@@ -92,18 +94,33 @@ WITH rec AS ({' UNION ALL '.join(parts)}),
 agg AS (
     SELECT person_id,
            MAX(CASE WHEN dataset = 'oasys' THEN 1 ELSE 0 END) AS oasys,
+           MAX(CASE WHEN dataset = 'oasys' AND kind <> 'BCS' THEN 1 ELSE 0 END) AS oasys_full,
            MAX(CASE WHEN dataset IN ({cj}) AND record_date > {w12} THEN 1 ELSE 0 END) AS cj12
     FROM rec WHERE record_date <= {a} GROUP BY person_id),
 cust AS (SELECT DISTINCT person_id FROM ({custody}) c)
 SELECT agg.person_id, CAST(FLOOR(DATE_DIFF('day', tp.date_of_birth, {a}) / 365.25) AS INTEGER) AS age,
-       tp.sex, agg.oasys = 1 AS has_oasys, cust.person_id IS NOT NULL AS in_custody,
+       tp.sex, agg.oasys = 1 AS has_oasys, agg.oasys_full = 1 AS has_full_oasys, cust.person_id IS NOT NULL AS in_custody,
        (agg.cj12 = 1 OR cust.person_id IS NOT NULL) AS cj_contact_12m, {needs}
 FROM agg JOIN _truth_person tp ON tp.person_id = agg.person_id
 LEFT JOIN cust ON cust.person_id = agg.person_id""")
 
 
-def driver_validity(con, truth_dir: str | Path, *, drivers: list[str] | None = None) -> pa.Table:
+POPULATIONS = {"oasys": "has_oasys", "oasys_full": "has_full_oasys"}
+
+
+def population_column(population: str) -> str:
+    if population not in POPULATIONS:
+        raise InputError(f"validity population {population!r} is not known",
+                         hint="use oasys (any OASys record) or oasys_full (a layer 1 or layer 3 assessment)")
+    return POPULATIONS[population]
+
+
+def driver_validity(con, truth_dir: str | Path, *, drivers: list[str] | None = None,
+                    population: str = "oasys") -> pa.Table:
     """Driver prevalence in the spine against the true latent prevalence, for people with an OASys assessment.
+
+    ``population``: ``oasys`` (any OASys record, including a basic custody screening) or ``oasys_full`` (a layer 1
+    or layer 3 assessment, the ones with the core sections the needs are read from).
 
     Columns: driver, spine_persons (spine persons with an assessment), spine_prevalence, truth_persons (true
     persons with an assessment), truth_prevalence, difference_pp (spine - truth, percentage points), and, over the
@@ -116,22 +133,24 @@ def driver_validity(con, truth_dir: str | Path, *, drivers: list[str] | None = N
     cols = {r[0] for r in _rows(con, "SELECT column_name FROM information_schema.columns WHERE table_schema = "
                                      "'spine' AND table_name = 'person'")}
     ds = [d for d in (drivers or TRUTH_DRIVERS) if f"need_{d}" in cols]
+    has = population_column(population)
     out = []
     for d in ds:
         sp = _rows(con, f"SELECT COUNT(*), AVG(CASE WHEN need_{d} THEN 1.0 ELSE 0.0 END) FROM spine.person "
-                        f"WHERE has_oasys")[0]
+                        f"WHERE {has}")[0]
         tr = _rows(con, f"SELECT COUNT(*), AVG(CASE WHEN need_{d} THEN 1.0 ELSE 0.0 END) FROM _truth_spine "
-                        f"WHERE has_oasys")[0]
+                        f"WHERE {has}")[0]
         conf = _rows(con, f"""
 SELECT SUM(CASE WHEN tp.need_{d} AND sp.need_{d} THEN 1 ELSE 0 END),
        SUM(CASE WHEN tp.need_{d} THEN 1 ELSE 0 END),
        SUM(CASE WHEN NOT tp.need_{d} AND NOT sp.need_{d} THEN 1 ELSE 0 END),
        SUM(CASE WHEN NOT tp.need_{d} THEN 1 ELSE 0 END)
 FROM spine.person sp JOIN _spine_truth m ON m.person_id = sp.person_id
-JOIN _truth_person tp ON tp.person_id = m.truth_person_id WHERE sp.has_oasys""")[0]
+JOIN _truth_person tp ON tp.person_id = m.truth_person_id WHERE sp.{has}""")[0]
         tp_, pos, tn, neg = (int(x or 0) for x in conf)
         out.append({"driver": d, "spine_persons": int(sp[0]), "spine_prevalence": float(sp[1] or 0),
                     "truth_persons": int(tr[0]), "truth_prevalence": float(tr[1] or 0),
                     "difference_pp": 100 * (float(sp[1] or 0) - float(tr[1] or 0)),
-                    "sensitivity": tp_ / pos if pos else None, "specificity": tn / neg if neg else None})
+                    "sensitivity": tp_ / pos if pos else None, "specificity": tn / neg if neg else None,
+                    "population": population})
     return pa.Table.from_pylist(out)

@@ -1,0 +1,135 @@
+"""The spine on a synthetic population: identifiers stay out, and proxies measure what they claim.
+
+Validity is scored at the high band against the synthetic truth, for people with an OASys record on or before the
+as-at date: driver prevalence within 2 percentage points of the true latent prevalence, and cohort F1 >= 0.9. A test
+population of 8,000 persons has a few hundred such people, so the tolerances add two standard errors of the
+estimate to the target (bench/spine.py scores 1,000,000 persons).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from bold_prevention.cohorts import build_cohort
+from bold_prevention.cohorts.validity import cohort_validity
+from bold_prevention.datafirst import MODEL
+from bold_prevention.project import Project
+from bold_prevention.spine import build_spine
+from bold_prevention.spine.rules import register_path
+from bold_prevention.spine.validity import driver_validity
+from bold_prevention.warehouse.engine import duckdb_connect
+
+AS_AT = date(2024, 12, 31)
+
+
+def aligned_register() -> dict:
+    """The shipped register with each driver's evidence set to the generator's documented OASys proxy rule."""
+    from bold_prevention.synth.params import OASYS_PROXY_RULES
+
+    reg = copy.deepcopy(yaml.safe_load(register_path().read_text(encoding="utf-8")))
+    for e in reg["entries"]:
+        if e.get("kind") == "driver" and e["id"] in OASYS_PROXY_RULES:
+            expr = OASYS_PROXY_RULES[e["id"]]
+            e["derivation"] = {"kind": "flag", "combine": "any", "evidence": [{
+                "table": "oasys_assessments_details_core_risk", "expression": expr,
+                "variables": sorted(set(re.findall(r"question_[0-9a-z_]+", expr))), "when": "latest"}]}
+    return reg
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory):
+    from bold_prevention.synth import generate
+    from bold_prevention.warehouse.load import load_extracts
+
+    root = tmp_path_factory.mktemp("validity")
+    generate(root / "synth", persons=8000, seed=7)
+    project = Project.at(root / "project")
+    load_extracts(project, root / "synth" / "extracts")
+    con = duckdb_connect(project)
+    yield con, root / "synth"
+    con.close()
+
+
+def _tolerance(p: float, n: int, target: float) -> float:
+    return target + 2 * math.sqrt(max(p * (1 - p), 0.01) / max(n, 1))
+
+
+def test_no_identifiers_reach_the_spine(population):
+    con, synth = population
+    build_spine(con, as_at=AS_AT, band="medium")
+    build_cohort(con, "possession_claim")
+    ident_cols = {c.name for t in MODEL.tables for c in t.columns if c.identifier}
+    # postcodes, full names and dates of birth as text: none may appear in any spine or results column
+    values: set[str] = set()
+    for t in MODEL.person_tables():
+        tab = pq.read_table(synth / "extracts" / f"{t.name}.parquet").to_pydict()
+        values |= {v for v in tab.get("postcode", []) if v}
+        values |= {f"{f} {s}" for f, s in zip(tab["forename"], tab["surname"], strict=True) if f and s}
+        values |= {d.isoformat() for d in tab["date_of_birth"] if d}
+    assert len(values) > 1000
+    tables = [("spine", r[0]) for r in con.sql("select table_name from information_schema.tables "
+                                               "where table_schema = 'spine'").fetchall()]
+    tables += [("results", r[0]) for r in con.sql("select table_name from information_schema.tables "
+                                                  "where table_schema = 'results'").fetchall()]
+    for schema, name in tables:
+        cols = con.sql(f"select column_name, data_type from information_schema.columns where table_schema = "
+                       f"'{schema}' and table_name = '{name}'").fetchall()
+        assert not {c for c, _ in cols} & ident_cols, name
+        for c, ty in cols:
+            if ty == "VARCHAR":
+                seen = {r[0] for r in con.sql(f'select distinct "{c}" from {schema}.{name}').fetchall()}
+                assert not seen & values, (name, c, sorted(seen & values)[:3])
+
+
+def test_every_person_level_record_is_joined(population):
+    con, _ = population
+    build_spine(con, as_at=AS_AT, band="high")
+    n_xjs = con.sql("select count(*) from extract.xjs_link").fetchall()[0][0]
+    n_pr = con.sql("select count(*) from spine.person_record where source_table in ('mags_defendant_case', "
+                   "'crown_defendant_case', 'prison_custodial_journey', 'moj_probation_flatfile', "
+                   "'oasys_assessments_metadata', 'family_parties', 'civil_parties')").fetchall()[0][0]
+    assert n_pr == n_xjs
+    assert con.sql("select count(distinct person_id) from spine.person_record").fetchall()[0][0] >= \
+        con.sql("select count(*) from spine.person").fetchall()[0][0]
+
+
+def test_proxies_measure_what_they_claim(population):
+    """With derivations that read the OASys items the way the generator records needs, every driver's prevalence
+    among people with an OASys record is within 2 pp of the truth (plus sampling tolerance)."""
+    con, synth = population
+    build_spine(con, as_at=AS_AT, band="high", register=aligned_register())
+    rows = driver_validity(con, synth).to_pylist()
+    assert len(rows) == 9 and rows[0]["truth_persons"] > 200
+    for r in rows:
+        tol = 100 * _tolerance(r["truth_prevalence"], r["truth_persons"], 0.02)
+        assert abs(r["difference_pp"]) <= tol, (r["driver"], r["difference_pp"], tol)
+        assert r["sensitivity"] > 0.7 and r["specificity"] > 0.9, r
+
+
+def test_cohort_membership_agrees_with_the_truth(population):
+    con, synth = population
+    build_spine(con, as_at=AS_AT, band="high", register=aligned_register())
+    for name in ("multiple_disadvantage", "hard_edges_smd2"):
+        build_cohort(con, name)
+        v = cohort_validity(con, name, synth)
+        assert v["truth_members"] > 20
+        tol = _tolerance(0.9, v["truth_members"], 0.0)
+        assert v["f1"] >= 0.9 - tol, (name, v)
+
+
+@pytest.mark.xfail(strict=False, reason="the shipped register's low_income, education, substance_misuse and "
+                   "mental_health derivations read different OASys items (or thresholds) from the generator's "
+                   "proxy rules, and add non-OASys evidence; see docs/spine-and-cohorts.md, Validity")
+def test_shipped_register_prevalence(population):
+    con, synth = population
+    build_spine(con, as_at=AS_AT, band="high")
+    for r in driver_validity(con, synth).to_pylist():
+        tol = 100 * _tolerance(r["truth_prevalence"], r["truth_persons"], 0.02)
+        assert abs(r["difference_pp"]) <= tol, (r["driver"], r["difference_pp"], tol)
