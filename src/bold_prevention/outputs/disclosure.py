@@ -330,7 +330,7 @@ class CheckedOutput:
             return ""
         why = [RULES[x].title.lower() for x in self.rules_triggered() if x in RULES]
         reasons = {
-            MIN_THRESHOLD: f"fewer than {self._rules.threshold} people (or contributors) in each cell",
+            MIN_THRESHOLD: f"cells with fewer than {self._rules.threshold} people or contributors",
             ZEROS: "zero counts are disclosive",
             SECONDARY: "the remaining cells could be used to work out the suppressed ones from the totals",
             NK_DOMINANCE: "cells dominated by one or two contributors",
