@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from datetime import date
 from pathlib import Path
@@ -26,15 +27,23 @@ app.add_typer(pathways_app, name="pathways")
 app.add_typer(ew_app, name="ew")
 
 LevelOption = typer.Option("dataset", "--level", help="State: dataset (service) or event_type.")
-OutOption = typer.Option(None, "--out", help="Also export the table, through disclosure control, to this folder.")
+OutOption = typer.Option(None, "--out", help="Also export the table, through disclosure control, to this folder "
+                         "(HTML report, spreadsheet and output-checking files).")
+OverwriteOption = typer.Option(False, "--overwrite", help="Replace the --out folder if it exists.")
 
 
+@contextlib.contextmanager
 def _con(project: Path | None, *, read_only: bool = False):
+    """The project and a warehouse connection, closed when the command ends."""
     proj = Project.at(project)
     if not proj.warehouse_path.exists():
         raise InputError(f"no warehouse at {proj.warehouse_path}",
                          hint="run `bold demo` or `bold load` first, or pass --project")
-    return proj, duckdb_connect(proj, read_only=read_only)
+    con = duckdb_connect(proj, read_only=read_only)
+    try:
+        yield proj, con
+    finally:
+        con.close()
 
 
 def _fmt(v) -> str:
@@ -54,12 +63,12 @@ def _print(df: pd.DataFrame, title: str) -> None:
     out.print(t)
 
 
-def _export(kind: str, df: pd.DataFrame, title: str, folder: Path | None, **kw) -> None:
+def _export(kind: str, df: pd.DataFrame, title: str, folder: Path | None, overwrite: bool) -> None:
     if folder is None:
         return
     from ..trajectories.export import export_table  # noqa: PLC0415
 
-    paths = export_table(kind, df, title=title, folder=folder, **kw)
+    paths = export_table(kind, df, title=title, folder=folder, overwrite=overwrite)
     for p in paths:
         out.print(f"Exported (disclosure-checked): {p}")
 
@@ -75,19 +84,19 @@ def timeline_build(project: Path | None = ProjectOption) -> None:
     """Build spine.timeline from the loaded extracts and spine.person_record."""
     from ..trajectories.timeline import EVENT_LABELS, build_timeline  # noqa: PLC0415
 
-    _, con = _con(project)
-    with console.status("building person timelines from every linked dataset"):
-        s = build_timeline(con)
-    out.print(f"[bold]spine.timeline[/]: {s.rows:,} events of {s.persons:,} persons")
-    t = Table(title="Events by type")
-    t.add_column("event type")
-    t.add_column("what it is")
-    t.add_column("events", justify="right")
-    for k, n in s.by_event_type.items():
-        t.add_row(k, EVENT_LABELS.get(k, ""), f"{n:,}")
-    out.print(t)
-    for note in s.skipped:
-        console.print(f"[yellow]skipped[/] {note}")
+    with _con(project) as (_, con):
+        with console.status("building person timelines from every linked dataset"):
+            s = build_timeline(con)
+        out.print(f"[bold]spine.timeline[/]: {s.rows:,} events of {s.persons:,} persons")
+        t = Table(title="Events by type")
+        t.add_column("event type")
+        t.add_column("what it is")
+        t.add_column("events", justify="right")
+        for k, n in s.by_event_type.items():
+            t.add_row(k, EVENT_LABELS.get(k, ""), f"{n:,}")
+        out.print(t)
+        for note in s.skipped:
+            console.print(f"[yellow]skipped[/] {note}")
 
 
 # ------------------------------------------------------------------------------------------------ pathways
@@ -102,17 +111,18 @@ def pathways_sequences(
     max_length: int = typer.Option(5, "--max-length", help="Longest sequence shown (states)."),
     top: int = typer.Option(20, "--top", help="How many sequences to show."),
     out_dir: Path | None = OutOption,
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Most frequent sequences of service contact within a window."""
     from ..trajectories.pathways import frequent_sequences  # noqa: PLC0415
 
-    _, con = _con(project, read_only=True)
-    with console.status("counting sequences"):
-        df = frequent_sequences(con, level=level, window_days=window_days, start_event_types=_types(start),
-                                max_length=max_length, top=top)
-    title = f"Most frequent sequences of contact within {window_days} days"
-    _print(df, title)
-    _export("sequences", df, title, out_dir)
+    with _con(project, read_only=True) as (_, con):
+        with console.status("counting sequences"):
+            df = frequent_sequences(con, level=level, window_days=window_days, start_event_types=_types(start),
+                                    max_length=max_length, top=top)
+        title = f"Most frequent sequences of contact within {window_days} days"
+        _print(df, title)
+        _export("sequences", df, title, out_dir, overwrite)
 
 
 @pathways_app.command("transitions")
@@ -123,16 +133,17 @@ def pathways_transitions(
     collapse: bool = typer.Option(False, "--collapse/--keep-repeats", help="Collapse repeated contacts with one "
                                   "service before counting."),
     out_dir: Path | None = OutOption,
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Transition matrix between services (counts, row shares, median days between contacts)."""
     from ..trajectories.pathways import transition_matrix  # noqa: PLC0415
 
-    _, con = _con(project, read_only=True)
-    with console.status("counting transitions"):
-        df = transition_matrix(con, level=level, collapse_repeats=collapse)
-    title = "Transitions between consecutive contacts"
-    _print(df, title)
-    _export("transitions", df, title, out_dir)
+    with _con(project, read_only=True) as (_, con):
+        with console.status("counting transitions"):
+            df = transition_matrix(con, level=level, collapse_repeats=collapse)
+        title = "Transitions between consecutive contacts"
+        _print(df, title)
+        _export("transitions", df, title, out_dir, overwrite)
 
 
 @pathways_app.command("flows")
@@ -143,16 +154,17 @@ def pathways_flows(
     steps: int = typer.Option(3, "--steps", help="Number of steps."),
     window_days: int = typer.Option(365, "--window-days", help="Days after each person's first event."),
     out_dir: Path | None = OutOption,
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Flows from the service at step k to the service at step k+1 (the data of a Sankey chart)."""
     from ..trajectories.pathways import flows  # noqa: PLC0415
 
-    _, con = _con(project, read_only=True)
-    with console.status("counting flows"):
-        df = flows(con, level=level, steps=steps, window_days=window_days)
-    title = f"Flows between services, first {steps} steps"
-    _print(df, title)
-    _export("flows", df, title, out_dir)
+    with _con(project, read_only=True) as (_, con):
+        with console.status("counting flows"):
+            df = flows(con, level=level, steps=steps, window_days=window_days)
+        title = f"Flows between services, first {steps} steps"
+        _print(df, title)
+        _export("flows", df, title, out_dir, overwrite)
 
 
 @pathways_app.command("funnel")
@@ -164,16 +176,17 @@ def pathways_funnel(
     max_gap_days: int | None = typer.Option(None, "--max-gap-days", help="Only count a stage reached within this "
                                             "many days of the previous one."),
     out_dir: Path | None = OutOption,
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Conversion through a staged process, with median days between stages."""
     from ..trajectories.pathways import funnel  # noqa: PLC0415
 
-    _, con = _con(project, read_only=True)
-    with console.status("following people through the funnel"):
-        df = funnel(con, name, max_gap_days=max_gap_days)
-    title = f"Funnel: {name}"
-    _print(df, title)
-    _export("funnel", df, title, out_dir)
+    with _con(project, read_only=True) as (_, con):
+        with console.status("following people through the funnel"):
+            df = funnel(con, name, max_gap_days=max_gap_days)
+        title = f"Funnel: {name}"
+        _print(df, title)
+        _export("funnel", df, title, out_dir, overwrite)
 
 
 @pathways_app.command("survival")
@@ -187,6 +200,7 @@ def pathways_survival(
     cohort: str | None = typer.Option(None, "--cohort", help="Cohort table of person ids (schema.table)."),
     max_days: int | None = typer.Option(None, "--max-days", help="Stop following people after this many days."),
     out_dir: Path | None = OutOption,
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Kaplan-Meier time-to-event curves with numbers at risk."""
     from ..trajectories.survival import ANALYSES, durations, kaplan_meier, median_time  # noqa: PLC0415
@@ -194,12 +208,12 @@ def pathways_survival(
     if name not in ANALYSES:
         raise InputError(f"unknown time-to-event analysis {name!r}", hint=f"use one of: {', '.join(ANALYSES)}")
     a = ANALYSES[name]
-    _, con = _con(project, read_only=True)
-    with console.status("computing durations"):
-        d = durations(con, start=a.start, event=a.event, max_days=max_days, cohort=cohort, group_by=group_by)
-    _print(kaplan_meier(d), a.title)
-    _print(median_time(d), "Median time to event (days)")
-    _export("survival", d, a.title, out_dir)
+    with _con(project, read_only=True) as (_, con):
+        with console.status("computing durations"):
+            d = durations(con, start=a.start, event=a.event, max_days=max_days, cohort=cohort, group_by=group_by)
+        _print(kaplan_meier(d), a.title)
+        _print(median_time(d), "Median time to event (days)")
+        _export("survival", d, a.title, out_dir, overwrite)
 
 
 # ------------------------------------------------------------------------------------------------ early warning
@@ -210,7 +224,8 @@ def ew_list() -> None:
     from ..models.usecase import load_use_case, shipped_use_cases  # noqa: PLC0415
 
     t = Table(title="Early-warning use cases")
-    for c in ("name", "prediction time (T0)", "outcome"):
+    t.add_column("name", no_wrap=True)
+    for c in ("prediction time (T0)", "outcome"):
         t.add_column(c, overflow="fold")
     for n in shipped_use_cases():
         uc = load_use_case(n)
@@ -270,13 +285,13 @@ def ew_train(
     """Train the baseline and gradient-boosted models of a use case, evaluate them and write the model card."""
     from ..models.early_warning import train  # noqa: PLC0415
 
-    proj, con = _con(project)
-    proj.ensure()
-    end = _date(data_end)
-    with console.status("training") as st:
-        r = train(con, use_case, project=proj, seed=seed, n_boot=bootstrap, truth=truth, bands=bands,
-                  data_end=end, progress=lambda m: st.update(m))
-    _report(r, proj)
+    with _con(project) as (proj, con):
+        proj.ensure()
+        end = _date(data_end)
+        with console.status("training") as st:
+            r = train(con, use_case, project=proj, seed=seed, n_boot=bootstrap, truth=truth, bands=bands,
+                      data_end=end, progress=lambda m: st.update(m))
+        _report(r, proj)
 
 
 @ew_app.command("evaluate")
@@ -293,12 +308,12 @@ def ew_evaluate(
     """Re-evaluate a trained model on the warehouse as it is now and rewrite its model card."""
     from ..models.early_warning import evaluate  # noqa: PLC0415
 
-    proj, con = _con(project)
-    name = Path(use_case).stem if use_case.endswith((".yaml", ".yml")) else use_case
-    with console.status("evaluating") as st:
-        r = evaluate(con, name, project=proj, version=version, n_boot=bootstrap, truth=truth, bands=bands,
-                     progress=lambda m: st.update(m))
-    _report(r, proj)
+    with _con(project) as (proj, con):
+        name = Path(use_case).stem if use_case.endswith((".yaml", ".yml")) else use_case
+        with console.status("evaluating") as st:
+            r = evaluate(con, name, project=proj, version=version, n_boot=bootstrap, truth=truth, bands=bands,
+                         progress=lambda m: st.update(m))
+        _report(r, proj)
 
 
 def _date(s: str | None) -> date | None:
