@@ -185,3 +185,40 @@ def test_months_before():
     assert months_before(date(2024, 3, 31), 1) == date(2024, 2, 29)
     assert months_before(date(2024, 1, 15), 12) == date(2023, 1, 15)
     assert months_before(date(2024, 1, 15), 60) == date(2019, 1, 15)
+
+
+def test_latest_known_answer_is_used():
+    """An assessment that leaves the item unanswered does not hide the previous answer."""
+    import duckdb
+
+    from test_spine_fixtures import create_extracts, mini_data, xjs
+
+    data = mini_data()
+    data["oasys_assessments_metadata"].append({"row_id_hash": "oaA3", "assessment_date": date(2023, 6, 1)})
+    data["oasys_assessments_details_core_risk"].append({"row_id_hash": "oaA3", "question_3_3": None,
+                                                        "question_10_6": "1"})
+    data["xjs_link"].append(xjs("prison_oasys", "oaA3", "H1", "M1", "L1"))
+    con = duckdb.connect()
+    create_extracts(con, data)
+    build_spine(con, as_at=AS_AT, register=RULES)
+    row = con.sql(f"select need_accommodation, need_accommodation_date, need_mental_health_date from spine.person "
+                  f"where person_id = '{A}'").fetchall()[0]
+    assert row == (True, date(2023, 2, 1), date(2023, 6, 1))
+
+
+def test_civil_case_evidence_counts_for_defendants_only():
+    import duckdb
+
+    from test_spine_fixtures import create_extracts, mini_data, xjs
+
+    data = mini_data()
+    data["civil_parties"].append({"row_id_hash": "cvP1", "case_number_hash": "C1", "party_role": "CLMT"})
+    data["xjs_link"].append(xjs("civil_caseman_pcol", "cvP1", "H20", "M20", "L20"))
+    rules = {"drivers": [{"key": "accommodation", "derivation": {"kind": "flag", "evidence": [
+        {"table": "civil_events", "expression": "event_type IN ('ORDER_OUTRIGHT', 'WARRANT')",
+         "variables": ["event_type"], "when": "window", "lookback_months": 24}]}}]}
+    con = duckdb.connect()
+    create_extracts(con, data)
+    build_spine(con, as_at=AS_AT, register=rules)
+    flags = dict(con.sql("select person_id, need_accommodation from spine.person").fetchall())
+    assert flags[A] is True and flags[pseudonymise("M20")] is False
