@@ -21,3 +21,21 @@ def synth_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "population"
     generate(out, persons=SMALL_PERSONS, seed=SEED)
     return out
+
+
+@pytest.fixture(scope="session")
+def spine_project(synth_dir, tmp_path_factory):
+    """A project with the 2,000-person population loaded and the spine built (as at 2024-12-31, medium band).
+
+    Shared across tests: treat it as read-only (copy ``warehouse.duckdb`` to change it).
+    """
+    from datetime import date
+
+    from bold_prevention.project import Project
+    from bold_prevention.spine import build_spine
+    from bold_prevention.warehouse.load import load_extracts
+
+    project = Project(tmp_path_factory.mktemp("spine-project")).ensure()
+    load_extracts(project, synth_dir)
+    build_spine(project, as_at=date(2024, 12, 31), band="medium")
+    return project

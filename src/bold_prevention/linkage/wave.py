@@ -1,0 +1,202 @@
+"""Link a new source to the justice spine (Waves 1-3): a local authority's residents, pupils, and so on.
+
+Such a source shares no identifier with Data First, so it is linked probabilistically: its identity records (in the
+linkage layer's identity store) are scored with Splink against the identity records of every justice record that
+belongs to a spine person (``spine.person_record``), through the same pipeline as ``bold link``
+(:func:`bold_prevention.linkage.run.link_tables`: standardisation, training or reuse of a saved model, prediction,
+hard non-match guards). Each source record then joins the spine person of its best-scoring pair, at the band that
+pair's match probability reaches, and is added to ``spine.person_record`` with that ``band_joined`` (only bands at
+least as strict as the band the spine was built at). The trained model is saved under ``<project>/models/`` and
+reused on the next snapshot.
+
+Identifiers never leave the linkage layer: the scratch tables live in a private in-memory database, and only
+pseudonymised person ids, record ids, match scores and bands are written to ``spine.person_record``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..datafirst import MODEL
+from ..errors import InputError
+from .config import LinkConfig, SideConfig
+from .splink_model import BANDS, Thresholds, quiet_splink
+from .xjs import band_rank
+
+Progress = Callable[[str], None]
+
+_ROLES = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
+
+
+@dataclass
+class WaveLinkResult:
+    source_table: str
+    records: int
+    linked: dict[str, int]
+    band: str
+    model_path: Path | None
+    reused_model: bool
+    seconds: float
+    quality: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def link_rate(self) -> float:
+        return sum(self.linked.values()) / self.records if self.records else 0.0
+
+
+def _identity_select(table: str, id_expr: str, extra: str = "") -> str:
+    t = MODEL.table(table)
+    roles = t.identifier_roles
+    cols = ", ".join(f"{roles[r]} as {r}" if r in roles else f"null as {r}" for r in _ROLES)
+    return f"select {id_expr} as record_id, {cols}{extra} from linkage.identity_{table}"
+
+
+def _tables(con) -> set[tuple[str, str]]:
+    return set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+
+
+def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la_residents", *,
+                         model_path: str | Path | None = None, retrain: bool = False,
+                         thresholds: Thresholds | None = None, progress: Progress | None = None) -> WaveLinkResult:
+    """Link ``source_table``'s persons to the spine persons and add them to ``spine.person_record``.
+
+    ``model_path``: where the Splink model is saved (and reused from, unless ``retrain``).
+    """
+    import time
+
+    from .run import link_tables
+
+    say = progress or (lambda _m: None)
+    t_start = time.perf_counter()
+    t = MODEL.table(source_table)
+    if not t.record_id or not t.holds_persons:
+        raise InputError(f"table {source_table} holds no person records to link",
+                         hint="link a person table such as la_residents or npd_pupil")
+    present = _tables(con)
+    if ("linkage", f"identity_{source_table}") not in present:
+        raise InputError(f"the warehouse has no identities for {source_table} (linkage.identity_{source_table})",
+                         hint=f"load the {t.dataset} files with `bold load` first")
+    if ("spine", "person_record") not in present:
+        raise InputError("the warehouse has no spine.person_record (the XJS person records)",
+                         hint="build the spine first: `bold spine build`")
+    band = con.execute("select min(band) from spine.person_record").fetchall()[0][0] or "medium"
+    thresholds = thresholds or Thresholds()
+
+    # Justice identities of spine persons: one row per distinct identity of a person.
+    parts = []
+    for jt in MODEL.xjs_tables():
+        if ("linkage", f"identity_{jt.name}") not in present:
+            continue
+        parts.append(
+            f"select r.person_id, i.* exclude (record_id) from ({_identity_select(jt.name, jt.record_id)}) i "
+            f"join spine.person_record r on r.source_table = '{jt.name}' and r.record_id = i.record_id")
+    if not parts:
+        raise InputError("no justice identities to link to", hint="load the Data First extracts first")
+    scratch = duckdb.connect()
+    try:
+        src = con.sql(_identity_select(source_table, t.record_id)).to_arrow_table()
+        if src.num_rows == 0:
+            raise InputError(f"{source_table} holds no records", hint=f"load a non-empty {source_table} file")
+        spine_ids = con.sql(
+            "select person_id || ':' || row_number() over (partition by person_id order by surname, forename, "
+            "date_of_birth, postcode) as record_id, * from (select distinct * from ("
+            + " union all ".join(parts) + "))").to_arrow_table()
+        scratch.register("__src_arrow", src)
+        scratch.register("__spine_arrow", spine_ids)
+        scratch.execute("create table __raw_0 as select * from __src_arrow")
+        scratch.execute("create table __raw_1 as select * exclude (person_id) from __spine_arrow")
+        scratch.execute("create table __spine_person as select record_id, person_id from __spine_arrow")
+        mp = Path(model_path) if model_path else None
+        reuse = bool(mp and mp.exists() and not retrain)
+        roles = {r: r for r in _ROLES}
+        cfg = LinkConfig(
+            left=SideConfig(path=Path(source_table), id_column="record_id", name=source_table, columns=roles,
+                            postcode_format="uk", one_record_per_person=False),
+            right=SideConfig(path=Path("spine_identities"), id_column="record_id", name="justice", columns=roles),
+            thresholds=thresholds, model=mp if reuse else None)
+        quiet_splink()
+        say(f"linking {src.num_rows:,} {source_table} records to {spine_ids.num_rows:,} spine identities"
+            + (" with the saved model" if reuse else ""))
+        result = link_tables(scratch, cfg, inputs=["__raw_0", "__raw_1"], progress=say)
+        if mp is not None and not reuse:
+            mp.parent.mkdir(parents=True, exist_ok=True)
+            result.model.save(mp)
+        best = scratch.sql(f"""
+            with p as (
+                select l.left_id as record_id, s.person_id, max(l.match_probability) as match_score
+                from {result.pairs} l join __spine_person s on s.record_id = l.right_id
+                group by 1, 2),
+            r as (select *, row_number() over (partition by record_id order by match_score desc, person_id) as k
+                  from p)
+            select person_id, record_id, match_score, {thresholds.band_sql('match_score')} as band_joined
+            from r where k = 1
+        """).to_arrow_table()
+    finally:
+        scratch.close()
+
+    keep_rank = band_rank(band)
+    con.register("__wave_links", best)
+    try:
+        con.execute("begin transaction")
+        con.execute("delete from spine.person_record where source_table = ?", [source_table])
+        ranks = ", ".join(f"('{b}', {band_rank(b)})" for b in BANDS)
+        con.execute(f"""
+            insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
+                                             band_joined, band, person_record_id)
+            select w.person_id, '{t.dataset}', '{source_table}', w.record_id, w.match_score, w.band_joined,
+                   '{band}', w.record_id
+            from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
+            where b.rank <= {keep_rank}
+        """)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("__wave_links")
+    counts = dict(con.execute(
+        "select band_joined, count(*) from spine.person_record where source_table = ? group by 1",
+        [source_table]).fetchall())
+    return WaveLinkResult(source_table=source_table, records=src.num_rows,
+                          linked={b: int(counts.get(b, 0)) for b in BANDS}, band=band, model_path=mp,
+                          reused_model=reuse, seconds=time.perf_counter() - t_start)
+
+
+def score_against_truth(con: duckdb.DuckDBPyConnection, source_table: str, truth_dir: str | Path) -> dict[str, Any]:
+    """Precision, recall and F1 of a wave link against the synthetic truth (evaluation only).
+
+    A source record's link is correct when the spine person it joined holds a justice record of the same true
+    person. Recall counts source records whose true person has any justice record on the spine.
+    """
+    truth = Path(truth_dir) / "truth_record.parquet"
+    if not truth.exists():
+        raise InputError(f"no truth table at {truth}", hint="give the truth folder of a synthetic population")
+    row = con.execute(f"""
+        with tr as (select * from read_parquet('{truth.as_posix()}')),
+        src as (select record_id, person_id as true_person from tr where "table" = '{source_table}'),
+        justice as (select r.person_id, t.person_id as true_person
+                    from spine.person_record r join tr t on t."table" = r.source_table and t.record_id = r.record_id
+                    where r.source_table <> '{source_table}'),
+        spine_true as (select distinct person_id, true_person from justice),
+        links as (select r.record_id, r.person_id from spine.person_record r where r.source_table = '{source_table}'),
+        judged as (select l.record_id,
+                          exists (select 1 from spine_true s, src where src.record_id = l.record_id
+                                  and s.person_id = l.person_id and s.true_person = src.true_person) as correct
+                   from links l),
+        findable as (select count(*) n from src where true_person in (select true_person from spine_true))
+        select (select count(*) from judged), (select count(*) from judged where correct), (select n from findable)
+    """).fetchall()[0]
+    links, correct, findable = (int(x or 0) for x in row)
+    precision = correct / links if links else float("nan")
+    recall = correct / findable if findable else float("nan")
+    f1 = (2 * precision * recall / (precision + recall)) if links and findable and (precision + recall) else float("nan")
+    return {"links": links, "correct": correct, "findable": findable,
+            "precision": None if math.isnan(precision) else round(precision, 4),
+            "recall": None if math.isnan(recall) else round(recall, 4),
+            "f1": None if math.isnan(f1) else round(f1, 4)}
