@@ -40,7 +40,7 @@ def count_column(col: str) -> str:
 
 def dice_sql(col: str, threshold: float) -> str:
     """SQL condition: Dice similarity of the filters of ``col`` on the two sides of a pair ``>= threshold``."""
-    inter = " + ".join(f'bit_count("{b}_l" & "{b}_r")' for b in block_columns(col))
+    inter = " + ".join(f'cast(bit_count("{b}_l" & "{b}_r") as integer)' for b in block_columns(col))
     n = count_column(col)
     return (f'("{n}_l" + "{n}_r") > 0 and '
             f'2.0 * ({inter}) >= {threshold!r} * ("{n}_l" + "{n}_r")')

@@ -27,6 +27,7 @@
     training: {seed: 42, u_max_pairs: 1000000, em_max_pairs: 2000000}   # optional
     mode: clear                      # clear (default) or hashed (files written by `bold link hash`)
     secret_env: BOLD_LINKAGE_SECRET  # hashing: the environment variable holding the shared secret
+    bloom_filters: true              # hashing: also write keyed Bloom-filter encodings of names
 
 Hashed files (``mode: hashed``) need only ``path`` (and optionally ``name``): their roles and record ids are
 recorded in the file by ``bold link hash``.
@@ -48,7 +49,8 @@ from .standardise import ROLES, StandardiseOptions
 
 DEFAULT_SECRET_ENV = "BOLD_LINKAGE_SECRET"
 _SIDE_KEYS = {"path", "id", "name", "columns", "date_format", "postcode_format", "one_record_per_person", "keep"}
-_TOP_KEYS = {"left", "right", "thresholds", "guards", "model", "training", "mode", "secret_env", "truth"}
+_TOP_KEYS = {"left", "right", "thresholds", "guards", "model", "training", "mode", "secret_env", "truth",
+             "bloom_filters"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class LinkConfig:
     secret_env: str = DEFAULT_SECRET_ENV
     truth: TruthConfig | None = None
     source: Path | None = None
+    #: ``bold link hash``: add keyed Bloom-filter encodings of forename and surname (fuzzy name similarity).
+    bloom_filters: bool = True
 
     @property
     def sides(self) -> list[SideConfig]:
@@ -204,7 +208,8 @@ def parse_config(raw: Mapping[str, Any], *, base: Path | None = None, source: st
                             dataset_column=str(t["dataset"]) if t.get("dataset") else None)
     return LinkConfig(left=left, right=right, thresholds=thresholds, guards=guards, model=model_path,
                       training=training, mode=mode, secret_env=str(raw.get("secret_env") or DEFAULT_SECRET_ENV),
-                      truth=truth, source=Path(source) if source != "config" else None)
+                      truth=truth, source=Path(source) if source != "config" else None,
+                      bloom_filters=bool(raw.get("bloom_filters", True)))
 
 
 def load_config(path: str | os.PathLike) -> LinkConfig:

@@ -98,7 +98,7 @@ def _check_ids(con: duckdb.DuckDBPyConnection, table: str, id_col: str, label: s
         raise InputError(f"{label}: record-id column {id_col!r} not found",
                          hint=f"the file has columns {', '.join(cols)}; fix `id` in the config")
     n, nulls, distinct = con.execute(
-        f"select count(*), count(*) - count({_q(id_col)}), count(distinct {_q(id_col)}) from {table}").fetchone()
+        f"select count(*), count(*) - count({_q(id_col)}), count(distinct {_q(id_col)}) from {table}").fetchall()[0]
     if nulls:
         raise InputError(f"{label}: {nulls} record(s) have no record id in column {id_col!r}",
                          hint="give every record an id, or choose another id column")
@@ -111,7 +111,7 @@ def _check_ids(con: duckdb.DuckDBPyConnection, table: str, id_col: str, label: s
 
 def _check_roles_have_values(con: duckdb.DuckDBPyConnection, std: str, side: SideConfig, label: str) -> None:
     for role, col in side.columns.items():
-        n = con.execute(f"select count({ROLE_COLUMN[role]}) from {std}").fetchone()[0]
+        n = con.execute(f"select count({ROLE_COLUMN[role]}) from {std}").fetchall()[0][0]
         if n == 0:
             raise InputError(
                 f"{label}: the {role} column {col!r} has no usable values (all empty or invalid after "
@@ -291,19 +291,19 @@ def _summary(con, config: LinkConfig, model: LinkageModel, sides: list[dict], co
              pairs: str, excl: str, scored: str, clusters: dict[str, str], timings: dict[str, float]) -> dict:
     by_band = dict(con.execute(f"select band, count(*) from {pairs} group by 1").fetchall())
     guards = dict(con.execute(f"select guard, count(*) from {excl} group by 1").fetchall())
-    n_scored = con.execute(f"select count(*) from {scored}").fetchone()[0]
+    n_scored = con.execute(f"select count(*) from {scored}").fetchall()[0][0]
     left = config.left.name
     cl = {}
     for b, t in clusters.items():
-        persons, records = con.execute(f"select count(distinct cluster_id), count(*) from {t}").fetchone()
+        persons, records = con.execute(f"select count(distinct cluster_id), count(*) from {t}").fetchall()[0]
         multi = con.execute(f"""select count(*) from (select cluster_id from {t} group by 1 having count(*) > 1)"""
-                            ).fetchone()[0]
+                            ).fetchall()[0][0]
         row = {"persons": int(persons), "records": int(records), "persons_with_2_or_more_records": int(multi)}
         if not config.dedupe:
             linked = con.execute(f"""
                 with c as (select cluster_id, count(distinct dataset) as nd from {t} group by 1)
                 select count(*) from {t} x join c using (cluster_id)
-                where x.dataset = {_lit(left)} and c.nd > 1""").fetchone()[0]
+                where x.dataset = {_lit(left)} and c.nd > 1""").fetchall()[0][0]
             left_n = sides[0]["records"]
             row["left_records_linked"] = int(linked)
             row["left_link_rate"] = round(linked / left_n, 6) if left_n else None
@@ -397,5 +397,79 @@ def link_files(config: LinkConfig | str | os.PathLike, out_dir: str | os.PathLik
         with atomic_dir(out, overwrite=overwrite) as tmp:
             write_outputs(result, tmp)
         return result.summary
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+#: Standardised columns shown to clerical reviewers.
+REVIEW_COLUMNS = ("forename", "middle_names", "surname", "dob_iso", "sex", "postcode", "address", "town",
+                  "id_number")
+
+
+def _standardise_config(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> list[str]:
+    """Read and standardise (or, hashed, load) every side of ``cfg`` into ``__std_<i>``; returns the tables."""
+    if cfg.mode == "hashed":
+        from .privacy import load_hashed_inputs
+
+        inputs, _roles = load_hashed_inputs(con, cfg)
+        return inputs
+    out = []
+    for i, side in enumerate(cfg.sides):
+        label = f"{'left' if i == 0 else 'right'} file {side.path.name}"
+        read_file(con, side.path, f"__raw_{i}", label=label)
+        _check_ids(con, f"__raw_{i}", side.id_column, label)
+        standardise(con, f"__raw_{i}", id_column=side.id_column, columns=side.columns, out=f"__std_{i}",
+                    options=side.options(), label=label)
+        out.append(f"__std_{i}")
+    return out
+
+
+def standardised_tables(config: LinkConfig | str | os.PathLike) -> list[Any]:
+    """Each side's standardised identifiers (Arrow tables of ``unique_id`` and :data:`REVIEW_COLUMNS`)."""
+    cfg = config if isinstance(config, LinkConfig) else load_config(config)
+    con = duckdb.connect()
+    try:
+        tables = []
+        for t in _standardise_config(con, cfg):
+            cols = [c for c in ("unique_id", *REVIEW_COLUMNS) if c in _columns(con, t)]
+            tables.append(con.sql(f"select {', '.join(cols)} from {t}").to_arrow_table())
+        return tables
+    finally:
+        con.close()
+
+
+def explain_pair(config: LinkConfig | str | os.PathLike, run_dir: str | os.PathLike, left_id: str,
+                 right_id: str):
+    """The match-weight waterfall of one pair of records, scored with the model a run saved."""
+    cfg = config if isinstance(config, LinkConfig) else load_config(config)
+    model_path = Path(run_dir) / "model.json"
+    settings = read_model(model_path)
+    quiet_splink(logging.ERROR)
+    con = duckdb.connect()
+    try:
+        std = _standardise_config(con, cfg)
+        right_table = std[1] if len(std) > 1 else std[0]
+
+        def record(table: str, rid: str, which: str) -> dict[str, Any]:
+            rel = con.sql(f"select * from {table} where unique_id = {_lit(str(rid))}")
+            rows = rel.fetchall()
+            if not rows:
+                raise InputError(f"record {rid!r} not found in the {which} file",
+                                 hint="give a record id from the file's id column")
+            return dict(zip(rel.columns, rows[0], strict=True))
+
+        rec_l = record(std[0], left_id, "left")
+        rec_r = record(right_table, right_id, "right" if len(std) > 1 else "left")
+        from .splink_model import model_roles
+
+        roles = list(model_roles(settings))
+        from splink import DuckDBAPI
+
+        model = LinkageModel(std, names=[s.name for s in cfg.sides], roles=roles,
+                             link_type="dedupe_only" if cfg.dedupe else "link_only", mode=cfg.mode,
+                             db_api=DuckDBAPI(connection=con), settings=settings, guards=cfg.guards,
+                             log_level=logging.ERROR)
+        return model.explain(rec_l, rec_r)
     finally:
         con.close()

@@ -167,6 +167,13 @@ def _forename(mode: Mode, tf: bool, has_middle: bool, bloom_ok: bool = True) -> 
                              + bloom.dice_sql("forename", 0.6)))
     else:
         levels.append(_exact("forename_phonetic", "similar", "same phonetic code"))
+    if mode == "hashed":
+        levels.append(_exact("forename_prefix", "prefix", "same first three letters"))
+        levels.append(_level("initial", "one forename is the initial of the other",
+                             '"forename_initial_l" = "forename_letter_r" or "forename_letter_l" = "forename_initial_r"'))
+        if bloom_ok:
+            # One slip in a short name ("AMA"/"AAM") leaves a Dice of 0.5-0.6; unrelated names mostly less.
+            levels.append(_level("weak", "forename Bloom-filter Dice >= 0.5", bloom.dice_sql("forename", 0.5)))
     levels.append(_else())
     return cl.CustomComparison(levels, output_column_name="forename", comparison_description="Forename")
 
@@ -186,6 +193,8 @@ def _surname(mode: Mode, tf: bool, has_forename: bool, bloom_ok: bool = True) ->
                              '"surname_phonetic_l" = "surname_phonetic_r" or ' + bloom.dice_sql("surname", 0.6)))
     else:
         levels.append(_exact("surname_phonetic", "similar", "same phonetic code"))
+    if mode == "hashed":
+        levels.append(_exact("surname_prefix", "prefix", "same first four letters"))
     if has_forename:
         levels.append(_level("reversed", "forename and surname swapped",
                              '"surname_l" = "forename_r" and "forename_l" = "surname_r"'))
@@ -319,7 +328,7 @@ _BLOCKING: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("date_of_birth", "forename", "surname"), lambda: block_on("dob_year", "dob_day", "surname_phonetic")),
     (("forename", "surname", "date_of_birth"),
      lambda: "l.forename_canonical = r.forename_canonical and l.surname_nospace = r.surname_nospace "
-             "and (l.dob is null or r.dob is null)"),
+             "and (l.dob_iso is null or r.dob_iso is null)"),
     (("forename", "postcode"), lambda: block_on("forename_canonical", "postcode")),
     (("id_number",), lambda: block_on("id_number")),
     (("address", "postcode"), lambda: block_on("address_number", "postcode")),
@@ -760,7 +769,7 @@ def _duckdb_written_join_order(db_api: Any):
     if con is None:
         yield
         return
-    before = con.execute("select current_setting('disabled_optimizers')").fetchone()[0] or ""
+    before = con.execute("select current_setting('disabled_optimizers')").fetchall()[0][0] or ""
     wanted = ",".join(x for x in {*filter(None, before.split(",")), "join_order"})
     con.execute(f"set disabled_optimizers = '{wanted}'")
     try:

@@ -153,16 +153,21 @@ def _resolve_chains(rows: list[tuple[str, str, str | None]]) -> tuple[tuple[str,
 
 
 def canonical_forename(name: str | None, sex: str | None = None) -> str | None:
-    """The canonical form of a (cleaned) forename: ``BILL`` -> ``WILLIAM``; ``SAM`` needs the sex to decide."""
+    """The canonical form of a (cleaned) forename: ``BILL`` -> ``WILLIAM``; ``SAM`` needs the sex to decide
+    (SAMUEL or SAMANTHA); a diminutive with a single canonical form (``KATE``) needs no sex."""
     if not name:
         return name
-    table = _nickname_lookup()
-    return table.get((name, sex)) or table.get((name, None)) or name
+    table, unambiguous = _nickname_lookup()
+    return table.get((name, sex)) or table.get((name, None)) or unambiguous.get(name) or name
 
 
 @functools.cache
-def _nickname_lookup() -> dict[tuple[str, str | None], str]:
-    return {(n, s): c for n, c, s in nickname_rows()}
+def _nickname_lookup() -> tuple[dict[tuple[str, str | None], str], dict[str, str]]:
+    table = {(n, s): c for n, c, s in nickname_rows()}
+    canon: dict[str, set[str]] = {}
+    for n, c, _s in nickname_rows():
+        canon.setdefault(n, set()).add(c)
+    return table, {n: next(iter(cs)) for n, cs in canon.items() if len(cs) == 1}
 
 
 # ------------------------------------------------------------------------------------------------ scalar rules
@@ -397,7 +402,8 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
         s.unique_id,
         nullif(s.forename, '') as forename,
         case when nullif(s.forename, '') is null then null
-             else coalesce(nk_sex.canonical, nk_any.canonical, s.forename) end as forename_canonical,
+             else coalesce(nk_sex.canonical, nk_any.canonical, nk_one.canonical, s.forename) end
+             as forename_canonical,
         pf.code as forename_phonetic,
         s.middle_names,
         nullif(split_part(s.middle_names, ' ', 1), '') as middle_first,
@@ -478,6 +484,8 @@ def _create_with_phonetics(con: duckdb.DuckDBPyConnection, out: str, cols: str, 
         join d0 d on d.__row = s.__row
         left join __std_nick nk_sex on nk_sex.nickname = s.forename and nk_sex.sex = s.sex
         left join __std_nick nk_any on nk_any.nickname = s.forename and nk_any.sex is null
+        left join (select nickname, min(canonical) as canonical from __std_nick group by 1
+                   having count(distinct canonical) = 1) nk_one on nk_one.nickname = s.forename
         left join __std_phon pf on pf.name = nullif(s.forename, '')
         left join __std_phon ps on ps.name = replace(s.surname, ' ', '')
         order by s.__row

@@ -1,0 +1,193 @@
+"""``bold link``: probabilistic linkage of any two files (or deduplication of one), privacy-preserving hashing,
+linkage QA, clerical review and pair explanations."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from .app import app, console, out, user_errors
+
+link_app = typer.Typer(
+    name="link",
+    help="Link two files (or deduplicate one) with Splink: `bold link --config FILE --out DIR`. "
+         "Subcommands hash identifiers for privacy-preserving linkage, report linkage quality, run clerical "
+         "review and explain a pair.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+app.add_typer(link_app, name="link")
+review_app = typer.Typer(name="review", help="Clerical review: export a sample of pairs, import decisions.",
+                         no_args_is_help=True)
+link_app.add_typer(review_app, name="review")
+
+
+def _progress():
+    started = time.perf_counter()
+
+    def say(msg: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - started:7.1f}s[/] {msg}")
+
+    return say
+
+
+@link_app.callback()
+@user_errors
+def link(
+    ctx: typer.Context,
+    config: Path = typer.Option(None, "--config", "-c", help="YAML linkage config (see docs/linkage.md)."),
+    out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (written atomically)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Splink's own progress messages."),
+) -> None:
+    """Link the config's left and right files (or deduplicate the left file when there is no right file)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None or out_dir is None:
+        console.print(ctx.get_help())
+        raise typer.Exit(2 if (config or out_dir) else 0)
+    from ..linkage.run import link_files
+
+    summary = link_files(config, out_dir, overwrite=overwrite, progress=_progress(), verbose=verbose)
+    table = Table(title=f"{summary['job'].capitalize()} written to {out_dir}")
+    for col in ("band", "threshold", "pairs", "persons", "linked (left)"):
+        table.add_column(col, justify="right" if col != "band" else "left")
+    for b, c in summary["clusters"].items():
+        linked = (f"{c['left_records_linked']:,} ({c['left_link_rate']:.1%})" if "left_records_linked" in c
+                  else "")
+        table.add_row(b, str(summary["thresholds"][b]), f"{summary['pairs']['by_band'][b]:,}", f"{c['persons']:,}",
+                      linked)
+    out.print(table)
+    ex = summary["pairs"]["excluded_by_guards"]
+    if ex:
+        out.print("Refused by hard non-match rules: " + ", ".join(f"{k} {v:,}" for k, v in ex.items()))
+    out.print(f"Model: {out_dir / 'model.json'}; summary: {out_dir / 'summary.md'}")
+
+
+@link_app.command("hash")
+@user_errors
+def hash_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="Config naming the partner's file (its `left`)."),
+    out_file: Path = typer.Option(..., "--out", "-o", help="Hashed Parquet file to share."),
+    side: str = typer.Option("left", "--side", help="Which file of the config to hash: left or right."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output file if it exists."),
+) -> None:
+    """Standardise, derive comparison keys and replace every identifier with a keyed hash (run by a data
+    partner; the secret comes from the environment variable named by `secret_env`, default BOLD_LINKAGE_SECRET)."""
+    from ..linkage.privacy import hash_file
+
+    if side not in ("left", "right"):
+        from ..errors import InputError
+
+        raise InputError(f"--side must be left or right (got {side!r})", hint="use --side left or --side right")
+    meta = hash_file(config, out_file, overwrite=overwrite, side=side, progress=_progress())
+    out.print(f"Hashed {meta['records']:,} records ({', '.join(meta['roles'])}) into {out_file}; "
+              f"key check {meta['key_check']} (must be the same for every partner's file).")
+
+
+@link_app.command("qa")
+@user_errors
+def qa_cmd(
+    run_dir: Path = typer.Option(..., "--run", "-r", help="Output folder of a `bold link` run."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for qa.html and qa.json."),
+    truth: Path = typer.Option(None, "--truth", help="CSV/Parquet of record_id, person_id (and optionally "
+                                                     "dataset): the true persons, for precision/recall/F1."),
+    outcomes: Path = typer.Option(None, "--outcomes", help="CSV/Parquet of record_id and an outcome flag (e.g. "
+                                                           "reoffended): its rate is shown at each band."),
+    outcome_column: str = typer.Option("outcome", "--outcome-column", help="Outcome column in --outcomes."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
+) -> None:
+    """Linkage QA report: link rates by group, accuracy against a truth, threshold sensitivity, clerical review."""
+    from ..linkage.qa import write_qa_report
+
+    report = write_qa_report(run_dir, out_dir, overwrite=overwrite, truth=truth, outcomes=outcomes,
+                             outcome_column=outcome_column)
+    out.print(f"QA report: {out_dir / 'qa.html'} (and qa.json)")
+    if "accuracy" in report:
+        for b, v in report["accuracy"]["overall"].items():
+            out.print(f"  {b}: precision {v['precision']}, recall {v['recall']}, F1 {v['f1']}")
+
+
+@review_app.command("export")
+@user_errors
+def review_export(
+    run_dir: Path = typer.Option(..., "--run", "-r", help="Output folder of a `bold link` run."),
+    out_file: Path = typer.Option(..., "--out", "-o", help="CSV of pairs to review."),
+    n: int = typer.Option(200, "--n", help="Number of pairs."),
+    strata: int = typer.Option(8, "--strata", help="Match-weight strata."),
+    seed: int = typer.Option(42, "--seed", help="Sampling seed."),
+    config: Path = typer.Option(None, "--config", help="The run's config: adds both records' standardised "
+                                                        "identifiers for reviewers (the file is then personal data)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output file if it exists."),
+) -> None:
+    """Export a sample of scored pairs, stratified by match weight, with an empty decision column."""
+    from ..linkage.qa import review_sample
+
+    ids = _identifier_tables(config) if config else None
+    res = review_sample(run_dir, out_file, n=n, strata=strata, seed=seed, identifiers=ids, overwrite=overwrite)
+    out.print(f"Wrote {res['pairs']} pairs in {res['strata']} strata to {out_file}: fill in `decision` "
+              "(match / non-match / unsure), then run `bold link review import`.")
+
+
+@review_app.command("import")
+@user_errors
+def review_import(
+    run_dir: Path = typer.Option(..., "--run", "-r", help="Output folder of a `bold link` run."),
+    decisions: Path = typer.Option(..., "--decisions", "-d", help="The review CSV with decisions filled in."),
+    out_file: Path = typer.Option(None, "--out", "-o", help="Also write the estimate as JSON here."),
+) -> None:
+    """Estimate precision at each band from reviewers' decisions (Wilson 95% interval)."""
+    from ..files import atomic_file
+    from ..linkage.qa import review_precision
+
+    res = review_precision(run_dir, decisions)
+    table = Table(title=f"Precision from {res['decisions']} clerical decisions")
+    for col in ("band", "pairs", "reviewed", "precision", "95% interval"):
+        table.add_column(col)
+    for b, v in res["by_band"].items():
+        ci = v.get("ci95")
+        table.add_row(b, f"{v.get('pairs', 0):,}", str(v.get("reviewed", 0)),
+                      "" if v.get("precision") is None else f"{v['precision']:.1%}",
+                      "" if not ci else f"{ci[0]:.1%} to {ci[1]:.1%}")
+    out.print(table)
+    if out_file:
+        with atomic_file(out_file) as fh:
+            json.dump(res, fh, indent=2)
+
+
+@link_app.command("explain")
+@user_errors
+def explain_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="The run's config (to read both records)."),
+    run_dir: Path = typer.Option(..., "--run", "-r", help="Output folder of the `bold link` run (its model)."),
+    left_id: str = typer.Option(..., "--left", help="Record id in the left file."),
+    right_id: str = typer.Option(..., "--right", help="Record id in the right file (the left file for a dedupe)."),
+    out_file: Path = typer.Option(..., "--out", "-o", help="HTML page to write (offline chart, no CDN)."),
+) -> None:
+    """Explain one pair: the match-weight waterfall as a table and an offline chart."""
+    from ..files import atomic_file
+    from ..linkage.run import explain_pair
+
+    exp = explain_pair(config, run_dir, left_id, right_id)
+    with atomic_file(out_file) as fh:
+        fh.write(exp.html(title=f"Why {left_id} and {right_id} score {exp.match_probability:.4f}"))
+    table = Table(title=f"{left_id} vs {right_id}: match weight {exp.match_weight:.2f}, "
+                        f"probability {exp.match_probability:.4f}")
+    for col in ("comparison", "level", "left", "right", "weight", "cumulative"):
+        table.add_column(col)
+    for r in exp.table():
+        table.add_row(r["comparison"], str(r["level"])[:48], str(r["value_left"])[:24], str(r["value_right"])[:24],
+                      f"{r['match_weight']:+.2f}", f"{r['cumulative_match_weight']:+.2f}")
+    out.print(table)
+    out.print(f"Chart and table: {out_file}")
+
+
+def _identifier_tables(config: Path):
+    from ..linkage.run import standardised_tables
+
+    tables = standardised_tables(config)
+    return tables[0], (tables[1] if len(tables) > 1 else None)
