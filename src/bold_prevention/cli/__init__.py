@@ -14,6 +14,7 @@ from . import synth as _synth  # noqa: F401,E402
 from . import spine as _spine, cohort as _cohort  # noqa: F401,E402,I001
 from . import trajectories as _trajectories  # noqa: F401,E402
 from . import demo as _demo  # noqa: F401,E402
+from . import link as _link  # noqa: F401,E402
 # isort: on
 # fmt: on
 
