@@ -8,7 +8,7 @@ env: .venv/.ready
 	@touch .venv/.ready
 
 demo: env
-	.venv/bin/bold demo --out bold-demo --overwrite
+	BOLD_PSEUDONYM_KEY=$${BOLD_PSEUDONYM_KEY:-synthetic-demo-only-key} .venv/bin/bold demo --out bold-demo --overwrite
 
 test: env
 	./scripts/install-test-system-deps.sh
