@@ -1,5 +1,5 @@
 # The two commands for a fresh machine: `make demo` (the Step A pipeline on synthetic data) and `make test`.
-.PHONY: demo test lint bench env
+.PHONY: demo test lint env
 
 env: .venv/.ready
 
@@ -17,6 +17,3 @@ test: env
 
 lint: env
 	.venv/bin/ruff check src tests bench
-
-bench: env
-	.venv/bin/python -m bench
