@@ -1,0 +1,96 @@
+"""Early warning on synthetic populations: index events and outcomes agree with the truth; model against oracle."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from bold_prevention.models import early_warning as E
+from bold_prevention.models.features import build_dataset
+from bold_prevention.models.usecase import load_use_case
+from bold_prevention.project import Project
+
+REOFF = "reoffending_12m_after_release"
+POSS = "possession_12m_after_claim"
+ORACLE_PERSONS = 20_000
+
+
+@pytest.fixture(scope="module")
+def small(spine_project, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ew-synth") / "warehouse.duckdb"
+    shutil.copy(spine_project.warehouse_path, path)
+    c = duckdb.connect(str(path))
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("use_case", [REOFF, POSS])
+def test_index_events_and_outcomes_agree_with_the_truth(small, synth_dir, use_case):
+    uc = load_use_case(use_case)
+    ds = build_dataset(small, uc)
+    truth = pd.read_parquet(synth_dir / "truth" / "truth_outcomes.parquet")
+    truth = truth[truth["use_case"] == use_case]
+    m = E.match_truth(ds.frame, truth)
+    found = m[m["true_probability"].notna()]
+    # nearly every truth index event is an index event of the linked data, on the same date
+    assert len(found) >= 0.9 * len(truth)
+    t0 = found.merge(truth, left_on=["person_table", "person_record_id"], right_on=["table", "record_id"])
+    assert (pd.to_datetime(t0["t0_x"]) == pd.to_datetime(t0["t0_y"])).mean() > 0.95
+    # and its outcome as the linked data shows it agrees with the true outcome
+    obs = found[found["observed"]]
+    assert (obs["outcome"] == obs["true_outcome"].astype(bool)).mean() > 0.9
+
+
+@pytest.fixture(scope="module")
+def larger(tmp_path_factory):
+    """A 20,000-person population, loaded, with person records and timelines (big enough to train on)."""
+    from bold_prevention.linkage.xjs import build_person_records
+    from bold_prevention.synth import generate
+    from bold_prevention.warehouse.engine import duckdb_connect
+    from bold_prevention.warehouse.load import load_extracts
+
+    root = tmp_path_factory.mktemp("ew-oracle")
+    generate(root / "synth", persons=ORACLE_PERSONS, seed=3)
+    proj = Project.at(root / "project").ensure()
+    load_extracts(proj, root / "synth", write_report=False)
+    con = duckdb_connect(proj)
+    build_person_records(con, band="medium")
+    yield con, proj, root / "synth"
+    con.close()
+
+
+def test_reoffending_model_comes_within_tolerance_of_the_oracle(larger):
+    con, proj, synth = larger
+    r = E.train(con, REOFF, project=proj, truth=synth, n_boot=30, bands=False, data_end=date(2024, 12, 31))
+    o = r.card["oracle"]
+    assert o["label_agreement"] > 0.9
+    oracle_auc = o["oracle"]["auc"]["value"]
+    assert oracle_auc > 0.65
+    # a few hundred test index events at this scale; the benchmark checks 0.05 at a million persons
+    assert o["primary"]["gap_to_oracle"] <= E.ORACLE_TOLERANCE
+    assert o["baseline"]["gap_to_oracle"] <= E.ORACLE_TOLERANCE
+    assert o["primary"]["auc"]["value"] <= oracle_auc + 0.03  # no model beats the truth by more than noise
+
+
+def test_possession_model_is_compared_with_the_oracle(larger):
+    con, proj, synth = larger
+    r = E.train(con, POSS, project=proj, truth=synth, n_boot=30, bands=False, data_end=date(2024, 12, 31))
+    o = r.card["oracle"]
+    assert o["label_agreement"] > 0.95
+    assert o["oracle"]["auc"]["value"] > 0.65
+    assert o["primary"]["auc"]["value"] is not None and o["baseline"]["auc"]["value"] is not None
+    assert "Comparison with the oracle" in (r.folder / "model_card.md").read_text()
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "the synthetic truth makes repossession depend on the household head's latent income, accommodation and "
+    "substance-misuse needs, which the linked extracts show only for the ~10% of claimants with an OASys "
+    "assessment (arrears are drawn independently of need), so no model on these data reaches the oracle"))
+def test_possession_model_comes_within_tolerance_of_the_oracle(larger):
+    con, proj, synth = larger
+    r = E.train(con, POSS, project=proj, truth=synth, n_boot=30, bands=False, data_end=date(2024, 12, 31))
+    assert r.card["oracle"]["primary"]["gap_to_oracle"] <= E.ORACLE_TOLERANCE
