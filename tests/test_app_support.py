@@ -24,6 +24,7 @@ PEOPLE = [
     ("Joanna", None, "Smith", dt.date(1979, 7, 14), "F", "M1 1AE"),
     ("John", None, "Smith", dt.date(1979, 7, 14), "M", "M1 1AE"),      # twin
     ("Chloé", None, "Dupont", dt.date(2001, 1, 5), "F", "CF10 1EP"),
+    ("Elizabeth", None, "Ward-Jones", dt.date(1995, 6, 30), "F", "B1 1AA"),
 ]
 TABLES = ("moj_probation_flatfile", "prison_custodial_journey", "mags_defendant_case")
 DATASET = {"moj_probation_flatfile": "probation_delius", "prison_custodial_journey": "prison_nomis",

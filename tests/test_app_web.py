@@ -249,6 +249,18 @@ def test_search_by_reference_and_first_name_prefix(client):
     assert person_id(3) in r.text and person_id(4) in r.text
 
 
+def test_search_uses_the_linkage_layers_standard_names(client):
+    sign_in(client, "pat")
+    r = search(client, forename="Bob", surname="O Brien")  # nickname, and spacing/punctuation in the surname
+    assert person_id(1) in r.text and person_id(2) in r.text
+    r = search(client, forename="Liz", surname="Jones", **{"dob-day": "30", "dob-month": "6", "dob-year": "1995"})
+    assert person_id(6) in r.text  # one part of a double-barrelled surname
+    r = search(client, forename="chloe", **{"dob-day": "5", "dob-month": "1", "dob-year": "2001"})
+    assert person_id(5) in r.text  # accents, and no surname
+    r = search(client, forename="Aisha", surname="Khan", reference=record_id("moj_probation_flatfile", 1))
+    assert "0 people found" in r.text  # every field given must match
+
+
 @pytest.mark.parametrize(("fields", "message"), [
     ({"surname": "Sm1th", "forename": "John"}, "only include letters"),
     ({"surname": "Smith"}, "at least two of"),

@@ -13,7 +13,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
 
-from test_app_support import add_accounts, build_small_warehouse  # noqa: E402
+from test_app_support import add_accounts, build_small_warehouse, real_project  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,21 @@ def live_server(web_project):
     from bold_prevention.app import AppConfig, create_app
 
     app = create_app(AppConfig(project=web_project, signin_per_minute=1000, search_per_minute=1000))
+    with Server(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def built_project(synth_dir):
+    """A project built by the library layers from the 2,000-person synthetic population."""
+    return real_project(synth_dir)
+
+
+@pytest.fixture(scope="session")
+def analysis_server(built_project):
+    from bold_prevention.app import AppConfig, create_app
+
+    app = create_app(AppConfig(project=built_project, signin_per_minute=1000, search_per_minute=1000))
     with Server(app) as server:
         yield server
 

@@ -128,7 +128,7 @@ def collect(con, caps: Capabilities, project: Project, person_id: str, page: Per
     records = [r for r in page.records if r.source_table in _PERSON_TABLES]
     extras = PersonExtras(person_level_records=records)
     if caps.has("spine.person"):
-        cur = con.execute("select * from spine.person where person_id = ?", [person_id])
+        cur = con.execute("select * from memory.main.person_status where person_id = ?", [person_id])
         names = [d[0] for d in cur.description]
         row = cur.fetchone()
         if row is None:
@@ -142,7 +142,7 @@ def collect(con, caps: Capabilities, project: Project, person_id: str, page: Per
     if caps.has("spine.person_need"):
         rows = con.execute(
             "select driver, value, score, evidence_dataset, evidence_variable, evidence_date "
-            "from spine.person_need where person_id = ? order by driver", [person_id]).fetchall()
+            "from memory.main.person_need where person_id = ? order by driver", [person_id]).fetchall()
         needs = []
         for driver, value, score, ds, var, when in rows:
             ev = [Evidence(ds, var, when)] if ds or var else []
@@ -156,7 +156,7 @@ def collect(con, caps: Capabilities, project: Project, person_id: str, page: Per
         rows = con.execute(
             "select use_case, t0, score, model_version from ("
             "  select *, row_number() over (partition by use_case order by t0 desc) as rn "
-            "  from results.early_warning_scores where person_id = ?) where rn = 1 order by use_case",
+            "  from memory.main.ew_scores where person_id = ?) where rn = 1 order by use_case",
             [person_id]).fetchall()
         for use_case, t0, score, version in rows:
             title, has_card = _card_info(project, use_case)

@@ -17,7 +17,7 @@ from . import person_extras
 from .single_view import (
     BANDS,
     PersonNotFound,
-    identity_summary,
+    identifiers_of,
     parse_search,
     person_page,
     search_people,
@@ -140,12 +140,8 @@ async def reason_submit(request: Request):
     elif reason == "other" and not text:
         errors.append(("reason-detail", "Explain why you need to see this record"))
     if text and not errors:
-        def identifiers():
-            cur = st.warehouse.cursor()
-            page = person_page(cur, st.warehouse.capabilities, person_id)
-            return identity_summary(cur, st.warehouse.capabilities, page.records + page.hidden_records) \
-                .values_for_screening()
-        problem = screen_reason_text(text, await run_in_threadpool(identifiers))
+        problem = screen_reason_text(
+            text, await run_in_threadpool(lambda: identifiers_of(st.warehouse.cursor(), person_id)))
         if problem:
             errors.append(("reason-detail", problem))
     if errors:

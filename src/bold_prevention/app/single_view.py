@@ -10,8 +10,8 @@ leave the page being rendered.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -19,7 +19,7 @@ import duckdb
 
 from ..datafirst import MODEL
 from ..errors import InputError
-from .warehouse import Capabilities, identity_table
+from .warehouse import Capabilities
 
 BANDS: tuple[str, ...] = ("high", "medium", "low")
 BAND_LABELS = {"high": "High", "medium": "Medium", "low": "Low"}
@@ -28,15 +28,10 @@ REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{4,80}$")
 _NAME_OK = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]*)*$", re.UNICODE)
 
 
-def normalise_name(value: str) -> str:
-    """A name reduced for comparison: accents removed, lower case, letters only (``O'Brien`` -> ``obrien``)."""
-    v = unicodedata.normalize("NFKD", value)
-    v = "".join(c for c in v if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z]", "", v)
+def _letters(value: str) -> bool:
+    from ..linkage.standardise import clean_name
 
-
-def _sql_norm(col: str) -> str:
-    return f"regexp_replace(lower(strip_accents(coalesce({col}, ''))), '[^a-z]', '', 'g')"
+    return bool(clean_name(value))
 
 
 def valid_person_id(value: str) -> bool:
@@ -101,9 +96,9 @@ def parse_search(form: dict[str, str]) -> tuple[SearchQuery | None, list[FieldEr
                                               "or underscores"))
     if errors:
         return None, errors
-    if forename and not normalise_name(forename):
+    if forename and not _letters(forename):
         errors.append(FieldError("forename", "First name must include at least one letter"))
-    if surname and not normalise_name(surname):
+    if surname and not _letters(surname):
         errors.append(FieldError("surname", "Last name must include at least one letter"))
     if errors:
         return None, errors
@@ -149,77 +144,90 @@ def _display_name(forename: str | None, middle: str | None, surname: str | None)
     return " ".join(p.strip() for p in (forename, middle, surname) if p and p.strip())
 
 
-def _identity_select(table: str) -> str:
-    t = MODEL.table(table)
-    rid = t.record_id or t.primary_key[0]
-    roles = t.identifier_roles
-    sex = roles.get("sex")
-    sex_sql = f"cast({sex} as varchar)" if sex else "null"
-    return (f"select '{table}' as source_table, cast({rid} as varchar) as record_id, {roles['forename']} as forename, "
-            f"{roles.get('middle_names', 'null')} as middle_names, {roles['surname']} as surname, "
-            f"cast({roles['date_of_birth']} as date) as date_of_birth, {roles.get('postcode', 'null')} as postcode, "
-            f"{sex_sql} as sex from linkage.{identity_table(table)}")
+_INDEX = "memory.main.person_index"
+_HIT_COLUMNS = ("source_table, record_id, forename, middle_names, surname, date_of_birth, sex, person_id, "
+                "band_joined, match_score")
+
+
+def _query_keys(query: SearchQuery) -> dict[str, object]:
+    """The query in the linkage layer's standard forms (the same rules the index was built with)."""
+    from ..linkage.standardise import canonical_forename, clean_surname, split_forenames, swapped_date
+
+    keys: dict[str, object] = {}
+    if query.surname:
+        s = clean_surname(query.surname)
+        keys["surname"] = s.replace(" ", "") if s else None
+    if query.forename:
+        first, _rest = split_forenames(query.forename)
+        keys["forename"] = first
+        keys["canonical"] = canonical_forename(first) if first else None
+    if query.date_of_birth:
+        keys["dob"] = query.date_of_birth.isoformat()
+        sw = swapped_date(query.date_of_birth)
+        keys["dob_swapped"] = sw.isoformat() if sw else keys["dob"]
+    return keys
 
 
 def search_people(con: duckdb.DuckDBPyConnection, caps: Capabilities, query: SearchQuery, *,
                   limit: int = 50) -> SearchResult:
-    """People whose linked records match ``query``: names compared without case, accents or punctuation (the
-    first name as a prefix, so ``Rob`` finds ``Robert``), the date of birth exactly or with day and month swapped,
-    and the reference against every linked record's id. At most ``limit`` candidates, strongest matches first."""
+    """People whose linked records match ``query``.
+
+    Names are compared in the linkage layer's standard form (case, accents, punctuation and titles removed; the
+    surname without spaces or either part of a double-barrelled surname; the first name as a prefix, or through the
+    shipped nickname list, so ``Rob`` and ``Bob`` find ``Robert``); the date of birth exactly or with day and month
+    swapped; the reference against every person-level record's id. At most ``limit`` candidates, strongest matches
+    first. Reads the single view's in-memory index (:mod:`.index`)."""
     if not caps.single_view:
         raise InputError("the warehouse has no single-view tables: missing "
                          + ", ".join(caps.missing_for_single_view()),
                          hint="build the linkage and the spine (`bold demo` does both), then restart `bold serve`")
+    k = _query_keys(query)
+    if (query.surname and not k.get("surname")) or (query.forename and not k.get("forename")):
+        return SearchResult([], False, 0)
     conds: list[str] = []
     params: list[object] = []
-    if query.surname:
-        conds.append(f"{_sql_norm('surname')} = ?")
-        params.append(normalise_name(query.surname))
-    if query.forename:
-        conds.append(f"starts_with({_sql_norm('forename')}, ?)")
-        params.append(normalise_name(query.forename))
-    if query.date_of_birth:
-        d = query.date_of_birth
-        swapped = None
-        if d.day <= 12 and d.day != d.month:
-            try:
-                swapped = dt.date(d.year, d.day, d.month)
-            except ValueError:
-                swapped = None
-        if swapped:
-            conds.append("date_of_birth in (?, ?)")
-            params += [d, swapped]
-        else:
-            conds.append("date_of_birth = ?")
-            params.append(d)
-    hits: list[tuple] = []
+    forename_sql = "(starts_with(forename_std, ?) or forename_canonical = ?)"
     if query.reference:
-        ref_rows = con.execute(
-            "select source_table, record_id from spine.person_record where record_id = ?",
-            [query.reference]).fetchall()
-        ref_rows += [r for r in _identity_reference_hits(con, caps, query.reference) if r not in ref_rows]
-        for source_table, record_id in ref_rows:
-            if source_table in caps.identity_tables:
-                hits += con.execute(f"select * from ({_identity_select(source_table)}) where record_id = ?"
-                                    + "".join(f" and {c}" for c in conds), [record_id, *params]).fetchall()
-            elif not conds:
-                hits.append((source_table, record_id, None, None, None, None, None, None))
-    else:
-        union = " union all ".join(f"select * from ({_identity_select(t)}) where " + " and ".join(conds)
-                                   for t in caps.identity_tables)
-        hits = con.execute(union, params * len(caps.identity_tables)).fetchall()
+        conds.append("record_id = ?")
+        params.append(query.reference)
+        if query.surname:
+            conds.append("surname_key = ?")
+            params.append(k["surname"])
+        if query.date_of_birth:
+            conds.append("(cast(dob as varchar) = ? or cast(dob as varchar) = ?)")
+            params += [k["dob"], k["dob_swapped"]]
+        if query.forename:
+            conds.append(forename_sql)
+            params += [k["forename"], k["canonical"]]
+        sql = f"select {_HIT_COLUMNS} from {_INDEX} where " + " and ".join(conds)
+    elif query.surname and query.date_of_birth:
+        key, key_sw = f"{k['surname']}|{k['dob']}", f"{k['surname']}|{k['dob_swapped']}"
+        extra, extra_params = "", []
+        if query.forename:
+            extra, extra_params = f" and {forename_sql}", [k["forename"], k["canonical"]]
+        sql = (f"select {_HIT_COLUMNS} from {_INDEX} where sd_key = ?{extra} union "
+               f"select {_HIT_COLUMNS} from {_INDEX} where sd_key_swapped = ?{extra}")
+        params = [key, *extra_params, key, *extra_params]
+        if key_sw != key:
+            sql += f" union select {_HIT_COLUMNS} from {_INDEX} where sd_key = ?{extra}"
+            params += [key_sw, *extra_params]
+    elif query.date_of_birth:  # forename and date of birth
+        key = f"{k['canonical']}|{k['dob']}"
+        sql = (f"select {_HIT_COLUMNS} from {_INDEX} where fd_key = ? union "
+               f"select {_HIT_COLUMNS} from {_INDEX} where fd_key_swapped = ?")
+        params = [key, key]
+    else:  # surname and forename
+        sql = f"select {_HIT_COLUMNS} from {_INDEX} where surname_key = ? and {forename_sql}"
+        params = [k["surname"], k["forename"], k["canonical"]]
+    hits = con.execute(f"select distinct * from ({sql})", params).fetchall()
     if not hits:
         return SearchResult([], False, 0)
-    keys = sorted({(h[0], h[1]) for h in hits})
-    links = _person_records_for(con, keys)
     by_person: dict[str, Candidate] = {}
     unlinked = 0
-    for source_table, record_id, forename, middle, surname, dob, _postcode, sex in hits:
-        link = links.get((source_table, record_id))
-        if link is None:
+    for _table, _rid, forename, middle, surname, dob, sex, person_id, band_joined, score in hits:
+        if person_id is None:
             unlinked += 1
             continue
-        person_id, band_joined, score = link
         c = by_person.get(person_id)
         if c is None:
             c = by_person[person_id] = Candidate(person_id, [], [], [], {})
@@ -234,43 +242,17 @@ def search_people(con: duckdb.DuckDBPyConnection, caps: Capabilities, query: Sea
         if score is not None and (c.best_match_score is None or score > c.best_match_score):
             c.best_match_score = float(score)
     ranked = sorted(by_person.values(),
-                    key=lambda c: (BANDS.index(c.confidence), -sum(c.matched_by_band.values()), c.person_id))
+                    key=lambda c: (BANDS.index(c.confidence) if c.confidence in BANDS else 3,
+                                   -sum(c.matched_by_band.values()), c.person_id))
     truncated = len(ranked) > limit
     ranked = ranked[:limit]
-    if ranked:
-        ids = [c.person_id for c in ranked]
-        rows = con.execute(
-            "select person_id, count(*), list(distinct source_dataset order by source_dataset) "
-            "from spine.person_record where person_id in (select unnest(?)) group by person_id", [ids]).fetchall()
-        summary = {pid: (n, ds) for pid, n, ds in rows}
-        for c in ranked:
-            n, ds = summary.get(c.person_id, (0, []))
-            c.linked_records, c.datasets = int(n), list(ds)
-            c.dates_of_birth.sort()
+    for c in ranked:
+        n, ds = con.execute(
+            f"select count(distinct (source_table, record_id)), list(distinct source_dataset order by "
+            f"source_dataset) from {_INDEX} where person_id = ?", [c.person_id]).fetchone()
+        c.linked_records, c.datasets = int(n), list(ds or [])
+        c.dates_of_birth.sort()
     return SearchResult(ranked, truncated, unlinked)
-
-
-def _identity_reference_hits(con, caps: Capabilities, reference: str) -> list[tuple[str, str]]:
-    out = []
-    for t in caps.identity_tables:
-        tab = MODEL.table(t)
-        rid = tab.record_id or tab.primary_key[0]
-        if con.execute(f"select 1 from linkage.{identity_table(t)} where cast({rid} as varchar) = ? limit 1",
-                       [reference]).fetchone():
-            out.append((t, reference))
-    return out
-
-
-def _person_records_for(con, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str, float | None]]:
-    if not keys:
-        return {}
-    tables = sorted({k[0] for k in keys})
-    rids = sorted({k[1] for k in keys})
-    rows = con.execute(
-        "select source_table, record_id, person_id, band_joined, match_score from spine.person_record "
-        "where record_id in (select unnest(?)) and source_table in (select unnest(?))", [rids, tables]).fetchall()
-    wanted = set(keys)
-    return {(s, r): (p, b, m) for s, r, p, b, m in rows if (s, r) in wanted}
 
 
 # -- one person's page ------------------------------------------------------------------------------------------
@@ -298,9 +280,6 @@ class IdentitySummary:
     sexes: list[IdentityValue]
     postcodes: list[IdentityValue]
 
-    def values_for_screening(self) -> list[str]:
-        """Every identifier value shown (for checking that free text does not repeat them)."""
-        return [v.value for group in (self.names, self.dates_of_birth, self.postcodes) for v in group]
 
 
 @dataclass
@@ -334,33 +313,24 @@ class PersonNotFound(InputError):
 def person_exists(con, person_id: str) -> bool:
     if not valid_person_id(person_id):
         return False
-    return con.execute("select 1 from spine.person_record where person_id = ? limit 1", [person_id]).fetchone() \
-        is not None
+    return con.execute(f"select 1 from {_INDEX} where person_id = ? limit 1", [person_id]).fetchone() is not None
 
 
-def identity_summary(con, caps: Capabilities, records: list[LinkedRecord]) -> IdentitySummary:
-    """Names, dates of birth, sexes and postcodes recorded on ``records`` (from the identity store), each with the
-    datasets that hold it."""
+def identity_summary(rows: list[tuple]) -> IdentitySummary:
+    """Names, dates of birth, sexes and postcodes recorded on the identity rows of one person's records, each with
+    the datasets that hold it."""
     groups: dict[str, dict[str, set[str]]] = {k: defaultdict(set) for k in ("names", "dob", "sex", "postcode")}
-    by_table: dict[str, list[str]] = defaultdict(list)
-    for r in records:
-        by_table[r.source_table].append(r.record_id)
-    for table, rids in sorted(by_table.items()):
-        if table not in caps.identity_tables:
-            continue
+    for table, _rid, forename, middle, surname, dob, postcode, sex in rows:
         dataset = MODEL.table(table).dataset
-        rows = con.execute(f"select * from ({_identity_select(table)}) where record_id in (select unnest(?))",
-                           [rids]).fetchall()
-        for _t, _rid, forename, middle, surname, dob, postcode, sex in rows:
-            name = _display_name(forename, middle, surname)
-            if name:
-                groups["names"][name].add(dataset)
-            if dob:
-                groups["dob"][f"{dob.day} {dob:%B %Y}"].add(dataset)
-            if sex:
-                groups["sex"][sex].add(dataset)
-            if postcode:
-                groups["postcode"][postcode.strip().upper()].add(dataset)
+        name = _display_name(forename, middle, surname)
+        if name:
+            groups["names"][name].add(dataset)
+        if dob:
+            groups["dob"][f"{dob.day} {dob:%B %Y}"].add(dataset)
+        if sex:
+            groups["sex"][sex].add(dataset)
+        if postcode:
+            groups["postcode"][postcode.strip().upper()].add(dataset)
 
     def values(g: dict[str, set[str]]) -> list[IdentityValue]:
         return [IdentityValue(v, sorted(s)) for v, s in sorted(g.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
@@ -369,36 +339,60 @@ def identity_summary(con, caps: Capabilities, records: list[LinkedRecord]) -> Id
                            values(groups["postcode"]))
 
 
+@functools.cache
+def _event_ranks() -> dict[str, int]:
+    from ..trajectories.timeline import EVENT_SPECS
+
+    return {spec.event_type: spec.rank for spec in EVENT_SPECS}
+
+
 def person_page(con, caps: Capabilities, person_id: str, *, bands: tuple[str, ...] = BANDS) -> PersonPage:
     """Everything the person page shows for ``person_id``, counting only records that joined the person at one of
-    ``bands`` (a practitioner can leave out medium- or low-confidence links)."""
+    ``bands`` (a practitioner can leave out medium- or low-confidence links).
+
+    Person-level records and their identifiers come from the in-memory index; the timeline from
+    ``spine.timeline`` in the trajectories layer's order (date, then the event ranks of its ``EVENT_SPECS``)."""
     if not valid_person_id(person_id):
         raise PersonNotFound("that is not a person id", hint="find the person with the search page")
     bands = tuple(b for b in BANDS if b in bands) or ("high",)
     rows = con.execute(
-        "select source_dataset, source_table, record_id, match_score, band_joined, band from spine.person_record "
-        "where person_id = ? order by source_dataset, source_table, record_id", [person_id]).fetchall()
+        f"select source_dataset, source_table, record_id, match_score, band_joined, band, forename, middle_names, "
+        f"surname, date_of_birth, postcode, sex, primary_variant from {_INDEX} where person_id = ?",
+        [person_id]).fetchall()
+    rows = sorted((r[:12] for r in rows if r[12]), key=lambda r: (r[0] or "", r[1], str(r[2])))
     if not rows:
         raise PersonNotFound("no person with that id in this warehouse",
                              hint="the warehouse may have been rebuilt since the link was made: search again")
     band = rows[0][5]
     all_records = [LinkedRecord(r[0], r[1], str(r[2]), None if r[3] is None else float(r[3]), r[4]) for r in rows]
+    shown_rows = [r for r in rows if r[4] in bands]
     shown = [r for r in all_records if r.band_joined in bands]
     hidden = [r for r in all_records if r.band_joined not in bands]
-    hidden_keys = {(r.source_table, r.record_id) for r in hidden}
     timeline: list[TimelineEvent] = []
     if caps.has("spine.timeline"):
+        ranks = _event_ranks()
         ev = con.execute(
             "select event_date, dataset, source_table, record_id, event_type, description, band_joined "
-            "from spine.timeline where person_id = ? order by event_date, dataset, event_type", [person_id]).fetchall()
+            "from spine.timeline where person_id = ?", [person_id]).fetchall()
+        ev.sort(key=lambda e: (e[0] is None, e[0] or dt.date.min, ranks.get(e[4], 999), e[2], str(e[3])))
         for e in ev:
             if e[6] is not None and e[6] not in bands:
                 continue
-            if (e[2], str(e[3])) in hidden_keys:
-                continue
             timeline.append(TimelineEvent(e[0], e[1], e[2], None if e[3] is None else str(e[3]), e[4], e[5], e[6]))
+    identity = identity_summary([(r[1], r[2], r[6], r[7], r[8], r[9], r[10], r[11]) for r in shown_rows])
     return PersonPage(
         person_id=person_id, band=band, bands_shown=bands, records=shown, hidden_records=hidden,
-        identity=identity_summary(con, caps, shown), timeline=timeline,
-        timeline_available=caps.has("spine.timeline"),
+        identity=identity, timeline=timeline, timeline_available=caps.has("spine.timeline"),
         datasets_hidden=sorted({r.source_dataset for r in hidden} - {r.source_dataset for r in shown}))
+
+
+def identifiers_of(con, person_id: str) -> list[str]:
+    """Every identifier value recorded for a person (for checking that a free-text reason does not repeat one)."""
+    rows = con.execute(f"select forename, middle_names, surname, date_of_birth, postcode from {_INDEX} "
+                       "where person_id = ?", [person_id]).fetchall()
+    out: list[str] = []
+    for forename, middle, surname, dob, postcode in rows:
+        out += [v for v in (forename, middle, surname, postcode) if v]
+        if dob:
+            out.append(dob.isoformat())
+    return out

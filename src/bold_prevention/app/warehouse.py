@@ -1,13 +1,17 @@
 """Read-only access to the project's warehouse for the web application.
 
-The server opens the warehouse once, read-only, at start-up (a missing or corrupt file stops it with a clear message
-before anything is written) and gives each worker thread its own cursor. :class:`Capabilities` records which layers
-the warehouse holds, so a page whose data has not been built yet says so instead of failing.
+The server opens an in-memory DuckDB database, attaches the warehouse file to it read-only as ``wh`` (a missing or
+corrupt file stops the server with a clear message before anything is written) and builds the single view's index
+there (:mod:`.index`). Each worker thread gets its own cursor, whose default catalog is the warehouse, so library
+functions given a cursor read ``spine.person`` and the like as usual, while the index lives in ``memory.main``.
+:class:`Capabilities` records which layers the warehouse holds, so a page whose data has not been built yet says so
+instead of failing.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -15,7 +19,6 @@ import duckdb
 from ..datafirst import MODEL
 from ..errors import InputError
 from ..project import Project
-from ..warehouse.engine import duckdb_connect
 
 
 def identity_table(table: str) -> str:
@@ -52,35 +55,65 @@ class Capabilities:
 
 
 class Warehouse:
-    """The warehouse opened read-only, with one cursor per thread."""
+    """The warehouse attached read-only to an in-memory database holding the single view's index."""
 
-    def __init__(self, project: Project, *, threads: int = 1) -> None:
+    def __init__(self, project: Project, *, threads: int = 1, build_index: bool = True,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.project = project
         path = project.warehouse_path
         if not path.exists():
             raise InputError(f"no warehouse at {path}",
                              hint="run `bold demo` (or load, link and build the spine), or pass --project "
                                   "with the folder that holds warehouse.duckdb")
+        self._con = duckdb.connect(":memory:")
         try:
-            self._con = duckdb_connect(project, read_only=True)
-            self._con.execute(f"set threads = {int(threads)}")
-            rows = self._con.execute(
-                "select table_schema, table_name from information_schema.tables").fetchall()
-        except (duckdb.Error, InputError) as e:
+            escaped = str(path).replace("'", "''")
+            self._con.execute(f"attach '{escaped}' as wh (read_only)")
+            self._con.execute("use wh")
+            rows = self._con.execute("select table_schema, table_name from information_schema.tables "
+                                     "where table_catalog = 'wh'").fetchall()
+        except duckdb.Error as e:
+            self._con.close()
             raise InputError(f"the warehouse {path} cannot be read: it is damaged, not a DuckDB file, or in "
                              "use by a process that is writing to it",
                              hint="stop any load or build that is running, or rebuild the warehouse "
                                   "(`bold demo`), then start the server again") from e
         self.capabilities = Capabilities(frozenset(f"{s}.{t}" for s, t in rows))
+        self.index_stats: dict = {}
+        self.indexed: frozenset[str] = frozenset()
+        self._threads = int(threads)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
+        if build_index and self.capabilities.single_view:
+            from .index import build_single_view_index
+
+            self._con.execute("set threads = 2")
+            try:
+                self.index_stats = build_single_view_index(self._con, self.capabilities.identity_tables,
+                                                           has=self.capabilities.has, progress=progress)
+            except duckdb.Error as e:
+                self._con.close()
+                raise InputError(f"the single view could not be prepared from the warehouse {path}: "
+                                 f"{type(e).__name__}",
+                                 hint="check that the linkage and spine tables were built by this version of "
+                                      "the toolkit (rebuild them with `bold demo` or `bold spine build`)") from e
+            from .single_view import _event_ranks
+
+            _event_ranks()  # import the trajectories layer's event order now, not on the first person page
+            self.indexed = frozenset(r[0] for r in self._con.execute(
+                "select table_name from information_schema.tables where table_catalog = 'memory'").fetchall())
+        self._con.execute(f"set threads = {self._threads}")
+
+    def has_index(self, name: str) -> bool:
+        return name in self.indexed
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor on the warehouse."""
+        """This thread's cursor (default catalog: the warehouse; the index is ``memory.main.*``)."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._con.cursor()
+            cur.execute("use wh")
             self._local.cursor = cur
             with self._lock:
                 self._cursors.append(cur)

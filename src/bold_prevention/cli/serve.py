@@ -21,7 +21,13 @@ def serve(project: str = ProjectOption,
           secure_cookies: bool = typer.Option(True, "--secure-cookies/--no-secure-cookies",
                                               help="Mark the session cookie Secure (browsers accept it on "
                                                    "localhost too; turn off only for plain-http testing on "
-                                                   "another host name).")) -> None:
+                                                   "another host name)."),
+          search_limit: int = typer.Option(30, "--search-limit", min=1,
+                                           help="Searches allowed per account per minute."),
+          sign_in_limit: int = typer.Option(10, "--sign-in-limit", min=1,
+                                            help="Sign-in attempts allowed per client address per minute."),
+          session_minutes: int = typer.Option(30, "--session-minutes", min=1,
+                                              help="Minutes without a request after which a session ends.")) -> None:
     """Start the web application over a project's warehouse.
 
     The project is --project, else $BOLD_PROJECT, else the demo's folder ./bold-demo when it holds a warehouse,
@@ -40,7 +46,8 @@ def serve(project: str = ProjectOption,
     if project is None and not os.environ.get("BOLD_PROJECT") and Project.at(DEMO_PROJECT).warehouse_path.exists():
         project = DEMO_PROJECT
     p = Project.at(project)
-    application = create_app(AppConfig(project=p, secure_cookies=secure_cookies))
+    application = create_app(AppConfig(project=p, secure_cookies=secure_cookies, search_per_minute=search_limit,
+                                       signin_per_minute=sign_in_limit, session_idle_minutes=session_minutes))
     caps = application.state.bold.warehouse.capabilities
     if not caps.single_view:
         console.print("[yellow]Note:[/] the practitioners' single view is unavailable: missing "
