@@ -451,13 +451,12 @@ def explain_pair(config: LinkConfig | str | os.PathLike, run_dir: str | os.PathL
         std = _standardise_config(con, cfg)
         right_table = std[1] if len(std) > 1 else std[0]
 
-        def record(table: str, rid: str, which: str) -> dict[str, Any]:
-            rel = con.sql(f"select * from {table} where unique_id = {_lit(str(rid))}")
-            rows = rel.fetchall()
-            if not rows:
+        def record(table: str, rid: str, which: str):
+            t = con.sql(f"select * from {table} where unique_id = {_lit(str(rid))}").to_arrow_table()
+            if t.num_rows == 0:
                 raise InputError(f"record {rid!r} not found in the {which} file",
                                  hint="give a record id from the file's id column")
-            return dict(zip(rel.columns, rows[0], strict=True))
+            return t
 
         rec_l = record(std[0], left_id, "left")
         rec_r = record(right_table, right_id, "right" if len(std) > 1 else "left")

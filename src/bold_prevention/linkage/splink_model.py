@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
+from splink.internals.exceptions import EMTrainingException
 
 from ..errors import InputError
 from . import bloom
@@ -95,7 +97,7 @@ class TrainingOptions:
 class Guards:
     """Hard non-match rules applied to scored pairs before clustering.
 
-    * ``twins``: same surname and date of birth, forenames clearly different (no exact, nickname, phonetic,
+    * ``twins``: same (or nearly the same) surname and date of birth, forenames clearly different (no exact, nickname, phonetic,
       close spelling, initial or middle-name agreement) - the signature of twins (and of siblings recorded with
       a wrong date of birth), which the data cannot tell from one person using an alias.
     * ``generation``: dates of birth ``generation_years`` or more apart and not explained by a single typing slip
@@ -332,6 +334,9 @@ _BLOCKING: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("forename", "postcode"), lambda: block_on("forename_canonical", "postcode")),
     (("id_number",), lambda: block_on("id_number")),
     (("address", "postcode"), lambda: block_on("address_number", "postcode")),
+    (("address", "date_of_birth"), lambda: block_on("dob_iso", "address_number")),
+    (("town", "date_of_birth"), lambda: block_on("dob_iso", "town")),
+    (("address", "town"), lambda: block_on("address_number", "town", "surname_phonetic")),
     (("surname", "postcode"), lambda: block_on("surname_phonetic", "postcode")),
     (("forename", "surname"), lambda: block_on("forename_phonetic", "surname_phonetic")),
 )
@@ -358,8 +363,9 @@ def blocking_rules_for(roles: Sequence[str]) -> list:
     return rules
 
 
-def _training_rules(roles: Sequence[str]) -> tuple[list, list]:
-    """(deterministic rules for the prior, EM blocking rules)."""
+def _training_rules(roles: Sequence[str]) -> tuple[list, list[list]]:
+    """(deterministic rules for the prior, EM sessions: each a list of alternative blocking rules, the first that
+    yields pairs being used)."""
     p = set(roles)
     det: list = []
     if {"forename", "surname", "date_of_birth"} <= p:
@@ -372,23 +378,22 @@ def _training_rules(roles: Sequence[str]) -> tuple[list, list]:
         det = [block_on(*[{"forename": "forename", "surname": "surname", "postcode": "postcode",
                            "date_of_birth": "dob_iso"}[r]
                           for r in ("forename", "surname", "postcode", "date_of_birth") if r in p])]
-    em: list = []
+    em: list[list] = []
     # Names first: that session estimates the date-of-birth levels from fresh starting values (started from the
     # values a date-of-birth session leaves behind, it can settle on a household-like optimum).
-    # Same name in the same postcode sector, where most pairs are the same person: a cleaner session than the
+    # Same name in the same postcode sector, where most pairs are the same person, is a cleaner session than the
     # same name anywhere, where people sharing a common name outnumber the matches and EM mixes them up.
-    if {"forename", "surname", "postcode"} <= p:
-        em.append(block_on("forename_canonical", "surname_nospace", "postcode_sector"))
-    elif {"forename", "surname"} <= p:
-        em.append(block_on("forename_canonical", "surname_nospace"))
+    if {"forename", "surname"} <= p:
+        alts = [block_on("forename_canonical", "surname_nospace", "postcode_sector")] if "postcode" in p else []
+        em.append(alts + [block_on("forename_canonical", "surname_nospace")])
     if "date_of_birth" in p:
-        em.append(block_on("dob_iso"))
+        em.append([block_on("dob_iso")])
     # Not postcode alone: pairs sharing an address are mostly other members of a household, and EM would learn
     # "same household" instead of "same person".
     if "id_number" in p:
-        em.append(block_on("id_number"))
+        em.append([block_on("id_number")])
     if not em:
-        em = [block_on(COMPARISON_NAME.get(r, r) if r != "date_of_birth" else "dob_iso") for r in sorted(p)[:1]]
+        em = [[block_on(COMPARISON_NAME.get(r, r) if r != "date_of_birth" else "dob_iso") for r in sorted(p)[:1]]]
     return det, em
 
 
@@ -519,12 +524,17 @@ def guard_conditions(settings: Mapping[str, Any], guards: Guards) -> dict[str, s
     """Reason -> SQL condition (over Splink's ``gamma_`` columns) of the hard non-match rules that apply."""
     out: dict[str, str] = {}
     f_else = _level_value(settings, "forename", "else")
-    s_exact = _level_value(settings, "surname", "exact")
-    s_parts = _level_value(settings, "surname", "parts")
+    # the same date of birth, or one a single slip away (a transposed day and month, a typing error)
+    d_levels = [v for v in (_level_value(settings, "dob", k) for k in ("exact", "transposed", "typo"))
+                if v is not None]
     d_exact = _level_value(settings, "dob", "exact")
-    if guards.twins and None not in (f_else, s_exact, d_exact):
-        surname_ok = f"gamma_surname in ({s_exact}{', ' + str(s_parts) if s_parts is not None else ''})"
-        out["twins"] = f"(gamma_forename = {f_else} and {surname_ok} and gamma_dob = {d_exact})"
+    # the surname agrees, exactly or nearly (a twin's surname can be misspelt too)
+    s_levels = [v for v in (_level_value(settings, "surname", k) for k in ("exact", "parts", "close", "similar"))
+                if v is not None]
+    if guards.twins and f_else is not None and d_exact is not None and s_levels:
+        surname_ok = f"gamma_surname in ({', '.join(str(v) for v in s_levels)})"
+        dob_ok = f"gamma_dob in ({', '.join(str(v) for v in d_levels)})"
+        out["twins"] = f"(gamma_forename = {f_else} and {surname_ok} and {dob_ok})"
     d_gen = _level_value(settings, "dob", "generation")
     if guards.generation and d_gen is not None:
         out["generation"] = f"(gamma_dob = {d_gen})"
@@ -553,7 +563,7 @@ class LinkageModel:
     def __init__(self, tables: Sequence[Any], *, names: Sequence[str], roles: Sequence[str],
                  link_type: LinkType | None = None, mode: Mode = "clear", db_api: Any = None,
                  settings: Mapping[str, Any] | None = None, guards: Guards | None = None,
-                 training: TrainingOptions | None = None, log_level: int = logging.WARNING,
+                 training: TrainingOptions | None = None, log_level: int | None = None,
                  bloom: bool = True) -> None:
         if len(tables) != len(names) or not tables:
             raise ValueError("give one name per table")
@@ -603,13 +613,24 @@ class LinkageModel:
         self.linker.training.estimate_u_using_random_sampling(max_pairs=opts.u_max_pairs, seed=opts.seed,
                                                               min_count_per_level=None, num_chunks=1)
         sessions = []
-        for rule in em:
-            desc = rule.get_blocking_rule(self.linker._sql_dialect_str).blocking_rule_sql \
-                if hasattr(rule, "get_blocking_rule") else str(rule)
-            say(f"expectation maximisation blocked on {desc}")
-            self.linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, max_pairs=opts.em_max_pairs)
-            sessions.append(desc)
+        for alternatives in em:
+            for rule in alternatives:
+                desc = rule.get_blocking_rule(self.linker._sql_dialect_str).blocking_rule_sql
+                say(f"expectation maximisation blocked on {desc}")
+                try:
+                    self.linker.training.estimate_parameters_using_expectation_maximisation(
+                        rule, max_pairs=opts.em_max_pairs)
+                except EMTrainingException as e:
+                    if "resulted in no record pairs" not in str(e):
+                        raise
+                    say("  no pairs: trying the next rule")
+                    continue
+                sessions.append(desc)
+                break
+        if not sessions:
+            raise InputError("no record pairs to train the model on: the files share no name, date of birth or "
+                             "other identifier value", hint="check the column mapping, give larger files, or reuse "
+                                                            "a trained model with `model:`")
         regularised = regularise_parameters(self.settings(), u_max_pairs=opts.u_max_pairs)
         self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], regularised,
                              log_level=self.log_level)
@@ -685,18 +706,23 @@ class LinkageModel:
         return out
 
     # ------------------------------------------------------------------ explanation
-    def explain(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> Explanation:
-        """The match-weight waterfall of one pair of standardised records (dicts of standard columns)."""
+    def explain(self, left: Mapping[str, Any] | pa.Table, right: Mapping[str, Any] | pa.Table) -> Explanation:
+        """The match-weight waterfall of one pair of standardised records (one-row Arrow tables, or dicts of
+        standard columns)."""
         from splink.internals.charts import WaterfallChart
         from splink.internals.waterfall_chart import records_to_waterfall_data
 
         s = self.settings()
         s["retain_intermediate_calculation_columns"] = True
         explainer = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], s, log_level=self.log_level)
-        rec_l, rec_r = dict(left), dict(right)
-        if self.link_type != "dedupe_only":
-            rec_l.setdefault("source_dataset", self.names[0])
-            rec_r.setdefault("source_dataset", self.names[-1])
+        tag = uuid.uuid4().hex[:8]
+        recs = []
+        for i, (rec, ds) in enumerate(((left, self.names[0]), (right, self.names[-1]))):
+            t = rec if isinstance(rec, pa.Table) else self._one_row_table(dict(rec))
+            if self.link_type != "dedupe_only" and "source_dataset" not in t.column_names:
+                t = t.append_column("source_dataset", pa.array([ds] * t.num_rows, pa.string()))
+            recs.append(self.db_api.register(t, table_name=f"__bold_explain_{i}_{tag}"))
+        rec_l, rec_r = recs
         scored = explainer.inference.score_pair(rec_l, rec_r)
         records = scored.as_record_list()
         rows = records_to_waterfall_data(records[:1], explainer._settings_obj, False)
@@ -704,6 +730,22 @@ class LinkageModel:
         return Explanation(rows=rows, chart_html=chart.to_html(inline=True),
                            match_weight=float(records[0]["match_weight"]),
                            match_probability=float(records[0]["match_probability"]))
+
+
+    def _one_row_table(self, rec: dict[str, Any]) -> pa.Table:
+        """A one-row Arrow table typed like the model's input (so that null values keep their column type)."""
+        t = pa.Table.from_pylist([rec])
+        con = getattr(self.db_api, "duckdb_con", None)
+        if con is None:
+            return t
+        schema = con.sql(f"select * from {self.sdfs[0].physical_name} limit 0").to_arrow_table().schema
+        cols = {}
+        for name in t.column_names:
+            col = t.column(name)
+            if name in schema.names and col.type != schema.field(name).type:
+                col = col.cast(schema.field(name).type)
+            cols[name] = col
+        return pa.table(cols)
 
 
 @dataclass
