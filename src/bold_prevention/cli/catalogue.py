@@ -7,10 +7,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..catalogue.reader import expand_paths, read_catalogue, read_catalogues
-from ..catalogue.search import CatalogueIndex
-from ..catalogue.store import export_csv, read_stored, store_catalogue
-from ..catalogue.writer import write_synthetic_catalogues
 from ..errors import InputError
 from ..project import Project
 from .app import ProjectOption, app, console, out, user_errors
@@ -27,6 +23,8 @@ def load_cmd(
     project: Path | None = ProjectOption,
 ) -> None:
     """Read Data First catalogues and store them in the project's warehouse (all or nothing)."""
+    from ..catalogue.reader import expand_paths, read_catalogue, read_catalogues
+    from ..catalogue.store import store_catalogue
     proj = Project.at(project)
     files = expand_paths(paths)
     with console.status("reading catalogues") as status:
@@ -63,6 +61,7 @@ def write_synthetic_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace catalogue files already there."),
 ) -> None:
     """Write the eight Data First catalogues (published file names and layouts) for the synthetic data."""
+    from ..catalogue.writer import write_synthetic_catalogues
     paths = write_synthetic_catalogues(out_dir, overwrite=overwrite)
     for p in paths:
         out.print(f"wrote {p}")
@@ -86,6 +85,8 @@ def search_cmd(
     project: Path | None = ProjectOption,
 ) -> None:
     """Ranked catalogue variables for a query, a driver or an outcome."""
+    from ..catalogue.search import CatalogueIndex
+    from ..catalogue.store import read_stored
     index = CatalogueIndex(read_stored(project).variables)
     hits = index.search(query, driver=driver, outcome=outcome, dataset=dataset, limit=limit)
     title = " + ".join(x for x in (repr(query) if query else "", f"driver {driver}" if driver else "",
@@ -115,6 +116,7 @@ def export_cmd(
     project: Path | None = ProjectOption,
 ) -> None:
     """Export the stored catalogue (variables, or code lists) as CSV."""
+    from ..catalogue.store import export_csv, read_stored
     if out_path.suffix.lower() != ".csv":
         raise InputError(f"{out_path} does not end in .csv", hint="give an output name ending .csv")
     catalogue = read_stored(project)

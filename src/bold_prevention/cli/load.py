@@ -10,11 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..datafirst import MODEL
 from ..errors import LoadBlocked
 from ..project import Project
-from ..warehouse.load import LoadResult, load_extracts
-from ..warehouse.report import latest_report, read_report, summary_lines
 from .app import ProjectOption, app, console, out, user_errors
 
 quality_app = typer.Typer(help="Quality reports of extract loads.", no_args_is_help=True)
@@ -36,6 +33,7 @@ def load_cmd(
     delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter (default: sniffed)."),
 ) -> None:
     """Load a folder of extracts into the warehouse, checked against the Data First contracts."""
+    from ..warehouse.load import load_extracts
     proj = Project.at(project)
     snap = date.fromisoformat(snapshot_date) if _valid_date(snapshot_date) else snapshot_date
     ds = datasets.split(",") if datasets else None
@@ -69,7 +67,8 @@ def _valid_date(s: str | None) -> bool:
         return False
 
 
-def _summary(r: LoadResult) -> None:
+def _summary(r) -> None:
+    from ..datafirst import MODEL
     style = _STYLE.get(r.status, "white")
     out.print(f"[bold]Load {r.load_id}[/] of snapshot {r.snapshot_date.isoformat()}: "
               f"[bold {style}]{r.status.upper()}[/]")
@@ -111,6 +110,7 @@ def quality_show(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Print the summary of the latest load's quality report."""
+    from ..warehouse.report import latest_report, read_report, summary_lines
     path = report or latest_report(project)
     data = read_report(path)
     if as_json:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InputError
-from ..outputs import PROFILES, check_counts, get_rules, write_release
 from .app import app, console, out, user_errors
 
 outputs_app = typer.Typer(help="Disclosure control (Safe Outputs): check tables and write reports.",
@@ -18,7 +16,9 @@ outputs_app = typer.Typer(help="Disclosure control (Safe Outputs): check tables 
 app.add_typer(outputs_app, name="outputs")
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path):
+    import pandas as pd
+
     if not path.exists():
         raise InputError(f"table file {path} not found", hint="check the path")
     suffix = path.suffix.lower()
@@ -42,7 +42,7 @@ def check_cmd(
     rows: str = typer.Option(..., "--rows", "-r", help="Row variable(s), comma-separated."),
     columns: str | None = typer.Option(None, "--columns", "-c", help="Column variable(s), comma-separated."),
     title: str | None = typer.Option(None, "--title", help="Table title (default: from the file name)."),
-    profile: str = typer.Option("default", "--profile", help=f"Rule set: {', '.join(PROFILES)}, or a rules "
+    profile: str = typer.Option("default", "--profile", help="Rule set: default, ons_10_5 or opensafely, or a rules "
                                 "YAML file."),
     threshold: int | None = typer.Option(None, "--threshold", help="Override the count threshold."),
     round_base: int | None = typer.Option(None, "--round", help="Override the rounding base (0: no rounding)."),
@@ -52,6 +52,7 @@ def check_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
 ) -> None:
     """Check a table of counts against the disclosure rules and write the report, spreadsheet and checker files."""
+    from ..outputs import check_counts, get_rules, write_release
     overrides: dict[str, object] = {}
     if threshold is not None:
         overrides["threshold"] = threshold
@@ -79,6 +80,7 @@ def rules_cmd(
     profile: str | None = typer.Argument(None, help="Show one profile (or a rules YAML file) in full."),
 ) -> None:
     """List the disclosure-control rule sets, or show one in full."""
+    from ..outputs import PROFILES, get_rules
     if profile is None:
         t = Table("profile", "threshold", "zeros", "round to", "N-k", "p-ratio", "survival at risk", "model dof",
                   title="Disclosure-control profiles")

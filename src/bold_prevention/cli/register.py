@@ -7,10 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..catalogue.search import CatalogueIndex
-from ..catalogue.store import read_stored
 from ..errors import InputError
-from ..register import export, load_register, suggest, validate
 from .app import ProjectOption, app, console, out, user_errors
 
 register_app = typer.Typer(help="The risk factor register: validate, export, suggest.", no_args_is_help=True)
@@ -24,6 +21,8 @@ RegisterOption = typer.Option(None, "--register", "-r",
 @user_errors
 def validate_cmd(project: Path | None = ProjectOption, register: Path | None = RegisterOption) -> None:
     """Check every register variable exists in the loaded catalogues (exit 1 if any is missing)."""
+    from ..catalogue.store import read_stored
+    from ..register import load_register, validate
     reg = load_register(register)
     report = validate(reg, read_stored(project))
     if report.findings:
@@ -55,6 +54,7 @@ def export_cmd(
     register: Path | None = RegisterOption,
 ) -> None:
     """Export the register as the Step A CSV or an accessible XLSX workbook."""
+    from ..register import export, load_register
     fmt = fmt.lower()
     if fmt not in ("csv", "xlsx"):
         raise InputError(f"unknown format {fmt!r}", hint="use --format csv or --format xlsx")
@@ -73,6 +73,9 @@ def suggest_cmd(
     register: Path | None = RegisterOption,
 ) -> None:
     """Catalogue variables that match a driver's vocabulary but are not yet in its register entry."""
+    from ..catalogue.search import CatalogueIndex
+    from ..catalogue.store import read_stored
+    from ..register import load_register, suggest
     if bool(driver) == bool(outcome):
         raise InputError("give one of --driver or --outcome", hint="for example: bold register suggest --driver "
                          "accommodation")
