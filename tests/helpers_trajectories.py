@@ -144,7 +144,7 @@ def ew_world(n: int = 3000, seed: int = 1, *, false_merge_rate: float = 0.0) -> 
                                    "question_8_tot": int(rng.integers(4, 11) if drugs[i] else rng.integers(0, 3)),
                                    "question_3_tot": int(rng.integers(3, 9) if accom[i] else rng.integers(0, 2)),
                                    "question_5_tot": int(rng.integers(4, 10) if finance[i] else rng.integers(0, 3)),
-                                   "question_1_11": n_prior})
+                                   "question_1_10": n_prior})
                 recs.append({"person": p, "source_table": "oasys_assessments_metadata", "record_id": ar})
             gap_years = last_gap / 365.25
             lin = (-1.4 + 0.9 * (age < 25) + 0.4 * (age < 35) - 0.5 * (age > 50) + 0.35 * (sex[i] == "M")

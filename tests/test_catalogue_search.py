@@ -72,9 +72,12 @@ def test_driver_expansion_reranks_an_ambiguous_query(synthetic):
     plain = [h.key for h in synthetic.search("problem", limit=10)]
     mental = [h.key for h in synthetic.search("problem", driver="mental_health", limit=10)]
     assert plain != mental
-    mental_health = {f"{CORE}.question_10_5", f"{CORE}.question_10_6", f"{CORE}.question_10_tot",
-                     f"{CORE}.question_10_7_v2_current", f"{CORE}.question_10_7_v2_history",
-                     "oasys_assessments_details_bcs.question_bcs80", "oasys_assessments_details_tr_bcs.question_tr_bcs807"}
+    # section 10 (emotional well-being) and the screening items on health and well-being
+    mental_health = {k for k in synthetic.frame.table_name + "." + synthetic.frame.variable
+                     if k.startswith(f"{CORE}.question_10_")}
+    mental_health |= {"oasys_assessments_details_bcs.question_bcs91", "oasys_assessments_details_tr_bcs.question_tr_bcs91",
+                      "oasys_assessments_details_tr_bcs.question_tr_bcs807"}
+    assert f"{CORE}.question_10_7_v2_psychtreat" in mental_health
     assert set(mental[:3]) <= mental_health
     assert not set(plain[:3]) <= mental_health
 

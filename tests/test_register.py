@@ -197,7 +197,7 @@ def test_identifier_columns_are_refused(raw):
     ("my_udf(question_3_3) = 1", ["question_3_3"], "is not allowed in a portable derivation"),
     ("question_3_3 = 'YES' OR question_3_4 = '2'", ["question_3_3"], "reads question_3_4 which is not listed"),
     ("question_3_3 = 'YES'", ["question_3_3", "question_3_4"], "lists question_3_4 but the expression does not"),
-    ("question_3_3 = 'Y'", ["question_3_3"], "'Y' is not a code of question_3_3 (codes: NO, YES)"),
+    ("question_3_3 = 'Y'", ["question_3_3"], "'Y' is not a code of question_3_3 (codes: NO, YES, M)"),
     ("question_3_tot > 'high'", ["question_3_tot"], "question_3_tot is int, compared with the string 'high'"),
     ("question_3_tot", ["question_3_tot"], "a flag's expression must be a condition"),
     ("t.question_3_3 = 'YES'", ["question_3_3"], "no table prefixes"),
@@ -275,17 +275,29 @@ def test_validate_against_real_oasys_reports_missing_with_nearest(register, real
     report = validate(register, real_oasys)
     assert not report.ok
     missing = {(f.table, f.variable): f for f in report.missing if f.problem == "missing_variable"}
-    f = missing[(CORE, "question_10_7_v2_current")]
-    assert "question_10_7_v2_psychtreat" in f.nearest and f.entry == "mental_health"
-    assert missing[(CORE, "question_10_7_v2_history")].nearest[0] == "question_10_7_v2_histpsych"
-    assert (CORE, "question_3_3") not in missing and (CORE, "question_10_6") not in missing
+    # only the model's inferred section 4 and 6 items, for which the published list has no variable, are missing
+    assert set(missing) == {(CORE, v) for v in ("question_4_2", "question_4_3", "question_4_7", "question_6_1",
+                                                "question_6_7_da_victim", "question_6_7_da_perpetrator")}
+    assert all(MODEL.table(t).column(v).confidence == "inferred" for t, v in missing)
+    f = missing[(CORE, "question_4_3")]
+    assert "question_5_3" in f.nearest and f.entry in ("employment", "inactivity_unemployment")
+    for v in ("question_3_3", "question_10_6", "question_10_7_v2_psychtreat", "question_13_3_1_1",
+              "question_13_3_10_1"):
+        assert (CORE, v) not in missing
     not_loaded = {f.dataset for f in report.missing if f.problem == "dataset_not_loaded"}
     assert {"civil", "family", "mags", "crown", "probation", "prison"} <= not_loaded
-    differs = {(f.table, f.variable) for f in report.warnings}
-    assert ("oasys_assessments_details_bcs", "question_bcs56") in differs
+    assert not report.warnings  # the model's descriptions are the published ones
     frame = report.frame()
     assert list(frame.columns) == ["entry", "dataset", "table", "variable", "used_in", "problem", "detail",
                                    "nearest"]
+
+
+def test_validate_warns_where_the_catalogue_means_something_else(register, real_oasys):
+    cat = real_oasys.variables.copy()
+    cat.loc[cat.variable == "question_bcs56", "description"] = "Number of visits received in custody"
+    differs = {(f.table, f.variable): f for f in validate(register, cat).warnings}
+    f = differs[("oasys_assessments_details_bcs", "question_bcs56")]
+    assert f.problem == "description_differs" and "Finance is a problem issue" in f.detail
 
 
 def test_validate_missing_table(register, synthetic_catalogue):
@@ -349,7 +361,7 @@ def test_suggest_new_variables_for_a_driver(register, synthetic_catalogue):
     keys = {h.key for h in hits}
     listed = {f"{c.table}.{c.variable}" for c in register.entry("accommodation").candidates}
     assert keys and not keys & listed
-    assert "oasys_assessments_details_bcs.question_bcs28" in keys  # sleeping rough, not yet in the register
+    assert "oasys_assessments_details_tr_bcs.question_tr_bcs309" in keys  # tenancy issues, not in the register
     out = suggest(register, "homelessness", synthetic_catalogue, limit=5)
     assert out and "civil_events.event_type" not in {h.key for h in out}
 
@@ -384,7 +396,7 @@ def test_cli_validate_export_suggest(project, tmp_path):
     assert r.exit_code == 2 and "unknown format" in _text(r)
     r = runner.invoke(app, ["register", "suggest", "--driver", "accommodation", "--project", str(project)],
                       env={"COLUMNS": "200"})
-    assert r.exit_code == 0 and "question_bcs28" in r.output
+    assert r.exit_code == 0 and "question_tr_bcs309" in r.output
     r = runner.invoke(app, ["register", "suggest", "--driver", "housing", "--project", str(project)])
     assert r.exit_code == 2 and "no entry 'housing'" in _text(r)
 
@@ -394,7 +406,7 @@ def test_cli_validate_fails_on_missing_variables(tmp_path):
     load_catalogues([ref], tmp_path / "p")
     r = runner.invoke(app, ["register", "validate", "--project", str(tmp_path / "p")], env={"COLUMNS": "250"})
     assert r.exit_code == 1
-    assert "question_10_7_v2_psychtreat" in r.output and "missing" in r.output
+    assert "question_6_7_da_victim" in r.output and "missing" in r.output
 
 
 def test_cli_validate_bad_register_file(project, tmp_path, raw):

@@ -66,11 +66,11 @@ def mini_data() -> dict[str, list[dict]]:
     add("oasys_assessments_metadata", row_id_hash="oaA1", assessment_date=d("2023-02-01"), gender="M",
         ethnicity_desc=WHITE)
     add("oasys_assessments_details_core_risk", row_id_hash="oaA1", question_3_3="YES",
-        question_8_2_current_use="2", question_10_6="0", question_6_7_da_victim="NO")
+        question_8_4="2", question_10_6="0", question_6_7_da_victim="NO")
     # an assessment after the as-at date: ignored
     add("oasys_assessments_metadata", row_id_hash="oaA2", assessment_date=d("2024-03-01"), gender="M")
     add("oasys_assessments_details_core_risk", row_id_hash="oaA2", question_3_3="NO",
-        question_8_2_current_use="0", question_10_6="2")
+        question_8_4="0", question_10_6="2")
     add("civil_parties", row_id_hash="cvA1", case_number_hash="C1", party_role="DEFT", gender="M")
     add("civil_parties", row_id_hash="cvL1", case_number_hash="C1", party_role="CLMT", is_company=True)
     add("civil_cases", case_number_hash="C1", claim_type="PSL", issue_date=d("2023-09-01"))
@@ -148,8 +148,8 @@ RULES = {
         {"key": "substance_misuse", "label": "Substance misuse", "derivation": {
             "kind": "score", "threshold": 2, "combine": "max", "evidence": [
                 {"table": "oasys_assessments_details_core_risk",
-                 "expression": "CASE question_8_2_current_use WHEN '2' THEN 2 WHEN '1' THEN 1 ELSE 0 END",
-                 "variables": ["question_8_2_current_use"], "when": "latest"}]}},
+                 "expression": "CASE question_8_4 WHEN '2' THEN 2 WHEN '1' THEN 1 ELSE 0 END",
+                 "variables": ["question_8_4"], "when": "latest"}]}},
         {"key": "domestic_abuse", "label": "Domestic abuse", "derivation": {
             "kind": "flag", "combine": "any", "evidence": [
                 {"table": "oasys_assessments_details_core_risk", "expression": "question_6_7_da_victim = 'YES'",

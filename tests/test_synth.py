@@ -196,6 +196,37 @@ def test_section_totals_agree_with_their_answers(db):
     assert bad == 0
 
 
+def test_versioned_oasys_items_follow_the_assessment_date(db):
+    """Before oasys_v2_from the tick-box form (YES or blank) is answered, from it the _v2_ form (NO / YES)."""
+    v2_from = SynthParams().oasys_v2_from
+    rows = db.execute(f"""select m.assessment_date >= DATE '{v2_from}' as v2, count(c.question_10_7_psychtreat),
+            count(c.question_10_7_v2_psychtreat), count(c.question_2_9_financial), count(c.question_2_9_v2_financial),
+            count(*) filter (where c.question_10_7_v2_psychtreat = 'NO')
+        from oasys_assessments_details_core_risk c join oasys_assessments_metadata m using (row_id_hash)
+        group by 1""").fetchall()
+    counts = {r[0]: r[1:] for r in rows}
+    assert counts[False][0] > 0 and counts[False][2] > 0 and counts[False][1] == counts[False][3] == 0
+    assert counts[True][1] > 0 and counts[True][3] > 0 and counts[True][0] == counts[True][2] == 0
+    assert counts[True][4] > 0  # the v2 form records a "no"
+    assert scalar(db, "select count(*) from oasys_assessments_details_core_risk "
+                      "where question_10_7_psychtreat <> 'YES' or question_13_3_1_1 <> 'YES'") == 0
+
+
+def test_oasys_offending_history_is_consistent_with_the_justice_records(db):
+    assert scalar(db, """select count(*) from oasys_assessments_details_core_risk c
+        join oasys_assessments_metadata m using (row_id_hash) where c.question_1_29 > m.assessment_date""") == 0
+    assert scalar(db, "select count(question_1_29) from oasys_assessments_details_core_risk") > 0
+    # the age at first conviction is no later than the age at the screening
+    assert scalar(db, """select count(*) from oasys_assessments_details_bcs b
+        join oasys_assessments_metadata m using (row_id_hash)
+        join truth_record r on r."table" = 'oasys_assessments_metadata' and r.record_id = b.row_id_hash
+        join truth_person p using (person_id)
+        where b.question_bcs28 > date_diff('year', p.date_of_birth, m.assessment_date) + 1""") == 0
+    # people with convictions before the period have a record at their first screening
+    assert scalar(db, "select avg((question_bcs24 > 0)::int) from oasys_assessments_details_bcs") > 0.5
+    assert scalar(db, "select count(distinct question_1_11) from oasys_assessments_details_core_risk") == 2
+
+
 # ------------------------------------------------------------------------------------------------- needs and OASys
 def test_needs_cooccur_and_rise_with_deprivation(synth_dir):
     tp = pq.read_table(synth_dir / "truth" / "truth_person.parquet")
@@ -238,7 +269,7 @@ def test_oasys_answers_measure_the_latent_needs(db):
 
 
 def test_domestic_abuse_need_shows_in_sara_and_family_law_act_cases(db):
-    sara = db.execute("""select p.need_domestic_abuse, avg((s.question_sr45_1_1 = 'YES')::int)
+    sara = db.execute("""select p.need_domestic_abuse, avg((s.question_sr45_1_2 = 'YES')::int)
         from oasys_assessments_details_sara s
         join truth_record r on r."table" = 'oasys_assessments_metadata' and r.record_id = s.row_id_hash
         join truth_person p using (person_id) group by 1""").fetchall()

@@ -173,13 +173,57 @@ ASSESSMENT_TYPE = codelist("assessment_type", ("LAYER_1", "Layer 1"), ("LAYER_3"
 ASSESSMENT_CONTEXT = codelist("assessment_context", ("PRE", "Pre-sentence"), ("CUS", "Custody"),
                               ("COM", "Community"), ("REV", "Review"), ("TERM", "Termination"))
 
-#: OASys value conventions [confirmed, S2].
+#: OASys value conventions, as the Values column of the published catalogue writes them [confirmed, S2].
 YES_NO = codelist("yes_no", ("NO", "No"), ("YES", "Yes"), confidence="confirmed")
-YES_NO_DK = codelist("yes_no_dk", ("NO", "No"), ("YES", "Yes"), ("DK", "Don't know"), ("NA", "Not applicable"),
-                     confidence="confirmed")
+#: Flags that also record a missing answer (e.g. question_3_3, question_2_14).
+YES_NO_M = codelist("yes_no_m", ("NO", "No"), ("YES", "Yes"), ("M", "Missing"), confidence="confirmed")
+#: Tick-box flags recorded only when true (the older, pre-"v2" items): ``YES`` or blank.
+YES_ONLY = codelist("yes_only", "YES", confidence="confirmed")
+#: Transfer screening variants: ``NA = Not Applicable / NO / YES``, ``N/A / NO / YES``, ``DK / NO / YES``.
+NA_NO_YES = codelist("na_no_yes", ("NA", "Not Applicable"), ("NO", "No"), ("YES", "Yes"), confidence="confirmed")
+NSA_NO_YES = codelist("nslasha_no_yes", "N/A", "NO", "YES", confidence="confirmed")
+DK_NO_YES = codelist("dk_no_yes", "DK", "NO", "YES", confidence="confirmed")
 SCALE_012 = codelist("scale_012", ("0", "No problems"), ("1", "Some problems"), ("2", "Significant problems"),
                      ("M", "Missing"), confidence="confirmed")
-INJECTING = codelist("injecting", ("0", "Never"), ("1", "Previously"), ("2", "Current"), confidence="confirmed")
+INJECTING = codelist("injecting", ("0", "Never"), ("1", "Previously"), ("2", "Current"), ("M", "Missing"),
+                     confidence="confirmed")
+#: Weighted scores of section 1 (``0/1/2``).
+WEIGHTED_012 = codelist("weighted_012", "0", "1", "2", confidence="confirmed")
+#: question_1_11, breaches indicator: ``0 = No / 2 = Yes``.
+BREACHES = codelist("breaches", ("0", "No"), ("2", "Yes"), confidence="confirmed")
+#: question_3_1_2: whether section 3 describes the current or the planned accommodation.
+ACCOMMODATION_PLAN = codelist("accommodation_plan", ("CURRENT", "Current accommodation"),
+                              ("PLANNED", "Planned accommodation"), confidence="confirmed")
+#: Accommodation status before prison / on reception (question_bcs33, question_tr_bcs33). The catalogue gives
+#: "coded categories including permanent, temporary and rough sleeping" (BCS) and "... no fixed abode (NFA)"
+#: (transfer screening); the codes themselves are not public.
+ACCOMMODATION_STATUS = codelist(
+    "accommodation_status", ("PERM", "Permanent"), ("TEMP", "Temporary"), ("NFA", "No fixed abode"),
+    ("ROUGH", "Rough sleeping"),
+    description="codes inferred; the categories are the catalogue's", confidence="inferred")
+#: Type of accommodation lived in before prison (question_bcs36): council, housing association, private, other.
+ACCOMMODATION_TENURE = codelist(
+    "accommodation_tenure", ("COUNCIL", "Council"), ("HA", "Housing association"), ("PRIVATE", "Private"),
+    ("OTHER", "Other"), description="codes inferred; the categories are the catalogue's", confidence="inferred")
+#: Type of accommodation (question_3_1_1): the catalogue says only "coded categories (type of accommodation)".
+ACCOMMODATION_TYPE = codelist(
+    "accommodation_type", ("01", "Owner occupier"), ("02", "Social housing tenant"), ("03", "Private tenant"),
+    ("04", "Living with family or friends"), ("05", "Supported housing or hostel"), ("06", "Approved premises"),
+    ("07", "Temporary or short-term accommodation"), ("08", "No fixed abode or rough sleeping"), ("09", "Other"),
+    description="codes and categories inferred", confidence="inferred")
+#: Main source of income before custody (question_5_1): "coded list including wages, benefits, loans and no
+#: income"; the other categories and all codes are inferred.
+INCOME_SOURCE = codelist(
+    "income_source", ("WAGES", "Wages or salary"), ("BENEFITS", "Benefits"), ("PENSION", "Pension"),
+    ("LOANS", "Loans"), ("FAMILY", "Family or friends"), ("NONE", "No income"), ("OTHER", "Other"),
+    description="wages, benefits, loans and no income are the catalogue's; the rest inferred",
+    confidence="inferred")
+#: SARA item ratings (0 absent, 1 partially present, 2 present): the SARA convention; the catalogue gives no values.
+SARA_RATING = codelist("sara_rating", ("0", "Absent"), ("1", "Possibly or partially present"), ("2", "Present"),
+                       confidence="inferred")
+#: Skills checker question_sc8 ("ordered categories"); the categories are inferred.
+CONFIDENCE_4 = codelist("confidence_4", ("1", "Very confident"), ("2", "Fairly confident"),
+                        ("3", "Not very confident"), ("4", "Not at all confident"), confidence="inferred")
 HEALTHCARE_LEVEL = codelist("level_healthcare_req", ("0", "None"), ("1", "Low"), ("2", "Medium"), ("3", "High"))
 
 #: Drug codes used by coded OASys questions; published in the catalogue's ``drug_lookup`` sheet.

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import date
 
 from . import codes as K
-from .model import Column, Dataset, DataFirstModel, DateOrder, ForeignKey, Table
+from .model import Column, DataFirstModel, Dataset, DateOrder, ForeignKey, Table
 
-S, I, F, D, B = "string", "int", "float", "date", "bool"
+S, I, F, D, B = "string", "int", "float", "date", "bool"  # noqa: E741
 
 
 def col(name, dtype, description, codes=None, *, nullable=True, confidence="inferred", value_range=None,
@@ -275,7 +275,7 @@ OASYS_META = Table(
         col("assessment_date", D, "Date the assessment was completed", min_completeness=0.99),
         col("assessment_type", S, "Assessment type", K.ASSESSMENT_TYPE),
         col("assessment_context", S, "Context (pre-sentence, custody, community, review)", K.ASSESSMENT_CONTEXT),
-        col("level_healthcare_req_elm", S, "Level of healthcare requirement", K.HEALTHCARE_LEVEL,
+        col("level_healthcare_req_elm", S, "Offender's level of healthcare required", K.HEALTHCARE_LEVEL,
             confidence="confirmed"),
         *demographics(),
         *identifiers(completeness=0.95),
@@ -300,117 +300,189 @@ def _detail(name: str, description: str, questions: tuple[Column, ...]) -> Table
 
 
 C = "confirmed"
+
+
+def _flags(prefix: str, items: tuple[tuple[str, str], ...], codes) -> tuple[Column, ...]:
+    return tuple(_q(f"{prefix}{suffix}", desc, codes, C) for suffix, desc in items)
+
+
+#: Section 10 item 7 (psychiatric history) in the older tick-box form (``YES`` or blank) and the later ``_v2_``
+#: form (``NO`` / ``YES``); an assessment carries one or the other.
+_Q10_7 = (("childhood", "Evidence of a childhood-related factor"),
+          ("histheadinj", "History of serious head injury"),
+          ("histpsych", "History of psychiatric problems"),
+          ("medication", "Ever been on medication for mental health"),
+          ("patient", "Ever been a psychiatric patient"),
+          ("psychtreat", "Currently receiving psychiatric treatment"))
+_Q10_7_V2 = tuple((f"v2_{k}", f"{d} (v2)") for k, d in _Q10_7 if k != "histheadinj")
+
+#: Names, descriptions and values of the ``confirmed`` columns are those of the published OASys catalogue
+#: (``OASys_ONS_data_catalogue_NOV25_External.ods``, data_dictionary sheet, as listed in
+#: ``catalogue/data/oasys_reference.csv``). The ``inferred`` columns fill measures that list does not give
+#: (section 4 education, training and employability, section 6 relationships and domestic abuse, the current drug
+#: and alcohol items of sections 8 and 9, and section totals); their names are none of the published ones.
 OASYS_CORE = _detail(
     "oasys_assessments_details_core_risk",
     "Core OASys sections 1-13 (offending history to health), as question_<section>_<n>.",
     (
-        _q("question_1_10", "Age at first conviction", None, C, (8, 99)),
-        _q("question_1_11", "Number of previous convictions", None, C, (0, 99)),
-        _q("question_1_12", "Number of previous custodial sentences", None, C, (0, 99)),
-        col("question_1_29", D, "Date of the most recent previous sanction (YYYY-MM-DD)", confidence=C),
-        _q("question_2_3_physicalviol", "Current offence involved physical violence", K.YES_NO, C),
-        _q("question_2_9_financial", "Current offence motivated by financial gain", K.YES_NO, C),
-        _q("question_2_10_alcho", "Offence linked to alcohol", K.YES_NO, C),
-        _q("question_2_10_drugs", "Offence linked to drugs", K.YES_NO, C),
-        _q("question_3_1_1", "Currently of no fixed abode or in transient accommodation", K.YES_NO, C),
-        _q("question_3_3", "No fixed abode", K.YES_NO, C),
-        _q("question_3_4", "Suitability of accommodation", K.SCALE_012, C),
-        _q("question_3_5", "Permanence of accommodation", K.SCALE_012, C),
-        _q("question_3_6", "Suitability of location of accommodation", K.SCALE_012, C),
-        _q("question_3_98", "Accommodation issues linked to risk of serious harm", K.YES_NO, C),
+        # section 1: offending history
+        _q("question_1_10", "Number of previous custodial sentences", None, C, (0, 9)),
+        _q("question_1_10_1", "Weighted score for previous custodial sentences", K.WEIGHTED_012, C),
+        _q("question_1_11", "Breaches indicator", K.BREACHES, C),
+        _q("question_1_12", "Number of categories of offences or convictions", None, C, (0, 9)),
+        _q("question_1_12_1", "Weighted score for categories of offences or convictions", K.WEIGHTED_012, C),
+        col("question_1_29", D, "Date of current conviction", confidence=C),
+        # section 2: the current offence
+        _q("question_2_2_weapon", "Offence involved a weapon", K.YES_ONLY, C),
+        *_flags("question_2_3_", (("directcont", "Offence involved direct contact with the victim"),
+                                  ("physicalviol", "Offence involved physical violence"),
+                                  ("repeatvict", "Repeat victimisation"),
+                                  ("resptovictim", "Response to the victim")), K.YES_ONLY),
+        _q("question_2_9_addiction", "Motivation for the offence: addiction or perceived needs", K.YES_ONLY, C),
+        _q("question_2_9_financial", "Motivation for the offence: financial", K.YES_ONLY, C),
+        _q("question_2_9_v2_addiction", "Motivation for the offence: addiction or perceived needs (v2)", K.YES_NO,
+           C),
+        _q("question_2_9_v2_financial", "Motivation for the offence: financial (v2)", K.YES_NO, C),
+        _q("question_2_10_alcho", "Alcohol acted as a disinhibitor at the offence", K.YES_ONLY, C),
+        _q("question_2_10_drugs", "Drugs acted as a disinhibitor at the offence", K.YES_ONLY, C),
+        _q("question_2_11", "Accepts responsibility for the current offence", K.YES_NO, C),
+        _q("question_2_13", "Escalation in the seriousness of offending", K.YES_NO, C),
+        _q("question_2_14", "Part of an established pattern of similar offending", K.YES_NO_M, C),
+        # section 3: accommodation
+        _q("question_3_1_1", "Records details of the type of accommodation", K.ACCOMMODATION_TYPE, C),
+        _q("question_3_1_2", "Accommodation status", K.ACCOMMODATION_PLAN, C),
+        _q("question_3_3", "Currently of no fixed abode or in transient accommodation", K.YES_NO_M, C),
+        _q("question_3_4", "Living in suitable accommodation", K.SCALE_012, C),
+        _q("question_3_5", "Issues with permanence of accommodation", K.SCALE_012, C),
+        _q("question_3_6", "Suitability of the location of accommodation", K.SCALE_012, C),
+        _q("question_3_98", "Accommodation issues linked to risk of serious harm or other risks", K.YES_NO, C),
         _q("question_3_99", "Accommodation issues linked to offending behaviour", K.YES_NO, C),
-        _q("question_3_tot", "Accommodation section total (0-8)", None, C, (0, 8)),
-        _q("question_4_2", "Currently unemployed", K.YES_NO),
-        _q("question_4_3", "Employment history", K.SCALE_012),
-        _q("question_4_7", "Reading, writing or numeracy problems", K.SCALE_012),
-        _q("question_4_tot", "Education, training and employability total (0-10)", None, value_range=(0, 10)),
-        _q("question_5_1", "Financial situation: income source is benefits", K.YES_NO, C),
-        _q("question_5_2", "Financial situation is a problem", K.SCALE_012, C),
-        _q("question_5_3", "Over-reliance on family or friends for financial support", K.SCALE_012, C),
-        _q("question_5_4", "Severe difficulties managing money", K.SCALE_012, C),
-        _q("question_5_5", "Rent or debt arrears", K.SCALE_012, C),
-        _q("question_5_tot", "Finance section total (0-9)", None, C, (0, 9)),
-        _q("question_6_1", "Current relationship with close family members", K.SCALE_012),
-        _q("question_6_7_da_victim", "Evidence of being a victim of domestic violence or abuse", K.YES_NO),
-        _q("question_6_7_da_perpetrator", "Evidence of perpetrating domestic violence or abuse", K.YES_NO),
-        _q("question_6_tot", "Relationships section total (0-10)", None, value_range=(0, 10)),
-        _q("question_7_tot", "Lifestyle and associates total (0-10)", None, value_range=(0, 10)),
-        _q("question_8_1", "Drugs ever misused", K.YES_NO, C),
-        col("question_8_2_main_drug", S, "Main drug misused (code from drug_lookup)", K.DRUG_LOOKUP, confidence=C),
-        _q("question_8_2_current_use", "Current drug use is a problem", K.SCALE_012, C),
-        _q("question_8_4", "Injecting history", K.INJECTING),
-        _q("question_8_tot", "Drug misuse section total (0-10)", None, value_range=(0, 10)),
-        _q("question_9_1", "Current alcohol use is a problem", K.SCALE_012),
-        _q("question_9_tot", "Alcohol misuse section total (0-10)", None, value_range=(0, 10)),
-        _q("question_10_5", "Self-harm, attempted suicide or suicidal thoughts", K.YES_NO, C),
-        _q("question_10_6", "Current psychological problems, depression", K.SCALE_012, C),
-        _q("question_10_7_v2_current", "Currently receiving psychiatric treatment", K.YES_NO, C),
-        _q("question_10_7_v2_history", "History of psychiatric treatment", K.YES_NO, C),
-        _q("question_10_tot", "Emotional wellbeing section total (0-10)", None, value_range=(0, 10)),
-        _q("question_11_tot", "Thinking and behaviour total (0-20)", None, value_range=(0, 20)),
-        _q("question_12_tot", "Attitudes total (0-10)", None, value_range=(0, 10)),
-        _q("question_13_3_physical", "Physical health condition affecting daily life", K.YES_NO, C),
-        _q("question_13_3_disability", "Disability affecting daily life", K.YES_NO, C),
+        _q("question_3_tot", "Total score for section 3: accommodation", None, C, (0, 8)),
+        # section 4: education, training and employability (inferred: not in the published list)
+        _q("question_4_2", "Unemployed, or will be unemployed on release", K.YES_NO),
+        _q("question_4_3", "Problems with employment history", K.SCALE_012),
+        _q("question_4_7", "Problems with reading, writing or numeracy", K.SCALE_012),
+        _q("question_4_tot", "Total score for section 4: education, training and employability", None,
+           value_range=(0, 10)),
+        # section 5: financial management and income
+        _q("question_5_1", "Main source of income before custody", K.INCOME_SOURCE, C),
+        _q("question_5_2", "Problems with financial situation", K.SCALE_012, C),
+        _q("question_5_3", "Financial management problems", K.SCALE_012, C),
+        _q("question_5_4", "Problems with illegal earnings as a source of income", K.SCALE_012, C),
+        _q("question_5_5", "Over-reliance on others for financial support", K.SCALE_012, C),
+        _q("question_5_98", "Financial issues linked to risk of serious harm or other risks", K.YES_NO, C),
+        _q("question_5_99", "Financial issues linked to offending behaviour", K.YES_NO, C),
+        _q("question_5_tot", "Total score for section 5: financial management and income", None, C, (0, 9)),
+        # section 6: relationships (inferred)
+        _q("question_6_1", "Problems with current relationships with close family members", K.SCALE_012),
+        _q("question_6_7_da_victim", "Evidence of being a victim of domestic violence or partner abuse", K.YES_NO),
+        _q("question_6_7_da_perpetrator", "Evidence of perpetrating domestic violence or partner abuse", K.YES_NO),
+        _q("question_6_tot", "Total score for section 6: relationships", None, value_range=(0, 10)),
+        # section 7: lifestyle and associates (inferred)
+        _q("question_7_tot", "Total score for section 7: lifestyle and associates", None, value_range=(0, 10)),
+        # section 8: drug misuse (question_8_1 published; the current-use item and total inferred)
+        _q("question_8_1", "Ever misused drugs", K.YES_NO, C),
+        _q("question_8_4", "Problems with current use of the main drug", K.SCALE_012),
+        _q("question_8_tot", "Total score for section 8: drug misuse", None, value_range=(0, 10)),
+        # section 9: alcohol misuse (inferred)
+        _q("question_9_1", "Problems with current use of alcohol", K.SCALE_012),
+        _q("question_9_tot", "Total score for section 9: alcohol misuse", None, value_range=(0, 10)),
+        # section 10: emotional well-being
+        _q("question_10_5", "Self-harm, attempted suicide, suicidal thoughts or feelings", K.YES_NO, C),
+        _q("question_10_6", "Current psychiatric problems", K.SCALE_012, C),
+        *_flags("question_10_7_", _Q10_7, K.YES_ONLY),
+        *_flags("question_10_7_", _Q10_7_V2, K.YES_NO),
+        _q("question_10_tot", "Total score for section 10: emotional well-being", None, value_range=(0, 10)),
+        # sections 11 and 12 (inferred totals)
+        _q("question_11_tot", "Total score for section 11: thinking and behaviour", None, value_range=(0, 20)),
+        _q("question_12_tot", "Total score for section 12: attitudes", None, value_range=(0, 10)),
+        # section 13: health and other considerations (three answers per consideration)
+        *(_q(f"question_13_3_{row}_{k}", desc, K.YES_ONLY, C) for row, desc in (
+            ("1", "Chronic health problem"), ("9", "Alcohol misuse affects risks or needs"),
+            ("10", "Drug misuse affects risks or needs")) for k in (1, 2, 3)),
     ),
 )
+_YN = K.YES_NO
 OASYS_BCS = _detail(
     "oasys_assessments_details_bcs",
-    "Basic Custody Screening (BCS) part 1.",
+    "Basic Custody Screening (BCS) part 1, at reception into custody.",
     (
-        _q("question_bcs24", "Has somewhere to live on release", K.YES_NO_DK, C),
-        _q("question_bcs25", "Needs help to keep accommodation while in custody", K.YES_NO_DK, C),
-        _q("question_bcs28", "Was sleeping rough before custody", K.YES_NO_DK, C),
-        _q("question_bcs33", "Was claiming benefits before custody", K.YES_NO_DK, C),
-        _q("question_bcs34", "Has a bank account", K.YES_NO_DK, C),
-        _q("question_bcs56", "Has debts or arrears", K.YES_NO_DK, C),
-        _q("question_bcs78", "Has a physical health problem", K.YES_NO_DK, C),
-        _q("question_bcs80", "Has a mental health problem", K.YES_NO_DK, C),
-        _q("question_bcs81", "Used drugs in the month before custody", K.YES_NO_DK, C),
-        _q("question_bcs91", "Drinking is a problem", K.YES_NO_DK, C),
+        _q("question_bcs24", "Number of court appearances at which convicted", None, C, (0, 99)),
+        _q("question_bcs25", "Number of court appearances at which convicted", None, C, (0, 99)),
+        _q("question_bcs28", "Age at first conviction", None, C, (0, 99)),
+        _q("question_bcs33", "Offender's accommodation status before prison", K.ACCOMMODATION_STATUS, C),
+        _q("question_bcs36", "Type of accommodation lived in before prison", K.ACCOMMODATION_TENURE, C),
+        *_flags("question_bcs", (
+            ("37", "Suitability of accommodation before prison"),
+            ("38", "Claiming housing benefit"),
+            ("39", "Has the offender got somewhere to live when they are released"),
+            ("43", "Accommodation is a problem issue"),
+            ("45", "Offender has an income"),
+            ("46", "Offender has a pension"),
+            ("47", "Offender has any private income"),
+            ("48", "Partner has an income"),
+            ("49", "Financial family support"),
+            ("52", "Receives income support"),
+            ("53", "Other finance in receipt of"),
+            ("55", "Has a bank account"),
+            ("56", "Finance is a problem issue"),
+            ("78", "Whether there are any health concerns"),
+            ("80", "Whether the offender has been seen by health care")), _YN),
+        _q("question_bcs81", "Current problems with drug misuse", K.SCALE_012, C),
+        _q("question_bcs82", "Alcohol is a problem area", _YN, C),
+        _q("question_bcs84", "Ever misused drugs", _YN, C),
+        _q("question_bcs86", "Ever injected drugs", K.INJECTING, C),
+        col("question_bcs87", S, "Main drug used", K.DRUG_LOOKUP, confidence=C),
+        _q("question_bcs88", "Ever had any concerns about drug use", _YN, C),
+        _q("question_bcs90", "On a drug maintenance programme", _YN, C),
+        _q("question_bcs91", "Whether health and well-being is an issue", _YN, C),
     ),
 )
 OASYS_TR_BCS = _detail(
     "oasys_assessments_details_tr_bcs",
-    "Basic Custody Screening part 2 (resettlement / transfer).",
+    "Basic Custody Screening part 2 (transfer / resettlement screening).",
     (
-        _q("question_tr_bcs309", "Accommodation arranged for release", K.YES_NO_DK, C),
-        _q("question_tr_bcs33", "Benefit claim arranged for release", K.YES_NO_DK, C),
-        _q("question_tr_bcs37", "Employment, training or education arranged", K.YES_NO_DK, C),
-        _q("question_tr_bcs38", "Needs help with debt", K.YES_NO_DK, C),
-        _q("question_tr_bcs801", "Referred to drug services", K.YES_NO_DK, C),
-        _q("question_tr_bcs807", "Referred to mental health services", K.YES_NO_DK, C),
+        _q("question_tr_bcs309", "Tenancy or rental issues", K.NA_NO_YES, C),
+        _q("question_tr_bcs33", "Accommodation status on reception", K.ACCOMMODATION_STATUS, C),
+        _q("question_tr_bcs37", "Suitability of accommodation before prison", K.NSA_NO_YES, C),
+        _q("question_tr_bcs38", "Claiming housing benefit", K.DK_NO_YES, C),
+        _q("question_tr_bcs43", "Accommodation needs or issues", _YN, C),
+        _q("question_tr_bcs45", "Gets money every week", _YN, C),
+        _q("question_tr_bcs801", "Whether health care screening has been completed", K.DK_NO_YES, C),
+        _q("question_tr_bcs807", "Whether there are care or health concerns", _YN, C),
+        _q("question_tr_bcs91", "Whether health and well-being is an issue", _YN, C),
     ),
 )
 OASYS_SARA = _detail(
     "oasys_assessments_details_sara",
     "Spousal Assault Risk Assessment (SARA).",
     (
-        _q("question_sr45_1_1", "Past assault of family members", K.YES_NO, C),
-        _q("question_sr45_1_2", "Past assault of strangers or acquaintances", K.YES_NO, C),
-        _q("question_sr89_1", "Risk of harm to partner: imminent", K.YES_NO, C),
-        _q("question_sr93_1", "Risk of harm to others: imminent", K.YES_NO, C),
+        _q("question_sr45_1_1", "Rating of the offender's past spousal physical violence", K.SARA_RATING, C),
+        _q("question_sr45_1_2", "Whether the offender's past spousal physical violence is present", _YN, C),
+        _q("question_sr89_1", "Questionnaire or psychological assessment item", K.SARA_RATING, C),
+        _q("question_sr93_1", "Questionnaire or psychological assessment item", K.SARA_RATING, C),
     ),
 )
 OASYS_RMP = _detail(
     "oasys_assessments_details_rmp",
     "Risk management plan.",
     (
-        _q("question_rmp_15", "Accommodation requirement in the plan", K.YES_NO, C),
-        _q("question_rmp_28_0_3_1", "Substance misuse intervention in the plan", K.YES_NO, C),
+        _q("question_rmp_15", "Conditionally discharged", K.YES_ONLY, C),
+        _q("question_rmp_28_0_3_1", "Accommodation taken into account in the risk management plan", K.YES_ONLY, C),
     ),
 )
 OASYS_SAQ = _detail(
     "oasys_assessments_details_saq",
     "Self-assessment questionnaire.",
     (
-        _q("question_saqc20_1", "I have problems with where I live", K.YES_NO, C),
-        _q("question_saqc20_2", "I have problems with money", K.YES_NO, C),
+        _q("question_saqc20_1", "Indicates if the following is a problem for the offender: debt", _YN, C),
+        _q("question_saqc20_2", "Indicates if this problem is linked to the offending: debt", _YN, C),
     ),
 )
 OASYS_SKILLS = _detail(
     "oasys_assessments_details_skillschecker",
-    "Skills checker (literacy and numeracy screening).",
-    (_q("question_sc8", "Would like help with reading, writing or numbers", K.YES_NO, C),),
+    "Skills checker.",
+    (_q("question_sc8", "Feels confident in handling money", K.CONFIDENCE_4, C),),
 )
 
 # ------------------------------------------------------------------------------------------------- family

@@ -25,7 +25,7 @@ The model in brief (see ``docs/synthetic-data.md``):
 * **OASys measurement.** For each assessment and domain a measured indicator ``m ~ Bernoulli(sensitivity)`` if the
   person has the need, ``Bernoulli(1 - specificity)`` if not; the domain's proxy rule (:data:`OASYS_PROXY_RULES`) is
   true exactly when ``m`` is true and the items it reads are not missing. Other items follow ``m`` with the item
-  probabilities in ``events.py``. With the defaults, a proxy's prevalence among assessed people is within about
+  probabilities in ``oasys.py``. With the defaults, a proxy's prevalence among assessed people is within about
   2 percentage points of the true prevalence (bias = ``-(1-sens)*p + (1-spec)*(1-p) - missing``).
 * **XJS.** Records are detached from their true person's cluster with the missed-link rates and persons are joined
   to a confusable person (twin, same-name relative, same surname) with the false-merge rates; the bands nest
@@ -77,7 +77,10 @@ NEED_CORRELATION: tuple[tuple[float, ...], ...] = (
 #: Proxy rules: the OASys core-risk answers that measure each domain (portable SQL over
 #: ``oasys_assessments_details_core_risk``). The generator makes each rule true exactly when the measured
 #: indicator is positive (unless an item it reads is missing), so its sensitivity and specificity are the
-#: ``oasys_sensitivity`` and ``oasys_specificity`` of the domain, less missing answers.
+#: ``oasys_sensitivity`` and ``oasys_specificity`` of the domain, less missing answers. Accommodation, low income,
+#: substance misuse, mental health and physical health read variables of the published OASys catalogue (psychiatric
+#: treatment in both its tick-box and ``_v2_`` forms); employment, education, family and domestic abuse read the
+#: model's inferred section 4 and 6 items, for which the published list gives no variable.
 OASYS_PROXY_RULES: dict[str, str] = {
     "accommodation": "question_3_3 = 'YES' OR question_3_4 = '2'",
     "low_income": "question_5_2 = '2' OR question_5_5 = '2'",
@@ -85,9 +88,9 @@ OASYS_PROXY_RULES: dict[str, str] = {
     "education": "question_4_7 IN ('1', '2')",
     "family": "question_6_1 = '2'",
     "domestic_abuse": "question_6_7_da_victim = 'YES' OR question_6_7_da_perpetrator = 'YES'",
-    "substance_misuse": "question_8_2_current_use = '2' OR question_9_1 = '2'",
-    "mental_health": "question_10_6 = '2' OR question_10_7_v2_current = 'YES'",
-    "physical_health": "question_13_3_physical = 'YES'",
+    "substance_misuse": "question_13_3_10_1 = 'YES' OR question_13_3_9_1 = 'YES'",
+    "mental_health": "question_10_6 = '2' OR question_10_7_psychtreat = 'YES' OR question_10_7_v2_psychtreat = 'YES'",
+    "physical_health": "question_13_3_1_1 = 'YES'",
 }
 
 #: Source groups for identifier quality and XJS error multipliers.
@@ -237,8 +240,12 @@ class SynthParams:
         education=0.97, accommodation=0.98, family=0.98, domestic_abuse=0.98))
     #: Probability that an answered OASys item is missing (null, or the 'M' code on 0-1-2 scales).
     oasys_missing_rate: float = 0.015
-    #: Probability of "don't know" / "not applicable" on basic custody screening items.
+    #: Probability of "don't know" on the transfer screening items coded DK / NO / YES.
     oasys_dk_rate: float = 0.03
+    #: Assessments on or after this day answer the ``_v2_`` (NO / YES) form of the items that have one (e.g.
+    #: question_10_7_v2_psychtreat); earlier ones the tick-box form (YES or blank). The real changeover date is not
+    #: published; this is an assumption.
+    oasys_v2_from: date = date(2016, 4, 1)
 
     # ---------------------------------------------------------------------------------------------- civil
     #: Possession claims per household-year (before need effects); the household head is the defendant.
@@ -391,6 +398,8 @@ class SynthParams:
             raise bad("reference_date", "must lie between start and end")
         if not (self.start < self.outcome_cutoff <= self.end):
             raise bad("outcome_cutoff", "must lie between start and end")
+        if not isinstance(self.oasys_v2_from, date):
+            raise bad("oasys_v2_from", "must be a date")
         for name in ("household_size_probs", "ethnic_shares_london", "ethnic_shares_elsewhere"):
             v = getattr(self, name)
             if not v or any(not isinstance(x, int | float) or x < 0 for x in v) or abs(sum(v) - 1) > 1e-6:
