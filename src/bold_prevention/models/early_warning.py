@@ -523,6 +523,10 @@ def _coefficients(model: TrainedModel, checked: Checked) -> list[dict]:
     return rows
 
 
+def _num3(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
 def _c(v: Any) -> str:
     return "[c]" if v is None else str(v)
 
@@ -592,13 +596,18 @@ def card_markdown(card: dict) -> str:
             lines.append(o["withheld"])
         else:
             lines += [f"On {_c(o['matched'])} test index events matched to the synthetic truth, the oracle (the true "
-                      "outcome probabilities) and the models score:", "",
-                      "| | AUC | Brier | gap to oracle AUC |", "|---|---|---|---|",
-                      f"| oracle | {_fmt(o['oracle']['auc'])} | {_fmt(o['oracle']['brier'])} | |"]
+                      "outcome probabilities) and the models score, against the outcome as the linked data show it "
+                      "(what the models are trained and evaluated on) and against the true outcome:", "",
+                      "| | AUC (linked outcome) | Brier | gap to oracle AUC | AUC (true outcome) |",
+                      "|---|---|---|---|---|",
+                      f"| oracle | {_fmt(o['oracle']['auc'])} | {_fmt(o['oracle']['brier'])} | | "
+                      f"{_num3(o.get('oracle_auc_true_outcome'))} |"]
             for which in ("primary", "baseline"):
                 lines.append(f"| {which} | {_fmt(o[which]['auc'])} | {_fmt(o[which]['brier'])} | "
-                             f"{o[which]['gap_to_oracle']:.3f} |")
-            lines += ["", f"Tolerance: the primary model must come within {o['tolerance']} of the oracle AUC: "
+                             f"{o[which]['gap_to_oracle']:.3f} | {_num3(o[which].get('auc_true_outcome'))} |")
+            lines += ["", f"Labels of the linked data agree with the true outcome for {o['label_agreement']:.1%} of "
+                      "these index events. Tolerance: the primary model must come within "
+                      f"{o['tolerance']} of the oracle AUC (linked outcome): "
                       + ("met." if o["primary"]["within_tolerance"] else "NOT met.")]
     lines += ["", "## Transparent baseline", "", "| term | coefficient | odds ratio |", "|---|---|---|"]
     lines += [f"| {c['term']} | [c] | [c] |" if "withheld" in c else
