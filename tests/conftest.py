@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("BOLD_PSEUDONYM_KEY", "test-only-pseudonym-key-not-secret")
+# A wide terminal so command output that tests read is not wrapped, whatever terminal CI has.
+os.environ["COLUMNS"] = "250"
 
 SMALL_PERSONS = 2000
 SEED = 7
