@@ -7,13 +7,11 @@ import math
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from ..warehouse.engine import duckdb_connect
 from .app import ProjectOption, app, console, out, user_errors
 
 timeline_app = typer.Typer(help="Person timelines: every event of a linked person, in order (spine.timeline).",
@@ -35,6 +33,8 @@ OverwriteOption = typer.Option(False, "--overwrite", help="Replace the --out fol
 @contextlib.contextmanager
 def _con(project: Path | None, *, read_only: bool = False):
     """The project and a warehouse connection, closed when the command ends."""
+    from ..warehouse.engine import duckdb_connect  # noqa: PLC0415  (library layers load inside commands)
+
     proj = Project.at(project)
     if not proj.warehouse_path.exists():
         raise InputError(f"no warehouse at {proj.warehouse_path}",
@@ -54,7 +54,9 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _print(df: pd.DataFrame, title: str) -> None:
+def _print(df, title: str) -> None:
+    import pandas as pd  # noqa: PLC0415
+
     t = Table(title=title)
     for c in df.columns:
         t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left", overflow="fold")
@@ -63,7 +65,7 @@ def _print(df: pd.DataFrame, title: str) -> None:
     out.print(t)
 
 
-def _export(kind: str, df: pd.DataFrame, title: str, folder: Path | None, overwrite: bool) -> None:
+def _export(kind: str, df, title: str, folder: Path | None, overwrite: bool) -> None:
     if folder is None:
         return
     from ..trajectories.export import export_table  # noqa: PLC0415
