@@ -479,7 +479,7 @@ M_FLOOR = 1e-3
 
 
 def regularise_parameters(settings: Mapping[str, Any], *, u_max_pairs: float = 1e6,
-                          m_floor: float = M_FLOOR) -> dict[str, Any]:
+                          m_floor: float = M_FLOOR, fill_missing: bool = True) -> dict[str, Any]:
     """Make every trained weight finite and every level usable on the next snapshot.
 
     * m probabilities below ``m_floor`` (EM drives unseen disagreement levels to 0, an infinitely negative
@@ -487,11 +487,20 @@ def regularise_parameters(settings: Mapping[str, Any], *, u_max_pairs: float = 1
     * a level never seen among matches gets m = ``m_floor``;
     * a level never seen among the random pairs gets u = 1 / ``u_max_pairs`` (it is rarer than that);
     * a level seen in neither is neutral (m = u).
+
+    With ``fill_missing=False`` (between training sessions) only numeric m values below the floor are raised;
+    untrained values are left for the next session to estimate.
     """
     out = json.loads(json.dumps(settings))
     u_floor = 1.0 / max(u_max_pairs, 1.0)
     for c in out["comparisons"]:
         levels = [lv for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+        if not fill_missing:
+            for lv in levels:
+                m = lv.get("m_probability")
+                if isinstance(m, int | float) and m < m_floor:
+                    lv["m_probability"] = m_floor
+            continue
         for lv in levels:
             m, u = lv.get("m_probability"), lv.get("u_probability")
             m_ok = isinstance(m, int | float)
@@ -617,13 +626,20 @@ class LinkageModel:
             for rule in alternatives:
                 desc = rule.get_blocking_rule(self.linker._sql_dialect_str).blocking_rule_sql
                 say(f"expectation maximisation blocked on {desc}")
+                before = self.settings()
                 try:
                     self.linker.training.estimate_parameters_using_expectation_maximisation(
                         rule, max_pairs=opts.em_max_pairs)
-                except EMTrainingException as e:
-                    if "resulted in no record pairs" not in str(e):
+                except (EMTrainingException, ValueError) as e:
+                    no_pairs = "resulted in no record pairs" in str(e)
+                    if not no_pairs and "below the minimum allowed" not in str(e):
                         raise
-                    say("  no pairs: trying the next rule")
+                    # A failed session leaves the linker without the comparisons its rule blocked on: start again
+                    # from the parameters as they were (floored: Splink refuses an m of exactly 0).
+                    self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0],
+                                         regularise_parameters(before, fill_missing=False),
+                                         log_level=self.log_level)
+                    say("  no pairs: trying the next rule" if no_pairs else "  numerical underflow: skipped")
                     continue
                 sessions.append(desc)
                 break
@@ -693,6 +709,8 @@ class LinkageModel:
         ``one_to_one`` names datasets that hold at most one record per person: clusters then take the single
         best links and never contain two records of those datasets.
         """
+        if self.link_type == "dedupe_only":
+            one_to_one = ()  # a file being deduplicated holds several records of a person by definition
         out = {}
         for band in BANDS:
             t = getattr(thresholds, band)
