@@ -65,6 +65,8 @@ HASHED_COLUMNS: dict[str, tuple[str, str]] = {
     "dob_month": ("dob_month", "date_of_birth"),
     "dob_day": ("dob_day", "date_of_birth"),
     "dob_ym": ("dob_ym", "date_of_birth"),
+    "dob_decade": ("dob_decade", "date_of_birth"),
+    "dob_decade_shifted": ("dob_decade_shifted", "date_of_birth"),
     "sex": ("sex", "sex"),
     "postcode": ("postcode", "postcode"),
     "postcode_sector": ("postcode_sector", "postcode"),
@@ -119,6 +121,10 @@ def hash_standardised(std: pa.Table, roles: list[str], secret: bytes, *, bloom_f
         # a forename given as an initial only, and every forename's initial (compared with each other)
         "forename_initial": pc.if_else(pc.equal(pc.utf8_length(fn), 1), fn, pa.scalar(None, pa.string())),
         "forename_letter": pc.utf8_slice_codeunits(fn, 0, 1),
+        # decade of birth, and decade of birth + 5 years: years under 5 apart share at least one of the two,
+        # years 10 or more apart share neither (the generation level, without revealing the year difference)
+        "dob_decade": pc.divide(std.column("dob_year"), 10),
+        "dob_decade_shifted": pc.divide(pc.add(std.column("dob_year"), 5), 10),
         "surname_prefix": pc.utf8_slice_codeunits(std.column("surname_nospace"), 0, 4),
     }
     for col, (domain, role) in HASHED_COLUMNS.items():

@@ -221,6 +221,8 @@ def _dob(mode: Mode, generation_years: int) -> cl.CustomComparison:
                              '("dob_year_l" = "dob_year_r" and "dob_month_l" = "dob_month_r") or '
                              '("dob_year_l" = "dob_year_r" and "dob_day_l" = "dob_day_r") or '
                              '("dob_month_l" = "dob_month_r" and "dob_day_l" = "dob_day_r")'))
+        levels.append(_level("generation", "years of birth far apart (neither decade key agrees)",
+                             '"dob_decade_l" <> "dob_decade_r" and "dob_decade_shifted_l" <> "dob_decade_shifted_r"'))
     levels.append(_else())
     return cl.CustomComparison(levels, output_column_name="dob", comparison_description="Date of birth")
 
