@@ -65,7 +65,9 @@ def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float,
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    # exact at the edges (rounding would otherwise put 1.0 a hair outside its own interval)
+    return (0.0 if successes <= 0 else min(lo, p), 1.0 if successes >= n else max(hi, p))
 
 
 def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, Any]:
