@@ -38,7 +38,10 @@ def table_names(backend, schema: str) -> set[str]:
             "union all select view_name from duckdb_views() where schema_name = ? "
             "and database_name = current_database()", [schema, schema]).fetchall()
         return {r[0] for r in rows}
-    return {n for n in backend.list_tables() if n.startswith(f"{schema}_")}
+    try:  # engines with databases (Spark): the schema is a database
+        return set(backend.list_tables(database=schema))
+    except Exception:  # noqa: BLE001  (engines without databases: <schema>_<name> tables)
+        return {n for n in backend.list_tables() if n.startswith(f"{schema}_")}
 
 
 def has_table(backend, schema: str, name: str) -> bool:
@@ -83,9 +86,11 @@ def materialise(backend, expr: ir.Table, schema: str, name: str, *, temp: bool =
         backend.con.execute(f"create schema if not exists {schema}")
         backend.con.execute(f'create or replace table {schema}."{name}" as {sql}')
         return backend.table(name, database=schema)
-    target = name if temp else f"{schema}_{name}"
-    backend.create_table(target, expr, overwrite=True, temp=temp)
-    return backend.table(target)
+    if temp:
+        backend.create_table(name, expr, overwrite=True, temp=True)
+        return backend.table(name)
+    backend.create_table(name, expr, database=schema, overwrite=True)
+    return backend.table(name, database=schema)
 
 
 def drop_temp(backend, *names: str) -> None:
