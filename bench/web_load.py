@@ -11,9 +11,11 @@
 3. Runs ``--users`` concurrent practitioners (asyncio + httpx), each signed in with its own account. Each one loops:
    search for a person by name and date of birth (drawn from the identity store; POST /search, timed as
    ``search``), state a reason (GET and POST the reason page, not timed), open the person page (GET, timed as
-   ``person``), open it again showing high-confidence links only (GET, timed as ``person``). The run stops after
-   ``--requests`` timed requests or ``--duration`` seconds, whichever comes first; a warm-up of one round per user
-   is not counted.
+   ``person``), open it again showing high-confidence links only (GET, timed as ``person``). Between page views a
+   user pauses for a think time drawn from an exponential distribution with mean ``--think`` seconds (one run per
+   value given; the default runs 1 s, a practitioner reading each page briefly, then 0 s, back-to-back requests, a
+   saturation test). Each run stops after ``--requests`` timed requests or ``--duration`` seconds, whichever comes
+   first; a warm-up of one round per user is not counted.
 
 Prints and records (JSON under ``bench/results/``) p50/p95/p99/max latency per kind, throughput, errors, the server's
 peak resident memory and start-up time, and the machine. Target (issue 10): search and person page p95 under 300 ms
@@ -152,16 +154,18 @@ class ServerProcess:
     def __enter__(self):
         t0 = time.perf_counter()
         env = {**os.environ, "BOLD_PSEUDONYM_KEY": os.environ.get("BOLD_PSEUDONYM_KEY", "bench-key")}
+        self.log = open(RESULTS / "web_load-server.log", "w")  # noqa: SIM115  (closed in __exit__)
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "bold"), "serve", "--project", str(self.project), "--port",
              str(self.port), "--search-limit", str(self.search_limit), "--sign-in-limit", "1000"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
         import httpx
 
         deadline = time.monotonic() + 600
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError("the server stopped: " + self.proc.stderr.read().decode()[-2000:])
+                raise RuntimeError("the server stopped: "
+                                   + (RESULTS / "web_load-server.log").read_text()[-2000:])
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/sign-in", timeout=2).status_code == 200:
                     break
@@ -191,6 +195,7 @@ class ServerProcess:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        self.log.close()
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -227,7 +232,7 @@ class User:
 
 
 async def run_load(base: str, names: list[str], people: list[dict], *, max_requests: int, duration: float,
-                   seed: int) -> dict:
+                   seed: int, think: float = 0.0) -> dict:
     import httpx
 
     timings: dict[str, list[float]] = {"search": [], "person": []}
@@ -251,6 +256,10 @@ async def run_load(base: str, names: list[str], people: list[dict], *, max_reque
                 counted += 1
             return r
 
+        async def pause(rng: random.Random):
+            if think > 0:  # a practitioner reads the page before the next action (exponential, mean `think`)
+                await asyncio.sleep(rng.expovariate(1.0 / think))
+
         async def loop(u: User, rng: random.Random):
             warm = True
             while True:
@@ -260,19 +269,24 @@ async def run_load(base: str, names: list[str], people: list[dict], *, max_reque
                 page = await u.get("/search")
                 token = CSRF.search(page.text).group(1)
                 d = p["dob"]
+                await pause(rng)
                 r = await timed("search", u.post("/search", {
                     "csrf_token": token, "forename": p["forename"], "surname": p["surname"],
                     "dob-day": str(d.day), "dob-month": str(d.month), "dob-year": str(d.year)}), not warm)
                 pids = PERSON.findall(r.text)
                 if pids:
                     pid = pids[0]
+                    await pause(rng)
                     reason = await u.get(f"/people/{pid}/reason")
+                    await pause(rng)
                     await u.post(f"/people/{pid}/reason", {"csrf_token": CSRF.search(reason.text).group(1),
                                                            "reason": "supervision"})
                     await timed("person", u.get(f"/people/{pid}"), not warm)
+                    await pause(rng)
                     await timed("person", u.get(f"/people/{pid}?band=high"), not warm)
                 else:
                     errors["search found nobody"] = errors.get("search found nobody", 0) + 1
+                await pause(rng)
                 if warm:
                     warm = False
                     if stop_at[0] is None:
@@ -299,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--requests", type=int, default=3000, help="timed requests to make (search + person)")
     ap.add_argument("--duration", type=float, default=300.0, help="stop after this many seconds")
+    ap.add_argument("--think", type=float, nargs="+", default=[1.0, 0.0],
+                    help="mean think time in seconds between a user's page views (exponential); one run per "
+                         "value (0: back-to-back requests, a saturation test)")
     ap.add_argument("--project", type=Path, help="serve this project folder instead of building one")
     args = ap.parse_args(argv)
     os.environ.setdefault("BOLD_PSEUDONYM_KEY", "bench-key")
@@ -317,24 +334,30 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     print(f"serving {project} on port {port}; {args.users} users; up to {args.requests} timed requests or "
           f"{args.duration:.0f} s", flush=True)
+    runs = []
     with ServerProcess(project, port, search_limit=100_000) as server:
         print(f"  server ready in {server.startup_s:.1f} s", flush=True)
-        result = asyncio.run(run_load(f"http://127.0.0.1:{port}", names, people, max_requests=args.requests,
-                                      duration=args.duration, seed=args.seed))
+        for think in args.think:
+            print(f"  run: think time {think} s ...", flush=True)
+            result = asyncio.run(run_load(f"http://127.0.0.1:{port}", names, people, max_requests=args.requests,
+                                          duration=args.duration, seed=args.seed, think=think))
+            run = {"think_s": think, "wall_s": round(result["wall_s"], 1), "errors": result["errors"]}
+            total = 0
+            for kind, values in result["timings"].items():
+                total += len(values)
+                run[kind] = {"n": len(values), "p50_ms": pct(values, 50), "p95_ms": pct(values, 95),
+                             "p99_ms": pct(values, 99), "max_ms": round(max(values), 1) if values else None,
+                             "mean_ms": round(statistics.fmean(values), 1) if values else None}
+            run["timed_requests_per_s"] = round(total / result["wall_s"], 1) if result["wall_s"] else None
+            run["target_met"] = all(run[k]["p95_ms"] is not None and run[k]["p95_ms"] < 300
+                                    for k in ("search", "person"))
+            runs.append(run)
         peak_rss = server.peak_rss
         startup = server.startup_s
-    out = {"persons": args.persons, "users": args.users, "machine": machine(),
+    out = {"persons": args.persons, "users": args.users, "max_requests": args.requests,
+           "max_duration_s": args.duration, "machine": machine(),
            "date": datetime.now(UTC).isoformat(timespec="seconds"), "build_s": build_times,
-           "server_startup_s": round(startup, 1), "server_peak_rss_gb": round(peak_rss / 2**30, 2),
-           "wall_s": round(result["wall_s"], 1), "errors": result["errors"]}
-    total = 0
-    for kind, values in result["timings"].items():
-        total += len(values)
-        out[kind] = {"n": len(values), "p50_ms": pct(values, 50), "p95_ms": pct(values, 95),
-                     "p99_ms": pct(values, 99), "max_ms": round(max(values), 1) if values else None,
-                     "mean_ms": round(statistics.fmean(values), 1) if values else None}
-    out["timed_requests_per_s"] = round(total / result["wall_s"], 1) if result["wall_s"] else None
-    out["target_met"] = all(out[k]["p95_ms"] is not None and out[k]["p95_ms"] < 300 for k in ("search", "person"))
+           "server_startup_s": round(startup, 1), "server_peak_rss_gb": round(peak_rss / 2**30, 2), "runs": runs}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"web_load-{args.persons}.json"
     path.write_text(json.dumps(out, indent=1, default=str))

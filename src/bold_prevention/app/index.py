@@ -85,6 +85,10 @@ def build_single_view_index(con: duckdb.DuckDBPyConnection, identity_tables: tup
                                        match_score from wh.spine.person_record
                                 where source_table in ({', '.join(f"'{n}'" for n in identity_tables)})) pr
               on pr.source_table = ids.source_table and pr.record_id = ids.record_id),
+        per_person as (
+            select person_id, count(*) as person_records,
+                   list(distinct source_dataset order by source_dataset) as person_datasets
+            from linked where person_id is not null group by person_id),
         variants as (
             select linked.*, v.surname_key, v.surname_key = linked.surname_nospace as primary_variant
             from linked, (select distinct unnest(list_filter(
@@ -92,13 +96,13 @@ def build_single_view_index(con: duckdb.DuckDBPyConnection, identity_tables: tup
                           as surname_key) v
             union all
             select linked.*, null, true from linked where linked.surname_nospace is null)
-        select *,
+        select variants.*, per_person.person_records, per_person.person_datasets,
                surname_key || '|' || cast(dob as varchar) as sd_key,
                surname_key || '|' || cast(dob_swapped as varchar) as sd_key_swapped,
                case when primary_variant then forename_canonical || '|' || cast(dob as varchar) end as fd_key,
                case when primary_variant then forename_canonical || '|' || cast(dob_swapped as varchar) end
                    as fd_key_swapped
-        from variants
+        from variants left join per_person using (person_id)
         order by surname_key, dob""")
     for name in identity_tables:
         con.execute(f"drop table if exists {MEM}._std_{name}")

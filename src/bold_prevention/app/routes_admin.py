@@ -13,7 +13,7 @@ from ..errors import InputError
 from .accounts import ROLES
 from .audit import ACTIONS, verify_audit
 from .single_view import valid_person_id
-from .web import read_form, redirect, render, require, state
+from .web import read_form, record, redirect, render, require, state
 
 OUTCOMES = ("ok", "failed", "locked", "denied", "not_found", "invalid", "invalid_reason", "rate_limited", "csrf")
 
@@ -26,7 +26,7 @@ def _date(value: str | None) -> dt.date | None:
 
 
 async def audit_page(request: Request):
-    s = require(request, "admin")
+    s = await require(request, "admin")
     if isinstance(s, Response):
         return s
     st = state(request)
@@ -58,7 +58,7 @@ async def audit_page(request: Request):
 
 
 async def accounts_page(request: Request):
-    s = require(request, "admin")
+    s = await require(request, "admin")
     if isinstance(s, Response):
         return s
     st = state(request)
@@ -68,7 +68,7 @@ async def accounts_page(request: Request):
 
 async def accounts_submit(request: Request):
     form = await read_form(request)
-    s = require(request, "admin")
+    s = await require(request, "admin")
     if isinstance(s, Response):
         return s
     st = state(request)
@@ -79,21 +79,21 @@ async def accounts_submit(request: Request):
         if op == "add":
             if form.get("password") != form.get("password-confirm"):
                 raise InputError("The passwords do not match")
-            acc = st.accounts.add(name, form.get("role", ""), form.get("password", ""))
+            acc = await run_in_threadpool(st.accounts.add, name, form.get("role", ""), form.get("password", ""))
             s.flash = f"Account {acc.name} ({acc.role}) added."
-            st.audit.append(actor=s.user, role=s.role, action="account", outcome="ok",
+            await record(request, actor=s.user, role=s.role, action="account", outcome="ok",
                             detail=f"added account {acc.name} with role {acc.role}")
         elif op == "remove":
             if name == s.user:
                 raise InputError("You cannot remove your own account")
             st.accounts.remove(name)
             s.flash = f"Account {name} removed."
-            st.audit.append(actor=s.user, role=s.role, action="account", outcome="ok",
+            await record(request, actor=s.user, role=s.role, action="account", outcome="ok",
                             detail=f"removed account {name}")
         elif op == "unlock":
             st.accounts.unlock(name)
             s.flash = f"Account {name} unlocked."
-            st.audit.append(actor=s.user, role=s.role, action="account", outcome="ok",
+            await record(request, actor=s.user, role=s.role, action="account", outcome="ok",
                             detail=f"unlocked account {name}")
         else:
             raise InputError("Choose what to do")

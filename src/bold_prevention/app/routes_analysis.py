@@ -47,14 +47,14 @@ def charts(request: Request) -> ChartCache:
     return st.extra.setdefault("charts", ChartCache())
 
 
-def _analyst(request: Request):
-    return require(request, "analyst")
+async def _analyst(request: Request):
+    return await require(request, "analyst")
 
 
 # -- overview -------------------------------------------------------------------------------------------------------
 
 async def overview(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     caps = state(request).warehouse.capabilities
@@ -83,7 +83,7 @@ def _catalogue_index(request: Request):
 
 
 async def catalogue(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     from ..catalogue import load_vocabulary
@@ -115,7 +115,7 @@ async def catalogue(request: Request):
 # -- register -------------------------------------------------------------------------------------------------------
 
 async def register(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     from ..register.loader import load_register
@@ -178,7 +178,7 @@ def _quality(request: Request) -> dict | None:
 
 
 async def quality(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     caps = state(request).warehouse.capabilities
@@ -218,7 +218,7 @@ def _linkage(request: Request) -> dict:
 
 
 async def linkage(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     caps = state(request).warehouse.capabilities
@@ -239,7 +239,7 @@ def _cohort_list(request: Request) -> list[dict]:
 
 
 async def cohorts(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     caps = state(request).warehouse.capabilities
@@ -249,7 +249,7 @@ async def cohorts(request: Request):
 
 
 async def cohort(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     name = request.path_params["name"]
@@ -276,7 +276,7 @@ async def cohort(request: Request):
 # -- places ---------------------------------------------------------------------------------------------------------
 
 async def places(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     caps = state(request).warehouse.capabilities
@@ -309,7 +309,7 @@ async def places(request: Request):
 # -- charts and model cards -----------------------------------------------------------------------------------------
 
 async def chart(request: Request):
-    s = _analyst(request)
+    s = await _analyst(request)
     if isinstance(s, Response):
         return s
     svg = charts(request).get(request.path_params["token"])
@@ -321,7 +321,7 @@ async def chart(request: Request):
 
 
 async def model_card(request: Request):
-    s = require(request, "practitioner", "analyst")
+    s = await require(request, "practitioner", "analyst")
     if isinstance(s, Response):
         return s
     from ..outputs import check_model_metrics

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
 from .accounts import NAME_PATTERN, SignInRefused
-from .web import ROLE_HOME, error_page, read_form, redirect, render, session, set_session, state
+from .web import ROLE_HOME, error_page, read_form, record, redirect, render, session, set_session, state
 
 
 async def home(request: Request):
@@ -32,7 +33,7 @@ async def sign_in(request: Request):
     password = form.get("password") or ""
     client = request.client.host if request.client else "-"
     if not st.signin_limiter.hit(client):
-        st.audit.append(actor="(not signed in)", role=None, action="refusal", outcome="rate_limited",
+        await record(request, actor="(not signed in)", role=None, action="refusal", outcome="rate_limited",
                         detail="too many sign-in attempts from one address")
         return error_page(request, 429, "There have been too many attempts to sign in. Wait a minute and "
                                         "try again.")
@@ -46,17 +47,17 @@ async def sign_in(request: Request):
                       values={"username": name})
     actor = name if NAME_PATTERN.match(name) else "(invalid account name)"
     try:
-        account = st.accounts.authenticate(name, password)
+        account = await run_in_threadpool(st.accounts.authenticate, name, password)
     except SignInRefused as e:
         known = e.reason != "unknown_account"
-        st.audit.append(actor=actor if known else "(unknown account)", role=None, action="sign_in",
+        await record(request, actor=actor if known else "(unknown account)", role=None, action="sign_in",
                         outcome="locked" if "locked" in e.reason else "failed", detail=e.reason)
         return render(request, "sign_in.html", status=400, title="Sign in",
                       errors=[("username", e.message)], values={"username": name if known else ""})
     new = st.sessions.rotate(session(request))
     new.user, new.role, new.signed_in_at = account.name, account.role, time.monotonic()
     set_session(request, new)
-    st.audit.append(actor=account.name, role=account.role, action="sign_in", outcome="ok")
+    await record(request, actor=account.name, role=account.role, action="sign_in", outcome="ok")
     return redirect(ROLE_HOME[account.role])
 
 
@@ -65,7 +66,7 @@ async def sign_out(request: Request):
     s = session(request)
     await read_form(request)
     if s.signed_in:
-        st.audit.append(actor=s.user, role=s.role, action="sign_out", outcome="ok")
+        await record(request, actor=s.user, role=s.role, action="sign_out", outcome="ok")
     new = st.sessions.rotate(s)
     new.flash = "You have signed out."
     set_session(request, new)

@@ -23,7 +23,7 @@ from .single_view import (
     search_people,
     valid_person_id,
 )
-from .web import error_page, read_form, redirect, render, require, state
+from .web import error_page, read_form, record, redirect, render, require, state
 
 REASONS: list[tuple[str, str]] = [
     ("supervision", "Managing the person's supervision or sentence"),
@@ -55,7 +55,7 @@ def screen_reason_text(text: str, identifiers: list[str]) -> str | None:
 
 
 async def search_form(request: Request):
-    s = require(request, "practitioner")
+    s = await require(request, "practitioner")
     if isinstance(s, Response):
         return s
     return render(request, "search.html", title="Find a person", values={}, result=None,
@@ -65,19 +65,19 @@ async def search_form(request: Request):
 
 async def search(request: Request):
     form = await read_form(request)
-    s = require(request, "practitioner")
+    s = await require(request, "practitioner")
     if isinstance(s, Response):
         return s
     st = state(request)
     values = {k: form.get(k, "") for k in ("forename", "surname", "dob-day", "dob-month", "dob-year", "reference")}
     if not st.search_limiter.hit(s.user):
-        st.audit.append(actor=s.user, role=s.role, action="refusal", outcome="rate_limited",
+        await record(request, actor=s.user, role=s.role, action="refusal", outcome="rate_limited",
                         detail="too many searches in a minute")
         return error_page(request, 429, "You have searched too many times in the last minute. Wait a minute and "
                                         "try again.")
     query, errors = parse_search(form)
     if errors:
-        st.audit.append(actor=s.user, role=s.role, action="search", outcome="invalid",
+        await record(request, actor=s.user, role=s.role, action="search", outcome="invalid",
                         detail="fields: " + ", ".join(sorted({e.field.split("-")[0] for e in errors})))
         return render(request, "search.html", status=400, title="Find a person", values=values, result=None,
                       errors=[(e.field, e.message) for e in errors], available=True, missing=[])
@@ -87,16 +87,15 @@ async def search(request: Request):
                       available=False, missing=caps.missing_for_single_view())
     result = await run_in_threadpool(
         lambda: search_people(st.warehouse.cursor(), caps, query, limit=st.config.max_results))
-    st.audit.append(actor=s.user, role=s.role, action="search", outcome="ok",
+    await record(request, actor=s.user, role=s.role, action="search", outcome="ok",
                     detail=f"fields: {', '.join(query.fields_used)}; candidates: {len(result.candidates)}"
                            + ("+" if result.truncated else ""))
     return render(request, "search.html", title="Search results", values=values, result=result,
                   available=True, missing=[])
 
 
-def _not_found(request: Request, s, person_id: str, what: str):
-    st = state(request)
-    st.audit.append(actor=s.user, role=s.role, action="view", outcome="not_found",
+async def _not_found(request: Request, s, person_id: str, what: str):
+    await record(request, actor=s.user, role=s.role, action="view", outcome="not_found",
                     person_id=person_id if valid_person_id(person_id) else None,
                     detail=what if valid_person_id(person_id) else "malformed person id")
     return error_page(request, 404, "There is no person with that reference. The record may have been "
@@ -114,11 +113,11 @@ async def _exists(request: Request, person_id: str) -> bool:
 
 async def reason_form(request: Request):
     person_id = request.path_params["person_id"]
-    s = require(request, "practitioner", person_id=person_id if valid_person_id(person_id) else None)
+    s = await require(request, "practitioner", person_id=person_id if valid_person_id(person_id) else None)
     if isinstance(s, Response):
         return s
     if not await _exists(request, person_id):
-        return _not_found(request, s, person_id, "reason page for an unknown person")
+        return await _not_found(request, s, person_id, "reason page for an unknown person")
     return render(request, "reason.html", title="Why do you need to see this record?", person_id=person_id,
                   reasons=REASONS, values={})
 
@@ -126,12 +125,12 @@ async def reason_form(request: Request):
 async def reason_submit(request: Request):
     person_id = request.path_params["person_id"]
     form = await read_form(request)
-    s = require(request, "practitioner", person_id=person_id if valid_person_id(person_id) else None)
+    s = await require(request, "practitioner", person_id=person_id if valid_person_id(person_id) else None)
     if isinstance(s, Response):
         return s
     st = state(request)
     if not await _exists(request, person_id):
-        return _not_found(request, s, person_id, "reason for an unknown person")
+        return await _not_found(request, s, person_id, "reason for an unknown person")
     reason = form.get("reason", "")
     text = " ".join((form.get("reason-detail") or "").split())
     errors = []
@@ -145,7 +144,7 @@ async def reason_submit(request: Request):
         if problem:
             errors.append(("reason-detail", problem))
     if errors:
-        st.audit.append(actor=s.user, role=s.role, action="refusal", outcome="invalid_reason", person_id=person_id,
+        await record(request, actor=s.user, role=s.role, action="refusal", outcome="invalid_reason", person_id=person_id,
                         reason=reason if reason in REASON_CODES else None,
                         detail="the reason given was not accepted: " + "; ".join(m for _f, m in errors))
         return render(request, "reason.html", status=400, title="Why do you need to see this record?",
@@ -162,12 +161,12 @@ def _bands_from_query(request: Request) -> tuple[str, ...]:
 
 async def person(request: Request):
     person_id = request.path_params["person_id"]
-    s = require(request, "practitioner", person_id=person_id if valid_person_id(person_id) else None)
+    s = await require(request, "practitioner", person_id=person_id if valid_person_id(person_id) else None)
     if isinstance(s, Response):
         return s
     st = state(request)
     if not valid_person_id(person_id):
-        return _not_found(request, s, person_id, "malformed person id")
+        return await _not_found(request, s, person_id, "malformed person id")
     grant = s.granted(person_id)
     if grant is None:
         return redirect(f"/people/{person_id}/reason")
@@ -184,11 +183,11 @@ async def person(request: Request):
     try:
         page, extras = await run_in_threadpool(build)
     except PersonNotFound:
-        return _not_found(request, s, person_id, "person no longer in the warehouse")
+        return await _not_found(request, s, person_id, "person no longer in the warehouse")
     datasets_all = sorted({e.dataset for e in page.timeline})
     chosen = [d for d in datasets_filter if d in datasets_all]
     timeline = [e for e in page.timeline if not chosen or e.dataset in chosen]
-    st.audit.append(actor=s.user, role=s.role, action="view", outcome="ok", person_id=person_id,
+    await record(request, actor=s.user, role=s.role, action="view", outcome="ok", person_id=person_id,
                     reason=grant.reason, reason_text=grant.reason_text or None,
                     detail="links shown: " + ", ".join(bands))
     return render(request, "person.html", title="Person record", page=page, extras=extras,

@@ -146,7 +146,7 @@ def _display_name(forename: str | None, middle: str | None, surname: str | None)
 
 _INDEX = "memory.main.person_index"
 _HIT_COLUMNS = ("source_table, record_id, forename, middle_names, surname, date_of_birth, sex, person_id, "
-                "band_joined, match_score")
+                "band_joined, match_score, person_records, person_datasets")
 
 
 def _query_keys(query: SearchQuery) -> dict[str, object]:
@@ -224,13 +224,13 @@ def search_people(con: duckdb.DuckDBPyConnection, caps: Capabilities, query: Sea
         return SearchResult([], False, 0)
     by_person: dict[str, Candidate] = {}
     unlinked = 0
-    for _table, _rid, forename, middle, surname, dob, sex, person_id, band_joined, score in hits:
+    for _table, _rid, forename, middle, surname, dob, sex, person_id, band_joined, score, n, ds in hits:
         if person_id is None:
             unlinked += 1
             continue
         c = by_person.get(person_id)
         if c is None:
-            c = by_person[person_id] = Candidate(person_id, [], [], [], {})
+            c = by_person[person_id] = Candidate(person_id, [], [], [], {}, int(n or 0), list(ds or []))
         name = _display_name(forename, middle, surname)
         if name and name not in c.names:
             c.names.append(name)
@@ -247,10 +247,6 @@ def search_people(con: duckdb.DuckDBPyConnection, caps: Capabilities, query: Sea
     truncated = len(ranked) > limit
     ranked = ranked[:limit]
     for c in ranked:
-        n, ds = con.execute(
-            f"select count(distinct (source_table, record_id)), list(distinct source_dataset order by "
-            f"source_dataset) from {_INDEX} where person_id = ?", [c.person_id]).fetchone()
-        c.linked_records, c.datasets = int(n), list(ds or [])
         c.dates_of_birth.sort()
     return SearchResult(ranked, truncated, unlinked)
 

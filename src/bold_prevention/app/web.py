@@ -61,7 +61,8 @@ class AppState:
 
 def make_env() -> Environment:
     env = Environment(loader=PackageLoader("bold_prevention.app", "templates"),
-                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=False)
     env.filters["date_uk"] = lambda d: "" if d is None else f"{d.day} {d:%B %Y}"
     env.filters["date_short"] = lambda d: "" if d is None else f"{d.day} {d:%b %Y}"
     env.filters["thousands"] = lambda n: "" if n is None else f"{n:,}"
@@ -195,7 +196,14 @@ class Denied(Exception):
         self.message = message
 
 
-def require(request: Request, *roles: str, person_id: str | None = None) -> Session | Response:
+async def record(request: Request, **entry: Any) -> None:
+    """Append an audit entry without holding up other requests (the append waits for the disk)."""
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(lambda: state(request).audit.append(**entry))
+
+
+async def require(request: Request, *roles: str, person_id: str | None = None) -> Session | Response:
     """The session if it is signed in with one of ``roles``; otherwise the response to send: a redirect to sign in,
     or a 403 page after writing a refusal to the audit log."""
     s = session(request)
@@ -205,9 +213,8 @@ def require(request: Request, *roles: str, person_id: str | None = None) -> Sess
         return redirect("/sign-in")
     if s.role not in roles:
         route = request.scope.get("route")
-        state(request).audit.append(
-            actor=s.user, role=s.role, action="refusal", outcome="denied", person_id=person_id,
-            detail=f"role {s.role} may not open {getattr(route, 'path', 'this page')}")
+        await record(request, actor=s.user, role=s.role, action="refusal", outcome="denied", person_id=person_id,
+                     detail=f"role {s.role} may not open {getattr(route, 'path', 'this page')}")
         return error_page(request, 403, f"Your role ({s.role}) does not give access to this page. "
                                         "The attempt has been recorded.")
     return s
@@ -229,9 +236,8 @@ async def read_form(request: Request) -> dict[str, str]:
         if request.scope["state"].get("session_expired") and _same_origin(request):
             raise SessionEnded()  # a form left open past the end of the session: sign in again
         route = request.scope.get("route")
-        state(request).audit.append(actor=s.user or "(not signed in)", role=s.role, action="refusal",
-                                    outcome="csrf", detail=f"form without a valid token at "
-                                                           f"{getattr(route, 'path', '?')}")
+        await record(request, actor=s.user or "(not signed in)", role=s.role, action="refusal", outcome="csrf",
+                     detail=f"form without a valid token at {getattr(route, 'path', '?')}")
         raise HTTPException(403, "csrf")
     return data
 
