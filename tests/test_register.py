@@ -89,8 +89,11 @@ def test_register_references_real_model_columns(register):
         assert not col.identifier
     assert (CORE, "question_3_3") in used
     assert ("civil_events", "event_type") in used
-    assert ("family_cases", "harm_alleged") in used
-    assert ("moj_probation_rqmnts", "rqmnt_type_main_category_code") in used
+    assert ("family_cases", "case_type") in used
+    assert ("prison_safety_in_custody", "incident_type") in used
+    # drivers read the OASys assessment only; other datasets' records are supporting candidates of drivers
+    for e in register.drivers:
+        assert {MODEL.dataset_of(ev.table).key for ev in e.derivation.evidence} == {"oasys"}, e.id
 
 
 def test_offending_and_domestic_abuse_entries(register):
@@ -99,7 +102,8 @@ def test_offending_and_domestic_abuse_entries(register):
     assert {ev.table for ev in off.derivation.evidence} == {"mags_defendant_case", "crown_defendant_case"}
     da = register.entry("domestic_abuse")
     assert da.kind == "driver"
-    assert "oasys_assessments_details_sara" in {ev.table for ev in da.derivation.evidence}
+    assert {ev.table for ev in da.derivation.evidence} == {CORE}
+    assert "oasys_assessments_details_sara" in {c.table for c in da.candidates}
     with pytest.raises(InputError, match="no entry 'housing'"):
         register.entry("housing")
 
@@ -136,11 +140,17 @@ def test_derivation_semantics_on_rows(register):
     ev = register.entry("accommodation").derivation.evidence[0]
     got = con.execute(f"select row_id_hash, ({ev.expression}) from {CORE} order by 1").fetchall()
     assert got == [("a", True), ("b", True), ("c", False), ("d", False)]
-    con.execute("insert into family_cases (case_number_hash, fee_exempt) values ('x', true), ('y', false), "
-                "('z', null)")
-    ev = register.entry("low_income").derivation.evidence[1]
-    assert con.execute(f"select ({ev.expression}) from family_cases order by case_number_hash").fetchall() == \
-        [(1,), (0,), (0,)]
+    # tick boxes (YES or blank): a blank is read as not ticked, so the latest assessment's answer is known
+    con.execute(f"insert into {CORE} (row_id_hash, question_13_3_10_1, question_13_3_9_2) values "
+                "('e', 'YES', null), ('f', null, 'YES'), ('g', null, null)")
+    ev = register.entry("substance_misuse").derivation.evidence[0]
+    got = con.execute(f"select row_id_hash, ({ev.expression}) from {CORE} where row_id_hash >= 'e' order by 1")
+    assert got.fetchall() == [("e", True), ("f", True), ("g", False)]
+    con.execute(f"insert into {CORE} (row_id_hash, question_5_2, question_5_5) values "
+                "('h', '2', '0'), ('i', '1', '2'), ('j', '1', '0'), ('k', 'M', 'M')")
+    ev = register.entry("low_income").derivation.evidence[0]
+    got = con.execute(f"select row_id_hash, ({ev.expression}) from {CORE} where row_id_hash >= 'h' order by 1")
+    assert got.fetchall() == [("h", 2), ("i", 2), ("j", 1), ("k", 0)]
 
 
 def test_derivation_to_dict_is_the_yaml_rule(register, raw):
@@ -314,7 +324,8 @@ def test_step_a_csv(register, tmp_path):
     df = pd.read_csv(path)
     assert list(df.columns) == STEP_A_COLUMNS
     assert len(df) == sum(len(e.candidates) for e in register.entries)
-    row = df[(df.entry_id == "accommodation") & (df.variable == "event_type")].iloc[0]
+    assert not df[(df.entry_id == "accommodation") & (df.variable == "event_type")].iloc[0].used_in_derivation
+    row = df[(df.entry_id == "homelessness") & (df.variable == "event_type")].iloc[0]
     assert row.used_in_derivation
     assert row.catalogue_file == "ONS_civil_gov_uk_v1.ods"
     assert "civil_parties" in row.linkage_route and "civil_caseman_pcol" in row.linkage_route

@@ -1,46 +1,30 @@
 """The spine on a synthetic population: identifiers stay out, and proxies measure what they claim.
 
-Validity is scored at the high band against the synthetic truth, for people with an OASys record on or before the
-as-at date: driver prevalence within 2 percentage points of the true latent prevalence, and cohort F1 >= 0.9. A test
-population of 8,000 persons has a few hundred such people, so the tolerances add two standard errors of the
-estimate to the target (bench/spine.py scores 1,000,000 persons).
+Validity is scored at the high band against the synthetic truth, with the shipped register, for people with an
+OASys record on or before the as-at date: driver prevalence within 2 percentage points of the true latent
+prevalence, and cohort F1 >= 0.9. A test population of 20,000 persons has about 1,000 such people and 150 members of
+the multiple-disadvantage cohort, so each tolerance adds two standard errors of the estimate at that size to the
+target (bench/spine.py scores 1,000,000 persons; docs/spine-and-cohorts.md records the figures).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import re
 from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from bold_prevention.cohorts import build_cohort
 from bold_prevention.cohorts.validity import cohort_validity
 from bold_prevention.datafirst import MODEL
 from bold_prevention.project import Project
 from bold_prevention.spine import build_spine
-from bold_prevention.spine.rules import register_path
 from bold_prevention.spine.validity import driver_validity
 from bold_prevention.warehouse.engine import duckdb_connect
 
 AS_AT = date(2024, 12, 31)
-
-
-def aligned_register() -> dict:
-    """The shipped register with each driver's evidence set to the generator's documented OASys proxy rule."""
-    from bold_prevention.synth.params import OASYS_PROXY_RULES
-
-    reg = copy.deepcopy(yaml.safe_load(register_path().read_text(encoding="utf-8")))
-    for e in reg["entries"]:
-        if e.get("kind") == "driver" and e["id"] in OASYS_PROXY_RULES:
-            expr = OASYS_PROXY_RULES[e["id"]]
-            e["derivation"] = {"kind": "flag", "combine": "any", "evidence": [{
-                "table": "oasys_assessments_details_core_risk", "expression": expr,
-                "variables": sorted(set(re.findall(r"question_[0-9a-z_]+", expr))), "when": "latest"}]}
-    return reg
+PERSONS = 20_000
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +33,7 @@ def population(tmp_path_factory):
     from bold_prevention.warehouse.load import load_extracts
 
     root = tmp_path_factory.mktemp("validity")
-    generate(root / "synth", persons=8000, seed=7)
+    generate(root / "synth", persons=PERSONS, seed=7)
     project = Project.at(root / "project")
     load_extracts(project, root / "synth" / "extracts")
     con = duckdb_connect(project)
@@ -101,35 +85,26 @@ def test_every_person_level_record_is_joined(population):
 
 
 def test_proxies_measure_what_they_claim(population):
-    """With derivations that read the OASys items the way the generator records needs, every driver's prevalence
-    among people with an OASys record is within 2 pp of the truth (plus sampling tolerance)."""
+    """With the shipped register, every driver's prevalence among people with an OASys record is within 2 pp of
+    the true latent prevalence (plus sampling tolerance), and each flag agrees with the person's own latent need."""
     con, synth = population
-    build_spine(con, as_at=AS_AT, band="high", register=aligned_register())
+    build_spine(con, as_at=AS_AT, band="high")
     rows = driver_validity(con, synth).to_pylist()
-    assert len(rows) == 9 and rows[0]["truth_persons"] > 200
+    assert len(rows) == 9 and rows[0]["truth_persons"] > 800
     for r in rows:
         tol = 100 * _tolerance(r["truth_prevalence"], r["truth_persons"], 0.02)
         assert abs(r["difference_pp"]) <= tol, (r["driver"], r["difference_pp"], tol)
-        assert r["sensitivity"] > 0.7 and r["specificity"] > 0.9, r
+        # spine persons with only a basic custody screening (no needs sections) have no flags: sensitivity over
+        # everyone with an OASys record stays a little under the per-assessment sensitivity
+        assert r["sensitivity"] > 0.8 and r["specificity"] > 0.97, r
 
 
 def test_cohort_membership_agrees_with_the_truth(population):
     con, synth = population
-    build_spine(con, as_at=AS_AT, band="high", register=aligned_register())
+    build_spine(con, as_at=AS_AT, band="high")
     for name in ("multiple_disadvantage", "hard_edges_smd2"):
         build_cohort(con, name)
         v = cohort_validity(con, name, synth)
-        assert v["truth_members"] > 20
+        assert v["truth_members"] > 100
         tol = _tolerance(0.9, v["truth_members"], 0.0)
         assert v["f1"] >= 0.9 - tol, (name, v)
-
-
-@pytest.mark.xfail(strict=False, reason="the shipped register's low_income, education, substance_misuse and "
-                   "mental_health derivations read different OASys items (or thresholds) from the generator's "
-                   "proxy rules, and add non-OASys evidence; see docs/spine-and-cohorts.md, Validity")
-def test_shipped_register_prevalence(population):
-    con, synth = population
-    build_spine(con, as_at=AS_AT, band="high")
-    for r in driver_validity(con, synth).to_pylist():
-        tol = 100 * _tolerance(r["truth_prevalence"], r["truth_persons"], 0.02)
-        assert abs(r["difference_pp"]) <= tol, (r["driver"], r["difference_pp"], tol)
