@@ -70,8 +70,12 @@ def test_every_analysis_page_renders_aggregates_without_identifiers(project, ana
 def test_cohort_page_uses_checked_outputs_and_serves_charts_as_images(analyst):
     r = analyst.get("/analysis/cohorts/hard_edges_smd2")
     assert "Hard Edges" in r.text and "persons remaining after each step" in r.text
-    tokens = re.findall(r'src="/analysis/charts/([^"]+)\.svg"', r.text)
-    assert tokens
+    tokens = []
+    for path in ("/analysis/cohorts/hard_edges_smd2", "/analysis/cohorts/possession_claim",
+                 *(f"/analysis/places?driver={d}" for d in ("accommodation", "substance_misuse", "employment",
+                                                            "education", "low_income", "mental_health"))):
+        tokens += re.findall(r'src="/analysis/charts/([^"]+)\.svg"', analyst.get(path).text)
+    assert tokens  # a chart is drawn for every publishable rate table
     chart = analyst.get(f"/analysis/charts/{tokens[0]}.svg")
     assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg+xml")
     assert chart.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
@@ -83,10 +87,16 @@ def test_cohort_page_uses_checked_outputs_and_serves_charts_as_images(analyst):
 
 def test_published_counts_are_rounded_and_small_cells_suppressed(analyst):
     r = analyst.get("/analysis/linkage")
-    cells = re.findall(r'govuk-table__cell--numeric"(?: data-sort-value="[^"]*")?>([^<]*)<', r.text)
-    numbers = [int(c.replace(",", "")) for c in cells if c.strip().replace(",", "").isdigit()]
+    tables = re.findall(r"<table.*?</table>", r.text, flags=re.S)
+    counts = [t for t in tables if "Share of" not in t]
+    assert len(counts) >= 4 and len(tables) > len(counts)  # count tables, and shares computed from them
+    numbers = []
+    for t in counts:
+        cells = re.findall(r'govuk-table__cell--numeric"(?: data-sort-value="[^"]*")?>([^<]*)<', t)
+        numbers += [int(c.replace(",", "")) for c in cells if c.strip().replace(",", "").isdigit()]
     assert numbers and all(n % 5 == 0 for n in numbers)  # rounded to base 5
     assert all(n >= 10 for n in numbers if n)  # nothing below the threshold is published
+    assert "not linked" in r.text
 
 
 def test_only_checked_outputs_can_be_rendered():

@@ -69,7 +69,7 @@ def build_single_view_index(con: duckdb.DuckDBPyConnection, identity_tables: tup
             f"select '{name}' as source_table, s.unique_id as record_id, "
             f"{raw('forename')} as forename, {raw('middle_names')} as middle_names, {raw('surname')} as surname, "
             f"{raw('date_of_birth', 'date')} as date_of_birth, {raw('postcode')} as postcode, {raw('sex')} as sex, "
-            "s.forename as forename_std, s.forename_canonical, s.surname_nospace, s.surname_first, "
+            "s.forename as forename_std, s.forename_canonical, s.surname_nospace, s.surname_first, s.sex as sex_std, "
             "s.surname_last, s.dob, try_cast(s.dob_swapped as date) as dob_swapped "
             f"from {out} s join {source} i on cast(i.\"{rid}\" as varchar) = s.unique_id")
     stats["standardise_s"] = round(time.perf_counter() - t0, 2)

@@ -190,19 +190,43 @@ async def quality(request: Request):
 # -- linkage quality ------------------------------------------------------------------------------------------------
 
 def _linkage(request: Request) -> dict:
-    """Linkage quality from the person records: records by the band at which they joined their person, by dataset
-    (threshold sensitivity: what a stricter band would leave out), and persons by their weakest link, by group."""
-    con = state(request).warehouse.cursor()
-    caps = state(request).warehouse.capabilities
-    from ..datafirst import MODEL
+    """Linkage quality of the warehouse: person-level records by the band at which they joined their person (or not
+    linked), by dataset, sex and age band (link rates by group, and threshold sensitivity: what a stricter band
+    would leave out), and persons by their weakest link, by group. Every table through disclosure control; shares
+    are computed from the published counts."""
+    import datetime as dt
 
-    person_tables = [t.name for t in MODEL.person_tables()]
-    df = con.execute("select source_dataset, band_joined, count(*) as n from spine.person_record "
-                     "where source_table in (select unnest(?)) group by all", [person_tables]).df()
+    from ..datafirst import MODEL
+    from ..linkage.qa import AGE_BANDS
+    from ..outputs import percentage_table
+
+    wh = state(request).warehouse
+    con = wh.cursor()
+    caps = wh.capabilities
+    outs = []
+    bands = ["high", "medium", "low", "not linked"]
     band_row = con.execute("select any_value(band) from spine.person_record").fetchone()
-    outs = [check_counts(df, "n", "source_dataset", "band_joined",
-                         title="Person-level records by the band at which they joined their person",
-                         name="linkage_records_band", levels={"band_joined": ["high", "medium", "low"]})]
+    if wh.has_index("person_index"):
+        dataset_sql = "case source_table " + " ".join(
+            f"when '{t.name}' then '{t.dataset}'" for t in MODEL.person_tables()) + " end"
+        today = dt.date.today()
+        age = f"date_diff('year', dob, date '{today.isoformat()}')"
+        age_sql = "case " + " ".join(
+            f"when {age} >= {lo}" + (f" and {age} <= {hi}" if hi is not None else "") + f" then '{label}'"
+            for lo, hi, label in AGE_BANDS) + " else 'Unknown' end"
+        for dim, expr, label in (("dataset", dataset_sql, "dataset"),
+                                 ("sex", "coalesce(sex_std, 'Unknown')", "sex (as recorded)"),
+                                 ("age_band", age_sql, "age band (from the recorded date of birth)")):
+            df = con.execute(
+                f"select {expr} as grp, coalesce(band_joined, 'not linked') as band, count(*) as n "
+                "from memory.main.person_index where primary_variant group by all").df()
+            counts = check_counts(df, "n", "grp", "band",
+                                  title=f"Person-level records by the band at which they joined a person, "
+                                        f"by {label}", name=f"linkage_records_{dim}", levels={"band": bands})
+            outs.append(counts)
+            outs.append(percentage_table(counts, of="row",
+                                         title=f"Share of person-level records joined at each band, by {label}",
+                                         name=f"linkage_share_{dim}"))
     if caps.has("spine.person"):
         for dim, label in (("sex", "sex"), ("age_band", "age band"), ("ethnic_group", "ethnic group"),
                            ("region", "region")):
@@ -211,7 +235,7 @@ def _linkage(request: Request) -> dict:
                 "coalesce(cast(weakest_band_joined as varchar), 'Unknown') as weakest, count(*) as n "
                 "from spine.person group by all").df()
             outs.append(check_counts(g, "n", "grp", "weakest",
-                                     title=f"Persons by their weakest link, by {label}",
+                                     title=f"Persons in the spine by their weakest link, by {label}",
                                      name=f"linkage_weakest_{dim}",
                                      levels={"weakest": ["high", "medium", "low"]}))
     return {"band": band_row[0] if band_row else None, "outputs": outs}
