@@ -99,6 +99,24 @@ def test_proxies_measure_what_they_claim(population):
         assert r["sensitivity"] > 0.8 and r["specificity"] > 0.97, r
 
 
+def test_flags_match_each_persons_own_need(population):
+    """Among spine persons with a full (layer 1 or 3) assessment, each driver's prevalence is within 1 pp (plus two
+    standard errors of a paired difference) of the prevalence of those same persons' latent needs: measurement adds
+    little bias, and what separates the spine from the true population is linkage (split and merged persons)."""
+    con, synth = population
+    build_spine(con, as_at=AS_AT, band="high")
+    rows = driver_validity(con, synth, population="oasys_full").to_pylist()  # maps spine persons to true persons
+    for r in rows:
+        d = r["driver"]
+        n, own, flagged, discordant = con.sql(f"""
+            select count(*), avg(tp.need_{d}::int), avg(sp.need_{d}::int), avg((tp.need_{d} <> sp.need_{d})::int)
+            from spine.person sp join _spine_truth m using (person_id)
+            join _truth_person tp on tp.person_id = m.truth_person_id where sp.has_full_oasys""").fetchall()[0]
+        assert n > 800
+        tol = 0.01 + 2 * math.sqrt(max(discordant, 0.01) / n)
+        assert abs(flagged - own) <= tol, (d, flagged, own, tol)
+
+
 def test_cohort_membership_agrees_with_the_truth(population):
     con, synth = population
     build_spine(con, as_at=AS_AT, band="high")
