@@ -454,3 +454,40 @@ def test_admin_adds_and_removes_an_account_through_the_web(small_project, client
     assert "Account newbie removed" in r.text
     details = [e["detail"] for e in audit_entries(small_project) if e["action"] == "account"]
     assert details[-2:] == ["added account newbie with role analyst", "removed account newbie"]
+
+
+def test_bold_serve_starts_and_serves_over_http(small_project, tmp_path):  # noqa: F811
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "serve.log"
+    bold = os.path.join(os.path.dirname(sys.executable), "bold")
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([bold, "serve", "--project", str(small_project.root), "--port", str(port)],
+                                stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "bold serve did not start"
+                time.sleep(0.2)
+        assert r.status_code == 200 and "Sign in" in r.text
+        assert "Secure" in r.headers["set-cookie"] and "server" not in r.headers
+        assert httpx.get(f"http://127.0.0.1:{port}/assets/app.css").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    text = log.read_text()
+    assert "GET /sign-in 200" in text and "Serving" in text
