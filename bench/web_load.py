@@ -89,7 +89,8 @@ def machine() -> dict:
     vm = psutil.virtual_memory()
     return {"cpu_count": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
             "ram_gb": round(vm.total / 2**30, 1), "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "platform": platform.platform()}
+            "duckdb": duckdb.__version__, "platform": platform.platform(),
+            "load_average_1m_at_start": round(os.getloadavg()[0], 2)}
 
 
 def build(persons: int, seed: int) -> Path:
@@ -341,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  run: think time {think} s ...", flush=True)
             result = asyncio.run(run_load(f"http://127.0.0.1:{port}", names, people, max_requests=args.requests,
                                           duration=args.duration, seed=args.seed, think=think))
-            run = {"think_s": think, "wall_s": round(result["wall_s"], 1), "errors": result["errors"]}
+            run = {"think_s": think, "wall_s": round(result["wall_s"], 1), "errors": result["errors"],
+                   "load_average_1m_after": round(os.getloadavg()[0], 2)}
             total = 0
             for kind, values in result["timings"].items():
                 total += len(values)
