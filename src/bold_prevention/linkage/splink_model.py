@@ -86,7 +86,7 @@ class TrainingOptions:
     #: Pairs sampled to estimate u probabilities (non-match agreement rates).
     u_max_pairs: float = 1e6
     #: Cap on blocked pairs used by each EM session (same accuracy as uncapped at a fraction of the memory).
-    em_max_pairs: float = 2e6
+    em_max_pairs: float = 1e6
     #: Assumed recall of the strict deterministic rules used to estimate the prior match probability.
     deterministic_recall: float = 0.8
     #: Term-frequency adjustments on exact name (and postcode) agreement.
@@ -141,6 +141,13 @@ def _jw(col: str, t: float, key: str) -> cll.ComparisonLevelCreator:
     return cll.JaroWinklerLevel(col, t).configure(label_for_charts=f"{key}: Jaro-Winkler {col} >= {t}")
 
 
+def _one_slip(col: str) -> cll.ComparisonLevelCreator:
+    """Damerau-Levenshtein distance <= 1 (one character changed, added or dropped, or two adjacent characters
+    swapped). Written as Levenshtein <= 2 AND Damerau-Levenshtein <= 1: the same pairs, but the engine computes the
+    (ten times slower) Damerau-Levenshtein distance only for the few pairs that pass the cheap test."""
+    return cll.And(cll.LevenshteinLevel(col, 2), cll.DamerauLevenshteinLevel(col, 1))
+
+
 def _similar(phonetic_col: str, col: str, t: float) -> cll.ComparisonLevelCreator:
     return cll.Or(cll.ExactMatchLevel(phonetic_col), cll.JaroWinklerLevel(col, t)).configure(
         label_for_charts=f"similar: same phonetic code or Jaro-Winkler >= {t}")
@@ -152,7 +159,7 @@ def _forename(mode: Mode, tf: bool, has_middle: bool, bloom_ok: bool = True) -> 
     if mode == "clear":
         levels.append(_jw("forename", 0.92, "close"))
         # Short names with one slip ("AMA"/"AAM", "MIA"/"MZA") score low on Jaro-Winkler.
-        levels.append(cll.DamerauLevenshteinLevel("forename", 1).configure(
+        levels.append(_one_slip("forename").configure(
             label_for_charts="typo: one character different or two adjacent characters swapped"))
     elif bloom_ok:
         levels.append(_level("close", "forename Bloom-filter Dice >= 0.8", bloom.dice_sql("forename", 0.8)))
@@ -209,8 +216,16 @@ def _dob(mode: Mode, generation_years: int) -> cl.CustomComparison:
                     _level("transposed", "day and month transposed",
                            '"dob_iso_l" = "dob_swapped_r" or "dob_swapped_l" = "dob_iso_r"')]
     if mode == "clear":
-        levels.append(cll.DamerauLevenshteinLevel("dob_iso", 1).configure(
-            label_for_charts="typo: one character different or two adjacent characters swapped"))
+        # One slip in one part (day, month or year): the same pairs as Damerau-Levenshtein <= 1 on the ISO text,
+        # but the slow edit distance runs on a 2- or 4-character part and only where the other two parts agree.
+        levels.append(_level(
+            "typo", "one character different or two adjacent characters swapped",
+            '("dob_year_l" = "dob_year_r" and "dob_month_l" = "dob_month_r" and '
+            'damerau_levenshtein(substr("dob_iso_l", 9, 2), substr("dob_iso_r", 9, 2)) <= 1) or '
+            '("dob_year_l" = "dob_year_r" and "dob_day_l" = "dob_day_r" and '
+            'damerau_levenshtein(substr("dob_iso_l", 6, 2), substr("dob_iso_r", 6, 2)) <= 1) or '
+            '("dob_month_l" = "dob_month_r" and "dob_day_l" = "dob_day_r" and '
+            'damerau_levenshtein(substr("dob_iso_l", 1, 4), substr("dob_iso_r", 1, 4)) <= 1)'))
         levels.append(cll.AbsoluteDateDifferenceLevel("dob", input_is_string=False, threshold=1,
                                                       metric="year").configure(
             label_for_charts="near: within one year (other than the above)"))
@@ -279,9 +294,9 @@ def _town(mode: Mode) -> cl.CustomComparison:
 def _id_number(mode: Mode) -> cl.CustomComparison:
     levels: list = [_null("id_number"), _exact("id_number", "exact", "identifier equal")]
     if mode == "clear":
-        levels.append(cll.DamerauLevenshteinLevel("id_number", 1).configure(
+        levels.append(_one_slip("id_number").configure(
             label_for_charts="typo: one character different"))
-        levels.append(cll.DamerauLevenshteinLevel("id_number", 2).configure(
+        levels.append(cll.LevenshteinLevel("id_number", 2).configure(
             label_for_charts="close: two characters different"))
     levels.append(_else())
     return cl.CustomComparison(levels, output_column_name="id_number", comparison_description="Other identifier")
@@ -328,11 +343,14 @@ _BLOCKING: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("date_of_birth", "postcode"), lambda: block_on("postcode", "dob_year")),
     (("date_of_birth", "surname"), lambda: "l.dob_iso = r.dob_swapped and l.surname_phonetic = r.surname_phonetic"),
     (("date_of_birth", "surname"), lambda: "l.dob_swapped = r.dob_iso and l.surname_phonetic = r.surname_phonetic"),
-    (("date_of_birth", "forename", "surname"), lambda: block_on("dob_ym", "forename_canonical")),
     (("date_of_birth", "forename", "surname"), lambda: block_on("dob_year", "dob_day", "surname_phonetic")),
+    # same name where one date of birth is missing (one rule per side, so the engine filters before joining)
     (("forename", "surname", "date_of_birth"),
      lambda: "l.forename_canonical = r.forename_canonical and l.surname_nospace = r.surname_nospace "
-             "and (l.dob_iso is null or r.dob_iso is null)"),
+             "and l.dob_iso is null"),
+    (("forename", "surname", "date_of_birth"),
+     lambda: "l.forename_canonical = r.forename_canonical and l.surname_nospace = r.surname_nospace "
+             "and r.dob_iso is null"),
     (("forename", "postcode"), lambda: block_on("forename_canonical", "postcode")),
     (("id_number",), lambda: block_on("id_number")),
     (("address", "postcode"), lambda: block_on("address_number", "postcode")),
@@ -340,12 +358,12 @@ _BLOCKING: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("town", "date_of_birth"), lambda: block_on("dob_iso", "town")),
     (("address", "town"), lambda: block_on("address_number", "town", "surname_phonetic")),
     (("surname", "postcode"), lambda: block_on("surname_phonetic", "postcode")),
-    (("forename", "surname"), lambda: block_on("forename_phonetic", "surname_phonetic")),
 )
 #: Rules used when few identifiers are present (fallback): these can be large; the forename+surname rule above
 #: is restricted by year of birth when a date of birth exists.
 _BLOCKING_WITHOUT_DOB: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("forename", "surname"), lambda: block_on("forename_canonical", "surname_nospace")),
+    (("forename", "surname"), lambda: block_on("forename_phonetic", "surname_phonetic")),
     (("surname", "postcode"), lambda: block_on("surname", "postcode_sector")),
     (("forename", "postcode"), lambda: block_on("forename_canonical", "postcode")),
     (("surname",), lambda: block_on("surname")),
@@ -696,13 +714,21 @@ class LinkageModel:
         """Split predictions into (kept, excluded) SplinkDataFrames; excluded rows carry ``guard`` (the reason)."""
         conds = self.guard_conditions()
         name = predictions.physical_name
+        # Keep only what clustering and reporting need (ids, weights, comparison levels): clustering a narrow
+        # table is several times faster than clustering Splink's wide prediction table.
+        cols = [c.unquote().name for c in predictions.columns]
+        keep = [c for c in cols if c.startswith(("unique_id_", "source_dataset_", "gamma_"))
+                or c in ("match_weight", "match_probability")]
+        select = ", ".join(keep)  # plain names: double quotes are string literals on Spark
         if not conds:
-            excluded = self.db_api.query_sql(f"select *, cast(null as varchar) as guard from {name} where 1 = 0")
-            return predictions, excluded
+            kept = self.db_api.query_sql(f"select {select} from {name}")
+            excluded = self.db_api.query_sql(f"select {select}, cast(null as varchar) as guard from {name} "
+                                             "where 1 = 0")
+            return kept, excluded
         reason = "case " + " ".join(f"when {c} then '{k}'" for k, c in conds.items()) + " end"
         any_cond = " or ".join(conds.values())
-        kept = self.db_api.query_sql(f"select * from {name} where not ({any_cond})")
-        excluded = self.db_api.query_sql(f"select *, {reason} as guard from {name} where {any_cond}")
+        kept = self.db_api.query_sql(f"select {select} from {name} where not ({any_cond})")
+        excluded = self.db_api.query_sql(f"select {select}, {reason} as guard from {name} where {any_cond}")
         return kept, excluded
 
     def cluster(self, predictions, thresholds: Thresholds, *, one_to_one: Sequence[str] = ()) -> dict[str, Any]:
