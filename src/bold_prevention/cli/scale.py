@@ -1,0 +1,190 @@
+"""``bold scale ...`` (the pipeline on DuckDB or Spark, the Parquet warehouse, the Spark environment) and
+``bold sql`` (spine and cohort transformations as Trino / Athena, Spark or DuckDB SQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ..project import Project
+from .app import ProjectOption, app, console, out, user_errors
+
+scale_app = typer.Typer(help="Scale-out: the same pipeline on DuckDB or Apache Spark (local mode or a cluster), "
+                             "the Parquet warehouse Spark reads, and the Spark environment.",
+                        no_args_is_help=True)
+app.add_typer(scale_app, name="scale")
+
+EngineOption = typer.Option(None, "--engine", "-e", help="Engine: duckdb (default, or $BOLD_ENGINE) or spark.")
+MasterOption = typer.Option(None, "--spark-master", help="Spark master: local[*] (default, or $BOLD_SPARK_MASTER), "
+                                                         "local[N], spark://HOST:PORT, k8s://... or yarn.")
+
+
+def _date(value: str | None, what: str = "as-at date") -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise InputError(f"{what} {value!r} is not a date", hint="give it as YYYY-MM-DD") from e
+
+
+@scale_app.command("export")
+@user_errors
+def export_cmd(
+    project: Path | None = ProjectOption,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing Parquet warehouse folder."),
+    schemas: str = typer.Option("extract,linkage,meta,catalogue", "--schemas",
+                                help="Comma-separated warehouse schemas to export."),
+) -> None:
+    """Export the checked DuckDB warehouse as the Parquet warehouse (<project>/parquet) the Spark engine reads."""
+    from ..scale.export import export_warehouse_to_parquet
+
+    with console.status("exporting") as status:
+        res = export_warehouse_to_parquet(Project.at(project), schemas=[s.strip() for s in schemas.split(",")
+                                                                        if s.strip()],
+                                          overwrite=overwrite, progress=lambda m: status.update(m))
+    out.print(f"[bold]Parquet warehouse[/] {res.folder}: {len(res.tables)} tables, {res.rows:,} rows "
+              f"({res.seconds:.1f} s)")
+
+
+@scale_app.command("load")
+@user_errors
+def load_cmd(
+    source: Path = typer.Argument(..., help="Folder of extract files, or a synthetic output folder."),
+    project: Path | None = ProjectOption,
+    snapshot_date: str | None = typer.Option(None, "--snapshot-date", help="Date of the extract (YYYY-MM-DD)."),
+) -> None:
+    """Load and check extracts (on DuckDB, under the data contracts), then export them as Parquet for Spark."""
+    from ..scale.export import load_to_parquet
+
+    with console.status("loading") as status:
+        res = load_to_parquet(Project.at(project), source, snapshot_date=_date(snapshot_date, "snapshot date"),
+                              progress=lambda m: status.update(m))
+    out.print(f"[bold]Loaded and exported[/] {res.folder}: {len(res.tables)} tables, {res.rows:,} rows")
+
+
+@scale_app.command("run")
+@user_errors
+def run_cmd(
+    engine: str | None = EngineOption,
+    spark_master: str | None = MasterOption,
+    stages: str = typer.Option("spine,cohorts,timeline", "--stages",
+                               help="Comma-separated stages: link (Splink dedupe of the justice identities), "
+                                    "spine (XJS person records and the spine), cohorts, timeline."),
+    as_at: str = typer.Option("2024-12-31", "--as-at", help="As-at date of the spine (YYYY-MM-DD)."),
+    band: str = typer.Option("medium", "--band", help="Linkage band of the XJS person ids: high, medium, low."),
+    register: Path | None = typer.Option(None, "--register", help="A register YAML file (default: shipped)."),
+    cohort: list[str] | None = typer.Option(None, "--cohort", help="Cohort spec(s) to build (default: every "
+                                            "shipped spec the register supports)."),
+    model: Path | None = typer.Option(None, "--model", help="Saved Splink model for the link stage (default "
+                                      "<project>/models/justice_dedupe.json, trained there when missing)."),
+    chunks: int | None = typer.Option(None, "--chunks", help="Link stage: split prediction into N x N chunks."),
+    partitions: int | None = typer.Option(None, "--partitions", help="Spark shuffle partitions (default 8)."),
+    config: Path | None = typer.Option(None, "--config", help="A pipeline configuration (YAML with engine, "
+                                       "spark_master, extracts, as_at, band...): load, export and run it."),
+    project: Path | None = ProjectOption,
+) -> None:
+    """Run the pipeline's stages on DuckDB or Spark through the same library code."""
+    from ..scale.pipeline import run_from_config, run_pipeline
+
+    proj = Project.at(project)
+    with console.status("starting") as status:
+        say = lambda m: status.update(m)  # noqa: E731
+        if config is not None:
+            run = run_from_config(config, proj, stages=stages, engine=engine, spark_master=spark_master,
+                                  progress=say)
+        else:
+            run = run_pipeline(proj, engine=engine, stages=stages, as_at=_date(as_at), band=band,
+                               register=register, cohorts=cohort or None, link_model=model,
+                               link_chunks=(chunks, chunks) if chunks else None, spark_master=spark_master,
+                               partitions=partitions, progress=say)
+    t = Table(title=f"Pipeline on {run.engine}" + (f" ({run.master})" if run.master else ""))
+    t.add_column("stage")
+    t.add_column("seconds", justify="right")
+    t.add_column("result")
+    t.add_row("open", f"{run.open_seconds:.1f}", "")
+    for s in run.stages:
+        t.add_row(s.stage, f"{s.seconds:.1f}", json.dumps(s.detail, default=str))
+    out.print(t)
+    for n in run.notes:
+        console.print(f"[yellow]Note:[/] {n}")
+    console.print("Tables are internal to the warehouse; take figures away through disclosure control "
+                  "(`bold cohort profile --out`).")
+
+
+@scale_app.command("check")
+@user_errors
+def check_cmd(
+    spark_master: str | None = MasterOption,
+    start: bool = typer.Option(False, "--start", help="Also start a Spark session and run a query."),
+    project: Path | None = ProjectOption,
+) -> None:
+    """Check the Spark environment: Java, PySpark, Splink's similarity jar, the master, the Parquet warehouse."""
+    import os
+
+    from ..warehouse import spark as sp
+
+    master = spark_master or os.environ.get("BOLD_SPARK_MASTER") or sp.DEFAULT_MASTER
+    java = sp.check_java()
+    out.print(f"Java: {java}")
+    try:
+        import pyspark
+
+        out.print(f"PySpark: {pyspark.__version__}")
+    except ImportError as e:
+        raise InputError("PySpark is not installed", hint="uv sync --all-extras") from e
+    jar = sp.similarity_jar()
+    out.print(f"Splink similarity jar: {jar or 'not found'}")
+    sp.check_master(master)
+    out.print(f"Spark master {master}: reachable")
+    proj = Project.at(project)
+    if proj.parquet_dir.exists():
+        sp.check_parquet_warehouse(proj.parquet_dir, create=False)
+        out.print(f"Parquet warehouse {proj.parquet_dir}: schema version {sp.schema_version()}")
+    else:
+        out.print(f"Parquet warehouse {proj.parquet_dir}: not exported yet (`bold scale export`)")
+    if start:
+        with console.status("starting Spark"):
+            s = sp.spark_session(master)
+            n = s.sql("SELECT 1 AS one").collect()[0][0]
+        out.print(f"Spark {s.version} on {s.sparkContext.master}: query ok ({n})")
+
+
+@app.command("sql")
+@user_errors
+def sql_cmd(
+    what: str = typer.Argument("spine", help="spine, or cohort"),
+    name: str | None = typer.Argument(None, help="With `cohort`: the cohort spec (shipped name or YAML path)."),
+    dialect: str = typer.Option("trino", "--dialect", "-d", help="trino, athena, spark or duckdb."),
+    as_at: str = typer.Option("2024-12-31", "--as-at", help="As-at date (YYYY-MM-DD)."),
+    band: str = typer.Option("medium", "--band", help="Linkage band of the XJS person ids (spine)."),
+    register: Path | None = typer.Option(None, "--register", help="A register YAML file (spine; default shipped)."),
+    output: Path | None = typer.Option(None, "--out", "-o", help="Write the script to this file (default: print)."),
+) -> None:
+    """Write the spine or a cohort's transformations as SQL for Trino / Athena, Spark or DuckDB."""
+    from ..scale.sql import cohort_script, parse_check, spine_script
+
+    when = _date(as_at)
+    if what == "spine":
+        script = spine_script(dialect, as_at=when, band=band, register=register)
+    elif what == "cohort":
+        if not name:
+            raise InputError("`bold sql cohort` needs the cohort's name", hint="e.g. bold sql cohort possession_claim")
+        script = cohort_script(name, dialect, as_at=when)
+    else:
+        raise InputError(f"unknown transformation {what!r}", hint="use `spine` or `cohort NAME`")
+    n = parse_check(script)
+    text = script.text()
+    if output is None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        from ..files import atomic_file
+
+        with atomic_file(output) as fh:
+            fh.write(text)
+        console.print(f"wrote {output} ({n} statements, {script.dialect}; parsed with sqlglot)")

@@ -1,0 +1,526 @@
+"""Linkage of the justice identity records on either engine, through Splink's backend abstraction.
+
+The Data First person tables' identities (``linkage.identity_<table>``: names, date of birth, postcode, sex) are
+standardised with :func:`bold_prevention.linkage.standardise.standardise_arrow` - on Spark the same function runs
+on every Arrow batch of every partition (``mapInArrow``), so both engines compare identical standard columns - and
+deduplicated with :class:`bold_prevention.linkage.splink_model.LinkageModel` over Splink's ``DuckDBAPI`` or
+``SparkAPI`` (Splink's Scala similarity functions - Jaro-Winkler, Damerau-Levenshtein - are registered from the jar
+Splink ships, which the Spark session loads). Same settings, same saved model, same SQL: only the backend differs.
+
+Written to the warehouse (on the engine in use):
+
+``linkage.justice_standardised``  the standardised identity records (kept for incremental linkage of the next
+                                  snapshot);
+``linkage.justice_pairs``         scored pairs at or above the prediction threshold: ``unique_id_l``,
+                                  ``unique_id_r``, ``match_weight``, ``match_probability``, ``band`` and ``guard``
+                                  (the hard non-match rule that refused the pair, else null);
+``linkage.justice_clusters``      one row per record: ``record_id``, ``source_table``, ``cluster_high``,
+                                  ``cluster_medium``, ``cluster_low``.
+
+Incremental linkage (:func:`link_new_records`) scores only a new snapshot's records - against the existing
+population with ``predict_between`` and among themselves with ``predict_within`` - and updates the clusters by
+connected components over the touched clusters, instead of relinking everything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+
+from ..datafirst import MODEL
+from ..errors import InputError
+from ..linkage.splink_model import (
+    BANDS,
+    Guards,
+    LinkageModel,
+    Thresholds,
+    TrainingOptions,
+    quiet_splink,
+    read_model,
+)
+from ..linkage.standardise import StandardiseOptions, standardise_arrow
+from .engine import Warehouse
+
+__all__ = [
+    "JUSTICE_ROLES",
+    "LinkageRun",
+    "IncrementalRun",
+    "identity_sql",
+    "standardise_spark",
+    "standardised_identities",
+    "splink_api",
+    "dedupe_justice_records",
+    "link_new_records",
+    "default_model_path",
+    "model_for_backend",
+]
+
+Progress = Callable[[str], None]
+
+#: Identifier roles of the Data First person tables (the columns of ``linkage.identity_<table>``).
+JUSTICE_ROLES: tuple[str, ...] = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
+DATASET_NAME = "justice"
+
+
+def default_model_path(wh: Warehouse) -> Path:
+    return wh.project.models_dir / "justice_dedupe.json"
+
+
+# ------------------------------------------------------------------------------------------------ identities
+def identity_sql(tables: Sequence[str] | None = None) -> str:
+    """Portable SELECT of the justice identity records: ``record_id`` (``<table>:<record id>``),
+    ``source_table`` and one column per role of :data:`JUSTICE_ROLES`."""
+    chosen = [t for t in MODEL.xjs_tables() if tables is None or t.name in tables]
+    if not chosen:
+        raise InputError("no Data First person table to link", hint="load the extracts with `bold load` first")
+    parts = []
+    for t in chosen:
+        roles = t.identifier_roles
+        cols = ", ".join(f"{roles[r]} AS {r}" if r in roles else f"CAST(NULL AS VARCHAR) AS {r}"
+                         for r in JUSTICE_ROLES)
+        parts.append(f"SELECT '{t.name}:' || {t.record_id} AS record_id, '{t.name}' AS source_table, {cols} "
+                     f"FROM linkage.identity_{t.name}")
+    return "\nUNION ALL\n".join(parts)
+
+
+def _present_identity_tables(wh: Warehouse) -> list[str]:
+    have = wh.tables("linkage")
+    return [t.name for t in MODEL.xjs_tables() if f"identity_{t.name}" in have]
+
+
+def _std_schema(input_schema: pa.Schema, columns: dict[str, str], options: StandardiseOptions) -> pa.Schema:
+    empty = pa.table({f.name: pa.array([], f.type) for f in input_schema})
+    return standardise_arrow(empty, id_column="record_id", columns=columns, options=options).schema
+
+
+def _with_source_table(std: pa.Table) -> pa.Table:
+    """Add ``source_table``: the table part of ``unique_id`` (``<table>:<record id>``)."""
+    import pyarrow.compute as pc
+
+    parts = pc.split_pattern(std.column("unique_id"), ":", max_splits=1)
+    return std.append_column("source_table", pc.list_element(parts, 0))
+
+
+def standardise_spark(df, *, columns: dict[str, str] | None = None, options: StandardiseOptions | None = None):
+    """Standardise a Spark DataFrame of identity records (``record_id`` and the role columns) on Spark: the same
+    standardisation function as on DuckDB, applied to each Arrow batch in the Python workers."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    columns = dict(columns or {r: r for r in JUSTICE_ROLES})
+    # one reference date for every batch (the default is "today" at the time each batch runs)
+    opts = options or StandardiseOptions()
+    if opts.reference_date is None:
+        from dataclasses import replace
+        from datetime import date
+
+        opts = replace(opts, reference_date=date.today())
+    in_schema = to_arrow_schema(df.schema)
+    std = _std_schema(in_schema, columns, opts)
+    out_schema = pa.schema([*std, pa.field("source_table", pa.string())])
+
+    def run(batches):
+        for b in batches:
+            if b.num_rows == 0:
+                continue
+            s = standardise_arrow(pa.Table.from_batches([b]), id_column="record_id", columns=columns, options=opts)
+            yield from _with_source_table(s).cast(out_schema).to_batches()
+
+    return df.mapInArrow(run, from_arrow_schema(out_schema))
+
+
+def standardised_identities(wh: Warehouse, *, tables: Sequence[str] | None = None,
+                            options: StandardiseOptions | None = None, source_sql: str | None = None):
+    """The standardised justice identity records, on the warehouse's engine: an Arrow table (DuckDB) or a Spark
+    DataFrame (Spark), with ``source_table`` carried along."""
+    sql = source_sql or identity_sql(tables if tables is not None else _present_identity_tables(wh))
+    columns = {r: r for r in JUSTICE_ROLES}
+    if wh.is_spark:
+        df = wh.con.spark.sql(sqlglot.transpile(sql, read="duckdb", write="spark")[0])
+        return standardise_spark(df, columns=columns, options=options)
+    raw = wh.con.sql(sql).to_arrow_table()
+    return _with_source_table(standardise_arrow(raw, id_column="record_id", columns=columns, options=options))
+
+
+# ------------------------------------------------------------------------------------------------ backends
+#: How string similarity is computed on Spark: ``duckdb`` gives DuckDB's values exactly; ``jar`` uses the Scala
+#: functions of Splink's jar throughout.
+SIMILARITY = ("duckdb", "jar")
+
+
+def splink_api(wh: Warehouse, *, duckdb_con: duckdb.DuckDBPyConnection | None = None, similarity: str = "duckdb"):
+    """Splink's database API for the engine: ``SparkAPI`` over the warehouse's session, or ``DuckDBAPI`` over a
+    private in-memory DuckDB (Splink's scratch tables never land in the warehouse file).
+
+    On Spark, Splink's similarity functions come from the Scala jar Splink ships (loaded by the session). Its
+    Jaro and Jaro-Winkler count half-transpositions fractionally, where DuckDB (like jellyfish and most
+    references) rounds them down, so about 2% of pairs of similar names score differently (ROBIJSON / ROBINSON:
+    0.907 against 0.921) and can fall on another comparison level. With ``similarity="duckdb"`` (the default)
+    ``jaro_winkler`` and ``jaro_sim`` are replaced by vectorised (Arrow) Python functions computing DuckDB's
+    values, so both engines give the same comparison levels and match probabilities; the jar's
+    ``damerau_levenshtein`` already agrees with DuckDB's and is kept. ``similarity="jar"`` keeps the jar's
+    functions (no Python workers).
+    """
+    if similarity not in SIMILARITY:
+        raise InputError(f"similarity {similarity!r} is not known", hint=f"use one of {', '.join(SIMILARITY)}")
+    if wh.is_spark:
+        from splink import SparkAPI
+
+        spark = wh.con.spark
+        # Splink breaks the lineage of its iterative steps (connected components) by writing them as Parquet
+        # under the checkpoint folder; persisting alone lets the query plans grow with every iteration.
+        ck = wh.con.parquet_dir / "_scratch" / "checkpoints"
+        ck.mkdir(parents=True, exist_ok=True)
+        spark.sparkContext.setCheckpointDir(ck.as_posix())
+        api = SparkAPI(spark_session=spark, break_lineage_method="parquet")
+        missing = [f for f in ("jaro_winkler", "damerau_levenshtein") if not spark.catalog.functionExists(f)]
+        if missing:
+            raise InputError(f"Splink's similarity functions ({', '.join(missing)}) are not registered on Spark",
+                             hint="start Spark through bold_prevention (it adds Splink's similarity jar to "
+                                  "spark.jars), or add splink.backends.spark.similarity_jar_location() yourself")
+        if similarity == "duckdb":
+            from . import _similarity
+
+            _similarity.register(spark)
+        return api
+    from splink import DuckDBAPI
+
+    return DuckDBAPI(connection=duckdb_con or duckdb.connect())
+
+
+def _splink_dialect(name: str):
+    from splink.internals.dialects import SplinkDialect
+
+    return SplinkDialect.from_string(name)
+
+
+def _translate_condition(sql: str, source: str, target: str) -> str:
+    """One SQL condition of a Splink model from ``source`` to ``target`` dialect (sqlglot), with Splink's
+    similarity functions renamed to the target backend's (``jaro_winkler_similarity`` -> ``jaro_winkler``...)."""
+    if sql.strip().upper() == "ELSE":
+        return sql
+    src, tgt = _splink_dialect(source), _splink_dialect(target)
+    names = {}
+    for attr in ("jaro_winkler_function_name", "jaro_function_name", "levenshtein_function_name",
+                 "damerau_levenshtein_function_name"):
+        try:
+            names[getattr(src, attr).lower()] = getattr(tgt, attr)
+        except (AttributeError, NotImplementedError):
+            continue
+    tree = sqlglot.parse_one(sql, read=src.sqlglot_dialect)
+    for fn in list(tree.find_all(sqlglot.exp.Func)):
+        rendered = fn.sql(dialect=src.sqlglot_dialect).split("(")[0].strip().lower()
+        if rendered in names and names[rendered].lower() != rendered:
+            args = [a for a in (fn.args.get("this"), fn.args.get("expression")) if a is not None] \
+                if not isinstance(fn, sqlglot.exp.Anonymous) else list(fn.expressions)
+            fn.replace(sqlglot.exp.Anonymous(this=names[rendered], expressions=args))
+    return tree.sql(dialect=tgt.sqlglot_dialect)
+
+
+def model_for_backend(settings: dict[str, Any], target: str) -> dict[str, Any]:
+    """A saved Splink model rewritten for another backend's SQL dialect.
+
+    Splink reads a model's conditions in the dialect of the backend it is loaded on, so a model saved on DuckDB
+    (``"forename_l" = "forename_r"``: double-quoted identifiers) would compare string literals on Spark. Every
+    comparison-level condition and blocking rule is transpiled with sqlglot from the model's ``sql_dialect`` and
+    the similarity functions renamed; parameters (m, u, term frequencies) are unchanged.
+    """
+    source = str(settings.get("sql_dialect") or "duckdb")
+    if source == target:
+        return settings
+    out = json.loads(json.dumps(settings))
+    for c in out.get("comparisons", []):
+        for lv in c.get("comparison_levels", []):
+            if "sql_condition" in lv:
+                lv["sql_condition"] = _translate_condition(lv["sql_condition"], source, target)
+    rules = []
+    for br in out.get("blocking_rules_to_generate_predictions", []):
+        if isinstance(br, dict) and "blocking_rule" in br:
+            br = dict(br, blocking_rule=_translate_condition(br["blocking_rule"], source, target))
+            br["sql_dialect"] = target
+        elif isinstance(br, str):
+            br = _translate_condition(br, source, target)
+        rules.append(br)
+    out["blocking_rules_to_generate_predictions"] = rules
+    out["sql_dialect"] = target
+    return out
+
+
+def _api_dialect(api) -> str:
+    return api.sql_dialect.sql_dialect_str
+
+
+def _dialect_sql(api, sql: str) -> str:
+    """DuckDB-dialect SQL in the dialect of Splink's backend."""
+    if type(api).__name__ == "SparkAPI":
+        return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    return sql
+
+
+def _query(api, sql: str):
+    return api.query_sql(_dialect_sql(api, sql))
+
+
+def _to_warehouse(wh: Warehouse, api, target: str, sql: str) -> None:
+    """Materialise ``sql`` (DuckDB dialect, over Splink's tables) as the warehouse table ``target``."""
+    if wh.is_spark:  # Splink's tables are views in the warehouse's own Spark session
+        wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
+        return
+    data = api.duckdb_con.sql(sql).to_arrow_table()
+    name = f"__scale_{uuid.uuid4().hex[:8]}"
+    wh.con.register(name, data)
+    try:
+        wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {name}")
+    finally:
+        wh.con.unregister(name)
+
+
+def _store_standardised(wh: Warehouse, std) -> None:
+    if wh.is_spark:
+        wh.con.write_table("linkage", "justice_standardised", std)
+    else:
+        name = f"__scale_{uuid.uuid4().hex[:8]}"
+        wh.con.register(name, std)
+        try:
+            wh.con.execute(f"CREATE OR REPLACE TABLE linkage.justice_standardised AS SELECT * FROM {name}")
+        finally:
+            wh.con.unregister(name)
+
+
+# ------------------------------------------------------------------------------------------------ dedupe
+@dataclass
+class LinkageRun:
+    engine: str
+    records: int
+    pairs: int
+    excluded: int
+    clusters: dict[str, int]
+    model_path: Path | None
+    trained: bool
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _pairs_sql(kept: str, excluded: str, thresholds: Thresholds) -> str:
+    band = thresholds.band_sql()
+    return (f"SELECT unique_id_l, unique_id_r, match_weight, match_probability, {band} AS band, "
+            f"CAST(NULL AS VARCHAR) AS guard FROM {kept} "
+            f"UNION ALL SELECT unique_id_l, unique_id_r, match_weight, match_probability, CAST(NULL AS VARCHAR), "
+            f"guard FROM {excluded}")
+
+
+def _clusters_sql(std: str, clusters: dict[str, str]) -> str:
+    joins = " ".join(f"JOIN {clusters[b]} c_{b} ON c_{b}.unique_id = s.unique_id" for b in BANDS)
+    cols = ", ".join(f"c_{b}.cluster_id AS cluster_{b}" for b in BANDS)
+    return f"SELECT s.unique_id AS record_id, s.source_table, {cols} FROM {std} s {joins}"
+
+
+def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = None, train: bool | None = None,
+                           thresholds: Thresholds | None = None, guards: Guards | None = None,
+                           training: TrainingOptions | None = None, predict_threshold: float = 0.01,
+                           chunks: tuple[int, int] | None = None, tables: Sequence[str] | None = None,
+                           options: StandardiseOptions | None = None, similarity: str = "duckdb",
+                           progress: Progress | None = None) -> LinkageRun:
+    """Deduplicate the justice identity records on the warehouse's engine with Splink.
+
+    ``model_path``: the saved Splink model to use (default ``<project>/models/justice_dedupe.json``); when it does
+    not exist (or ``train``), a model is trained on this engine and saved there. ``chunks``: split prediction into
+    ``(left, right)`` chunks (Splink's ``num_chunks_left`` / ``num_chunks_right``) to bound memory.
+    """
+    say = progress or (lambda _m: None)
+    quiet_splink(logging.ERROR)
+    thresholds = thresholds or Thresholds()
+    mp = Path(model_path) if model_path else default_model_path(wh)
+    do_train = train if train is not None else not mp.exists()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    say(f"standardising the justice identity records on {wh.engine}")
+    std = standardised_identities(wh, tables=tables, options=options)
+    _store_standardised(wh, std)
+    if wh.is_spark:
+        std = wh.con.spark.table("linkage.justice_standardised")
+        n = std.count()
+    else:
+        n = std.num_rows
+    if n == 0:
+        raise InputError("there are no justice identity records to link",
+                         hint="load the Data First extracts (with identifiers) with `bold load` first")
+    timings["standardise"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scratch = None if wh.is_spark else duckdb.connect()
+    try:
+        if scratch is not None:
+            scratch.execute("SET preserve_insertion_order = false")
+        api = splink_api(wh, duckdb_con=scratch, similarity=similarity)
+        settings = None if do_train else model_for_backend(read_model(mp), _api_dialect(api))
+        model = LinkageModel([std], names=[DATASET_NAME], roles=JUSTICE_ROLES, link_type="dedupe_only",
+                             db_api=api, settings=settings, guards=guards, training=training)
+        if do_train:
+            say(f"training the linkage model on {n:,} records")
+            model.train(progress=say)
+            mp.parent.mkdir(parents=True, exist_ok=True)
+            from ..files import atomic_file
+
+            with atomic_file(mp) as fh:
+                json.dump(model.settings(), fh, indent=2)
+        timings["train"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        say("scoring candidate pairs" + (f" in {chunks[0]} x {chunks[1]} chunks" if chunks else ""))
+        pred = model.predict(threshold=min(predict_threshold, thresholds.low), chunks=chunks)
+        kept, excluded = model.apply_guards(pred)
+        timings["predict"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        say("clustering at the high, medium and low bands")
+        clusters = model.cluster(kept, thresholds)
+        timings["cluster"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _to_warehouse(wh, api, "linkage.justice_pairs",
+                      _pairs_sql(kept.physical_name, excluded.physical_name, thresholds))
+        _to_warehouse(wh, api, "linkage.justice_clusters",
+                      _clusters_sql(model.sdfs[0].physical_name, {b: c.physical_name for b, c in clusters.items()}))
+        counts = wh.con.execute(
+            "SELECT COUNT(*), COUNT(guard), " + ", ".join(f"(SELECT COUNT(DISTINCT cluster_{b}) FROM "
+                                                          f"linkage.justice_clusters)" for b in BANDS)
+            + " FROM linkage.justice_pairs").fetchall()[0]
+        timings["write"] = time.perf_counter() - t0
+    finally:
+        if scratch is not None:
+            scratch.close()
+    return LinkageRun(engine=wh.engine, records=int(n), pairs=int(counts[0]) - int(counts[1]),
+                      excluded=int(counts[1]), clusters={b: int(counts[2 + i]) for i, b in enumerate(BANDS)},
+                      model_path=mp, trained=do_train, seconds={k: round(v, 3) for k, v in timings.items()})
+
+
+# ------------------------------------------------------------------------------------------------ incremental
+@dataclass
+class IncrementalRun:
+    engine: str
+    existing: int
+    new: int
+    pairs: int
+    joined_existing: dict[str, int]
+    merged_clusters: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _tf_columns(settings: dict[str, Any]) -> list[str]:
+    cols = []
+    for c in settings.get("comparisons", []):
+        for lv in c.get("comparison_levels", []):
+            col = lv.get("tf_adjustment_column")
+            if col and col not in cols:
+                cols.append(col)
+    return cols
+
+
+def link_new_records(api, settings: dict[str, Any], existing, new, existing_clusters, *,
+                     thresholds: Thresholds | None = None, guards: Guards | None = None,
+                     predict_threshold: float = 0.01, progress: Progress | None = None) -> tuple[IncrementalRun, dict]:
+    """Link a new snapshot's standardised records to an already linked population, incrementally.
+
+    ``api``: Splink's backend (:func:`splink_api`); ``existing`` / ``new``: standardised records (anything
+    ``api.register`` takes: Arrow, a Spark DataFrame, a table name); ``existing_clusters``: the existing records'
+    clusters (``record_id``, ``cluster_high``, ``cluster_medium``, ``cluster_low``). Pairs are scored new x
+    existing (``predict_between``) and new x new (``predict_within``) only, with term frequencies from the whole
+    population; the hard non-match guards apply; then, per band, connected components over the new records and
+    the existing clusters they touch give each new record its cluster (an existing cluster's id when it joins one;
+    clusters bridged by a new record merge under the smallest id).
+
+    Returns the summary and SplinkDataFrames: ``pairs`` (scored pairs with ``guard``) and ``assignments`` (per band:
+    ``node_id``, ``cluster_id`` for the new records and for every existing cluster whose id changes).
+    """
+    from splink import Linker
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    say = progress or (lambda _m: None)
+    quiet_splink(logging.ERROR)
+    thresholds = thresholds or Thresholds()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    tag = uuid.uuid4().hex[:8]
+    s = model_for_backend(dict(settings), _api_dialect(api))
+    s["link_type"] = "dedupe_only"
+    s["retain_matching_columns"] = True
+    s["retain_intermediate_calculation_columns"] = False
+    sdf_old = api.register(existing, table_name=f"__inc_existing_{tag}")
+    sdf_new = api.register(new, table_name=f"__inc_new_{tag}")
+    all_sql = (f"SELECT * FROM {sdf_old.physical_name} UNION ALL SELECT * FROM {sdf_new.physical_name}")
+    sdf_all = api.register(_query(api, all_sql).physical_name, table_name=f"__inc_all_{tag}")
+    linker = Linker(sdf_all, s)
+    say("term frequencies over the whole population")
+    for col in _tf_columns(s):
+        linker.table_management.compute_tf_table(col)
+    timings["term_frequencies"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say("scoring the new records against the existing population (predict_between) and each other")
+    thr = min(predict_threshold, thresholds.low)
+    between = linker.inference.predict_between(sdf_new, sdf_old, threshold_match_probability=thr,
+                                               warning_mode="never")
+    within = linker.inference.predict_within(sdf_new, threshold_match_probability=thr, warning_mode="never")
+    # reuse LinkageModel's guards on the union of both
+    union = _query(api, f"SELECT * FROM {between.physical_name} UNION ALL SELECT * FROM {within.physical_name}")
+    from ..linkage.splink_model import guard_conditions
+
+    conds = guard_conditions(s, guards or Guards())
+    any_cond = " OR ".join(conds.values()) if conds else "FALSE"
+    reason = ("CASE " + " ".join(f"WHEN {c} THEN '{k}'" for k, c in conds.items()) + " END") if conds else \
+        "CAST(NULL AS VARCHAR)"
+    pairs = _query(api, f"SELECT unique_id_l, unique_id_r, match_weight, match_probability, "
+                        f"CASE WHEN {any_cond} THEN {reason} END AS guard FROM {union.physical_name}")
+    timings["predict"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    assignments = {}
+    joined, merged = {}, {}
+    clusters_old = api.register(existing_clusters, table_name=f"__inc_clusters_{tag}")
+    for b in BANDS:
+        t = getattr(thresholds, b)
+        # nodes: the new records and the existing clusters they touch (an existing record stands for its cluster)
+        edges = _query(api, f"""
+            SELECT COALESCE(cl.cluster_{b}, p.unique_id_l) AS id_l, COALESCE(cr.cluster_{b}, p.unique_id_r) AS id_r,
+                   p.match_probability
+            FROM {pairs.physical_name} p
+            LEFT JOIN {clusters_old.physical_name} cl ON cl.record_id = p.unique_id_l
+            LEFT JOIN {clusters_old.physical_name} cr ON cr.record_id = p.unique_id_r
+            WHERE p.guard IS NULL AND p.match_probability >= {t!r}""")
+        nodes = _query(api, f"""
+            SELECT unique_id AS node_id FROM {sdf_new.physical_name}
+            UNION SELECT id_l FROM {edges.physical_name}
+            UNION SELECT id_r FROM {edges.physical_name}""")
+        cc = cluster_pairwise_predictions_at_threshold(
+            nodes, edges, db_api=api, node_id_column_name="node_id", edge_id_column_name_left="id_l",
+            edge_id_column_name_right="id_r")
+        # a component keeps the smallest existing cluster id it holds (else Splink's representative, a new id)
+        res = _query(api, f"""
+            WITH cc AS (SELECT node_id, cluster_id FROM {cc.physical_name}),
+            old AS (SELECT DISTINCT cluster_{b} AS cid FROM {clusters_old.physical_name}),
+            keep AS (SELECT cc.cluster_id, MIN(old.cid) AS cid FROM cc JOIN old ON old.cid = cc.node_id
+                     GROUP BY cc.cluster_id)
+            SELECT cc.node_id, COALESCE(k.cid, cc.cluster_id) AS cluster_id,
+                   old.cid IS NOT NULL AS is_existing_cluster
+            FROM cc LEFT JOIN keep k ON k.cluster_id = cc.cluster_id
+            LEFT JOIN old ON old.cid = cc.node_id""")
+        stats = _query(api, f"""
+            SELECT COUNT(CASE WHEN NOT r.is_existing_cluster AND k.cid IS NOT NULL THEN 1 END) AS joined,
+                   COUNT(CASE WHEN r.is_existing_cluster AND r.node_id <> r.cluster_id THEN 1 END) AS merged
+            FROM {res.physical_name} r
+            LEFT JOIN (SELECT DISTINCT cluster_{b} AS cid FROM {clusters_old.physical_name}) k
+              ON k.cid = r.cluster_id""").as_record_dict()
+        joined[b] = int(stats[0]["joined"])
+        merged[b] = int(stats[0]["merged"])
+        assignments[b] = res
+    timings["cluster"] = time.perf_counter() - t0
+    n_pairs = _query(api, f"SELECT COUNT(*) AS n FROM {pairs.physical_name}").as_record_dict()[0]["n"]
+    n_old = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_old.physical_name}").as_record_dict()[0]["n"]
+    n_new = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_new.physical_name}").as_record_dict()[0]["n"]
+    run = IncrementalRun(engine="spark" if type(api).__name__ == "SparkAPI" else "duckdb", existing=int(n_old),
+                         new=int(n_new), pairs=int(n_pairs), joined_existing=joined, merged_clusters=merged,
+                         seconds={k: round(v, 3) for k, v in timings.items()})
+    return run, {"pairs": pairs, "assignments": assignments}
