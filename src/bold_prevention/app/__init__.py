@@ -5,7 +5,17 @@ GOV.UK Frontend and MoJ Frontend (served from the package; nothing is fetched fr
 >>> app = create_app(AppConfig(Project.at("bold-demo")))      # doctest: +SKIP
 """
 
-from .config import AppConfig
-from .server import create_app
-
 __all__ = ["AppConfig", "create_app"]
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that `bold users` and `bold audit` start without loading the web server.
+    if name == "AppConfig":
+        from .config import AppConfig
+
+        return AppConfig
+    if name == "create_app":
+        from .server import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
