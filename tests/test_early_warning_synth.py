@@ -76,21 +76,5 @@ def test_reoffending_model_comes_within_tolerance_of_the_oracle(larger):
     assert o["primary"]["auc"]["value"] <= oracle_auc + 0.03  # no model beats the truth by more than noise
 
 
-def test_possession_model_is_compared_with_the_oracle(larger):
-    con, proj, synth = larger
-    r = E.train(con, POSS, project=proj, truth=synth, n_boot=30, bands=False, data_end=date(2024, 12, 31))
-    o = r.card["oracle"]
-    assert o["label_agreement"] > 0.95
-    assert o["oracle"]["auc"]["value"] > 0.65
-    assert o["primary"]["auc"]["value"] is not None and o["baseline"]["auc"]["value"] is not None
-    assert "Comparison with the oracle" in (r.folder / "model_card.md").read_text()
-
-
-@pytest.mark.xfail(strict=False, reason=(
-    "the synthetic truth makes repossession depend on the household head's latent income, accommodation and "
-    "substance-misuse needs, which the linked extracts show only for the ~10% of claimants with an OASys "
-    "assessment (arrears are drawn independently of need), so no model on these data reaches the oracle"))
-def test_possession_model_comes_within_tolerance_of_the_oracle(larger):
-    con, proj, synth = larger
-    r = E.train(con, POSS, project=proj, truth=synth, n_boot=30, bands=False, data_end=date(2024, 12, 31))
-    assert r.card["oracle"]["primary"]["gap_to_oracle"] <= E.ORACLE_TOLERANCE
+# The possession use case against its oracle: tests/test_early_warning_possession.py (a population with enough
+# repossessions in the test period).

@@ -1,9 +1,13 @@
 """Civil county court cases: possession claims (claim -> order -> warrant -> repossession), money claims and
 damages claims, with their parties (landlords and lenders as companies) and events.
 
-Possession claims fall on households whose head has low-income or accommodation needs. For every claim the true
-probability of repossession within 12 months is a logistic function of the head's needs and the claim type, the
-outcome is drawn from it and the events are laid out to match (so the truth is exact by construction).
+Possession claims fall on households whose head has low-income or accommodation needs, and those needs show in what
+the court file records: the claim type (tenure) and the arrears claimed, in months of rent or mortgage payment.
+Each claim then moves through the process step by step (:func:`stage_probabilities`): no order, or an outright or
+suspended order; a warrant; a repossession by county court bailiffs, within 12 months of the claim or later. Every
+step depends mostly on the arrears and the claim type, with a modest hidden component. The true probability of a
+repossession within 12 months is the product of the step probabilities, and the events are drawn from the same
+steps, so the truth is exact by construction.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from .common import (
     NA,
     Frame,
     age_at,
-    choose,
+    choose_rows,
     coded,
     day,
     explode,
@@ -46,6 +50,87 @@ CREDITORS = ("Lowell Portfolio I Ltd", "Cabot Financial (UK) Ltd", "Intrum UK Fi
              "Vanquis Bank Ltd", "British Gas Trading Ltd", "Capital One (Europe) plc", "Arrow Global Ltd")
 
 
+def stage_probabilities(P: SynthParams, ctype: np.ndarray, z: np.ndarray, hidden: np.ndarray) -> dict[str, np.ndarray]:
+    """Probabilities of each step of the possession process for claims of type ``ctype`` (0-3: PSL PPL PAC PMO)
+    with arrears severity ``z`` (log of the months of arrears over the claim type's median; 0 for accelerated
+    claims, which claim no arrears) and hidden household circumstances ``hidden`` (a log-odds shift).
+
+    ``none``: the claim ends without an order; ``outright``: an order is outright (else suspended);
+    ``warrant_outright`` / ``warrant_suspended``: a warrant follows the order; ``eviction``: bailiffs repossess once
+    a warrant is issued; ``within_outright`` / ``within_suspended``: a repossession falls within 12 months of the
+    claim. ``repo12`` is the probability of a repossession within 12 months of the claim, the truth of the
+    possession use case.
+    """
+    t = np.asarray(ctype, dtype=np.int64)
+    none = logistic(np.asarray(P.possession_no_order_logit)[t] + P.possession_no_order_arrears * z)
+    outright = logistic(np.asarray(P.possession_outright_logit)[t] + P.possession_outright_arrears * z)
+    w_out = logistic(P.possession_warrant_logit[0] + P.possession_warrant_arrears * z + hidden)
+    w_susp = logistic(P.possession_warrant_logit[1] + P.possession_warrant_arrears * z + hidden)
+    evict = logistic(P.possession_eviction_logit + P.possession_eviction_arrears * z + hidden)
+    within = np.asarray(P.possession_within_year, dtype=float)
+    repo12 = (1 - none) * evict * (outright * w_out * within[0] + (1 - outright) * w_susp * within[1])
+    return {"none": none, "outright": outright, "warrant_outright": w_out, "warrant_suspended": w_susp,
+            "eviction": evict, "within_outright": np.full(len(t), within[0]),
+            "within_suspended": np.full(len(t), within[1]), "repo12": repo12}
+
+
+def possession_claims(rng: np.random.Generator, pop: Population, P: SynthParams, defendant: np.ndarray,
+                      issue: np.ndarray) -> pd.DataFrame:
+    """Claim type, arrears and the events of each possession claim against ``defendant`` issued on ``issue``.
+
+    The household's needs drive what the court file shows: low income makes a social tenancy more likely and a
+    mortgage less likely; arrears (in months of rent or mortgage payment) rise with the low-income, accommodation
+    and substance-misuse need scores. The arrears, the claim type and a modest hidden component (substance misuse,
+    mental health and circumstances no record holds) then drive each step of the process: no order or an order,
+    outright (higher arrears, accelerated claims) or suspended, a warrant, a repossession by bailiffs, and its timing.
+    Steps are drawn in order, so the funnel narrows at each stage, and the probability of a repossession within 12
+    months (the truth) is the product of the step probabilities, exact by construction.
+    """
+    n = len(defendant)
+    s_inc = pop.s("low_income")[defendant]
+    s_acc = pop.s("accommodation")[defendant]
+    s_sub = pop.s("substance_misuse")[defendant]
+    s_mh = pop.s("mental_health")[defendant]
+    # tenure (claim type) by the head's low-income score
+    shares = np.log(np.asarray(P.possession_type_shares, dtype=float))
+    w = np.exp(shares[None, :] + np.outer(s_inc, np.asarray(P.possession_type_income_effect, dtype=float)))
+    ctype = choose_rows(rng, w)
+    # arrears in months of rent (or mortgage payment), driven by needs; the amount claimed is months x payment
+    med = np.asarray(P.arrears_months_median, dtype=float)[ctype]
+    z = (P.arrears_income_weight * s_inc + P.arrears_accommodation_weight * s_acc
+         + P.arrears_substance_weight * s_sub + P.arrears_sigma * rng.standard_normal(n))
+    has_arrears = med > 0
+    z = np.where(has_arrears, z, 0.0)
+    payment = np.asarray(P.possession_monthly_payment, dtype=float)[ctype] * np.exp(
+        P.possession_payment_sigma * rng.standard_normal(n))
+    arrears = np.where(has_arrears, np.round(np.where(has_arrears, med, 1.0) * np.exp(z) * payment, 2), np.nan)
+    hidden = (P.possession_hidden_substance_weight * s_sub + P.possession_hidden_mental_health_weight * s_mh
+              + P.possession_hidden_sigma * rng.standard_normal(n))
+    sp = stage_probabilities(P, ctype, z, hidden)
+    # the process, step by step
+    u = rng.random((n, 5))
+    ordered = u[:, 0] >= sp["none"]
+    outright = ordered & (u[:, 1] < sp["outright"])
+    suspended = ordered & ~outright
+    warrant = (outright & (u[:, 2] < sp["warrant_outright"])) | (suspended & (u[:, 2] < sp["warrant_suspended"]))
+    repo = warrant & (u[:, 3] < sp["eviction"])
+    within = repo & (u[:, 4] < np.where(outright, sp["within_outright"], sp["within_suspended"]))
+    # dates: first hearing 4-10 weeks after issue; a repossession within the year between 100 and 365 days after
+    # issue, a later one up to 8 months (outright) or 2 years (suspended, after a breach) beyond the year;
+    # the warrant 2-8 weeks before the bailiffs come, or (no repossession) some months after the order
+    od = issue + rng.integers(28, 71, n)
+    rd = np.where(within, issue + rng.integers(100, 366, n),
+                  issue + 366 + (rng.random(n) * np.where(outright, 240, 730)).astype(np.int32))
+    wd = np.where(repo, np.maximum(rd - rng.integers(14, 61, n), od + 14),
+                  od + np.where(outright, rng.integers(30, 200, n), rng.integers(60, 721, n)))
+    order_t = np.where(outright, E_OUT, np.where(suspended, E_SUSP, E_NONE)).astype(np.int16)
+    return pd.DataFrame({
+        "issue": issue, "ctype": ctype, "p": sp["repo12"], "repo12": within, "order_t": order_t,
+        "order_d": od.astype(np.int32), "warrant_d": np.where(warrant, wd, NA).astype(np.int32),
+        "repo_d": np.where(repo, rd, NA).astype(np.int32), "arrears": arrears,
+    })
+
+
 def civil_frames(pop: Population, P: SynthParams, seed: int) -> tuple[dict[str, Frame], pd.DataFrame]:
     rng = rng_for(seed, "civil")
     lo_d, hi_d = MODEL.dataset("civil").coverage
@@ -66,41 +151,10 @@ def civil_frames(pop: Population, P: SynthParams, seed: int) -> tuple[dict[str, 
     issue = uniform_days(rng, ys[yi], ye[yi])
     ok = (issue >= lo) & (issue <= hi) & (age_at(pop.dob[head[hh]], issue) >= 18)
     hh, issue = hh[ok], issue[ok]
-    ctype = choose(rng, (0.40, 0.25, 0.20, 0.15), len(hh))
     d1 = head[hh]
-    # repossession within 12 months: logistic in the head's needs and the claim type
-    type_eff = np.array([0.0, 0.2, 0.6, -0.3])[ctype]
-    p_repo = logistic(P.repossession_intercept + P.repossession_income_weight * pop.s("low_income")[d1]
-                      + P.repossession_accommodation_weight * pop.s("accommodation")[d1]
-                      + P.repossession_substance_weight * pop.s("substance_misuse")[d1] + type_eff)
-    repo12 = rng.random(len(hh)) < p_repo
-    n = len(hh)
-    # event layout
-    order_t = np.full(n, -1, dtype=np.int16)
-    order_d = np.full(n, NA, dtype=np.int32)
-    warrant_d = np.full(n, NA, dtype=np.int32)
-    repo_d = np.full(n, NA, dtype=np.int32)
-    rd = issue + rng.integers(90, 365, n)
-    od = issue + 28 + (rng.random(n) * np.clip(rd - issue - 70, 1, 60)).astype(np.int32)
-    wd = od + 14 + (rng.random(n) * np.clip(rd - od - 21, 1, None)).astype(np.int32)
-    order_t[repo12] = np.where(rng.random(int(repo12.sum())) < 0.75, E_OUT, E_SUSP)
-    order_d[repo12], warrant_d[repo12], repo_d[repo12] = od[repo12], wd[repo12], rd[repo12]
-    path = choose(rng, (0.30, 0.35, 0.15, 0.10, 0.10), n)  # none, suspended, outright, warrant only, late
-    nr = ~repo12
-    od2 = issue + rng.integers(28, 90, n)
-    order_t[nr] = np.array([E_NONE, E_SUSP, E_OUT, E_OUT, E_SUSP])[path[nr]]
-    order_d[nr] = od2[nr]
-    w_only = nr & (path == 3)
-    warrant_d[w_only] = od2[w_only] + rng.integers(30, 200, int(w_only.sum()))
-    late = nr & (path == 4)
-    late_r = issue + rng.integers(366, 720, n)
-    repo_d[late] = late_r[late]
-    warrant_d[late] = np.maximum(late_r[late] - rng.integers(14, 60, int(late.sum())), od2[late] + 1)
-    arrears = np.where(ctype == 3, rng.lognormal(np.log(15000), 0.7, n),
-                       np.where(ctype == 2, np.nan, rng.lognormal(np.log(2500), 0.8, n)))
-    poss = pd.DataFrame({"hh": hh, "issue": issue, "ctype": ctype, "p": p_repo, "repo12": repo12,
-                         "order_t": order_t, "order_d": order_d, "warrant_d": warrant_d, "repo_d": repo_d,
-                         "arrears": arrears})
+    poss = possession_claims(rng, pop, P, d1, issue)
+    poss.insert(0, "hh", hh)
+    ctype = poss["ctype"].to_numpy()
 
     # ------------------------------------------------------------------ money and damages claims (adults)
     adult_rate = P.money_claim_rate * np.exp(P.money_claim_income_weight * pop.s("low_income"))

@@ -262,11 +262,45 @@ class SynthParams:
     possession_income_weight: float = 0.9
     possession_accommodation_weight: float = 0.9
     possession_substance_weight: float = 0.3
-    #: Repossession within 12 months of a claim: logistic intercept and weights.
-    repossession_intercept: float = -2.3
-    repossession_income_weight: float = 0.45
-    repossession_accommodation_weight: float = 0.55
-    repossession_substance_weight: float = 0.25
+    #: Claim types in the order PSL (social landlord), PPL (private landlord), PAC (accelerated procedure, no
+    #: arrears claimed), PMO (mortgage): shares at a low-income score of 0, and each type's log-odds shift per unit
+    #: of the head's low-income score (low income: social renting more likely, a mortgage less likely).
+    possession_type_shares: tuple[float, ...] = (0.27, 0.26, 0.20, 0.27)
+    possession_type_income_effect: tuple[float, ...] = (0.25, 0.0, 0.0, -0.5)
+    #: Median monthly rent or mortgage payment (GBP) by claim type, and its log-normal spread between households.
+    possession_monthly_payment: tuple[float, ...] = (450.0, 900.0, 900.0, 700.0)
+    possession_payment_sigma: float = 0.15
+    #: Arrears claimed, in months of rent or payment: the median by claim type at need scores of 0 (0 for the
+    #: accelerated procedure, which claims none); log-months weights of the head's low-income, accommodation and
+    #: substance-misuse need scores; residual log spread. The amount claimed is months x monthly payment. Claimants'
+    #: income and accommodation scores are about 1.5, so the median claim is about 6 months of social rent (GBP 2,800),
+    #: 4 months of private rent (GBP 3,500) and 11 months of mortgage payments (GBP 7,700).
+    arrears_months_median: tuple[float, ...] = (2.0, 1.4, 0.0, 5.0)
+    arrears_income_weight: float = 0.30
+    arrears_accommodation_weight: float = 0.30
+    arrears_substance_weight: float = 0.15
+    arrears_sigma: float = 0.6
+    #: The possession process (see ``civil.stage_probabilities``), with ``z`` = log(months of arrears / the claim
+    #: type's median): log-odds of no order by claim type and per unit of z; of an outright (rather than suspended)
+    #: order by claim type and per unit of z; of a warrant after an outright / a suspended order and per unit of z;
+    #: of bailiffs repossessing once a warrant is issued and per unit of z. With the defaults about 66% of claims
+    #: lead to an order (64% of them outright), 36% to a warrant and 12% to a repossession (MoJ mortgage and
+    #: landlord possession statistics: each stage a fraction of the one before).
+    possession_no_order_logit: tuple[float, ...] = (0.45, 0.25, -1.45, 0.7)
+    possession_no_order_arrears: float = -1.0
+    possession_outright_logit: tuple[float, ...] = (-1.6, -0.7, 2.9, -1.8)
+    possession_outright_arrears: float = 1.2
+    possession_warrant_logit: tuple[float, ...] = (-0.1, -1.6)
+    possession_warrant_arrears: float = 0.8
+    possession_eviction_logit: float = -1.6
+    possession_eviction_arrears: float = 0.6
+    #: Hidden component of the warrant and repossession steps (no extract records it): log-odds weights of the
+    #: head's substance-misuse and mental-health need scores, plus a normal term with this spread.
+    possession_hidden_substance_weight: float = 0.10
+    possession_hidden_mental_health_weight: float = 0.05
+    possession_hidden_sigma: float = 0.15
+    #: Share of repossessions that fall within 12 months of the claim after an outright / a suspended order.
+    possession_within_year: tuple[float, ...] = (0.85, 0.30)
     #: Money claims per adult-year (before the low-income effect) and their low-income log weight.
     money_claim_rate: float = 0.004
     money_claim_income_weight: float = 0.8
@@ -373,6 +407,27 @@ class SynthParams:
 
         return {f.name: conv(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
+    def _validate_possession(self, bad, prob, positive, real) -> None:
+        """The per-claim-type tuples and spreads of the possession process."""
+        def tuple_of(name: str, size: int, check) -> None:
+            v = getattr(self, name)
+            if not isinstance(v, tuple | list) or len(v) != size:
+                raise bad(name, f"must have {size} values" + (" (PSL, PPL, PAC, PMO)" if size == 4 else ""))
+            for i, x in enumerate(v):
+                check(f"{name}[{i}]", x)
+
+        tuple_of("possession_type_shares", 4, prob)
+        if abs(sum(self.possession_type_shares) - 1) > 1e-6 or min(self.possession_type_shares) <= 0:
+            raise bad("possession_type_shares", "must be positive shares summing to 1")
+        for name in ("possession_type_income_effect", "possession_no_order_logit", "possession_outright_logit"):
+            tuple_of(name, 4, real)
+        tuple_of("possession_monthly_payment", 4, lambda n, x: positive(n, x, allow_zero=False))
+        tuple_of("arrears_months_median", 4, positive)
+        tuple_of("possession_warrant_logit", 2, real)
+        tuple_of("possession_within_year", 2, prob)
+        for name in ("possession_payment_sigma", "arrears_sigma", "possession_hidden_sigma"):
+            positive(name, getattr(self, name))
+
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first invalid parameter."""
 
@@ -432,11 +487,14 @@ class SynthParams:
         positive("crown_sentence_sigma", self.crown_sentence_sigma)
         for name in ("move_need_effect", "offence_male_effect", "release_male_effect", "release_prior_effect",
                      "release_age_effect", "possession_income_weight", "possession_accommodation_weight",
-                     "possession_substance_weight", "repossession_intercept", "repossession_income_weight",
-                     "repossession_accommodation_weight", "repossession_substance_weight",
+                     "possession_substance_weight", "arrears_income_weight", "arrears_accommodation_weight",
+                     "arrears_substance_weight", "possession_no_order_arrears", "possession_outright_arrears",
+                     "possession_warrant_arrears", "possession_eviction_logit", "possession_eviction_arrears",
+                     "possession_hidden_substance_weight", "possession_hidden_mental_health_weight",
                      "money_claim_income_weight", "family_need_weight", "family_da_weight",
                      "family_substance_weight", "family_mental_weight"):
             real(name, getattr(self, name))
+        self._validate_possession(bad, prob, positive, real)
         if not isinstance(self.max_moves, int) or not 0 <= self.max_moves <= 20:
             raise bad("max_moves", "must be an integer between 0 and 20")
         if not isinstance(self.release_generations, int) or not 1 <= self.release_generations <= 10:
