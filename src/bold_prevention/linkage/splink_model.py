@@ -372,11 +372,27 @@ _BLOCKING_WITHOUT_DOB: tuple[tuple[tuple[str, ...], Any], ...] = (
 )
 
 
-def blocking_rules_for(roles: Sequence[str]) -> list:
+#: Up to this many records in all, the broad rules of :data:`_BLOCKING_BROAD` are added (their pairs grow with the
+#: square of the input: a few million at 250,000 records, hundreds of millions at a few million).
+BROAD_BLOCKING_MAX_RECORDS = 250_000
+#: Broad rules for smaller jobs: the same name whatever the date of birth, or the same date of birth whatever the
+#: name (they find records where both a name and the date of birth were miskeyed elsewhere).
+_BLOCKING_BROAD: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("forename", "surname"), lambda: block_on("forename_canonical", "surname_nospace")),
+    (("forename", "surname"), lambda: block_on("forename_phonetic", "surname_phonetic")),
+    (("date_of_birth",), lambda: block_on("dob_iso")),
+)
+
+
+def blocking_rules_for(roles: Sequence[str], records: int | None = None) -> list:
+    """Blocking rules for prediction from the roles present (and, for jobs of at most
+    :data:`BROAD_BLOCKING_MAX_RECORDS` records in all, broader rules that raise recall)."""
     present = set(roles)
     rules = [make() for need, make in _BLOCKING if set(need) <= present]
     if "date_of_birth" not in present or len(rules) < 2:
         rules += [make() for need, make in _BLOCKING_WITHOUT_DOB if set(need) <= present]
+    if records is not None and records <= BROAD_BLOCKING_MAX_RECORDS:
+        rules += [make() for need, make in _BLOCKING_BROAD if set(need) <= present]
     if not rules:
         raise InputError(f"no blocking rule can be built from the identifiers {sorted(present)}",
                          hint="map at least two of forename, surname, date_of_birth and postcode")
@@ -419,7 +435,7 @@ def _training_rules(roles: Sequence[str]) -> tuple[list, list[list]]:
 
 def build_settings(roles: Sequence[str], *, link_type: LinkType, mode: Mode = "clear", tf: bool = True,
                    generation_years: int = 10, additional_columns: Sequence[str] = (),
-                   bloom_filters: bool = True) -> SettingsCreator:
+                   bloom_filters: bool = True, records: int | None = None) -> SettingsCreator:
     """Splink settings for the identifier roles present on every side of the job."""
     comparisons = comparisons_for(roles, mode=mode, tf=tf, generation_years=generation_years,
                                   bloom_filters=bloom_filters)
@@ -429,7 +445,7 @@ def build_settings(roles: Sequence[str], *, link_type: LinkType, mode: Mode = "c
     return SettingsCreator(
         link_type=link_type,
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=blocking_rules_for(roles),
+        blocking_rules_to_generate_predictions=blocking_rules_for(roles, records),
         retain_matching_columns=True,
         retain_intermediate_calculation_columns=False,
         additional_columns_to_retain=list(additional_columns),
@@ -611,10 +627,12 @@ class LinkageModel:
         tag = uuid.uuid4().hex[:8]
         self.sdfs = [db_api.register(t, dataset_display_name=n, table_name=f"__bold_input_{i}_{tag}")
                      for i, (t, n) in enumerate(zip(tables, names, strict=True))]
+        self.records = self._count_records()
         if settings is None:
             creator = build_settings(self.roles, link_type=self.link_type, mode=mode,
                                      tf=self.training.term_frequency_adjustments,
-                                     generation_years=self.guards.generation_years, bloom_filters=bloom)
+                                     generation_years=self.guards.generation_years, bloom_filters=bloom,
+                                     records=self.records)
             self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], creator, log_level=log_level)
             self.trained = False
         else:
@@ -623,10 +641,24 @@ class LinkageModel:
             s["link_type"] = self.link_type
             s["retain_intermediate_calculation_columns"] = False
             s["retain_matching_columns"] = True
+            # Blocking is not part of the fitted model: choose it for this snapshot's size (rules read only the
+            # standard columns, so they are valid for any model with the same identifiers).
+            s["blocking_rules_to_generate_predictions"] = [
+                (r.get_blocking_rule("duckdb").as_dict() if hasattr(r, "get_blocking_rule")
+                 else {"blocking_rule": r, "sql_dialect": "duckdb"})
+                for r in blocking_rules_for(self.roles, self.records)]
             self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], s, log_level=log_level)
             self.trained = True
         self.training_report: TrainingReport | None = None
         self.log_level = log_level
+
+    def _count_records(self) -> int:
+        total = 0
+        for sdf in self.sdfs:
+            rows = self.db_api.query_sql(f"select count(*) as n from {sdf.physical_name}", output_type="splink_df")
+            total += int(rows.as_record_list()[0]["n"])
+            rows.drop_table_from_database_and_remove_from_cache()
+        return total
 
     # ------------------------------------------------------------------ training
     def train(self, progress: Callable[[str], None] | None = None) -> TrainingReport:
