@@ -6,8 +6,8 @@ the court file records: the claim type (tenure) and the arrears claimed, in mont
 Each claim then moves through the process step by step (:func:`stage_probabilities`): no order, or an outright or
 suspended order; a warrant; a repossession by county court bailiffs, within 12 months of the claim or later. Every
 step depends mostly on the arrears and the claim type, with a modest hidden component. The true probability of a
-repossession within 12 months is the product of the step probabilities, and the events are drawn from the same
-steps, so the truth is exact by construction.
+repossession within 12 months is computed from the step probabilities (summing over outright and suspended
+orders), and the events are drawn from the same steps, so the truth is exact by construction.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def possession_claims(rng: np.random.Generator, pop: Population, P: SynthParams,
     mental health and circumstances no record holds) then drive each step of the process: no order or an order,
     outright (higher arrears, accelerated claims) or suspended, a warrant, a repossession by bailiffs, and its timing.
     Steps are drawn in order, so the funnel narrows at each stage, and the probability of a repossession within 12
-    months (the truth) is the product of the step probabilities, exact by construction.
+    months (the truth) follows from the step probabilities, exact by construction.
     """
     n = len(defendant)
     s_inc = pop.s("low_income")[defendant]

@@ -273,8 +273,8 @@ class SynthParams:
     #: Arrears claimed, in months of rent or payment: the median by claim type at need scores of 0 (0 for the
     #: accelerated procedure, which claims none); log-months weights of the head's low-income, accommodation and
     #: substance-misuse need scores; residual log spread. The amount claimed is months x monthly payment. Claimants'
-    #: income and accommodation scores are about 1.5, so the median claim is about 6 months of social rent (GBP 2,800),
-    #: 4 months of private rent (GBP 3,500) and 11 months of mortgage payments (GBP 7,700).
+    #: income and accommodation scores are about 1.5, so the median claim is about 6 months of social rent (GBP 2,900),
+    #: 4 months of private rent (GBP 3,600) and 11 months of mortgage payments (GBP 7,800).
     arrears_months_median: tuple[float, ...] = (2.0, 1.4, 0.0, 5.0)
     arrears_income_weight: float = 0.30
     arrears_accommodation_weight: float = 0.30
