@@ -81,6 +81,10 @@ def _drop(name: str) -> exp.Expression:
 
 
 def _render(tree: exp.Expression, dialect: str) -> str:
+    if dialect == "spark":
+        from ..warehouse.spark import spark_safe
+
+        tree = spark_safe(tree)
     return tree.sql(dialect=dialect, pretty=True, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
