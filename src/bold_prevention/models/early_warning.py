@@ -142,8 +142,12 @@ class BoostedModel:
             self.categories[c] = sorted(counts.index[:250])
         # smaller training sets get shallower trees and relatively larger leaves, so that they do not fit noise
         n = len(frame)
+        # early stopping holds out a validation set: with few events of the rarer class it may hold none, so
+        # small, imbalanced training sets get a fixed, short schedule instead
+        rare = int(min(np.sum(y), len(y) - np.sum(y)))
         self.model.set_params(max_depth=2 if n < 10_000 else 3 if n < 100_000 else 4,
-                              min_samples_leaf=int(np.clip(n // 50, 20, 200)))
+                              min_samples_leaf=int(np.clip(n // 50, 20, 200)),
+                              early_stopping=rare >= 20, max_iter=800 if rare >= 20 else 100)
         with _threads(n):
             self.model.fit(self._matrix(frame), y)
         return self
