@@ -206,10 +206,23 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     clusters = model.cluster(kept, config.thresholds, one_to_one=one_to_one)
     t0 = lap("cluster", t0)
 
+    # Splink's outputs as tables in ``con`` (already there on a DuckDB backend sharing the connection; fetched
+    # otherwise, e.g. from Spark: only scored pairs above the threshold and one cluster row per record).
+    def local(sdf, name: str) -> str:
+        if same_con:
+            return sdf.physical_name
+        con.register("__fetched", sdf.as_pandas_dataframe())
+        con.execute(f"create or replace table {name} as select * from __fetched")
+        con.unregister("__fetched")
+        return name
+
+    kept_t, excluded_t = local(kept, "__link_kept"), local(excluded, "__link_excluded_raw")
+    cluster_src = {b: local(clusters[b], f"__link_clusters_raw_{b}") for b in BANDS}
+
     # Tables of results (portable SQL over Splink's outputs).
     left_name = names[0]
     scored, pairs, excl = "__link_scored", "__link_pairs", "__link_excluded"
-    gamma_cols = [c for c in _columns(con, pred.physical_name) if c.startswith("gamma_")]
+    gamma_cols = [c for c in _columns(con, kept_t) if c.startswith("gamma_")]
     orient = ("case when source_dataset_l = {ln} then {a} else {b} end" if not config.dedupe else "{a}")
 
     def side_col(a: str, b: str) -> str:
@@ -222,11 +235,11 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
         select {side_col('unique_id_l', 'unique_id_r')} as left_id,
                {side_col('unique_id_r', 'unique_id_l')} as right_id,
                match_weight, match_probability, {band} as band, cast(null as varchar) as guard, {g_select}
-        from {kept.physical_name}
+        from {kept_t}
         union all
         select {side_col('unique_id_l', 'unique_id_r')}, {side_col('unique_id_r', 'unique_id_l')},
                match_weight, match_probability, null, guard, {g_select}
-        from {excluded.physical_name}
+        from {excluded_t}
     """)
     con.execute(f"""create or replace table {pairs} as
         select left_id, right_id, match_probability, band, match_weight from {scored}
@@ -240,7 +253,7 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
         con.execute(f"""create or replace table {t} as
             select {'source_dataset' if not config.dedupe else _lit(left_name)} as dataset,
                    unique_id as record_id, cluster_id
-            from {clusters[b].physical_name} order by dataset, record_id""")
+            from {cluster_src[b]} order by dataset, record_id""")
         cluster_tables[b] = t
     records = _records_table(con, config, std_tables, names, cluster_tables, inputs)
     lap("outputs", t0)
