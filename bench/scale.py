@@ -115,6 +115,19 @@ def folder(persons: int) -> Path:
     return DATA / f"scale-{persons}"
 
 
+#: Populations above this size are composed of several generated populations of this size.
+COMPOSE_ABOVE = 1_000_000
+
+
+def _generate(out: Path, persons: int, seed: int) -> None:
+    if (out / "manifest.json").exists():
+        return
+    print(f"generating {persons:,} persons (seed {seed}) ...", flush=True)
+    code = ("import sys; from bold_prevention.synth import generate; "
+            f"generate(sys.argv[1], persons={persons}, seed={seed}, fmt='parquet', overwrite=True)")
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+
+
 def prepare(persons: int) -> dict:
     """Generate, load and export the population of ``persons`` (cached); returns the preparation timings."""
     base = folder(persons)
@@ -123,12 +136,28 @@ def prepare(persons: int) -> dict:
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     synth = base / "synth"
     project = base / "project"
-    if not (synth / "manifest.json").exists():
-        print(f"generating {persons:,} persons ...", flush=True)
+    if persons > COMPOSE_ABOVE and not (synth / "extracts").is_dir():
+        # Larger populations are composed of independent populations of COMPOSE_ABOVE persons (seeds 1, 2, ...):
+        # every id is salted with the seed, so their records never collide; the loader reads each table's parts.
+        k = -(-persons // COMPOSE_ABOVE)
         t0 = time.perf_counter()
-        code = ("import sys; from bold_prevention.synth import generate; "
-                f"generate(sys.argv[1], persons={persons}, seed={SEED}, fmt='parquet', overwrite=True)")
-        subprocess.run([sys.executable, "-c", code, str(synth)], check=True)
+        parts = []
+        for i in range(k):
+            part = DATA / f"scale-{COMPOSE_ABOVE}" / "synth" if i == 0 else base / f"part-{i + 1}"
+            _generate(part, COMPOSE_ABOVE, SEED + i)
+            parts.append(part)
+        tmp = base / "synth.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "extracts").mkdir(parents=True)
+        for i, part in enumerate(parts, start=1):
+            for f in sorted((part / "extracts").glob("*.parquet")):
+                os.link(f, tmp / "extracts" / f"{f.stem}_{i:02d}.parquet")
+        tmp.rename(synth)
+        info["synth_s"] = round(time.perf_counter() - t0, 1)
+        info["composed_of"] = [f"{COMPOSE_ABOVE:,} persons, seed {SEED + i}" for i in range(k)]
+    elif not (synth / "manifest.json").exists() and not (synth / "extracts").is_dir():
+        t0 = time.perf_counter()
+        _generate(synth, persons, SEED)
         info["synth_s"] = round(time.perf_counter() - t0, 1)
     if not (project / "warehouse.duckdb").exists():
         print("loading and checking ...", flush=True)

@@ -155,6 +155,24 @@ def check_cmd(
         out.print(f"Spark {s.version} on {s.sparkContext.master}: query ok ({n})")
 
 
+@scale_app.command("pseudonyms")
+@user_errors
+def pseudonyms_cmd(
+    engine: str | None = EngineOption,
+    spark_master: str | None = MasterOption,
+    band: str = typer.Option("medium", "--band", help="Linkage band of the XJS person ids."),
+    project: Path | None = ProjectOption,
+) -> None:
+    """Write spine_work._xjs_pseudonyms (XJS cluster id -> person id, keyed hash), which the Spark and DuckDB
+    spine scripts of `bold sql` read."""
+    from ..scale.engine import open_warehouse
+    from ..scale.sql import write_pseudonyms
+
+    with console.status("pseudonymising"), open_warehouse(project, engine, spark_master=spark_master) as wh:
+        n = write_pseudonyms(wh.con, band)
+    out.print(f"spine_work._xjs_pseudonyms: {n:,} persons at the {band} band")
+
+
 @app.command("sql")
 @user_errors
 def sql_cmd(

@@ -512,14 +512,14 @@ def link_new_records(api, settings: dict[str, Any], existing, new, existing_clus
                    COUNT(CASE WHEN r.is_existing_cluster AND r.node_id <> r.cluster_id THEN 1 END) AS merged
             FROM {res.physical_name} r
             LEFT JOIN (SELECT DISTINCT cluster_{b} AS cid FROM {clusters_old.physical_name}) k
-              ON k.cid = r.cluster_id""").as_record_dict()
+              ON k.cid = r.cluster_id""").as_record_list()
         joined[b] = int(stats[0]["joined"])
         merged[b] = int(stats[0]["merged"])
         assignments[b] = res
     timings["cluster"] = time.perf_counter() - t0
-    n_pairs = _query(api, f"SELECT COUNT(*) AS n FROM {pairs.physical_name}").as_record_dict()[0]["n"]
-    n_old = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_old.physical_name}").as_record_dict()[0]["n"]
-    n_new = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_new.physical_name}").as_record_dict()[0]["n"]
+    n_pairs = _query(api, f"SELECT COUNT(*) AS n FROM {pairs.physical_name}").as_record_list()[0]["n"]
+    n_old = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_old.physical_name}").as_record_list()[0]["n"]
+    n_new = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_new.physical_name}").as_record_list()[0]["n"]
     run = IncrementalRun(engine="spark" if type(api).__name__ == "SparkAPI" else "duckdb", existing=int(n_old),
                          new=int(n_new), pairs=int(n_pairs), joined_existing=joined, merged_clusters=merged,
                          seconds={k: round(v, 3) for k, v in timings.items()})

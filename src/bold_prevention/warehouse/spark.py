@@ -191,12 +191,12 @@ def spark_session(master: str | None = None, warehouse_dir: str | None = None, *
 
 
 # ------------------------------------------------------------------------------------------------ schema marker
-def model_fingerprint() -> str:
+def model_fingerprint(model=None) -> str:
     """A hash of the Data First model's tables, columns and types (what the extract tables look like)."""
     from ..datafirst import MODEL
 
     h = hashlib.sha256()
-    for t in sorted(MODEL.tables, key=lambda t: t.name):
+    for t in sorted((model or MODEL).tables, key=lambda t: t.name):
         h.update(t.name.encode())
         for c in t.columns:
             h.update(f"|{c.name}:{c.sql_type}".encode())
