@@ -36,7 +36,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psutil
@@ -199,13 +199,263 @@ def prepare(persons: int) -> dict:
     return info
 
 
+# ------------------------------------------------------------------------------------------------ jobs (child)
+def _open(persons: int, engine: str):
+    from bold_prevention.scale import open_warehouse
+
+    t0 = time.perf_counter()
+    wh = open_warehouse(folder(persons) / "project", engine, spark_master=SPARK_MASTER,
+                        partitions=_partitions(persons))
+    return wh, time.perf_counter() - t0
+
+
+def _partitions(persons: int) -> int:
+    return 8 if persons <= 1_000_000 else 32
+
+
+def job_spine(persons: int, engine: str) -> dict:
+    from bold_prevention.spine import build_spine
+
+    wh, open_s = _open(persons, engine)
+    try:
+        t0 = time.perf_counter()
+        res = build_spine(wh.con, as_at=AS_AT, rebuild_records=True)
+        return {"open_s": open_s, "seconds": time.perf_counter() - t0, "spine_persons": res.persons,
+                "need_rows": res.needs_rows}
+    finally:
+        wh.close()
+
+
+def job_train(persons: int, engine: str) -> dict:
+    from bold_prevention.scale.linkage import dedupe_justice_records
+
+    wh, open_s = _open(persons, engine)
+    try:
+        t0 = time.perf_counter()
+        res = dedupe_justice_records(wh, model_path=model_path(persons), train=True)
+        return {"open_s": open_s, "seconds": time.perf_counter() - t0, "stages_s": res.seconds,
+                "records": res.records, "pairs": res.pairs, "clusters": res.clusters}
+    finally:
+        wh.close()
+
+
+def job_dedupe(persons: int, engine: str) -> dict:
+    from bold_prevention.scale.linkage import dedupe_justice_records
+
+    wh, open_s = _open(persons, engine)
+    try:
+        t0 = time.perf_counter()
+        res = dedupe_justice_records(wh, model_path=model_path(persons), train=False)
+        return {"open_s": open_s, "seconds": time.perf_counter() - t0, "stages_s": res.seconds,
+                "records": res.records, "pairs": res.pairs, "excluded": res.excluded, "clusters": res.clusters}
+    finally:
+        wh.close()
+
+
+def job_incremental(persons: int, engine: str) -> dict:
+    """Existing population (all but 1% of the standardised identity records, linked and clustered first, not
+    timed); then, timed, the 1% linked incrementally, and everything relinked."""
+    from bold_prevention.linkage.splink_model import BANDS, LinkageModel, Thresholds, read_model
+    from bold_prevention.scale.linkage import (
+        JUSTICE_ROLES,
+        _api_dialect,
+        link_new_records,
+        model_for_backend,
+        splink_api,
+    )
+
+    wh, open_s = _open(persons, engine)
+    import duckdb
+
+    scratch = None if wh.is_spark else duckdb.connect()
+    try:
+        api = splink_api(wh, duckdb_con=scratch)
+        settings = model_for_backend(read_model(model_path(persons)), _api_dialect(api))
+        split = "abs(hash(unique_id)) % 100 = 0"
+        if wh.is_spark:
+            from pyspark.sql import functions as F
+
+            std = wh.con.spark.table("linkage.justice_standardised").withColumn(
+                "_new", F.abs(F.xxhash64("unique_id")) % 100 == 0)
+            new = std.filter("_new").drop("_new").localCheckpoint(eager=True)
+            existing = std.filter("NOT _new").drop("_new").localCheckpoint(eager=True)
+            count = lambda df: df.count()  # noqa: E731
+        else:
+            std = wh.con.sql("SELECT * FROM linkage.justice_standardised").to_arrow_table()
+            scratch.register("_std", std)
+            new = scratch.sql(f"SELECT * FROM _std WHERE {split}").to_arrow_table()
+            existing = scratch.sql(f"SELECT * FROM _std WHERE NOT ({split})").to_arrow_table()
+            count = lambda t: t.num_rows  # noqa: E731
+        thresholds = Thresholds()
+        # the existing linked population (setup, not timed)
+        t0 = time.perf_counter()
+        old = LinkageModel([existing], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only", db_api=api,
+                           settings=settings)
+        kept, _ = old.apply_guards(old.predict(threshold=0.01))
+        cl = old.cluster(kept, thresholds)
+        joins = " ".join(f"JOIN {cl[b].physical_name} c_{b} ON c_{b}.unique_id = c_high.unique_id"
+                         for b in BANDS[1:])
+        clusters_sql = ("SELECT c_high.unique_id AS record_id, "
+                        + ", ".join(f"c_{b}.cluster_id AS cluster_{b}" for b in BANDS)
+                        + f" FROM {cl['high'].physical_name} c_high {joins}")
+        from bold_prevention.scale.linkage import _query
+
+        existing_clusters = _query(api, clusters_sql).physical_name
+        setup_s = time.perf_counter() - t0
+        # incremental: the new 1% against the existing population
+        t0 = time.perf_counter()
+        run, _out = link_new_records(api, settings, existing, new, existing_clusters, thresholds=thresholds)
+        incremental_s = time.perf_counter() - t0
+        # full relink of everything
+        t0 = time.perf_counter()
+        everything = std.drop("_new") if wh.is_spark else std
+        full = LinkageModel([everything], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only",
+                            db_api=api, settings=settings)
+        kept, _ = full.apply_guards(full.predict(threshold=0.01))
+        full.cluster(kept, thresholds)
+        full_s = time.perf_counter() - t0
+        return {"open_s": open_s, "existing": count(existing), "new": count(new), "setup_s": setup_s,
+                "incremental_s": incremental_s, "incremental_stages_s": run.seconds,
+                "incremental_pairs": run.pairs, "joined_existing": run.joined_existing,
+                "merged_clusters": run.merged_clusters, "full_relink_s": full_s,
+                "ratio": incremental_s / full_s}
+    finally:
+        if scratch is not None:
+            scratch.close()
+        wh.close()
+
+
+def job_dedupe_jar(persons: int, engine: str) -> dict:
+    """``dedupe`` with the Scala similarity functions of Splink's jar (no Python workers; Jaro-Winkler differs
+    slightly from DuckDB's, so pairs and clusters may differ a little)."""
+    from bold_prevention.scale.linkage import dedupe_justice_records
+
+    if engine != "spark":
+        raise SystemExit("dedupe_jar is a Spark job")
+    wh, open_s = _open(persons, engine)
+    try:
+        t0 = time.perf_counter()
+        res = dedupe_justice_records(wh, model_path=model_path(persons), train=False, similarity="jar")
+        return {"open_s": open_s, "seconds": time.perf_counter() - t0, "stages_s": res.seconds,
+                "records": res.records, "pairs": res.pairs, "excluded": res.excluded, "clusters": res.clusters}
+    finally:
+        wh.close()
+
+
+JOBS = {"spine": job_spine, "train": job_train, "dedupe": job_dedupe, "dedupe_jar": job_dedupe_jar,
+        "incremental": job_incremental}
+SPARK_MASTER = os.environ.get("BOLD_BENCH_SPARK_MASTER", "local[2]")
+
+
+def model_path(persons: int) -> Path:
+    return folder(persons) / "project" / "models" / "justice_dedupe.json"
+
+
+def worker(job: str, persons: int, engine: str) -> None:
+    import logging
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    res = JOBS[job](persons, engine)
+    print("RESULT " + json.dumps(res, default=str), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ driver
+def run_job(job: str, persons: int, engine: str, timeout: float) -> dict:
+    """Run one job in a child process, sampling the process tree's memory."""
+    env = dict(os.environ)
+    if persons >= 1_000_000:
+        env.setdefault("BOLD_SPARK_DRIVER_MEMORY", "10g")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--worker", job, str(persons), engine],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with TreePeak(proc.pid) as mem:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for p in psutil.Process(proc.pid).children(recursive=True):
+                p.kill()
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            return {"job": job, "persons": persons, "engine": engine, "status": "timeout",
+                    "timeout_s": timeout, "peak_rss_gb": round(mem.peak / 2**30, 2)}
+    wall = time.perf_counter() - t0
+    line = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not line:
+        tail = "\n".join(stderr.strip().splitlines()[-5:])
+        return {"job": job, "persons": persons, "engine": engine, "status": "failed", "error": tail,
+                "process_s": round(wall, 1), "peak_rss_gb": round(mem.peak / 2**30, 2)}
+    res = json.loads(line[-1][len("RESULT "):])
+    res.update({"job": job, "persons": persons, "engine": engine, "status": "ok", "process_s": round(wall, 1),
+                "peak_rss_gb": round(mem.peak / 2**30, 2)})
+    return res
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else (f"{v:,.1f}" if isinstance(v, float) else f"{v:,}")
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| records | job | engine | open (s) | wall (s) | peak memory (GB) | Spark / DuckDB | result |",
+             "|---|---|---|---|---|---|---|---|"]
+    by = {(r["persons"], r["job"], r["engine"]): r for r in results}
+    for r in results:
+        if r["job"] == "incremental":
+            continue
+        other = by.get((r["persons"], r["job"], "duckdb"))
+        ratio = (r["seconds"] / other["seconds"] if r["engine"] == "spark" and other and r.get("status") == "ok"
+                 and other.get("status") == "ok" else None)
+        if r.get("status") != "ok":
+            result = r.get("status")
+        elif r["job"] == "incremental":
+            continue
+        elif r["job"] == "spine":
+            result = f"{r['spine_persons']:,} persons"
+        else:
+            result = f"{r.get('pairs', 0):,} pairs, {r.get('clusters', {}).get('medium', 0):,} persons (medium)"
+        lines.append(f"| {r.get('records', r['persons']):,} | {r['job']} | {r['engine']} | {_fmt(r.get('open_s'))} | "
+                     f"{_fmt(r.get('seconds'))} | {_fmt(r.get('peak_rss_gb'))} | "
+                     f"{'-' if ratio is None else f'{ratio:.1f}x'} | {result} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--persons", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--jobs", nargs="+", default=["spine", "dedupe"], choices=list(JOBS))
+    ap.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed per job and engine")
     ap.add_argument("--prepare-only", action="store_true", help="only generate, load and export the data")
+    ap.add_argument("--worker", nargs=3, metavar=("JOB", "PERSONS", "ENGINE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), args.worker[2])
+        return 0
     for n in args.persons:
-        print(json.dumps(prepare(n), indent=2))
+        info = prepare(n)
+        print(json.dumps(info, indent=2), flush=True)
+        if args.prepare_only:
+            continue
+        out_path = RESULTS / f"scale-{n}.json"
+        record = json.loads(out_path.read_text()) if out_path.exists() else {"results": []}
+        record.update({"benchmark": "scale", "persons": n, "prepare": info, "machine": machine(),
+                       "spark_master": SPARK_MASTER, "spark_partitions": _partitions(n)})
+        for job in args.jobs:
+            if job in ("dedupe", "dedupe_jar", "incremental") and not model_path(n).exists():
+                print(f"[{n:,}] training the linkage model on duckdb (once)", flush=True)
+                record["results"] = [r for r in record["results"] if not (r["job"] == "train")]
+                record["results"].append(run_job("train", n, "duckdb", args.timeout))
+            for engine in args.engines:
+                if job == "dedupe_jar" and engine != "spark":
+                    continue
+                print(f"[{n:,}] {job} on {engine} ...", flush=True)
+                res = run_job(job, n, engine, args.timeout)
+                res["records"] = info["xjs_records"] if job == "spine" else info["identity_records"]
+                res["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+                print(json.dumps(res, default=str), flush=True)
+                record["results"] = [r for r in record["results"]
+                                     if not (r["job"] == job and r["engine"] == engine)] + [res]
+                out_path.write_text(json.dumps(record, indent=2, default=str))
+        print(table(record["results"]))
     return 0
 
 
