@@ -265,9 +265,9 @@ def job_incremental(persons: int, engine: str) -> dict:
     )
 
     wh, open_s = _open(persons, engine)
-    import duckdb
+    from bold_prevention.scale.linkage import _scratch_duckdb
 
-    scratch = None if wh.is_spark else duckdb.connect()
+    scratch = None if wh.is_spark else _scratch_duckdb(wh)
     try:
         api = splink_api(wh, duckdb_con=scratch)
         settings = model_for_backend(read_model(model_path(persons)), _api_dialect(api))
@@ -342,6 +342,9 @@ def job_dedupe_jar(persons: int, engine: str) -> dict:
         wh.close()
 
 
+#: DuckDB memory limit for Splink's scratch database in the benchmark (it spills to disk beyond it).
+DUCKDB_MEMORY_LIMIT = "8GB"
+
 JOBS = {"spine": job_spine, "train": job_train, "dedupe": job_dedupe, "dedupe_jar": job_dedupe_jar,
         "incremental": job_incremental}
 SPARK_MASTER = os.environ.get("BOLD_BENCH_SPARK_MASTER", "local[2]")
@@ -365,6 +368,7 @@ def run_job(job: str, persons: int, engine: str, timeout: float) -> dict:
     env = dict(os.environ)
     if persons >= 1_000_000:
         env.setdefault("BOLD_SPARK_DRIVER_MEMORY", "10g")
+    env.setdefault("BOLD_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--worker", job, str(persons), engine],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -438,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         out_path = RESULTS / f"scale-{n}.json"
         record = json.loads(out_path.read_text()) if out_path.exists() else {"results": []}
         record.update({"benchmark": "scale", "persons": n, "prepare": info, "machine": machine(),
-                       "spark_master": SPARK_MASTER, "spark_partitions": _partitions(n)})
+                       "spark_master": SPARK_MASTER, "spark_partitions": _partitions(n),
+                       "duckdb_memory_limit_linkage": DUCKDB_MEMORY_LIMIT})
         for job in args.jobs:
             if job in ("dedupe", "dedupe_jar", "incremental") and not model_path(n).exists():
                 print(f"[{n:,}] training the linkage model on duckdb (once)", flush=True)

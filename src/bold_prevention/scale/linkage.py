@@ -296,6 +296,22 @@ def _store_standardised(wh: Warehouse, std) -> None:
             wh.con.unregister(name)
 
 
+def _scratch_duckdb(wh: Warehouse) -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB for Splink, spilling to ``<project>/.linkage-tmp`` beyond
+    ``$BOLD_DUCKDB_MEMORY_LIMIT`` (default: DuckDB's own limit, 80% of the machine's memory)."""
+    import os
+
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    limit = os.environ.get("BOLD_DUCKDB_MEMORY_LIMIT")
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
+    tmp = wh.project.root / ".linkage-tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+    return con
+
+
 # ------------------------------------------------------------------------------------------------ dedupe
 @dataclass
 class LinkageRun:
@@ -355,10 +371,8 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
                          hint="load the Data First extracts (with identifiers) with `bold load` first")
     timings["standardise"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    scratch = None if wh.is_spark else duckdb.connect()
+    scratch = None if wh.is_spark else _scratch_duckdb(wh)
     try:
-        if scratch is not None:
-            scratch.execute("SET preserve_insertion_order = false")
         api = splink_api(wh, duckdb_con=scratch, similarity=similarity)
         settings = None if do_train else model_for_backend(read_model(mp), _api_dialect(api))
         model = LinkageModel([std], names=[DATASET_NAME], roles=JUSTICE_ROLES, link_type="dedupe_only",
