@@ -49,6 +49,7 @@ from ..linkage.splink_model import (
     read_model,
 )
 from ..linkage.standardise import StandardiseOptions, standardise_arrow
+from .cluster_update import update_clusters
 from .engine import Warehouse
 
 __all__ = [
@@ -452,8 +453,6 @@ def link_new_records(api, settings: dict[str, Any], existing, new, existing_clus
     ``node_id``, ``cluster_id`` for the new records and for every existing cluster whose id changes).
     """
     from splink import Linker
-    from splink.clustering import cluster_pairwise_predictions_at_threshold
-
     say = progress or (lambda _m: None)
     quiet_splink(logging.ERROR)
     thresholds = thresholds or Thresholds()
@@ -491,45 +490,23 @@ def link_new_records(api, settings: dict[str, Any], existing, new, existing_clus
                         f"CASE WHEN {any_cond} THEN {reason} END AS guard FROM {union.physical_name}")
     timings["predict"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    assignments = {}
-    joined, merged = {}, {}
+    say("updating the clusters the new records touch")
     clusters_old = api.register(existing_clusters, table_name=f"__inc_clusters_{tag}")
+    ends = ", ".join(f"cl.cluster_{b} AS l_{b}, cr.cluster_{b} AS r_{b}" for b in BANDS)
+    edges = _query(api, f"""
+        SELECT p.unique_id_l, p.unique_id_r, p.match_probability, {ends}
+        FROM {pairs.physical_name} p
+        LEFT JOIN {clusters_old.physical_name} cl ON cl.record_id = p.unique_id_l
+        LEFT JOIN {clusters_old.physical_name} cr ON cr.record_id = p.unique_id_r
+        WHERE p.guard IS NULL AND p.match_probability >= {min(getattr(thresholds, b) for b in BANDS)!r}"""
+                   ).as_pandas_dataframe()
+    new_ids = _query(api, f"SELECT unique_id FROM {sdf_new.physical_name}").as_pandas_dataframe()["unique_id"]
+    assignments, joined, merged = {}, {}, {}
     for b in BANDS:
-        t = getattr(thresholds, b)
-        # nodes: the new records and the existing clusters they touch (an existing record stands for its cluster)
-        edges = _query(api, f"""
-            SELECT COALESCE(cl.cluster_{b}, p.unique_id_l) AS id_l, COALESCE(cr.cluster_{b}, p.unique_id_r) AS id_r,
-                   p.match_probability
-            FROM {pairs.physical_name} p
-            LEFT JOIN {clusters_old.physical_name} cl ON cl.record_id = p.unique_id_l
-            LEFT JOIN {clusters_old.physical_name} cr ON cr.record_id = p.unique_id_r
-            WHERE p.guard IS NULL AND p.match_probability >= {t!r}""")
-        nodes = _query(api, f"""
-            SELECT unique_id AS node_id FROM {sdf_new.physical_name}
-            UNION SELECT id_l FROM {edges.physical_name}
-            UNION SELECT id_r FROM {edges.physical_name}""")
-        cc = cluster_pairwise_predictions_at_threshold(
-            nodes, edges, db_api=api, node_id_column_name="node_id", edge_id_column_name_left="id_l",
-            edge_id_column_name_right="id_r")
-        # a component keeps the smallest existing cluster id it holds (else Splink's representative, a new id)
-        res = _query(api, f"""
-            WITH cc AS (SELECT node_id, cluster_id FROM {cc.physical_name}),
-            old AS (SELECT DISTINCT cluster_{b} AS cid FROM {clusters_old.physical_name}),
-            keep AS (SELECT cc.cluster_id, MIN(old.cid) AS cid FROM cc JOIN old ON old.cid = cc.node_id
-                     GROUP BY cc.cluster_id)
-            SELECT cc.node_id, COALESCE(k.cid, cc.cluster_id) AS cluster_id,
-                   old.cid IS NOT NULL AS is_existing_cluster
-            FROM cc LEFT JOIN keep k ON k.cluster_id = cc.cluster_id
-            LEFT JOIN old ON old.cid = cc.node_id""")
-        stats = _query(api, f"""
-            SELECT COUNT(CASE WHEN NOT r.is_existing_cluster AND k.cid IS NOT NULL THEN 1 END) AS joined,
-                   COUNT(CASE WHEN r.is_existing_cluster AND r.node_id <> r.cluster_id THEN 1 END) AS merged
-            FROM {res.physical_name} r
-            LEFT JOIN (SELECT DISTINCT cluster_{b} AS cid FROM {clusters_old.physical_name}) k
-              ON k.cid = r.cluster_id""").as_record_list()
-        joined[b] = int(stats[0]["joined"])
-        merged[b] = int(stats[0]["merged"])
-        assignments[b] = res
+        update = update_clusters(new_ids, edges, threshold=getattr(thresholds, b), cluster_left=f"l_{b}",
+                                 cluster_right=f"r_{b}")
+        assignments[b] = api.register(update.assignments, table_name=f"__inc_assign_{b}_{tag}")
+        joined[b], merged[b] = update.joined, update.merged
     timings["cluster"] = time.perf_counter() - t0
     n_pairs = _query(api, f"SELECT COUNT(*) AS n FROM {pairs.physical_name}").as_record_list()[0]["n"]
     n_old = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_old.physical_name}").as_record_list()[0]["n"]
