@@ -256,10 +256,10 @@ def job_incremental(persons: int, engine: str) -> dict:
     """Existing population (all but 1% of the standardised identity records, linked and clustered first, not
     timed); then, timed, the 1% linked incrementally, and everything relinked."""
     from bold_prevention.linkage.splink_model import BANDS, LinkageModel, Thresholds, read_model
+    from bold_prevention.scale.incremental import link_new_records
     from bold_prevention.scale.linkage import (
         JUSTICE_ROLES,
         _api_dialect,
-        link_new_records,
         model_for_backend,
         splink_api,
     )

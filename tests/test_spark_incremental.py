@@ -14,9 +14,9 @@ from splink import DuckDBAPI
 from bold_prevention.linkage.splink_model import BANDS, LinkageModel, Thresholds, TrainingOptions
 from bold_prevention.project import Project
 from bold_prevention.scale import open_warehouse
+from bold_prevention.scale.incremental import link_new_records
 from bold_prevention.scale.linkage import (
     JUSTICE_ROLES,
-    link_new_records,
     model_for_backend,
     standardised_identities,
 )

@@ -84,6 +84,9 @@ def run_cmd(
     model: Path | None = typer.Option(None, "--model", help="Saved Splink model for the link stage (default "
                                       "<project>/models/justice_dedupe.json, trained there when missing)."),
     chunks: int | None = typer.Option(None, "--chunks", help="Link stage: split prediction into N x N chunks."),
+    incremental: bool = typer.Option(False, "--incremental", help="Link stage: link only the records new or "
+                                     "changed since the last link run, with its saved model, instead of "
+                                     "relinking everything."),
     partitions: int | None = typer.Option(None, "--partitions", help="Spark shuffle partitions (default 8)."),
     config: Path | None = typer.Option(None, "--config", help="A pipeline configuration (YAML with engine, "
                                        "spark_master, extracts, as_at, band...): load, export and run it."),
@@ -101,7 +104,8 @@ def run_cmd(
         else:
             run = run_pipeline(proj, engine=engine, stages=stages, as_at=_date(as_at), band=band,
                                register=register, cohorts=cohort or None, link_model=model,
-                               link_chunks=(chunks, chunks) if chunks else None, spark_master=spark_master,
+                               link_chunks=(chunks, chunks) if chunks else None, link_incremental=incremental,
+                               spark_master=spark_master,
                                partitions=partitions, progress=say)
     t = Table(title=f"Pipeline on {run.engine}" + (f" ({run.master})" if run.master else ""))
     t.add_column("stage")

@@ -17,9 +17,7 @@ Written to the warehouse (on the engine in use):
 ``linkage.justice_clusters``      one row per record: ``record_id``, ``source_table``, ``cluster_high``,
                                   ``cluster_medium``, ``cluster_low``.
 
-Incremental linkage (:func:`link_new_records`) scores only a new snapshot's records - against the existing
-population with ``predict_between`` and among themselves with ``predict_within`` - and updates the clusters by
-connected components over the touched clusters, instead of relinking everything.
+Incremental linkage of a new snapshot is in :mod:`.incremental`.
 """
 
 from __future__ import annotations
@@ -49,19 +47,16 @@ from ..linkage.splink_model import (
     read_model,
 )
 from ..linkage.standardise import StandardiseOptions, standardise_arrow
-from .cluster_update import update_clusters
 from .engine import Warehouse
 
 __all__ = [
     "JUSTICE_ROLES",
     "LinkageRun",
-    "IncrementalRun",
     "identity_sql",
     "standardise_spark",
     "standardised_identities",
     "splink_api",
     "dedupe_justice_records",
-    "link_new_records",
     "default_model_path",
     "model_for_backend",
 ]
@@ -412,106 +407,3 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
     return LinkageRun(engine=wh.engine, records=int(n), pairs=int(counts[0]) - int(counts[1]),
                       excluded=int(counts[1]), clusters={b: int(counts[2 + i]) for i, b in enumerate(BANDS)},
                       model_path=mp, trained=do_train, seconds={k: round(v, 3) for k, v in timings.items()})
-
-
-# ------------------------------------------------------------------------------------------------ incremental
-@dataclass
-class IncrementalRun:
-    engine: str
-    existing: int
-    new: int
-    pairs: int
-    joined_existing: dict[str, int]
-    merged_clusters: dict[str, int]
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _tf_columns(settings: dict[str, Any]) -> list[str]:
-    cols = []
-    for c in settings.get("comparisons", []):
-        for lv in c.get("comparison_levels", []):
-            col = lv.get("tf_adjustment_column")
-            if col and col not in cols:
-                cols.append(col)
-    return cols
-
-
-def link_new_records(api, settings: dict[str, Any], existing, new, existing_clusters, *,
-                     thresholds: Thresholds | None = None, guards: Guards | None = None,
-                     predict_threshold: float = 0.01, progress: Progress | None = None) -> tuple[IncrementalRun, dict]:
-    """Link a new snapshot's standardised records to an already linked population, incrementally.
-
-    ``api``: Splink's backend (:func:`splink_api`); ``existing`` / ``new``: standardised records (anything
-    ``api.register`` takes: Arrow, a Spark DataFrame, a table name); ``existing_clusters``: the existing records'
-    clusters (``record_id``, ``cluster_high``, ``cluster_medium``, ``cluster_low``). Pairs are scored new x
-    existing (``predict_between``) and new x new (``predict_within``) only, with term frequencies from the whole
-    population; the hard non-match guards apply; then, per band, connected components over the new records and
-    the existing clusters they touch give each new record its cluster (an existing cluster's id when it joins one;
-    clusters bridged by a new record merge under the smallest id).
-
-    Returns the summary and SplinkDataFrames: ``pairs`` (scored pairs with ``guard``) and ``assignments`` (per band:
-    ``node_id``, ``cluster_id`` for the new records and for every existing cluster whose id changes).
-    """
-    from splink import Linker
-    say = progress or (lambda _m: None)
-    quiet_splink(logging.ERROR)
-    thresholds = thresholds or Thresholds()
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    tag = uuid.uuid4().hex[:8]
-    s = model_for_backend(dict(settings), _api_dialect(api))
-    s["link_type"] = "dedupe_only"
-    s["retain_matching_columns"] = True
-    s["retain_intermediate_calculation_columns"] = False
-    sdf_old = api.register(existing, table_name=f"__inc_existing_{tag}")
-    sdf_new = api.register(new, table_name=f"__inc_new_{tag}")
-    all_sql = (f"SELECT * FROM {sdf_old.physical_name} UNION ALL SELECT * FROM {sdf_new.physical_name}")
-    sdf_all = api.register(_query(api, all_sql).physical_name, table_name=f"__inc_all_{tag}")
-    linker = Linker(sdf_all, s)
-    say("term frequencies over the whole population")
-    for col in _tf_columns(s):
-        linker.table_management.compute_tf_table(col)
-    timings["term_frequencies"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    say("scoring the new records against the existing population (predict_between) and each other")
-    thr = min(predict_threshold, thresholds.low)
-    between = linker.inference.predict_between(sdf_new, sdf_old, threshold_match_probability=thr,
-                                               warning_mode="never")
-    within = linker.inference.predict_within(sdf_new, threshold_match_probability=thr, warning_mode="never")
-    # reuse LinkageModel's guards on the union of both
-    union = _query(api, f"SELECT * FROM {between.physical_name} UNION ALL SELECT * FROM {within.physical_name}")
-    from ..linkage.splink_model import guard_conditions
-
-    conds = guard_conditions(s, guards or Guards())
-    any_cond = " OR ".join(conds.values()) if conds else "FALSE"
-    reason = ("CASE " + " ".join(f"WHEN {c} THEN '{k}'" for k, c in conds.items()) + " END") if conds else \
-        "CAST(NULL AS VARCHAR)"
-    pairs = _query(api, f"SELECT unique_id_l, unique_id_r, match_weight, match_probability, "
-                        f"CASE WHEN {any_cond} THEN {reason} END AS guard FROM {union.physical_name}")
-    timings["predict"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    say("updating the clusters the new records touch")
-    clusters_old = api.register(existing_clusters, table_name=f"__inc_clusters_{tag}")
-    ends = ", ".join(f"cl.cluster_{b} AS l_{b}, cr.cluster_{b} AS r_{b}" for b in BANDS)
-    edges = _query(api, f"""
-        SELECT p.unique_id_l, p.unique_id_r, p.match_probability, {ends}
-        FROM {pairs.physical_name} p
-        LEFT JOIN {clusters_old.physical_name} cl ON cl.record_id = p.unique_id_l
-        LEFT JOIN {clusters_old.physical_name} cr ON cr.record_id = p.unique_id_r
-        WHERE p.guard IS NULL AND p.match_probability >= {min(getattr(thresholds, b) for b in BANDS)!r}"""
-                   ).as_pandas_dataframe()
-    new_ids = _query(api, f"SELECT unique_id FROM {sdf_new.physical_name}").as_pandas_dataframe()["unique_id"]
-    assignments, joined, merged = {}, {}, {}
-    for b in BANDS:
-        update = update_clusters(new_ids, edges, threshold=getattr(thresholds, b), cluster_left=f"l_{b}",
-                                 cluster_right=f"r_{b}")
-        assignments[b] = api.register(update.assignments, table_name=f"__inc_assign_{b}_{tag}")
-        joined[b], merged[b] = update.joined, update.merged
-    timings["cluster"] = time.perf_counter() - t0
-    n_pairs = _query(api, f"SELECT COUNT(*) AS n FROM {pairs.physical_name}").as_record_list()[0]["n"]
-    n_old = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_old.physical_name}").as_record_list()[0]["n"]
-    n_new = _query(api, f"SELECT COUNT(*) AS n FROM {sdf_new.physical_name}").as_record_list()[0]["n"]
-    run = IncrementalRun(engine="spark" if type(api).__name__ == "SparkAPI" else "duckdb", existing=int(n_old),
-                         new=int(n_new), pairs=int(n_pairs), joined_existing=joined, merged_clusters=merged,
-                         seconds={k: round(v, 3) for k, v in timings.items()})
-    return run, {"pairs": pairs, "assignments": assignments}

@@ -70,13 +70,14 @@ def run_pipeline(project: Project | str | Path | None = None, *, engine: str | N
                  stages: Sequence[str] | str | None = None, as_at: date | str = date(2024, 12, 31),
                  band: str = "medium", register=None, cohorts: Sequence[str] | None = None,
                  link_model: str | Path | None = None, link_chunks: tuple[int, int] | None = None,
-                 spark_master: str | None = None, partitions: int | None = None,
+                 link_incremental: bool = False, spark_master: str | None = None, partitions: int | None = None,
                  progress: Progress | None = None) -> PipelineRun:
     """Run the chosen stages (default spine, cohorts, timeline) on ``engine`` (``duckdb`` or ``spark``).
 
     ``cohorts``: cohort specs to build (names of shipped specs or YAML paths); default every shipped spec, those
     the register cannot support being skipped with a note. ``link_model``: the saved Splink model for the ``link``
-    stage (default ``<project>/models/justice_dedupe.json``, trained there when missing).
+    stage (default ``<project>/models/justice_dedupe.json``, trained there when missing). ``link_incremental``:
+    link only the records new or changed since the last link run (:func:`.incremental.link_new_snapshot`).
     """
     say = progress or (lambda _m: None)
     chosen = _stages(stages)
@@ -88,7 +89,16 @@ def run_pipeline(project: Project | str | Path | None = None, *, engine: str | N
     run = PipelineRun(engine=eng, master=wh.master, project=wh.project.root,
                       open_seconds=time.perf_counter() - t0)
     try:
-        if "link" in chosen:
+        if "link" in chosen and link_incremental:
+            from .incremental import link_new_snapshot
+
+            t0 = time.perf_counter()
+            inc = link_new_snapshot(wh, model_path=link_model, progress=say)
+            run.stages.append(StageResult("link", time.perf_counter() - t0, {
+                "incremental": True, "existing": inc.existing, "new": inc.new, "changed": inc.changed,
+                "removed": inc.removed, "reopened": inc.reopened, "pairs": inc.pairs,
+                "joined_existing": inc.joined_existing, "merged_clusters": inc.merged_clusters}))
+        elif "link" in chosen:
             from .linkage import dedupe_justice_records
 
             t0 = time.perf_counter()
