@@ -27,6 +27,7 @@ from .engine import Warehouse
 from .linkage import (
     Progress,
     _api_dialect,
+    _arrow_to_duckdb,
     _query,
     _scratch_duckdb,
     _to_warehouse,
@@ -176,12 +177,7 @@ def _write(wh: Warehouse, api, tables: dict[str, str]) -> None:
     wh.con.execute("BEGIN TRANSACTION")
     try:
         for target, table in data.items():
-            name = f"__inc_{uuid.uuid4().hex[:8]}"
-            wh.con.register(name, table)
-            try:
-                wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {name}")
-            finally:
-                wh.con.unregister(name)
+            _arrow_to_duckdb(wh, target, table)
         wh.con.execute("COMMIT")
     except BaseException:
         wh.con.execute("ROLLBACK")

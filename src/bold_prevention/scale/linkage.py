@@ -271,7 +271,11 @@ def _to_warehouse(wh: Warehouse, api, target: str, sql: str) -> None:
     if wh.is_spark:  # Splink's tables are views in the warehouse's own Spark session
         wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
         return
-    data = api.duckdb_con.sql(sql).to_arrow_table()
+    _arrow_to_duckdb(wh, target, api.duckdb_con.sql(sql).to_arrow_table())
+
+
+def _arrow_to_duckdb(wh: Warehouse, target: str, data: pa.Table) -> None:
+    """Write an Arrow table as the DuckDB warehouse table ``target`` (replacing it)."""
     name = f"__scale_{uuid.uuid4().hex[:8]}"
     wh.con.register(name, data)
     try:
@@ -284,12 +288,7 @@ def _store_standardised(wh: Warehouse, std) -> None:
     if wh.is_spark:
         wh.con.write_table("linkage", "justice_standardised", std)
     else:
-        name = f"__scale_{uuid.uuid4().hex[:8]}"
-        wh.con.register(name, std)
-        try:
-            wh.con.execute(f"CREATE OR REPLACE TABLE linkage.justice_standardised AS SELECT * FROM {name}")
-        finally:
-            wh.con.unregister(name)
+        _arrow_to_duckdb(wh, "linkage.justice_standardised", std)
 
 
 def _scratch_duckdb(wh: Warehouse) -> duckdb.DuckDBPyConnection:
