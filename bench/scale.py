@@ -209,6 +209,12 @@ def _open(persons: int, engine: str):
     return wh, time.perf_counter() - t0
 
 
+def _chunks() -> tuple[int, int] | None:
+    """Prediction chunks for the dedupe jobs (``--chunks N``: N x N; passed to the worker in the environment)."""
+    n = int(os.environ.get("BOLD_BENCH_CHUNKS", "0") or 0)
+    return (n, n) if n > 1 else None
+
+
 def _partitions(persons: int) -> int:
     return 8 if persons <= 1_000_000 else 32
 
@@ -243,11 +249,13 @@ def job_dedupe(persons: int, engine: str) -> dict:
     from bold_prevention.scale.linkage import dedupe_justice_records
 
     wh, open_s = _open(persons, engine)
+    chunks = _chunks()
     try:
         t0 = time.perf_counter()
-        res = dedupe_justice_records(wh, model_path=model_path(persons), train=False)
+        res = dedupe_justice_records(wh, model_path=model_path(persons), train=False, chunks=chunks)
         return {"open_s": open_s, "seconds": time.perf_counter() - t0, "stages_s": res.seconds,
-                "records": res.records, "pairs": res.pairs, "excluded": res.excluded, "clusters": res.clusters}
+                "records": res.records, "pairs": res.pairs, "excluded": res.excluded, "clusters": res.clusters,
+                "chunks": list(chunks) if chunks else None}
     finally:
         wh.close()
 
@@ -335,7 +343,8 @@ def job_dedupe_jar(persons: int, engine: str) -> dict:
     wh, open_s = _open(persons, engine)
     try:
         t0 = time.perf_counter()
-        res = dedupe_justice_records(wh, model_path=model_path(persons), train=False, similarity="jar")
+        res = dedupe_justice_records(wh, model_path=model_path(persons), train=False, similarity="jar",
+                                     chunks=_chunks())
         return {"open_s": open_s, "seconds": time.perf_counter() - t0, "stages_s": res.seconds,
                 "records": res.records, "pairs": res.pairs, "excluded": res.excluded, "clusters": res.clusters}
     finally:
@@ -429,8 +438,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed per job and engine")
     ap.add_argument("--prepare-only", action="store_true", help="only generate, load and export the data")
+    ap.add_argument("--chunks", type=int, default=0,
+                    help="score the dedupe's pairs in N x N chunks (Splink's num_chunks_left/right), to bound the "
+                         "memory and disk one scoring step needs")
     ap.add_argument("--worker", nargs=3, metavar=("JOB", "PERSONS", "ENGINE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.chunks > 1:
+        os.environ["BOLD_BENCH_CHUNKS"] = str(args.chunks)
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.worker[2])
         return 0

@@ -153,3 +153,23 @@ def test_incremental_needs_a_full_run_first(synth_dir, tmp_path):
         run_pipeline(proj, engine="duckdb", stages="link", link_incremental=True)
     assert "linkage.justice_standardised" in err.value.message
     assert "--stages link" in err.value.hint
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_chunked_scoring_gives_the_same_pairs_and_persons(project, engine, tmp_path):
+    """``--chunks``: pairs scored chunk by chunk with ``predict_chunk`` (each chunk narrowed before the next)."""
+    proj = Project(tmp_path / "project")
+    shutil.copytree(project.root, proj.root)
+    model = proj.models_dir / "justice_dedupe.json"
+    wh = open_warehouse(proj, engine, spark_master="local[2]", partitions=2)
+    try:
+        whole = dedupe_justice_records(wh, model_path=model, train=False)
+        pairs, clusters = _pairs(_read(wh, "linkage.justice_pairs")), _read(wh, "linkage.justice_clusters")
+        chunked = dedupe_justice_records(wh, model_path=model, train=False, chunks=(2, 3))
+        assert _pairs(_read(wh, "linkage.justice_pairs")) == pairs
+        again = _read(wh, "linkage.justice_clusters")
+    finally:
+        wh.close()
+    assert len(pairs) > 1000 and (chunked.pairs, chunked.excluded) == (whole.pairs, whole.excluded)
+    for b in BANDS:
+        assert _partition(again, b) == _partition(clusters, b), b

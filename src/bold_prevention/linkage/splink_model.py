@@ -763,6 +763,37 @@ class LinkageModel:
         excluded = self.db_api.query_sql(f"select {select}, {reason} as guard from {name} where {any_cond}")
         return kept, excluded
 
+    def predict_guarded(self, threshold: float = 0.01, *, chunks: tuple[int, int] | None = None):
+        """Scored pairs at or above ``threshold``, split by the guards into narrow (kept, excluded) tables.
+
+        With ``chunks`` = (N, M) the pairs are scored one chunk at a time with Splink's ``predict_chunk`` (left
+        records in N slices, right records in M) and each chunk's wide prediction table is narrowed and dropped
+        before the next, so the wide table - both records' compared values for every pair - never exists for
+        more than one chunk. This bounds the memory and disk the scoring needs at tens of millions of pairs.
+        """
+        if not chunks or chunks == (1, 1):
+            return self.apply_guards(self.predict(threshold))
+        kept_parts, excluded_parts = [], []
+        n, m = chunks
+        lazy = type(self.db_api).__name__ == "SparkAPI"  # Spark's narrowed tables are plans over the wide one
+        for i in range(1, n + 1):
+            for j in range(1, m + 1):
+                wide = self.linker.inference.predict_chunk(left_chunk=(i, n), right_chunk=(j, m),
+                                                           threshold_match_probability=threshold,
+                                                           warning_mode="never")
+                kept, excluded = self.apply_guards(wide)
+                kept_parts.append(kept)
+                excluded_parts.append(excluded)
+                if not lazy:
+                    wide.drop_table_from_database_and_remove_from_cache()
+        out = []
+        for parts in (kept_parts, excluded_parts):
+            out.append(self.db_api.query_sql(" union all ".join(f"select * from {t.physical_name}" for t in parts)))
+            if not lazy:
+                for t in parts:
+                    t.drop_table_from_database_and_remove_from_cache()
+        return out[0], out[1]
+
     def cluster(self, predictions, thresholds: Thresholds, *, one_to_one: Sequence[str] = ()) -> dict[str, Any]:
         """Clusters (SplinkDataFrames with ``cluster_id``) at each band's threshold.
 

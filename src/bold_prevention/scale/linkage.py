@@ -383,8 +383,7 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
         timings["train"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         say("scoring candidate pairs" + (f" in {chunks[0]} x {chunks[1]} chunks" if chunks else ""))
-        pred = model.predict(threshold=min(predict_threshold, thresholds.low), chunks=chunks)
-        kept, excluded = model.apply_guards(pred)
+        kept, excluded = model.predict_guarded(threshold=min(predict_threshold, thresholds.low), chunks=chunks)
         timings["predict"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         say("clustering at the high, medium and low bands")
