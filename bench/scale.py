@@ -300,7 +300,7 @@ def job_incremental(persons: int, engine: str) -> dict:
         old = LinkageModel([existing], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only", db_api=api,
                            settings=settings)
         kept, _ = old.apply_guards(old.predict(threshold=0.01))
-        cl = old.cluster(kept, thresholds)
+        cl = old.cluster(kept, thresholds, compact=True)
         joins = " ".join(f"JOIN {cl[b].physical_name} c_{b} ON c_{b}.unique_id = c_high.unique_id"
                          for b in BANDS[1:])
         clusters_sql = ("SELECT c_high.unique_id AS record_id, "
@@ -320,7 +320,7 @@ def job_incremental(persons: int, engine: str) -> dict:
         full = LinkageModel([everything], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only",
                             db_api=api, settings=settings)
         kept, _ = full.apply_guards(full.predict(threshold=0.01))
-        full.cluster(kept, thresholds)
+        full.cluster(kept, thresholds, compact=True)
         full_s = time.perf_counter() - t0
         return {"open_s": open_s, "existing": count(existing), "new": count(new), "setup_s": setup_s,
                 "incremental_s": incremental_s, "incremental_stages_s": run.seconds,

@@ -173,3 +173,30 @@ def test_chunked_scoring_gives_the_same_pairs_and_persons(project, engine, tmp_p
     assert len(pairs) > 1000 and (chunked.pairs, chunked.excluded) == (whole.pairs, whole.excluded)
     for b in BANDS:
         assert _partition(again, b) == _partition(clusters, b), b
+
+
+def test_compact_clustering_gives_splinks_clusters_and_ids(project):
+    """Clustering over integer node ids returns exactly the clusters and cluster ids of Splink's own clustering."""
+    import duckdb
+    from splink import DuckDBAPI
+
+    from bold_prevention.linkage.splink_model import LinkageModel, Thresholds, read_model
+    from bold_prevention.scale.linkage import JUSTICE_ROLES, standardised_identities
+
+    wh = open_warehouse(project, "duckdb")
+    try:
+        std = standardised_identities(wh)
+    finally:
+        wh.close()
+    con = duckdb.connect()
+    model = LinkageModel([std], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only",
+                         db_api=DuckDBAPI(connection=con),
+                         settings=read_model(project.models_dir / "justice_dedupe.json"))
+    kept, _ = model.predict_guarded(threshold=0.01)
+    thresholds = Thresholds()
+    splinks, compact = model.cluster(kept, thresholds), model.cluster(kept, thresholds, compact=True)
+    for b in BANDS:
+        a = sorted(con.sql(f"select unique_id, cluster_id from {splinks[b].physical_name}").fetchall())
+        c = sorted(con.sql(f"select unique_id, cluster_id from {compact[b].physical_name}").fetchall())
+        assert a == c and len(a) == std.num_rows, b
+        assert len({cid for _, cid in a}) < len(a)  # some records were joined

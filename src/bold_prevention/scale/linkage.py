@@ -387,7 +387,7 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
         timings["predict"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         say("clustering at the high, medium and low bands")
-        clusters = model.cluster(kept, thresholds)
+        clusters = model.cluster(kept, thresholds, compact=True)
         timings["cluster"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         _to_warehouse(wh, api, "linkage.justice_pairs",
