@@ -820,10 +820,13 @@ class LinkageModel:
         return out
 
     def _cluster_compact(self, predictions, thresholds: Thresholds) -> dict[str, Any]:
-        """Connected components at each band over integer node ids (numbered in ``unique_id`` order, so each
-        cluster's representative - its smallest node - is its smallest ``unique_id``, as with string ids)."""
-        from splink.clustering import cluster_pairwise_predictions_at_threshold
+        """Connected components at each band over integer node ids, numbered in ``unique_id`` order so that each
+        cluster's representative - its smallest node - is its smallest ``unique_id``, as Splink's is.
 
+        On DuckDB the edges (two integers and a probability each) are solved in this process with SciPy, which
+        takes seconds and a few hundred bytes per edge where Splink's iterated SQL spills tens of gigabytes at
+        tens of millions of pairs; on Spark Splink's distributed connected components run over the same ids.
+        """
         api = self.db_api
         nodes = api.query_sql(f"select unique_id, row_number() over (order by unique_id) as node_id "
                               f"from {self.sdfs[0].physical_name}")
@@ -832,17 +835,43 @@ class LinkageModel:
             f"join {nodes.physical_name} a on a.unique_id = p.unique_id_l "
             f"join {nodes.physical_name} b on b.unique_id = p.unique_id_r "
             f"where p.match_probability >= {thresholds.low!r}")
-        node_ids = api.query_sql(f"select node_id from {nodes.physical_name}")
         out = {}
         for band in BANDS:
-            cc = cluster_pairwise_predictions_at_threshold(
-                node_ids, edges, db_api=api, node_id_column_name="node_id", edge_id_column_name_left="node_l",
-                edge_id_column_name_right="node_r", threshold_match_probability=getattr(thresholds, band))
+            t = getattr(thresholds, band)
+            if type(api).__name__ == "DuckDBAPI":
+                cc = self._components_in_process(nodes, edges, t, f"__bold_cc_{band}_{uuid.uuid4().hex[:8]}")
+            else:
+                from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+                node_ids = api.query_sql(f"select node_id from {nodes.physical_name}")
+                cc = cluster_pairwise_predictions_at_threshold(
+                    node_ids, edges, db_api=api, node_id_column_name="node_id", edge_id_column_name_left="node_l",
+                    edge_id_column_name_right="node_r", threshold_match_probability=t)
             out[band] = api.query_sql(
                 f"select n.unique_id, r.unique_id as cluster_id from {cc.physical_name} c "
                 f"join {nodes.physical_name} n on n.node_id = c.node_id "
                 f"join {nodes.physical_name} r on r.node_id = c.cluster_id")
         return out
+
+    def _components_in_process(self, nodes, edges, threshold: float, name: str):
+        """``node_id`` -> ``cluster_id`` (the smallest node of its component) with SciPy, for DuckDB."""
+        import numpy as np
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        con = self.db_api.duckdb_con
+        n = con.sql(f"select count(*) from {nodes.physical_name}").fetchall()[0][0]
+        e = con.sql(f"select node_l, node_r from {edges.physical_name} where match_probability >= {threshold!r}"
+                    ).to_arrow_table()
+        rows = e.column("node_l").to_numpy().astype(np.int64) - 1
+        cols = e.column("node_r").to_numpy().astype(np.int64) - 1
+        graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
+        _, label = connected_components(graph, directed=False)
+        order = np.arange(n, dtype=np.int64)
+        smallest = np.full(label.max() + 1 if n else 0, n, np.int64)
+        np.minimum.at(smallest, label, order)  # each component's smallest node
+        table = pa.table({"node_id": order + 1, "cluster_id": smallest[label] + 1})
+        return self.db_api.register(table, table_name=name)
 
     # ------------------------------------------------------------------ explanation
     def explain(self, left: Mapping[str, Any] | pa.Table, right: Mapping[str, Any] | pa.Table) -> Explanation:
