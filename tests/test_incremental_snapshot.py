@@ -108,12 +108,16 @@ def _pairs(rows: list[dict]) -> dict[tuple, tuple]:
                                                                    r["guard"]) for r in rows}
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def test_incremental_snapshot_equals_full_relink(project, engine, tmp_path):
+def _copy(project: Project, engine: str, tmp_path):
+    """A copy of the module's project (warehouse, Parquet and model), opened on ``engine``; and the model's path."""
     proj = Project(tmp_path / "project")
     shutil.copytree(project.root, proj.root)
-    model = proj.models_dir / "justice_dedupe.json"
-    wh = open_warehouse(proj, engine, spark_master="local[2]", partitions=2)
+    return open_warehouse(proj, engine, spark_master="local[2]", partitions=2), proj.models_dir / "justice_dedupe.json"
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_incremental_snapshot_equals_full_relink(project, engine, tmp_path):
+    wh, model = _copy(project, engine, tmp_path)
     try:
         current = _identities(wh)
         earlier, expect = _earlier(current)
@@ -158,10 +162,7 @@ def test_incremental_needs_a_full_run_first(synth_dir, tmp_path):
 @pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def test_chunked_scoring_gives_the_same_pairs_and_persons(project, engine, tmp_path):
     """``--chunks``: pairs scored chunk by chunk with ``predict_chunk`` (each chunk narrowed before the next)."""
-    proj = Project(tmp_path / "project")
-    shutil.copytree(project.root, proj.root)
-    model = proj.models_dir / "justice_dedupe.json"
-    wh = open_warehouse(proj, engine, spark_master="local[2]", partitions=2)
+    wh, model = _copy(project, engine, tmp_path)
     try:
         whole = dedupe_justice_records(wh, model_path=model, train=False)
         pairs, clusters = _pairs(_read(wh, "linkage.justice_pairs")), _read(wh, "linkage.justice_clusters")
