@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from datetime import date
 
 import typer
 from rich.console import Console
 
-from ..errors import BoldError
+from ..errors import BoldError, InputError
 
 app = typer.Typer(
     name="bold",
@@ -22,6 +23,16 @@ console = Console(stderr=True)
 out = Console()
 
 ProjectOption = typer.Option(None, "--project", "-p", help="Project folder (default: $BOLD_PROJECT or ./bold-project).")
+
+
+def parse_date(value: str | None, what: str = "as-at date") -> date | None:
+    """A YYYY-MM-DD option as a date (``None`` stays ``None``); anything else is a clear input error."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise InputError(f"{what} {value!r} is not a date", hint="give it as YYYY-MM-DD") from e
 
 
 def user_errors(fn: Callable) -> Callable:

@@ -9,8 +9,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, user_errors
-from .spine import parse_date
+from .app import ProjectOption, app, console, out, parse_date, user_errors
 
 cohort_app = typer.Typer(help="Cohorts defined as YAML specs over the spine: build, profile, list.",
                          no_args_is_help=True)

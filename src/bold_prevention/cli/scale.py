@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, user_errors
+from .app import ProjectOption, app, console, out, parse_date, user_errors
 
 scale_app = typer.Typer(help="Scale-out: the same pipeline on DuckDB or Apache Spark (local mode or a cluster), "
                              "the Parquet warehouse Spark reads, and the Spark environment.",
@@ -22,15 +21,6 @@ app.add_typer(scale_app, name="scale")
 EngineOption = typer.Option(None, "--engine", "-e", help="Engine: duckdb (default, or $BOLD_ENGINE) or spark.")
 MasterOption = typer.Option(None, "--spark-master", help="Spark master: local[*] (default, or $BOLD_SPARK_MASTER), "
                                                          "local[N], spark://HOST:PORT, k8s://... or yarn.")
-
-
-def _date(value: str | None, what: str = "as-at date") -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as e:
-        raise InputError(f"{what} {value!r} is not a date", hint="give it as YYYY-MM-DD") from e
 
 
 @scale_app.command("export")
@@ -63,7 +53,7 @@ def load_cmd(
     from ..scale.export import load_to_parquet
 
     with console.status("loading") as status:
-        res = load_to_parquet(Project.at(project), source, snapshot_date=_date(snapshot_date, "snapshot date"),
+        res = load_to_parquet(Project.at(project), source, snapshot_date=parse_date(snapshot_date, "snapshot date"),
                               progress=lambda m: status.update(m))
     out.print(f"[bold]Loaded and exported[/] {res.folder}: {len(res.tables)} tables, {res.rows:,} rows")
 
@@ -102,7 +92,7 @@ def run_cmd(
             run = run_from_config(config, proj, stages=stages, engine=engine, spark_master=spark_master,
                                   progress=say)
         else:
-            run = run_pipeline(proj, engine=engine, stages=stages, as_at=_date(as_at), band=band,
+            run = run_pipeline(proj, engine=engine, stages=stages, as_at=parse_date(as_at), band=band,
                                register=register, cohorts=cohort or None, link_model=model,
                                link_chunks=(chunks, chunks) if chunks else None, link_incremental=incremental,
                                spark_master=spark_master,
@@ -191,7 +181,7 @@ def sql_cmd(
     """Write the spine or a cohort's transformations as SQL for Trino / Athena, Spark or DuckDB."""
     from ..scale.sql import cohort_script, parse_check, spine_script
 
-    when = _date(as_at)
+    when = parse_date(as_at)
     if what == "spine":
         script = spine_script(dialect, as_at=when, band=band, register=register)
     elif what == "cohort":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -10,18 +9,11 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, user_errors
+from .app import ProjectOption, app, console, out, parse_date, user_errors
 
 spine_app = typer.Typer(help="The Wave 0 person-level spine (persons linked through XJS, with needs).",
                         no_args_is_help=True)
 app.add_typer(spine_app, name="spine")
-
-
-def parse_date(value: str, what: str = "as-at date") -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as e:
-        raise InputError(f"{what} {value!r} is not a date", hint="give it as YYYY-MM-DD") from e
 
 
 @spine_app.command("build")

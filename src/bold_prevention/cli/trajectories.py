@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, user_errors
+from .app import ProjectOption, app, console, out, parse_date, user_errors
 
 timeline_app = typer.Typer(help="Person timelines: every event of a linked person, in order (spine.timeline).",
                            no_args_is_help=True)
@@ -289,7 +288,7 @@ def ew_train(
 
     with _con(project) as (proj, con):
         proj.ensure()
-        end = _date(data_end)
+        end = parse_date(data_end, "--data-end")
         with console.status("training") as st:
             r = train(con, use_case, project=proj, seed=seed, n_boot=bootstrap, truth=truth, bands=bands,
                       data_end=end, progress=lambda m: st.update(m))
@@ -318,10 +317,3 @@ def ew_evaluate(
         _report(r, proj)
 
 
-def _date(s: str | None) -> date | None:
-    if not s:
-        return None
-    try:
-        return date.fromisoformat(s)
-    except ValueError as e:
-        raise InputError(f"--data-end {s!r} is not a date", hint="write it as YYYY-MM-DD") from e
