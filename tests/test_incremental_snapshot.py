@@ -201,3 +201,31 @@ def test_compact_clustering_gives_splinks_clusters_and_ids(project):
         c = sorted(con.sql(f"select unique_id, cluster_id from {compact[b].physical_name}").fetchall())
         assert a == c and len(a) == std.num_rows, b
         assert len({cid for _, cid in a}) < len(a)  # some records were joined
+
+
+def test_dedupe_streams_its_results_and_writes_them_together(project, tmp_path, monkeypatch):
+    """On DuckDB the pairs and clusters stream into the warehouse batch by batch (here 500 rows a batch) and are
+    written in one transaction: a failure while writing the clusters leaves the pairs of the last run in place."""
+    import duckdb
+
+    from bold_prevention.scale import linkage
+
+    wh, model = _copy(project, "duckdb", tmp_path)
+    try:
+        whole = dedupe_justice_records(wh, model_path=model, train=False)
+        pairs, clusters = _read(wh, "linkage.justice_pairs"), _read(wh, "linkage.justice_clusters")
+        assert len(pairs) > 2 * 500
+
+        monkeypatch.setattr(linkage, "STREAM_BATCH_ROWS", 500)
+        streamed = dedupe_justice_records(wh, model_path=model, train=False)
+        assert (streamed.pairs, streamed.excluded, streamed.clusters) == (whole.pairs, whole.excluded, whole.clusters)
+        assert _pairs(_read(wh, "linkage.justice_pairs")) == _pairs(pairs)
+
+        wh.con.execute("DELETE FROM linkage.identity_mags_defendant_case")  # a different run, then a failure
+        monkeypatch.setattr(linkage, "_clusters_sql", lambda std, cl: f"SELECT no_such_column FROM {std}")
+        with pytest.raises(duckdb.Error, match="no_such_column"):
+            dedupe_justice_records(wh, model_path=model, train=False)
+        assert sorted(map(str, _read(wh, "linkage.justice_pairs"))) == sorted(map(str, pairs))
+        assert sorted(map(str, _read(wh, "linkage.justice_clusters"))) == sorted(map(str, clusters))
+    finally:
+        wh.close()

@@ -27,10 +27,9 @@ from .engine import Warehouse
 from .linkage import (
     Progress,
     _api_dialect,
-    _arrow_to_duckdb,
     _query,
     _scratch_duckdb,
-    _to_warehouse,
+    _write_results,
     default_model_path,
     model_for_backend,
     splink_api,
@@ -165,25 +164,6 @@ def _columns(wh: Warehouse, data) -> list[str]:
     return list(data.columns) if wh.is_spark else list(data.column_names)
 
 
-def _write(wh: Warehouse, api, tables: dict[str, str]) -> None:
-    """Write the results (``{warehouse table: SQL over Splink's tables}``) to the warehouse: on DuckDB in one
-    transaction; on Spark table by table (each write is atomic), the standardised records last, so an interrupted
-    run is simply run again."""
-    if wh.is_spark:
-        for target, sql in tables.items():
-            _to_warehouse(wh, api, target, sql)
-        return
-    data = {target: api.duckdb_con.sql(sql).to_arrow_table() for target, sql in tables.items()}
-    wh.con.execute("BEGIN TRANSACTION")
-    try:
-        for target, table in data.items():
-            _arrow_to_duckdb(wh, target, table)
-        wh.con.execute("COMMIT")
-    except BaseException:
-        wh.con.execute("ROLLBACK")
-        raise
-
-
 def link_new_snapshot(wh: Warehouse, *, model_path: str | Path | None = None, thresholds: Thresholds | None = None,
                       guards: Guards | None = None, predict_threshold: float = 0.01, similarity: str = "duckdb",
                       progress: Progress | None = None) -> IncrementalRun:
@@ -291,8 +271,8 @@ def link_new_snapshot(wh: Warehouse, *, model_path: str | Path | None = None, th
                             f"FROM {kept_cl} k JOIN {cur} c ON c.unique_id = k.record_id")
         t0 = time.perf_counter()
         say("writing the updated pairs and clusters")
-        _write(wh, api, {"linkage.justice_clusters": clusters_sql, "linkage.justice_pairs": pairs_sql,
-                         "linkage.justice_standardised": f"SELECT * FROM {cur}"})
+        _write_results(wh, api, {"linkage.justice_clusters": clusters_sql, "linkage.justice_pairs": pairs_sql,
+                                 "linkage.justice_standardised": f"SELECT * FROM {cur}"})
         seconds["write"] = time.perf_counter() - t0
         seconds["total"] = time.perf_counter() - t_all
     finally:

@@ -266,16 +266,36 @@ def _query(api, sql: str):
     return api.query_sql(_dialect_sql(api, sql))
 
 
-def _to_warehouse(wh: Warehouse, api, target: str, sql: str) -> None:
-    """Materialise ``sql`` (DuckDB dialect, over Splink's tables) as the warehouse table ``target``."""
-    if wh.is_spark:  # Splink's tables are views in the warehouse's own Spark session
-        wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
+#: Rows per Arrow batch when results stream from Splink's scratch DuckDB into the warehouse.
+STREAM_BATCH_ROWS = 1_000_000
+
+
+def _write_results(wh: Warehouse, api, tables: dict[str, str]) -> None:
+    """Write results (``{warehouse table: SQL over Splink's tables}``) to the warehouse.
+
+    On DuckDB the rows stream from Splink's scratch database in Arrow batches, so tens of millions of pairs are
+    never held in this process at once, and all the tables are written in one transaction: an interrupted run
+    leaves the warehouse as it was. On Spark (Splink's tables are views in the warehouse's own session) each
+    table is written by an atomic replace, in the order given, so the caller puts the table that marks a
+    finished run last.
+    """
+    if wh.is_spark:
+        for target, sql in tables.items():
+            wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
         return
-    _arrow_to_duckdb(wh, target, api.duckdb_con.sql(sql).to_arrow_table())
+    wh.con.execute("BEGIN TRANSACTION")
+    try:
+        for target, sql in tables.items():
+            _arrow_to_duckdb(wh, target, api.duckdb_con.sql(sql).to_arrow_reader(STREAM_BATCH_ROWS))
+        wh.con.execute("COMMIT")
+    except BaseException:
+        wh.con.execute("ROLLBACK")
+        raise
 
 
-def _arrow_to_duckdb(wh: Warehouse, target: str, data: pa.Table) -> None:
-    """Write an Arrow table as the DuckDB warehouse table ``target`` (replacing it)."""
+def _arrow_to_duckdb(wh: Warehouse, target: str, data: pa.Table | pa.RecordBatchReader) -> None:
+    """Write Arrow data (a table, or a stream of batches read once) as the DuckDB warehouse table ``target``
+    (replacing it)."""
     name = f"__scale_{uuid.uuid4().hex[:8]}"
     wh.con.register(name, data)
     try:
@@ -390,10 +410,12 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
         clusters = model.cluster(kept, thresholds, compact=True)
         timings["cluster"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        _to_warehouse(wh, api, "linkage.justice_pairs",
-                      _pairs_sql(kept.physical_name, excluded.physical_name, thresholds))
-        _to_warehouse(wh, api, "linkage.justice_clusters",
-                      _clusters_sql(model.sdfs[0].physical_name, {b: c.physical_name for b, c in clusters.items()}))
+        say("writing the pairs and clusters to the warehouse")
+        _write_results(wh, api, {
+            "linkage.justice_pairs": _pairs_sql(kept.physical_name, excluded.physical_name, thresholds),
+            "linkage.justice_clusters": _clusters_sql(model.sdfs[0].physical_name,
+                                                      {b: c.physical_name for b, c in clusters.items()}),
+        })
         counts = wh.con.execute(
             "SELECT COUNT(*), COUNT(guard), " + ", ".join(f"(SELECT COUNT(DISTINCT cluster_{b}) FROM "
                                                           f"linkage.justice_clusters)" for b in BANDS)
