@@ -20,18 +20,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import resource
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import psutil
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -43,38 +39,7 @@ from bold_prevention.catalogue.search import CatalogueIndex, default_vocabulary 
 from bold_prevention.catalogue.store import load_catalogues  # noqa: E402
 from bold_prevention.catalogue.writer import catalogue_sheets, write_catalogue, write_synthetic_catalogues  # noqa: E402
 from bold_prevention.datafirst import MODEL, Dataset  # noqa: E402
-
-
-class PeakRSS:
-    """Samples this process's resident set size."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self.interval = interval
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
-
-
-def machine() -> dict:
-    vm = psutil.virtual_memory()
-    return {"cpu_count": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-            "ram_gb": round(vm.total / 2**30, 1), "python": platform.python_version(),
-            "platform": platform.platform()}
+from measure import PeakRSS, machine  # noqa: E402
 
 
 def scaled_datasets(target: int, seed: int = 11) -> list[Dataset]:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psutil
+from measure import PeakRSS, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,24 +32,15 @@ def main() -> None:
            "--overwrite"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.Error:
-            pass
-        time.sleep(0.1)
+    with PeakRSS(proc.pid, children=True, interval=0.1) as mem:
+        proc.wait()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"bold demo failed with exit code {proc.returncode}")
     summary = json.loads((a.out / "reports" / "pipeline.json").read_text())
     result = {
-        "persons": a.persons, "wall_s": round(wall, 1), "peak_rss_gb": round(peak / 1e9, 2),
-        "stages_s": summary["timings"], "machine": {"cores": os.cpu_count(),
-                                                    "ram_gb": round(psutil.virtual_memory().total / 1e9, 1),
-                                                    "platform": platform.platform()},
+        "persons": a.persons, "wall_s": round(wall, 1), "peak_rss_gb": round(mem.peak / 1e9, 2),
+        "stages_s": summary["timings"], "machine": machine(),
     }
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,6 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,34 +48,10 @@ from bold_prevention.outputs import (  # noqa: E402
     survival_table,
     write_release,
 )
+from measure import PeakRSS  # noqa: E402
 
 NEEDS = ["mental_health", "physical_health", "low_income", "substance_misuse", "employment", "education",
          "accommodation", "family", "domestic_abuse"]
-
-
-class PeakRSS:
-    """Samples this process's resident set size."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self.interval = interval
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
 def population(n: int, seed: int = 1) -> pd.DataFrame:

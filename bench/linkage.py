@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -32,19 +31,14 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
+from measure import machine
+
 ROOT = Path(__file__).resolve().parents[1]
 CRIMINAL = ("mags_defendant_case", "crown_defendant_case", "prison_custodial_journey", "moj_probation_flatfile",
             "oasys_assessments_metadata")
 CIVIL_FAMILY = ("family_parties", "civil_parties")
 ROLES = {"forename": "forename", "middle_names": "middle_names", "surname": "surname",
          "date_of_birth": "date_of_birth", "sex": "sex", "postcode": "postcode"}
-
-
-def machine() -> dict:
-    import psutil
-
-    return {"cores": os.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
 
 
 def peak_gb() -> float:

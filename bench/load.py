@@ -14,46 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
+from measure import PeakRSS, machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-
-
-class PeakRSS:
-    """Samples this process's resident set size (getrusage's maximum is also recorded)."""
-
-    def __init__(self, interval: float = 0.05) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self.interval = interval
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
 def generate(persons: int, seed: int, fmt: str) -> Path:
@@ -69,15 +41,6 @@ def generate(persons: int, seed: int, fmt: str) -> Path:
     subprocess.run([sys.executable, "-c", code, str(out)], check=True)
     print(f"generated in {time.perf_counter() - t0:.1f} s")
     return out
-
-
-def machine() -> dict:
-    vm = psutil.virtual_memory()
-    import duckdb
-
-    return {"cpu_count": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-            "ram_gb": round(vm.total / 2**30, 1), "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "platform": platform.platform()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,16 +30,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psutil
+
+from measure import PeakRSS, java_version, machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -51,63 +51,12 @@ os.environ.setdefault("BOLD_PSEUDONYM_KEY", "benchmark-only-pseudonym-key")
 
 
 # ------------------------------------------------------------------------------------------------ measuring
-class TreePeak:
-    """Peak resident memory of a process and all its descendants (the Spark JVM and Python workers included)."""
-
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
-        self.pid = pid
-        self.peak = 0
-        self.interval = interval
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def sample(self) -> int:
-        try:
-            root = psutil.Process(self.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return 0
-        total = 0
-        for p in procs:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                continue
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.sample())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> TreePeak:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._t.join()
-
-
-def machine() -> dict:
-    import duckdb
-
-    vm = psutil.virtual_memory()
+def _pyspark_version() -> str | None:
     try:
         import pyspark
-
-        spark_version = pyspark.__version__
     except ImportError:
-        spark_version = None
-    java = shutil.which("java")
-    java_version = None
-    if java:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True)
-        java_version = (out.stderr or out.stdout).splitlines()[0] if (out.stderr or out.stdout) else None
-    return {"cpu_count": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-            "ram_gb": round(vm.total / 2**30, 1), "python": platform.python_version(), "duckdb": duckdb.__version__,
-            "pyspark": spark_version, "java": java_version, "platform": platform.platform(),
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+        return None
+    return pyspark.__version__
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -381,7 +330,7 @@ def run_job(job: str, persons: int, engine: str, timeout: float) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--worker", job, str(persons), engine],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    with TreePeak(proc.pid) as mem:
+    with PeakRSS(proc.pid, children=True, interval=0.2) as mem:
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -455,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         out_path = RESULTS / f"scale-{n}.json"
         record = json.loads(out_path.read_text()) if out_path.exists() else {"results": []}
-        record.update({"benchmark": "scale", "persons": n, "prepare": info, "machine": machine(),
+        record.update({"benchmark": "scale", "persons": n, "prepare": info,
+                       "machine": machine(pyspark=_pyspark_version(), java=java_version()),
                        "spark_master": SPARK_MASTER, "spark_partitions": _partitions(n),
                        "duckdb_memory_limit_linkage": DUCKDB_MEMORY_LIMIT})
         for job in args.jobs:

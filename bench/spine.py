@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
-from load import PeakRSS, machine  # noqa: E402
+from measure import PeakRSS, machine  # noqa: E402
 
 AS_AT = date(2024, 12, 31)
 COHORTS = ("multiple_disadvantage", "multiple_disadvantage_4plus", "hard_edges_smd2")

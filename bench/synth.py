@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
+from measure import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -47,16 +45,6 @@ print(json.dumps({{"wall_s": wall, "stages_s": stages, "extract_rows": rows, "tr
                   "bytes": size, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "tables": {{k: v.rows for k, v in m.tables.items()}}}}))
 """
-
-
-def machine() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu": platform.processor() or platform.machine(),
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "system": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-    }
 
 
 def run(persons: int, seed: int) -> dict:

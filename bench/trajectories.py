@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
-from load import PeakRSS, machine  # noqa: E402
+from measure import PeakRSS, machine  # noqa: E402
 
 
 def prepare(persons: int, seed: int) -> tuple[Path, Path]:

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import re
 import socket
@@ -41,6 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+
+from measure import machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -81,16 +82,6 @@ for uc in ("reoffending_12m_after_release", "possession_12m_after_claim"):
 con.close()
 (root / "build.json").write_text(json.dumps(times, indent=1))
 """
-
-
-def machine() -> dict:
-    import duckdb
-
-    vm = psutil.virtual_memory()
-    return {"cpu_count": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-            "ram_gb": round(vm.total / 2**30, 1), "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "platform": platform.platform(),
-            "load_average_1m_at_start": round(os.getloadavg()[0], 2)}
 
 
 def build(persons: int, seed: int) -> Path:
