@@ -164,6 +164,15 @@ def _chunks() -> tuple[int, int] | None:
     return (n, n) if n > 1 else None
 
 
+_T0 = time.perf_counter()
+
+
+def _progress(message: str) -> None:
+    """A job's stage, with the seconds since the worker started, on stderr: a job stopped by ``--timeout`` is
+    recorded with the stages it reached."""
+    print(f"STAGE {time.perf_counter() - _T0:.0f}s {message}", file=sys.stderr, flush=True)
+
+
 def _partitions(persons: int) -> int:
     return 8 if persons <= 1_000_000 else 32
 
@@ -201,7 +210,8 @@ def job_dedupe(persons: int, engine: str) -> dict:
     chunks = _chunks()
     try:
         t0 = time.perf_counter()
-        res = dedupe_justice_records(wh, model_path=model_path(persons), train=False, chunks=chunks)
+        res = dedupe_justice_records(wh, model_path=model_path(persons), train=False, chunks=chunks,
+                                     progress=_progress)
         return {"open_s": open_s, "seconds": time.perf_counter() - t0, "stages_s": res.seconds,
                 "records": res.records, "pairs": res.pairs, "excluded": res.excluded, "clusters": res.clusters,
                 "chunks": list(chunks) if chunks else None}
@@ -293,7 +303,7 @@ def job_dedupe_jar(persons: int, engine: str) -> dict:
     try:
         t0 = time.perf_counter()
         res = dedupe_justice_records(wh, model_path=model_path(persons), train=False, similarity="jar",
-                                     chunks=_chunks())
+                                     chunks=_chunks(), progress=_progress)
         return {"open_s": open_s, "seconds": time.perf_counter() - t0, "stages_s": res.seconds,
                 "records": res.records, "pairs": res.pairs, "excluded": res.excluded, "clusters": res.clusters}
     finally:
@@ -339,7 +349,8 @@ def run_job(job: str, persons: int, engine: str, timeout: float) -> dict:
             proc.kill()
             stdout, stderr = proc.communicate()
             return {"job": job, "persons": persons, "engine": engine, "status": "timeout",
-                    "timeout_s": timeout, "peak_rss_gb": round(mem.peak / 2**30, 2)}
+                    "timeout_s": timeout, "peak_rss_gb": round(mem.peak / 2**30, 2),
+                    "reached": [ln[len("STAGE "):] for ln in stderr.splitlines() if ln.startswith("STAGE ")]}
     wall = time.perf_counter() - t0
     line = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not line:
