@@ -122,3 +122,13 @@ def test_spark_tables_are_parquet_in_the_project(built, project):
     assert any(person.glob("*.parquet"))
     leftovers = [p.name for p in (project.parquet_dir / "spine.db").iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_blocking_counts_are_the_same_on_both_engines(built, project):
+    """``bold scale blocking`` counts the same candidate pairs per rule on Spark as on DuckDB."""
+    from bold_prevention.scale.linkage import justice_blocking_counts
+
+    model = project.models_dir / "justice_dedupe.json"
+    counts = {e: justice_blocking_counts(built[e], model_path=model) for e in ("duckdb", "spark")}
+    assert [(c.pairs, c.cumulative) for c in counts["duckdb"]] == [(c.pairs, c.cumulative) for c in counts["spark"]]
+    assert counts["duckdb"][-1].cumulative > 1000

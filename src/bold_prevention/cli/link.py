@@ -89,6 +89,52 @@ def hash_cmd(
               f"key check {meta['key_check']} (must be the same for every partner's file).")
 
 
+def show_blocking_counts(counts, title: str, json_out: Path | None = None) -> None:
+    """Print the candidate pairs per blocking rule (and write them as JSON when asked)."""
+    from ..files import atomic_file
+    from ..linkage.blocking import PAIRS_PER_RECORD_LIMIT
+
+    table = Table(title=title)
+    for col in ("#", "blocking rule", "pairs it adds", "per record", "cumulative"):
+        table.add_column(col, justify="left" if col == "blocking rule" else "right")
+    for i, c in enumerate(counts, 1):
+        flags = (" [red]too broad[/]" if c.too_broad else "") + (" [yellow]rough[/]" if c.rough else "")
+        table.add_row(str(i), c.rule.replace('"', ""), f"{c.pairs:,}", f"{c.pairs_per_record:,.2f}{flags}", f"{c.cumulative:,}")
+    out.print(table)
+    if counts and counts[0].estimate:
+        out.print(f"Estimated from {counts[0].sample:.0%} of the records on each side of each blocking join; "
+                  "[yellow]rough[/]: under 1,000 pairs counted (take a larger --sample).")
+    if any(c.too_broad for c in counts):
+        out.print(f"[red]too broad[/]: over {PAIRS_PER_RECORD_LIMIT:g} candidate pairs per record. Its blocks grow "
+                  "with the population: tighten the rule with a further key before a large run "
+                  "(docs/national-scale-plan.md).")
+    if json_out is not None:
+        with atomic_file(json_out) as fh:
+            json.dump([c.as_dict() for c in counts], fh, indent=2)
+        out.print(f"Written to {json_out}")
+
+
+SampleOption = typer.Option(1.0, "--sample", min=0.0001, max=1.0,
+                            help="Share of the records taken on each side of each blocking join (1: exact "
+                                 "counts; 0.1: an estimate from a tenth, for millions of records).")
+BlockingJsonOption = typer.Option(None, "--json", help="Also write the counts to this JSON file.")
+
+
+@link_app.command("blocking")
+@user_errors
+def blocking_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML linkage config (see docs/linkage.md)."),
+    sample: float = SampleOption,
+    json_out: Path | None = BlockingJsonOption,
+) -> None:
+    """Count the candidate pairs each blocking rule would make, before anything is scored: the cost of the job."""
+    from ..linkage.run import count_blocked_pairs
+
+    with console.status("counting candidate pairs per blocking rule"):
+        counts = count_blocked_pairs(config, sample=sample)
+    show_blocking_counts(counts, f"Candidate pairs per blocking rule: {config}", json_out)
+
+
 @link_app.command("qa")
 @user_errors
 def qa_cmd(

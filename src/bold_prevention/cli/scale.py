@@ -12,6 +12,7 @@ from rich.table import Table
 from ..errors import InputError
 from ..project import Project
 from .app import ProjectOption, app, console, out, parse_date, user_errors
+from .link import BlockingJsonOption, SampleOption, show_blocking_counts
 
 scale_app = typer.Typer(help="Scale-out: the same pipeline on DuckDB or Apache Spark (local mode or a cluster), "
                              "the Parquet warehouse Spark reads, and the Spark environment.",
@@ -109,6 +110,31 @@ def run_cmd(
         console.print(f"[yellow]Note:[/] {n}")
     console.print("Tables are internal to the warehouse; take figures away through disclosure control "
                   "(`bold cohort profile --out`).")
+
+
+@scale_app.command("blocking")
+@user_errors
+def blocking_cmd(
+    engine: str | None = EngineOption,
+    spark_master: str | None = MasterOption,
+    model: Path | None = typer.Option(None, "--model", help="Saved Splink model (default "
+                                      "<project>/models/justice_dedupe.json; a new model's rules when missing)."),
+    sample: float = SampleOption,
+    json_out: Path | None = BlockingJsonOption,
+    project: Path | None = ProjectOption,
+) -> None:
+    """Count the candidate pairs each blocking rule of the justice dedupe would make, before a run at scale."""
+    from ..scale import open_warehouse
+    from ..scale.linkage import justice_blocking_counts
+
+    proj = Project.at(project)
+    with console.status("counting candidate pairs per blocking rule"):
+        wh = open_warehouse(proj, engine, spark_master=spark_master)
+        try:
+            counts = justice_blocking_counts(wh, model_path=model, sample=sample)
+        finally:
+            wh.close()
+    show_blocking_counts(counts, f"Justice dedupe on {wh.engine}: candidate pairs per blocking rule", json_out)
 
 
 @scale_app.command("check")

@@ -34,6 +34,7 @@ import duckdb
 
 from ..errors import InputError
 from ..files import atomic_dir
+from .blocking import BlockingCount, blocking_counts
 from .config import LinkConfig, SideConfig, load_config
 from .splink_model import BANDS, COMPARISON_ROLES, LinkageModel, quiet_splink, read_model
 from .standardise import issue_summary, standardise
@@ -178,22 +179,13 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     ignored = sorted({r for rs in side_roles for r in rs} - set(common))
     if config.model is not None:
         say(f"reusing the model {config.model}")
-        settings = read_model(config.model)
-    else:
-        settings = None
     if db_api is None:
         from splink import DuckDBAPI
 
         db_api = DuckDBAPI(connection=con)
     same_con = getattr(db_api, "duckdb_con", None) is con
-    tables: list[Any] = std_tables if same_con else [con.sql(f"select * from {t}").to_arrow_table()
-                                                      for t in std_tables]
-    link_type = "dedupe_only" if config.dedupe else "link_only"
-    bloom = config.mode == "hashed" and all(
-        any(c.endswith("_clk_n") for c in _columns(con, t)) for t in std_tables)
-    model = LinkageModel(tables, names=names, roles=common, link_type=link_type, mode=config.mode, db_api=db_api,
-                         settings=settings, guards=config.guards, training=config.training, bloom=bloom)
-    if settings is None:
+    model = _model(con, config, std_tables, common, db_api)
+    if config.model is None:
         model.train(progress=say)
     t0 = lap("train", t0)
 
@@ -263,6 +255,20 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
                        timings)
     return LinkResult(con=con, model=model, datasets=names, scored=scored, pairs=pairs, excluded=excl,
                       clusters=cluster_tables, records=records, summary=summary)
+
+
+def _model(con: duckdb.DuckDBPyConnection, config: LinkConfig, std_tables: list[str], roles: list[str],
+           db_api: Any) -> LinkageModel:
+    """The job's Splink model over its standardised tables: the config's saved model, or a new one to train."""
+    same_con = getattr(db_api, "duckdb_con", None) is con
+    tables: list[Any] = std_tables if same_con else [con.sql(f"select * from {t}").to_arrow_table()
+                                                      for t in std_tables]
+    bloom = config.mode == "hashed" and all(
+        any(c.endswith("_clk_n") for c in _columns(con, t)) for t in std_tables)
+    return LinkageModel(tables, names=[s.name for s in config.sides], roles=roles,
+                        link_type="dedupe_only" if config.dedupe else "link_only", mode=config.mode, db_api=db_api,
+                        settings=read_model(config.model) if config.model is not None else None,
+                        guards=config.guards, training=config.training, bloom=bloom)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -436,6 +442,31 @@ def _standardise_config(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> list
                     options=side.options(), label=label)
         out.append(f"__std_{i}")
     return out
+
+
+def count_blocked_pairs(config: LinkConfig | str | os.PathLike, *, sample: float = 1.0) -> list[BlockingCount]:
+    """The candidate pairs each blocking rule of a link job makes, with nothing scored (``bold link blocking``).
+
+    The rules are those the job would use: the config's saved model with the blocking chosen for these files'
+    size, or those of a new model. ``sample`` below 1 estimates the counts from that share of the records.
+    """
+    cfg = config if isinstance(config, LinkConfig) else load_config(config)
+    quiet_splink(logging.ERROR)
+    con = duckdb.connect()
+    try:
+        if cfg.mode == "hashed":
+            from .privacy import load_hashed_inputs
+
+            std, side_roles = load_hashed_inputs(con, cfg)
+        else:
+            std = _standardise_config(con, cfg)
+            side_roles = [list(side.columns) for side in cfg.sides]
+        roles = [r for r in COMPARISON_ROLES if all(r in rs for rs in side_roles)]
+        from splink import DuckDBAPI
+
+        return blocking_counts(_model(con, cfg, std, roles, DuckDBAPI(connection=con)), sample=sample)
+    finally:
+        con.close()
 
 
 def standardised_tables(config: LinkConfig | str | os.PathLike) -> list[Any]:

@@ -668,6 +668,13 @@ class LinkageModel:
         det, em = _training_rules(self.roles)
         say("estimating the probability that two random records match")
         self.linker.training.estimate_probability_two_random_records_match(det, recall=opts.deterministic_recall)
+        if not self.settings()["probability_two_random_records_match"] > 0:
+            # No pair agrees on every identifier of a deterministic rule (a file without duplicates, say): Splink
+            # cannot start from a prior of 0, so start from one expected match among all the pairs.
+            n = max(self.records, 2)
+            start = dict(self.settings(), probability_two_random_records_match=2 / (n * (n - 1)))
+            self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], start, log_level=self.log_level)
+            say("  no pair agrees on every identifier: starting from one expected match")
         say("estimating u probabilities by random sampling")
         # One chunk over the whole sample: Splink's early exit after a 1% probe can rest on a few dozen records of
         # one side (with repeated records of the same people), which made u for sex swing between 0.37 and 0.77.

@@ -37,6 +37,7 @@ import sqlglot
 
 from ..datafirst import MODEL
 from ..errors import InputError
+from ..linkage.blocking import BlockingCount, blocking_counts
 from ..linkage.splink_model import (
     BANDS,
     Guards,
@@ -58,6 +59,7 @@ __all__ = [
     "splink_api",
     "dedupe_justice_records",
     "default_model_path",
+    "justice_blocking_counts",
     "model_for_backend",
 ]
 
@@ -427,3 +429,28 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
     return LinkageRun(engine=wh.engine, records=int(n), pairs=int(counts[0]) - int(counts[1]),
                       excluded=int(counts[1]), clusters={b: int(counts[2 + i]) for i, b in enumerate(BANDS)},
                       model_path=mp, trained=do_train, seconds={k: round(v, 3) for k, v in timings.items()})
+
+
+def justice_blocking_counts(wh: Warehouse, *, model_path: str | Path | None = None, sample: float = 1.0,
+                            tables: Sequence[str] | None = None, options: StandardiseOptions | None = None,
+                            similarity: str = "duckdb") -> list[BlockingCount]:
+    """The candidate pairs each blocking rule of the justice dedupe would make on the warehouse's engine, with
+    nothing scored (``bold scale blocking``): the rules the saved model (default
+    ``<project>/models/justice_dedupe.json``) is given for this many records, or those of a new model when none is
+    saved. ``sample`` below 1 estimates the counts from that share of the records on each side."""
+    quiet_splink(logging.ERROR)
+    mp = Path(model_path) if model_path else default_model_path(wh)
+    std = standardised_identities(wh, tables=tables, options=options)
+    if (std.count() if wh.is_spark else std.num_rows) == 0:
+        raise InputError("there are no justice identity records to count pairs for",
+                         hint="load the Data First extracts (with identifiers) with `bold load` first")
+    scratch = None if wh.is_spark else _scratch_duckdb(wh)
+    try:
+        api = splink_api(wh, duckdb_con=scratch, similarity=similarity)
+        settings = model_for_backend(read_model(mp), _api_dialect(api)) if mp.exists() else None
+        model = LinkageModel([std], names=[DATASET_NAME], roles=JUSTICE_ROLES, link_type="dedupe_only",
+                             db_api=api, settings=settings)
+        return blocking_counts(model, sample=sample)
+    finally:
+        if scratch is not None:
+            scratch.close()
