@@ -16,7 +16,7 @@ link_app = typer.Typer(
     name="link",
     help="Link two files (or deduplicate one) with Splink: `bold link --config FILE --out DIR`. "
          "Subcommands hash identifiers for privacy-preserving linkage, report linkage quality, run clerical "
-         "review and explain a pair.",
+         "review, explain a pair and count the candidate pairs per blocking rule.",
     no_args_is_help=False,
     invoke_without_command=True,
 )
