@@ -224,71 +224,61 @@ def job_incremental(persons: int, engine: str) -> dict:
     timed); then, timed, the 1% linked incrementally, and everything relinked."""
     from bold_prevention.linkage.splink_model import BANDS, LinkageModel, Thresholds, read_model
     from bold_prevention.scale.incremental import link_new_records
-    from bold_prevention.scale.linkage import (
-        JUSTICE_ROLES,
-        _api_dialect,
-        model_for_backend,
-        splink_api,
-    )
+    from bold_prevention.scale.linkage import JUSTICE_ROLES, _api_dialect, linkage_backend, model_for_backend
 
     wh, open_s = _open(persons, engine)
-    from bold_prevention.scale.linkage import _scratch_duckdb
-
-    scratch = None if wh.is_spark else _scratch_duckdb(wh)
     try:
-        api = splink_api(wh, duckdb_con=scratch)
-        settings = model_for_backend(read_model(model_path(persons)), _api_dialect(api))
-        split = "abs(hash(unique_id)) % 100 = 0"
-        if wh.is_spark:
-            from pyspark.sql import functions as F
+        with linkage_backend(wh) as api:
+            settings = model_for_backend(read_model(model_path(persons)), _api_dialect(api))
+            split = "abs(hash(unique_id)) % 100 = 0"
+            if wh.is_spark:
+                from pyspark.sql import functions as F
 
-            std = wh.con.spark.table("linkage.justice_standardised").withColumn(
-                "_new", F.abs(F.xxhash64("unique_id")) % 100 == 0)
-            new = std.filter("_new").drop("_new").localCheckpoint(eager=True)
-            existing = std.filter("NOT _new").drop("_new").localCheckpoint(eager=True)
-            count = lambda df: df.count()  # noqa: E731
-        else:
-            std = wh.con.sql("SELECT * FROM linkage.justice_standardised").to_arrow_table()
-            scratch.register("_std", std)
-            new = scratch.sql(f"SELECT * FROM _std WHERE {split}").to_arrow_table()
-            existing = scratch.sql(f"SELECT * FROM _std WHERE NOT ({split})").to_arrow_table()
-            count = lambda t: t.num_rows  # noqa: E731
-        thresholds = Thresholds()
-        # the existing linked population (setup, not timed)
-        t0 = time.perf_counter()
-        old = LinkageModel([existing], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only", db_api=api,
-                           settings=settings)
-        kept, _ = old.apply_guards(old.predict(threshold=0.01))
-        cl = old.cluster(kept, thresholds, compact=True)
-        joins = " ".join(f"JOIN {cl[b].physical_name} c_{b} ON c_{b}.unique_id = c_high.unique_id"
-                         for b in BANDS[1:])
-        clusters_sql = ("SELECT c_high.unique_id AS record_id, "
-                        + ", ".join(f"c_{b}.cluster_id AS cluster_{b}" for b in BANDS)
-                        + f" FROM {cl['high'].physical_name} c_high {joins}")
-        from bold_prevention.scale.linkage import _query
+                std = wh.con.spark.table("linkage.justice_standardised").withColumn(
+                    "_new", F.abs(F.xxhash64("unique_id")) % 100 == 0)
+                new = std.filter("_new").drop("_new").localCheckpoint(eager=True)
+                existing = std.filter("NOT _new").drop("_new").localCheckpoint(eager=True)
+                count = lambda df: df.count()  # noqa: E731
+            else:
+                std = wh.con.sql("SELECT * FROM linkage.justice_standardised").to_arrow_table()
+                api.duckdb_con.register("_std", std)
+                new = api.duckdb_con.sql(f"SELECT * FROM _std WHERE {split}").to_arrow_table()
+                existing = api.duckdb_con.sql(f"SELECT * FROM _std WHERE NOT ({split})").to_arrow_table()
+                count = lambda t: t.num_rows  # noqa: E731
+            thresholds = Thresholds()
+            # the existing linked population (setup, not timed)
+            t0 = time.perf_counter()
+            old = LinkageModel([existing], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only", db_api=api,
+                               settings=settings)
+            kept, _ = old.apply_guards(old.predict(threshold=0.01))
+            cl = old.cluster(kept, thresholds, compact=True)
+            joins = " ".join(f"JOIN {cl[b].physical_name} c_{b} ON c_{b}.unique_id = c_high.unique_id"
+                             for b in BANDS[1:])
+            clusters_sql = ("SELECT c_high.unique_id AS record_id, "
+                            + ", ".join(f"c_{b}.cluster_id AS cluster_{b}" for b in BANDS)
+                            + f" FROM {cl['high'].physical_name} c_high {joins}")
+            from bold_prevention.scale.linkage import _query
 
-        existing_clusters = _query(api, clusters_sql).physical_name
-        setup_s = time.perf_counter() - t0
-        # incremental: the new 1% against the existing population
-        t0 = time.perf_counter()
-        run, _out = link_new_records(api, settings, existing, new, existing_clusters, thresholds=thresholds)
-        incremental_s = time.perf_counter() - t0
-        # full relink of everything
-        t0 = time.perf_counter()
-        everything = std.drop("_new") if wh.is_spark else std
-        full = LinkageModel([everything], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only",
-                            db_api=api, settings=settings)
-        kept, _ = full.apply_guards(full.predict(threshold=0.01))
-        full.cluster(kept, thresholds, compact=True)
-        full_s = time.perf_counter() - t0
-        return {"open_s": open_s, "existing": count(existing), "new": count(new), "setup_s": setup_s,
-                "incremental_s": incremental_s, "incremental_stages_s": run.seconds,
-                "incremental_pairs": run.pairs, "joined_existing": run.joined_existing,
-                "merged_clusters": run.merged_clusters, "full_relink_s": full_s,
-                "ratio": incremental_s / full_s}
+            existing_clusters = _query(api, clusters_sql).physical_name
+            setup_s = time.perf_counter() - t0
+            # incremental: the new 1% against the existing population
+            t0 = time.perf_counter()
+            run, _out = link_new_records(api, settings, existing, new, existing_clusters, thresholds=thresholds)
+            incremental_s = time.perf_counter() - t0
+            # full relink of everything
+            t0 = time.perf_counter()
+            everything = std.drop("_new") if wh.is_spark else std
+            full = LinkageModel([everything], names=["justice"], roles=JUSTICE_ROLES, link_type="dedupe_only",
+                                db_api=api, settings=settings)
+            kept, _ = full.apply_guards(full.predict(threshold=0.01))
+            full.cluster(kept, thresholds, compact=True)
+            full_s = time.perf_counter() - t0
+            return {"open_s": open_s, "existing": count(existing), "new": count(new), "setup_s": setup_s,
+                    "incremental_s": incremental_s, "incremental_stages_s": run.seconds,
+                    "incremental_pairs": run.pairs, "joined_existing": run.joined_existing,
+                    "merged_clusters": run.merged_clusters, "full_relink_s": full_s,
+                    "ratio": incremental_s / full_s}
     finally:
-        if scratch is not None:
-            scratch.close()
         wh.close()
 
 

@@ -132,3 +132,17 @@ def test_blocking_counts_are_the_same_on_both_engines(built, project):
     counts = {e: justice_blocking_counts(built[e], model_path=model) for e in ("duckdb", "spark")}
     assert [(c.pairs, c.cumulative) for c in counts["duckdb"]] == [(c.pairs, c.cumulative) for c in counts["spark"]]
     assert counts["duckdb"][-1].cumulative > 1000
+
+
+def test_linkage_leaves_no_checkpoints_behind(built, project):
+    """Splink writes every table it materialises on Spark as Parquet under the run's checkpoint folder; the run
+    removes its folder at the end (and those left by killed runs at the start)."""
+    from bold_prevention.scale.linkage import justice_blocking_counts
+
+    root = project.parquet_dir / "_scratch" / "checkpoints"
+    assert not list(root.glob("run-*"))  # the dedupe of the fixture left nothing
+    dead = root / "run-999999999-deadbeef" / "some-context" / "__splink__df_predict"
+    dead.mkdir(parents=True)
+    (dead / "part-0.parquet").write_bytes(b"left by a killed run")
+    justice_blocking_counts(built["spark"], sample=0.5)
+    assert not list(root.glob("run-*"))

@@ -28,11 +28,10 @@ from .linkage import (
     Progress,
     _api_dialect,
     _query,
-    _scratch_duckdb,
     _write_results,
     default_model_path,
+    linkage_backend,
     model_for_backend,
-    splink_api,
     standardised_identities,
 )
 
@@ -198,10 +197,8 @@ def link_new_snapshot(wh: Warehouse, *, model_path: str | Path | None = None, th
         raise InputError("the standardised records of the last linkage run have other columns than this toolkit "
                          "writes now (linkage.justice_standardised)",
                          hint="relink everything once: `bold scale run --stages link`")
-    scratch = None if wh.is_spark else _scratch_duckdb(wh)
     tag = uuid.uuid4().hex[:8]
-    try:
-        api = splink_api(wh, duckdb_con=scratch, similarity=similarity)
+    with linkage_backend(wh, similarity=similarity) as api:
         settings = model_for_backend(read_model(mp), _api_dialect(api))
         cur = _input(wh, api, current, f"__snap_cur_{tag}").physical_name
         prev = _input(wh, api, "linkage.justice_standardised", f"__snap_prev_{tag}").physical_name
@@ -275,9 +272,6 @@ def link_new_snapshot(wh: Warehouse, *, model_path: str | Path | None = None, th
                                  "linkage.justice_standardised": f"SELECT * FROM {cur}"})
         seconds["write"] = time.perf_counter() - t0
         seconds["total"] = time.perf_counter() - t_all
-    finally:
-        if scratch is not None:
-            scratch.close()
     run.existing = counts.get("kept", 0)
     run.new = counts.get("new", 0)
     run.changed = counts.get("changed", 0)

@@ -22,11 +22,13 @@ Incremental linkage of a new snapshot is in :mod:`.incremental`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ from ..linkage.splink_model import (
     read_model,
 )
 from ..linkage.standardise import StandardiseOptions, standardise_arrow
+from ..warehouse.spark import SCRATCH
 from .engine import Warehouse
 
 __all__ = [
@@ -60,6 +63,7 @@ __all__ = [
     "dedupe_justice_records",
     "default_model_path",
     "justice_blocking_counts",
+    "linkage_backend",
     "model_for_backend",
 ]
 
@@ -155,7 +159,8 @@ def standardised_identities(wh: Warehouse, *, tables: Sequence[str] | None = Non
 SIMILARITY = ("duckdb", "jar")
 
 
-def splink_api(wh: Warehouse, *, duckdb_con: duckdb.DuckDBPyConnection | None = None, similarity: str = "duckdb"):
+def splink_api(wh: Warehouse, *, duckdb_con: duckdb.DuckDBPyConnection | None = None, similarity: str = "duckdb",
+               checkpoints: Path | None = None):
     """Splink's database API for the engine: ``SparkAPI`` over the warehouse's session, or ``DuckDBAPI`` over a
     private in-memory DuckDB (Splink's scratch tables never land in the warehouse file).
 
@@ -176,7 +181,7 @@ def splink_api(wh: Warehouse, *, duckdb_con: duckdb.DuckDBPyConnection | None = 
         spark = wh.con.spark
         # Splink breaks the lineage of its iterative steps (connected components) by writing them as Parquet
         # under the checkpoint folder; persisting alone lets the query plans grow with every iteration.
-        ck = wh.con.parquet_dir / "_scratch" / "checkpoints"
+        ck = checkpoints or _checkpoint_root(wh)
         ck.mkdir(parents=True, exist_ok=True)
         spark.sparkContext.setCheckpointDir(ck.as_posix())
         api = SparkAPI(spark_session=spark, break_lineage_method="parquet")
@@ -329,6 +334,56 @@ def _scratch_duckdb(wh: Warehouse) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _checkpoint_root(wh: Warehouse) -> Path:
+    return wh.con.parquet_dir / SCRATCH / "checkpoints"
+
+
+def _remove_stale_checkpoints(root: Path) -> None:
+    """Remove the checkpoint folders of runs whose process has ended (a run that was killed cannot clean up)."""
+    import os
+
+    for folder in root.glob("run-*"):
+        pid = folder.name.split("-")[1]
+        alive = True
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            alive = False
+        except PermissionError:  # another user's live process
+            pass
+        if not alive:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def linkage_backend(wh: Warehouse, *, similarity: str = "duckdb") -> Iterator[Any]:
+    """Splink's backend for one linkage run on the warehouse's engine, cleaned up when the run ends.
+
+    On DuckDB: a private in-memory database (:func:`_scratch_duckdb`, spilling to ``<project>/.linkage-tmp``),
+    closed at the end. On Spark: the warehouse's session, with a checkpoint folder of this run's own under
+    ``<parquet>/_scratch/checkpoints``. Splink writes every table it materialises there as Parquet and never
+    deletes it - at a million records that is gigabytes a run - so the folder is removed at the end, with any
+    left by runs that were killed.
+    """
+    import os
+
+    if wh.is_spark:
+        root = _checkpoint_root(wh)
+        _remove_stale_checkpoints(root)
+        folder = root / f"run-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(parents=True)
+        try:
+            yield splink_api(wh, similarity=similarity, checkpoints=folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    con = _scratch_duckdb(wh)
+    try:
+        yield splink_api(wh, duckdb_con=con, similarity=similarity)
+    finally:
+        con.close()
+
+
 # ------------------------------------------------------------------------------------------------ dedupe
 @dataclass
 class LinkageRun:
@@ -388,9 +443,7 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
                          hint="load the Data First extracts (with identifiers) with `bold load` first")
     timings["standardise"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    scratch = None if wh.is_spark else _scratch_duckdb(wh)
-    try:
-        api = splink_api(wh, duckdb_con=scratch, similarity=similarity)
+    with linkage_backend(wh, similarity=similarity) as api:
         settings = None if do_train else model_for_backend(read_model(mp), _api_dialect(api))
         model = LinkageModel([std], names=[DATASET_NAME], roles=JUSTICE_ROLES, link_type="dedupe_only",
                              db_api=api, settings=settings, guards=guards, training=training)
@@ -423,9 +476,6 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
                                                           f"linkage.justice_clusters)" for b in BANDS)
             + " FROM linkage.justice_pairs").fetchall()[0]
         timings["write"] = time.perf_counter() - t0
-    finally:
-        if scratch is not None:
-            scratch.close()
     return LinkageRun(engine=wh.engine, records=int(n), pairs=int(counts[0]) - int(counts[1]),
                       excluded=int(counts[1]), clusters={b: int(counts[2 + i]) for i, b in enumerate(BANDS)},
                       model_path=mp, trained=do_train, seconds={k: round(v, 3) for k, v in timings.items()})
@@ -444,13 +494,8 @@ def justice_blocking_counts(wh: Warehouse, *, model_path: str | Path | None = No
     if (std.count() if wh.is_spark else std.num_rows) == 0:
         raise InputError("there are no justice identity records to count pairs for",
                          hint="load the Data First extracts (with identifiers) with `bold load` first")
-    scratch = None if wh.is_spark else _scratch_duckdb(wh)
-    try:
-        api = splink_api(wh, duckdb_con=scratch, similarity=similarity)
+    with linkage_backend(wh, similarity=similarity) as api:
         settings = model_for_backend(read_model(mp), _api_dialect(api)) if mp.exists() else None
         model = LinkageModel([std], names=[DATASET_NAME], roles=JUSTICE_ROLES, link_type="dedupe_only",
                              db_api=api, settings=settings)
         return blocking_counts(model, sample=sample)
-    finally:
-        if scratch is not None:
-            scratch.close()
