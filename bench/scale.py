@@ -17,9 +17,14 @@ psutil every 0.2 s: Python, DuckDB, the Spark JVM and Spark's Python workers) is
 * ``dedupe``: standardise the identity records, score candidate pairs with the saved Splink model, hard non-match
   guards, clusters at three bands, written to the warehouse (the model is trained once, on DuckDB, and saved; its
   training time is recorded separately);
+* ``accuracy`` (DuckDB, after ``dedupe``): pairwise precision, recall and F1 at each band of the clusters written,
+  against the synthetic truth;
 * ``incremental`` (one size): the population minus a random 1% of its identity records is linked and clustered;
   the 1% then arrive as a new snapshot and are linked with ``predict_between`` / ``predict_within`` and a
   cluster update, against a full relink of everything.
+
+``--blocking large`` applies the blocking rules of large jobs (above ``LARGE_BLOCKING_MIN_RECORDS``) at any size,
+to compare their pairs and accuracy with the usual rules on the same population.
 
 Spark runs ``local[2]`` (this machine's cores) with its session start-up timed apart. Results: JSON under
 ``bench/results/scale-<N>.json``, and a table printed for ``BENCHMARKS.md``.
@@ -303,8 +308,42 @@ def job_dedupe_jar(persons: int, engine: str) -> dict:
 #: DuckDB memory limit for Splink's scratch database in the benchmark (it spills to disk beyond it).
 DUCKDB_MEMORY_LIMIT = "8GB"
 
+def job_accuracy(persons: int, engine: str) -> dict:
+    """Pairwise precision, recall and F1 at each band of the clusters the last dedupe wrote
+    (``linkage.justice_clusters``), against the synthetic truth (record -> person), over the records the truth
+    covers. Run it after ``dedupe`` (DuckDB)."""
+    import duckdb
+
+    from bold_prevention.linkage.splink_model import BANDS
+
+    if engine != "duckdb":
+        raise SystemExit("accuracy reads the DuckDB warehouse")
+    parts = [folder(persons)] + ([folder(COMPOSE_ABOVE) / "synth"] if persons > COMPOSE_ABOVE else [])
+    truths = sorted(str(t) for part in parts for t in part.glob("**/truth/truth_record.parquet"))
+    con = duckdb.connect(str(folder(persons) / "project" / "warehouse.duckdb"), read_only=True)
+    try:
+        con.execute(f"""CREATE TEMP TABLE t AS SELECT c.*, tr.person_id FROM linkage.justice_clusters c
+                        JOIN read_parquet({truths!r}) tr ON c.record_id = tr."table" || ':' || tr.record_id""")
+
+        def pairs(*keys: str) -> int:
+            cols = ", ".join(keys)
+            return int(con.sql(f"SELECT COALESCE(SUM(n * (n - 1) / 2), 0) FROM "
+                               f"(SELECT COUNT(*) AS n FROM t GROUP BY {cols})").fetchall()[0][0])
+
+        true_pairs = pairs("person_id")
+        out = {"records": int(con.sql("SELECT COUNT(*) FROM t").fetchall()[0][0]), "true_pairs": true_pairs}
+        for b in BANDS:
+            tp, predicted = pairs(f"cluster_{b}", "person_id"), pairs(f"cluster_{b}")
+            p, r = tp / predicted if predicted else 0.0, tp / true_pairs if true_pairs else 0.0
+            out[b] = {"precision": round(p, 4), "recall": round(r, 4),
+                      "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0, "predicted_pairs": predicted}
+        return out
+    finally:
+        con.close()
+
+
 JOBS = {"spine": job_spine, "train": job_train, "dedupe": job_dedupe, "dedupe_jar": job_dedupe_jar,
-        "incremental": job_incremental}
+        "incremental": job_incremental, "accuracy": job_accuracy}
 SPARK_MASTER = os.environ.get("BOLD_BENCH_SPARK_MASTER", "local[2]")
 
 
@@ -316,6 +355,10 @@ def worker(job: str, persons: int, engine: str) -> None:
     import logging
 
     logging.getLogger("splink").setLevel(logging.ERROR)
+    if os.environ.get("BOLD_BENCH_BLOCKING") == "large":  # the large-job blocking rules at any size
+        from bold_prevention.linkage import splink_model
+
+        splink_model.LARGE_BLOCKING_MIN_RECORDS = 0
     res = JOBS[job](persons, engine)
     print("RESULT " + json.dumps(res, default=str), flush=True)
 
@@ -360,11 +403,11 @@ def _fmt(v) -> str:
 def table(results: list[dict]) -> str:
     lines = ["| records | job | engine | open (s) | wall (s) | peak memory (GB) | Spark / DuckDB | result |",
              "|---|---|---|---|---|---|---|---|"]
-    by = {(r["persons"], r["job"], r["engine"]): r for r in results}
+    by = {(r["persons"], r["job"], r.get("blocking", "auto"), r["engine"]): r for r in results}
     for r in results:
-        if r["job"] == "incremental":
+        if r["job"] in ("incremental", "accuracy"):
             continue
-        other = by.get((r["persons"], r["job"], "duckdb"))
+        other = by.get((r["persons"], r["job"], r.get("blocking", "auto"), "duckdb"))
         ratio = (r["seconds"] / other["seconds"] if r["engine"] == "spark" and other and r.get("status") == "ok"
                  and other.get("status") == "ok" else None)
         if r.get("status") != "ok":
@@ -375,7 +418,8 @@ def table(results: list[dict]) -> str:
             result = f"{r['spine_persons']:,} persons"
         else:
             result = f"{r.get('pairs', 0):,} pairs, {r.get('clusters', {}).get('medium', 0):,} persons (medium)"
-        lines.append(f"| {r.get('records', r['persons']):,} | {r['job']} | {r['engine']} | {_fmt(r.get('open_s'))} | "
+        job = r["job"] + (" (large-job blocking)" if r.get("blocking", "auto") == "large" else "")
+        lines.append(f"| {r.get('records', r['persons']):,} | {job} | {r['engine']} | {_fmt(r.get('open_s'))} | "
                      f"{_fmt(r.get('seconds'))} | {_fmt(r.get('peak_rss_gb'))} | "
                      f"{'-' if ratio is None else f'{ratio:.1f}x'} | {result} |")
     return "\n".join(lines)
@@ -388,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed per job and engine")
     ap.add_argument("--prepare-only", action="store_true", help="only generate, load and export the data")
+    ap.add_argument("--blocking", choices=["auto", "large"], default="auto",
+                    help="auto: the blocking rules for each job's size; large: the large-job rules at any size")
     ap.add_argument("--chunks", type=int, default=0,
                     help="score the dedupe's pairs in N x N chunks (Splink's num_chunks_left/right), to bound the "
                          "memory and disk one scoring step needs")
@@ -395,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.chunks > 1:
         os.environ["BOLD_BENCH_CHUNKS"] = str(args.chunks)
+    if args.blocking == "large":
+        os.environ["BOLD_BENCH_BLOCKING"] = "large"
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.worker[2])
         return 0
@@ -415,15 +463,17 @@ def main(argv: list[str] | None = None) -> int:
                 record["results"] = [r for r in record["results"] if not (r["job"] == "train")]
                 record["results"].append(run_job("train", n, "duckdb", args.timeout))
             for engine in args.engines:
-                if job == "dedupe_jar" and engine != "spark":
+                if (job == "dedupe_jar" and engine != "spark") or (job == "accuracy" and engine != "duckdb"):
                     continue
                 print(f"[{n:,}] {job} on {engine} ...", flush=True)
                 res = run_job(job, n, engine, args.timeout)
                 res["records"] = info["xjs_records"] if job == "spine" else info["identity_records"]
                 res["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+                res["blocking"] = args.blocking
                 print(json.dumps(res, default=str), flush=True)
                 record["results"] = [r for r in record["results"]
-                                     if not (r["job"] == job and r["engine"] == engine)] + [res]
+                                     if not (r["job"] == job and r["engine"] == engine
+                                             and r.get("blocking", "auto") == args.blocking)] + [res]
                 out_path.write_text(json.dumps(record, indent=2, default=str))
         print(table(record["results"]))
     return 0

@@ -115,8 +115,16 @@ def _copy(project: Project, engine: str, tmp_path):
     return open_warehouse(proj, engine, spark_master="local[2]", partitions=2), proj.models_dir / "justice_dedupe.json"
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def test_incremental_snapshot_equals_full_relink(project, engine, tmp_path):
+@pytest.mark.parametrize(("engine", "large"), [("duckdb", False), ("duckdb", True),
+                                               pytest.param("spark", False, marks=pytest.mark.spark)])
+def test_incremental_snapshot_equals_full_relink(project, engine, large, tmp_path, monkeypatch):
+    """``large``: the population is over the size where blocking is tightened (here made small), so the saved
+    model's rules are not the ones a full relink uses; the incremental run must use the full relink's."""
+    if large:
+        from bold_prevention.linkage import splink_model
+
+        monkeypatch.setattr(splink_model, "LARGE_BLOCKING_MIN_RECORDS", 1000)
+        monkeypatch.setattr(splink_model, "BROAD_BLOCKING_MAX_RECORDS", 999)
     wh, model = _copy(project, engine, tmp_path)
     try:
         current = _identities(wh)

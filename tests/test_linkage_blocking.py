@@ -105,3 +105,39 @@ def test_justice_dedupe_counts(synth_dir, tmp_path):
     result = runner.invoke(app, ["scale", "blocking", "--project", str(proj.root), "--sample", "0.5"])
     assert result.exit_code == 0, result.output
     assert "Justice dedupe on duckdb" in result.output and "Estimated from 50%" in result.output
+
+
+def _rule_sql(rule) -> str:
+    return rule if isinstance(rule, str) else rule.get_blocking_rule("duckdb").blocking_rule_sql
+
+
+def test_large_jobs_tighten_the_rules_that_grow_with_the_square_of_the_records():
+    """Above LARGE_BLOCKING_MIN_RECORDS the name-and-birth-year, year-and-day and missing-date-of-birth rules each
+    get one more key; every other rule is unchanged, and a tightened rule whose key is missing is dropped."""
+    from bold_prevention.linkage.splink_model import LARGE_BLOCKING_MIN_RECORDS, blocking_rules_for
+
+    roles = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
+    usual = [_rule_sql(r) for r in blocking_rules_for(roles, LARGE_BLOCKING_MIN_RECORDS)]
+    large = [_rule_sql(r) for r in blocking_rules_for(roles, LARGE_BLOCKING_MIN_RECORDS + 1)]
+    assert len(usual) == len(large)
+    changed = [(u, g) for u, g in zip(usual, large, strict=True) if u != g]
+    assert len(changed) == 4
+    extra = {"postcode_area", "forename_phonetic", "postcode_outward"}
+    for u, g in changed:
+        assert any(f"r.{k}" in g.replace('"', "") and f"r.{k}" not in u.replace('"', "") for k in extra), g
+    assert sum("dob_iso is null" in g for _, g in changed) == 2
+
+    no_postcode = [_rule_sql(r) for r in blocking_rules_for(roles[:-1], LARGE_BLOCKING_MIN_RECORDS + 1)]
+    assert not any("postcode" in r or "dob_iso is null" in r for r in no_postcode)
+    assert any("forename_phonetic" in r and "dob_day" in r for r in no_postcode)
+
+
+def test_the_large_job_rules_make_a_subset_of_the_pairs(febrl, monkeypatch):
+    """Each tightened rule only adds a key, so a large job's candidate pairs are a subset of the usual ones."""
+    from bold_prevention.linkage import splink_model
+
+    monkeypatch.setattr(splink_model, "BROAD_BLOCKING_MAX_RECORDS", 0)  # as for any job of millions
+    usual = count_blocked_pairs(febrl["link"])[-1].cumulative
+    monkeypatch.setattr(splink_model, "LARGE_BLOCKING_MIN_RECORDS", 0)
+    large = count_blocked_pairs(febrl["link"])[-1].cumulative
+    assert 0 < large < usual

@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..linkage.splink_model import BANDS, Guards, Thresholds, guard_conditions, quiet_splink, read_model
+from ..linkage.splink_model import (
+    BANDS,
+    Guards,
+    Thresholds,
+    guard_conditions,
+    model_roles,
+    prediction_blocking,
+    quiet_splink,
+    read_model,
+)
 from .cluster_update import update_clusters
 from .engine import Warehouse
 from .linkage import (
@@ -87,14 +96,17 @@ def link_new_records(api, settings: dict[str, Any], existing, new, existing_clus
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     tag = uuid.uuid4().hex[:8]
-    s = model_for_backend(dict(settings), _api_dialect(api))
-    s["link_type"] = "dedupe_only"
-    s["retain_matching_columns"] = True
-    s["retain_intermediate_calculation_columns"] = False
     sdf_old = api.register(existing, table_name=f"__inc_existing_{tag}")
     sdf_new = api.register(new, table_name=f"__inc_new_{tag}")
     all_sql = (f"SELECT * FROM {sdf_old.physical_name} UNION ALL SELECT * FROM {sdf_new.physical_name}")
     sdf_all = api.register(_query(api, all_sql).physical_name, table_name=f"__inc_all_{tag}")
+    n_all = int(_query(api, f"SELECT COUNT(*) AS n FROM {sdf_all.physical_name}").as_record_list()[0]["n"])
+    # the blocking rules a full relink of the whole population would use (they depend on its size)
+    s = dict(settings, blocking_rules_to_generate_predictions=prediction_blocking(model_roles(settings), n_all))
+    s = model_for_backend(s, _api_dialect(api))
+    s["link_type"] = "dedupe_only"
+    s["retain_matching_columns"] = True
+    s["retain_intermediate_calculation_columns"] = False
     linker = Linker(sdf_all, s)
     say("term frequencies over the whole population")
     for col in _tf_columns(s):
