@@ -322,8 +322,10 @@ def job_accuracy(persons: int, engine: str) -> dict:
     truths = sorted(str(t) for part in parts for t in part.glob("**/truth/truth_record.parquet"))
     con = duckdb.connect(str(folder(persons) / "project" / "warehouse.duckdb"), read_only=True)
     try:
-        con.execute(f"""CREATE TEMP TABLE t AS SELECT c.*, tr.person_id FROM linkage.justice_clusters c
-                        JOIN read_parquet({truths!r}) tr ON c.record_id = tr."table" || ':' || tr.record_id""")
+        # person ids restart in each part of a composed population (record ids are salted with the seed)
+        con.execute(f"""CREATE TEMP TABLE t AS SELECT c.*, tr.filename || ':' || tr.person_id AS person_id
+                        FROM linkage.justice_clusters c JOIN read_parquet({truths!r}, filename = true) tr
+                        ON c.record_id = tr."table" || ':' || tr.record_id""")
 
         def pairs(*keys: str) -> int:
             cols = ", ".join(keys)

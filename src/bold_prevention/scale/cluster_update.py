@@ -63,8 +63,12 @@ def update_clusters(new_ids: pd.Series, edges: pd.DataFrame, *, threshold: float
     graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
     _, component = connected_components(graph, directed=False)
     nodes["component"] = component
-    existing_min = nodes[nodes["is_existing_cluster"]].groupby("component")["node_id"].min()
-    any_min = nodes.groupby("component")["node_id"].min()
+    # each component's smallest id, and smallest existing cluster id: the first of each component in id order
+    # (a groupby ``min`` over strings runs in Python, group by group)
+    in_order = nodes.sort_values("node_id", kind="stable")
+    any_min = in_order.drop_duplicates("component").set_index("component")["node_id"]
+    existing_min = (in_order[in_order["is_existing_cluster"]].drop_duplicates("component")
+                    .set_index("component")["node_id"])
     chosen = existing_min.reindex(any_min.index).fillna(any_min)
     nodes["cluster_id"] = chosen.reindex(nodes["component"]).to_numpy()
     has_existing = nodes["component"].isin(existing_min.index)
