@@ -426,13 +426,13 @@ REVIEW_COLUMNS = ("forename", "middle_names", "surname", "dob_iso", "sex", "post
                   "id_number")
 
 
-def _standardise_config(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> list[str]:
-    """Read and standardise (or, hashed, load) every side of ``cfg`` into ``__std_<i>``; returns the tables."""
+def _standardise_config(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> tuple[list[str], list[list[str]]]:
+    """Read and standardise (or, hashed, load) every side of ``cfg`` into ``__std_<i>``; returns the tables and
+    each side's identifier roles."""
     if cfg.mode == "hashed":
         from .privacy import load_hashed_inputs
 
-        inputs, _roles = load_hashed_inputs(con, cfg)
-        return inputs
+        return load_hashed_inputs(con, cfg)
     out = []
     for i, side in enumerate(cfg.sides):
         label = f"{'left' if i == 0 else 'right'} file {side.path.name}"
@@ -441,7 +441,7 @@ def _standardise_config(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> list
         standardise(con, f"__raw_{i}", id_column=side.id_column, columns=side.columns, out=f"__std_{i}",
                     options=side.options(), label=label)
         out.append(f"__std_{i}")
-    return out
+    return out, [list(side.columns) for side in cfg.sides]
 
 
 def count_blocked_pairs(config: LinkConfig | str | os.PathLike, *, sample: float = 1.0) -> list[BlockingCount]:
@@ -454,13 +454,7 @@ def count_blocked_pairs(config: LinkConfig | str | os.PathLike, *, sample: float
     quiet_splink(logging.ERROR)
     con = duckdb.connect()
     try:
-        if cfg.mode == "hashed":
-            from .privacy import load_hashed_inputs
-
-            std, side_roles = load_hashed_inputs(con, cfg)
-        else:
-            std = _standardise_config(con, cfg)
-            side_roles = [list(side.columns) for side in cfg.sides]
+        std, side_roles = _standardise_config(con, cfg)
         roles = [r for r in COMPARISON_ROLES if all(r in rs for rs in side_roles)]
         from splink import DuckDBAPI
 
@@ -475,7 +469,7 @@ def standardised_tables(config: LinkConfig | str | os.PathLike) -> list[Any]:
     con = duckdb.connect()
     try:
         tables = []
-        for t in _standardise_config(con, cfg):
+        for t in _standardise_config(con, cfg)[0]:
             cols = [c for c in ("unique_id", *REVIEW_COLUMNS) if c in _columns(con, t)]
             tables.append(con.sql(f"select {', '.join(cols)} from {t}").to_arrow_table())
         return tables
@@ -492,7 +486,7 @@ def explain_pair(config: LinkConfig | str | os.PathLike, run_dir: str | os.PathL
     quiet_splink(logging.ERROR)
     con = duckdb.connect()
     try:
-        std = _standardise_config(con, cfg)
+        std, _roles = _standardise_config(con, cfg)
         right_table = std[1] if len(std) > 1 else std[0]
 
         def record(table: str, rid: str, which: str):

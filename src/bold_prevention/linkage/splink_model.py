@@ -333,20 +333,29 @@ def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = Tr
 
 
 # ---------------------------------------------------------------------------------------------- blocking
-#: Candidate blocking rules for prediction: (roles needed, rule). Rules are equality joins (cheap on any engine).
-_BLOCKING: tuple[tuple[tuple[str, ...], Any], ...] = (
+#: Candidate blocking rules for prediction: (roles needed, rule[, the rule for large jobs]). Rules are equality
+#: joins (cheap on any engine). The third element, for the rules whose pairs grow with the square of the records,
+#: is the rule that replaces it in jobs of over :data:`LARGE_BLOCKING_MIN_RECORDS` records: the same keys and one
+#: more, as (roles needed, rule); a large job drops the rule when that further role is missing.
+_BLOCKING: tuple[tuple[Any, ...], ...] = (
     (("date_of_birth", "surname"), lambda: block_on("dob_iso", "surname_phonetic")),
     (("date_of_birth", "forename"), lambda: block_on("dob_iso", "forename_phonetic")),
-    (("forename", "surname"), lambda: block_on("forename_canonical", "surname_nospace", "dob_year")),
+    (("forename", "surname"), lambda: block_on("forename_canonical", "surname_nospace", "dob_year"),
+     (("forename", "surname", "postcode"),
+      lambda: block_on("forename_canonical", "surname_nospace", "dob_year", "postcode_area"))),
     (("forename", "surname", "postcode"), lambda: block_on("forename_phonetic", "surname_phonetic",
                                                            "postcode_sector")),
     (("date_of_birth", "postcode"), lambda: block_on("postcode", "dob_year")),
     (("date_of_birth", "surname"), lambda: "l.dob_iso = r.dob_swapped and l.surname_phonetic = r.surname_phonetic"),
     (("date_of_birth", "surname"), lambda: "l.dob_swapped = r.dob_iso and l.surname_phonetic = r.surname_phonetic"),
-    (("date_of_birth", "forename", "surname"), lambda: block_on("dob_year", "dob_day", "surname_phonetic")),
+    (("date_of_birth", "forename", "surname"), lambda: block_on("dob_year", "dob_day", "surname_phonetic"),
+     (("date_of_birth", "forename", "surname"),
+      lambda: block_on("dob_year", "dob_day", "surname_phonetic", "forename_phonetic"))),
     # same name where one date of birth is missing (one rule per side, so the engine filters before joining)
-    (("forename", "surname", "date_of_birth"), lambda: _missing_dob_rule("l")),
-    (("forename", "surname", "date_of_birth"), lambda: _missing_dob_rule("r")),
+    (("forename", "surname", "date_of_birth"), lambda: _missing_dob_rule("l"),
+     (("forename", "surname", "date_of_birth", "postcode"), lambda: _missing_dob_rule("l", "postcode_outward"))),
+    (("forename", "surname", "date_of_birth"), lambda: _missing_dob_rule("r"),
+     (("forename", "surname", "date_of_birth", "postcode"), lambda: _missing_dob_rule("r", "postcode_outward"))),
     (("forename", "postcode"), lambda: block_on("forename_canonical", "postcode")),
     (("id_number",), lambda: block_on("id_number")),
     (("address", "postcode"), lambda: block_on("address_number", "postcode")),
@@ -385,22 +394,12 @@ def _missing_dob_rule(side: str, *also: str) -> str:
     return f"{cond} and {side}.dob_iso is null"
 
 
-#: Above this many records in all, the rules of :data:`_BLOCKING_LARGE` replace the rules whose blocks grow with
-#: the population (a name with a birth year, a missing date of birth): their pairs grow with the square of the
+#: Above this many records in all, the large-job rules of :data:`_BLOCKING` replace the rules whose blocks grow
+#: with the population (a name with a birth year, a missing date of birth): their pairs grow with the square of the
 #: records, 25 times from 1M to 5M records, and would be most of a national run's. On the synthetic population of
 #: 1.06M records the tightened rules kept 37% fewer pairs and raised pairwise F1 at the medium band from 0.943 to
 #: 0.968 (recall 0.986 to 0.983), with the high band unchanged (docs/national-scale-plan.md).
 LARGE_BLOCKING_MIN_RECORDS = 1_000_000
-#: For large jobs: each rule in :data:`_BLOCKING` (by its position) that grows with the square of the records,
-#: tightened with one more key (``need``: the roles the tightened rule reads).
-_BLOCKING_LARGE: dict[int, tuple[tuple[str, ...], Any]] = {
-    2: (("forename", "surname", "postcode"),
-        lambda: block_on("forename_canonical", "surname_nospace", "dob_year", "postcode_area")),
-    7: (("date_of_birth", "forename", "surname"),
-        lambda: block_on("dob_year", "dob_day", "surname_phonetic", "forename_phonetic")),
-    8: (("forename", "surname", "date_of_birth", "postcode"), lambda: _missing_dob_rule("l", "postcode_outward")),
-    9: (("forename", "surname", "date_of_birth", "postcode"), lambda: _missing_dob_rule("r", "postcode_outward")),
-}
 
 
 def blocking_rules_for(roles: Sequence[str], records: int | None = None) -> list:
@@ -411,9 +410,9 @@ def blocking_rules_for(roles: Sequence[str], records: int | None = None) -> list
     present = set(roles)
     large = records is not None and records > LARGE_BLOCKING_MIN_RECORDS
     rules = []
-    for i, (need, make) in enumerate(_BLOCKING):
-        if large and i in _BLOCKING_LARGE:
-            need, make = _BLOCKING_LARGE[i]
+    for need, make, *for_large in _BLOCKING:
+        if large and for_large:
+            need, make = for_large[0]
         if set(need) <= present:
             rules.append(make())
     if "date_of_birth" not in present or len(rules) < 2:
