@@ -110,17 +110,18 @@ def parse_yaml(text: str | bytes, *, source: str = "config") -> Document:
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             what = " ".join(str(x) for x in (e.context, e.problem) if x) or "the YAML syntax is broken"
-            raise _err(source, mark.line + 1 if mark else None, f"not valid YAML: {what}",
-                       "fix the YAML syntax at the line shown (indentation, a missing colon, an unclosed quote or "
-                       "bracket); quote values that contain ': ' or ' #'") from None
+            at = f" (line {mark.line + 1})" if mark else ""
+            raise InputError(f"{source} is not valid YAML{at}: {what}", hint=
+                             "fix the YAML syntax at the line shown (indentation, a missing colon, an unclosed quote "
+                             "or bracket); quote values that contain ': ' or ' #'") from None
         except yaml.YAMLError as e:
-            raise _err(source, None, f"not valid YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
-                       "fix the YAML syntax") from None
+            first = str(e).splitlines()[0] if str(e) else "unreadable"
+            raise InputError(f"{source} is not valid YAML: {first}", hint="fix the YAML syntax") from None
         except RecursionError:
             raise _err(source, None, f"lists or mappings are nested more than {MAX_DEPTH} levels deep",
                        "flatten the file") from None
         except (ValueError, TypeError, OverflowError) as e:
-            raise _err(source, None, f"not valid YAML: {e}", "fix the YAML syntax") from None
+            raise InputError(f"{source} is not valid YAML: {e}", hint="fix the YAML syntax") from None
         doc = Document(data=None, source=source)
         if node is None:
             return doc

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
-import yaml
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError
 
+from ..config import ConfigError, ConfigModel, Document, IsoDate, read_document, validate_config
 from ..datafirst import MODEL, DataFirstModel, Table
 from ..errors import InputError
 from .model import Candidate, Derivation, Entry, Evidence, Register, ReplacementSource
@@ -58,6 +58,92 @@ class RegisterError(InputError):
         self.problems = problems
 
 
+# ------------------------------------------------------------------------------------------------ the schema
+class CandidateSchema(ConfigModel):
+    dataset: str
+    table: str
+    variable: str
+    measure: str
+    role: str = "supporting"
+    note: str | None = None
+
+
+class EvidenceSchema(ConfigModel):
+    table: str
+    expression: str
+    variables: list[str]
+    when: str = "latest"
+    lookback_months: int | None = None
+
+
+class DerivationSchema(ConfigModel):
+    kind: str
+    combine: str = "any"
+    threshold: float | None = None
+    evidence: list[EvidenceSchema]
+
+
+class ReplacementSourceSchema(ConfigModel):
+    wave: int
+    source: str
+    measure: str
+    owner: str | None = None
+
+
+class EntrySchema(ConfigModel):
+    id: str
+    name: str
+    kind: str
+    definition: str
+    preferred_measure: str
+    fallback_proxy: str
+    candidates: list[CandidateSchema]
+    derivation: DerivationSchema
+    time_coverage: str
+    expected_missingness: str
+    linkage_needs: str
+    bias_notes: str
+    coverage_notes: str
+    replacement_sources: list[ReplacementSourceSchema]
+
+
+class RegisterSchema(ConfigModel):
+    """The keys and types of a register file (the meaning is checked by :func:`parse_register`)."""
+
+    version: str
+    updated: IsoDate
+    source: str | None = None
+    description: str | None = None
+    entries: list[EntrySchema]
+
+
+_PARTS = {"candidates": "candidate", "evidence": "evidence", "replacement_sources": "replacement source"}
+
+
+def _where(raw: Any) -> Any:
+    """Locations in the register named the way the register's other messages name them."""
+
+    def where(loc: tuple[Any, ...]) -> str:
+        if len(loc) < 2 or loc[0] != "entries" or not isinstance(loc[1], int):
+            return ".".join(str(x) for x in loc) if loc else "top level"
+        e = raw["entries"][loc[1]] if loc[1] < len(raw["entries"]) else None
+        eid = e.get("id") if isinstance(e, dict) else None
+        parts = [f"entry {eid!r}" if isinstance(eid, str) and eid else f"entry {loc[1] + 1}"]
+        rest = list(loc[2:])
+        while rest:
+            k = rest.pop(0)
+            if k in _PARTS and rest and isinstance(rest[0], int):
+                parts.append(f"{_PARTS[k]} {rest.pop(0) + 1}")
+            elif k == "derivation":
+                parts.append("derivation")
+            else:
+                parts.append(f"`{k}`" + "".join(f"[{i}]" for i in rest))
+                break
+        return ", ".join(parts)
+
+    return where
+
+
 def default_register_path() -> Path:
     return Path(str(resources.files(__package__).joinpath("data/register.yaml")))
 
@@ -65,34 +151,29 @@ def default_register_path() -> Path:
 def load_register(path: str | os.PathLike | None = None, *, model: DataFirstModel = MODEL) -> Register:
     """Read and check the register (the shipped one, or the YAML file at ``path``)."""
     p = Path(path) if path is not None else default_register_path()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise InputError(f"register file {p} does not exist", hint="check the path given with --register") from e
-    except OSError as e:
-        raise InputError(f"cannot read register file {p}: {e.strerror}", hint="check the file permissions") from e
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InputError(f"{p.name} is not valid YAML: {e}", hint="fix the YAML syntax at the place shown") from e
-    return parse_register(raw, path=p.name, model=model)
+    if not p.exists():
+        raise InputError(f"register file {p} does not exist", hint="check the path given with --register")
+    doc = read_document(p, what="register file", source=p.name)
+    return _parse(doc.data, path=p.name, model=model, document=doc)
 
 
 def parse_register(raw: Any, *, path: str = "register.yaml", model: DataFirstModel = MODEL) -> Register:
     """Build a :class:`Register` from parsed YAML, raising :class:`RegisterError` listing every problem."""
-    problems: list[str] = []
+    return _parse(raw, path=path, model=model, document=None)
+
+
+def _parse(raw: Any, *, path: str, model: DataFirstModel, document: Document | None) -> Register:
     if not isinstance(raw, dict) or not isinstance(raw.get("entries"), list):
         raise RegisterError(path, ["the file must be a mapping with a list under `entries`"])
-    for k in ("version", "updated"):
-        if not raw.get(k):
-            problems.append(f"top level: `{k}` is missing")
+    try:
+        validate_config(raw, RegisterSchema, source=path, document=document, where=_where(raw))
+    except ConfigError as e:
+        raise RegisterError(path, [p.render(path if document is not None else None) for p in e.problems]) from None
+    problems: list[str] = []
     entries: list[Entry] = []
     seen: set[str] = set()
     for i, e in enumerate(raw["entries"], start=1):
         where = f"entry {i}"
-        if not isinstance(e, dict):
-            problems.append(f"{where}: must be a mapping")
-            continue
         eid = str(e.get("id") or "")
         if eid:
             where = f"entry {eid!r}"

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
-import yaml
 from sqlglot import exp
 
 from ..datafirst import MODEL, DataFirstModel
 from ..errors import InputError
+from ..register import load_register
 from .sources import RECORD_DATES
 
 __all__ = ["DriverRule", "Derivation", "Evidence", "load_rules", "parse_rule", "register_path"]
@@ -216,7 +216,7 @@ def parse_rule(driver: str, derivation: Mapping[str, Any], *, label: str = "", m
     return DriverRule(driver, Derivation(kind, tuple(evs), combine, threshold), label or driver)
 
 
-def _load_raw(register: Any) -> tuple[Any, str]:
+def _load_raw(register: Any, model: DataFirstModel = MODEL) -> tuple[Any, str]:
     if register is None:
         path = register_path()
         if not path.exists():
@@ -224,13 +224,11 @@ def _load_raw(register: Any) -> tuple[Any, str]:
                              hint="install the risk factor register, or pass a register file with --register")
         register = path
     if isinstance(register, str | Path):
+        # one reader of the register: the register package's loader (schema and model checks)
         path = Path(register)
-        try:
-            return yaml.safe_load(path.read_text(encoding="utf-8")), str(path)
-        except FileNotFoundError as e:
-            raise InputError(f"register file {path} not found", hint="check the path") from e
-        except yaml.YAMLError as e:
-            raise InputError(f"register file {path} is not valid YAML: {e}", hint="fix the YAML syntax") from e
+        if not path.exists():
+            raise InputError(f"register file {path} not found", hint="check the path")
+        return load_register(path, model=model), str(path)
     return register, "register"
 
 
@@ -262,13 +260,12 @@ def load_rules(register: Any = None, *, drivers: Iterable[str] | None = None,
     if isinstance(register, list) and register and all(isinstance(r, DriverRule) for r in register):
         rules = list(register)
     else:
+        src = "register"
+        if isinstance(register, str | Path) or register is None:
+            register, src = _load_raw(register, model)
         entries = _from_objects(register)
         if entries is None:
-            raw, source = _load_raw(register)
-            entries = [(k, v.get("derivation"), label) for k, v, label in _entries(raw, source=source)]
-            src = source
-        else:
-            src = "register"
+            entries = [(k, v.get("derivation"), label) for k, v, label in _entries(register, source=src)]
         rules = [parse_rule(k, der, label=label, model=model, source=src) for k, der, label in entries
                  if der is not None]
     if drivers is not None:
