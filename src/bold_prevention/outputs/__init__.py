@@ -27,7 +27,6 @@ from .disclosure import (
     percentage_table,
     rate_table,
     require_checked,
-    survival_table,
     time_series,
 )
 from .html import HtmlReport, table_html, write_html_report
@@ -35,6 +34,7 @@ from .release import ReleasePaths, write_release
 from .results import results_document, write_results
 from .rules import PROFILES, RULES, RuleSet, get_rules, load_rules
 from .spreadsheet import write_spreadsheet
+from .survival import survival_table
 
 __all__ = [
     "CheckedOutput", "LogEntry", "SUPPRESSED", "NOT_APPLICABLE_SYMBOL", "TOTAL",
