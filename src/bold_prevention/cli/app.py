@@ -50,5 +50,17 @@ def user_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             console.print("[yellow]Interrupted: nothing was written under the final output name.[/]")
             sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - only operating-system failures are translated; the rest re-raise
+            from rich.markup import escape
+
+            from ..files import storage_error
+
+            err = storage_error(e)
+            if err is None:
+                raise
+            console.print(f"[bold red]Error:[/] {escape(err.message)}", highlight=False)
+            if err.hint:
+                console.print(f"[bold]What to do:[/] {escape(err.hint)}")
+            sys.exit(2)
 
     return wrapper

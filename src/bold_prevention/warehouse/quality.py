@@ -20,7 +20,7 @@ from datetime import date
 import duckdb
 
 from .contracts import DEFAULT_POLICY, Policy, Status, TableContract
-from .readers import FileInfo
+from .readers import FileInfo, safe_name
 
 # DuckDB source types that convert to a model type without loss (no conversion check needed).
 _SAFE = {
@@ -152,8 +152,11 @@ def plan_columns(contract: TableContract, info: FileInfo) -> tuple[ColumnPlan, l
                 continue  # anything converts to text
             plan.checked_cast.add(c.name)
     t = contract.table
+    # a column name that looks like a value (a misaligned or headerless file) is never repeated in a message
+    shown = {n: (n if safe_name(n) else f"<column {k + 1}>") for k, n in enumerate(info.columns)}
+    safe_extra = [n for n in extra if safe_name(n)]
     for col in missing_required:
-        guess = difflib.get_close_matches(col, extra, n=1, cutoff=0.6)
+        guess = difflib.get_close_matches(col, safe_extra, n=1, cutoff=0.6)
         if guess:
             msg = (f"{t}: required column {col} is missing; the file has {guess[0]!r} instead "
                    f"(renamed column? rename it back to {col})")
@@ -176,7 +179,7 @@ def plan_columns(contract: TableContract, info: FileInfo) -> tuple[ColumnPlan, l
         checks.append(CheckResult(
             t, "columns", "pass", f"{t}: no identifier columns (a de-identified extract); no identity table",
             threshold="present"))
-    unmatched_extra = [n for n in extra if not any(n in c.message for c in checks)]
+    unmatched_extra = [shown[n] for n in extra if not (safe_name(n) and any(n in c.message for c in checks))]
     if unmatched_extra:
         checks.append(CheckResult(
             t, "columns", "warn", f"{t}: column(s) not in the model ignored: {', '.join(unmatched_extra[:10])}"
@@ -238,6 +241,10 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
             rules.append(_Rule("completeness", c.name, missing, "count(*)",
                                f"missing value(s) of {c.name}", blocking_kind=True, share_limit=1 - threshold,
                                identifier=c.identifier, show_values=False))
+        if c.required and not c.identifier:
+            raw_missing = f"{q(RAW_PREFIX + c.name)} IS NULL" if c.name in plan.checked_cast else f"{col} IS NULL"
+            rules.append(_Rule("empty_column", c.name, raw_missing, "count(*)", f"values in {c.name}",
+                               blocking_kind=True, share_limit=1.0, show_values=False))
         if c.codes:
             inlist = ", ".join(lit(v) for v in c.codes)
             rules.append(_Rule("code_list", c.name, f"{col} IS NOT NULL AND {col} NOT IN ({inlist})",
@@ -286,7 +293,10 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
     id_expr = _id_expr(contract, plan)
     for i, r in enumerate(rules):
         failing, denom = int(counts[2 * i] or 0), int(counts[2 * i + 1] or 0)
-        out.append(_result(con, staged, contract, r, failing, denom, id_expr, policy))
+        res = _result(con, staged, contract, r, failing, denom, id_expr, policy)
+        if r.check == "empty_column" and res.status == "pass":
+            continue  # reported only when a required column holds nothing
+        out.append(res)
     return out
 
 
@@ -295,6 +305,17 @@ def _result(con, staged: str, contract: TableContract, r: _Rule, failing: int, d
     t = contract.table
     share = failing / denom if denom else 0.0
     where = f"{t}.{r.column}" if r.column else t
+    if r.check == "empty_column":
+        threshold = "at least one value"
+        if denom and failing >= denom:
+            status, blocking = "fail", True
+            msg = (f"{where}: the required column is empty (no value in any of its {denom:,} rows); it is "
+                   "present in the file but holds nothing")
+        else:
+            status, blocking = "pass", False
+            msg = f"{where}: holds {denom - failing:,} value(s)"
+        return CheckResult(t, r.check, status, msg, column=r.column, failing=failing, total=denom,
+                           threshold=threshold, blocking=blocking)
     if r.check == "completeness":
         need = 1 - r.share_limit
         observed = 1 - share
@@ -333,7 +354,8 @@ def _result(con, staged: str, contract: TableContract, r: _Rule, failing: int, d
     if failing and status != "pass":
         res.examples = _examples(con, staged, r.cond, id_expr, policy.examples)
         if r.show_values and r.column and not r.identifier and r.check != "date_order":
-            res.values = _values(con, staged, r.column, r.cond, policy.examples, raw=r.check == "type")
+            res.values = _values(con, staged, r.column, r.cond, policy.examples, raw=r.check == "type",
+                                 codes=contract.column(r.column).codes if r.check == "code_list" else None)
     return res
 
 
@@ -345,11 +367,22 @@ def _examples(con, staged: str, cond: str, id_expr: str, n: int) -> list[str]:
     return [str(r[0]) for r in rows if r[0] is not None]
 
 
-def _values(con, staged: str, column: str, cond: str, n: int, *, raw: bool = False) -> list[str]:
+def mask_value(value: str, codes: tuple[str, ...] | None = None) -> str:
+    """A text value as it may appear in a report: short codes (or a code in another case) as they are, anything
+    longer by its length only (``<8 characters>``): a misaligned file can put a name or a postcode in any column."""
+    v = str(value)
+    if len(v) <= 2 or (codes and v.strip().upper() in {c.upper() for c in codes}):
+        return v
+    return f"<{len(v)} characters>"
+
+
+def _values(con, staged: str, column: str, cond: str, n: int, *, raw: bool = False,
+            codes: tuple[str, ...] | None = None) -> list[str]:
     """The most frequent offending values with their counts.
 
-    Values that failed to convert are shown by shape only (letters as ``A``, digits as ``9``: ``99/99/9999``):
-    a misaligned file can put any text, identifiers included, into any column.
+    Values that failed to convert are shown by shape only (letters as ``A``, digits as ``9``: ``99/99/9999``), and
+    text outside a code list by its length only (:func:`mask_value`): a misaligned file can put any text,
+    identifiers included, into any column.
     """
     if raw:
         text = f"CAST({q(RAW_PREFIX + column)} AS VARCHAR)"
@@ -358,6 +391,8 @@ def _values(con, staged: str, column: str, cond: str, n: int, *, raw: bool = Fal
         expr = f"CAST({q(column)} AS VARCHAR)"
     rows = con.execute(f"SELECT {expr} AS v, count(*) AS n FROM {staged} WHERE {cond} "
                        f"GROUP BY v ORDER BY n DESC, v LIMIT {n}").fetchall()
+    if codes is not None:
+        return [f"{mask_value(v, codes)} ({k:,})" for v, k in rows]
     return [f"{'shape ' if raw else ''}{v} ({k:,})" for v, k in rows]
 
 
