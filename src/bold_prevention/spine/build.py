@@ -22,14 +22,21 @@ ethnicity, ``age`` the age at the as-at date implied by the latest record that c
 from __future__ import annotations
 
 import calendar
+import json
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 from ..datafirst import MODEL
 from ..errors import InputError
+from ..linkage.pseudonym import check_project_key, record_key_fingerprint, recorded_key_fingerprint
 from ..linkage.xjs import BANDS, build_person_records, person_paths
+from ..project import Project
+from .fingerprint import changes, digest, inputs_fingerprint, register_digest, spine_fingerprint
+from .measured import EvidenceStatus, evidence_status
 from .rules import DriverRule, load_rules
 from .sources import PERSON_TABLES, RECORD_DATES, date_literal, resolved_sql, sql_literal
 
@@ -39,9 +46,13 @@ __all__ = [
     "SpineResult",
     "Step",
     "build_spine",
+    "drop_key_dependents",
     "months_before",
+    "records_fingerprint",
+    "spine_fingerprint_of",
     "spine_plan",
     "transpiled_plan",
+    "unmeasured_needs",
 ]
 
 #: Justice contact periods: column suffix -> months (None = ever).
@@ -94,6 +105,10 @@ class SpineResult:
     needs_rows: int
     drivers: tuple[str, ...]
     seconds: float
+    #: drivers not measured for some persons: dicts of driver, dataset, tables, variables, persons, reason
+    unmeasured: tuple[dict, ...] = ()
+    #: what a re-key dropped (tables and folders)
+    dropped: tuple[str, ...] = ()
 
 
 def months_before(d: date, months: int) -> date:
@@ -274,8 +289,13 @@ def _evidence_via(table: str) -> tuple[str, str] | None:
     return None
 
 
-def _need_steps(rules: list[DriverRule], as_at: date, present: set[str]) -> list[Step]:
-    """Evidence rows per table, then per evidence item, then combined per driver (``_sp_need``)."""
+def _need_steps(rules: list[DriverRule], as_at: date, present: set[str],
+                unmeasured: Mapping[tuple[str, int], str] | None = None) -> list[Step]:
+    """Evidence rows per table, then per evidence item, then combined per driver (``_sp_need``).
+
+    ``unmeasured`` maps (driver, evidence index) to the reason the item cannot be measured from the loaded extract:
+    such an item reads no variable and gives the persons with records in its table a not-measured row instead."""
+    unmeasured = unmeasured or {}
     a = date_literal(as_at)
     steps: list[Step] = []
     by_table: dict[str, list[tuple[int, DriverRule, int]]] = {}
@@ -291,9 +311,10 @@ def _need_steps(rules: list[DriverRule], as_at: date, present: set[str]) -> list
         rd = RECORD_DATES[table]
         if rd.date_table and rd.date_table not in present:
             continue
-        cols = sorted({v for _, r, j in evs for v in r.derivation.evidence[j].variables})
+        measured = [(kk, r, j) for kk, r, j in evs if (r.driver, j) not in unmeasured]
+        cols = sorted({v for _, r, j in measured for v in r.derivation.evidence[j].variables})
         vals = []
-        for kk, rule, j in evs:
+        for kk, rule, j in measured:
             ev = rule.derivation.evidence[j]
             if rule.derivation.kind == "flag":
                 # unknown (NULL: an item the expression reads is missing) stays NULL
@@ -308,7 +329,7 @@ def _need_steps(rules: list[DriverRule], as_at: date, present: set[str]) -> list
             rid = person_paths()[vt].record_id
             source = (f"SELECT r0.* FROM ({source}) r0 JOIN (SELECT {rid} AS _via_id FROM extract.{vt} "
                       f"WHERE {vcond}) v ON v._via_id = r0._person_record_id")
-        steps.append(Step(ev_name, f"SELECT _person_id, _record_id, _record_date, {', '.join(vals)} "
+        steps.append(Step(ev_name, f"SELECT _person_id, _record_id, _record_date{''.join(', ' + v for v in vals)} "
                                    f"FROM ({source}) r WHERE _record_date <= {a}"))
         for kk, rule, j in evs:
             ev = rule.derivation.evidence[j]
@@ -318,6 +339,13 @@ def _need_steps(rules: list[DriverRule], as_at: date, present: set[str]) -> list
             window = ""
             if ev.when == "window":
                 window = f" WHERE _record_date > {date_literal(months_before(as_at, ev.lookback_months))}"
+            if (rule.driver, j) in unmeasured:
+                # not measured: the persons with records in view, with no value and the reason
+                items.append(f"""
+SELECT _person_id AS person_id, CAST(NULL AS DOUBLE) AS value, MAX(_record_date) AS evidence_date, {meta},
+       FALSE AS measured, {sql_literal(unmeasured[(rule.driver, j)])} AS unmeasured_reason
+FROM {ev_name}{window} GROUP BY _person_id""")
+                continue
             if ev.when == "latest":
                 # the latest record on which the expression is known (not NULL); else the latest record
                 agg, order = f"v{kk}", f"CASE WHEN v{kk} IS NULL THEN 1 ELSE 0 END, _record_date DESC, _record_id DESC"
@@ -325,7 +353,7 @@ def _need_steps(rules: list[DriverRule], as_at: date, present: set[str]) -> list
                 agg = f"SUM(v{kk}) OVER (PARTITION BY _person_id)" if rule.derivation.combine == "sum" else f"v{kk}"
                 order = f"v{kk} DESC NULLS LAST, _record_date DESC, _record_id DESC"
             items.append(f"""
-SELECT person_id, value, evidence_date, {meta} FROM (
+SELECT person_id, value, evidence_date, {meta}, TRUE AS measured, CAST(NULL AS VARCHAR) AS unmeasured_reason FROM (
     SELECT _person_id AS person_id, {agg} AS value, _record_date AS evidence_date,
            ROW_NUMBER() OVER (PARTITION BY _person_id ORDER BY {order}) AS _rn
     FROM {ev_name}{window}) s
@@ -336,7 +364,8 @@ WHERE _rn = 1""")
                                       "CAST(NULL AS VARCHAR) AS evidence_table, "
                                       "CAST(NULL AS VARCHAR) AS evidence_dataset, "
                                       "CAST(NULL AS VARCHAR) AS evidence_variable, "
-                                      "CAST(NULL AS DATE) AS evidence_date, CAST(NULL AS BOOLEAN) AS assessed "
+                                      "CAST(NULL AS DATE) AS evidence_date, CAST(NULL AS BOOLEAN) AS assessed, "
+                                      "CAST(NULL AS BOOLEAN) AS measured, CAST(NULL AS VARCHAR) AS unmeasured_reason "
                                       "WHERE 1 = 0"))
         return steps
     steps.append(Step("_sp_need_items", "\nUNION ALL\n".join(items)))
@@ -345,16 +374,20 @@ WHERE _rn = 1""")
     thr = "CASE " + " ".join(f"WHEN driver = '{r.driver}' THEN {r.derivation.flag_threshold!r}" for r in rules) + \
         " END"
     steps.append(Step("_sp_need", f"""
-SELECT person_id, driver, COALESCE(score >= {thr}, FALSE) AS value, score, evidence_table, evidence_dataset,
-       evidence_variable, evidence_date, TRUE AS assessed
+SELECT person_id, driver, CASE WHEN m = 1 THEN COALESCE(score >= {thr}, FALSE) END AS value, score, evidence_table,
+       evidence_dataset, evidence_variable, evidence_date, m = 1 AS assessed, m = 1 AS measured,
+       CASE WHEN m = 0 THEN unmeasured_reason END AS unmeasured_reason
 FROM (
-    SELECT person_id, driver, {score} AS score, evidence_table, evidence_dataset, evidence_variable, evidence_date
+    SELECT person_id, driver, CASE WHEN m = 1 THEN {score} END AS score, evidence_table, evidence_dataset,
+           evidence_variable, evidence_date, m, unmeasured_reason
     FROM (
         SELECT i.*,
                ROW_NUMBER() OVER (PARTITION BY person_id, driver
-                                  ORDER BY value DESC NULLS LAST, evidence_date DESC, item) AS _rn,
-               MAX(value) OVER (PARTITION BY person_id, driver) AS vmax,
-               SUM(value) OVER (PARTITION BY person_id, driver) AS vsum
+                                  ORDER BY CASE WHEN measured THEN 0 ELSE 1 END, value DESC NULLS LAST,
+                                           evidence_date DESC, item) AS _rn,
+               MAX(CASE WHEN measured THEN value END) OVER (PARTITION BY person_id, driver) AS vmax,
+               SUM(CASE WHEN measured THEN value END) OVER (PARTITION BY person_id, driver) AS vsum,
+               MAX(CASE WHEN measured THEN 1 ELSE 0 END) OVER (PARTITION BY person_id, driver) AS m
         FROM _sp_need_items i) s
     WHERE _rn = 1) c"""))
     return steps
@@ -365,7 +398,8 @@ def _need_wide_sql(rules: list[DriverRule]) -> str:
     for r in rules:
         d = r.driver
         cols += [
-            f"MAX(CASE WHEN driver = '{d}' AND value THEN 1 ELSE 0 END) AS _n_{d}",
+            f"MAX(CASE WHEN driver = '{d}' AND measured THEN (CASE WHEN value THEN 1 ELSE 0 END) END) AS _n_{d}",
+            f"MAX(CASE WHEN driver = '{d}' AND NOT measured THEN 1 END) AS _u_{d}",
             f"MAX(CASE WHEN driver = '{d}' THEN score END) AS need_{d}_score",
             f"MAX(CASE WHEN driver = '{d}' THEN evidence_dataset END) AS need_{d}_dataset",
             f"MAX(CASE WHEN driver = '{d}' THEN evidence_table END) AS need_{d}_table",
@@ -377,8 +411,12 @@ def _need_wide_sql(rules: list[DriverRule]) -> str:
     return "SELECT person_id, " + ",\n  ".join(cols) + "\nFROM _sp_need GROUP BY person_id"
 
 
-def spine_plan(as_at: date, band: str, rules: list[DriverRule], present: set[str]) -> list[Step]:
-    """Every step of the spine build, in order, for the tables ``present`` in the warehouse."""
+def spine_plan(as_at: date, band: str, rules: list[DriverRule], present: set[str],
+               unmeasured: Mapping[tuple[str, int], str] | None = None) -> list[Step]:
+    """Every step of the spine build, in order, for the tables ``present`` in the warehouse.
+
+    ``unmeasured``: (driver, evidence index) -> reason, for evidence the loaded extract cannot measure
+    (:func:`bold_prevention.spine.measured.evidence_status`); their persons get ``need_<driver>`` NULL."""
     a = date_literal(as_at)
     steps = [Step("_sp_rec", _person_rows(present, as_at))]
     steps.append(Step("_sp_sex", _mode_sql("_sp_rec", "sex", "sex IN ('M', 'F')", "sex")))
@@ -433,12 +471,13 @@ WHERE r.rn = 1"""))
     else:
         extra_cols += [f"0 AS {x}" for x in fam_cols] + ["CAST(NULL AS DATE) AS last_family_case_date",
                                                          "CAST(NULL AS VARCHAR) AS family_role_latest"]
-    steps += _need_steps(rules, as_at, present)
+    steps += _need_steps(rules, as_at, present, unmeasured)
     steps.append(Step("_sp_need_wide", _need_wide_sql(rules)))
     need_cols = []
     for r in rules:
         d = r.driver
-        need_cols += [f"COALESCE(nw._n_{d}, 0) = 1 AS need_{d}", f"nw.need_{d}_score", f"nw.need_{d}_dataset",
+        need_cols += [f"CASE WHEN nw._u_{d} = 1 THEN NULL ELSE COALESCE(nw._n_{d}, 0) = 1 END AS need_{d}",
+                      f"nw.need_{d}_score", f"nw.need_{d}_dataset",
                       f"nw.need_{d}_table", f"nw.need_{d}_variable", f"nw.need_{d}_date"]
     count = " + ".join(f"COALESCE(nw._n_{r.driver}, 0)" for r in rules) or "0"
     need_cols.append(f"{count} AS need_count")
@@ -475,13 +514,14 @@ WHERE c.n_records_ever > 0"""
 
 
 def transpiled_plan(as_at: date, band: str, rules: list[DriverRule], present: set[str], *,
-                    dialect: str = "spark") -> list[tuple[str, str]]:
+                    dialect: str = "spark", unmeasured: Mapping[tuple[str, int], str] | None = None
+                    ) -> list[tuple[str, str]]:
     """The spine plan's SQL in another dialect (``spark``, ``trino``): (name, sql) pairs."""
     import sqlglot
 
     return [(s.name, sqlglot.transpile(s.sql, read="duckdb", write=dialect,
                                        unsupported_level=sqlglot.ErrorLevel.RAISE)[0])
-            for s in spine_plan(as_at, band, rules, present)]
+            for s in spine_plan(as_at, band, rules, present, unmeasured)]
 
 
 def _present(con) -> set[str]:
@@ -495,33 +535,85 @@ def _table_exists(con, schema: str, name: str) -> bool:
     ).fetchall()[0][0])
 
 
-def _records_band(con) -> str | None:
-    if not _table_exists(con, "spine", "person_record"):
+def _info_json(con, table: str, column: str = "fingerprint") -> dict | None:
+    """The JSON fingerprint recorded in ``spine.<table>`` (None when the table or the column is missing)."""
+    if not _table_exists(con, "spine", table):
         return None
-    row = con.execute("SELECT MIN(band), MAX(band) FROM spine.person_record").fetchall()[0]
-    return row[0] if row and row[0] == row[1] else None
-
-
-def _xjs_signature(con) -> str:
-    row = con.execute("SELECT COUNT(*) FROM extract.xjs_link").fetchall()[0]
-    snap = ""
     cols = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'extract' "
-        "AND table_name = 'xjs_link'").fetchall()}
-    if "snapshot_date" in cols:
-        snap = str(con.execute("SELECT MAX(snapshot_date) FROM extract.xjs_link").fetchall()[0][0])
-    return f"{row[0]}|{snap}"
+        f"SELECT column_name FROM information_schema.columns WHERE table_schema = 'spine' AND table_name = '{table}'"
+    ).fetchall()}
+    if column not in cols:
+        return None
+    row = con.execute(f"SELECT {column} FROM spine.{table}").fetchall()
+    try:
+        return json.loads(row[0][0]) if row and row[0][0] else None
+    except ValueError:
+        return None
 
 
-def _ensure_person_records(con, band: str, rebuild: bool) -> None:
-    sig = _xjs_signature(con)
-    if not rebuild and _records_band(con) == band and _table_exists(con, "spine", "person_record_info"):
-        row = con.execute("SELECT xjs_signature FROM spine.person_record_info").fetchall()[0]
-        if row and row[0] == sig:
+def records_fingerprint(con) -> dict | None:
+    """The fingerprint ``spine.person_record`` was built from (inputs, band, key), or None."""
+    return _info_json(con, "person_record_info")
+
+
+def spine_fingerprint_of(con) -> dict | None:
+    """The fingerprint the current ``spine.person`` was built from (inputs, register, band, as-at date, key)."""
+    return _info_json(con, "spine_info")
+
+
+def _ensure_person_records(con, band: str, rebuild: bool, inputs: dict[str, str], key: str,
+                           say: Callable[[str], None]) -> None:
+    """Build ``spine.person_record`` unless the one there was built from the same extract content, band and key."""
+    want = {"inputs": inputs, "band": band, "key": key}
+    if not rebuild and _table_exists(con, "spine", "person_record"):
+        old = records_fingerprint(con)
+        what = changes(old, want)
+        if not what:
+            say("person records up to date")
             return
+        say("rebuilding person records: " + "; ".join(what))
     build_person_records(con, band=band)
     con.execute(f"CREATE OR REPLACE TABLE spine.person_record_info AS SELECT {sql_literal(band)} AS band, "
-                f"{sql_literal(sig)} AS xjs_signature, CURRENT_TIMESTAMP AS built_at")
+                f"{sql_literal(digest(inputs))} AS inputs_digest, {sql_literal(key)} AS key_fingerprint, "
+                f"{sql_literal(json.dumps(want, sort_keys=True))} AS fingerprint, CURRENT_TIMESTAMP AS built_at")
+
+
+#: Tables of the spine schema that do not depend on the pseudonymisation key (shipped reference data).
+KEY_FREE_SPINE_TABLES = ("geo_lsoa",)
+
+
+def _warehouse_folder(con) -> Path | None:
+    try:
+        row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    except Exception:  # noqa: BLE001 - not DuckDB
+        return None
+    return Path(row[0][0]).parent if row and row[0][0] else None
+
+
+def drop_key_dependents(con, *, models_dir: Path | None = None) -> list[str]:
+    """Drop everything built under the pseudonymisation key: every ``spine`` table but the shipped reference
+    (person records, the spine, its needs, timelines), every ``results`` table (cohorts, profiles, places,
+    early-warning scores) and the early-warning models under ``models_dir`` (default: the warehouse's project
+    folder's ``models/``). Returns what was dropped."""
+    dropped = []
+    for schema in ("spine", "results"):
+        if not con.execute(f"SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{schema}'"
+                           ).fetchall()[0][0]:
+            continue
+        rows = con.execute(f"SELECT table_name, table_type FROM information_schema.tables "
+                           f"WHERE table_schema = '{schema}' ORDER BY table_name").fetchall()
+        for name, kind in rows:
+            if schema == "spine" and name in KEY_FREE_SPINE_TABLES:
+                continue
+            con.execute(f"DROP {'VIEW' if 'VIEW' in str(kind).upper() else 'TABLE'} IF EXISTS {schema}.\"{name}\"")
+            dropped.append(f"{schema}.{name}")
+    if models_dir is None:
+        folder = _warehouse_folder(con)
+        models_dir = folder / "models" if folder else None
+    if models_dir is not None and (models_dir / "early_warning").is_dir():
+        shutil.rmtree(models_dir / "early_warning")
+        dropped.append(str(models_dir / "early_warning"))
+    return dropped
 
 
 def _connection(con_or_project):
@@ -530,14 +622,64 @@ def _connection(con_or_project):
     return conn(con_or_project)
 
 
+def _need_measure(con, statuses: list[EvidenceStatus]) -> None:
+    """``spine.need_measure``: every evidence item's state, with the persons it leaves not measured."""
+    rows = " UNION ALL ".join(
+        f"SELECT {sql_literal(s.driver)} AS driver, {s.item} AS item, {sql_literal(s.dataset)} AS dataset, "
+        f"{sql_literal(s.table)} AS evidence_table, {sql_literal(', '.join(s.variables))} AS variables, "
+        f"{sql_literal(s.state)} AS state, {sql_literal(', '.join(s.empty))} AS empty_variables, "
+        f"CAST({sql_literal(s.reason)} AS VARCHAR) AS reason" for s in statuses)
+    if not rows:
+        rows = ("SELECT CAST(NULL AS VARCHAR) AS driver, 0 AS item, CAST(NULL AS VARCHAR) AS dataset, "
+                "CAST(NULL AS VARCHAR) AS evidence_table, CAST(NULL AS VARCHAR) AS variables, "
+                "CAST(NULL AS VARCHAR) AS state, CAST(NULL AS VARCHAR) AS empty_variables, "
+                "CAST(NULL AS VARCHAR) AS reason WHERE 1 = 0")
+    con.execute(f"""
+CREATE OR REPLACE TABLE spine.need_measure AS
+SELECT m.*, CAST(COALESCE(u.n, 0) AS BIGINT) AS persons_unmeasured
+FROM ({rows}) m
+LEFT JOIN (SELECT driver, evidence_table, COUNT(*) AS n FROM spine.person_need WHERE NOT measured
+           GROUP BY driver, evidence_table) u
+  ON u.driver = m.driver AND u.evidence_table = m.evidence_table AND m.state = 'unmeasured'
+ORDER BY m.driver, m.item""")
+
+
+def unmeasured_needs(con) -> list[dict]:
+    """Drivers the current spine could not measure for some persons: one row per driver and dataset with
+    ``driver, dataset, tables, variables, persons`` (persons whose ``need_<driver>`` is NULL for that reason).
+    Empty when every driver was measured (or the spine predates the record)."""
+    if not _table_exists(con, "spine", "need_measure"):
+        return []
+    rows = con.execute("SELECT driver, dataset, evidence_table, empty_variables, persons_unmeasured, reason "
+                       "FROM spine.need_measure WHERE state = 'unmeasured' ORDER BY driver, dataset, item").fetchall()
+    out: dict[tuple[str, str], dict] = {}
+    for d, ds, table, variables, n, reason in rows:
+        g = out.setdefault((d, ds), {"driver": d, "dataset": ds, "tables": [], "variables": [], "persons": 0,
+                                     "reason": []})
+        for key, v in (("tables", table), ("variables", variables), ("reason", reason)):
+            if v and v not in g[key]:
+                g[key].append(v)
+        g["persons"] += int(n or 0)
+    return [{**g, "tables": ", ".join(g["tables"]), "variables": ", ".join(g["variables"]),
+             "reason": "; ".join(g["reason"])} for g in out.values()]
+
+
 def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=None,
-                rebuild_records: bool = False, progress: Callable[[str], None] | None = None) -> SpineResult:
+                rebuild_records: bool = False, rekey: bool = False,
+                progress: Callable[[str], None] | None = None) -> SpineResult:
     """Build ``spine.person`` (and ``spine.person_need``) as at ``as_at`` at linkage ``band``.
 
     ``con_or_project``: a warehouse connection, an Ibis DuckDB backend, a :class:`~bold_prevention.project.Project`
     or a project folder. ``register``: the register (None: the shipped one), a YAML path, or rules from
-    :func:`bold_prevention.spine.rules.load_rules`. ``spine.person_record`` is rebuilt when missing, built at another
-    band, or older than the loaded XJS table (or always with ``rebuild_records``).
+    :func:`bold_prevention.spine.rules.load_rules`. ``spine.person_record`` is rebuilt when missing or when the
+    content of the loaded extracts, the band or the pseudonymisation key differ from those it was built from (or
+    always with ``rebuild_records``); ``spine.spine_info`` records the fingerprints of the build
+    (:mod:`bold_prevention.spine.fingerprint`).
+
+    The key in ``$BOLD_PSEUDONYM_KEY`` must be the one the warehouse recorded at its first build; ``rekey``
+    accepts a different key and first drops everything built under the old one (:func:`drop_key_dependents`).
+    Drivers whose evidence the loaded extract cannot measure are NULL with the reason
+    (:mod:`bold_prevention.spine.measured`), listed in :attr:`SpineResult.unmeasured`.
     """
     if not isinstance(as_at, date) or isinstance(as_at, datetime):
         if isinstance(as_at, datetime):
@@ -552,20 +694,37 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     rules = load_rules(register)
+    models_dir = None
+    if isinstance(con_or_project, Project):
+        models_dir = con_or_project.models_dir
     con, close = _connection(con_or_project)
     try:
         present = _present(con)
         if "xjs_link" not in present:
             raise InputError("the warehouse has no extract.xjs_link table (the XJS linking dataset)",
                              hint="load the Data First extracts, including xjs_link, with `bold load` first")
+        key = check_project_key(con, rekey=rekey)
+        dropped: list[str] = []
+        if rekey:
+            say("dropping everything built under the old pseudonymisation key")
+            dropped = drop_key_dependents(con, models_dir=models_dir)
+        say("fingerprinting the loaded extracts")
+        inputs = inputs_fingerprint(con)
         say(f"joining records to XJS persons at the {band} band")
-        _ensure_person_records(con, band, rebuild_records)
+        _ensure_person_records(con, band, rebuild_records or rekey, inputs, key, say)
+        if recorded_key_fingerprint(con) != key:
+            record_key_fingerprint(con, key)
         if not _table_exists(con, "spine", "geo_lsoa"):
             say("installing the shipped geography and deprivation reference")
             from ..geography.reference import install_geography
 
             install_geography(con)
-        plan = spine_plan(as_at, band, rules, present)
+        say("checking which needs the loaded extract can measure")
+        statuses = evidence_status(con, rules, present)
+        unmeasured = {(s.driver, s.item): s.reason or "not measured" for s in statuses if s.unmeasured}
+        plan = spine_plan(as_at, band, rules, present, unmeasured)
+        fingerprint = spine_fingerprint(inputs=inputs, register=register_digest(rules), band=band, as_at=as_at,
+                                        key=key)
         duck = not hasattr(con, "spark")
         for step in plan:
             if step.final:
@@ -581,11 +740,16 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
                     con.execute(f"CREATE OR REPLACE TABLE {step.name} AS {step.sql}")
             persons = con.execute("SELECT COUNT(*) FROM spine.person").fetchall()[0][0]
             needs = con.execute("SELECT COUNT(*) FROM spine.person_need").fetchall()[0][0]
+            _need_measure(con, statuses)
             drivers = ", ".join(r.driver for r in rules)
             con.execute(
                 f"CREATE OR REPLACE TABLE spine.spine_info AS SELECT {date_literal(as_at)} AS as_at_date, "
                 f"{sql_literal(band)} AS band, {sql_literal(drivers)} AS drivers, {persons} AS persons, "
-                f"{needs} AS need_rows, CURRENT_TIMESTAMP AS built_at")
+                f"{needs} AS need_rows, CURRENT_TIMESTAMP AS built_at, "
+                f"{sql_literal(fingerprint['register'])} AS register_digest, {sql_literal(key)} AS key_fingerprint, "
+                f"{sql_literal(digest(inputs))} AS inputs_digest, "
+                f"{sql_literal(json.dumps(fingerprint, sort_keys=True))} AS fingerprint")
+            gaps = unmeasured_needs(con)
             if duck:
                 con.execute("COMMIT")
         except BaseException:
@@ -596,7 +760,7 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
             if not step.final:
                 con.execute(f"DROP TABLE IF EXISTS {step.name}")
         return SpineResult(as_at, band, int(persons), int(needs), tuple(r.driver for r in rules),
-                           time.perf_counter() - t0)
+                           time.perf_counter() - t0, tuple(gaps), tuple(dropped))
     finally:
         if close:
             con.close()

@@ -1,0 +1,91 @@
+"""Fingerprints of what the spine, cohorts and timelines were built from, so that rebuilds are decided by content.
+
+A build records, in its ``*_info`` table, a fingerprint of each of its inputs:
+
+``inputs``    a content digest of every loaded extract table (row count and the sum of a hash of every row over the
+              table's columns, computed in the engine: about 0.2 s for 5M rows on DuckDB), one per table;
+``register``  a digest of the derivation rules the needs were derived with;
+``band``      the linkage band of the person ids;
+``as_at``     the as-at date;
+``key``       the fingerprint of the pseudonymisation key (:func:`bold_prevention.linkage.pseudonym.key_fingerprint`).
+
+:func:`changes` compares two sets of fingerprints and says in words what changed, naming the extract tables whose
+content differs. ``spine.person_record`` is rebuilt when its inputs, band or key differ; ``spine.person`` records
+the fingerprints in ``spine.spine_info``; a cohort or a timeline records the spine's fingerprint it was built on and
+is refused once the spine (or the loaded extracts under it) has changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+
+__all__ = ["changes", "digest", "inputs_fingerprint", "register_digest", "spine_fingerprint", "table_digest"]
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def digest(value) -> str:
+    """A short stable digest of a JSON-serialisable value (32 hex characters)."""
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _columns(con, schema: str, table: str) -> list[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                       "AND table_name = ?", [schema, table]).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def table_digest(con, schema: str, table: str) -> str:
+    """A digest of the content of ``schema.table``: its columns, row count and an order-free sum of row hashes."""
+    cols = _columns(con, schema, table)
+    if not cols:
+        return digest([table, "absent"])
+    expr = ", ".join(_q(c) for c in cols)
+    n, s = con.execute(f"SELECT COUNT(*), COALESCE(SUM(hash({expr})), 0) FROM {schema}.{_q(table)}").fetchall()[0]
+    return digest([table, cols, int(n), str(s)])
+
+
+def inputs_fingerprint(con, tables: Iterable[str] | None = None, *, schema: str = "extract") -> dict[str, str]:
+    """``{table: content digest}`` of the loaded extract tables (all of them unless ``tables`` names some)."""
+    present = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]).fetchall()}
+    names = sorted(present if tables is None else set(tables) & present)
+    return {t: table_digest(con, schema, t) for t in names}
+
+
+def register_digest(rules) -> str:
+    """A digest of derivation rules (:class:`~bold_prevention.spine.rules.DriverRule` objects, in order)."""
+    return digest([repr(r) for r in rules])
+
+
+def spine_fingerprint(*, inputs: Mapping[str, str], register: str, band: str, as_at, key: str) -> dict:
+    """The fingerprints of one spine build, as one mapping (stored as JSON)."""
+    return {"inputs": dict(sorted(inputs.items())), "register": register, "band": band, "as_at": str(as_at),
+            "key": key}
+
+
+_WORDS = {"register": "the register's derivation rules", "band": "the linkage band", "as_at": "the as-at date",
+          "key": "the pseudonymisation key"}
+
+
+def changes(old: Mapping | None, new: Mapping) -> list[str]:
+    """What differs between two fingerprints, in words (empty when nothing did). ``old`` None: not recorded."""
+    if not old:
+        return ["it was built before fingerprints were recorded"]
+    out = []
+    oi, ni = dict(old.get("inputs") or {}), dict(new.get("inputs") or {})
+    if "inputs" in new and oi != ni:
+        changed = sorted(t for t in set(oi) | set(ni) if oi.get(t) != ni.get(t))
+        shown = ", ".join(f"extract.{t}" for t in changed[:6]) + (f" and {len(changed) - 6} more"
+                                                                  if len(changed) > 6 else "")
+        out.append(f"the loaded extracts changed ({shown})")
+    for k in ("register", "band", "as_at", "key"):
+        if k in new and old.get(k) != new.get(k):
+            detail = f" ({old.get(k)} -> {new.get(k)})" if k in ("band", "as_at") else ""
+            out.append(f"{_WORDS[k]} changed{detail}")
+    return out
