@@ -39,18 +39,77 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import BeforeValidator
 
+from ..config import ConfigModel, Document, read_document, validate_config
 from ..errors import InputError
 from .splink_model import Guards, Thresholds, TrainingOptions
 from .standardise import ROLES, StandardiseOptions
 
 DEFAULT_SECRET_ENV = "BOLD_LINKAGE_SECRET"
-_SIDE_KEYS = {"path", "id", "name", "columns", "date_format", "postcode_format", "one_record_per_person", "keep"}
-_TOP_KEYS = {"left", "right", "thresholds", "guards", "model", "training", "mode", "secret_env", "truth",
-             "bloom_filters"}
+_HINT = "fix each problem listed above (docs/linkage.md has an example config)"
+
+
+# ------------------------------------------------------------------------------------------------ the schema
+def _as_list(v: Any) -> Any:
+    return [v] if isinstance(v, str) else v
+
+
+class SideSchema(ConfigModel):
+    path: str
+    id: str | None = None
+    name: str | None = None
+    columns: dict[str, str] | None = None
+    date_format: str | None = None
+    postcode_format: str = "uk"
+    one_record_per_person: bool = False
+    keep: Annotated[list[str], BeforeValidator(_as_list)] | None = None
+
+
+class ThresholdsSchema(ConfigModel):
+    high: float | None = None
+    medium: float | None = None
+    low: float | None = None
+
+
+class GuardsSchema(ConfigModel):
+    twins: bool | None = None
+    generation: bool | None = None
+    generation_years: int | None = None
+
+
+class TrainingSchema(ConfigModel):
+    seed: int | None = None
+    u_max_pairs: float | None = None
+    em_max_pairs: float | None = None
+    deterministic_recall: float | None = None
+    term_frequency_adjustments: bool | None = None
+
+
+class TruthSchema(ConfigModel):
+    path: str
+    id: str
+    person: str
+    dataset: str | None = None
+
+
+class LinkConfigSchema(ConfigModel):
+    """The keys and types of a linkage config file."""
+
+    left: SideSchema
+    right: SideSchema | None = None
+    thresholds: ThresholdsSchema | None = None
+    guards: GuardsSchema | None = None
+    model: str | None = None
+    training: TrainingSchema | None = None
+    mode: str = "clear"
+    secret_env: str | None = None
+    truth: TruthSchema | None = None
+    bloom_filters: bool = True
+
+
 
 
 @dataclass(frozen=True)
@@ -108,24 +167,15 @@ def _err(where: str, msg: str, hint: str) -> InputError:
     return InputError(f"{where}: {msg}", hint=hint)
 
 
-def _side(raw: Any, key: str, base: Path, where: str, mode: str) -> SideConfig:
-    if not isinstance(raw, Mapping):
-        raise _err(where, f"`{key}` must be a mapping with path, id and columns",
-                   "see docs/linkage.md for an example config")
-    unknown = sorted(set(raw) - _SIDE_KEYS)
-    if unknown:
-        raise _err(where, f"unknown key(s) in `{key}`: {', '.join(unknown)}",
-                   f"allowed keys: {', '.join(sorted(_SIDE_KEYS))}")
-    if "path" not in raw:
-        raise _err(where, f"`{key}` has no `path`", "give the file to link as path: FILE")
-    path = Path(str(raw["path"]))
+def _side(raw: SideSchema, key: str, base: Path, where: str, mode: str) -> SideConfig:
+    path = Path(raw.path)
     if not path.is_absolute():
         path = (base / path)
-    cols = raw.get("columns") or {}
+    cols = raw.columns or {}
     if mode == "clear":
-        if "id" not in raw:
+        if raw.id is None:
             raise _err(where, f"`{key}` has no `id` (the record-id column)", "add id: <column holding record ids>")
-        if not isinstance(cols, Mapping) or not cols:
+        if not cols:
             raise _err(where, f"`{key}.columns` must map identifier roles to column names",
                        f"for example columns: {{forename: first_name, surname: last_name}}; roles: "
                        f"{', '.join(ROLES)}")
@@ -134,91 +184,63 @@ def _side(raw: Any, key: str, base: Path, where: str, mode: str) -> SideConfig:
             raise _err(where, f"unknown identifier role(s) in `{key}.columns`: {', '.join(bad)}",
                        f"use only these roles: {', '.join(ROLES)}")
         for role, col in cols.items():
-            if not isinstance(col, str) or not col:
+            if not col:
                 raise _err(where, f"`{key}.columns.{role}` must be a column name", "give the file's column name")
-    pf = raw.get("postcode_format", "uk")
+    pf = raw.postcode_format
     if pf not in ("uk", "any"):
         raise _err(where, f"`{key}.postcode_format` must be uk or any (got {pf!r})", "use uk or any")
-    keep = raw.get("keep") or []
-    if isinstance(keep, str):
-        keep = [keep]
-    name = str(raw.get("name") or path.stem)
-    return SideConfig(path=path, id_column=str(raw["id"]) if "id" in raw else None, name=name,
-                      columns={str(k): str(v) for k, v in cols.items()},
-                      date_format=raw.get("date_format"), postcode_format=pf,
-                      one_record_per_person=bool(raw.get("one_record_per_person", False)),
-                      keep=tuple(str(k) for k in keep))
+    return SideConfig(path=path, id_column=raw.id, name=raw.name or path.stem, columns=dict(cols),
+                      date_format=raw.date_format, postcode_format=pf,  # type: ignore[arg-type]
+                      one_record_per_person=raw.one_record_per_person, keep=tuple(raw.keep or ()))
 
 
-def _dataclass_from(cls, raw: Any, where: str, key: str):
-    if raw is None:
-        return cls()
-    if not isinstance(raw, Mapping):
-        raise _err(where, f"`{key}` must be a mapping", f"see docs/linkage.md for the keys of `{key}`")
-    names = set(cls.__dataclass_fields__)
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise _err(where, f"unknown key(s) in `{key}`: {', '.join(unknown)}", f"allowed: {', '.join(sorted(names))}")
-    kw = {}
-    for k, v in raw.items():
-        default = getattr(cls(), k)
-        try:
-            kw[k] = type(default)(v) if not isinstance(default, bool) else bool(v)
-        except (TypeError, ValueError) as e:
-            raise _err(where, f"`{key}.{k}` has an invalid value {v!r}", f"give a {type(default).__name__}") from e
-    return cls(**kw)
+def _dataclass_from(cls, raw: ConfigModel | None):
+    return cls() if raw is None else cls(**{k: v for k, v in raw.data().items() if v is not None})
 
 
-def parse_config(raw: Mapping[str, Any], *, base: Path | None = None, source: str = "config") -> LinkConfig:
-    """Validate a config mapping (as read from YAML) into a :class:`LinkConfig`."""
+def parse_config(raw: Mapping[str, Any], *, base: Path | None = None, source: str = "config",
+                 document: Document | None = None) -> LinkConfig:
+    """Validate a config mapping (as read from YAML) into a :class:`LinkConfig`.
+
+    Every key and type problem is reported at once (with its line when ``document`` holds the file's lines).
+    """
     base = base or Path.cwd()
     if not isinstance(raw, Mapping):
         raise _err(source, "the config must be a YAML mapping with `left` (and optionally `right`)",
                    "see docs/linkage.md for an example")
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        raise _err(source, f"unknown key(s): {', '.join(unknown)}", f"allowed keys: {', '.join(sorted(_TOP_KEYS))}")
-    mode = raw.get("mode", "clear")
+    cfg = validate_config(dict(raw), LinkConfigSchema, source=source, document=document, hint=_HINT)
+    mode = cfg.mode
     if mode not in ("clear", "hashed"):
         raise _err(source, f"`mode` must be clear or hashed (got {mode!r})", "use mode: clear or mode: hashed")
-    if "left" not in raw:
-        raise _err(source, "no `left` file", "add left: {path: ..., id: ..., columns: {...}}")
-    left = _side(raw["left"], "left", base, source, mode)
-    right = _side(raw["right"], "right", base, source, mode) if raw.get("right") is not None else None
+    left = _side(cfg.left, "left", base, source, mode)
+    right = _side(cfg.right, "right", base, source, mode) if cfg.right is not None else None
     if right is not None and right.name == left.name:
         right = SideConfig(**{**right.__dict__, "name": f"{right.name}_right"})
-    thresholds = _dataclass_from(Thresholds, raw.get("thresholds"), source, "thresholds")
-    guards = _dataclass_from(Guards, raw.get("guards"), source, "guards")
-    training = _dataclass_from(TrainingOptions, raw.get("training"), source, "training")
-    model = raw.get("model")
+    thresholds = _dataclass_from(Thresholds, cfg.thresholds)
+    guards = _dataclass_from(Guards, cfg.guards)
+    training = _dataclass_from(TrainingOptions, cfg.training)
     model_path = None
-    if model:
-        model_path = Path(str(model))
+    if cfg.model:
+        model_path = Path(cfg.model)
         if not model_path.is_absolute():
             model_path = base / model_path
     truth = None
-    if raw.get("truth"):
-        t = raw["truth"]
-        if not isinstance(t, Mapping) or not {"path", "id", "person"} <= set(t):
-            raise _err(source, "`truth` needs path, id and person", "truth: {path: truth.csv, id: record_id, "
-                       "person: person_id, dataset: table}")
-        tp = Path(str(t["path"]))
-        truth = TruthConfig(path=tp if tp.is_absolute() else base / tp, id_column=str(t["id"]),
-                            person_column=str(t["person"]),
-                            dataset_column=str(t["dataset"]) if t.get("dataset") else None)
+    if cfg.truth is not None:
+        t = cfg.truth
+        tp = Path(t.path)
+        truth = TruthConfig(path=tp if tp.is_absolute() else base / tp, id_column=t.id, person_column=t.person,
+                            dataset_column=t.dataset or None)
     return LinkConfig(left=left, right=right, thresholds=thresholds, guards=guards, model=model_path,
-                      training=training, mode=mode, secret_env=str(raw.get("secret_env") or DEFAULT_SECRET_ENV),
+                      training=training, mode=mode, secret_env=cfg.secret_env or DEFAULT_SECRET_ENV,  # type: ignore[arg-type]
                       truth=truth, source=Path(source) if source != "config" else None,
-                      bloom_filters=bool(raw.get("bloom_filters", True)))
+                      bloom_filters=cfg.bloom_filters)
 
 
 def load_config(path: str | os.PathLike) -> LinkConfig:
-    """Read and validate a linkage config file (clear errors naming the file and key)."""
+    """Read and validate a linkage config file (every problem reported at once, each with its line)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"config file {p} not found", hint="give the path of a YAML linkage config (docs/linkage.md)")
-    try:
-        raw = yaml.safe_load(p.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise InputError(f"cannot read config {p}: {e}", hint="check it is valid YAML") from e
-    return parse_config(raw, base=p.absolute().parent, source=str(p))
+    doc = read_document(p, what="linkage config")
+    return parse_config(doc.data, base=p.absolute().parent, source=str(p),
+                        document=doc)
