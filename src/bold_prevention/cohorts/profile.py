@@ -73,6 +73,34 @@ def _check_cohort(con, name: str) -> None:
         raise InputError(f"cohort {name} was built over the spine as at {built[0][0]} (band {built[0][1]}), but the "
                          f"spine is now as at {state[0]} (band {state[1]})",
                          hint=f"rebuild the cohort: `bold cohort build {name}`")
+    what = cohort_spine_changes(con, name)
+    if what:
+        raise InputError(f"cohort {name} was built over an earlier spine: since then " + "; ".join(what),
+                         hint=f"rebuild the cohort over the current spine: `bold cohort build {name}`")
+
+
+def cohort_spine_changes(con, name: str) -> list[str]:
+    """What changed in the spine since cohort ``name`` was built, in words (empty: built on the current spine)."""
+    import json
+
+    from ..spine.build import spine_fingerprint_of
+    from ..spine.fingerprint import changes
+
+    current = spine_fingerprint_of(con)
+    if current is None:
+        return []
+    cols = {r[0] for r in _rows(con, "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                                     "'results' AND table_name = 'cohorts'")}
+    if "spine_fingerprint" not in cols:
+        return changes(None, current)
+    row = _rows(con, f"SELECT spine_fingerprint FROM results.cohorts WHERE cohort = '{name}'")
+    if not row:
+        return []
+    try:
+        old = json.loads(row[0][0]) if row[0][0] else None
+    except ValueError:
+        old = None
+    return changes(old, current)
 
 
 def _check_spine(con) -> None:
@@ -153,8 +181,10 @@ def _population_filter(con, cohort: str | None) -> str:
 
 def places_prevalence(con_or_project, *, drivers: list[str] | None = None, cohort: str | None = None) -> pa.Table:
     """Needs prevalence by local authority: for each district and driver, persons in the spine (or cohort),
-    persons assessed (with evidence for the driver), persons with the need, prevalence among the assessed with a
-    Wilson 95% interval, and the rate per 1,000 persons. Written to ``results.places_prevalence``."""
+    persons assessed (with evidence for the driver; persons whose need could not be measured are not assessed),
+    persons with the need, prevalence among the assessed with a Wilson 95% interval, the rate per 1,000 persons,
+    and ``unmeasured`` (persons whose need the loaded extract could not measure). Written to
+    ``results.places_prevalence``."""
     con, close = _connection(con_or_project)
     try:
         _check_spine(con)
@@ -168,25 +198,26 @@ def places_prevalence(con_or_project, *, drivers: list[str] | None = None, cohor
         parts = [
             f"SELECT COALESCE(lad_code, 'Unknown') AS lad_code, COALESCE(lad_name, 'Unknown') AS lad_name, "
             f"COALESCE(region, 'Unknown') AS region, '{d}' AS driver, COUNT(*) AS persons, "
-            f"SUM(CASE WHEN need_{d}_dataset IS NOT NULL THEN 1 ELSE 0 END) AS assessed, "
-            f"SUM(CASE WHEN need_{d} THEN 1 ELSE 0 END) AS with_need FROM spine.person{where} "
+            f"SUM(CASE WHEN need_{d} IS NOT NULL AND need_{d}_dataset IS NOT NULL THEN 1 ELSE 0 END) AS assessed, "
+            f"SUM(CASE WHEN need_{d} THEN 1 ELSE 0 END) AS with_need, "
+            f"SUM(CASE WHEN need_{d} IS NULL THEN 1 ELSE 0 END) AS unmeasured FROM spine.person{where} "
             f"GROUP BY COALESCE(lad_code, 'Unknown'), COALESCE(lad_name, 'Unknown'), COALESCE(region, 'Unknown')"
             for d in ds]
         rows = _rows(con, " UNION ALL ".join(parts)) if parts else []
         out = []
-        for lad, lad_name, region, d, persons, assessed, k in sorted(rows, key=lambda r: (r[0], ds.index(r[3]))):
+        for lad, lad_name, region, d, persons, assessed, k, unm in sorted(rows, key=lambda r: (r[0], ds.index(r[3]))):
             persons, assessed, k = int(persons), int(assessed or 0), int(k or 0)
             lo, hi = wilson(k, assessed)
             out.append({"lad_code": lad, "lad_name": lad_name, "region": region, "driver": d, "persons": persons,
                         "assessed": assessed, "with_need": k, "prevalence": k / assessed if assessed else None,
                         "prevalence_low": lo, "prevalence_high": hi,
                         "per_1000_persons": 1000 * k / persons if persons else None,
-                        "population": cohort or "spine"})
+                        "population": cohort or "spine", "unmeasured": int(unm or 0)})
         table = pa.Table.from_pylist(out, schema=pa.schema([
             ("lad_code", pa.string()), ("lad_name", pa.string()), ("region", pa.string()), ("driver", pa.string()),
             ("persons", pa.int64()), ("assessed", pa.int64()), ("with_need", pa.int64()),
             ("prevalence", pa.float64()), ("prevalence_low", pa.float64()), ("prevalence_high", pa.float64()),
-            ("per_1000_persons", pa.float64()), ("population", pa.string())]))
+            ("per_1000_persons", pa.float64()), ("population", pa.string()), ("unmeasured", pa.int64())]))
         _write(con, "results.places_prevalence", table)
         return table
     finally:

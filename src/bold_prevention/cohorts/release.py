@@ -107,7 +107,7 @@ def places_outputs(con_or_project, *, drivers: list[str] | None = None, cohort: 
             _check_cohort(con, cohort)
             where = f" WHERE person_id IN (SELECT person_id FROM {cohort_table(cohort)})"
         parts = [f"SELECT COALESCE(lad_name, 'Unknown') AS la, '{d}' AS driver, "
-                 f"SUM(CASE WHEN need_{d}_dataset IS NOT NULL THEN 1 ELSE 0 END) AS assessed, "
+                 f"SUM(CASE WHEN need_{d} IS NOT NULL AND need_{d}_dataset IS NOT NULL THEN 1 ELSE 0 END) AS assessed, "
                  f"SUM(CASE WHEN need_{d} THEN 1 ELSE 0 END) AS k FROM spine.person{where} "
                  f"GROUP BY COALESCE(lad_name, 'Unknown')" for d in ds]
         df = _df(con, " UNION ALL ".join(parts), ["la", "driver", "assessed", "k"])
