@@ -42,12 +42,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import sqlglot
-import yaml
+from pydantic import BeforeValidator
 from sqlglot import exp
 
+from ..config import ConfigModel, Document, IsoDate, read_document, validate_config
 from ..datafirst import MODEL
 from ..errors import InputError
 from ..spine.sources import RECORD_DATES
@@ -103,6 +104,67 @@ class CohortSpec:
     follow_up_days: int | None = None
     source: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+# ------------------------------------------------------------------------------------------------ the schema
+def _as_list(v: Any) -> Any:
+    return [v] if isinstance(v, dict) else v
+
+
+class EventSchema(ConfigModel):
+    table: str
+    where: str | None = None
+    date: str | None = None
+    via_where: str | None = None
+
+
+class WindowSchema(ConfigModel):
+    start_days: int | None = None
+    end_days: int | None = None
+
+
+class OccurrencesSchema(ConfigModel):
+    at_least: int | None = None
+    at_most: int | None = None
+    exactly: int | None = None
+
+
+class CriterionSchema(ConfigModel):
+    name: str | None = None
+    where: str | None = None
+    event: EventSchema | None = None
+    events: Annotated[list[EventSchema], BeforeValidator(_as_list)] | None = None
+    window: WindowSchema | None = None
+    occurrences: OccurrencesSchema | None = None
+    any: list[CriterionSchema] | None = None
+    all: list[CriterionSchema] | None = None
+    at_least: int | None = None
+    of: list[CriterionSchema] | None = None
+
+
+class EntrySchema(ConfigModel):
+    population: str | None = None
+    events: Annotated[list[EventSchema], BeforeValidator(_as_list)] | None = None
+    lookback_months: int | None = None
+    limit: str = "first"
+
+
+class CohortSpecSchema(ConfigModel):
+    """The keys and types of a cohort spec (the meaning is checked by :func:`parse_spec`)."""
+
+    name: str
+    title: str | None = None
+    description: str | None = None
+    as_at: IsoDate | None = None
+    entry: EntrySchema | None = None
+    inclusion: list[CriterionSchema] | None = None
+    exclusion: list[CriterionSchema] | None = None
+    follow_up_days: int | None = None
+    source: str | None = None
+    notes: str | None = None
+
+
+_HINT = "fix each problem listed above (docs/spine-and-cohorts.md describes cohort specs)"
 
 
 def _sql_expr(text: Any, *, where: str) -> tuple[str, set[str]]:
@@ -247,10 +309,15 @@ def _rules(raw: Any, *, where: str) -> tuple[Rule, ...]:
     return tuple(out)
 
 
-def parse_spec(raw: Any, *, source: str = "spec") -> CohortSpec:
-    """Check a parsed spec and return it as a :class:`CohortSpec`."""
+def parse_spec(raw: Any, *, source: str = "spec", document: Document | None = None) -> CohortSpec:
+    """Check a parsed spec and return it as a :class:`CohortSpec`.
+
+    Keys and types are checked first, every problem at once (with its line when ``document`` holds the file's
+    lines); then the meaning (tables, columns, SQL conditions), one problem at a time.
+    """
     if not isinstance(raw, dict):
         raise InputError(f"cohort spec {source} must be a mapping", hint="see docs/spine-and-cohorts.md")
+    validate_config(raw, CohortSpecSchema, source=source, document=document, hint=_HINT)
     known = {"name", "title", "description", "as_at", "entry", "inclusion", "exclusion", "follow_up_days", "source",
              "notes"}
     unknown = set(raw) - known
@@ -331,10 +398,7 @@ def load_spec(spec: str | Path | dict) -> CohortSpec:
     if isinstance(spec, dict):
         return parse_spec(spec)
     path = spec_path(spec)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise InputError(f"cohort spec {path} not found", hint="check the path, or use a shipped spec name") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"cohort spec {path} is not valid YAML: {e}", hint="fix the YAML syntax") from e
-    return parse_spec(raw, source=str(path))
+    if not path.is_file():
+        raise InputError(f"cohort spec {path} not found", hint="check the path, or use a shipped spec name")
+    doc = read_document(path, what="cohort spec")
+    return parse_spec(doc.data, source=str(path), document=doc)
