@@ -53,7 +53,11 @@ def build_cmd(
     as_at: str | None = typer.Option(None, "--as-at", help="As-at date (YYYY-MM-DD); must match the spine unless "
                                      "--rebuild-spine."),
     band: str | None = typer.Option(None, "--band", help="Linkage band; must match the spine unless --rebuild-spine."),
-    rebuild_spine: bool = typer.Option(False, "--rebuild-spine", help="Rebuild the spine at --as-at / --band first."),
+    rebuild_spine: bool = typer.Option(False, "--rebuild-spine", help="Rebuild the spine at --as-at / --band first "
+                                       "(also when the loaded extracts changed since it was built)."),
+    allow_unmeasured: bool = typer.Option(False, "--allow-unmeasured", help="Build even if a rule reads a need the "
+                                          "spine could not measure for some persons (they count as not having it; "
+                                          "the attrition table marks those steps)."),
     project: Path | None = ProjectOption,
 ) -> None:
     """Build a cohort over the current spine and show its attrition."""
@@ -63,15 +67,21 @@ def build_cmd(
     try:
         with console.status(f"building cohort {spec}"):
             res = build_cohort(con, spec, as_at=parse_date(as_at) if as_at else None, band=band,
-                               rebuild_spine=rebuild_spine)
+                               rebuild_spine=rebuild_spine, allow_unmeasured=allow_unmeasured)
     finally:
         con.close()
     t = Table(title=f"{res.title}: attrition (as at {res.as_at}, band {res.band})")
-    for c, j in (("step", "right"), ("rule", "left"), ("persons", "right"), ("removed", "right")):
+    noted = any(a.get("note") for a in res.attrition)
+    for c, j in (("step", "right"), ("rule", "left"), ("persons", "right"), ("removed", "right")) + (
+            (("note", "left"),) if noted else ()):
         t.add_column(c, justify=j)
     for a in res.attrition:
-        t.add_row(str(a["step"]), a["rule"], f"{a['persons']:,}", f"{a['persons_removed']:,}")
+        t.add_row(str(a["step"]), a["rule"], f"{a['persons']:,}", f"{a['persons_removed']:,}",
+                  *([a.get("note") or ""] if noted else []))
     out.print(t)
+    for g in res.unmeasured:
+        out.print(f"[yellow]Unmeasured driver:[/] {g['driver']} in {g['dataset']}: {g['persons']:,} persons not "
+                  f"measured ({g['reason']}); they count as not having the need in this cohort.", highlight=False)
     out.print(f"results.cohort_{res.name}: {res.persons:,} persons ({res.seconds:.1f} s)")
     console.print("Counts on screen are unchecked and stay in the secure setting; "
                   f"`bold cohort profile {res.name} --out DIR` writes a disclosure-checked release.")
@@ -90,10 +100,13 @@ def profile_cmd(
     """Profile a cohort by sex, age band, ethnic group, region, local authority and IMD decile (Wilson 95% CIs)."""
     from ..cohorts import profile
     from ..cohorts.release import cohort_outputs, write_checked_release
+    from ..spine.build import unmeasured_needs
+    from .spine import unmeasured_lines
 
     con = _con(project)
     try:
         table = profile(con, name)
+        unmeasured = unmeasured_lines(unmeasured_needs(con))
         release = None
         if out_dir is not None:
             outs, texts = cohort_outputs(con, name, rules=_rules(rules))
@@ -106,6 +119,8 @@ def profile_cmd(
     out.print(f"results.cohort_{name}_profile written: {len(rows)} rows over "
               f"{len({r['dimension'] for r in rows}) - 1} dimensions; cohort {total['cohort_n']:,} of "
               f"{total['population_n']:,} spine persons (internal, unchecked).")
+    for line in unmeasured:
+        out.print(f"[yellow]Not measured in the spine:[/] {line}", highlight=False)
     if release:
         out.print(f"Disclosure-checked release: {release}")
     else:

@@ -25,9 +25,15 @@ def build_cmd(
                                          "risk factor register)."),
     rebuild_records: bool = typer.Option(False, "--rebuild-records", help="Rebuild spine.person_record even if it "
                                          "is up to date."),
+    rekey: bool = typer.Option(False, "--rekey", help="Accept a pseudonymisation key other than the one this "
+                               "project was built with: first drop everything built under the old key (spine, "
+                               "person records, timelines, cohorts, results, early-warning models)."),
     project: Path | None = ProjectOption,
 ) -> None:
-    """Build spine.person (one row per linked person as at the date) and spine.person_need."""
+    """Build spine.person (one row per linked person as at the date) and spine.person_need.
+
+    Person records are rebuilt when the loaded extracts' content, the band or the key changed. Needs whose
+    variables are missing or empty in the loaded extract are NULL (not measured), never "no need"."""
     from ..spine import build_spine
     from ..warehouse.engine import duckdb_connect
 
@@ -39,14 +45,28 @@ def build_cmd(
     try:
         with console.status("building the spine") as status:
             res = build_spine(con, as_at=d, band=band, register=register, rebuild_records=rebuild_records,
-                              progress=lambda m: status.update(m))
+                              rekey=rekey, progress=lambda m: status.update(m))
     finally:
         con.close()
+    if res.dropped:
+        out.print(f"[yellow]Re-keyed:[/] dropped {len(res.dropped)} tables and folders built under the old key "
+                  f"({', '.join(res.dropped[:8])}{' ...' if len(res.dropped) > 8 else ''})")
     out.print(f"[bold]spine.person[/] as at {res.as_at.isoformat()}, band {res.band}: "
               f"{res.persons:,} persons, {res.needs_rows:,} person-driver need rows, "
               f"drivers {', '.join(res.drivers)} ({res.seconds:.1f} s)")
+    for line in unmeasured_lines(res.unmeasured):
+        out.print(f"[yellow]Not measured:[/] {line}", highlight=False)
+    if res.unmeasured:
+        out.print("These persons have need_<driver> NULL (not measured), not \"no need\"; cohorts that read these "
+                  "drivers are refused unless --allow-unmeasured. Load the variables and rebuild to measure them.",
+                  highlight=False)
     console.print("Internal to the warehouse; take figures away with `bold cohort profile --out` or "
                   "`bold places prevalence --out` (disclosure-checked).")
+
+
+def unmeasured_lines(gaps) -> list[str]:
+    """One line per unmeasured driver and dataset (from :func:`bold_prevention.spine.build.unmeasured_needs`)."""
+    return [f"{g['driver']} in {g['dataset']}: {g['persons']:,} persons ({g['reason']})" for g in gaps]
 
 
 @spine_app.command("show")
@@ -66,11 +86,23 @@ def show_cmd(project: Path | None = ProjectOption) -> None:
                              hint="run `bold spine build --as-at YYYY-MM-DD` first")
         cols = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
                            "'spine' AND table_name = 'person' ORDER BY ordinal_position").fetchall()
+        names = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                                           "'spine' AND table_name = 'spine_info' ORDER BY ordinal_position"
+                                           ).fetchall()]
+        from ..spine.build import unmeasured_needs
+
+        gaps = unmeasured_needs(con)
     finally:
         con.close()
-    as_at, band, drivers, persons, need_rows, built = info[0]
-    out.print(f"Spine as at {as_at}, band {band}, built {built:%Y-%m-%d %H:%M}: {persons:,} persons; "
-              f"drivers: {drivers}")
+    row = dict(zip(names, info[0], strict=True))
+    built = row["built_at"]
+    out.print(f"Spine as at {row['as_at_date']}, band {row['band']}, built {built:%Y-%m-%d %H:%M}: "
+              f"{row['persons']:,} persons; drivers: {row['drivers']}")
+    if row.get("inputs_digest"):
+        out.print(f"Built from: extracts {row['inputs_digest'][:12]}, register {row['register_digest'][:12]}, "
+                  f"key fingerprint {row['key_fingerprint']}", highlight=False)
+    for line in unmeasured_lines(gaps):
+        out.print(f"[yellow]Not measured:[/] {line}", highlight=False)
     t = Table(title="spine.person columns")
     t.add_column("column")
     t.add_column("type")
