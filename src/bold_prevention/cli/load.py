@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -55,6 +56,25 @@ def load_cmd(
                 _summary(r)
             raise
     _summary(result)
+    _unmeasured(proj)
+
+
+def _unmeasured(proj: Project) -> None:
+    """Name the register's drivers whose variables are missing or empty in the loaded extract (not measured)."""
+    from ..spine.measured import evidence_status, format_unmeasured, unmeasured_by_driver
+    from ..spine.rules import load_rules
+    from ..warehouse.engine import duckdb_connect
+
+    con = duckdb_connect(proj, read_only=True)
+    try:
+        lines = format_unmeasured(unmeasured_by_driver(evidence_status(con, load_rules())))
+    finally:
+        con.close()
+    for line in lines:
+        out.print(f"[yellow]Not measured:[/] {line}", highlight=False)
+    if lines:
+        out.print("Variables loaded as empty measure nothing: the spine records these needs as not measured (NULL), "
+                  "not as \"no need\"; load an extract that has them to measure the drivers.", highlight=False)
 
 
 def _valid_date(s: str | None) -> bool:
@@ -110,12 +130,16 @@ def quality_show(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Print the summary of the latest load's quality report."""
-    from ..warehouse.report import latest_report, read_report, summary_lines
-    path = report or latest_report(project)
+    from ..warehouse.report import latest_report_checked, read_report, summary_lines
+    path, warning = (report, None) if report else latest_report_checked(project)
     data = read_report(path)
+    if warning:
+        data["superseded_by"] = warning
     if as_json:
         out.print_json(json.dumps(data, default=str))
         return
+    if warning:
+        console.print(f"[bold yellow]Warning:[/] {escape(warning)}")
     for line in summary_lines(data):
         out.print(line, markup=False, highlight=False)
     html = Path(path).with_suffix(".html")

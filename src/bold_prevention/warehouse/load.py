@@ -12,11 +12,16 @@ or rolls everything back, so that a blocked load leaves the warehouse exactly as
 
 Loading the same snapshot again (same date, same content) changes nothing. A new snapshot is compared with the
 previous one (volume and population stability index of the key categorical columns) and drift is flagged.
-A quality report (JSON and HTML) is written for every load, blocked loads included.
+A quality report (JSON and HTML) is written for every load, blocked loads included. A load killed after its commit
+but before its report was written gets the report rebuilt from ``meta.*`` at the next load (or ``bold quality
+show``). Paths under the project folder are recorded relative to it (``reports/quality/...``), so a project built
+under a temporary name and renamed into place (``bold demo``) records its final paths. Temporary files that killed
+runs left in the project folder are removed at the start of the next load.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -29,6 +34,7 @@ import duckdb
 from .. import __version__
 from ..datafirst import MODEL
 from ..errors import InputError, LoadBlocked
+from ..files import clean_stale_temporaries, storage_errno, storage_error
 from ..project import Project
 from .contracts import DEFAULT_POLICY, Policy, TableContract, TableDecision, contracts, decide
 from .engine import duckdb_connect, table_exists
@@ -248,13 +254,25 @@ def load_extracts(
         raise InputError(f"loading with the {engine!r} engine is not supported",
                          hint="load with the DuckDB engine (the default); the Spark engine reads the loaded warehouse")
     proj = project if isinstance(project, Project) else Project.at(project)
+    try:
+        return _load(proj, source_dir, snapshot_date=snapshot_date, progress=progress, datasets=datasets,
+                     delimiter=delimiter, policy=policy, write_report=write_report, memory_limit=memory_limit)
+    except (OSError, duckdb.Error) as e:
+        err = storage_error(e, proj.root) if storage_errno(e) is not None or isinstance(e, OSError) else None
+        if err is None:
+            raise
+        raise err from e
+
+
+def _load(proj: Project, source_dir, *, snapshot_date, progress, datasets, delimiter, policy, write_report,
+          memory_limit) -> LoadResult:
     scan = scan_source(source_dir)
     scope = _resolve_datasets(datasets)
     snap = _as_date(snapshot_date) or _manifest_snapshot(scan.root) or date.today()
     today = date.today()
     started = datetime.now(UTC)
     load_id = started.strftime("%Y%m%dT%H%M%S%fZ")
-    result = LoadResult(load_id=load_id, snapshot_date=snap, source=str(scan.root), status="complete",
+    result = LoadResult(load_id=load_id, snapshot_date=snap, source=_portable(proj, scan.root), status="complete",
                         started_at=started, datasets=scope)
     in_scope = [t for t in MODEL.tables if t.dataset in scope]
     if not any(t.name in scan.tables or t.name in scan.broken for t in in_scope):
@@ -278,6 +296,10 @@ def load_extracts(
         # scratch databases left by a killed load (we hold the warehouse's write lock: no other load is running)
         for stale in proj.root.glob(".staging-*.duckdb*"):
             stale.unlink(missing_ok=True)
+        for folder in (proj.root, proj.reports_dir, proj.reports_dir / "quality"):
+            clean_stale_temporaries(folder)
+        if write_report:
+            _rebuild_missing_report(con, proj)
         # Stage in a separate scratch database: a file that fails to read aborts only its own statement, and the
         # warehouse is not touched until the single transaction that commits the load.
         con.execute(f"ATTACH '{_sql_path(staging_path)}' AS {STAGING}")
@@ -383,6 +405,29 @@ def _forget_new_warehouse(proj: Project, existed: bool) -> None:
         p.unlink(missing_ok=True)
 
 
+def _portable(proj: Project, path: Path) -> str:
+    """A path as recorded: relative to the project folder when inside it (the folder may be renamed), else absolute."""
+    try:
+        return Path(path).absolute().relative_to(proj.root.absolute()).as_posix() or "."
+    except ValueError:
+        return str(Path(path).absolute())
+
+
+def _report_rel(path: Path | None) -> str | None:
+    """A report path as recorded in ``meta.loads``: relative to the project folder (``reports/quality/...``)."""
+    return Path(*Path(path).parts[-3:]).as_posix() if path is not None else None
+
+
+def _rebuild_missing_report(con, proj: Project) -> None:
+    """Rebuild the report of the latest committed load when a killed run never wrote it."""
+    from .report import rebuild_report
+
+    try:
+        rebuild_report(con, proj)
+    except (OSError, duckdb.Error):
+        pass  # reported by `bold quality show`; the load itself goes on
+
+
 def _paths(proj: Project, result: LoadResult) -> None:
     d = proj.reports_dir / "quality"
     result.report_json = d / f"quality-{result.load_id}.json"
@@ -472,6 +517,8 @@ def _stage(con, table: str, contract: TableContract, plan: ColumnPlan, info: Fil
     try:
         con.execute(sql)
     except duckdb.Error as e:
+        if storage_errno(e) in (errno.ENOSPC, errno.EROFS):
+            raise  # a full or read-only disk is not bad data: the load stops and says so
         kind, msg = translate_read_error(info, e)
         result.checks.append(CheckResult(table, "file", "fail", f"{table}: {msg}", blocking=True))
         return False
@@ -667,8 +714,7 @@ def _record(con, result: LoadResult) -> None:
         (result.finished_at or datetime.now(UTC)).replace(tzinfo=None), result.status, result.partial,
         result.datasets, result.missing_datasets, result.degraded_tables,
         sum(1 for t in result.tables.values() if t.status == "loaded"), result.rows_loaded, counts["fail"],
-        counts["warn"], str(result.report_json) if result.report_json else None,
-        str(result.report_html) if result.report_html else None, __version__]])
+        counts["warn"], _report_rel(result.report_json), _report_rel(result.report_html), __version__]])
     loaded_at = result.started_at.replace(tzinfo=None)
     _insert(con, "meta.snapshots", [
         [snap, lid, result.source, loaded_at, t.table, t.dataset, t.status, t.fmt, ", ".join(t.files),
@@ -699,4 +745,18 @@ def latest_load(con: duckdb.DuckDBPyConnection) -> dict | None:
         return None
     keys = ("load_id", "snapshot_date", "status", "partial", "missing_datasets", "degraded_tables", "source",
             "report_html")
-    return dict(zip(keys, r, strict=True))
+    out = dict(zip(keys, r, strict=True))
+    root = _warehouse_folder(con)
+    for k in ("source", "report_html"):
+        if out[k] and root is not None and not Path(out[k]).is_absolute():
+            out[k] = str(root / out[k])
+    return out
+
+
+def _warehouse_folder(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The project folder of the warehouse ``con`` is open on (recorded paths are relative to it)."""
+    try:
+        r = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    except duckdb.Error:
+        return None
+    return Path(r[0]).parent if r and r[0] else None

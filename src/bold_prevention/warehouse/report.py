@@ -53,14 +53,18 @@ def report_dict(result: LoadResult) -> dict:
 
 def write_reports(result: LoadResult, json_path: Path | None, html_path: Path | None) -> None:
     """Write the JSON and HTML reports atomically (under their final names only when complete)."""
-    data = report_dict(result)
+    write_report_data(report_dict(result), json_path, html_path)
+
+
+def write_report_data(data: dict, json_path: Path | None, html_path: Path | None) -> None:
+    """Write a report dictionary as JSON and HTML (the HTML first: the JSON is what marks a report written)."""
+    if html_path is not None:
+        with atomic_file(html_path) as fh:
+            fh.write(render_html(data))
     if json_path is not None:
         with atomic_file(json_path) as fh:
             json.dump(data, fh, indent=2, default=str)
             fh.write("\n")
-    if html_path is not None:
-        with atomic_file(html_path) as fh:
-            fh.write(render_html(data))
 
 
 def _tag(status: str) -> str:
@@ -92,6 +96,9 @@ def render_html(data: dict) -> str:
         f"<dt>Time taken</dt><dd>{data['seconds']:.1f} seconds</dd>",
         "</dl>",
     ]
+    if data.get("superseded_by"):
+        out.append(f'<div class="panel bad"><p><strong>Not the latest load:</strong> '
+                   f'{escape(str(data["superseded_by"]))}.</p></div>')
     if data.get("notes"):
         out.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in data["notes"]) + "</ul>")
     problems = [c for c in data["checks"] if c["status"] != "pass"]
@@ -200,13 +207,128 @@ def quality_dir(project: Project) -> Path:
 
 
 def latest_report(project: Project | str | Path | None) -> Path:
-    """The JSON quality report of the most recent load (blocked loads included)."""
+    """The JSON quality report of the most recent load (blocked loads included).
+
+    When the latest load committed to the warehouse has no report (the run was killed after its commit), the report
+    is rebuilt from the warehouse's ``meta`` tables first, so that an earlier load's report is never taken for it.
+    """
+    return latest_report_checked(project)[0]
+
+
+def latest_report_checked(project: Project | str | Path | None) -> tuple[Path, str | None]:
+    """(the latest report, a warning when it belongs to an earlier load than the latest one committed)."""
     proj = project if isinstance(project, Project) else Project.at(project)
     d = quality_dir(proj)
+    latest_committed = None
+    if proj.warehouse_path.exists():
+        import duckdb
+
+        try:
+            con = duckdb.connect(str(proj.warehouse_path), read_only=True)
+        except duckdb.Error:
+            con = None  # in use by a running load: show what is on disk
+        if con is not None:
+            try:
+                latest_committed = _latest_load_id(con)
+                try:
+                    rebuild_report(con, proj)
+                except OSError:
+                    pass
+            finally:
+                con.close()
     reports = sorted(d.glob("quality-*.json")) if d.is_dir() else []
     if not reports:
+        if latest_committed:
+            raise InputError(f"load {latest_committed} has no quality report in {d}, and it could not be rebuilt",
+                             hint="run `bold load SOURCE` again to write a new report")
         raise InputError(f"no quality report in {d}", hint="run `bold load SOURCE` first, or pass --project")
-    return reports[-1]
+    newest = reports[-1]
+    shown = newest.stem.removeprefix("quality-")
+    if latest_committed and shown < latest_committed:
+        return newest, (f"this report belongs to load {shown}, an earlier load than the latest one "
+                        f"({latest_committed}), whose report is missing")
+    return newest, None
+
+
+def _latest_load_id(con) -> str | None:
+    from .engine import table_exists
+
+    if not table_exists(con, "meta", "loads"):
+        return None
+    r = con.execute("SELECT load_id FROM meta.loads ORDER BY started_at DESC, load_id DESC LIMIT 1").fetchone()
+    return r[0] if r else None
+
+
+def rebuild_report(con, project: Project) -> Path | None:
+    """Rebuild the report of the latest committed load when it is missing (a run killed after its commit).
+
+    Returns the JSON path written, or None when nothing was missing. The rebuilt report says it was rebuilt; the
+    run's own notes are not kept in the warehouse and are lost.
+    """
+    load_id = _latest_load_id(con)
+    if load_id is None:
+        return None
+    d = quality_dir(project)
+    json_path, html_path = d / f"quality-{load_id}.json", d / f"quality-{load_id}.html"
+    if json_path.exists():
+        if not html_path.exists():
+            write_report_data(read_report(json_path), None, html_path)
+        return None
+    write_report_data(report_from_meta(con, load_id), json_path, html_path)
+    return json_path
+
+
+def report_from_meta(con, load_id: str) -> dict:
+    """A committed load's report dictionary, rebuilt from ``meta.loads``, ``meta.snapshots``,
+    ``meta.load_decisions``, ``meta.quality_results`` and ``meta.drift``."""
+    from .. import __version__
+
+    r = con.execute("SELECT load_id, snapshot_date, source, started_at, finished_at, status, partial, datasets, "
+                    "missing_datasets, degraded_tables, rows_loaded, toolkit_version FROM meta.loads "
+                    "WHERE load_id = ?", [load_id]).fetchone()
+    if r is None:
+        raise InputError(f"load {load_id} is not in the warehouse", hint="choose a load listed in meta.loads")
+    prev = con.execute("SELECT load_id FROM meta.loads WHERE started_at < ? ORDER BY started_at DESC LIMIT 1",
+                       [r[3]]).fetchone()
+    decisions = [{"table": t, "dataset": ds, "decision": dc, "reason": rs} for t, ds, dc, rs in con.execute(
+        "SELECT table_name, dataset, decision, reason FROM meta.load_decisions WHERE load_id = ?", [load_id]
+    ).fetchall()]
+    by_table = {d["table"]: d for d in decisions}
+    tables = {}
+    for t, ds, st, fmt, files, rows, checksum in con.execute(
+            "SELECT table_name, dataset, status, format, files, rows, checksum FROM meta.snapshots "
+            "WHERE load_id = ? ORDER BY table_name", [load_id]).fetchall():
+        d = by_table.get(t, {})
+        tables[t] = {"table": t, "dataset": ds, "critical": None, "status": st, "decision": d.get("decision", ""),
+                     "reason": d.get("reason", ""), "fmt": fmt, "files": files.split(", ") if files else [],
+                     "rows": int(rows or 0), "checksum": checksum, "identity_rows": None}
+    keys = ("table", "check", "column", "status", "failing", "total", "threshold", "blocking", "message",
+            "examples", "values")
+    checks = [dict(zip(keys, (a, b, c, st, int(f or 0), int(n or 0), th, bool(bl), m, list(ex or []),
+                              list(v or [])), strict=True))
+              for a, b, c, st, f, n, th, bl, m, ex, v in con.execute(
+                  "SELECT table_name, check_name, column_name, status, failing, total, threshold, blocking, message, "
+                  "examples, offending_values FROM meta.quality_results WHERE load_id = ?", [load_id]).fetchall()]
+    drift = [dict(zip(("previous_snapshot", "table", "column", "metric", "previous", "current", "value", "flagged"),
+                      row, strict=True)) for row in con.execute(
+        "SELECT previous_snapshot, table_name, column_name, metric, previous, current, value, flagged FROM meta.drift "
+        "WHERE load_id = ?", [load_id]).fetchall()]
+    counts = {"pass": 0, "warn": 0, "fail": 0}
+    for c in checks:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    started, finished = r[3], r[4]
+    return {
+        "load_id": r[0], "snapshot_date": r[1].isoformat(), "source": r[2], "status": r[5], "partial": bool(r[6]),
+        "started_at": started.isoformat() if started else None,
+        "finished_at": finished.isoformat() if finished else None,
+        "seconds": round((finished - started).total_seconds(), 3) if started and finished else 0.0,
+        "datasets": list(r[7] or []), "missing_datasets": list(r[8] or []), "degraded_tables": list(r[9] or []),
+        "previous_load": prev[0] if prev else None, "rows_loaded": int(r[10] or 0), "check_counts": counts,
+        "decisions": decisions, "tables": tables, "checks": checks, "drift": drift,
+        "notes": ["this report was rebuilt from the warehouse's records: the load committed but its run stopped "
+                  "before writing the report (the run's own notes are not kept)"],
+        "rebuilt": True, "toolkit_version": r[11] or __version__,
+    }
 
 
 def read_report(path: str | Path) -> dict:
@@ -225,6 +347,10 @@ def summary_lines(data: dict, *, max_problems: int = 20) -> list[str]:
              f"  rows loaded: {data['rows_loaded']:,}; checks: {c['pass']} passed, {c['warn']} warnings, "
              f"{c['fail']} failed",
              "  " + _outcome_sentence(data)]
+    if data.get("superseded_by"):
+        lines.insert(0, f"NOT THE LATEST LOAD: {data['superseded_by']}")
+    if data.get("rebuilt"):
+        lines.append("  (rebuilt from the warehouse's records: the run stopped before writing its report)")
     notable = [d for d in data["decisions"] if d["decision"] in ("block", "degrade")]
     if notable:
         lines.append("Decisions:")
