@@ -34,10 +34,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import BeforeValidator
 
+from ..config import ConfigModel, Document, parse_yaml, read_document, validate_config
 from ..datafirst import MODEL
 from ..errors import InputError
 
@@ -164,6 +165,96 @@ class UseCase:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+# ------------------------------------------------------------------------------------------------ the schema
+def _listed(v: Any) -> Any:
+    return [v] if isinstance(v, str | dict) else v
+
+
+#: Conditions: ``{column: value_or_list}`` (short form) or ``{column, min, max, in, equals}``, or a list of them.
+Conditions = Annotated[list[dict[str, Any]], BeforeValidator(_listed)]
+EventTypes = Annotated[list[str], BeforeValidator(_listed)]
+
+
+class IndexSchema(ConfigModel):
+    event_type: str
+    occurrence: str = "all"
+
+
+class OutcomeSourceSchema(ConfigModel):
+    event_type: str | None = None
+    table: str | None = None
+    date: str | None = None
+    where: Conditions | None = None
+
+
+class OutcomeSchema(ConfigModel):
+    label: str | None = None
+    window_months: int
+    sources: list[OutcomeSourceSchema]
+
+
+class CountSchema(ConfigModel):
+    event_types: EventTypes | None = None
+    lookback_months: int | None = None
+    description: str | None = None
+    table: str | None = None
+    date: str | None = None
+    where: Conditions | None = None
+
+
+class DaysSchema(ConfigModel):
+    event_types: EventTypes
+    description: str | None = None
+
+
+class CopasSchema(ConfigModel):
+    event_types: EventTypes
+
+
+class IndexAttributeSchema(ConfigModel):
+    column: str
+    table: str | None = None
+    via: str | None = None
+    kind: str = "value"
+    log: bool = False
+    description: str | None = None
+
+
+class OasysSchema(ConfigModel):
+    table: str | None = None
+    flags: dict[str, Conditions] | None = None
+    values: dict[str, str] | None = None
+
+
+class FeaturesSchema(ConfigModel):
+    counts: dict[str, CountSchema] | None = None
+    days_since_last: dict[str, DaysSchema] | None = None
+    copas_rate: CopasSchema | None = None
+    index_attributes: dict[str, IndexAttributeSchema] | None = None
+    oasys: OasysSchema | None = None
+
+
+class SplitSchema(ConfigModel):
+    test_fraction: float = 0.3
+
+
+class UseCaseSchema(ConfigModel):
+    """The keys and types of a use case file (the meaning is checked by :func:`parse_use_case`)."""
+
+    name: str
+    title: str | None = None
+    purpose: str | None = None
+    index: IndexSchema
+    outcome: OutcomeSchema
+    features: FeaturesSchema | None = None
+    baseline: list[str] | None = None
+    split: SplitSchema | None = None
+    limitations: list[str] | None = None
+
+
+_HINT = "fix each problem listed above; see docs/trajectories-and-early-warning.md"
+
+
 # ------------------------------------------------------------------------------------------------ parsing
 def _err(src: str, msg: str, hint: str = "fix the use case file; see docs/trajectories-and-early-warning.md"):
     return InputError(f"use case {src}: {msg}", hint=hint)
@@ -234,12 +325,17 @@ def _count(source: str, name: str, v: Any) -> CountFeature:
     return CountFeature(name, _names(source, v.get("event_types"), ctx), lb, v.get("description", ""))
 
 
-def parse_use_case(data: dict, *, source: str = "<dict>") -> UseCase:
-    """Validate a use-case mapping (as read from YAML) and build a :class:`UseCase`."""
+def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | None = None) -> UseCase:
+    """Validate a use-case mapping (as read from YAML) and build a :class:`UseCase`.
+
+    Keys and types are checked first, every problem at once (with its line when ``document`` holds the file's
+    lines); then the meaning (event types, tables, columns, features).
+    """
     from ..trajectories.timeline import EVENT_SPECS, EVENT_TYPES  # noqa: PLC0415
 
     if not isinstance(data, dict):
         raise _err(source, "the file must hold a mapping")
+    validate_config(data, UseCaseSchema, source=source, document=document, hint=_HINT)
     for k in ("name", "index", "outcome"):
         if k not in data:
             raise _err(source, f"missing required key {k!r}")
@@ -347,15 +443,11 @@ def load_use_case(name_or_path: str | Path) -> UseCase:
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
             raise InputError(f"use case file {p} does not exist", hint="check the path")
-        text, src = p.read_text(encoding="utf-8"), str(p)
+        doc = read_document(p, what="use case file")
     else:
         res = resources.files(USE_CASE_PACKAGE) / f"{name_or_path}.yaml"
         if not res.is_file():
             raise InputError(f"unknown use case {name_or_path!r}",
                              hint=f"use one of: {', '.join(shipped_use_cases())}, or the path of a YAML file")
-        text, src = res.read_text(encoding="utf-8"), f"{name_or_path}.yaml"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InputError(f"use case {src} is not valid YAML: {e}", hint="fix the YAML syntax") from e
-    return parse_use_case(data, source=src)
+        doc = parse_yaml(res.read_bytes(), source=f"{name_or_path}.yaml")
+    return parse_use_case(doc.data, source=doc.source, document=doc)
