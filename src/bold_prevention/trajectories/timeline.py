@@ -12,6 +12,11 @@ select per spec) that runs on DuckDB or Spark, and :func:`build_timeline` materi
 ``spine.timeline`` columns: ``person_id``, ``event_date``, ``dataset``, ``source_table``, ``record_id`` (the primary
 key of the row in ``source_table``), ``event_type`` (a short stable code), ``description`` (plain words, no
 identifiers) and ``band_joined`` (from the person record).
+
+``spine.timeline_info`` records the fingerprint of the person records the timeline was built from (see
+:mod:`bold_prevention.spine.fingerprint`): a timeline over person records that have since been rebuilt (other
+extracts, band or pseudonymisation key) is refused by :func:`check_timeline_current` and :func:`person_timeline`,
+and :func:`build_timeline` refuses person records older than the loaded extracts.
 """
 
 from __future__ import annotations
@@ -387,16 +392,81 @@ def timeline_expr(con: Any, *, person_map: ir.Table | None = None) -> ir.Table:
     return ev.select(*TIMELINE_COLUMNS)
 
 
+def _records_fingerprint(backend) -> str | None:
+    """The fingerprint ``spine.person_record`` was built from (JSON text), or None when none is recorded."""
+    if not has_table(backend, "spine", "person_record_info"):
+        return None
+    t = table(backend, "spine", "person_record_info")
+    if "fingerprint" not in t.columns:
+        return None
+    values = t.fingerprint.to_pyarrow().to_pylist()
+    return values[0] if values else None
+
+
+def _loads(text: str | None) -> dict | None:
+    import json
+
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def check_timeline_current(con: Any) -> None:
+    """Refuse a ``spine.timeline`` built from person records that have since been rebuilt, naming what changed."""
+    from ..spine.fingerprint import changes
+
+    backend = backend_of(con)
+    if not has_table(backend, "spine", "timeline"):
+        return
+    current = _records_fingerprint(backend)
+    if has_table(backend, "spine", "timeline_info"):
+        vals = table(backend, "spine", "timeline_info").records_fingerprint.to_pyarrow().to_pylist()
+        built = vals[0] if vals else None
+    else:
+        built = None if current is None else ""
+    if built == current:
+        return
+    what = changes(_loads(built), _loads(current) or {}) if current else ["the person records have been dropped"]
+    raise InputError("spine.timeline was built from earlier person records: since then " + "; ".join(what),
+                     hint="rebuild the timeline: `bold timeline build`")
+
+
+def _check_records_current(backend) -> None:
+    """Refuse person records older than the loaded extracts (DuckDB; other engines are not checked)."""
+    from ..spine.fingerprint import changes, inputs_fingerprint
+
+    fp = _loads(_records_fingerprint(backend))
+    if fp is None or getattr(backend, "name", "") != "duckdb":
+        return
+    what = changes(fp, {"inputs": inputs_fingerprint(backend.con)})
+    if what:
+        raise InputError("spine.person_record is out of date: " + "; ".join(what),
+                         hint="rebuild the spine first (`bold spine build --as-at YYYY-MM-DD`), then the timeline")
+
+
 def build_timeline(con: Any) -> TimelineSummary:
     """Create or replace ``spine.timeline`` from ``extract.*`` and ``spine.person_record``.
 
     Tables that are not loaded (for example the local-authority file before it is linked) are skipped and named in
-    the summary. The table is replaced in one statement, so readers never see a partial timeline.
+    the summary. The table is replaced in one statement, so readers never see a partial timeline. Person records
+    older than the loaded extracts are refused; ``spine.timeline_info`` records the fingerprint of the person
+    records used.
     """
+    import pyarrow as pa
+
     backend = backend_of(con)
     person_records(backend)  # clear error first
+    _check_records_current(backend)
     _, skipped = available_specs(backend)
     out = materialise(backend, timeline_expr(backend), "spine", "timeline")
+    fp = _records_fingerprint(backend)
+    if getattr(backend, "name", "") == "duckdb":
+        backend.con.execute("CREATE OR REPLACE TABLE spine.timeline_info AS SELECT CAST(? AS VARCHAR) "
+                            "AS records_fingerprint, CURRENT_TIMESTAMP AS built_at", [fp])
+    else:
+        backend.create_table("timeline_info", pa.table({"records_fingerprint": pa.array([fp], type=pa.string())}),
+                             database="spine", overwrite=True)
     counts = out.group_by("event_type").aggregate(n=out.count()).to_pyarrow().to_pylist()
     persons = int(out.person_id.nunique().to_pyarrow().as_py())
     by = {r["event_type"]: int(r["n"]) for r in sorted(counts, key=lambda r: EVENT_TYPES.index(r["event_type"]))}
@@ -408,6 +478,7 @@ def person_timeline(con: Any, person_id: str) -> list[dict]:
     backend = backend_of(con)
     if not has_table(backend, "spine", "timeline"):
         raise InputError("the warehouse has no table spine.timeline", hint="run `bold timeline build` first")
+    check_timeline_current(backend)
     t = table(backend, "spine", "timeline")
     t = t.filter(t.person_id == person_id)
     t = t.order_by([t.event_date, rank_expr(t.event_type), t.source_table, t.record_id])
