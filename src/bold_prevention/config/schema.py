@@ -137,8 +137,8 @@ def _message(err: dict, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     kind, v = err["type"], err.get("input")
     if kind == "extra_forbidden":
         allowed = _allowed(_model_at(model, loc[:-1]))
-        out = f"unknown key `{loc[-1]}`: unknown settings are refused" + (f" (allowed keys: {allowed})"
-                                                                          if allowed else "")
+        out = f"unknown key `{loc[-1]}`: unknown settings {loc[-1]} are refused" + (
+            f" (allowed keys: {allowed})" if allowed else "")
         if v is None and isinstance(loc[-1], str) and " " in loc[-1].strip():
             # `{measure: Unemployed, or will be ...}`: a comma in a {...} mapping ends the value
             return out + ("; a comma inside {...} ends a value, so if this is the rest of the text before it, "

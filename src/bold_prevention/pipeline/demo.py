@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from ..errors import OutputExistsError
+from ..errors import InputError, OutputExistsError
 from ..files import atomic_dir
 from ..project import Project
 from .config import PipelineConfig
@@ -63,4 +63,9 @@ def run_from_config(config_path: str | os.PathLike, project: str | os.PathLike |
                     progress: Callable[[str, str], None] | None = None) -> PipelineResult:
     """Run the pipeline on real extracts named in a config file (see :mod:`bold_prevention.pipeline.config`)."""
     config = PipelineConfig.from_yaml(config_path)
+    if config.engine != "duckdb" or config.spark_master is not None:
+        raise InputError(f"{config_path}: this command runs on the embedded DuckDB engine, not {config.engine}"
+                         + (" (spark_master is set)" if config.spark_master is not None else ""),
+                         hint="run the config with `bold scale run --config`, or set engine: duckdb and remove "
+                         "spark_master")
     return run_pipeline(config, Project.at(project), progress=progress)
