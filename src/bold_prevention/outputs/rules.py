@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError
 
 # --- rule identifiers -------------------------------------------------------------------------------------------------
@@ -286,18 +284,28 @@ def get_rules(rules: RuleSet | str | None = None, **overrides: Any) -> RuleSet:
 
 
 def load_rules(path: str | os.PathLike) -> RuleSet:
-    """Read a rules YAML file: ``profile: NAME`` (optional, default ``default``) plus parameter overrides."""
+    """Read a rules YAML file: ``profile: NAME`` (optional, default ``default``) plus parameter overrides.
+
+    Checked through the configuration layer: unknown parameters and wrong types (``threshold: "10"``,
+    ``zeros_disclosive: "no"``) are refused, every problem at once with its line.
+    """
+    import typing
+
+    from pydantic import create_model
+
+    from ..config import ConfigModel, read_document, validate_config
+
     p = Path(path)
     if not p.exists():
         raise InputError(f"disclosure rules file {p} not found", hint="check the path, or use --profile NAME")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"disclosure rules file {p} is not valid YAML: {e}",
-                         hint="fix the YAML syntax (key: value per line)") from e
-    if not isinstance(data, dict):
-        raise InputError(f"disclosure rules file {p} must be a mapping of parameter: value",
-                         hint="write e.g. `profile: default` and `threshold: 20` on separate lines")
+    doc = read_document(p, what="disclosure rules file")
+    if doc.data is None:
+        doc.data = {}
+    hints = typing.get_type_hints(RuleSet)
+    schema = create_model("RuleSetFile", __base__=ConfigModel, profile=(str, "default"),
+                          **{f.name: (hints[f.name], None) for f in dataclasses.fields(RuleSet) if f.name != "extra"})
+    data = validate_config(doc.data, schema, source=str(p), document=doc,
+                           hint="fix each problem listed above (one `parameter: value` per line)").data()
     profile = data.pop("profile", "default")
     if profile not in PROFILES:
         raise InputError(f"disclosure rules file {p}: unknown profile {profile!r}",
