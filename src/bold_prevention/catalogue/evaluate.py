@@ -20,8 +20,8 @@ from importlib import resources
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from ..config import ConfigModel, parse_yaml, read_document, validate_config
 from ..errors import InputError
 from .reader import read_catalogue, read_catalogues
 from .search import CatalogueIndex
@@ -52,21 +52,39 @@ class Evaluation:
                 "recall_at_20": round(self.recall_at_20, 4)}
 
 
+class LabelledQuerySchema(ConfigModel):
+    id: str
+    corpus: str
+    query: str = ""
+    relevant: list[str]
+    driver: str | None = None
+    outcome: str | None = None
+    dataset: str | None = None
+
+
+class LabelledQueriesSchema(ConfigModel):
+    """The keys and types of a labelled query file."""
+
+    version: int | None = None
+    queries: list[LabelledQuerySchema]
+
+
 def load_labelled_queries(path: str | os.PathLike | None = None) -> list[LabelledQuery]:
     if path is None:
-        text = resources.files(__package__).joinpath("data/labelled_queries.yaml").read_text(encoding="utf-8")
+        source = "labelled_queries.yaml"
+        doc = parse_yaml(resources.files(__package__).joinpath("data/labelled_queries.yaml").read_bytes(),
+                         source=source)
     else:
-        text = Path(path).read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) or {}
+        source = str(path)
+        doc = read_document(path, what="labelled query file")
+    raw = validate_config(doc.data, LabelledQueriesSchema, source=source, document=doc)
     out = []
-    for q in raw.get("queries") or []:
-        rel = tuple(q.get("relevant") or ())
-        if not rel:
-            raise InputError(f"labelled query {q.get('id')!r} has no relevant variables",
+    for q in raw.queries:
+        if not q.relevant:
+            raise InputError(f"labelled query {q.id!r} has no relevant variables",
                              hint="list the relevant table.variable keys")
-        out.append(LabelledQuery(id=str(q["id"]), corpus=str(q["corpus"]), query=str(q.get("query") or ""),
-                                 relevant=rel, driver=q.get("driver"), outcome=q.get("outcome"),
-                                 dataset=q.get("dataset")))
+        out.append(LabelledQuery(id=q.id, corpus=q.corpus, query=q.query, relevant=tuple(q.relevant),
+                                 driver=q.driver, outcome=q.outcome, dataset=q.dataset))
     ids = [q.id for q in out]
     if len(set(ids)) != len(ids):
         raise InputError("labelled queries have duplicate ids", hint="give every query a unique id")

@@ -25,8 +25,8 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from ..config import ConfigModel, parse_yaml, read_document, validate_config
 from ..errors import InputError
 
 # ---------------------------------------------------------------------------------------------------- tokens
@@ -109,34 +109,41 @@ class Vocabulary:
                          hint="use a driver or outcome name")
 
 
-def _entries(raw: dict, kind: str, source: str) -> dict[str, VocabEntry]:
+class VocabEntrySchema(ConfigModel):
+    label: str | None = None
+    terms: list[str]
+
+
+class VocabularySchema(ConfigModel):
+    """The keys and types of a search vocabulary file."""
+
+    version: int | None = None
+    drivers: dict[str, VocabEntrySchema] | None = None
+    outcomes: dict[str, VocabEntrySchema] | None = None
+    synonyms: list[list[str]] | None = None
+
+
+def _entries(raw: dict[str, VocabEntrySchema] | None, kind: str, source: str) -> dict[str, VocabEntry]:
     out = {}
     for key, spec in (raw or {}).items():
-        terms = tuple(str(t) for t in (spec or {}).get("terms") or ())
+        terms = tuple(spec.terms)
         if not terms:
             raise InputError(f"{source}: {kind} {key!r} has no terms", hint="give each entry a list of terms")
-        out[str(key)] = VocabEntry(str(key), kind, str(spec.get("label", key)), terms)
+        out[key] = VocabEntry(key, kind, spec.label or key, terms)
     return out
 
 
 def load_vocabulary(path: str | os.PathLike | None = None) -> Vocabulary:
-    """The shipped vocabulary (``data/vocabulary.yaml``) or one at ``path``."""
+    """The shipped vocabulary (``data/vocabulary.yaml``) or one at ``path`` (keys and types checked)."""
     if path is None:
-        text = resources.files(__package__).joinpath("data/vocabulary.yaml").read_text(encoding="utf-8")
         source = "vocabulary.yaml"
+        doc = parse_yaml(resources.files(__package__).joinpath("data/vocabulary.yaml").read_bytes(), source=source)
     else:
-        try:
-            text = open(path, encoding="utf-8").read()  # noqa: SIM115
-        except OSError as e:
-            raise InputError(f"cannot read vocabulary {path}: {e.strerror}", hint="check the path") from e
         source = str(path)
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"{source} is not valid YAML: {e}", hint="fix the YAML syntax") from e
-    syn = tuple(tuple(str(t) for t in g) for g in raw.get("synonyms") or () if len(g) >= 2)
-    return Vocabulary(_entries(raw.get("drivers"), "driver", source),
-                      _entries(raw.get("outcomes"), "outcome", source), syn)
+        doc = read_document(path, what="vocabulary")
+    raw = validate_config(doc.data if doc.data is not None else {}, VocabularySchema, source=source, document=doc)
+    syn = tuple(tuple(g) for g in raw.synonyms or () if len(g) >= 2)
+    return Vocabulary(_entries(raw.drivers, "driver", source), _entries(raw.outcomes, "outcome", source), syn)
 
 
 @lru_cache(maxsize=1)
