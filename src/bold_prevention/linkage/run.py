@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 
 from ..errors import InputError
-from ..files import atomic_dir
+from ..files import atomic_dir, clean_stale_temporaries
 from .blocking import BlockingCount, blocking_counts
 from .config import LinkConfig, SideConfig, load_config
 from .splink_model import BANDS, COMPARISON_ROLES, LinkageModel, quiet_splink, read_model
@@ -89,24 +89,35 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, table: str, *, label: 
             raise InputError(f"{label}: {path.name} is neither CSV nor Parquet",
                              hint="give a .csv or .parquet file")
     except duckdb.Error as e:
-        raise InputError(f"{label}: cannot read {path}: {str(e).splitlines()[0]}",
+        from ..files import storage_errno
+        from ..warehouse.readers import scrub
+
+        if storage_errno(e) is not None:
+            raise
+        raise InputError(f"{label}: cannot read {path}: {scrub(str(e).splitlines()[0], [path.name])}",
                          hint="check the file is a readable CSV (with a header row) or Parquet file") from e
 
 
 def _check_ids(con: duckdb.DuckDBPyConnection, table: str, id_col: str, label: str) -> int:
     cols = [r[0] for r in con.execute(f"describe {table}").fetchall()]
     if id_col not in cols:
+        from ..warehouse.readers import describe_columns
+
         raise InputError(f"{label}: record-id column {id_col!r} not found",
-                         hint=f"the file has columns {', '.join(cols)}; fix `id` in the config")
+                         hint=f"the file has: {describe_columns(cols)}; fix `id` in the config")
     n, nulls, distinct = con.execute(
         f"select count(*), count(*) - count({_q(id_col)}), count(distinct {_q(id_col)}) from {table}").fetchall()[0]
     if nulls:
         raise InputError(f"{label}: {nulls} record(s) have no record id in column {id_col!r}",
                          hint="give every record an id, or choose another id column")
     if distinct != n:
-        dup = con.execute(f"select {_q(id_col)} from {table} group by 1 having count(*) > 1 limit 3").fetchall()
-        raise InputError(f"{label}: record ids in {id_col!r} are not unique ({n - distinct} duplicate(s), e.g. "
-                         f"{', '.join(str(d[0]) for d in dup)})", hint="use a column with one value per record")
+        # the rows of the first duplicates, not their values: the id column may hold an identifier (NI number)
+        rows = con.execute(
+            f"select min(rn), max(rn) from (select {_q(id_col)} as k, row_number() over () as rn from {table}) "
+            f"group by k having count(*) > 1 order by 1 limit 3").fetchall()
+        where = "; ".join(f"records {a:,} and {b:,}" for a, b in rows)
+        raise InputError(f"{label}: record ids in {id_col!r} are not unique ({n - distinct} duplicate(s), e.g. at "
+                         f"{where})", hint="use a column with one value per record")
     return int(n)
 
 
@@ -186,7 +197,16 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     same_con = getattr(db_api, "duckdb_con", None) is con
     model = _model(con, config, std_tables, common, db_api)
     if config.model is None:
-        model.train(progress=say)
+        try:
+            model.train(progress=say)
+        except (ValueError, ZeroDivisionError) as e:
+            from ..warehouse.readers import scrub
+
+            raise InputError(
+                f"a linkage model cannot be trained on {' and '.join(s.path.name for s in sides)}: the records do "
+                f"not vary enough to estimate it ({scrub(str(e).splitlines()[0] if str(e) else type(e).__name__)})",
+                hint="remove exact copies of records (a file of identical records has nothing to learn from), give "
+                     "files with more varied records, or reuse a trained model with `model:` in the config") from e
     t0 = lap("train", t0)
 
     say("scoring candidate pairs")
@@ -403,6 +423,7 @@ def link_files(config: LinkConfig | str | os.PathLike, out_dir: str | os.PathLik
     cfg = config if isinstance(config, LinkConfig) else load_config(config)
     quiet_splink(logging.INFO if verbose else logging.ERROR)
     out = Path(out_dir)
+    clean_stale_temporaries(out.absolute().parent)  # folders of killed runs (they hold identifiers)
     if out.exists() and not overwrite:
         raise InputError(f"output folder {out} already exists", hint="pass --overwrite or choose another folder")
     con = duckdb.connect()

@@ -330,8 +330,11 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
                          hint=f"map only these roles: {', '.join(ROLES)}")
     missing = [c for c in (id_column, *columns.values()) if c not in types]
     if missing:
+        from ..warehouse.readers import describe_columns
+
         raise InputError(f"{label}: column(s) {', '.join(repr(m) for m in missing)} not found",
-                         hint=f"the file has columns {', '.join(types)}; fix the `columns` mapping in the config")
+                         hint=f"the file has: {describe_columns(types)}; fix the `columns` mapping in the "
+                              "config")
 
     def src(role: str) -> str | None:
         return _q(columns[role]) if role in columns else None

@@ -389,6 +389,19 @@ def safe_name(name: str) -> bool:
     return bool(n) and len(n) <= 64 and not _DATA_LIKE.match(n) and bool(re.fullmatch(r"[A-Za-z_][\w .()/-]*", n))
 
 
+def describe_columns(names, *, limit: int = 12) -> str:
+    """A list of a file's column names for a message: names that look like values (the first line of a headerless
+    file: names, dates, postcodes) are never repeated, only counted."""
+    names = [str(n) for n in names]
+    shown = [n.strip() for n in names if safe_name(n)]
+    hidden = len(names) - len(shown)
+    if hidden and (hidden * 2 >= len(names) or any(_DATA_LIKE.match(n.strip()) for n in names)):
+        return (f"{len(names)} column(s) whose names look like values (is the header row missing?), not "
+                "repeated here")
+    text = ", ".join(shown[:limit]) + (f" and {len(shown) - limit} more" if len(shown) > limit else "")
+    return text + (f" (and {hidden} column(s) whose names are not shown)" if hidden else "")
+
+
 def _agree(table: str, first: Path, first_cols: list[str], part: Path, cols: list[str]) -> None:
     """Every part carries the same columns as the first (in any order)."""
     a = {c.strip().lower(): c for c in first_cols}
