@@ -1,5 +1,5 @@
 """Disclosure control: rules, frequency tables (with a recovery attack on the margins), magnitude tables, rates,
-survival curves, models, and the sealed CheckedOutput."""
+models, and the sealed CheckedOutput (survival curves: tests/test_disclosure_survival.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from bold_prevention.outputs import (
     percentage_table,
     rate_table,
     require_checked,
-    survival_table,
     time_series,
 )
 from bold_prevention.outputs.rules import PROFILES
@@ -389,54 +388,6 @@ def test_time_series_points_below_the_threshold_are_suppressed_without_totals():
     assert counts.mask.iloc[:, 0].tolist() == [False, True, False, True]
     rates = time_series(ts, "month", "n", denominator="pop", title="Monthly rate")
     assert rates.mask.iloc[:, 0].tolist() == [False, True, True, True]
-
-
-# --- survival ---------------------------------------------------------------------------------------------------------
-
-def test_survival_curves_need_the_minimum_at_risk_and_group_steps_like_acro():
-    from lifelines import KaplanMeierFitter
-
-    rng = np.random.default_rng(5)
-    n = 300
-    df = pd.DataFrame({"days": np.ceil(rng.exponential(200, n)), "event": rng.random(n) < 0.6,
-                       "group": rng.choice(["A", "B"], n)})
-    small = pd.DataFrame({"days": [5, 9, 20, 40, 41, 60, 70, 90], "event": [1] * 8, "group": ["C"] * 8})
-    df = pd.concat([df, small], ignore_index=True)
-    out = survival_table(df, "days", "event", group="group", title="Time to event")
-    assert out.mask.xs("C", level=0).to_numpy().all()  # 8 people: the whole curve is suppressed
-    for g in ["A", "B"]:
-        sub = df[df.group == g]
-        curve = out.data.xs(g, level=0)
-        times = [float(t) for t in curve.index]
-        assert times[0] == 0
-        km = KaplanMeierFitter().fit(sub.days, sub.event)
-        for prev, t in zip(times, times[1:], strict=False):
-            at_risk = int((sub.days >= t).sum())
-            left = int(((sub.days > prev) & (sub.days <= t)).sum())
-            assert at_risk >= 10, f"point at {t} has {at_risk} at risk"
-            assert left >= 10, f"step at {t} reports only {left} people leaving"
-            assert curve.loc[t, "Survival"] == pytest.approx(float(km.survival_function_at_times(t).iloc[0]))
-            ci = km.confidence_interval_survival_function_
-            lo = ci.loc[ci.index <= t].iloc[-1]
-            assert curve.loc[t, "Lower 95% CI"] == pytest.approx(lo.iloc[0], abs=1e-6)
-            assert curve.loc[t, "Upper 95% CI"] == pytest.approx(lo.iloc[1], abs=1e-6)
-        last = times[-1]
-        after = sub.days[sub.days > last]
-        assert (after >= 0).all()
-    assert any(e.action == "truncate" for e in out.log)
-    # reported on a monthly grid: the same rules at the grid times only
-    grid = list(range(30, 1500, 30))
-    monthly = survival_table(df, "days", "event", group="group", title="Monthly", times=grid)
-    for g in ["A", "B"]:
-        sub = df[df.group == g]
-        km = KaplanMeierFitter().fit(sub.days, sub.event)
-        times = [float(t) for t in monthly.data.xs(g, level=0).index]
-        assert set(times[1:]) <= set(map(float, grid))
-        for prev, t in zip(times, times[1:], strict=False):
-            assert int((sub.days >= t).sum()) >= 10
-            assert int(((sub.days > prev) & (sub.days <= t)).sum()) >= 10
-            got = monthly.data.xs(g, level=0).loc[t, "Survival"]
-            assert got == pytest.approx(float(km.survival_function_at_times(t).iloc[0]))
 
 
 # --- models -----------------------------------------------------------------------------------------------------------

@@ -316,8 +316,8 @@ class CheckedOutput:
         if self._kind in ("rate", "percentage"):
             parts.append("Computed from the published (rounded) counts.")
         if any(e.rule in (SURVIVAL_AT_RISK, SURVIVAL_EVENTS) and e.action in ("truncate", "group") for e in self._log):
-            parts.append(f"Shown only where at least {r.survival_min_at_risk} people are at risk, with steps reported "
-                         f"once at least {r.survival_events} people have left the risk set.")
+            parts.append(f"Shown only where at least {r.survival_min_at_risk} people are at risk, in steps of at "
+                         f"least {r.survival_events} events; survival is computed from the published counts.")
         if not parts:
             parts.append("No cell needed suppression.")
         if not self.publishable:

@@ -4,7 +4,8 @@
 
     <folder>/results.json        per output: status, type, properties, files with per-cell masks by check, outcome
                                  (each cell's checks), command, summary, timestamp, comments, exception, fair block,
-                                 and this toolkit's full output-check log
+                                 and this toolkit's full output-check log; survival outputs also carry
+                                 ``acro_verdict``, the status ACRO's own ``surv_func`` check gives the same data
     <folder>/<name>.csv          each output's published table ([c] for suppressed cells)
     <folder>/check_log.csv       every log line of every output: rule, ACRO check, row, column, action, reason
     <folder>/config.json         the rule set (and the equivalent ACRO configuration)
@@ -33,7 +34,8 @@ from .. import __version__
 from ..errors import InputError
 from ..files import atomic_dir
 from .disclosure import CheckedOutput, LogEntry, _label, require_checked
-from .rules import LINKED_TABLES, RULES
+from .rules import ACRO_SURVIVAL, LINKED_TABLES, RULES
+from .survival import ACRO_VERDICT
 
 ACRO_SCHEMA_VERSION = "1.0.2"  # the ACRO release whose results.json layout this follows (load_records checks it)
 
@@ -93,6 +95,17 @@ def _summary(out: CheckedOutput, linked: list[str]) -> str:
     return "\n ".join(lines) + "\n"
 
 
+def acro_verdict(out: CheckedOutput) -> str | None:
+    """ACRO's own verdict on a survival output, as its output-check log records it (``None`` for other kinds or when
+    the check was not run)."""
+    for e in reversed(out.log):
+        if e.rule == ACRO_SURVIVAL and e.row is None:
+            m = ACRO_VERDICT.match(e.reason)
+            if m:
+                return m.group("verdict")
+    return None
+
+
 def _linked(outputs: Sequence[CheckedOutput]) -> dict[str, list[str]]:
     res: dict[str, list[str]] = {o.name: [] for o in outputs}
     for a in outputs:
@@ -124,6 +137,7 @@ def results_document(outputs: Sequence[CheckedOutput], *, command: str = "") -> 
         results[o.name] = {
             "uid": o.name,
             "status": o.status,
+            **({"acro_verdict": acro_verdict(o)} if o.kind == "survival" and acro_verdict(o) else {}),
             "type": "regression" if o.kind == "model" else "table",
             "properties": {"method": o.method, "mitigation": "suppress", "title": o.title, "kind": o.kind,
                            "rule_set": o.rules.name, "sha256_published": o.digest},

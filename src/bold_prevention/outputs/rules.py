@@ -56,6 +56,7 @@ SURVIVAL_EVENTS = "survival-min-events"
 MODEL_DOF = "model-min-dof"
 MODEL_INDIVIDUAL = "model-no-individual-values"
 LINKED_TABLES = "linked-tables"
+ACRO_SURVIVAL = "acro-survival-check"
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,12 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "A survival curve or time series is published only at points with at least the minimum number at risk; "
          "the curve is cut where the number at risk falls below it."),
     Rule(SURVIVAL_EVENTS, "Survival: events reported in groups", None,
-         "Steps of a survival curve are reported only once at least the threshold number of people have left "
-         "the risk set (events or censored) since the last reported point, as ACRO does."),
+         "Steps of a survival curve are reported only once at least the minimum number of events (the count "
+         "threshold unless survival_min_events is set) have happened since the last reported point; survival and "
+         "its interval are recomputed from the published (rounded) numbers at risk and events."),
+    Rule(ACRO_SURVIVAL, "Survival: ACRO's own check", None,
+         "ACRO's surv_func check is run on the same microdata and its verdict recorded beside this module's, "
+         "for the output checker."),
     Rule(MODEL_DOF, "Model: minimum residual degrees of freedom", "MinimumDoFCheck",
          "Model coefficients are published only when the residual degrees of freedom reach the minimum; "
          "otherwise every coefficient is suppressed."),
@@ -147,7 +152,7 @@ class RuleSet:
     survival_min_at_risk: int = 10
     """Minimum number at risk at each published point of a survival curve (ACRO ``survival_safe_threshold``)."""
     survival_min_events: int | None = None
-    """People leaving the risk set between reported steps (``None``: ``survival_min_at_risk``)."""
+    """Events in each reported step of a survival curve (``None``: the count ``threshold``)."""
     model_min_dof: int = 10
     """Minimum residual degrees of freedom of a model (ACRO ``safe_dof_threshold``)."""
     rate_decimals: int = 1
@@ -186,8 +191,8 @@ class RuleSet:
 
     @property
     def survival_events(self) -> int:
-        """People leaving the risk set between reported survival steps."""
-        return self.survival_min_events if self.survival_min_events is not None else self.survival_min_at_risk
+        """Events in each reported step of a survival curve."""
+        return self.survival_min_events if self.survival_min_events is not None else self.threshold
 
     def is_low(self, count: float) -> bool:
         """Whether a count is primary disclosive under this rule set."""
@@ -225,7 +230,8 @@ class RuleSet:
                      f"largest {self.nk_n} contributors make up {self.nk_k:.0%} or more of the total, or when "
                      f"the rest are less than {self.p_ratio:.0%} of the largest.")
         lines.append(f"Survival curves are shown only where at least {self.survival_min_at_risk} people are at "
-                     f"risk; models need at least {self.model_min_dof} residual degrees of freedom.")
+                     f"risk, in steps of at least {self.survival_events} events, with survival computed from the "
+                     f"published counts; models need at least {self.model_min_dof} residual degrees of freedom.")
         lines.append("Rates and percentages are suppressed where their numerator or denominator is.")
         return lines
 
