@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..files import atomic_dir
-from ..outputs import CheckedOutput, HtmlReport, check_counts, rate_table, write_results, write_spreadsheet
+from ..outputs import CheckedOutput, check_counts, rate_table, write_release
 from .build import _connection, _rows, cohort_table
 from .profile import DIMENSIONS, _check_cohort, _check_spine, _population, spine_drivers, wilson
 
@@ -171,32 +170,30 @@ def overlap_from_checked(out: CheckedOutput, n: int) -> list[dict]:
 def write_checked_release(outputs: list[CheckedOutput], folder: str | Path, *, title: str,
                           texts: list[tuple[str, str]] | None = None, subtitle: str | None = None,
                           network: tuple[CheckedOutput, int] | None = None, overwrite: bool = False,
-                          command: str = "") -> Path:
-    """Write ``report.html``, ``tables.xlsx``, ``output-checking/`` (and ``overlap-network.svg``) into ``folder``.
-
-    Only checked outputs are accepted (the renderers refuse anything else)."""
+                          command: str = "", ledger=None) -> Path:
+    """Write ``report.html``, ``tables.xlsx``, ``output-checking/`` (and ``overlap-network.svg``) into ``folder``
+    through the one release writer (:func:`bold_prevention.outputs.write_release`), audited with the project's
+    earlier releases when ``ledger`` is given."""
     import pyarrow as pa
 
     from .profile import overlap_network_svg
 
-    final = Path(folder).absolute()
-    with atomic_dir(final, overwrite=overwrite) as tmp:
-        report = HtmlReport(title, subtitle=subtitle, source="BOLD Prevention spine (Data First, linked through XJS)")
-        for o in outputs:
-            report.add_table(o)
-        for heading, text in texts or []:
-            report.add_text(heading, text)
-        if network is not None:
-            out, n = network
-            rows = overlap_from_checked(out, n)
+    sections = list(texts or [])
+    extra = None
+    if network is not None:
+        net_out, n = network
+
+        def extra(tmp: Path, released: list[CheckedOutput]) -> None:
+            same = [o for o in released if o.name == net_out.name]
+            rows = overlap_from_checked(same[0], n) if same else []
             overlap_network_svg(pa.Table.from_pylist(rows), tmp / "overlap-network.svg", min_count=0,
                                 title="Risk-factor overlap (published counts only)")
-            report.add_text("Risk-factor overlap network",
-                            "overlap-network.svg draws each need as a node sized by its prevalence and joins needs "
-                            "that co-occur more often than chance (lift above 1), using only the published cells "
-                            "of the co-occurrence table; suppressed pairs are not drawn.")
-        report.write(tmp / "report.html", overwrite=True)
-        write_spreadsheet(outputs, tmp / "tables.xlsx", title=title, intro=[subtitle] if subtitle else None,
-                          overwrite=True)
-        write_results(outputs, tmp / "output-checking", overwrite=True, command=command)
-    return final
+
+        sections.append(("Risk-factor overlap network",
+                         "overlap-network.svg draws each need as a node sized by its prevalence and joins needs "
+                         "that co-occur more often than chance (lift above 1), using only the published cells "
+                         "of the co-occurrence table; suppressed pairs are not drawn."))
+    paths = write_release(outputs, folder, title=title, subtitle=subtitle,
+                          source="BOLD Prevention spine (Data First, linked through XJS)", charts=False,
+                          overwrite=overwrite, command=command, ledger=ledger, texts=sections, extra=extra)
+    return paths.folder

@@ -93,6 +93,27 @@ def one_way(values: np.ndarray, *, lb: float = 0.0) -> Grid:
     return Grid(values.reshape(R, 1).astype(float), np.zeros(R, bool), np.ones(1, bool), rs, np.ones(1), lb, m)
 
 
+def column_sums(values: np.ndarray, *, lb: float = 0.0) -> Grid:
+    """A grid for a table whose last row holds the column totals (no total column: its rows do not add up, for
+    example because the columns count different things)."""
+    R, C = values.shape
+    rs = np.ones(R)
+    rs[-1] = -1
+    m = np.zeros((R, C), dtype=bool)
+    m[-1, :] = True
+    return Grid(values.astype(float), np.zeros(R, bool), np.ones(C, bool), rs, np.ones(C), lb, m)
+
+
+def row_sums(values: np.ndarray, *, lb: float = 0.0) -> Grid:
+    """A grid for a table whose last column holds the row totals (and no total row)."""
+    R, C = values.shape
+    cs = np.ones(C)
+    cs[-1] = -1
+    m = np.zeros((R, C), dtype=bool)
+    m[:, -1] = True
+    return Grid(values.astype(float), np.ones(R, bool), np.zeros(C, bool), np.ones(R), cs, lb, m)
+
+
 def unconstrained(values: np.ndarray, *, lb: float = 0.0) -> Grid:
     """A grid for a table published without totals: nothing can be worked out from the other cells."""
     R, C = values.shape

@@ -29,6 +29,7 @@ No checked output holds a true value of a suppressed cell.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -62,6 +63,7 @@ from .rules import (
     rule_label,
 )
 
+_ANONYMOUS = itertools.count()  # a table without a declared population shares no cell with any other
 _SEAL = object()  # only this module holds it: the constructor of CheckedOutput refuses anything else
 
 TOTAL = "Total"
@@ -129,7 +131,8 @@ class CheckedOutput:
 
     __slots__ = ("_name", "_title", "_kind", "_data", "_symbols", "_cell_rules", "_log", "_rules", "_subtitle",
                  "_source", "_units", "_dimensions", "_decimals", "_notes", "_review", "_method", "_digest",
-                 "_has_totals")
+                 "_has_totals", "_keys", "_family_keys", "_constraints", "_relations", "_exact", "_family",
+                 "_population")
 
     def __init__(self, _seal: object = None, **kw: Any) -> None:
         if _seal is not _SEAL:
@@ -162,7 +165,22 @@ class CheckedOutput:
             "_review": tuple(kw.get("review", ())),
             "_method": kw.get("method", kw["kind"]),
             "_has_totals": bool(kw.get("has_totals", False)),
+            # --- what the release-wide audit needs (never rendered) ---
+            # the identity of each count cell: cells of different outputs with the same key are the same number
+            "_keys": kw.get("keys"),
+            # the same without the population's version (band, snapshot): the cell across releases of a project
+            "_family_keys": kw.get("family_keys"),
+            # additivity: ((parent row, column), ((child row, column), ...)) in positions of ``data``
+            "_constraints": tuple(kw.get("constraints", ())),
+            # derived cells: ((row, column), numerator key, denominator key, per, decimals)
+            "_relations": tuple(kw.get("relations", ())),
+            # exact values of PUBLISHED count cells (for rates from unrounded counts); NaN elsewhere
+            "_exact": kw.get("exact"),
+            "_family": kw.get("family") or _slug(kw.get("name") or kw["title"]),
+            "_population": kw.get("population"),
         }
+        if values["_exact"] is not None:
+            values["_exact"] = np.where(symbols.eq("").to_numpy(), np.asarray(values["_exact"], dtype=float), np.nan)
         for k, v in values.items():
             object.__setattr__(self, k, v)
         object.__setattr__(self, "_digest", self._compute_digest())
@@ -249,6 +267,21 @@ class CheckedOutput:
     @property
     def digest(self) -> str:
         return self._digest
+
+    @property
+    def family(self) -> str:
+        """The table's identity across releases of a project (other bands, snapshots): its name by default."""
+        return self._family
+
+    @property
+    def population(self) -> str | None:
+        """What the counts count (with the version of the spine they came from), when the producer said so."""
+        return self._population
+
+    def audit_structure(self) -> dict[str, Any]:
+        """What the release-wide audit reads: cell keys, additivity constraints and derived-cell relations."""
+        return {"keys": self._keys, "family_keys": self._family_keys, "constraints": self._constraints,
+                "relations": self._relations}
 
     @property
     def data(self) -> pd.DataFrame:
@@ -369,6 +402,24 @@ class CheckedOutput:
         return self.gss_frame().to_csv()
 
 
+def _reseal(out: CheckedOutput, extra: np.ndarray, rule: str, reason: str) -> CheckedOutput:
+    """A copy of a checked output with the cells in ``extra`` suppressed too (for the release-wide audit)."""
+    out.verify()
+    syms = out._symbols.copy()
+    crules = out._cell_rules.copy()
+    log = list(out._log)
+    for i, j in np.argwhere(extra):
+        if syms.iat[i, j] != "":
+            continue
+        syms.iat[i, j] = SUPPRESSED
+        crules.iat[i, j] = _join(str(crules.iat[i, j]), rule)
+        log.append(LogEntry(rule, "suppress", reason, _label(out._data.index[i]), _label(out._data.columns[j])))
+    kept = {k[1:]: getattr(out, k) for k in CheckedOutput.__slots__
+            if k not in ("_digest", "_symbols", "_cell_rules", "_log", "_name", "_relations")}
+    kept["relations"] = tuple(r for r in out._relations if syms.iat[r[0]] == "")
+    return CheckedOutput(_SEAL, **kept, name=out._name, symbols=syms, cell_rules=crules, log=log)
+
+
 def require_checked(obj: Any, what: str = "output") -> CheckedOutput:
     """Return ``obj`` if it is an unchanged :class:`CheckedOutput`; otherwise raise :class:`DisclosureError`."""
     if isinstance(obj, CheckedOutput):
@@ -452,12 +503,32 @@ def _with_total(index: pd.Index) -> pd.Index:
 
 # --- frequency tables ---------------------------------------------------------------------------------------------------
 
-def _full_grid(inner: np.ndarray, margins: bool, one_way: bool) -> np.ndarray:
-    if not margins:
+MarginMode = Literal["both", "row", "column"] | None
+
+
+def _margin_mode(margins: bool | str, one_way: bool) -> MarginMode:
+    """``True``/``"both"``: a total row and column; ``"row"``: a total row only (column sums); ``"column"``: a total
+    column only (row sums); ``False``: no totals. A one-way table has only the total row."""
+    if margins is True or margins == "both":
+        return "row" if one_way else "both"
+    if margins in (False, None):
+        return None
+    if margins in ("row", "column"):
+        return "row" if one_way else margins  # type: ignore[return-value]
+    raise InputError(f"margins must be true, false, 'row' or 'column', got {margins!r}",
+                     hint="use margins='row' to publish column sums only (a total row)")
+
+
+def _full_grid(inner: np.ndarray, mode: MarginMode, one_way: bool) -> np.ndarray:
+    if mode is None:
         return inner.astype(float)
     if one_way:
         return np.concatenate([inner[:, 0], [inner.sum()]]).reshape(-1, 1).astype(float)
     R, C = inner.shape
+    if mode == "row":
+        return np.vstack([inner, inner.sum(axis=0, keepdims=True)]).astype(float)
+    if mode == "column":
+        return np.hstack([inner, inner.sum(axis=1, keepdims=True)]).astype(float)
     full = np.zeros((R + 1, C + 1))
     full[:R, :C] = inner
     full[:R, C] = inner.sum(axis=1)
@@ -466,14 +537,62 @@ def _full_grid(inner: np.ndarray, margins: bool, one_way: bool) -> np.ndarray:
     return full
 
 
-def _grid_for(full: np.ndarray, margins: bool, one_way: bool, lb: float) -> _protect.Grid:
-    if not margins:
+def _grid_for(full: np.ndarray, mode: MarginMode, one_way: bool, lb: float) -> _protect.Grid:
+    if mode is None:
         return _protect.unconstrained(full, lb=lb)
-    return _protect.one_way(full[:, 0], lb=lb) if one_way else _protect.two_way(full, lb=lb)
+    if one_way:
+        return _protect.one_way(full[:, 0], lb=lb)
+    if mode == "row":
+        return _protect.column_sums(full, lb=lb)
+    if mode == "column":
+        return _protect.row_sums(full, lb=lb)
+    return _protect.two_way(full, lb=lb)
+
+
+def _constraints_for(shape: tuple[int, int], mode: MarginMode, one_way: bool) -> list:
+    """Additivity of a checked table in cell positions: (total cell, (its parts ...))."""
+    R, C = shape
+    out: list = []
+    if mode is None:
+        return out
+    if one_way:
+        return [((R - 1, 0), tuple((i, 0) for i in range(R - 1)))]
+    if mode in ("both", "column"):  # each row adds up to its total column
+        out += [((i, C - 1), tuple((i, j) for j in range(C - 1))) for i in range(R)]
+    if mode in ("both", "row"):  # each column adds up to its total row
+        cols = range(C - 1) if mode == "both" else range(C)
+        out += [((R - 1, j), tuple((i, j) for i in range(R - 1))) for j in cols]
+    return out
+
+
+def _dim_values(label: Any, names: Sequence[str | None]) -> list[tuple[str, str]]:
+    parts = label if isinstance(label, tuple) else (label,)
+    return [(str(n), str(v)) for n, v in zip(names, parts, strict=False) if n and str(v) != TOTAL]
+
+
+def _cell_keys(population: str | None, name: str, index: pd.Index, columns: pd.Index, one_way: bool,
+               measure_dims: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's key (``population|dim=value|...``, dims in name order, a total drops its dim) and family key
+    (the same with the population's version, after ``@``, removed)."""
+    pop = population if population is not None else f"table:{name}@{next(_ANONYMOUS)}"
+    row_names = list(index.names) if index.nlevels > 1 else [index.name]
+    col_names = [] if one_way else (list(columns.names) if columns.nlevels > 1 else [columns.name])
+    keys = np.empty((len(index), len(columns)), dtype=object)
+    fam = np.empty(keys.shape, dtype=object)
+    for i, r in enumerate(index):
+        rv = _dim_values(r, row_names)
+        for j, c in enumerate(columns):
+            dims = dict(rv + ([] if one_way else _dim_values(c, col_names)))
+            measures = {d: dims.pop(d) for d in measure_dims if d in dims}
+            p = pop.format(**measures) if measures else pop
+            tail = "".join(f"|{d}={v}" for d, v in sorted(dims.items()))
+            keys[i, j] = p + tail
+            fam[i, j] = p.split("@", 1)[0] + tail
+    return keys, fam
 
 
 def _apply_protection(full: np.ndarray, primary: np.ndarray, primary_rules: np.ndarray, rules: RuleSet,
-                      margins: bool, one_way: bool, lb: float, index: pd.Index, columns: pd.Index,
+                      margins: MarginMode | bool, one_way: bool, lb: float, index: pd.Index, columns: pd.Index,
                       log: list[LogEntry], review: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Secondary suppression; returns (suppressed mask, cell rule strings)."""
     cell_rules = primary_rules.copy()
@@ -518,10 +637,11 @@ def _join(a: str, b: str) -> str:
     return b if not a else (a if b in a.split(";") else f"{a};{b}")
 
 
-def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleSet, margins: bool, name: str | None,
-                          title: str, subtitle: str | None, source: str | None, units: str | None,
+def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleSet, margins: bool | str,
+                          name: str | None, title: str, subtitle: str | None, source: str | None, units: str | None,
                           dimensions: Sequence[str], kind: Kind = "frequency", method: str = "crosstab",
-                          extra_log: Sequence[LogEntry] = ()) -> CheckedOutput:
+                          extra_log: Sequence[LogEntry] = (), population: str | None = None,
+                          measure_dims: Sequence[str] = (), family: str | None = None) -> CheckedOutput:
     inner = inner_df.to_numpy(dtype=float)
     if inner.size == 0:
         raise InputError(f"table {title!r} has no cells", hint="check the filters that produced it")
@@ -530,13 +650,24 @@ def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleS
     if (inner < 0).any() or (np.abs(inner - np.round(inner)) > 1e-9).any():
         raise InputError(f"table {title!r} has counts that are negative or not whole numbers",
                          hint="pass counts of people or records; use magnitude_table for sums and means")
-    if margins:
+    mode = _margin_mode(margins, one_way)
+    row_dims = [n for n in ([inner_df.index.name] if inner_df.index.nlevels == 1 else inner_df.index.names) if n]
+    col_dims = [] if one_way else [n for n in ([inner_df.columns.name] if inner_df.columns.nlevels == 1
+                                              else inner_df.columns.names) if n]
+    for m in measure_dims:
+        summed = (mode in ("both", "row") and m in row_dims) or (mode in ("both", "column") and m in col_dims)
+        if summed:
+            raise InputError(f"table {title!r}: a total across {m!r} would add people once per {m} (the {m} "
+                             "values are not a partition of the people counted)",
+                             hint=f"publish totals only over the other variable (margins='row' or 'column'), "
+                                  f"or none (margins=False)")
+    if mode in ("both", "row"):
         _check_total_labels(inner_df.index, f"table {title!r}")
-        if not one_way:
-            _check_total_labels(inner_df.columns, f"table {title!r}")
-    full = _full_grid(inner, margins, one_way)
-    index = _with_total(inner_df.index) if margins else inner_df.index
-    columns = inner_df.columns if (one_way or not margins) else _with_total(inner_df.columns)
+    if mode in ("both", "column"):
+        _check_total_labels(inner_df.columns, f"table {title!r}")
+    full = _full_grid(inner, mode, one_way)
+    index = _with_total(inner_df.index) if mode in ("both", "row") else inner_df.index
+    columns = _with_total(inner_df.columns) if (mode in ("both", "column") and not one_way) else inner_df.columns
     log: list[LogEntry] = list(extra_log)
     review: list[str] = []
     low = np.vectorize(rules.is_low)(full) if full.size else np.zeros(full.shape, bool)
@@ -556,25 +687,47 @@ def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleS
     log.append(LogEntry(ZEROS, "checked", (f"{n_zero} zero cell(s) suppressed" if rules.zeros_disclosive
                                            else "zeros are not disclosive under this rule set: true zeros published")))
     lb = 0.0 if rules.zeros_disclosive else 1.0
-    supp, cell_rules = _apply_protection(full, low, primary_rules, rules, margins, one_way, lb, index, columns,
+    supp, cell_rules = _apply_protection(full, low, primary_rules, rules, mode, one_way, lb, index, columns,
                                          log, review)
     published = np.where(supp, np.nan, full)
     if rules.round_base:
         published = np.vectorize(rules.round_count)(published)
         log.append(LogEntry(ROUNDING, "round", f"published counts rounded to the nearest {rules.round_base}"
-                            + ("; totals rounded independently from the true totals" if margins else "")))
+                            + ("; totals rounded independently from the true totals" if mode else "")))
+    _information_loss(full, supp, low, mode, log)
+    keys, family_keys = _cell_keys(population, _slug(name or title), index, columns, one_way, measure_dims)
     data = pd.DataFrame(published, index=index, columns=columns)
     symbols = pd.DataFrame(np.where(supp, SUPPRESSED, ""), index=index, columns=columns)
     return CheckedOutput(_SEAL, name=name, title=title, kind=kind, data=data, symbols=symbols,
                          cell_rules=pd.DataFrame(cell_rules, index=index, columns=columns), log=log, rules=rules,
                          subtitle=subtitle, source=source, units=units or "count", dimensions=dimensions,
-                         decimals=0, review=review, method=method, has_totals=margins)
+                         decimals=0, review=review, method=method, has_totals=mode is not None,
+                         keys=keys, family_keys=family_keys, constraints=_constraints_for(full.shape, mode, one_way),
+                         exact=full, population=population, family=family)
+
+
+def _information_loss(full: np.ndarray, supp: np.ndarray, primary: np.ndarray, mode: MarginMode,
+                      log: list[LogEntry]) -> None:
+    """Cells and persons suppressed (interior cells only for persons, so nobody is counted twice)."""
+    R, C = full.shape
+    inner = np.ones(full.shape, bool)
+    if mode in ("both", "row"):
+        inner[R - 1, :] = False
+    if mode in ("both", "column"):
+        inner[:, C - 1] = False
+    sec = supp & ~primary
+    log.append(LogEntry(SECONDARY, "checked",
+                        f"information loss: {int(supp.sum())} of {full.size} cells suppressed ({int(primary.sum())} "
+                        f"primary, {int(sec.sum())} secondary); {int(full[supp & inner].sum()):,} of "
+                        f"{int(full[inner].sum()):,} counted in suppressed interior cells "
+                        f"({int(full[sec & inner].sum()):,} in secondary ones)"))
 
 
 def check_frequency_table(counts: pd.DataFrame | pd.Series, *, title: str, name: str | None = None,
-                          rules: RuleSet | str | None = None, margins: bool = True, subtitle: str | None = None,
+                          rules: RuleSet | str | None = None, margins: bool | str = True, subtitle: str | None = None,
                           source: str | None = None, units: str | None = None,
-                          value_label: str = "Count") -> CheckedOutput:
+                          value_label: str = "Count", population: str | None = None,
+                          measure_dims: Sequence[str] = (), family: str | None = None) -> CheckedOutput:
     """Check a table of counts: a wide DataFrame (rows x columns) or a Series (a one-way table).
 
     Counts below the threshold (and zeros, if disclosive) are suppressed; with ``margins`` the row, column and grand
@@ -588,7 +741,7 @@ def check_frequency_table(counts: pd.DataFrame | pd.Series, *, title: str, name:
         dims = [n for n in counts.index.names if n]
     elif isinstance(counts, pd.DataFrame):
         inner_df = counts
-        one_way = counts.shape[1] == 1 and margins
+        one_way = counts.shape[1] == 1 and margins is True
         dims = [n for n in list(counts.index.names) + list(counts.columns.names) if n]
     else:
         raise InputError(f"table {title!r}: expected a pandas DataFrame or Series of counts, got "
@@ -598,13 +751,15 @@ def check_frequency_table(counts: pd.DataFrame | pd.Series, *, title: str, name:
     except (TypeError, ValueError) as e:
         raise InputError(f"table {title!r} has non-numeric counts: {e}", hint="pass numbers only") from e
     return _frequency_from_inner(inner_df, one_way=one_way, rules=rules, margins=margins, name=name, title=title,
-                                 subtitle=subtitle, source=source, units=units, dimensions=dims)
+                                 subtitle=subtitle, source=source, units=units, dimensions=dims,
+                                 population=population, measure_dims=measure_dims, family=family)
 
 
 def frequency_table(data: Any, index: str | Sequence[str], columns: str | Sequence[str] | None = None, *,
-                    title: str, name: str | None = None, rules: RuleSet | str | None = None, margins: bool = True,
+                    title: str, name: str | None = None, rules: RuleSet | str | None = None, margins: bool | str = True,
                     levels: Mapping[str, Sequence[Any]] | None = None, subtitle: str | None = None,
-                    source: str | None = None, value_label: str = "Count") -> CheckedOutput:
+                    source: str | None = None, value_label: str = "Count", population: str | None = None,
+                    measure_dims: Sequence[str] = (), family: str | None = None) -> CheckedOutput:
     """Count rows of microdata by ``index`` (and ``columns``) and check the table, as ACRO's ``crosstab`` does.
 
     Every combination of the levels is a cell (zeros included); missing values form a ``Not known`` level.
@@ -623,19 +778,22 @@ def frequency_table(data: Any, index: str | Sequence[str], columns: str | Sequen
                         else wide.columns)
         return _frequency_from_inner(wide.astype(float), one_way=False, rules=get_rules(rules), margins=margins,
                                      name=name, title=title, subtitle=subtitle, source=source, units="count",
-                                     dimensions=rows + cols)
+                                     dimensions=rows + cols, population=population,
+                                     measure_dims=measure_dims, family=family)
     series = counts.astype(float)
     if len(rows) == 1:
         series.index = pd.Index(list(series.index), name=rows[0], dtype=object)
-    return _frequency_from_inner(series.to_frame(value_label), one_way=margins, rules=get_rules(rules),
+    return _frequency_from_inner(series.to_frame(value_label), one_way=bool(margins), rules=get_rules(rules),
                                  margins=margins, name=name, title=title, subtitle=subtitle, source=source,
-                                 units="count", dimensions=rows)
+                                 units="count", dimensions=rows, population=population,
+                                 measure_dims=measure_dims, family=family)
 
 
 def check_counts(table: Any, count: str, index: str | Sequence[str], columns: str | Sequence[str] | None = None, *,
-                 title: str, name: str | None = None, rules: RuleSet | str | None = None, margins: bool = True,
+                 title: str, name: str | None = None, rules: RuleSet | str | None = None, margins: bool | str = True,
                  levels: Mapping[str, Sequence[Any]] | None = None, subtitle: str | None = None,
-                 source: str | None = None, value_label: str = "Count") -> CheckedOutput:
+                 source: str | None = None, value_label: str = "Count", population: str | None = None,
+                 measure_dims: Sequence[str] = (), family: str | None = None) -> CheckedOutput:
     """Check an aggregated long table (one row per cell, ``count`` holding the number of people or records).
 
     Combinations missing from the table are zero cells. Duplicate combinations are added together.
@@ -656,12 +814,14 @@ def check_counts(table: Any, count: str, index: str | Sequence[str], columns: st
             wide.columns = pd.Index(list(wide.columns), name=cols[0], dtype=object)
         return _frequency_from_inner(wide.astype(float), one_way=False, rules=get_rules(rules), margins=margins,
                                      name=name, title=title, subtitle=subtitle, source=source, units="count",
-                                     dimensions=rows + cols)
+                                     dimensions=rows + cols, population=population,
+                                     measure_dims=measure_dims, family=family)
     if len(rows) == 1:
         agg.index = pd.Index(list(agg.index), name=rows[0], dtype=object)
-    return _frequency_from_inner(agg.astype(float).to_frame(value_label), one_way=margins, rules=get_rules(rules),
+    return _frequency_from_inner(agg.astype(float).to_frame(value_label), one_way=bool(margins), rules=get_rules(rules),
                                  margins=margins, name=name, title=title, subtitle=subtitle, source=source,
-                                 units="count", dimensions=rows)
+                                 units="count", dimensions=rows, population=population,
+                                 measure_dims=measure_dims, family=family)
 
 
 # --- magnitude tables ---------------------------------------------------------------------------------------------------
@@ -798,26 +958,49 @@ def _same_shape(a: CheckedOutput, b: CheckedOutput, what: str) -> None:
                          hint="check both tables over the same categories (use levels= to fix them)")
 
 
-def _derived(num_vals: np.ndarray, num_masked: np.ndarray, den_vals: np.ndarray, den_masked: np.ndarray,
-             index: pd.Index, columns: pd.Index, per: float, src: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                               list[LogEntry]]:
+def _derived(num: CheckedOutput, den_vals: np.ndarray, den_masked: np.ndarray, den_exact: np.ndarray | None,
+             den_keys: np.ndarray | None, per: float, decimals: int, src: str
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[LogEntry], list]:
+    """Rates ``num / den * per`` from the exact counts where both are published (the published counts when a table
+    carries no exact values), suppressed with their numerator or denominator, or when the people without the
+    attribute (denominator minus numerator) are fewer than the threshold."""
     log: list[LogEntry] = []
+    rules = num.rules
+    index, columns = num.data.index, num.data.columns
+    num_masked = ~num.symbols.eq("").to_numpy()
+    num_vals = num.data.to_numpy()
+    exact = num._exact is not None and den_exact is not None
+    n_ex = np.asarray(num._exact) if exact else num_vals
+    d_ex = np.asarray(den_exact) if exact else den_vals
     masked = num_masked | den_masked
-    zero_den = (~masked) & (den_vals == 0)
+    with np.errstate(invalid="ignore"):
+        complement = np.where(masked, np.nan, d_ex - n_ex)
+    small_rest = (~masked) & (d_ex > 0) & np.vectorize(lambda c: bool(c == c) and c > 0 and rules.is_low(c))(complement)
+    zero_den = (~masked) & (d_ex == 0)
+    hidden = masked | small_rest
     with np.errstate(divide="ignore", invalid="ignore"):
-        vals = np.where(masked | zero_den, np.nan, num_vals / den_vals * per)
-    symbols = np.where(masked, SUPPRESSED, np.where(zero_den, NOT_APPLICABLE_SYMBOL, ""))
-    rules_arr = np.where(masked, DERIVED, np.where(zero_den, NOT_APPLICABLE, ""))
+        vals = np.round(np.where(hidden | zero_den, np.nan, n_ex / d_ex * per), decimals)
+    symbols = np.where(hidden, SUPPRESSED, np.where(zero_den, NOT_APPLICABLE_SYMBOL, ""))
+    rules_arr = np.where(hidden, DERIVED, np.where(zero_den, NOT_APPLICABLE, ""))
     for i, j in np.argwhere(masked):
         which = " and ".join(w for w, m in (("numerator", num_masked[i, j]), ("denominator", den_masked[i, j])) if m)
         log.append(LogEntry(DERIVED, "suppress", f"the {which} is suppressed in {src}", _label(index[i]),
                             _label(columns[j])))
+    for i, j in np.argwhere(small_rest):
+        log.append(LogEntry(DERIVED, "suppress", f"fewer than {rules.threshold} in the denominator lack the "
+                            "attribute: the rate would disclose them", _label(index[i]), _label(columns[j])))
     for i, j in np.argwhere(zero_den):
         log.append(LogEntry(NOT_APPLICABLE, "suppress", "the published denominator is zero", _label(index[i]),
                             _label(columns[j])))
-    log.append(LogEntry(DERIVED, "derive", f"computed from the published (rounded) counts of {src}; "
-                        f"{int(masked.sum())} cell(s) suppressed with their numerator or denominator"))
-    return vals, symbols, rules_arr, log
+    basis = "exact (unrounded) counts" if exact else "published (rounded) counts"
+    log.append(LogEntry(DERIVED, "derive", f"computed from the {basis} of {src}, then rounded to {decimals} decimal "
+                        f"place(s); {int(hidden.sum())} cell(s) suppressed with their numerator or denominator or "
+                        "because too few lack the attribute"))
+    relations = []
+    if num._keys is not None and den_keys is not None:
+        for i, j in np.argwhere(symbols == ""):
+            relations.append(((int(i), int(j)), num._keys[i, j], den_keys[i, j], float(per), int(decimals)))
+    return vals, symbols, rules_arr, log, relations
 
 
 def rate_table(numerator: CheckedOutput, denominator: CheckedOutput, *, title: str, per: float = 100,
@@ -825,8 +1008,9 @@ def rate_table(numerator: CheckedOutput, denominator: CheckedOutput, *, title: s
                units: str | None = None, decimals: int | None = None) -> CheckedOutput:
     """Rates ``numerator / denominator * per`` from two checked count tables with the same rows and columns.
 
-    A rate is suppressed where its numerator or denominator is, and is computed from the published (rounded)
-    counts so it reveals nothing the count tables do not.
+    A rate is published only where its numerator and denominator are; it is computed from their exact counts (not
+    the rounded ones, which would bias it), and suppressed where fewer than the threshold lack the attribute. The
+    release-wide audit knows each rate's numerator and denominator, so what a rate reveals about them is checked.
     """
     num = require_checked(numerator, "the numerator")
     den = require_checked(denominator, "the denominator")
@@ -835,18 +1019,18 @@ def rate_table(numerator: CheckedOutput, denominator: CheckedOutput, *, title: s
             raise InputError(f"rate table {title!r}: {t.name!r} is a {t.kind} output, not a table of counts",
                              hint="build rates from checked count tables (frequency_table / check_counts)")
     _same_shape(num, den, f"rate table {title!r}")
-    nd, dd = num.data.to_numpy(), den.data.to_numpy()
-    vals, symbols, rules_arr, log = _derived(nd, ~num.symbols.eq("").to_numpy(), dd, ~den.symbols.eq("").to_numpy(),
-                                             num.data.index, num.data.columns, per,
-                                             f"{num.name!r} and {den.name!r}")
+    dec = num.rules.rate_decimals if decimals is None else decimals
+    vals, symbols, rules_arr, log, relations = _derived(
+        num, den.data.to_numpy(), ~den.symbols.eq("").to_numpy(), den._exact, den._keys, per, dec,
+        f"{num.name!r} and {den.name!r}")
     idx, cols = num.data.index, num.data.columns
     unit = units or ("percentage" if per == 100 else f"rate per {per:,g}")
     return CheckedOutput(_SEAL, name=name, title=title, kind="rate", data=pd.DataFrame(vals, index=idx, columns=cols),
                          symbols=pd.DataFrame(symbols, index=idx, columns=cols),
                          cell_rules=pd.DataFrame(rules_arr, index=idx, columns=cols), log=log, rules=num.rules,
                          subtitle=subtitle, source=source or num.source, units=unit,
-                         dimensions=num.dimensions, decimals=num.rules.rate_decimals if decimals is None else decimals,
-                         method="rate", has_totals=num.has_totals)
+                         dimensions=num.dimensions, decimals=dec, method="rate", has_totals=num.has_totals,
+                         relations=relations)
 
 
 def percentage_table(counts: CheckedOutput, *, of: Literal["row", "column", "total"] | None = None,
@@ -863,24 +1047,32 @@ def percentage_table(counts: CheckedOutput, *, of: Literal["row", "column", "tot
         of = "column" if t.data.shape[1] == 1 else "row"
     d = t.data.to_numpy()
     m = ~t.symbols.eq("").to_numpy()
-    if of == "row":
-        den, dm = np.repeat(d[:, -1:], d.shape[1], axis=1), np.repeat(m[:, -1:], d.shape[1], axis=1)
-    elif of == "column":
-        den, dm = np.repeat(d[-1:, :], d.shape[0], axis=0), np.repeat(m[-1:, :], d.shape[0], axis=0)
-    elif of == "total":
-        den, dm = np.full(d.shape, d[-1, -1]), np.full(d.shape, m[-1, -1])
-    else:
+    ex = np.asarray(t._exact) if t._exact is not None else None
+    keys = t._keys
+
+    def spread(a: np.ndarray | None) -> np.ndarray | None:
+        if a is None:
+            return None
+        if of == "row":
+            return np.repeat(a[:, -1:], a.shape[1], axis=1)
+        if of == "column":
+            return np.repeat(a[-1:, :], a.shape[0], axis=0)
+        return np.full(a.shape, a[-1, -1], dtype=a.dtype)
+
+    if of not in ("row", "column", "total"):
         raise InputError(f"percentages of {t.name!r}: of must be 'row', 'column' or 'total', got {of!r}",
                          hint="use of='row', of='column' or of='total'")
-    vals, symbols, rules_arr, log = _derived(d, m, den, dm, t.data.index, t.data.columns, 100.0, repr(t.name))
+    dec = t.rules.rate_decimals
+    vals, symbols, rules_arr, log, relations = _derived(t, spread(d), spread(m), spread(ex), spread(keys), 100.0,
+                                                        dec, repr(t.name))
     idx, cols = t.data.index, t.data.columns
     return CheckedOutput(_SEAL, name=name or f"{t.name}_pct_{of}", title=title or f"{t.title} (percentage of {of})",
                          kind="percentage", data=pd.DataFrame(vals, index=idx, columns=cols),
                          symbols=pd.DataFrame(symbols, index=idx, columns=cols),
                          cell_rules=pd.DataFrame(rules_arr, index=idx, columns=cols), log=log, rules=t.rules,
                          subtitle=subtitle or f"Percentage of the {of} total", source=t.source, units="percentage",
-                         dimensions=t.dimensions, decimals=t.rules.rate_decimals, method="percentage",
-                         has_totals=True)
+                         dimensions=t.dimensions, decimals=dec, method="percentage",
+                         has_totals=True, relations=relations)
 
 
 # --- time series ----------------------------------------------------------------------------------------------------------

@@ -1,0 +1,480 @@
+"""The release-wide disclosure audit: every count of a release, and of the project's earlier releases, as one system.
+
+Each table is safe on its own when it leaves :mod:`.disclosure`; a release is safe only if nothing suppressed can be
+worked out by combining what it and the earlier releases publish. This module plays the attacker exactly:
+
+* every count cell is a variable, identified by its *key* (what it counts: the population and its version, and the
+  value of each dimension), so the same number published in several tables (a spine population repeated beside each
+  cohort, a margin shared by two tables, the same table published again by another command) is one variable;
+* a published count ``v`` rounded to base ``b`` says the truth lies in ``[v - b/2, v + b/2)``, and (since it was not
+  suppressed) that it is at least the threshold; a suppressed count is at least 0 (1 when zeros are published);
+* each table's totals are equations over its cells (only totals that are sums: a table whose columns count different
+  things has no total across them); a published rate ``r`` of ``k`` per ``n`` (to ``d`` decimals) says
+  ``(r - h) n <= per k <= (r + h) n`` with ``h`` half a unit of the last decimal;
+* for every suppressed cell that is a primary risk (below the threshold, or a zero), the attacker's tightest bounds
+  are computed by linear programming over its connected part of the system (HiGHS), and confirmed over the integers
+  where the linear optimum is fractional (branch and bound, HiGHS again). A cell is protected when its bounds are at
+  least ``rules.protection_width`` apart (the rounding base by default: an attacker who can only say "between 3 and
+  7" has learnt no more than the rounding tells about any published count).
+
+:func:`protect_release` then suppresses further cells (only cells that no earlier release published) until every
+primary cell is protected, re-checks, and returns the outputs with the added suppressions in their logs. What the
+audit read and decided is kept in :class:`AuditReport` for the check log.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import DisclosureError
+from .disclosure import SUPPRESSED, CheckedOutput, LogEntry, _label, _reseal
+from .rules import LINKED_TABLES, MIN_THRESHOLD, ZEROS, RuleSet
+
+COUNT_KINDS = ("frequency", "series")
+PRIMARY_RULES = (MIN_THRESHOLD, ZEROS, "consistent-suppression")
+
+
+# --- the system in key space -------------------------------------------------------------------------------------
+
+@dataclass
+class CellRecord:
+    """One published or suppressed count cell, as the ledger stores it (no true value of a suppressed cell)."""
+
+    key: str
+    family: str
+    table: str
+    row: str
+    column: str
+    status: str            # published | suppressed
+    value: float | None    # the published (rounded) value
+    primary: bool          # a primary risk (below the threshold, a zero, or suppressed before)
+    threshold: int
+    round_base: int | None
+    zeros_disclosive: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CellSystem:
+    """The count cells, additivity constraints and rate relations of one release (in key space)."""
+
+    cells: list[CellRecord] = field(default_factory=list)
+    constraints: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    relations: list[tuple[str, str, float, float, int]] = field(default_factory=list)  # num, den, per, r, decimals
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cells": [c.as_dict() for c in self.cells],
+                "constraints": [[p, list(ch)] for p, ch in self.constraints],
+                "relations": [list(r) for r in self.relations]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CellSystem:
+        return cls([CellRecord(**c) for c in d.get("cells", [])],
+                   [(p, tuple(ch)) for p, ch in d.get("constraints", [])],
+                   [tuple(r) for r in d.get("relations", [])])  # type: ignore[misc]
+
+
+def _is_primary(rule_text: str) -> bool:
+    return any(r in PRIMARY_RULES for r in str(rule_text).split(";"))
+
+
+def system_of(outputs: Sequence[CheckedOutput]) -> CellSystem:
+    """The key-space system of a set of checked outputs (count cells, their totals, and rates over them)."""
+    sysm = CellSystem()
+    for out in outputs:
+        st = out.audit_structure()
+        keys = st["keys"]
+        if keys is None:
+            continue
+        fam = st["family_keys"]
+        syms = out.symbols.to_numpy()
+        data = out.data.to_numpy()
+        crules = out.cell_rules.to_numpy()
+        r = out.rules
+        if out.kind in COUNT_KINDS:
+            for i, row in enumerate(out.data.index):
+                for j, col in enumerate(out.data.columns):
+                    if syms[i, j] not in ("", SUPPRESSED):
+                        continue
+                    pub = syms[i, j] == ""
+                    sysm.cells.append(CellRecord(
+                        str(keys[i, j]), str(fam[i, j]), out.family, _label(row), _label(col),
+                        "published" if pub else "suppressed", float(data[i, j]) if pub else None,
+                        (not pub) and _is_primary(crules[i, j]), r.threshold, r.round_base, r.zeros_disclosive))
+            for parent, children in st["constraints"]:
+                sysm.constraints.append((str(keys[parent]), tuple(str(keys[c]) for c in children)))
+    for out in outputs:
+        st = out.audit_structure()
+        data = out.data.to_numpy()
+        for pos, num_key, den_key, per, dec in st["relations"]:
+            v = data[pos]
+            if v == v:
+                sysm.relations.append((str(num_key), str(den_key), float(per), float(v), int(dec)))
+    return sysm
+
+
+def merge(systems: Iterable[CellSystem]) -> CellSystem:
+    out = CellSystem()
+    for s in systems:
+        out.cells += s.cells
+        out.constraints += s.constraints
+        out.relations += s.relations
+    return out
+
+
+# --- bounds ---------------------------------------------------------------------------------------------------------
+
+def published_interval(value: float, round_base: int | None, threshold: int, zeros_disclosive: bool
+                       ) -> tuple[float, float]:
+    """What a published count tells about its true value: the rounding interval, cut at the threshold."""
+    if round_base:
+        lo = math.ceil(value - round_base / 2)
+        hi = math.ceil(value + round_base / 2) - 1
+    else:
+        lo = hi = value
+    if value == 0 and not zeros_disclosive:
+        return 0.0, 0.0  # a published zero is a true zero (1 and 2 would have been suppressed)
+    return float(max(lo, threshold)), float(max(hi, threshold))
+
+
+@dataclass
+class Finding:
+    """A primary cell the attacker can bound too closely."""
+
+    key: str
+    tables: list[str]
+    row: str
+    column: str
+    lower: float
+    upper: float
+
+    @property
+    def width(self) -> float:
+        return self.upper - self.lower
+
+
+@dataclass
+class AuditReport:
+    cells: int = 0
+    variables: int = 0
+    components: int = 0
+    targets: int = 0
+    milp_solves: int = 0
+    lp_solves: int = 0
+    seconds: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)          # keys suppressed by the audit
+    consistent: list[str] = field(default_factory=list)     # keys suppressed because an earlier release did
+    width: float = 0.0
+
+    def summary(self) -> str:
+        return (f"release-wide audit: {self.cells} count cells as {self.variables} distinct numbers in "
+                f"{self.components} linked groups; {self.targets} primary suppressed cells bounded by linear and "
+                f"integer programming ({self.lp_solves} LP, {self.milp_solves} integer solves); "
+                f"{len(self.added)} further cell(s) suppressed across tables, {len(self.consistent)} for "
+                f"consistency with earlier releases; {len(self.findings)} cell(s) left that could be bounded to "
+                f"a width under {self.width:g}")
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.p = list(range(n))
+
+    def find(self, x: int) -> int:
+        while self.p[x] != x:
+            self.p[x] = self.p[self.p[x]]
+            x = self.p[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.p[ra] = rb
+
+
+@dataclass
+class _Model:
+    keys: list[str]
+    lo: np.ndarray
+    hi: np.ndarray
+    rows: list[tuple[dict[int, float], float, float]]   # (coefficients, lower, upper)
+
+
+def _variables(system: CellSystem) -> tuple[dict[str, int], np.ndarray, np.ndarray, set[int], dict[str, list]]:
+    index: dict[str, int] = {}
+    where: dict[str, list] = defaultdict(list)
+    for c in system.cells:
+        index.setdefault(c.key, len(index))
+        where[c.key].append(c)
+    n = len(index)
+    lo = np.zeros(n)
+    hi = np.full(n, np.inf)
+    primary: set[int] = set()
+    for key, cells in where.items():
+        k = index[key]
+        for c in cells:
+            if c.status == "published":
+                a, b = published_interval(c.value, c.round_base, c.threshold, c.zeros_disclosive)
+                lo[k], hi[k] = max(lo[k], a), min(hi[k], b)
+            else:
+                lo[k] = max(lo[k], 0.0 if c.zeros_disclosive else 1.0)
+                if c.primary:
+                    primary.add(k)
+    return index, lo, hi, primary, where
+
+
+def _rows(system: CellSystem, index: dict[str, int]) -> list[tuple[dict[int, float], float, float]]:
+    rows: list[tuple[dict[int, float], float, float]] = []
+    seen: set[tuple] = set()
+    for parent, children in system.constraints:
+        if parent not in index or any(c not in index for c in children):
+            continue
+        sig = (parent, tuple(sorted(children)))
+        if sig in seen:
+            continue
+        seen.add(sig)
+        coef: dict[int, float] = defaultdict(float)
+        coef[index[parent]] -= 1.0
+        for c in children:
+            coef[index[c]] += 1.0
+        rows.append((dict(coef), 0.0, 0.0))
+    for num, den, per, r, dec in system.relations:
+        if num not in index or den not in index:
+            continue
+        h = 0.5 * 10.0 ** (-dec) + 1e-9
+        n_i, d_i = index[num], index[den]
+        if n_i == d_i:
+            continue
+        rows.append(({n_i: per, d_i: -(r + h)}, -np.inf, 0.0))
+        rows.append(({n_i: per, d_i: -(r - h)}, 0.0, np.inf))
+    return rows
+
+
+def _highs():
+    """A silent HiGHS instance (its constructor writes a banner straight to the process's standard output)."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    return h
+
+
+def _solve_bounds(model: _Model, targets: list[int], report: AuditReport) -> dict[int, tuple[float, float]]:
+    """Tightest integer bounds of each target variable over the model (LP, confirmed by MILP when fractional)."""
+    import highspy
+
+    n = len(model.keys)
+    h = _highs()
+    inf = highspy.kHighsInf
+    h.addVars(n, np.where(np.isfinite(model.lo), model.lo, -inf), np.where(np.isfinite(model.hi), model.hi, inf))
+    for coef, lo, hi in model.rows:
+        idx = np.fromiter(coef.keys(), dtype=np.int32)
+        val = np.fromiter(coef.values(), dtype=float)
+        h.addRow(lo if np.isfinite(lo) else -inf, hi if np.isfinite(hi) else inf, len(idx), idx, val)
+    out: dict[int, tuple[float, float]] = {}
+    milp: highspy.Highs | None = None
+    for t in targets:
+        bounds = []
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            h.changeColCost(t, 1.0)
+            h.changeObjectiveSense(sense)
+            h.run()
+            report.lp_solves += 1
+            status = h.getModelStatus()
+            sol = np.asarray(h.getSolution().col_value)
+            val = float(h.getInfo().objective_function_value)
+            h.changeColCost(t, 0.0)
+            if status == highspy.HighsModelStatus.kUnbounded:
+                bounds.append(np.inf if sense == highspy.ObjSense.kMaximize else -np.inf)
+                continue
+            if status == highspy.HighsModelStatus.kInfeasible:
+                raise DisclosureError("the release-wide audit found the published figures inconsistent with each "
+                                      "other (a total that is not the sum of its cells, or a rate that does not "
+                                      "match its counts)", hint="report this release to the toolkit maintainers")
+            if np.all(np.abs(sol - np.round(sol)) < 1e-6):
+                bounds.append(round(val))
+                continue
+            if milp is None:
+                milp = _highs()
+                milp.setOptionValue("time_limit", 5.0)
+                milp.passModel(h.getModel())
+                milp.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
+                                           np.full(n, highspy.HighsVarType.kInteger))
+            milp.changeColCost(t, 1.0)
+            milp.changeObjectiveSense(sense)
+            milp.run()
+            report.milp_solves += 1
+            optimal = milp.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            best = float(milp.getInfo().objective_function_value)
+            milp.changeColCost(t, 0.0)
+            if optimal:
+                bounds.append(round(best))
+            else:  # not proven: keep the linear bound rounded inwards (the attacker could do no better)
+                bounds.append(math.ceil(val - 1e-9) if sense == highspy.ObjSense.kMinimize else math.floor(val + 1e-9))
+        out[t] = (float(bounds[0]), float(bounds[1]))
+    return out
+
+
+def audit_system(system: CellSystem, *, width: float, only_keys: set[str] | None = None,
+                 report: AuditReport | None = None) -> AuditReport:
+    """Bound every primary suppressed cell of ``system`` (in the groups touching ``only_keys``, if given)."""
+    report = report or AuditReport(width=width)
+    t0 = time.perf_counter()
+    index, lo, hi, primary, where = _variables(system)
+    rows = _rows(system, index)
+    report.cells = len(system.cells)
+    report.variables = len(index)
+    uf = _UnionFind(len(index))
+    for coef, _a, _b in rows:
+        ks = list(coef)
+        for k in ks[1:]:
+            uf.union(ks[0], k)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for k in range(len(index)):
+        groups[uf.find(k)].append(k)
+    rows_of: dict[int, list] = defaultdict(list)
+    for row in rows:
+        rows_of[uf.find(next(iter(row[0])))].append(row)
+    keys = list(index)
+    wanted = {index[k] for k in only_keys if k in index} if only_keys is not None else None
+    report.components = len(groups)
+    report.findings = []
+    for root, members in groups.items():
+        targets = [k for k in members if k in primary and not (hi[k] - lo[k] >= width and not rows_of[root])]
+        if not targets or (wanted is not None and not wanted.intersection(members)):
+            continue
+        local = {k: i for i, k in enumerate(members)}
+        model = _Model([keys[k] for k in members], lo[members], hi[members],
+                       [({local[k]: v for k, v in coef.items()}, a, b) for coef, a, b in rows_of[root]])
+        report.targets += len(targets)
+        for t, (a, b) in _solve_bounds(model, [local[k] for k in targets], report).items():
+            if b - a < width:
+                key = model.keys[t]
+                c0 = where[key][0]
+                report.findings.append(Finding(key, sorted({c.table for c in where[key]}), c0.row, c0.column, a, b))
+    report.seconds += time.perf_counter() - t0
+    return report
+
+
+# --- protection -------------------------------------------------------------------------------------------------------
+
+def _neighbours(system: CellSystem, key: str) -> list[str]:
+    out: list[str] = []
+    for parent, children in system.constraints:
+        line = (parent, *children)
+        if key in line:
+            out += [k for k in line if k != key]
+    for num, den, *_ in system.relations:
+        if key in (num, den):
+            out += [num, den]
+    return list(dict.fromkeys(k for k in out if k != key))
+
+
+def protect_release(outputs: Sequence[CheckedOutput], *, earlier: Sequence[CellSystem] = (),
+                    rules: RuleSet | None = None, max_rounds: int = 200) -> tuple[list[CheckedOutput], AuditReport]:
+    """Audit the outputs with the earlier releases, suppress further cells until every primary cell is protected,
+    and return the (re-sealed) outputs with the audit report. Raises :class:`DisclosureError` when the release
+    cannot be made safe (what the earlier releases published already pins a cell)."""
+    outs = list(outputs)
+    counted = [o for o in outs if o.audit_structure()["keys"] is not None and o.kind in COUNT_KINDS]
+    rs = rules or (counted[0].rules if counted else None)
+    width = float(rs.protection_width) if rs is not None else 1.0
+    report = AuditReport(width=width)
+    if not counted:
+        return outs, report
+    earlier_sys = merge(earlier)
+    published_before = {c.key for c in earlier_sys.cells if c.status == "published"}
+    outs, consistent = _consistent_suppression(outs, earlier_sys)
+    report.consistent = consistent
+    extra: set[str] = set()
+    for _ in range(max_rounds):
+        current = system_of(outs)
+        system = merge([current, earlier_sys])
+        own = {c.key for c in current.cells}
+        report = audit_system(system, width=width, only_keys=own, report=report)
+        if not report.findings:
+            break
+        added_now: set[str] = set()
+        pub_now = {c.key: c for c in current.cells if c.status == "published"}
+        for f in report.findings:
+            cands = [k for k in _neighbours(system, f.key) if k in pub_now and k not in published_before]
+            if not cands:
+                continue
+            best = min(cands, key=lambda k: (_is_total(system, k), pub_now[k].value, k))
+            added_now.add(best)
+        if not added_now:
+            f = report.findings[0]
+            raise DisclosureError(
+                f"this release cannot be made safe: a suppressed cell of table {', '.join(f.tables)} ({f.row}, "
+                f"{f.column}) can be bounded to {f.lower:g}-{f.upper:g} from what this release and the project's "
+                "earlier releases publish, and every cell that could protect it is already published",
+                hint="publish a coarser table (fewer categories, or a larger geography), or leave this table out")
+        extra |= added_now
+        outs = _suppress_keys(outs, added_now, LINKED_TABLES,
+                              "suppressed by the release-wide audit so that a small count in a linked table cannot "
+                              "be bounded from this release and the earlier ones")
+    else:
+        raise DisclosureError("the release-wide audit did not settle", hint="report this release to the maintainers")
+    report.added = sorted(extra)
+    return outs, report
+
+
+def _is_total(system: CellSystem, key: str) -> bool:
+    return any(p == key for p, _ in system.constraints)
+
+
+def _consistent_suppression(outs: list[CheckedOutput], earlier: CellSystem) -> tuple[list[CheckedOutput], list[str]]:
+    """A cell suppressed as a primary risk in an earlier release of the same table (another band or snapshot) is
+    suppressed again where its new rounded value would put the old one within the rounding of it."""
+    was_primary = {c.family for c in earlier.cells if c.status == "suppressed" and c.primary}
+    if not was_primary:
+        return outs, []
+    keys: set[str] = set()
+    for c in system_of(outs).cells:
+        if c.status == "published" and c.family in was_primary and c.value is not None:
+            lo, _hi = published_interval(c.value, c.round_base, 0, True)
+            if lo < c.threshold:
+                keys.add(c.key)
+    if keys:
+        outs = _suppress_keys(outs, keys, "consistent-suppression",
+                              "suppressed because an earlier release of this table suppressed it as a small count")
+    return outs, sorted(keys)
+
+
+def _suppress_keys(outs: Sequence[CheckedOutput], keys: set[str], rule: str, reason: str) -> list[CheckedOutput]:
+    """Suppress the cells with these keys in every output, and every rate derived from them."""
+    res: list[CheckedOutput] = []
+    for o in outs:
+        st = o.audit_structure()
+        mask = np.zeros(o.data.shape, dtype=bool)
+        if st["keys"] is not None and o.kind in COUNT_KINDS:
+            mask |= np.isin(st["keys"].astype(str), list(keys)) & o.symbols.eq("").to_numpy()
+        for pos, num, den, *_ in st["relations"]:
+            if num in keys or den in keys:
+                mask[pos] = mask[pos] or o.symbols.to_numpy()[pos] == ""
+        res.append(_reseal(o, mask, rule, reason) if mask.any() else o)
+    return res
+
+
+def log_entries(report: AuditReport) -> list[LogEntry]:
+    return [LogEntry(LINKED_TABLES, "checked", report.summary())]
