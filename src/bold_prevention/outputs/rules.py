@@ -56,6 +56,8 @@ SURVIVAL_EVENTS = "survival-min-events"
 MODEL_DOF = "model-min-dof"
 MODEL_INDIVIDUAL = "model-no-individual-values"
 LINKED_TABLES = "linked-tables"
+CONSISTENT = "consistent-suppression"
+RELEASE_CONFLICT = "release-conflict"
 ACRO_SURVIVAL = "acro-survival-check"
 
 
@@ -117,8 +119,15 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "Only coefficients and summary statistics leave; residuals, fitted values and individual predictions "
          "are refused."),
     Rule(LINKED_TABLES, "Linked tables", "PresenceOfLinkedTableCheck",
-         "Outputs sharing dimensions may be differenced against each other; the output checker should review "
-         "them together."),
+         "Every count of a release, with the project's earlier releases, is audited as one system: cells shared "
+         "between tables, totals, rates and rounding. Further cells are suppressed until no small count can be "
+         "bounded more closely than the protection width by linear and integer programming."),
+    Rule(CONSISTENT, "Consistent suppression across releases", None,
+         "A cell suppressed as a small count in an earlier release of the same table (another band or snapshot) "
+         "is suppressed again when its new value would let the old one be estimated within the rounding."),
+    Rule(RELEASE_CONFLICT, "Conflict with an earlier release", None,
+         "A table is withheld when one of its small counts would be estimated within the rounding from the value "
+         "an earlier release of the same table published."),
 )}
 
 
@@ -159,6 +168,9 @@ class RuleSet:
     """Decimal places of published rates and percentages."""
     magnitude_decimals: int = 2
     """Decimal places of published sums and means."""
+    min_interval: int | None = None
+    """The narrowest interval an attacker may bound a suppressed small count to, from everything a release and the
+    project's earlier releases publish (``None``: the rounding base, or 1 without rounding)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -170,7 +182,7 @@ class RuleSet:
             v = getattr(self, p)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise bad(p, f"must be a whole number of at least 1, got {v!r}")
-        for p in ("min_contributors", "survival_min_events", "round_base"):
+        for p in ("min_contributors", "survival_min_events", "round_base", "min_interval"):
             v = getattr(self, p)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise bad(p, f"must be a whole number of at least 1 or empty, got {v!r}")
@@ -184,6 +196,11 @@ class RuleSet:
                 raise bad(p, f"must be a whole number from 0 to 10, got {v!r}")
 
     # --- derived values ---
+    @property
+    def protection_width(self) -> int:
+        """Bounds on a suppressed small count must be at least this far apart (see ``min_interval``)."""
+        return self.min_interval if self.min_interval is not None else (self.round_base or 1)
+
     @property
     def contributors(self) -> int:
         """Minimum number of contributors to a magnitude cell."""
