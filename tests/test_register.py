@@ -453,3 +453,122 @@ def test_derivations_select_people_in_synthetic_extracts(register, request):
 
 def test_updated_is_a_date(register):
     assert date.fromisoformat(register.updated)
+
+
+# ------------------------------------------------------------------------------ whole texts (no commas lost)
+#: Texts of register 1.2.0 that an unquoted comma in a {key: value} mapping used to cut (the rest became extra keys).
+SEED_TEXTS = [
+    "Self-harm, attempted suicide or suicidal thoughts",
+    "Landlord possession claim (social, private, accelerated)",
+    "Drug rehabilitation (D), alcohol treatment (AT) or AAMR requirement",
+    "Ever injected drugs (never, previously, current)",
+    "Unemployed, or will be unemployed on release",
+    "Problems with reading, writing or numeracy (0/1/2)",
+    "Persistent absence (Wave 1, NPD)",
+    "Suspension or permanent exclusion (Wave 1, NPD)",
+    "Special educational needs provision (Wave 1, NPD)",
+    "Ever eligible for free school meals (Wave 1, NPD)",
+    "Children in need episode and primary need (Wave 1, NPD)",
+    "Possession order, warrant of possession or repossession",
+    "Accommodation status before prison (permanent, temporary, rough sleeping)",
+    "Accommodation status on reception, including no fixed abode (transfer screening)",
+    "Housing options, homelessness prevention or temporary accommodation contact (Wave 3)",
+    "Public law (C), private law (P) or divorce (D) case",
+    "Role in the case (applicant, respondent, child)",
+    "Non-molestation or occupation order application or order (FL401, FL404, ORDNOM)",
+    "Reception into custody (sentence, remand, recall)",
+    "Child protection plan (Wave 1, NPD)",
+    "Special educational needs (Wave 1, NPD)",
+    # replacement sources (measure and source texts)
+    "Long-term conditions, emergency admissions",
+    "DWP disability benefits (PIP, DLA, ESA/UC limited capability)",
+    "Education and skills datasets (ILR, NPD)",
+    "Attendance, exclusions, attainment, SEND, children in need, looked-after status",
+    "Prevention and relief duties, main duty decisions, temporary accommodation",
+    "Housing options contacts, temporary and supported accommodation placements",
+    "Children's social care (CIN, CP, CLA) through the MoJ-DfE share",
+    "Children in need, child protection and looked-after episodes",
+    "Cautions, convictions and proven reoffending",
+    "Deaths, age and cause of death",
+    "DWP benefit histories (UC, JSA, ESA)",
+    "Attendance, exclusions, attainment, SEND, CIN, CP and CLA",
+    "Referrals, assessments and early help episodes",
+]
+
+
+def _texts(register) -> list[str]:
+    return ([c.measure for e in register.entries for c in e.candidates]
+            + [t for e in register.entries for s in e.replacement_sources for t in (s.measure, s.source)])
+
+
+def test_every_measure_text_is_whole(register):
+    texts = _texts(register)
+    assert sum(len(e.candidates) for e in register.entries) == 106
+    for seed in SEED_TEXTS:
+        assert seed in texts, seed
+        cuts = {seed[:i] for i, ch in enumerate(seed) if ch == ","}
+        assert not cuts & set(texts), seed
+    for t in texts:  # a text cut at a comma inside brackets leaves them unbalanced
+        assert t.count("(") == t.count(")"), t
+        assert not t.endswith(","), t
+
+
+def test_shipped_register_has_no_stray_keys():
+    """Every mapping of the shipped file has only the schema's keys (the strict loader would refuse it)."""
+    from bold_prevention.config import parse_yaml
+    from bold_prevention.register.loader import CandidateSchema, ReplacementSourceSchema
+
+    data = parse_yaml(default_register_path().read_bytes(), source="register.yaml").data
+    for e in data["entries"]:
+        for c in e["candidates"]:
+            assert set(c) <= set(CandidateSchema.model_fields), c
+        for s in e["replacement_sources"]:
+            assert set(s) <= set(ReplacementSourceSchema.model_fields), s
+
+
+def test_a_text_cut_at_a_comma_is_refused_with_its_line(tmp_path):
+    text = default_register_path().read_text(encoding="utf-8")
+    whole = 'measure: "Unemployed, or will be unemployed on release"'
+    assert whole in text
+    bad = tmp_path / "cut.yaml"
+    bad.write_text(text.replace(whole, "measure: Unemployed, or will be unemployed on release", 1), encoding="utf-8")
+    line = text[: text.index(whole)].count("\n") + 1
+    with pytest.raises(RegisterError) as e:
+        load_register(bad)
+    (problem,) = e.value.problems
+    assert problem.startswith(f"cut.yaml:{line}: entry 'employment', candidate ")
+    assert "unknown key `or will be unemployed on release`" in problem and "put the whole text in quotes" in problem
+
+
+def test_register_types_are_strict(raw):
+    msg = _problems(raw, lambda r: _entry(r, "family")["candidates"][0].update(measure=12))
+    assert "entry 'family', candidate 1, `measure`: must be text, got the number 12" in msg
+    msg = _problems(raw, lambda r: _entry(r, "family")["replacement_sources"][0].update(wave="2"))
+    assert "entry 'family', replacement source 1, `wave`: must be a whole number" in msg
+    msg = _problems(raw, lambda r: _entry(r, "family").update(colour="blue"))
+    assert "entry 'family': unknown key `colour`" in msg
+
+
+def test_measure_texts_survive_csv_and_xlsx_export(register, tmp_path):
+    import csv
+
+    r = runner.invoke(app, ["register", "export", "--format", "csv", "--out", str(tmp_path / "r.csv")])
+    assert r.exit_code == 0, r.output
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    want = [(e.id, c.measure) for e in register.entries for c in e.candidates]
+    assert [(row["entry_id"], row["measure"]) for row in rows] == want
+    r = runner.invoke(app, ["register", "export", "--format", "xlsx", "--out", str(tmp_path / "r.xlsx")])
+    assert r.exit_code == 0, r.output
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)
+
+    def table(sheet: str, first: str) -> list[tuple]:
+        rows = list(wb[sheet].iter_rows(values_only=True))
+        head = next(i for i, row in enumerate(rows) if row[0] == first)
+        return [dict(zip(rows[head], row, strict=False)) for row in rows[head + 1:]]
+
+    cands = table("Candidate_variables", "Entry")
+    assert [(row["Entry"], row["Measure"]) for row in cands] == want
+    sources = table("Replacement_sources", "Entry")
+    got = [(row["Source"], row["Measure"]) for row in sources]
+    assert got == [(s.source, s.measure) for e in register.entries for s in e.replacement_sources]
