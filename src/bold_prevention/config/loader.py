@@ -126,6 +126,7 @@ def parse_yaml(text: str | bytes, *, source: str = "config") -> Document:
         if node is None:
             return doc
         _check_graph(node, source)
+        doc.lines[()] = _line(node)
         doc.data = _Builder(loader, doc).build(node, (), 0)
         return doc
     finally:

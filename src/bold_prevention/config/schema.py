@@ -133,6 +133,17 @@ def _allowed(model: type[BaseModel] | None) -> str:
     return ", ".join(f.alias or n for n, f in model.model_fields.items())
 
 
+def _number(v: Any, kind: type) -> bool:
+    """Whether ``v`` is a number written in quotes."""
+    if not isinstance(v, str):
+        return False
+    try:
+        kind(v.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def _message(err: dict, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     kind, v = err["type"], err.get("input")
     if kind == "extra_forbidden":
@@ -144,6 +155,8 @@ def _message(err: dict, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
             return out + ("; a comma inside {...} ends a value, so if this is the rest of the text before it, "
                           "put the whole text in quotes")
         return out + "; remove it or correct its spelling"
+    if kind == "invalid_key":
+        return f"the key {loc[-1]!s} is not a name; write keys as names (in quotes if a name looks like a number)"
     if kind == "missing":
         return f"`{loc[-1]}` is missing; add it" if loc else "a value is missing"
     if kind == "string_type":
@@ -154,13 +167,13 @@ def _message(err: dict, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
             return f"must be text, got {_describe(v)}; put the value in quotes"
         return f"must be text, got {_describe(v)}"
     if kind == "bool_type":
-        hint = "; write true or false without quotes" if isinstance(v, str) else "; write true or false"
-        return f"must be true or false, got {_describe(v)}{hint}"
+        quoted = isinstance(v, str) and v.strip().lower() in ("true", "false", "yes", "no", "on", "off")
+        return f"must be true or false, got {_describe(v)}; write true or false" + (" without quotes" if quoted else "")
     if kind in ("int_type", "int_from_float", "int_parsing"):
-        hint = "; write the number without quotes" if isinstance(v, str) else ""
+        hint = "; write the number without quotes" if _number(v, int) else ""
         return f"must be a whole number, got {_describe(v)}{hint}"
     if kind in ("float_type", "float_parsing"):
-        hint = "; write the number without quotes" if isinstance(v, str) else ""
+        hint = "; write the number without quotes" if _number(v, float) else ""
         return f"must be a number, got {_describe(v)}{hint}"
     if kind in ("date_type", "date_parsing", "date_from_datetime_inexact"):
         return f"must be a date written YYYY-MM-DD, got {_describe(v)}"
@@ -191,7 +204,7 @@ def _problems(e: ValidationError, model: type[BaseModel], doc: Document | None, 
             continue
         seen.add(key)
         # a missing or unknown key is reported as a problem of its mapping, at the key's line where it has one
-        here = loc[:-1] if err["type"] in ("missing", "extra_forbidden") and loc else loc
+        here = loc[:-1] if err["type"] in ("missing", "extra_forbidden", "invalid_key") and loc else loc
         line = doc.line(loc) if doc is not None else None
         place = where(here) if where else _dotted(here)
         out.append(Problem(line, place, _message(err, model, loc)))
