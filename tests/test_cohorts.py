@@ -204,3 +204,21 @@ def test_spec_files_round_trip(tmp_path):
     assert load_spec(p).inclusion[0].criterion.where == "age >= 18"
     with pytest.raises(InputError, match="no cohort spec"):
         load_spec("no_such_cohort")
+
+
+def test_spec_files_report_every_key_and_type_problem_with_lines(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text('name: ok\nfollow_up_days: "365"\nentry:\n  limit: last\n  lookback: 12\n'
+                 "inclusion:\n  - name: adults\n    where: true\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_spec(f)
+    msg = str(e.value)
+    assert f"{f}: 3 problems" in msg
+    assert f"{f}:2: follow_up_days: must be a whole number, got the text '365'; write the number without quotes" in msg
+    assert f"{f}:5: entry: unknown key `lookback`" in msg
+    assert f"{f}:8: inclusion[0].where: must be text, got true (true/false)" in msg
+
+
+def test_shipped_specs_pass_the_schema():
+    for name in shipped_specs():
+        assert load_spec(name).name == name

@@ -264,3 +264,16 @@ def test_a_file_without_duplicates_deduplicates_to_one_person_each(run, tmp_path
     summary = link_files(_config(tmp_path, tmp_path / "people.csv", None), tmp_path / "dedupe")
     assert summary["model"]["probability_two_random_records_match"] > 0
     assert summary["clusters"]["high"]["persons"] >= 0.99 * len(df)
+
+
+def test_config_types_are_strict_and_every_problem_has_a_line(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("left:\n  path: a.csv\n  id: i\n  columns: {forename: f}\n  date_format: 12\n"
+                 "  one_record_per_person: 'false'\ntraining: {seed: '42'}\ncolour: 1\n")
+    with pytest.raises(InputError) as e:
+        load_config(f)
+    msg = str(e.value)
+    assert f"{f}: 4 problems" in msg
+    for line, text in ((5, "left.date_format: must be text"), (6, "left.one_record_per_person: must be true or false"),
+                       (7, "training.seed: must be a whole number"), (8, "unknown key `colour`")):
+        assert f"{f}:{line}: {text}" in msg
