@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
@@ -179,3 +180,35 @@ def test_bold_load_and_spine_name_unmeasured_drivers(synth_dir, tmp_path):
         assert con.sql("select count(*) from spine.person where need_accommodation is null").fetchall()[0][0] == 0
     finally:
         con.close()
+
+
+def test_the_person_page_says_not_measured(tmp_path):
+    """The web person page's needs: an unmeasured need is shown as not measured with its reason."""
+    from types import SimpleNamespace
+
+    from bold_prevention.app.person_extras import collect
+    from bold_prevention.app.warehouse import Capabilities
+    from bold_prevention.project import Project
+
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    data = mini_data()
+    for row in data[CORE]:
+        row["question_3_3"] = None
+    create_extracts(con, data)
+    build_spine(con, as_at=AS_AT, register=RULES)
+    con.close()
+    mem = duckdb.connect()
+    mem.execute(f"attach '{path}' as wh (read_only)")
+    # the index's copy of spine.person_need (app.index.build_single_view_index)
+    mem.execute("create table memory.main.person_need as select person_id, driver, value, score, evidence_dataset, "
+                "evidence_variable, evidence_date, measured, unmeasured_reason from wh.spine.person_need")
+    extras = collect(mem, Capabilities(frozenset({"spine.person_need"})), Project(tmp_path), A,
+                     SimpleNamespace(records=[]))
+    needs = {n.driver: n for n in extras.needs}
+    assert not needs["accommodation"].measured and "question_3_3" in needs["accommodation"].unmeasured_reason
+    assert needs["substance_misuse"].measured and needs["substance_misuse"].flag
+    import bold_prevention.app as app_pkg
+
+    src = (Path(app_pkg.__file__).parent / "templates" / "person.html").read_text()
+    assert "Not measured" in src and "n.unmeasured_reason" in src

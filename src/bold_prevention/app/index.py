@@ -119,8 +119,10 @@ def build_single_view_index(con: duckdb.DuckDBPyConnection, identity_tables: tup
                     "from wh.spine.person order by person_id")
         con.execute(f"create index ps_person on {MEM}.person_status(person_id)")
     if has("spine.person_need"):
+        measured = ("measured, unmeasured_reason" if {"measured", "unmeasured_reason"} <= _columns(
+            con, "wh.spine.person_need") else "true as measured, cast(null as varchar) as unmeasured_reason")
         con.execute(f"create or replace table {MEM}.person_need as select person_id, driver, value, score, "
-                    "evidence_dataset, evidence_variable, evidence_date from wh.spine.person_need "
+                    f"evidence_dataset, evidence_variable, evidence_date, {measured} from wh.spine.person_need "
                     "order by person_id")
         con.execute(f"create index pn_person on {MEM}.person_need(person_id)")
     if has("results.early_warning_scores"):

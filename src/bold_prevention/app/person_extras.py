@@ -46,6 +46,9 @@ class NeedFlag:
     flag: bool
     score: float | None
     evidence: list[Evidence] = field(default_factory=list)
+    #: False when the loaded extract could not measure the need for this person (the flag is then unknown)
+    measured: bool = True
+    unmeasured_reason: str | None = None
 
 
 @dataclass
@@ -141,14 +144,15 @@ def collect(con, caps: Capabilities, project: Project, person_id: str, page: Per
             extras.status = [("As at", _d(extras.as_at))] + status_rows(r) if extras.as_at else status_rows(r)
     if caps.has("spine.person_need"):
         rows = con.execute(
-            "select driver, value, score, evidence_dataset, evidence_variable, evidence_date "
-            "from memory.main.person_need where person_id = ? order by driver", [person_id]).fetchall()
+            "select driver, value, score, evidence_dataset, evidence_variable, evidence_date, measured, "
+            "unmeasured_reason from memory.main.person_need where person_id = ? order by driver",
+            [person_id]).fetchall()
         needs = []
-        for driver, value, score, ds, var, when in rows:
+        for driver, value, score, ds, var, when, measured, reason in rows:
             ev = [Evidence(ds, var, when)] if ds or var else []
             needs.append(NeedFlag(driver, driver_label(driver), bool(value),
-                                  None if score is None else float(score), ev))
-        needs.sort(key=lambda n: (not n.flag, n.label))
+                                  None if score is None else float(score), ev, measured is not False, reason))
+        needs.sort(key=lambda n: (not n.flag, not n.measured, n.label))
         extras.needs = needs
         if not needs:
             extras.needs_note = "No record held for this person gives evidence about any need."
