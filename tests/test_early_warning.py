@@ -222,7 +222,7 @@ def test_training_meets_the_oracle_within_tolerance(trained):
     report, _, _ = trained
     o = report.card["oracle"]
     assert o["matched"] >= 0.95 * o["test_rows"]
-    assert o["label_agreement"] > 0.95
+    assert o["label_agreement"] is None or o["label_agreement"] > 0.95  # withheld with fewer than 10 disagreements
     oracle_auc = o["oracle"]["auc"]["value"]
     for which in ("primary", "baseline"):
         auc = o[which]["auc"]["value"]
@@ -231,10 +231,13 @@ def test_training_meets_the_oracle_within_tolerance(trained):
         assert oracle_auc - auc <= E.ORACLE_TOLERANCE + 0.02
         assert o[which]["within_tolerance"] == (oracle_auc - auc <= E.ORACLE_TOLERANCE)
     ev = report.card["evaluation"]
+    # the published prevalence comes from the rounded counts: the base rate's Brier score is known to within them
+    rates = [ev["prevalence"], min(0.5, (ev["events"] + 2.5) / (ev["n"] - 2.5))]
+    base_brier = max(q * (1 - q) for q in rates)
     for which in ("primary", "baseline"):
         m = ev[which]["metrics"]
         assert 0.6 < m["auc"]["value"] < 0.9
-        assert m["brier"]["value"] < ev["prevalence"] * (1 - ev["prevalence"])  # better than the base rate
+        assert m["brier"]["value"] < base_brier  # better than the base rate
         assert m["auc"]["lower"] <= m["auc"]["value"] <= m["auc"]["upper"]
 
 

@@ -69,10 +69,12 @@ def table_view(output: CheckedOutput, *, table_id: str, hide_unpublished_rows: b
     for i, idx in enumerate(disp.index):
         key = idx if isinstance(idx, tuple) else (idx,)
         cells = []
-        for j, _c in enumerate(disp.columns):
+        for j, col in enumerate(disp.columns):
             sym = syms.iat[i, j]
             v = data.iat[i, j]
-            sort = None if (v is None or (isinstance(v, float) and math.isnan(v))) else repr(float(v))
+            # sorted on the value as shown: a full-precision sort key would publish more digits than the cell
+            sort = (None if (v is None or (isinstance(v, float) and math.isnan(v)))
+                    else repr(round(float(v), out.decimals_for(col))))
             if sym == SUPPRESSED:
                 cells.append(Cell(SUPPRESSED, suppressed=True, sort="-1"))
             elif sym == NOT_APPLICABLE_SYMBOL:

@@ -273,7 +273,7 @@ class Checked:
 
 
 def _counts(n: int, events: int) -> dict:
-    return {"n": X.published_count(n), "events": X.published_count(events)}
+    return X.published_counts(n, events)
 
 
 def evaluate_frame(model: TrainedModel, test: pd.DataFrame, *, n_boot: int = 200,
@@ -282,8 +282,8 @@ def evaluate_frame(model: TrainedModel, test: pd.DataFrame, *, n_boot: int = 200
     checked = checked or Checked(model.use_case.name)
     y = test["outcome"].to_numpy(bool)
     title = model.use_case.title
-    out: dict[str, Any] = {**_counts(len(y), int(y.sum())),
-                           "prevalence": float(y.mean()) if X.published_count(int(y.sum())) else None}
+    counts = _counts(len(y), int(y.sum()))
+    out: dict[str, Any] = {**counts, "prevalence": X.published_share(int(y.sum()), len(y), numerator_published=True)}
     for which in ("primary", "baseline"):
         p = model.predict(test, which)
         est = M.with_ci(y, p, n_boot=n_boot, seed=model.seed)
@@ -306,9 +306,10 @@ def evaluate_frame(model: TrainedModel, test: pd.DataFrame, *, n_boot: int = 200
                 reliability.append({"bin": int(b), "withheld": X.WITHHELD})
                 continue
             r = rel.loc[b]
-            reliability.append({"bin": int(b), "n": X.published_count(int(r["n"])), "mean_predicted": m,
-                                "observed": o, "observed_lower": float(r["observed_lower"]),
-                                "observed_upper": float(r["observed_upper"])})
+            n_pub = X.published_count(int(r["n"]))
+            lo, hi = X.observed_interval(o, n_pub)  # from the published rate and count, not the exact ones
+            reliability.append({"bin": int(b), "n": n_pub, "mean_predicted": m, "observed": o,
+                                "observed_lower": lo, "observed_upper": hi})
         subgroups = []
         for col in GROUP_COLUMNS:
             for val, g in test.assign(__p=p).groupby(col, sort=True):
@@ -405,7 +406,7 @@ def oracle_comparison(model: TrainedModel, test: pd.DataFrame, truth: pd.DataFra
     yt = m["true_outcome"].astype(bool).to_numpy()
     title = model.use_case.title
     out: dict[str, Any] = {"test_rows": X.published_count(len(test)), "matched": X.published_count(len(m)),
-                           "label_agreement": float((y == yt).mean())}
+                           "label_agreement": X.published_share(int((y == yt).sum()), len(m))}
     truth_p = m["true_probability"].to_numpy(float)
     est = M.with_ci(y, truth_p, n_boot=n_boot, seed=model.seed, metrics=("auc", "brier"))
     est["auc_true_outcome"] = M.Estimate(M.auc(yt, truth_p), float("nan"), float("nan"))
@@ -482,11 +483,14 @@ def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict],
         "intended_use": INTENDED_USE,
         "not_intended_for": NOT_INTENDED,
         "data": {"person_records": f"band {model.band}", "data_end": str(model.data_end),
-                 "index_events": int(len(ds.frame)), "observed_index_events": int(len(obs)),
-                 "persons": int(ds.frame["person_id"].nunique()),
+                 "index_events": X.published_count(len(ds.frame)),
+                 "observed_index_events": X.published_count(len(obs)),
+                 "persons": X.published_count(int(ds.frame["person_id"].nunique())),
                  "train_period": f"T0 up to {model.train_end} (outcome windows closed by {model.test_start})",
                  "test_period": f"T0 from {model.test_start} to {obs['t0'].max().date() if len(obs) else ''}",
-                 "n_train": model.n_train, "train_prevalence": model.train_prevalence},
+                 "n_train": X.published_count(model.n_train),
+                 "train_prevalence": X.published_share(round(model.train_prevalence * model.n_train),
+                                                       model.n_train)},
         "features": [{"name": f, "kind": kinds[f], "description": desc.get(f, f.replace("_", " "))}
                      for f in model.features],
         "leakage_control": "Every history feature aggregates events dated strictly before T0; index-record "
@@ -506,8 +510,11 @@ def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict],
         "limitations": list(uc.limitations) + [
             "Trained and tested on one data snapshot; performance drifts as practice and populations change: "
             "re-evaluate on each new snapshot (`bold ew evaluate`).",
-            "Every number in this card passed disclosure control (bold_prevention.outputs): counts are rounded and "
-            "metrics of groups with too few people, outcomes or non-outcomes are withheld."],
+            "Every number in this card passed disclosure control (bold_prevention.outputs): counts are rounded to "
+            f"the nearest {X.rules().round_base} and withheld ([c]) below {X.rules().threshold}; prevalences are "
+            "withheld when their outcomes, non-outcomes or total are below that, and shown no more precisely than "
+            "the rounded counts allow; metrics of groups with too few people, outcomes or non-outcomes are "
+            "withheld."],
         "disclosure": "Aggregates only: no individual predictions or residuals. Individual scores stay in the "
                       "warehouse table results.early_warning_scores.",
     })
@@ -552,13 +559,13 @@ def card_markdown(card: dict) -> str:
              "## Intended use", "", card["intended_use"], "", f"Not for: {card['not_intended_for']}", "",
              "## Use case", "", uc["purpose"], "", f"- Prediction time: {uc['prediction_time']}",
              f"- Outcome: {uc['outcome']} (window {uc['window_months']} months)", "", "## Data", ""]
-    lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in card["data"].items()]
+    lines += [f"- {k.replace('_', ' ')}: {_c(v)}" for k, v in card["data"].items()]
     lines += ["", "## Features", "", card["leakage_control"], "", "| feature | kind | description |",
               "|---|---|---|"]
     lines += [f"| {f['name']} | {f['kind']} | {f['description']} |" for f in card["features"]]
     lines += ["", "## Performance on the test period", "",
               f"{_c(ev['n'])} index events, {_c(ev['events'])} outcomes"
-              + ("" if ev.get("prevalence") is None else f" (prevalence {ev['prevalence']:.3f})")
+              + ("" if ev.get("prevalence") is None else f" (prevalence {ev['prevalence']:g})")
               + ". 95% bootstrap intervals in brackets; [c]: withheld by disclosure control.", "",
               "| measure | primary (gradient boosting) | baseline (logistic) |", "|---|---|---|"]
     for m in M.METRICS:
@@ -570,8 +577,9 @@ def card_markdown(card: dict) -> str:
         if "withheld" in r:
             lines.append(f"| {r['bin']} | [c] | [c] | [c] |")
         else:
-            lines.append(f"| {r['bin']} | {_c(r['n'])} | {r['mean_predicted']:.3f} | {r['observed']:.3f} "
-                         f"({r['observed_lower']:.3f} to {r['observed_upper']:.3f}) |")
+            ci = ("" if r.get("observed_lower") is None
+                  else f" ({r['observed_lower']:.3f} to {r['observed_upper']:.3f})")
+            lines.append(f"| {r['bin']} | {_c(r['n'])} | {r['mean_predicted']:.3f} | {r['observed']:.3f}{ci} |")
     lines += ["", "### By sex, age band and ethnicity (primary model)", "",
               "| group | value | n | outcomes | AUC (95% interval) | observed / expected |", "|---|---|---|---|---|---|"]
     for r in ev["primary"]["subgroups"]:
@@ -609,7 +617,8 @@ def card_markdown(card: dict) -> str:
             for which in ("primary", "baseline"):
                 lines.append(f"| {which} | {_fmt(o[which]['auc'])} | {_fmt(o[which]['brier'])} | "
                              f"{o[which]['gap_to_oracle']:.3f} | {_num3(o[which].get('auc_true_outcome'))} |")
-            lines += ["", f"Labels of the linked data agree with the true outcome for {o['label_agreement']:.1%} of "
+            agree = "[c]" if o.get("label_agreement") is None else f"{100 * o['label_agreement']:g}%"
+            lines += ["", f"Labels of the linked data agree with the true outcome for {agree} of "
                       "these index events. Tolerance: the primary model must come within "
                       f"{o['tolerance']} of the oracle AUC (linked outcome): "
                       + ("met." if o["primary"]["within_tolerance"] else "NOT met.")]

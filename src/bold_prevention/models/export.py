@@ -7,6 +7,11 @@ and non-events; counts are checked and rounded; the mean predicted risk per grou
 coefficients pass the degrees-of-freedom rule. No individual prediction or residual goes in (the disclosure module
 refuses them). :func:`read_metrics` and :func:`read_rows` read the published values back for the model card, and
 :func:`write_model_release` writes the HTML report, the accessible spreadsheet and the output-checking folder.
+
+The card's own figures go through the same rules (:mod:`bold_prevention.outputs.figures`): :func:`published_count`
+rounds a count or withholds it below the threshold, :func:`published_counts` withholds an outcome count whose
+complement (non-outcomes) is low, and :func:`published_share` publishes a prevalence only when its numerator,
+denominator and complement reach the threshold, at a precision that cannot give the count back.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from ..outputs import (
     rate_table,
     write_release,
 )
-from .metrics import Estimate
+from ..outputs.figures import protected_count, protected_share
+from .metrics import Estimate, wilson
 
 WITHHELD = "withheld by disclosure control (too few cases, outcomes or non-outcomes)"
 
@@ -86,8 +92,31 @@ def read_rows(out: CheckedOutput) -> list[dict]:
 
 def published_count(n: int) -> int | None:
     """A count as published: None when low, else rounded by the rules."""
+    return protected_count(n, rules())
+
+
+def published_counts(n: int, events: int) -> dict[str, int | None]:
+    """``{"n", "events"}`` as published: each rounded or withheld, and the outcome count withheld too when the
+    non-outcomes (``n - events``) are below the threshold (the two rounded counts would bound them)."""
     r = rules()
-    return None if r.is_low(n) else int(r.round_count(float(n)))
+    return {"n": published_count(n), "events": None if r.is_low(n - events) else published_count(events)}
+
+
+def published_share(numerator: int, denominator: int, *, numerator_published: bool = False) -> float | None:
+    """A prevalence (share) as published, or None when withheld; see :func:`~bold_prevention.outputs.figures.
+    protected_share` (computed from the exact counts, on a grid set by the published denominator; from the published
+    counts where the numerator is published as a count too)."""
+    sh = protected_share(numerator, denominator, rules(), numerator_published=numerator_published)
+    return None if sh is None else sh.value
+
+
+def observed_interval(observed: float, published_n: int | None) -> tuple[float | None, float | None]:
+    """Wilson 95% interval of a published observed rate over its published (rounded) count: from published figures
+    only, so it cannot narrow the counts behind them."""
+    if observed is None or not published_n:
+        return None, None
+    lo, hi = wilson(float(observed) * published_n, float(published_n))
+    return float(lo), float(hi)
 
 
 def reliability_outputs(y: np.ndarray, p: np.ndarray, bins: np.ndarray, *, title: str, name: str
