@@ -111,7 +111,8 @@ def profile_cmd(
         if out_dir is not None:
             outs, texts = cohort_outputs(con, name, rules=_rules(rules))
             release = write_checked_release(outs, out_dir, title=f"Cohort profile: {name}", texts=texts,
-                                            overwrite=overwrite, command=f"bold cohort profile {name}")
+                                            overwrite=overwrite, command=f"bold cohort profile {name}",
+                                            ledger=_ledger(project))
     finally:
         con.close()
     rows = table.to_pylist()
@@ -177,12 +178,22 @@ def sql_cmd(
         typer.echo(f"-- {name}\n{sql};\n")
 
 
+def _ledger(project: Path | None):
+    """The project's ledger of published cells (every release is audited with the earlier ones)."""
+    from ..outputs.ledger import ReleaseLedger
+
+    return ReleaseLedger.for_project(Project.at(project))
+
+
 @places_app.command("prevalence")
 @user_errors
 def prevalence_cmd(
     cohort: str | None = typer.Option(None, "--cohort", help="Restrict to a built cohort (default: the spine)."),
     out_dir: Path | None = typer.Option(None, "--out", help="Write a disclosure-checked release here."),
     rules: str | None = RulesOption,
+    geography: str = typer.Option("auto", "--geography", help="Areas of the release: auto (local authorities on a "
+                                  "large spine, deprivation deciles on a small one), local_authority, region or "
+                                  "imd_decile."),
     overwrite: bool = OverwriteOption,
     project: Path | None = ProjectOption,
 ) -> None:
@@ -195,9 +206,10 @@ def prevalence_cmd(
         table = places_prevalence(con, cohort=cohort)
         release = None
         if out_dir is not None:
-            outs, texts = places_outputs(con, cohort=cohort, rules=_rules(rules))
-            release = write_checked_release(outs, out_dir, title="Needs prevalence by local authority",
-                                            texts=texts, overwrite=overwrite, command="bold places prevalence")
+            outs, texts = places_outputs(con, cohort=cohort, rules=_rules(rules), geography=geography)
+            release = write_checked_release(outs, out_dir, title="Needs prevalence by place",
+                                            texts=texts, overwrite=overwrite, command="bold places prevalence",
+                                            ledger=_ledger(project))
     finally:
         con.close()
     las = len({r["lad_code"] for r in table.to_pylist()})
@@ -230,7 +242,7 @@ def overlap_cmd(
             checked, n, label = overlap_outputs(con, population=population, rules=_rules(rules))
             release = write_checked_release([checked], out_dir, title=f"Risk-factor overlap ({label})",
                                             network=(checked, n), overwrite=overwrite,
-                                            command="bold places overlap")
+                                            command="bold places overlap", ledger=_ledger(project))
     finally:
         con.close()
     out.print(f"results.driver_overlap written: {table.num_rows} driver pairs (internal, unchecked).")

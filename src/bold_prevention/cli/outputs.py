@@ -34,6 +34,41 @@ def _read_table(path: Path):
     raise InputError(f"table file {path} has an unsupported type {suffix!r}", hint="use .csv, .parquet or .xlsx")
 
 
+_TOTAL_LABELS = ("total", "all", "overall")
+
+
+def _split_totals(df, count: str, rows: list[str], cols: list[str], source: str):
+    """Drop the file's own total rows (a value such as 'Total' or 'All' in a row or column variable) after checking
+    that each is the sum of its cells; a total that is not says which column and what it means."""
+    import pandas as pd
+
+    keys = rows + cols
+    is_total = {k: df[k].astype(str).str.strip().str.lower().isin(_TOTAL_LABELS) for k in keys}
+    any_total = pd.concat(is_total, axis=1).any(axis=1) if keys else pd.Series(False, index=df.index)
+    if not any_total.any():
+        return df
+    cells = df[~any_total]
+    for k in keys:
+        others = [x for x in keys if x != k]
+        tot = df[is_total[k] & ~pd.concat([is_total[o] for o in others], axis=1).any(axis=1)] if others \
+            else df[is_total[k]]
+        if tot.empty:
+            continue
+        sums = cells.groupby(others, observed=True)[count].sum() if others else pd.Series([cells[count].sum()])
+        given = tot.set_index(others)[count] if others else tot[count].reset_index(drop=True)
+        joined = pd.concat([given.rename("given"), sums.rename("sum")], axis=1).fillna(0)
+        bad = joined[joined["given"] != joined["sum"]]
+        if len(bad):
+            more = (bad["given"] < bad["sum"]).any()
+            raise InputError(
+                f"{source}: the total rows of column {k!r} are not the sum of their cells in {len(bad)} place(s)"
+                + (f" (the cells add up to more than the total: the same persons are counted in several {k!r} "
+                   "categories)" if more else ""),
+                hint=(f"if a person can fall in several {k!r} categories, pass --multi-response {k} so that no total "
+                      f"across {k!r} is published; otherwise remove the total rows and let the check add them"))
+    return cells
+
+
 @outputs_app.command("check")
 @user_errors
 def check_cmd(
@@ -47,6 +82,9 @@ def check_cmd(
     threshold: int | None = typer.Option(None, "--threshold", help="Override the count threshold."),
     round_base: int | None = typer.Option(None, "--round", help="Override the rounding base (0: no rounding)."),
     no_totals: bool = typer.Option(False, "--no-totals", help="Publish the cells without row/column totals."),
+    multi_response: str | None = typer.Option(None, "--multi-response", help="A column variable whose categories "
+                                              "are not a partition (a person can be in several): no total across "
+                                              "it is published."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write: report.html, tables.xlsx and "
                                  "output-checking/ (results.json)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
@@ -61,9 +99,26 @@ def check_cmd(
     rules = get_rules(profile, **overrides)
     df = _read_table(table)
     name = title or table.stem.replace("_", " ").capitalize()
-    checked = check_counts(df, count_column, [r.strip() for r in rows.split(",") if r.strip()],
-                           [c.strip() for c in columns.split(",") if c.strip()] if columns else None,
-                           title=name, rules=rules, margins=not no_totals, source=table.name)
+    row_vars = [r.strip() for r in rows.split(",") if r.strip()]
+    col_vars = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
+    missing = [c for c in [count_column, *row_vars, *col_vars] if c not in df.columns]
+    if missing:
+        raise InputError(f"{table.name}: column(s) {', '.join(map(repr, missing))} not found",
+                         hint=f"the file's columns are: {', '.join(map(str, df.columns[:30]))}")
+    df = _split_totals(df, count_column, row_vars, col_vars, table.name)
+    margins: bool | str = not no_totals
+    measure: list[str] = []
+    if multi_response:
+        if multi_response in row_vars and not no_totals:
+            margins = "column"
+        elif multi_response in col_vars and not no_totals:
+            margins = "row"
+        elif not no_totals:
+            raise InputError(f"--multi-response {multi_response!r} is not one of the row or column variables",
+                             hint="name a variable passed to --rows or --columns")
+        measure = [multi_response]
+    checked = check_counts(df, count_column, row_vars, col_vars or None, title=name, rules=rules, margins=margins,
+                           source=table.name, measure_dims=measure, population=f"file:{table.name}")
     paths = write_release([checked], out_dir, title=name, source=table.name, overwrite=overwrite,
                           command=f"bold outputs check {table.name}")
     console.print(f"[bold]{escape(checked.title)}[/]: {escape(checked.public_summary())}")

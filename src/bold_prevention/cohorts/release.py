@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import InputError
 from ..outputs import CheckedOutput, check_counts, rate_table, write_release
 from .build import _connection, _rows, cohort_table
 from .profile import DIMENSIONS, _check_cohort, _check_spine, _population, spine_drivers, wilson
@@ -22,6 +23,41 @@ __all__ = ["cohort_outputs", "overlap_outputs", "places_outputs", "write_checked
 
 _DIM_LABEL = {"sex": "Sex", "age_band": "Age band", "ethnic_group": "Ethnic group", "region": "Region",
               "local_authority": "Local authority", "imd_decile": "IMD decile (1 = most deprived)"}
+
+
+def spine_version(con) -> str:
+    """A short digest of the spine build the counts come from (as-at date, band, fingerprints, build time): counts
+    of the same version are the same numbers wherever they are published; other versions (another band or
+    snapshot) are other numbers of the same table."""
+    import hashlib
+
+    cur = con.execute("SELECT * FROM spine.spine_info")
+    names = [d[0] for d in cur.description]
+    row = cur.fetchall()
+    text = repr(sorted(zip(names, row[0], strict=True))) if row else "none"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+#: Spines with fewer persons than this per local authority (on average) publish places by deprivation decile
+#: instead: a table of 331 authorities on a small spine is mostly suppressed cells.
+PERSONS_PER_AREA_FOR_LA = 100
+#: Cohorts with fewer persons than this per local authority (on average) are not profiled by local authority.
+COHORT_PERSONS_PER_AREA = 10
+
+GEOGRAPHIES = {"local_authority": ("lad_name", "Local authority"), "region": ("region", "Region"),
+               "imd_decile": ("imd_decile", "IMD decile (1 = most deprived)")}
+
+
+def choose_geography(con, geography: str = "auto") -> str:
+    """``auto``: local authorities when the spine has at least ``PERSONS_PER_AREA_FOR_LA`` persons per authority
+    on average, otherwise deprivation deciles."""
+    if geography != "auto":
+        if geography not in GEOGRAPHIES:
+            raise InputError(f"unknown geography {geography!r}",
+                             hint=f"use auto, {', '.join(GEOGRAPHIES)}")
+        return geography
+    persons, areas = _rows(con, "SELECT COUNT(*), COUNT(DISTINCT lad_name) FROM spine.person")[0]
+    return "local_authority" if areas and persons / areas >= PERSONS_PER_AREA_FOR_LA else "imd_decile"
 
 
 def _df(con, sql: str, columns: list[str]) -> pd.DataFrame:
@@ -63,11 +99,23 @@ def cohort_outputs(con_or_project, name: str, *, rules=None,
         att = _df(con, f"SELECT step, rule, persons FROM {cohort_table(name)}_attrition ORDER BY step",
                   ["step", "rule", "persons"])
         att["step"] = [f"{s}. {r}" for s, r in zip(att["step"], att["rule"], strict=True)]
-        outs.append(check_counts(att, "persons", "step", title=f"Cohort {name}: persons remaining after each step",
+        ver = spine_version(con)
+        att = att.rename(columns={"step": "Step"})
+        outs.append(check_counts(att, "persons", "Step", title=f"Cohort {name}: persons remaining after each step",
                                  name=f"{name}_attrition", rules=rules, margins=False,
-                                 levels={"step": list(att["step"])}, value_label="Persons"))
+                                 levels={"Step": list(att["Step"])}, value_label="Persons",
+                                 population=f"cohort:{name}:attrition@{ver}"))
         members = f"(SELECT DISTINCT person_id FROM {cohort_table(name)})"
-        for dim in dimensions or list(DIMENSIONS):
+        dims = list(dimensions or DIMENSIONS)
+        if dimensions is None and "local_authority" in dims:
+            size, areas = _rows(con, f"SELECT COUNT(*), (SELECT COUNT(DISTINCT lad_name) FROM spine.person) "
+                                     f"FROM {members}")[0]
+            if not areas or size < COHORT_PERSONS_PER_AREA * areas:
+                dims.remove("local_authority")
+                texts.append(("Local authorities", f"The cohort has fewer than {COHORT_PERSONS_PER_AREA} persons per "
+                              "local authority on average, so it is not broken down by local authority (nearly every "
+                              "cell would be suppressed); see the region and deprivation tables."))
+        for dim in dims:
             code, label = DIMENSIONS[dim]
             df = _df(con, f"SELECT COALESCE(CAST(sp.{label} AS VARCHAR), 'Unknown') AS category, COUNT(*) AS pop, "
                           f"SUM(CASE WHEN m.person_id IS NOT NULL THEN 1 ELSE 0 END) AS k "
@@ -75,11 +123,13 @@ def cohort_outputs(con_or_project, name: str, *, rules=None,
                           f"GROUP BY COALESCE(CAST(sp.{label} AS VARCHAR), 'Unknown')", ["category", "pop", "k"])
             levels = sorted(df["category"], key=lambda c: (c == "Unknown", int(c) if c.isdigit() else 0, c))
             t = _DIM_LABEL[dim]
-            num = check_counts(df, "k", "category", title=f"Cohort {name} by {t.lower()}", name=f"{name}_{dim}",
-                               rules=rules, levels={"category": levels}, value_label="Persons")
-            den = check_counts(df, "pop", "category", title=f"Spine population by {t.lower()}",
-                               name=f"{name}_{dim}_population", rules=rules, levels={"category": levels},
-                               value_label="Persons")
+            df = df.rename(columns={"category": t})
+            num = check_counts(df, "k", t, title=f"Cohort {name} by {t.lower()}", name=f"{name}_{dim}",
+                               rules=rules, levels={t: levels}, value_label="Persons",
+                               population=f"cohort:{name}@{ver}")
+            den = check_counts(df, "pop", t, title=f"Spine population by {t.lower()}",
+                               name=f"{name}_{dim}_population", rules=rules, levels={t: levels},
+                               value_label="Persons", population=f"spine:persons@{ver}")
             rate = rate_table(num, den, title=f"Cohort {name}: persons per 100 in the spine, by {t.lower()}",
                               name=f"{name}_{dim}_rate", per=100)
             outs += [num, den, rate]
@@ -93,9 +143,13 @@ def cohort_outputs(con_or_project, name: str, *, rules=None,
 
 
 def places_outputs(con_or_project, *, drivers: list[str] | None = None, cohort: str | None = None,
-                   rules=None) -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
-    """Checked outputs of needs prevalence by local authority: persons with each need and persons assessed, by
-    local authority and driver, and the prevalence (per 100 assessed)."""
+                   rules=None, geography: str = "auto") -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
+    """Checked outputs of needs prevalence by place: persons with each need and persons assessed for it, by area
+    and driver, and the prevalence (per 100 assessed).
+
+    The areas are local authorities, regions or deprivation deciles (``geography``; ``auto`` picks deciles on a
+    small spine, see :func:`choose_geography`). A person can have several needs, so the drivers are not a partition:
+    each driver's column has its total over the areas, and there is no total across drivers."""
     con, close = _connection(con_or_project)
     try:
         _check_spine(con)
@@ -105,19 +159,28 @@ def places_outputs(con_or_project, *, drivers: list[str] | None = None, cohort: 
         if cohort:
             _check_cohort(con, cohort)
             where = f" WHERE person_id IN (SELECT person_id FROM {cohort_table(cohort)})"
-        parts = [f"SELECT COALESCE(lad_name, 'Unknown') AS la, '{d}' AS driver, "
+        geo = choose_geography(con, geography)
+        col, area = GEOGRAPHIES[geo]
+        parts = [f"SELECT COALESCE(CAST({col} AS VARCHAR), 'Unknown') AS area, '{d}' AS driver, "
                  f"SUM(CASE WHEN need_{d} IS NOT NULL AND need_{d}_dataset IS NOT NULL THEN 1 ELSE 0 END) AS assessed, "
                  f"SUM(CASE WHEN need_{d} THEN 1 ELSE 0 END) AS k FROM spine.person{where} "
-                 f"GROUP BY COALESCE(lad_name, 'Unknown')" for d in ds]
-        df = _df(con, " UNION ALL ".join(parts), ["la", "driver", "assessed", "k"])
-        levels = {"la": sorted(df["la"].unique(), key=lambda c: (c == "Unknown", c)), "driver": list(ds)}
+                 f"GROUP BY COALESCE(CAST({col} AS VARCHAR), 'Unknown')" for d in ds]
+        df = _df(con, " UNION ALL ".join(parts), ["area", "driver", "assessed", "k"]).rename(
+            columns={"area": area, "driver": "Driver"})
+        levels = {area: sorted(df[area].unique(), key=lambda c: (c == "Unknown", int(c) if c.isdigit() else 0, c)),
+                  "Driver": list(ds)}
         who = f"cohort {cohort}" if cohort else "the spine"
-        num = check_counts(df, "k", "la", "driver", title=f"Persons with each need, by local authority ({who})",
-                           name="places_need", rules=rules, levels=levels)
-        den = check_counts(df, "assessed", "la", "driver",
-                           title=f"Persons assessed for each need, by local authority ({who})",
-                           name="places_assessed", rules=rules, levels=levels)
-        rate = rate_table(num, den, title=f"Needs prevalence by local authority: per 100 assessed ({who})",
+        ver = spine_version(con)
+        within = f":cohort:{cohort}" if cohort else ""
+        by = area.split(" (")[0].lower()
+        num = check_counts(df, "k", area, "Driver", title=f"Persons with each need, by {by} ({who})",
+                           name="places_need", rules=rules, levels=levels, margins="row", measure_dims=["Driver"],
+                           population=f"spine{within}:need_{{Driver}}@{ver}", family=f"places_need_{geo}")
+        den = check_counts(df, "assessed", area, "Driver", title=f"Persons assessed for each need, by {by} ({who})",
+                           name="places_assessed", rules=rules, levels=levels, margins="row",
+                           measure_dims=["Driver"], population=f"spine{within}:assessed_{{Driver}}@{ver}",
+                           family=f"places_assessed_{geo}")
+        rate = rate_table(num, den, title=f"Needs prevalence by {by}: per 100 assessed ({who})",
                           name="places_prevalence", per=100)
         return [num, den, rate], []
     finally:

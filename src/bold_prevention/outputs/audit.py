@@ -407,10 +407,12 @@ def protect_release(outputs: Sequence[CheckedOutput], *, earlier: Sequence[CellS
     outs, consistent = _consistent_suppression(outs, earlier_sys)
     report.consistent = consistent
     extra: set[str] = set()
+    touched: set[str] | None = None
     for _ in range(max_rounds):
         current = system_of(outs)
         system = merge([current, earlier_sys])
-        own = {c.key for c in current.cells}
+        # the first round audits every group this release touches; later rounds only the groups just changed
+        own = {c.key for c in current.cells} if touched is None else touched
         report = audit_system(system, width=width, only_keys=own, report=report)
         if not report.findings:
             break
@@ -430,6 +432,7 @@ def protect_release(outputs: Sequence[CheckedOutput], *, earlier: Sequence[CellS
                 "earlier releases publish, and every cell that could protect it is already published",
                 hint="publish a coarser table (fewer categories, or a larger geography), or leave this table out")
         extra |= added_now
+        touched = added_now | {f.key for f in report.findings}
         outs = _suppress_keys(outs, added_now, LINKED_TABLES,
                               "suppressed by the release-wide audit so that a small count in a linked table cannot "
                               "be bounded from this release and the earlier ones")

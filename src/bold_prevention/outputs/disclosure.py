@@ -584,7 +584,13 @@ def _cell_keys(population: str | None, name: str, index: pd.Index, columns: pd.I
         for j, c in enumerate(columns):
             dims = dict(rv + ([] if one_way else _dim_values(c, col_names)))
             measures = {d: dims.pop(d) for d in measure_dims if d in dims}
-            p = pop.format(**measures) if measures else pop
+            if not measures:
+                p = pop
+            elif "{" in pop:
+                p = pop.format(**measures)
+            else:  # each measure value counts another population: it belongs before the version
+                base, _, ver = pop.partition("@")
+                p = base + "".join(f":{d}={v}" for d, v in sorted(measures.items())) + (f"@{ver}" if ver else "")
             tail = "".join(f"|{d}={v}" for d, v in sorted(dims.items()))
             keys[i, j] = p + tail
             fam[i, j] = p.split("@", 1)[0] + tail
@@ -659,8 +665,8 @@ def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleS
         if summed:
             raise InputError(f"table {title!r}: a total across {m!r} would add people once per {m} (the {m} "
                              "values are not a partition of the people counted)",
-                             hint=f"publish totals only over the other variable (margins='row' or 'column'), "
-                                  f"or none (margins=False)")
+                             hint="publish totals only over the other variable (margins='row' or 'column'), "
+                                  "or none (margins=False)")
     if mode in ("both", "row"):
         _check_total_labels(inner_df.index, f"table {title!r}")
     if mode in ("both", "column"):

@@ -225,8 +225,10 @@ def run_pipeline(config: PipelineConfig, project: Project, *, progress: Progress
                     if config.truth is not None else None)
         if res.partial:
             subtitle = ((subtitle + " ") if subtitle else "") + "PARTIAL: a non-critical source was missing or broken."
+        from ..outputs.ledger import ReleaseLedger
+
         write_checked_release(checked, folder, title=title, texts=texts, subtitle=subtitle, overwrite=True,
-                              command="bold demo")
+                              command="bold demo", ledger=ReleaseLedger.for_project(project))
         res.outputs["report (HTML)"] = folder / "report.html"
         res.outputs["spreadsheets (GSS style)"] = folder / "tables.xlsx"
         res.outputs["output-checking log"] = folder / "output-checking"
@@ -269,5 +271,9 @@ def _linkage_outputs(con, checked: list) -> None:
         left join spine.person_record r on r.source_table = 'la_residents' and r.record_id = l.resident_id
         group by 1, 2""").df()
     if len(df):
-        checked.append(check_counts(pd.DataFrame(df), "n", "band", "sex",
-                                    title="Local-authority residents linked to the justice spine, by band and sex"))
+        from ..cohorts.release import spine_version
+
+        df = pd.DataFrame(df).rename(columns={"band": "Link band", "sex": "Sex"})
+        checked.append(check_counts(df, "n", "Link band", "Sex",
+                                    title="Local-authority residents linked to the justice spine, by band and sex",
+                                    population=f"la_residents@{spine_version(con)}"))
