@@ -3,9 +3,11 @@
 Sequences, transitions, flows and funnels are frequency tables (ACRO: frequencies, including Sankey flows):
 counts are checked against the threshold, suppressed cells are protected from recovery through the totals, and
 counts are rounded; conversion rates and transition shares are computed from the checked counts, so they are
-suppressed wherever their numerator or denominator is. Kaplan-Meier curves are survival tables: steps are grouped
-and reported only while enough people are at risk. Median days between stages are not exported (order statistics
-of small groups can be disclosive); they stay in the analyst's console.
+suppressed wherever their numerator or denominator is. Kaplan-Meier curves are survival tables
+(:mod:`bold_prevention.outputs.survival`): steps of at least the threshold of events, reported only while enough
+people are at risk, counts rounded and survival recomputed from the published counts so the curve cannot be
+inverted, with ACRO's own verdict recorded beside ours. Median days between stages are not exported (order
+statistics of small groups can be disclosive); they stay in the analyst's console.
 """
 
 from __future__ import annotations
