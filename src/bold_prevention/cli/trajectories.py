@@ -237,8 +237,11 @@ def ew_list() -> None:
 
 def _report(r, project: Project) -> None:
     ev = r.card["evaluation"]
-    out.print(f"[bold]{r.model.version}[/]: tested on {ev['n']:,} index events ({ev['events']:,} outcomes) "
-              f"from {r.model.test_start}")
+    def shown(v) -> str:  # counts on the card are rounded, or withheld (None) below the threshold
+        return f"{v:,}" if isinstance(v, int | float) else "fewer than the threshold"
+
+    out.print(f"[bold]{r.model.version}[/]: tested on {shown(ev.get('n'))} index events ({shown(ev.get('events'))} "
+              f"outcomes) from {r.model.test_start}")
     t = Table(title="Test-period performance (95% bootstrap intervals)")
     t.add_column("measure")
     t.add_column("primary (gradient boosting)")
@@ -256,7 +259,7 @@ def _report(r, project: Project) -> None:
             out.print(f"band {b['band']}: {b['withheld']}")
         else:
             out.print(f"band {b['band']}: AUC {b['primary']['auc']['value']:.3f} (primary), "
-                      f"{b['baseline']['auc']['value']:.3f} (baseline) on {b['n']:,} index events")
+                      f"{b['baseline']['auc']['value']:.3f} (baseline) on {shown(b.get('n'))} index events")
     o = r.card.get("oracle")
     if o and "withheld" not in o:
         ok = o["primary"]["within_tolerance"]

@@ -400,3 +400,101 @@ def protect(grid: Grid, primary: np.ndarray) -> Protection:
             protects.pop(c, None)
             released.append(c)
     return Protection(supp, secondary, protects, released, unresolved)
+
+
+# --- optimal secondary suppression ------------------------------------------------------------------------------------
+
+#: Largest (primary cells x cells) for which secondary suppression is chosen by integer programming; larger tables
+#: use the graph heuristic of :func:`protect` (its result is audited exactly either way).
+OPTIMAL_LIMIT = 30_000
+
+
+def optimal_protect(grid: Grid, primary: np.ndarray, *, time_limit: float = 10.0) -> Protection | None:
+    """The fewest further cells (ties: the smallest total) whose suppression leaves every primary cell free to
+    move up and (above its lower bound) down, by integer programming (HiGHS through ``scipy.optimize.milp``).
+
+    Each primary cell needs a circulation through it in each direction over suppressed cells: one flow problem per
+    cell and direction over the table's network, every flow capped by the suppression variable of its cell. Returns
+    ``None`` when the table is too large or the solver finds no proven solution in time (the caller then uses the
+    heuristic)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    cells = [(int(i), int(j)) for i, j in np.ndindex(grid.shape)]
+    prim = [c for c in cells if primary[c]]
+    if not prim or not grid.has_constraints() or len(prim) * len(cells) > OPTIMAL_LIMIT:
+        return None
+    m = len(cells)
+    pos = {c: k for k, c in enumerate(cells)}
+    n_nodes = grid.sink + 1
+    can_down = np.array([grid.values[c] > grid.lb + 1e-9 for c in cells])
+    arcs = [grid.increase_arc(*c) for c in cells]
+    # variables: y (m), then for each (primary, direction) block: x_up (m), x_down (m)
+    incidence: list[tuple[int, int, float]] = []  # (node, variable offset in a block, +1 out / -1 in)
+    for k in range(m):
+        t, h = arcs[k]
+        if t == h:
+            continue
+        for off, (a_, b_) in ((0, (t, h)), (m, (h, t))):
+            if a_ < n_nodes - 1:
+                incidence.append((a_, off + k, 1.0))
+            if b_ < n_nodes - 1:
+                incidence.append((b_, off + k, -1.0))
+    blocks = [(p, d) for p in prim for d in (+1, -1) if d > 0 or can_down[pos[p]]]
+    nvar = m + len(blocks) * 2 * m
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    r = 0
+    ub = np.ones(nvar)
+    for b, (p, d) in enumerate(blocks):
+        base = m + b * 2 * m
+        kp = pos[p]
+        tail_p, head_p = arcs[kp]
+        if d < 0:
+            tail_p, head_p = head_p, tail_p
+        ub[base + kp] = 0.0   # p's own arcs carry nothing: the unit through p is the supply below
+        ub[base + m + kp] = 0.0
+        for k in range(m):
+            if not can_down[k]:
+                ub[base + m + k] = 0.0
+            for off in (0, m):  # x <= y
+                rows += [r, r]
+                cols += [base + off + k, k]
+                vals += [1.0, -1.0]
+                lo.append(-np.inf)
+                hi.append(0.0)
+                r += 1
+        # conservation: out - in = supply at every constrained node (the sink is free)
+        for node_row, off_k, v in incidence:
+            rows.append(r + node_row)
+            cols.append(base + off_k)
+            vals.append(v)
+        for node in range(n_nodes - 1):
+            supply = (1.0 if node == head_p else 0.0) - (1.0 if node == tail_p else 0.0)
+            lo.append(supply)
+            hi.append(supply)
+        r += n_nodes - 1
+    lb_vec = np.zeros(nvar)
+    for c in prim:
+        lb_vec[pos[c]] = 1.0
+    top = max(float(grid.values.max()), 1.0)
+    cost = np.zeros(nvar)
+    cost[:m] = [0.0 if primary[c] else 1.0 + 0.5 * grid.values[c] / (top * m) for c in cells]
+    a = coo_matrix((vals, (rows, cols)), shape=(r, nvar)).tocsr()
+    integrality = np.zeros(nvar)
+    integrality[:m] = 1
+    res = milp(cost, constraints=LinearConstraint(a, lo, hi), integrality=integrality,
+               bounds=Bounds(lb_vec, ub), options={"time_limit": time_limit, "disp": False})
+    if res.x is None or res.status not in (0,):
+        return None
+    supp = np.zeros(grid.shape, dtype=bool)
+    for k, c in enumerate(cells):
+        supp[c] = res.x[k] > 0.5
+    supp |= primary
+    if (recoverable(grid, supp) & primary).any():  # the flows said otherwise: trust the exact audit
+        return None
+    secondary = supp & ~primary
+    return Protection(supp, secondary, {tuple(int(x) for x in c): None for c in np.argwhere(secondary)}, [], [])

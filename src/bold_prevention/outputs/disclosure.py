@@ -605,6 +605,12 @@ def _apply_protection(full: np.ndarray, primary: np.ndarray, primary_rules: np.n
     grid = _grid_for(full, margins, one_way, lb)
     if rules.secondary and margins:
         prot = _protect.protect(grid, primary)
+        best = _protect.optimal_protect(grid, primary) if prot.secondary.any() else None
+        method = "the graph heuristic (table too large for the optimiser)"
+        if best is not None and int(best.secondary.sum()) <= int(prot.secondary.sum()):
+            prot = best
+            method = "integer programming (the fewest further cells)"
+        log.append(LogEntry(SECONDARY, "checked", f"secondary cells chosen by {method}"))
         supp = prot.suppressed
         for c, target in prot.protects.items():
             cell_rules[c] = _join(cell_rules[c], SECONDARY)
