@@ -336,9 +336,12 @@ def _load(proj: Project, source_dir, *, snapshot_date, progress, datasets, delim
     except BaseException:
         try:
             con.execute("ROLLBACK")
-        except duckdb.Error:
+        except (duckdb.Error, OSError):
             pass
-        _close(con, staging_path)
+        try:
+            _close(con, staging_path)
+        except (duckdb.Error, OSError):
+            pass
         _forget_new_warehouse(proj, existed)
         raise
     if committed:
@@ -382,9 +385,10 @@ def _close(con: duckdb.DuckDBPyConnection, staging_path: Path) -> None:
         con.execute(f"DETACH {STAGING}")
     except duckdb.Error:
         pass
-    con.close()
-    for p in (staging_path, staging_path.with_name(staging_path.name + ".wal")):
-        p.unlink(missing_ok=True)
+    finally:
+        con.close()
+        for p in (staging_path, staging_path.with_name(staging_path.name + ".wal")):
+            p.unlink(missing_ok=True)
 
 
 def _snapshot_notes(result: LoadResult, prev: dict[str, dict], snap: date) -> None:
