@@ -648,7 +648,7 @@ def _drift(con, staged, tc, result: LoadResult, prev: dict[str, dict], policy: P
         if tl.status != "loaded":
             continue
         cols = profiled_columns(tc[name], plan.present)
-        prof = profile(con, _staged_name(name), cols)
+        prof = profile(con, _staged_name(name), cols, {c: tc[name].column(c).codes for c in cols})
         result._profiles[name] = prof  # type: ignore[attr-defined]
         p = prev.get(name)
         if not p or p["status"] != "loaded":

@@ -466,11 +466,27 @@ def profiled_columns(contract: TableContract, present: set[str]) -> list[str]:
             if c.name in present and not c.identifier and c.dtype == "string" and (c.codes or c.role == "sex")]
 
 
-def profile(con, staged: str, columns: list[str]) -> list[tuple[str, str, int]]:
-    """``(column, value, rows)`` for each category of each column (``(missing)`` for nulls), in one scan."""
+OTHER_VALUE = "(not in the code list)"
+
+
+def profile(con, staged: str, columns: list[str], codes: dict[str, tuple[str, ...] | None] | None = None
+            ) -> list[tuple[str, str, int]]:
+    """``(column, value, rows)`` for each category of each column (``(missing)`` for nulls), in one scan.
+
+    Values outside the column's code list are counted together as ``(not in the code list)`` (and, for a column
+    without a code list, values longer than two characters): a misaligned file can put names or postcodes in a
+    coded column, and profiles are kept in ``meta.profiles``.
+    """
     if not columns:
         return []
-    cols = ", ".join(f"coalesce({q(c)}, '(missing)') AS {q(c)}" for c in columns)
+
+    def cat(c: str) -> str:
+        allowed = (codes or {}).get(c)
+        keep = (f"{q(c)} IN ({', '.join(lit(v) for v in allowed)})" if allowed else f"length({q(c)}) <= 2")
+        return (f"CASE WHEN {q(c)} IS NULL THEN '(missing)' WHEN {keep} THEN {q(c)} "
+                f"ELSE {lit(OTHER_VALUE)} END AS {q(c)}")
+
+    cols = ", ".join(cat(c) for c in columns)
     unpiv = ", ".join(q(c) for c in columns)
     rows = con.execute(
         f"SELECT col, val, count(*) FROM (UNPIVOT (SELECT {cols} FROM {staged}) ON {unpiv} "
