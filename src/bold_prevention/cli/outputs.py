@@ -77,11 +77,13 @@ def check_cmd(
     rows: str = typer.Option(..., "--rows", "-r", help="Row variable(s), comma-separated."),
     columns: str | None = typer.Option(None, "--columns", "-c", help="Column variable(s), comma-separated."),
     title: str | None = typer.Option(None, "--title", help="Table title (default: from the file name)."),
-    profile: str = typer.Option("default", "--profile", help="Rule set: default, ons_10_5 or opensafely, or a rules "
+    profile: str = typer.Option("default", "--profile", help="Rule set: default, ons_10_5, ons_cell_key or opensafely, or a rules "
                                 "YAML file."),
     threshold: int | None = typer.Option(None, "--threshold", help="Override the count threshold."),
     round_base: int | None = typer.Option(None, "--round", help="Override the rounding base (0: no rounding)."),
     no_totals: bool = typer.Option(False, "--no-totals", help="Publish the cells without row/column totals."),
+    cell_key: str | None = typer.Option(None, "--cell-key", help="Column of cell keys (the sum of the records' keys "
+                                        "0-255), for the cell-key profile (--profile ons_cell_key)."),
     multi_response: str | None = typer.Option(None, "--multi-response", help="A column variable whose categories "
                                               "are not a partition (a person can be in several): no total across "
                                               "it is published."),
@@ -101,7 +103,8 @@ def check_cmd(
     name = title or table.stem.replace("_", " ").capitalize()
     row_vars = [r.strip() for r in rows.split(",") if r.strip()]
     col_vars = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
-    missing = [c for c in [count_column, *row_vars, *col_vars] if c not in df.columns]
+    missing = [c for c in [count_column, *row_vars, *col_vars, *([cell_key] if cell_key else [])]
+               if c not in df.columns]
     if missing:
         raise InputError(f"{table.name}: column(s) {', '.join(map(repr, missing))} not found",
                          hint=f"the file's columns are: {', '.join(map(str, df.columns[:30]))}")
@@ -118,7 +121,8 @@ def check_cmd(
                              hint="name a variable passed to --rows or --columns")
         measure = [multi_response]
     checked = check_counts(df, count_column, row_vars, col_vars or None, title=name, rules=rules, margins=margins,
-                           source=table.name, measure_dims=measure, population=f"file:{table.name}")
+                           source=table.name, measure_dims=measure, population=f"file:{table.name}",
+                           cell_key=cell_key)
     paths = write_release([checked], out_dir, title=name, source=table.name, overwrite=overwrite,
                           command=f"bold outputs check {table.name}")
     console.print(f"[bold]{escape(checked.title)}[/]: {escape(checked.public_summary())}")

@@ -111,7 +111,7 @@ def system_of(outputs: Sequence[CheckedOutput]) -> CellSystem:
                     sysm.cells.append(CellRecord(
                         str(keys[i, j]), str(fam[i, j]), out.family, _label(row), _label(col),
                         "published" if pub else "suppressed", float(data[i, j]) if pub else None,
-                        (not pub) and _is_primary(crules[i, j]), r.threshold, r.round_base, r.zeros_disclosive))
+                        (not pub) and _is_primary(crules[i, j]), r.threshold, r.uncertainty_base, r.zeros_disclosive))
             for parent, children in st["constraints"]:
                 sysm.constraints.append((str(keys[parent]), tuple(str(keys[c]) for c in children)))
     for out in outputs:

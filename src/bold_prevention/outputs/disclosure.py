@@ -42,6 +42,7 @@ import pandas as pd
 from ..errors import DisclosureError, InputError
 from . import _protect
 from .rules import (
+    CELL_KEY,
     CHECKED_ONLY,
     DERIVED,
     INTEGRITY,
@@ -653,7 +654,8 @@ def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleS
                           name: str | None, title: str, subtitle: str | None, source: str | None, units: str | None,
                           dimensions: Sequence[str], kind: Kind = "frequency", method: str = "crosstab",
                           extra_log: Sequence[LogEntry] = (), population: str | None = None,
-                          measure_dims: Sequence[str] = (), family: str | None = None) -> CheckedOutput:
+                          measure_dims: Sequence[str] = (), family: str | None = None,
+                          cell_keys: np.ndarray | None = None) -> CheckedOutput:
     inner = inner_df.to_numpy(dtype=float)
     if inner.size == 0:
         raise InputError(f"table {title!r} has no cells", hint="check the filters that produced it")
@@ -699,6 +701,11 @@ def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleS
     log.append(LogEntry(ZEROS, "checked", (f"{n_zero} zero cell(s) suppressed" if rules.zeros_disclosive
                                            else "zeros are not disclosive under this rule set: true zeros published")))
     lb = 0.0 if rules.zeros_disclosive else 1.0
+    if rules.method == "cell-key":
+        return _cell_key_output(inner_df, full, mode, one_way, rules, cell_keys, index, columns, log, name=name,
+                                title=title, subtitle=subtitle, source=source, units=units, dimensions=dimensions,
+                                kind=kind, method=method, population=population, measure_dims=measure_dims,
+                                family=family)
     supp, cell_rules = _apply_protection(full, low, primary_rules, rules, mode, one_way, lb, index, columns,
                                          log, review)
     published = np.where(supp, np.nan, full)
@@ -714,6 +721,42 @@ def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleS
                          cell_rules=pd.DataFrame(cell_rules, index=index, columns=columns), log=log, rules=rules,
                          subtitle=subtitle, source=source, units=units or "count", dimensions=dimensions,
                          decimals=0, review=review, method=method, has_totals=mode is not None,
+                         keys=keys, family_keys=family_keys, constraints=_constraints_for(full.shape, mode, one_way),
+                         exact=full, population=population, family=family)
+
+
+def _cell_key_output(inner_df: pd.DataFrame, full: np.ndarray, mode: MarginMode, one_way: bool, rules: RuleSet,
+                     cell_keys: np.ndarray | None, index: pd.Index, columns: pd.Index, log: list[LogEntry], *,
+                     name: str | None, title: str, subtitle: str | None, source: str | None, units: str | None,
+                     dimensions: Sequence[str], kind: Kind, method: str, population: str | None,
+                     measure_dims: Sequence[str], family: str | None) -> CheckedOutput:
+    """The cell-key method: perturb each cell by its cell key (totals by the sum of their cells' keys), then
+    suppress what falls below the threshold. No rounding and no secondary suppression."""
+    from . import cellkey
+
+    if cell_keys is None:
+        raise InputError(f"table {title!r}: the cell-key method needs the cell keys of the cells",
+                         hint="pass record_key='<column of record keys 0-255>' to frequency_table (see "
+                              "bold_prevention.outputs.cellkey.record_keys), or cell_key='<column>' to check_counts")
+    ck = np.asarray(cell_keys, dtype=np.int64).reshape(inner_df.shape)
+    keys_full = _full_grid(ck.astype(float), mode, one_way).astype(np.int64)
+    ptable = cellkey.read_ptable(rules.ptable) if rules.ptable else cellkey.default_ptable(rules.threshold,
+                                                                                            rules.max_noise)
+    perturbed = cellkey.perturb(full, keys_full, ptable).astype(float)
+    supp = np.vectorize(rules.is_low)(perturbed)
+    crules = np.where(supp, np.where(full == 0, f"{ZEROS};{MIN_THRESHOLD}", MIN_THRESHOLD), "").astype(object)
+    for i, j in np.argwhere(supp):
+        log.append(LogEntry(MIN_THRESHOLD, "suppress", f"below the threshold of {rules.threshold} after perturbation",
+                            _label(index[i]), _label(columns[j])))
+    log.append(LogEntry(CELL_KEY, "checked", "every cell perturbed by the p-table entry of its value and cell key "
+                        "(totals by the sum of their cells' keys): the same cell gets the same noise in every table"))
+    keys, family_keys = _cell_keys(population, _slug(name or title), index, columns, one_way, measure_dims)
+    data = pd.DataFrame(np.where(supp, np.nan, perturbed), index=index, columns=columns)
+    symbols = pd.DataFrame(np.where(supp, SUPPRESSED, ""), index=index, columns=columns)
+    return CheckedOutput(_SEAL, name=name, title=title, kind=kind, data=data, symbols=symbols,
+                         cell_rules=pd.DataFrame(crules, index=index, columns=columns), log=log, rules=rules,
+                         subtitle=subtitle, source=source, units=units or "count", dimensions=dimensions,
+                         decimals=0, method=f"{method} (cell-key perturbation)", has_totals=mode is not None,
                          keys=keys, family_keys=family_keys, constraints=_constraints_for(full.shape, mode, one_way),
                          exact=full, population=population, family=family)
 
@@ -771,17 +814,21 @@ def frequency_table(data: Any, index: str | Sequence[str], columns: str | Sequen
                     title: str, name: str | None = None, rules: RuleSet | str | None = None, margins: bool | str = True,
                     levels: Mapping[str, Sequence[Any]] | None = None, subtitle: str | None = None,
                     source: str | None = None, value_label: str = "Count", population: str | None = None,
-                    measure_dims: Sequence[str] = (), family: str | None = None) -> CheckedOutput:
+                    measure_dims: Sequence[str] = (), family: str | None = None,
+                    record_key: str | None = None) -> CheckedOutput:
     """Count rows of microdata by ``index`` (and ``columns``) and check the table, as ACRO's ``crosstab`` does.
 
     Every combination of the levels is a cell (zeros included); missing values form a ``Not known`` level.
     ``levels`` fixes the categories (and their order) of a column, e.g. to show structural categories.
+    ``record_key`` names a column of record keys (0-255) for the cell-key method (rule set ``method: cell-key``).
     """
     rows, cols = _as_list(index), _as_list(columns)
     if not rows:
         raise InputError(f"table {title!r}: no row variable given", hint="pass index='column name'")
-    df = _key_frame(_to_pandas(data, rows + cols, f"table {title!r}"), rows + cols, levels)
+    extra = [record_key] if record_key else []
+    df = _key_frame(_to_pandas(data, rows + cols + extra, f"table {title!r}"), rows + cols, levels)
     counts = df.groupby(rows + cols, observed=False).size()
+    ckeys = (df.groupby(rows + cols, observed=False)[record_key].sum() if record_key else None)
     if cols:
         wide = counts.unstack(cols, fill_value=0)
         if len(rows) == 1:
@@ -791,33 +838,39 @@ def frequency_table(data: Any, index: str | Sequence[str], columns: str | Sequen
         return _frequency_from_inner(wide.astype(float), one_way=False, rules=get_rules(rules), margins=margins,
                                      name=name, title=title, subtitle=subtitle, source=source, units="count",
                                      dimensions=rows + cols, population=population,
-                                     measure_dims=measure_dims, family=family)
+                                     measure_dims=measure_dims, family=family,
+                                     cell_keys=_wide_keys(ckeys, cols, wide))
     series = counts.astype(float)
     if len(rows) == 1:
         series.index = pd.Index(list(series.index), name=rows[0], dtype=object)
     return _frequency_from_inner(series.to_frame(value_label), one_way=bool(margins), rules=get_rules(rules),
                                  margins=margins, name=name, title=title, subtitle=subtitle, source=source,
                                  units="count", dimensions=rows, population=population,
-                                 measure_dims=measure_dims, family=family)
+                                 measure_dims=measure_dims, family=family,
+                                 cell_keys=None if ckeys is None else ckeys.to_numpy().reshape(-1, 1))
 
 
 def check_counts(table: Any, count: str, index: str | Sequence[str], columns: str | Sequence[str] | None = None, *,
                  title: str, name: str | None = None, rules: RuleSet | str | None = None, margins: bool | str = True,
                  levels: Mapping[str, Sequence[Any]] | None = None, subtitle: str | None = None,
                  source: str | None = None, value_label: str = "Count", population: str | None = None,
-                 measure_dims: Sequence[str] = (), family: str | None = None) -> CheckedOutput:
+                 measure_dims: Sequence[str] = (), family: str | None = None,
+                 cell_key: str | None = None) -> CheckedOutput:
     """Check an aggregated long table (one row per cell, ``count`` holding the number of people or records).
 
-    Combinations missing from the table are zero cells. Duplicate combinations are added together.
+    Combinations missing from the table are zero cells. Duplicate combinations are added together. ``cell_key``
+    names a column of cell keys (the sum of the records' keys) for the cell-key method.
     """
     rows, cols = _as_list(index), _as_list(columns)
-    df = _key_frame(_to_pandas(table, rows + cols + [count], f"table {title!r}"), rows + cols, levels)
+    extra = [cell_key] if cell_key else []
+    df = _key_frame(_to_pandas(table, rows + cols + [count] + extra, f"table {title!r}"), rows + cols, levels)
     vals = pd.to_numeric(df[count], errors="coerce")
     if vals.isna().any():
         raise InputError(f"table {title!r}: column {count!r} has missing or non-numeric counts",
                          hint="fill empty counts with 0 and make sure the column holds numbers")
     df = df.assign(**{count: vals})
     agg = df.groupby(rows + cols, observed=False)[count].sum()
+    ckeys = (df.groupby(rows + cols, observed=False)[cell_key].sum() if cell_key else None)
     if cols:
         wide = agg.unstack(cols, fill_value=0)
         if len(rows) == 1:
@@ -827,13 +880,22 @@ def check_counts(table: Any, count: str, index: str | Sequence[str], columns: st
         return _frequency_from_inner(wide.astype(float), one_way=False, rules=get_rules(rules), margins=margins,
                                      name=name, title=title, subtitle=subtitle, source=source, units="count",
                                      dimensions=rows + cols, population=population,
-                                     measure_dims=measure_dims, family=family)
+                                     measure_dims=measure_dims, family=family,
+                                     cell_keys=_wide_keys(ckeys, cols, wide))
     if len(rows) == 1:
         agg.index = pd.Index(list(agg.index), name=rows[0], dtype=object)
     return _frequency_from_inner(agg.astype(float).to_frame(value_label), one_way=bool(margins), rules=get_rules(rules),
                                  margins=margins, name=name, title=title, subtitle=subtitle, source=source,
                                  units="count", dimensions=rows, population=population,
-                                 measure_dims=measure_dims, family=family)
+                                 measure_dims=measure_dims, family=family,
+                                 cell_keys=None if ckeys is None else ckeys.to_numpy().reshape(-1, 1))
+
+
+def _wide_keys(ckeys: pd.Series | None, cols: list[str], wide: pd.DataFrame) -> np.ndarray | None:
+    """Cell keys in the shape of the wide table of counts."""
+    if ckeys is None:
+        return None
+    return ckeys.unstack(cols, fill_value=0).to_numpy().reshape(wide.shape)
 
 
 # --- magnitude tables ---------------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ MODEL_DOF = "model-min-dof"
 MODEL_INDIVIDUAL = "model-no-individual-values"
 LINKED_TABLES = "linked-tables"
 CONSISTENT = "consistent-suppression"
+CELL_KEY = "cell-key-perturbation"
 RELEASE_CONFLICT = "release-conflict"
 ACRO_SURVIVAL = "acro-survival-check"
 
@@ -122,6 +123,10 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "Every count of a release, with the project's earlier releases, is audited as one system: cells shared "
          "between tables, totals, rates and rounding. Further cells are suppressed until no small count can be "
          "bounded more closely than the protection width by linear and integer programming."),
+    Rule(CELL_KEY, "Cell-key perturbation", None,
+         "Each count is perturbed by the p-table entry of its value and cell key (the sum of its records' keys), "
+         "so the same cell gets the same noise wherever it is published; counts below the threshold after "
+         "perturbation are suppressed (the ONS method)."),
     Rule(CONSISTENT, "Consistent suppression across releases", None,
          "A cell suppressed as a small count in an earlier release of the same table (another band or snapshot) "
          "is suppressed again when its new value would let the old one be estimated within the rounding."),
@@ -168,6 +173,13 @@ class RuleSet:
     """Decimal places of published rates and percentages."""
     magnitude_decimals: int = 2
     """Decimal places of published sums and means."""
+    method: str = "suppress-round"
+    """``suppress-round`` (threshold, secondary suppression, rounding) or ``cell-key`` (ONS cell-key perturbation:
+    noise from a p-table by cell key, then the threshold; for many overlapping tables)."""
+    ptable: str | None = None
+    """Cell-key method: a p-table CSV (``pcv``, ``ckey``, ``pvalue``); ``None``: the toolkit's default p-table."""
+    max_noise: int = 2
+    """Cell-key method with the default p-table: the largest perturbation either way."""
     min_interval: int | None = None
     """The narrowest interval an attacker may bound a suppressed small count to, from everything a release and the
     project's earlier releases publish (``None``: the rounding base, or 1 without rounding)."""
@@ -186,6 +198,10 @@ class RuleSet:
             v = getattr(self, p)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise bad(p, f"must be a whole number of at least 1 or empty, got {v!r}")
+        if self.method not in ("suppress-round", "cell-key"):
+            raise bad("method", f"must be 'suppress-round' or 'cell-key', got {self.method!r}")
+        if not isinstance(self.max_noise, int) or isinstance(self.max_noise, bool) or not 0 <= self.max_noise <= 10:
+            raise bad("max_noise", f"must be a whole number from 0 to 10, got {self.max_noise!r}")
         if not (isinstance(self.nk_k, int | float) and 0 < self.nk_k <= 1):
             raise bad("nk_k", f"must be a fraction in (0, 1], got {self.nk_k!r}")
         if not (isinstance(self.p_ratio, int | float) and 0 <= self.p_ratio < 1):
@@ -196,6 +212,12 @@ class RuleSet:
                 raise bad(p, f"must be a whole number from 0 to 10, got {v!r}")
 
     # --- derived values ---
+    @property
+    def uncertainty_base(self) -> int | None:
+        """How far a published count may be from the truth, as a rounding base: the rounding base, or for the
+        cell-key method the width of the perturbation (2 x max_noise + 1)."""
+        return self.round_base if self.method != "cell-key" else 2 * self.max_noise + 1
+
     @property
     def protection_width(self) -> int:
         """Bounds on a suppressed small count must be at least this far apart (see ``min_interval``)."""
@@ -278,6 +300,12 @@ PROFILES: dict[str, RuleSet] = {
         name="ons_10_5",
         description="ONS 10-5 rule: counts below 10 suppressed, others rounded to the nearest 5; true zeros shown",
         zeros_disclosive=False,
+    ),
+    "ons_cell_key": RuleSet(
+        name="ons_cell_key",
+        description="ONS cell-key perturbation: each cell perturbed by up to 2 either way by its cell key, counts "
+                    "below 10 suppressed; consistent across overlapping tables",
+        method="cell-key", secondary=False,
     ),
     "opensafely": RuleSet(
         name="opensafely",
