@@ -142,7 +142,7 @@ def test_one_way_table_total_does_not_reveal_a_suppressed_cell(cells):
 
 
 @settings(max_examples=60, deadline=None)
-@given(inner=count_tables(), profile=st.sampled_from(sorted(PROFILES)))
+@given(inner=count_tables(), profile=st.sampled_from(sorted(p for p, r in PROFILES.items() if r.method != "cell-key")))
 def test_rounding_and_threshold_properties(inner, profile):
     rules = get_rules(profile)
     df = pd.DataFrame(inner, index=[f"r{i}" for i in range(inner.shape[0])],
