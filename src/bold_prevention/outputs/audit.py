@@ -325,13 +325,17 @@ def _solve_bounds(model: _Model, targets: list[int], report: AuditReport) -> dic
             milp.run()
             report.milp_solves += 1
             optimal = milp.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            feasible = milp.getInfo().primal_solution_status == 2
             best = float(milp.getInfo().objective_function_value)
             milp.changeColCost(t, 0.0)
-            if optimal:
-                bounds.append(round(best))
-            else:  # not proven: keep the linear bound rounded inwards (the attacker could do no better)
-                bounds.append(math.ceil(val - 1e-9) if sense == highspy.ObjSense.kMinimize else math.floor(val + 1e-9))
-        out[t] = (float(bounds[0]), float(bounds[1]))
+            # optimal: the attacker's exact bound. Otherwise an integer solution found in time is a value the cell
+            # can take, so the attacker's bounds are at least that far apart; with none, count the cell as pinned.
+            bounds.append(round(best) if (optimal or feasible) else None)
+        if None in bounds:
+            mid = float(np.clip(0.0, model.lo[t], model.hi[t]))
+            out[t] = (mid, mid)
+        else:
+            out[t] = (float(bounds[0]), float(bounds[1]))
     return out
 
 
