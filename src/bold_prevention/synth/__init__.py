@@ -18,7 +18,7 @@ The model and every parameter are documented in :mod:`bold_prevention.synth.para
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from .. import __version__
 from ..datafirst import MODEL
+from ..datafirst.waves import WAVE_MODEL
 from ..errors import InputError, OutputExistsError
 from ..files import atomic_dir
 from .common import Frame, hex_ids
@@ -33,7 +34,7 @@ from .params import NEEDS, OASYS_PROXY_RULES, SynthParams
 from .writer import FORMATS, Manifest, TableEntry, Writer, to_arrow
 
 __all__ = ["generate", "check_request", "SynthParams", "Manifest", "TableEntry", "NEEDS", "OASYS_PROXY_RULES", "MAX_PERSONS",
-           "STAGES"]
+           "STAGES", "WAVE_STAGE", "check_sources", "stages_for"]
 
 #: Largest population accepted (memory grows about 3 GB per million persons at peak).
 MAX_PERSONS = 20_000_000
@@ -48,6 +49,9 @@ _ESTIMATED_ID = {
     "moj_probation_flatfile": "estimated_offender_id",
     "oasys_assessments_metadata": "estimated_offender_id",
 }
+
+#: The extra progress stage of a run with wave sources (before writing the extracts).
+WAVE_STAGE = "wave sources"
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -93,8 +97,13 @@ def check_request(out_dir: str | os.PathLike, persons: int, seed: int, fmt: str 
 
 def generate(out_dir: str | os.PathLike, persons: int = 1000, seed: int = 0, fmt: str = "parquet",
              overwrite: bool = False, params: SynthParams | None = None,
-             progress: ProgressFn | None = None) -> Manifest:
+             progress: ProgressFn | None = None, sources: Sequence[str] = ()) -> Manifest:
     """Generate a synthetic population of ``persons`` persons and write its Data First-shaped extracts.
+
+    ``sources``: Wave 1-2 sources to add (keys of :data:`bold_prevention.datafirst.waves.WAVE_SOURCES`, e.g.
+    ``("npd", "dwp", "hmrc", "hes", "ndtms", "deaths")``); their files go to ``<out>/waves/`` with their records in
+    ``truth_record`` and the truth tables ``truth_child_parent`` and ``truth_death``. None by default (the default
+    output is unchanged).
 
     Same ``seed`` (and parameters) gives byte-identical files. Raises :class:`~bold_prevention.errors.InputError`
     for invalid inputs and :class:`~bold_prevention.errors.OutputExistsError` if ``out_dir`` exists and
@@ -102,23 +111,44 @@ def generate(out_dir: str | os.PathLike, persons: int = 1000, seed: int = 0, fmt
     """
     P = check_request(out_dir, persons, seed, fmt, overwrite, params)
     persons, seed = int(persons), int(seed)
+    sources = check_sources(sources)
     step = {"i": 0}
+    stages = stages_for(sources)
 
     def report(stage: str) -> None:
         step["i"] += 1
         if progress is not None:
-            progress(stage, step["i"], len(STAGES))
+            progress(stage, step["i"], len(stages))
 
     out = Path(out_dir)
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        manifest = _generate_into(Path(tmp), out.absolute(), persons, seed, fmt, P, report)
+        manifest = _generate_into(Path(tmp), out.absolute(), persons, seed, fmt, P, report, sources)
     return Manifest(path=out.absolute(), seed=manifest.seed, persons=manifest.persons, format=manifest.format,
                     parameters=manifest.parameters, tables=manifest.tables, truth=manifest.truth,
                     generator=manifest.generator, summary=manifest.summary)
 
 
+def check_sources(sources: Sequence[str] | None) -> tuple[str, ...]:
+    """The wave sources asked for, validated (an InputError names an unknown one)."""
+    from ..datafirst.waves import WAVE_SOURCES
+
+    out = tuple(dict.fromkeys(str(s).strip() for s in (sources or ()) if str(s).strip()))
+    bad = [s for s in out if s not in WAVE_SOURCES]
+    if bad:
+        raise InputError(f"unknown wave source(s): {', '.join(bad)}",
+                         hint=f"choose from: {', '.join(WAVE_SOURCES)} (or --waves 1,2)")
+    return tuple(k for k in WAVE_SOURCES if k in out)
+
+
+def stages_for(sources: Sequence[str]) -> tuple[str, ...]:
+    """The progress stages of a run (the wave stage only when wave sources are asked for)."""
+    if not sources:
+        return STAGES
+    return STAGES[:-2] + (WAVE_STAGE,) + STAGES[-2:]
+
+
 def _generate_into(root: Path, final: Path, persons: int, seed: int, fmt: str, P: SynthParams,
-                   report: Callable[[str], None]) -> Manifest:
+                   report: Callable[[str], None], wave_sources: tuple[str, ...] = ()) -> Manifest:
     from .civil import civil_frames
     from .events import simulate_justice
     from .family import family_frames
@@ -158,7 +188,8 @@ def _generate_into(root: Path, final: Path, persons: int, seed: int, fmt: str, P
     report("family and civil")
     for f in local_authority_frames(pop, P, seed).values():
         write(f)
-    for f in education_frames(pop, P, seed).values():
+    edu = education_frames(pop, P, seed)
+    for f in edu.values():
         write(f)
     report("local authority and education")
 
@@ -202,6 +233,14 @@ def _generate_into(root: Path, final: Path, persons: int, seed: int, fmt: str, P
     # probation requirements carry the estimated id of their event
     rq = frames["moj_probation_rqmnts"]
     rq.columns["estimated_offender_id"] = estimated["moj_probation_flatfile"].take(pa.array(rq.parent))
+    wave_truth: dict[str, pa.Table] = {}
+    if wave_sources:
+        from .waves import wave_frames
+
+        wave_truth = wave_frames(pop, P, seed, wave_sources, J=J, frames=frames, pupil=edu["npd_pupil"],
+                                 writer=writer, record_parts=record_parts)
+        report(WAVE_STAGE)
+    del edu
     for t in MODEL.tables:
         if t.name in frames:
             write(frames.pop(t.name))
@@ -219,16 +258,20 @@ def _generate_into(root: Path, final: Path, persons: int, seed: int, fmt: str, P
         (USE_CASES[1], "civil_parties", poss_rec, possession["person"].to_numpy().astype(np.int64),
          possession["t0"].to_numpy(), possession["probability"].to_numpy(), possession["outcome"].to_numpy()),
     ], ids))
+    for name, table in wave_truth.items():
+        writer.write_truth(name, table)
     missing = [t.name for t in MODEL.tables if t.name not in writer.tables]
     if missing:
         raise InputError(f"internal error: no output for tables {missing}")
-    summary = {
+    summary: dict = {
         "households": int(len(pop.hh_first)),
         "persons_with_magistrates_case": int(len(np.unique(J.cases.person))),
         "need_prevalence": {d: round(float(pop.need[:, i].mean()), 4) for i, d in enumerate(NEEDS)},
     }
+    if wave_sources:
+        summary["wave_sources"] = list(wave_sources)
     manifest = Manifest(path=final, seed=seed, persons=persons, format=fmt, parameters=P.to_dict(),
-                        tables=dict(sorted(writer.tables.items(), key=lambda kv: MODEL.table_names.index(kv[0]))),
+                        tables=dict(sorted(writer.tables.items(), key=lambda kv: WAVE_MODEL.table_names.index(kv[0]))),
                         truth=writer.truth, generator=f"bold_prevention {__version__}", summary=summary)
     writer.write_manifest(manifest)
     report("truth and manifest")

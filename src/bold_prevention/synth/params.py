@@ -332,6 +332,36 @@ class SynthParams:
     #: Children-in-need referrals per pupil-year before need effects.
     npd_cin_rate: float = 0.01
 
+    # ---------------------------------------------------------------------------------------------- Waves 1 and 2
+    #: (Used only when wave sources are asked for: ``bold synth --waves`` / ``--sources``.)
+    #: Looked-after episodes and child protection plans per pupil-year, before need effects.
+    npd_cla_rate: float = 0.003
+    npd_cp_rate: float = 0.005
+    #: Drug treatment referrals per person-year (16-80) before the substance-misuse, offending and sex effects.
+    ndtms_rate: float = 0.0008
+    #: Deaths per person-year at age 50 before need effects (the rate grows about 9% per year of age).
+    death_base_rate: float = 0.002
+    #: Probability of death in the 12 months after leaving drug treatment (excess mortality after exit).
+    death_after_treatment_exit: float = 0.02
+    #: Benefit spells per adult-year (18-66) before need effects: jobseeker (JSA, later UC), health (ESA, later
+    #: UC), disability (PIP).
+    dwp_jobseeker_rate: float = 0.03
+    dwp_health_rate: float = 0.01
+    dwp_pip_rate: float = 0.006
+    #: Share of DWP and HMRC event records with the NINO missing, and with one digit mistyped.
+    nino_missing_rate: float = 0.02
+    nino_mistyped_rate: float = 0.01
+    #: PAYE employments started per person-year (16-70) before need effects (RTI from 6 April 2013).
+    paye_employment_rate: float = 0.03
+    #: Share of households with children that do not claim Child Benefit.
+    child_benefit_opt_out: float = 0.1
+    #: Hospital admissions, A&E attendances and mental-health episodes of care per person-year before effects.
+    hes_admission_rate: float = 0.06
+    ae_attendance_rate: float = 0.2
+    mh_episode_rate: float = 0.004
+    #: Share of hospital and mental-health records without an NHS number.
+    nhs_number_missing_rate: float = 0.005
+
     # ---------------------------------------------------------------------------------------------- identifiers
     #: Identifier error rates per source group (see :func:`_profile` for the keys). Family and civil records are
     #: sparser and weaker, as the Data First user guide warns.
@@ -473,14 +503,17 @@ class SynthParams:
                      "la_pilot_share", "move_within_lad", "mags_conviction_rate", "appeal_rate",
                      "crown_conviction_rate", "remand_share", "mags_custody_rate", "crown_custody_rate",
                      "release_point", "recall_rate", "oasys_missing_rate", "oasys_dk_rate", "la_duplicate_rate",
-                     "npd_absence_base"):
+                     "npd_absence_base", "death_after_treatment_exit", "nino_missing_rate",
+                     "nino_mistyped_rate", "child_benefit_opt_out", "nhs_number_missing_rate"):
             prob(name, getattr(self, name))
         if self.release_point <= 0:
             raise bad("release_point", "must be above 0")
         for name in ("move_rate", "offence_base_rate", "offence_max_rate", "prior_years", "release_hazard_base",
                      "possession_base_rate", "money_claim_rate", "private_law_rate", "public_law_rate", "fla_rate",
                      "divorce_rate", "la_contact_rate", "npd_exclusion_rate", "npd_cin_rate",
-                     "xjs_weak_source_multiplier"):
+                     "xjs_weak_source_multiplier", "npd_cla_rate", "npd_cp_rate", "ndtms_rate", "death_base_rate",
+                     "dwp_jobseeker_rate", "dwp_health_rate", "dwp_pip_rate", "paye_employment_rate",
+                     "hes_admission_rate", "ae_attendance_rate", "mh_episode_rate"):
             positive(name, getattr(self, name))
         positive("offence_heterogeneity_shape", self.offence_heterogeneity_shape, allow_zero=False)
         positive("crown_sentence_median_days", self.crown_sentence_median_days, allow_zero=False)

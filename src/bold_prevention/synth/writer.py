@@ -157,6 +157,13 @@ class Writer:
         self.tables[name] = e
         return e
 
+    def write_wave(self, name: str, t: pa.Table) -> TableEntry:
+        """A Wave 1-2 source table, under ``waves/`` (apart from the Data First extracts ``bold load`` reads)."""
+        (self.root / "waves").mkdir(parents=True, exist_ok=True)
+        e = self._write(t, f"waves/{name}.{self.fmt}")
+        self.tables[name] = e
+        return e
+
     def write_truth(self, name: str, t: pa.Table) -> TableEntry:
         e = self._write(t, f"truth/{name}.{self.fmt}")
         self.truth[name] = e
