@@ -65,6 +65,20 @@ def link(
     ex = summary["pairs"]["excluded_by_guards"]
     if ex:
         out.print("Refused by hard non-match rules: " + ", ".join(f"{k} {v:,}" for k, v in ex.items()))
+    from ..linkage.guards import guard_lines
+
+    for line, (_g, e) in zip(guard_lines(summary.get("guard_report") or {}),
+                             (summary.get("guard_report") or {}).items(), strict=True):
+        if e.get("flag"):
+            out.print(f"[yellow]Guard {line}[/]", markup=True)
+    if summary["model"].get("default_parameters"):
+        out.print(f"[yellow]Model not trained ({summary['model']['default_parameters']}): generic parameters "
+                  "used; the bands are rough.[/]")
+    ids = summary.get("person_ids", {}).get("medium")
+    if ids and summary["person_ids"].get("previous_run"):
+        out.print(f"Person ids mapped from {summary['person_ids']['previous_run']}: {ids['kept']:,} kept, "
+                  f"{ids['new']:,} new, {ids['retired']:,} retired, {ids['splits']:,} splits, "
+                  f"{ids['merges']:,} merges (medium band; person_id_changes_<band>.csv)")
     out.print(f"Model: {out_dir / 'model.json'}; summary: {out_dir / 'summary.md'}")
 
 

@@ -28,6 +28,15 @@
     mode: clear                      # clear (default) or hashed (files written by `bold link hash`)
     secret_env: BOLD_LINKAGE_SECRET  # hashing: the environment variable holding the shared secret
     bloom_filters: true              # hashing: also write keyed Bloom-filter encodings of names
+    comparisons:                     # optional: any other column compared by type (see .comparisons)
+      occupation: {type: text}
+      email: {type: email}
+    previous_run: last_month/        # optional: keep the person ids of an earlier run (stable ids)
+
+Each side may also set ``dates: {earliest: 1800-01-01, latest: 2020-12-31, placeholders: [1900-01-01],
+partial: true}`` (the valid range of dates of birth, the dates that mean "unknown", and whether a date missing its
+day or month keeps its year and month) and ``extra: {occupation: Job, email: Email}`` (the column of each declared
+comparison; a geography comparison takes a list of area-code columns, finest first).
 
 Hashed files (``mode: hashed``) need only ``path`` (and optionally ``name``): their roles and record ids are
 recorded in the file by ``bold link hash``.
@@ -38,15 +47,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator
 
 from ..config import ConfigModel, Document, read_document, validate_config
+from ..config.schema import IsoDate
 from ..errors import InputError
+from .comparisons import ExtraComparison, parse_comparisons, side_columns
 from .splink_model import Guards, Thresholds, TrainingOptions
-from .standardise import ROLES, StandardiseOptions
+from .standardise import DEFAULT_EARLIEST, PLACEHOLDER_DATES, ROLES, StandardiseOptions
 
 DEFAULT_SECRET_ENV = "BOLD_LINKAGE_SECRET"
 _HINT = "fix each problem listed above (docs/linkage.md has an example config)"
@@ -55,6 +67,23 @@ _HINT = "fix each problem listed above (docs/linkage.md has an example config)"
 # ------------------------------------------------------------------------------------------------ the schema
 def _as_list(v: Any) -> Any:
     return [v] if isinstance(v, str) else v
+
+
+class DatesSchema(ConfigModel):
+    earliest: IsoDate | None = None
+    latest: IsoDate | None = None
+    placeholders: list[IsoDate] | None = None
+    partial: bool | None = None
+
+
+class ComparisonSchema(ConfigModel):
+    type: str
+    thresholds: list[float] | None = None
+    levenshtein: list[int] | None = None
+    tolerances: list[float] | None = None
+    tf: bool | None = None
+    block: bool | None = None
+    date_format: str | None = None
 
 
 class SideSchema(ConfigModel):
@@ -66,6 +95,8 @@ class SideSchema(ConfigModel):
     postcode_format: str = "uk"
     one_record_per_person: bool = False
     keep: Annotated[list[str], BeforeValidator(_as_list)] | None = None
+    dates: DatesSchema | None = None
+    extra: dict[str, str | list[str]] | None = None
 
 
 class ThresholdsSchema(ConfigModel):
@@ -108,7 +139,8 @@ class LinkConfigSchema(ConfigModel):
     secret_env: str | None = None
     truth: TruthSchema | None = None
     bloom_filters: bool = True
-
+    comparisons: dict[str, ComparisonSchema] | None = None
+    previous_run: str | None = None
 
 
 
@@ -124,9 +156,19 @@ class SideConfig:
     postcode_format: Literal["uk", "any"] = "uk"
     one_record_per_person: bool = False
     keep: tuple[str, ...] = ()
+    #: Dates of birth before ``earliest`` or after ``latest`` (default today) are null with a reason.
+    earliest: date = DEFAULT_EARLIEST
+    latest: date | None = None
+    placeholders: tuple[str, ...] = PLACEHOLDER_DATES
+    partial_dates: bool = False
+    #: Declared extra comparisons: (name, column(s) joined by \x1f, type) - see :mod:`.comparisons`.
+    extra: tuple[tuple[str, str, str], ...] = ()
 
     def options(self) -> StandardiseOptions:
-        return StandardiseOptions(date_format=self.date_format, postcode_format=self.postcode_format)
+        return StandardiseOptions(date_format=self.date_format, postcode_format=self.postcode_format,
+                                  earliest=self.earliest, reference_date=self.latest,
+                                  placeholders=self.placeholders, partial_dates=self.partial_dates,
+                                  extra=self.extra)
 
 
 @dataclass(frozen=True)
@@ -153,6 +195,14 @@ class LinkConfig:
     source: Path | None = None
     #: ``bold link hash``: add keyed Bloom-filter encodings of forename and surname (fuzzy name similarity).
     bloom_filters: bool = True
+    #: Declared extra comparisons (any column, by type).
+    comparisons: tuple[ExtraComparison, ...] = ()
+    #: An earlier run's output folder: its person ids are kept for the people who persist (stable ids).
+    previous_run: Path | None = None
+
+    @property
+    def partial_dates(self) -> bool:
+        return any(s.partial_dates for s in self.sides)
 
     @property
     def sides(self) -> list[SideConfig]:
@@ -189,9 +239,23 @@ def _side(raw: SideSchema, key: str, base: Path, where: str, mode: str) -> SideC
     pf = raw.postcode_format
     if pf not in ("uk", "any"):
         raise _err(where, f"`{key}.postcode_format` must be uk or any (got {pf!r})", "use uk or any")
+    d = raw.dates
+    dates: dict[str, Any] = {}
+    if d is not None:
+        if d.earliest is not None:
+            dates["earliest"] = d.earliest
+        if d.latest is not None:
+            dates["latest"] = d.latest
+        if d.placeholders is not None:
+            dates["placeholders"] = tuple(x.isoformat() for x in d.placeholders)
+        if d.partial is not None:
+            dates["partial_dates"] = d.partial
+        lo, hi = dates.get("earliest", DEFAULT_EARLIEST), dates.get("latest")
+        if hi is not None and hi < lo:
+            raise _err(where, f"`{key}.dates`: latest is before earliest", "give earliest <= latest")
     return SideConfig(path=path, id_column=raw.id, name=raw.name or path.stem, columns=dict(cols),
                       date_format=raw.date_format, postcode_format=pf,  # type: ignore[arg-type]
-                      one_record_per_person=raw.one_record_per_person, keep=tuple(raw.keep or ()))
+                      one_record_per_person=raw.one_record_per_person, keep=tuple(raw.keep or ()), **dates)
 
 
 def _dataclass_from(cls, raw: ConfigModel | None):
@@ -214,6 +278,15 @@ def parse_config(raw: Mapping[str, Any], *, base: Path | None = None, source: st
         raise _err(source, f"`mode` must be clear or hashed (got {mode!r})", "use mode: clear or mode: hashed")
     left = _side(cfg.left, "left", base, source, mode)
     right = _side(cfg.right, "right", base, source, mode) if cfg.right is not None else None
+    raw_sides = [cfg.left] + ([cfg.right] if cfg.right is not None else [])
+    extras = parse_comparisons({k: v.data() for k, v in (cfg.comparisons or {}).items()},
+                               [r.extra for r in raw_sides], source)
+    if extras and mode != "clear":
+        raise _err(source, "extra comparisons are for clear-text files", "remove `comparisons` in hashed mode")
+    if extras:
+        left = SideConfig(**{**left.__dict__, "extra": side_columns(extras, cfg.left.extra or {})})
+        if right is not None:
+            right = SideConfig(**{**right.__dict__, "extra": side_columns(extras, cfg.right.extra or {})})
     if right is not None and right.name == left.name:
         right = SideConfig(**{**right.__dict__, "name": f"{right.name}_right"})
     thresholds = _dataclass_from(Thresholds, cfg.thresholds)
@@ -233,7 +306,15 @@ def parse_config(raw: Mapping[str, Any], *, base: Path | None = None, source: st
     return LinkConfig(left=left, right=right, thresholds=thresholds, guards=guards, model=model_path,
                       training=training, mode=mode, secret_env=cfg.secret_env or DEFAULT_SECRET_ENV,  # type: ignore[arg-type]
                       truth=truth, source=Path(source) if source != "config" else None,
-                      bloom_filters=cfg.bloom_filters)
+                      bloom_filters=cfg.bloom_filters, comparisons=extras,
+                      previous_run=_path(cfg.previous_run, base))
+
+
+def _path(p: str | None, base: Path) -> Path | None:
+    if not p:
+        return None
+    q = Path(p)
+    return q if q.is_absolute() else base / q
 
 
 def load_config(path: str | os.PathLike) -> LinkConfig:

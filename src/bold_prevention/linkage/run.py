@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from splink.internals.exceptions import SplinkException
 
 from ..errors import InputError
 from ..files import atomic_dir, clean_stale_temporaries
@@ -44,7 +45,7 @@ Progress = Callable[[str], None]
 
 #: Standard columns that hold a role's value (for the "all null" check).
 ROLE_COLUMN = {"forename": "forename", "middle_names": "middle_names", "surname": "surname",
-               "date_of_birth": "dob", "sex": "sex", "postcode": "postcode", "address": "address", "town": "town",
+               "date_of_birth": "dob_year", "sex": "sex", "postcode": "postcode", "address": "address", "town": "town",
                "id_number": "id_number"}
 #: Fewest records a file may hold when a model is trained on it.
 MIN_RECORDS_TO_TRAIN = 2
@@ -63,6 +64,9 @@ class LinkResult:
     clusters: dict[str, str]
     records: str
     summary: dict[str, Any] = field(default_factory=dict)
+    #: Band -> (change, previous_person_id, person_id) table of the stable-id mapping; next serial per band.
+    id_changes: dict[str, Any] = field(default_factory=dict)
+    next_serial: dict[str, int] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -176,10 +180,8 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
             con.execute(f"create or replace table {std} as select * from {raw}")
             roles = list((hashed_roles or [])[i]) if hashed_roles else []
             issues = {}
-        if n < MIN_RECORDS_TO_TRAIN and config.model is None:
-            raise InputError(f"{label} holds {n} record{'s' if n != 1 else ''}; training a linkage model needs at "
-                             f"least {MIN_RECORDS_TO_TRAIN} (and thousands for good estimates)",
-                             hint="give a larger file, or reuse a trained model with `model:` in the config")
+        if n == 0:
+            raise InputError(f"{label} holds no records", hint="give a file with at least one record")
         std_tables.append(std)
         side_roles.append(roles)
         side_summ.append({"name": side.name, "path": str(side.path), "records": n, "roles": roles,
@@ -197,16 +199,25 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     same_con = getattr(db_api, "duckdb_con", None) is con
     model = _model(con, config, std_tables, common, db_api)
     if config.model is None:
-        try:
-            model.train(progress=say)
-        except (ValueError, ZeroDivisionError) as e:
-            from ..warehouse.readers import scrub
+        few = min(d["records"] for d in side_summ)
+        if few < MIN_RECORDS_TO_TRAIN:
+            reason = f"a file holds {few} record: nothing to train on"
+            say(f"  {reason}; scoring with generic parameters")
+            model.use_default_parameters(reason)
+        else:
+            try:
+                model.train(progress=say)
+            except (ValueError, ZeroDivisionError, InputError, SplinkException) as e:
+                # identical records, no shared values, no variation: score with generic parameters and say so
+                from ..warehouse.readers import scrub
 
-            raise InputError(
-                f"a linkage model cannot be trained on {' and '.join(s.path.name for s in sides)}: the records do "
-                f"not vary enough to estimate it ({scrub(str(e).splitlines()[0] if str(e) else type(e).__name__)})",
-                hint="remove exact copies of records (a file of identical records has nothing to learn from), give "
-                     "files with more varied records, or reuse a trained model with `model:` in the config") from e
+                why = scrub(str(e).splitlines()[0] if str(e) else type(e).__name__)[:160]
+                reason = ("the records do not vary enough to estimate a model (a file of identical records, or "
+                          f"files sharing no values): {type(e).__name__}")
+                log.info("training failed, using generic parameters: %s", why)
+                say("  the model cannot be trained on these records: scoring with generic parameters")
+                model = _model(con, config, std_tables, common, db_api)
+                model.use_default_parameters(reason)
     t0 = lap("train", t0)
 
     say("scoring candidate pairs")
@@ -260,21 +271,65 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
         select left_id, right_id, match_probability, guard, match_weight from {scored}
         where guard is not null order by left_id, right_id""")
     cluster_tables = {}
+    id_reports, id_changes, next_serial = {}, {}, {}
+    from .stable_ids import assign_person_ids, read_previous
+
     for b in BANDS:
         t = f"__link_clusters_{b}"
-        con.execute(f"""create or replace table {t} as
+        con.execute(f"""create or replace table __link_clusters_raw_{b}_std as
             select {'source_dataset' if not config.dedupe else _lit(left_name)} as dataset,
-                   unique_id as record_id, cluster_id
-            from {cluster_src[b]} order by dataset, record_id""")
+                   cast(unique_id as varchar) as record_id, cluster_id
+            from {cluster_src[b]}""")
+        prev, nxt = (read_previous(con, config.previous_run, b, f"__link_previous_{b}")
+                     if config.previous_run is not None else (None, 1))
+        ids = assign_person_ids(con, f"__link_clusters_raw_{b}_std", prev, next_serial=nxt, out=t)
+        id_reports[b], id_changes[b], next_serial[b] = ids.report, ids.changes, ids.next_serial
         cluster_tables[b] = t
     records = _records_table(con, config, std_tables, names, cluster_tables, inputs)
+    labels = _labels(con, config, scored, names)
+    from .guards import guard_report
+
+    guards_report = guard_report(con, scored, high=config.thresholds.high, labels=labels,
+                                 guards={"twins": config.guards.twins, "generation": config.guards.generation})
     lap("outputs", t0)
     timings["total"] = round(time.perf_counter() - t_start, 3)
 
     summary = _summary(con, config, model, side_summ, common, ignored, pairs, excl, scored, cluster_tables,
                        timings)
+    summary["guard_report"] = guards_report
+    summary["person_ids"] = {"previous_run": str(config.previous_run) if config.previous_run else None,
+                             **{b: id_reports[b] for b in BANDS}}
     return LinkResult(con=con, model=model, datasets=names, scored=scored, pairs=pairs, excluded=excl,
-                      clusters=cluster_tables, records=records, summary=summary)
+                      clusters=cluster_tables, records=records, summary=summary, id_changes=id_changes,
+                      next_serial=next_serial)
+
+
+def _labels(con: duckdb.DuckDBPyConnection, config: LinkConfig, scored: str, names: list[str]) -> str | None:
+    """Labels of the scored pairs from the config's truth file (``left_id, right_id, is_match``): only pairs
+    whose two records both appear in it, so a partial truth labels what it covers."""
+    t = config.truth
+    if t is None:
+        return None
+    if not t.path.is_file():
+        raise InputError(f"truth file {t.path.name} not found", hint="fix `truth.path` in the config")
+    reader = "read_parquet" if t.path.suffix.lower() in (".parquet", ".pq") else "read_csv"
+    extra = ", all_varchar = true" if reader == "read_csv" else ""
+    con.execute(f"create or replace table __link_truth_raw as select * from {reader}({_lit(str(t.path))}{extra})")
+    cols = _columns(con, "__link_truth_raw")
+    for c in (t.id_column, t.person_column):
+        if c not in cols:
+            raise InputError(f"truth file {t.path.name}: column {c!r} not found",
+                             hint="fix `truth.id` / `truth.person` in the config")
+    ds = (f"cast({_q(t.dataset_column)} as varchar)" if t.dataset_column and t.dataset_column in cols
+          else "cast(null as varchar)")
+    con.execute(f"""create or replace table __link_truth as select cast({_q(t.id_column)} as varchar) as record_id,
+        cast({_q(t.person_column)} as varchar) as person, {ds} as dataset from __link_truth_raw""")
+    left, right = _lit(names[0]), _lit(names[-1])
+    con.execute(f"""create or replace table __link_labels as
+        select s.left_id, s.right_id, a.person = b.person as is_match from {scored} s
+        join __link_truth a on a.record_id = s.left_id and (a.dataset is null or a.dataset = {left})
+        join __link_truth b on b.record_id = s.right_id and (b.dataset is null or b.dataset = {right})""")
+    return "__link_labels"
 
 
 def _model(con: duckdb.DuckDBPyConnection, config: LinkConfig, std_tables: list[str], roles: list[str],
@@ -288,7 +343,8 @@ def _model(con: duckdb.DuckDBPyConnection, config: LinkConfig, std_tables: list[
     return LinkageModel(tables, names=[s.name for s in config.sides], roles=roles,
                         link_type="dedupe_only" if config.dedupe else "link_only", mode=config.mode, db_api=db_api,
                         settings=read_model(config.model) if config.model is not None else None,
-                        guards=config.guards, training=config.training, bloom=bloom)
+                        guards=config.guards, training=config.training, bloom=bloom,
+                        extras=config.comparisons, partial_dates=config.partial_dates)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -355,10 +411,12 @@ def _summary(con, config: LinkConfig, model: LinkageModel, sides: list[dict], co
         "roles_compared": common,
         "roles_ignored": ignored,
         "model": {
-            "trained_here": config.model is None,
+            "trained_here": config.model is None and not (model.training_report
+                                                          and model.training_report.default_parameters),
             "reused_from": str(config.model) if config.model else None,
             "probability_two_random_records_match": s.get("probability_two_random_records_match"),
             "em_sessions": model.training_report.em_sessions if model.training_report else [],
+            "default_parameters": model.training_report.default_parameters if model.training_report else None,
         },
         "thresholds": config.thresholds.as_dict(),
         "guards": config.guards.as_dict(),
@@ -380,7 +438,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     if summary["roles_ignored"]:
         lines.append(f"Mapped on one side only (not compared): {', '.join(summary['roles_ignored'])}")
     m = summary["model"]
-    lines.append(f"Model: {'trained on these files' if m['trained_here'] else 'reused from ' + m['reused_from']}; "
+    how = ('trained on these files' if m['trained_here'] else 'generic parameters (not trained)'
+           if m.get('default_parameters') else 'reused from ' + str(m['reused_from']))
+    lines.append(f"Model: {how}; "
                  f"prior match probability {m['probability_two_random_records_match']:.3g}")
     lines += ["", "| band | threshold | pairs | persons | persons with 2+ records |"
               + (" left records linked |" if summary["job"] == "link" else ""),
@@ -396,6 +456,19 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     if ex:
         lines += ["", "Pairs refused by the hard non-match guards: "
                   + ", ".join(f"{k} {v:,}" for k, v in sorted(ex.items()))]
+    if summary.get("guard_report"):
+        from .guards import guard_lines
+
+        lines += ["", "Guards on this data:"] + [f"- {x}" for x in guard_lines(summary["guard_report"])]
+    if m.get("default_parameters"):
+        lines += ["", f"Model not trained ({m['default_parameters']}): generic parameters were used, so the bands "
+                      "are rough; reuse a model trained on larger files with `model:` where one exists."]
+    ids = summary.get("person_ids")
+    if ids:
+        lines += ["", "Person ids (medium band): " + ", ".join(
+            f"{k.replace('_', ' ')} {ids['medium'][k]:,}" for k in ("persons", "kept", "new", "retired", "splits",
+                                                                     "merges"))
+            + (f" (mapped from {ids['previous_run']})" if ids.get("previous_run") else "")]
     lines += ["", "Timings (s): " + ", ".join(f"{k} {v}" for k, v in summary["timings_s"].items()), ""]
     return "\n".join(lines)
 
@@ -408,6 +481,15 @@ def write_outputs(result: LinkResult, out: Path) -> None:
     con.execute(f"copy {result.excluded} to {_lit(str(out / 'excluded_pairs.csv'))} {csv}")
     for b, t in result.clusters.items():
         con.execute(f"copy {t} to {_lit(str(out / f'clusters_{b}.csv'))} {csv}")
+        changes = result.id_changes.get(b)
+        if changes is not None:
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(changes, out / f"person_id_changes_{b}.csv")
+    if result.next_serial:
+        from .stable_ids import STATE_FILE
+
+        (out / STATE_FILE).write_text(json.dumps({"next_serial": result.next_serial}, indent=2), encoding="utf-8")
     con.execute(f"copy (select * from {result.scored} order by left_id, right_id) to "
                 f"{_lit(str(out / 'scored_pairs.parquet'))} (format parquet)")
     con.execute(f"copy (select * from {result.records} order by dataset, record_id) to "

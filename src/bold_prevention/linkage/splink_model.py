@@ -211,10 +211,17 @@ def _surname(mode: Mode, tf: bool, has_forename: bool, bloom_ok: bool = True) ->
     return cl.CustomComparison(levels, output_column_name="surname", comparison_description="Surname")
 
 
-def _dob(mode: Mode, generation_years: int) -> cl.CustomComparison:
-    levels: list = [_null("dob_iso"), _exact("dob_iso", "exact", "date of birth equal"),
+def _dob(mode: Mode, generation_years: int, partial: bool = False) -> cl.CustomComparison:
+    # With partial dates a record may know only the year (and month): the comparison is null only when a year is
+    # missing, and a "partial" level compares the parts both records know.
+    levels: list = [_null("dob_year" if partial and mode == "clear" else "dob_iso"),
+                    _exact("dob_iso", "exact", "date of birth equal"),
                     _level("transposed", "day and month transposed",
                            '"dob_iso_l" = "dob_swapped_r" or "dob_swapped_l" = "dob_iso_r"')]
+    if partial and mode == "clear":
+        levels.append(_level("partial", "a partial date: the year and (where both know it) the month equal",
+                             '("dob_iso_l" is null or "dob_iso_r" is null) and "dob_year_l" = "dob_year_r" and '
+                             '("dob_month_l" is null or "dob_month_r" is null or "dob_month_l" = "dob_month_r")'))
     if mode == "clear":
         # One slip in one part (day, month or year): the same pairs as Damerau-Levenshtein <= 1 on the ISO text,
         # but the slow edit distance runs on a 2- or 4-character part and only where the other two parts agree.
@@ -303,7 +310,8 @@ def _id_number(mode: Mode) -> cl.CustomComparison:
 
 
 def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = True,
-                    generation_years: int = 10, bloom_filters: bool = True) -> list[cl.CustomComparison]:
+                    generation_years: int = 10, bloom_filters: bool = True, extras: Sequence[Any] = (),
+                    partial_dates: bool = False) -> list[cl.CustomComparison]:
     """The Splink comparisons for the identifier roles present on every side.
 
     In ``hashed`` mode the fuzzy name levels use Bloom-filter Dice similarity when ``bloom_filters`` (the hashed
@@ -318,7 +326,7 @@ def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = Tr
     if "surname" in present:
         out.append(_surname(mode, tf, "forename" in present, bloom_filters))
     if "date_of_birth" in present:
-        out.append(_dob(mode, generation_years))
+        out.append(_dob(mode, generation_years, partial_dates))
     if "sex" in present:
         out.append(_sex())
     if "postcode" in present:
@@ -329,6 +337,10 @@ def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = Tr
         out.append(_town(mode))
     if "id_number" in present:
         out.append(_id_number(mode))
+    if extras:
+        from .comparisons import comparisons_for as extra_comparisons
+
+        out += extra_comparisons(extras, mode)
     return out
 
 
@@ -402,7 +414,7 @@ def _missing_dob_rule(side: str, *also: str) -> str:
 LARGE_BLOCKING_MIN_RECORDS = 1_000_000
 
 
-def blocking_rules_for(roles: Sequence[str], records: int | None = None) -> list:
+def blocking_rules_for(roles: Sequence[str], records: int | None = None, extras: Sequence[Any] = ()) -> list:
     """Blocking rules for prediction from the roles present: for jobs of at most
     :data:`BROAD_BLOCKING_MAX_RECORDS` records in all, broader rules that raise recall are added; above
     :data:`LARGE_BLOCKING_MIN_RECORDS`, the rules whose pairs grow with the square of the records are tightened
@@ -419,22 +431,48 @@ def blocking_rules_for(roles: Sequence[str], records: int | None = None) -> list
         rules += [make() for need, make in _BLOCKING_WITHOUT_DOB if set(need) <= present]
     if records is not None and records <= BROAD_BLOCKING_MAX_RECORDS:
         rules += [make() for need, make in _BLOCKING_BROAD if set(need) <= present]
+    if extras:
+        from .comparisons import blocking_rules as extra_rules
+
+        rules += extra_rules(extras)
     if not rules:
         raise InputError(f"no blocking rule can be built from the identifiers {sorted(present)}",
                          hint="map at least two of forename, surname, date_of_birth and postcode")
     return rules
 
 
-def prediction_blocking(roles: Sequence[str], records: int) -> list[dict[str, str]]:
+def prediction_blocking(roles: Sequence[str], records: int, extras: Sequence[Any] = ()) -> list[dict[str, str]]:
     """:func:`blocking_rules_for` as the DuckDB-dialect dicts of a model's settings: blocking is not part of the
     fitted model, so a saved model is given the rules for the size of the job it scores."""
     return [(r.get_blocking_rule("duckdb").as_dict() if hasattr(r, "get_blocking_rule")
-             else {"blocking_rule": r, "sql_dialect": "duckdb"}) for r in blocking_rules_for(roles, records)]
+             else {"blocking_rule": r, "sql_dialect": "duckdb"}) for r in blocking_rules_for(roles, records, extras)]
 
 
-def _training_rules(roles: Sequence[str]) -> tuple[list, list[list]]:
+#: Standard columns each role's comparison reads (a training session blocked on one of them cannot estimate it).
+ROLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "forename": ("forename", "forename_canonical", "forename_phonetic", "middle_first", "forename_prefix",
+                 "forename_initial", "forename_letter"),
+    "middle_names": ("middle_names", "middle_first"),
+    "surname": ("surname", "surname_nospace", "surname_phonetic", "surname_first", "surname_last", "surname_prefix"),
+    "date_of_birth": ("dob", "dob_iso", "dob_swapped", "dob_year", "dob_month", "dob_day", "dob_decade",
+                      "dob_decade_shifted"),
+    "sex": ("sex",), "postcode": ("postcode", "postcode_sector", "postcode_outward"),
+    "address": ("address", "address_number"), "town": ("town",), "id_number": ("id_number",),
+}
+#: Keys a training session may block on to estimate the other comparisons, strongest first.
+_COVER_KEYS: tuple[tuple[str, str], ...] = (
+    ("id_number", "id_number"), ("date_of_birth", "dob_iso"), ("surname", "surname_nospace"),
+    ("forename", "forename_canonical"), ("postcode", "postcode"), ("address", "address"), ("town", "town"),
+)
+
+
+def _training_rules(roles: Sequence[str], extras: Sequence[Any] = ()) -> tuple[list, list[list]]:
     """(deterministic rules for the prior, EM sessions: each a list of alternative blocking rules, the first that
-    yields pairs being used)."""
+    yields pairs being used).
+
+    Every session leaves at least one comparison free to estimate, and every comparison is free in at least one
+    session: a thin config (names only, say) gets sessions blocked on one name to estimate the other.
+    """
     p = set(roles)
     det: list = []
     if {"forename", "surname", "date_of_birth"} <= p:
@@ -444,41 +482,66 @@ def _training_rules(roles: Sequence[str]) -> tuple[list, list[list]]:
     if "id_number" in p:
         det.append(block_on("id_number"))
     if not det:
-        det = [block_on(*[{"forename": "forename", "surname": "surname", "postcode": "postcode",
-                           "date_of_birth": "dob_iso"}[r]
-                          for r in ("forename", "surname", "postcode", "date_of_birth") if r in p])]
-    em: list[list] = []
+        keys = [{"forename": "forename", "surname": "surname", "postcode": "postcode", "date_of_birth": "dob_iso"}[r]
+                for r in ("forename", "surname", "postcode", "date_of_birth") if r in p]
+        keys += [x.column if x.type != "geography" else f"{x.column}_0" for x in extras if x.blocks]
+        det = [block_on(*keys)] if keys else [block_on(_cover_key(sorted(p))[1])]
+    sessions: list[list[tuple[str, ...]]] = []
     # Names first: that session estimates the date-of-birth levels from fresh starting values (started from the
     # values a date-of-birth session leaves behind, it can settle on a household-like optimum).
     # Same name in the same postcode sector, where most pairs are the same person, is a cleaner session than the
     # same name anywhere, where people sharing a common name outnumber the matches and EM mixes them up.
     if {"forename", "surname"} <= p:
-        alts = [block_on("forename_canonical", "surname_nospace", "postcode_sector")] if "postcode" in p else []
-        em.append(alts + [block_on("forename_canonical", "surname_nospace")])
+        alts = [("forename_canonical", "surname_nospace", "postcode_sector")] if "postcode" in p else []
+        sessions.append(alts + [("forename_canonical", "surname_nospace")])
     if "date_of_birth" in p:
-        em.append([block_on("dob_iso")])
+        sessions.append([("dob_iso",)])
     # Not postcode alone: pairs sharing an address are mostly other members of a household, and EM would learn
     # "same household" instead of "same person".
     if "id_number" in p:
-        em.append([block_on("id_number")])
-    if not em:
-        em = [[block_on(COMPARISON_NAME.get(r, r) if r != "date_of_birth" else "dob_iso") for r in sorted(p)[:1]]]
-    return det, em
+        sessions.append([("id_number",)])
+
+    def free(keys: tuple[str, ...]) -> set[str]:
+        return {r for r in p if not set(keys) & set(ROLE_COLUMNS.get(r, ()))}
+
+    # a session whose keys cover every compared role has nothing to estimate (Splink would write empty SQL)
+    sessions = [alts for alts in ([a for a in alts if free(a) or extras] for alts in sessions) if alts]
+    covered = set().union(*(free(a) for alts in sessions for a in alts)) if sessions else set()
+    for role in sorted(p - covered - {"sex"}, key=COMPARISON_ROLES.index):
+        others = [r for r in p if r != role]
+        key = _cover_key(others)
+        if key is not None and (key[1],) not in [a for alts in sessions for a in alts]:
+            sessions.append([(key[1],)])
+    if not sessions:
+        key = _cover_key(sorted(p))
+        sessions = [[(key[1],)]] if key else []
+    return det, [[block_on(*a) for a in alts] for alts in sessions]
+
+
+def _cover_key(roles: Sequence[str]) -> tuple[str, str] | None:
+    for role, key in _COVER_KEYS:
+        if role in roles:
+            return role, key
+    return None
 
 
 def build_settings(roles: Sequence[str], *, link_type: LinkType, mode: Mode = "clear", tf: bool = True,
                    generation_years: int = 10, additional_columns: Sequence[str] = (),
-                   bloom_filters: bool = True, records: int | None = None) -> SettingsCreator:
+                   bloom_filters: bool = True, records: int | None = None, extras: Sequence[Any] = (),
+                   partial_dates: bool = False) -> SettingsCreator:
     """Splink settings for the identifier roles present on every side of the job."""
     comparisons = comparisons_for(roles, mode=mode, tf=tf, generation_years=generation_years,
-                                  bloom_filters=bloom_filters)
+                                  bloom_filters=bloom_filters, extras=extras, partial_dates=partial_dates)
     if len(comparisons) < 2:
-        raise InputError(f"only {len(comparisons)} identifier(s) to compare ({', '.join(roles) or 'none'})",
-                         hint="map at least two identifier roles (for example forename, surname, date_of_birth)")
+        names = [*roles, *(x.name for x in extras)]
+        raise InputError(f"too few identifiers to separate people: only {len(comparisons)} compared "
+                         f"({', '.join(names) or 'none'}), so every person sharing that value would be linked",
+                         hint="map at least two identifiers on every file (for example forename and surname, "
+                              "better with date_of_birth or postcode), or declare extra comparisons")
     return SettingsCreator(
         link_type=link_type,
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=blocking_rules_for(roles, records),
+        blocking_rules_to_generate_predictions=blocking_rules_for(roles, records, extras),
         retain_matching_columns=True,
         retain_intermediate_calculation_columns=False,
         additional_columns_to_retain=list(additional_columns),
@@ -489,11 +552,19 @@ def build_settings(roles: Sequence[str], *, link_type: LinkType, mode: Mode = "c
 
 
 # ---------------------------------------------------------------------------------------------- model files
+def model_extras(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """The declared extra comparisons (``x_<name>``) a saved model compares, by name."""
+    return tuple(c["output_column_name"][2:] for c in settings.get("comparisons", [])
+                 if str(c.get("output_column_name", "")).startswith("x_"))
+
+
 def model_roles(settings: Mapping[str, Any]) -> tuple[str, ...]:
     """The identifier roles a (saved) model compares, read from its comparisons' output column names."""
     roles = []
     for c in settings.get("comparisons", []):
         name = c.get("output_column_name")
+        if str(name).startswith("x_"):
+            continue
         if name not in ROLE_OF_COMPARISON:
             raise InputError(f"the model compares {name!r}, which is not a standard identifier role",
                              hint="use a model file written by `bold link`")
@@ -522,10 +593,11 @@ def read_model(path: str | Path) -> dict[str, Any]:
 
 
 def check_model_compatible(settings: Mapping[str, Any], roles: Sequence[str], mode: Mode, *,
-                           source: str = "the model") -> None:
+                           source: str = "the model", extras: Sequence[Any] = ()) -> None:
     """Raise :class:`InputError` when a saved model was trained on another set of identifiers (or mode)."""
-    have = tuple(r for r in COMPARISON_ROLES if r in set(roles))
-    want = tuple(r for r in COMPARISON_ROLES if r in set(model_roles(settings)))
+    have = tuple(r for r in COMPARISON_ROLES if r in set(roles)) + tuple(sorted(f"extra {x.name}" for x in extras))
+    want = tuple(r for r in COMPARISON_ROLES if r in set(model_roles(settings))) + tuple(
+        sorted(f"extra {n}" for n in model_extras(settings)))
     if have != want:
         extra = sorted(set(have) - set(want))
         missing = sorted(set(want) - set(have))
@@ -586,6 +658,35 @@ def regularise_parameters(settings: Mapping[str, Any], *, u_max_pairs: float = 1
     return out
 
 
+def default_parameters(settings: Mapping[str, Any], records: int) -> dict[str, Any]:
+    """Generic m and u probabilities for a model that cannot be trained (one record, identical records, no
+    shared values): agreement on the strongest level is worth about 2^6.5, a fuzzy level about 2^2, disagreement
+    about -2^5; "generation" (dates far apart) counts as strong disagreement; sex keeps its fixed m. The prior is
+    one expected match per record of the smaller side. Results from these weights are rough: the summary says
+    the model was not trained."""
+    out = json.loads(json.dumps(settings))
+    for c in out["comparisons"]:
+        levels = [lv for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+        k = len(levels)
+        for i, lv in enumerate(levels):
+            key = str(lv.get("label_for_charts", "")).split(":")[0]
+            # term frequencies of a handful of records say nothing about the population
+            lv.pop("tf_adjustment_column", None)
+            lv.pop("tf_adjustment_weight", None)
+            if lv.get("fix_m_probability"):
+                lv["u_probability"] = 0.5
+                continue
+            if i == k - 1 or key == "generation":
+                m, u = (0.03, 0.95) if i == k - 1 else (0.001, 0.3)
+            elif i == 0:
+                m, u = 0.9, 0.01
+            else:
+                m, u = 0.07 / max(k - 2, 1), 0.02 / max(k - 2, 1)
+            lv["m_probability"], lv["u_probability"] = m, u
+    out["probability_two_random_records_match"] = min(0.5, 1.0 / max(records, 2))
+    return out
+
+
 def _level_value(settings: Mapping[str, Any], comparison: str, key: str) -> int | None:
     """The comparison-vector value (``gamma_<comparison>``) of the level labelled ``<key>: ...``."""
     for c in settings["comparisons"]:
@@ -628,6 +729,8 @@ class TrainingReport:
     em_sessions: list[str] = field(default_factory=list)
     u_max_pairs: float = 0.0
     em_max_pairs: float = 0.0
+    #: Why generic parameters were used instead of training (None when the model was trained).
+    default_parameters: str | None = None
 
 
 class LinkageModel:
@@ -642,7 +745,7 @@ class LinkageModel:
                  link_type: LinkType | None = None, mode: Mode = "clear", db_api: Any = None,
                  settings: Mapping[str, Any] | None = None, guards: Guards | None = None,
                  training: TrainingOptions | None = None, log_level: int | None = None,
-                 bloom: bool = True) -> None:
+                 bloom: bool = True, extras: Sequence[Any] = (), partial_dates: bool = False) -> None:
         if len(tables) != len(names) or not tables:
             raise ValueError("give one name per table")
         if db_api is None:
@@ -656,6 +759,7 @@ class LinkageModel:
         self.guards = guards or Guards()
         self.training = training or TrainingOptions()
         self.link_type: LinkType = link_type or ("dedupe_only" if len(tables) == 1 else "link_only")
+        self.extras = tuple(extras)
         # A fresh registered name per model, so several models can share one backend connection.
         tag = uuid.uuid4().hex[:8]
         self.sdfs = [db_api.register(t, dataset_display_name=n, table_name=f"__bold_input_{i}_{tag}")
@@ -665,18 +769,18 @@ class LinkageModel:
             creator = build_settings(self.roles, link_type=self.link_type, mode=mode,
                                      tf=self.training.term_frequency_adjustments,
                                      generation_years=self.guards.generation_years, bloom_filters=bloom,
-                                     records=self.records)
+                                     records=self.records, extras=self.extras, partial_dates=partial_dates)
             self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], creator, log_level=log_level)
             self.trained = False
         else:
-            check_model_compatible(settings, self.roles, mode)
+            check_model_compatible(settings, self.roles, mode, extras=self.extras)
             s = dict(settings)
             s["link_type"] = self.link_type
             s["retain_intermediate_calculation_columns"] = False
             s["retain_matching_columns"] = True
             # Blocking is not part of the fitted model: choose it for this snapshot's size (rules read only the
             # standard columns, so they are valid for any model with the same identifiers).
-            s["blocking_rules_to_generate_predictions"] = prediction_blocking(self.roles, self.records)
+            s["blocking_rules_to_generate_predictions"] = prediction_blocking(self.roles, self.records, self.extras)
             self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], s, log_level=log_level)
             self.trained = True
         self.training_report: TrainingReport | None = None
@@ -695,7 +799,7 @@ class LinkageModel:
         """Estimate the prior (deterministic rules), u (random sampling) and m (EM, capped) parameters."""
         say = progress or (lambda _m: None)
         opts = self.training
-        det, em = _training_rules(self.roles)
+        det, em = _training_rules(self.roles, self.extras)
         say("estimating the probability that two random records match")
         self.linker.training.estimate_probability_two_random_records_match(det, recall=opts.deterministic_recall)
         if not self.settings()["probability_two_random_records_match"] > 0:
@@ -744,6 +848,15 @@ class LinkageModel:
             probability_two_random_records_match=self.settings()["probability_two_random_records_match"],
             em_sessions=sessions, u_max_pairs=opts.u_max_pairs, em_max_pairs=opts.em_max_pairs)
         return self.training_report
+
+    def use_default_parameters(self, reason: str) -> None:
+        """Score with :func:`default_parameters` instead of training (recorded in the training report)."""
+        self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0],
+                             default_parameters(self.settings(), self.records), log_level=self.log_level)
+        self.trained = False
+        self.training_report = TrainingReport(
+            probability_two_random_records_match=self.settings()["probability_two_random_records_match"],
+            em_sessions=[], default_parameters=reason)
 
     # ------------------------------------------------------------------ model files
     def settings(self) -> dict[str, Any]:

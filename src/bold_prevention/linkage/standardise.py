@@ -32,7 +32,9 @@ Standard columns written by :func:`standardise` (only those whose role is mapped
 ``dob_ym``             ``YYYY-MM``
 ``dob_swapped``        ``YYYY-MM-DD`` with day and month exchanged, when that is another valid date (a candidate
                        for a day/month transposition)
-``dob_issue``          missing | unrecognised_format | impossible_date | placeholder | before_1900 | in_future
+``dob_issue``          missing | unrecognised_format | impossible_date | placeholder | before_<earliest> |
+                       in_future | partial (a date with its day, or day and month, missing: ``dob_year`` and
+                       ``dob_month`` keep the parts known when ``partial_dates`` is on)
 ``sex``                ``M`` / ``F`` (null when unknown)
 ``postcode``           UK postcode spaced as ``AA9A 9AA`` (or, with ``postcode_format='any'``, upper-case
                        alphanumerics)
@@ -43,6 +45,7 @@ Standard columns written by :func:`standardise` (only those whose role is mapped
 ``address_number``     first number in the address line
 ``town``               town / locality, upper case, punctuation to spaces
 ``id_number``          another identifier (NI number, NHS number...), upper case alphanumerics
+``x_<name>``           a declared extra comparison column (see :mod:`.comparisons`), standardised by its type
 ===================== ===============================================================================
 """
 
@@ -90,7 +93,9 @@ _UK_POSTCODE_RE = re.compile(_UK_POSTCODE)
 _MALE = ("1", "M", "MALE", "MAN", "BOY")
 _FEMALE = ("2", "F", "FEMALE", "WOMAN", "GIRL")
 
-DobIssue = Literal["missing", "unrecognised_format", "impossible_date", "placeholder", "before_1900", "in_future"]
+DobIssue = str  # missing | unrecognised_format | impossible_date | placeholder | before_<year> | in_future | partial
+#: Earliest date of birth accepted by default (earlier dates are set to null with a reason).
+DEFAULT_EARLIEST = date(1900, 1, 1)
 
 #: Every column :func:`standardise` writes, with its SQL type.
 STANDARD_COLUMNS: dict[str, str] = {
@@ -122,6 +127,19 @@ class StandardiseOptions:
     nicknames: bool = True
     #: Extra ``(nickname, canonical, sex)`` rows added to the shipped list.
     extra_nicknames: tuple[tuple[str, str, str | None], ...] = field(default_factory=tuple)
+    #: Dates of birth before this date are set to null (``before_<year>``): 1800-01-01 for historical records.
+    earliest: date = DEFAULT_EARLIEST
+    #: Dates that mean "unknown" in this file (ISO text), set to null with the reason ``placeholder``.
+    placeholders: tuple[str, ...] = PLACEHOLDER_DATES
+    #: Keep the known parts of partial dates ("1990-05", "05/1990", "1990", "00/05/1990", "XX/XX/1990"): year
+    #: and month are compared when the day (or day and month) is missing.
+    partial_dates: bool = False
+    #: Extra comparison columns: name -> (this file's column, type); see :mod:`.comparisons`.
+    extra: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
+
+    def before_label(self) -> str:
+        e = self.earliest
+        return f"before_{e.year}" if (e.month, e.day) == (1, 1) else f"before_{e.isoformat()}"
 
 
 # ------------------------------------------------------------------------------------------------ nicknames
@@ -240,7 +258,8 @@ def normalise_sex(value: object) -> str | None:
 
 
 def parse_date_of_birth(value: object, *, date_format: str | None = None,
-                        reference_date: date | None = None) -> tuple[date | None, DobIssue | None]:
+                        reference_date: date | None = None, earliest: date = DEFAULT_EARLIEST,
+                        placeholders: tuple[str, ...] = PLACEHOLDER_DATES) -> tuple[date | None, DobIssue | None]:
     """A date of birth and, when it is null, the reason: ``("31/02/1990")`` -> ``(None, "impossible_date")``."""
     ref = reference_date or date.today()
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -260,10 +279,10 @@ def parse_date_of_birth(value: object, *, date_format: str | None = None,
                 continue
         if d is None:
             return None, ("impossible_date" if _looks_like_date(text) else "unrecognised_format")
-    if d.isoformat() in PLACEHOLDER_DATES:
+    if d.isoformat() in placeholders:
         return None, "placeholder"
-    if d.year < 1900:
-        return None, "before_1900"
+    if d < earliest:
+        return None, StandardiseOptions(earliest=earliest).before_label()
     if d > ref:
         return None, "in_future"
     return d, None
@@ -371,6 +390,15 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
     town = _free_text_sql(src("town")) if "town" in columns else null
     idn = (f"nullif(regexp_replace(upper(cast({src('id_number')} as varchar)), '[^A-Z0-9]', '', 'g'), '')"
            if "id_number" in columns else null)
+    from .comparisons import extra_select
+
+    extra_missing = [c for _n, c, _t in opts.extra for c in c.split("\x1f") if c not in types]
+    if extra_missing:
+        from ..warehouse.readers import describe_columns
+
+        raise InputError(f"{label}: extra comparison column(s) {', '.join(repr(m) for m in extra_missing)} not "
+                         "found", hint=f"the file has: {describe_columns(types)}; fix `extra` in the config")
+    extra_sql = "".join(f",\n            {sql} as {col}" for col, sql in extra_select(opts.extra, types))
 
     stage1 = f"""
         select
@@ -385,7 +413,7 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
             {pc} as pc_raw,
             {addr} as address,
             {town} as town,
-            {idn} as id_number
+            {idn} as id_number{extra_sql}
         from {source}
     """
     con.execute(f"create or replace temp table __std_stage1 as {stage1}")
@@ -399,7 +427,7 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
         from __std_stage1 s
     """)
     _register_lookups(con, opts)
-    placeholders = ", ".join(_lit(p) for p in PLACEHOLDER_DATES)
+    placeholders = ", ".join(_lit(p) for p in opts.placeholders) or "''"
     dob_issue_shape = " or ".join(f"regexp_matches(dob_text, {_lit(p)})" for p in _DATE_SHAPES)
     cols = f"""
         s.unique_id,
@@ -418,10 +446,12 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
         ps.code as surname_phonetic,
         d.dob,
         strftime(d.dob, '%Y-%m-%d') as dob_iso,
-        cast(year(d.dob) as integer) as dob_year,
-        cast(month(d.dob) as integer) as dob_month,
+        coalesce(cast(year(d.dob) as integer), d.p_year) as dob_year,
+        coalesce(cast(month(d.dob) as integer), d.p_month) as dob_month,
         cast(day(d.dob) as integer) as dob_day,
-        strftime(d.dob, '%Y-%m') as dob_ym,
+        coalesce(strftime(d.dob, '%Y-%m'), case when d.p_month is not null
+                 then lpad(cast(d.p_year as varchar), 4, '0') || '-' || lpad(cast(d.p_month as varchar), 2, '0')
+                 end) as dob_ym,
         case when day(d.dob) <= 12 and day(d.dob) <> month(d.dob)
              then strftime(make_date(year(d.dob), day(d.dob), month(d.dob)), '%Y-%m-%d') end as dob_swapped,
         d.dob_issue,
@@ -438,16 +468,60 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
         s.address,
         nullif(regexp_extract(s.address, '[0-9]+'), '') as address_number,
         s.town,
-        s.id_number
+        s.id_number{"".join(f", s.{col}" for col, _sql in extra_select(opts.extra, types))}
     """
-    _create_with_phonetics(con, out, cols, placeholders, dob_issue_shape, ref)
+    _create_with_phonetics(con, out, cols, placeholders, dob_issue_shape, ref, opts)
     for t in ("__std_stage1", "__std_stage2", "__std_phon"):
         con.execute(f"drop table if exists {t}")
     return out
 
 
+#: Partial dates of birth (``partial_dates``): year first ("1990", "1990-05", "1990-05-00", "1990-XX-XX"), day
+#: or day and month first ("05/1990", "00/05/1990", "XX/XX/1990") and yyyymm00. Groups: year, month.
+_UNKNOWN_PART = r"(?:0{1,2}|X{1,2}|\?{1,2}|-{1,2})"
+PARTIAL_DATE_PATTERNS: tuple[tuple[str, int, int], ...] = (
+    (rf"^(\d{{4}})(?:[-/. ](\d{{1,2}}|{_UNKNOWN_PART}))?(?:[-/. ]{_UNKNOWN_PART})?$", 1, 2),
+    (rf"^(?:{_UNKNOWN_PART}[-/. ])?(\d{{1,2}}|{_UNKNOWN_PART})[-/. ](\d{{4}})$", 2, 1),
+    (r"^(\d{4})(\d{2})00$", 1, 2),
+)
+
+
+def parse_partial_date(value: object, *, earliest: date = DEFAULT_EARLIEST,
+                       reference_date: date | None = None) -> tuple[int, int | None] | None:
+    """(year, month or None) of a partial date such as "1990-05" or "XX/XX/1990"; None when it is not one."""
+    if value is None:
+        return None
+    text = str(value).strip().upper()
+    ref = reference_date or date.today()
+    for pattern, gy, gm in PARTIAL_DATE_PATTERNS:
+        m = re.match(pattern, text)
+        if m:
+            year = int(m.group(gy))
+            mt = m.group(gm)
+            month = int(mt) if mt and mt.isdigit() and 1 <= int(mt) <= 12 else None
+            return (year, month) if earliest.year <= year <= ref.year else None
+    return None
+
+
+def _partial_sql(text: str, opts: StandardiseOptions, ref: str) -> tuple[str, str]:
+    """SQL (year, month) of a partial date in ``text`` (both null when it is not one)."""
+    if not opts.partial_dates:
+        return "cast(null as integer)", "cast(null as integer)"
+    up = f"upper(trim({text}))"
+    y_cases, m_cases = [], []
+    for pattern, gy, gm in PARTIAL_DATE_PATTERNS:
+        y = f"try_cast(regexp_extract({up}, {_lit(pattern)}, {gy}) as integer)"
+        m = f"try_cast(regexp_extract({up}, {_lit(pattern)}, {gm}) as integer)"
+        y_cases.append(f"when regexp_full_match({up}, {_lit(pattern)}) then {y}")
+        m_cases.append(f"when regexp_full_match({up}, {_lit(pattern)}) then case when {m} between 1 and 12 "
+                       f"then {m} end")
+    year = f"(case {' '.join(y_cases)} end)"
+    ok = f"{year} between {opts.earliest.year} and year(date {_lit(ref)})"
+    return (f"case when {ok} then {year} end", f"case when {ok} then (case {' '.join(m_cases)} end) end")
+
+
 def _create_with_phonetics(con: duckdb.DuckDBPyConnection, out: str, cols: str, placeholders: str,
-                           dob_issue_shape: str, ref: str) -> None:
+                           dob_issue_shape: str, ref: str, opts: StandardiseOptions) -> None:
     # Phonetic codes: once per distinct name, in Python (the DuckDB phonetic extension would download).
     names = con.execute("""
         select distinct n from (
@@ -461,26 +535,35 @@ def _create_with_phonetics(con: duckdb.DuckDBPyConnection, out: str, cols: str, 
     con.register("__std_phon_arrow", phon)
     con.execute("create or replace temp table __std_phon as select * from __std_phon_arrow")
     con.unregister("__std_phon_arrow")
+    p_year, p_month = _partial_sql("dob_text", opts, ref)
+    earliest = opts.earliest.isoformat()
     # Rows keep their input order (row number) so that outputs are deterministic.
     con.execute(f"""
         create or replace table {out} as
         with s2 as (select *, row_number() over () as __row from __std_stage2),
+        d00 as (
+            select __row, dob_raw, dob_parsed, dob_text,
+                   case when dob_parsed is null then {p_year} end as p_year,
+                   case when dob_parsed is null then {p_month} end as p_month
+            from s2
+        ),
         d0 as (
-            select __row,
+            select __row, p_year, p_month,
                    case when dob_parsed is null then null
                         when strftime(dob_parsed, '%Y-%m-%d') in ({placeholders}) then null
-                        when year(dob_parsed) < 1900 then null
+                        when dob_parsed < date {_lit(earliest)} then null
                         when dob_parsed > date {_lit(ref)} then null
                         else dob_parsed end as dob,
                    case when dob_raw is null then 'missing'
+                        when p_year is not null then 'partial'
                         when dob_parsed is null and dob_text is not null and ({dob_issue_shape})
                              then 'impossible_date'
                         when dob_parsed is null then 'unrecognised_format'
                         when strftime(dob_parsed, '%Y-%m-%d') in ({placeholders}) then 'placeholder'
-                        when year(dob_parsed) < 1900 then 'before_1900'
+                        when dob_parsed < date {_lit(earliest)} then {_lit(opts.before_label())}
                         when dob_parsed > date {_lit(ref)} then 'in_future'
                    end as dob_issue
-            from s2
+            from d00
         )
         select {cols}
         from s2 s
