@@ -13,7 +13,9 @@ demo: env
 test: env
 	./scripts/install-test-system-deps.sh
 	.venv/bin/ruff check src tests bench
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q
 
 lint: env
 	.venv/bin/ruff check src tests bench
+	.venv/bin/lint-imports

@@ -53,7 +53,7 @@ def cohort_table(name: str) -> str:
 
 
 def _connection(con_or_project):
-    from ..linkage.xjs import _connection as conn
+    from ..warehouse.engine import connection as conn
 
     return conn(con_or_project)
 

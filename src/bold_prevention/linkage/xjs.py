@@ -283,17 +283,9 @@ def pseudonymise_clusters(cluster_ids: pa.Array | list[str], *, key: bytes | Non
 
 
 def _connection(con):
-    """A DuckDB (or Spark) connection from a connection, an Ibis backend, a Project or a path."""
-    from ..project import Project
+    from ..warehouse.engine import connection
 
-    if hasattr(con, "execute") and hasattr(con, "register"):
-        return con, False
-    if hasattr(con, "con") and hasattr(con.con, "execute"):  # Ibis DuckDB backend
-        return con.con, False
-    from ..warehouse.engine import duckdb_connect
-
-    project = con if isinstance(con, Project) else Project.at(con)
-    return duckdb_connect(project), True
+    return connection(con)
 
 
 def fetch_arrow(con, sql: str) -> pa.Table:

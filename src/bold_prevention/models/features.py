@@ -25,7 +25,7 @@ from ..datafirst import MODEL
 from ..datafirst.codes import ethnic_group_of
 from ..errors import InputError
 from ..trajectories._backend import backend_of, drop_temp, has_table, materialise, table, table_names
-from ..trajectories.timeline import EVENT_SPECS, EventSpec, _spec_expr, events, person_records
+from ..trajectories.timeline import EVENT_SPECS, EventSpec, events, person_records, spec_expr
 from .usecase import Condition, UseCase
 
 Band = Literal["high", "medium", "low"]
@@ -162,7 +162,7 @@ def _history(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | No
     for c in table_counts:
         spec = EventSpec(f"count:{c.name}", c.table, (c.date,), describe=lambda t: ibis.literal(""), rank=0,
                          where=(lambda t, w=c.where: conditions_expr(t, w)) if c.where else None)
-        parts.append(_spec_expr(backend, spec, pm).select("person_id", "event_date", kind="event_type"))
+        parts.append(spec_expr(backend, spec, pm).select("person_id", "event_date", kind="event_type"))
     if not parts:
         return None
     ev = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
@@ -288,7 +288,7 @@ def _outcome_events(backend, uc: UseCase, pm: ir.Table) -> ir.Table:
                 continue
             spec = EventSpec("outcome", s.table, (s.date,), describe=lambda t: ibis.literal(""), rank=0,
                              where=(lambda t, c=s.where: conditions_expr(t, c)) if s.where else None)
-            parts.append(_spec_expr(backend, spec, pm).select("person_id", "event_date"))
+            parts.append(spec_expr(backend, spec, pm).select("person_id", "event_date"))
     if not parts:
         raise InputError(f"use case {uc.name}: none of the outcome tables is loaded",
                          hint="load the extracts the outcome reads (see the use case file)")

@@ -234,7 +234,9 @@ def run_pipeline(config: PipelineConfig, project: Project, *, progress: Progress
         res.outputs["output-checking log"] = folder / "output-checking"
         res.figures["checked_outputs"] = len(checked)
         (project.reports_dir / "pipeline.json").write_text(
-            json.dumps({"figures": res.figures, "timings": res.timings, "partial": res.partial,
+            json.dumps({"internal": "Run summary for the analyst inside the secure setting: exact counts, not "
+                                    "disclosure-checked. Take figures away only through a release folder.",
+                        "figures": res.figures, "timings": res.timings, "partial": res.partial,
                         "outputs": {k: str(v) for k, v in res.outputs.items()}}, indent=2, default=str),
             encoding="utf-8")
         res.outputs["run summary"] = project.reports_dir / "pipeline.json"

@@ -617,7 +617,7 @@ def drop_key_dependents(con, *, models_dir: Path | None = None) -> list[str]:
 
 
 def _connection(con_or_project):
-    from ..linkage.xjs import _connection as conn
+    from ..warehouse.engine import connection as conn
 
     return conn(con_or_project)
 

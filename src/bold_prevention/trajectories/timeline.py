@@ -283,7 +283,7 @@ def _event_date(t: ir.Table, spec: EventSpec) -> ir.DateValue:
     return cols[0] if len(cols) == 1 else ibis.coalesce(*cols)
 
 
-def _spec_expr(backend, spec: EventSpec, person_map: ir.Table) -> ir.Table:
+def spec_expr(backend, spec: EventSpec, person_map: ir.Table) -> ir.Table:
     """One spec's events, with the person they belong to."""
     tmodel: Table = MODEL.table(spec.table)
     t = table(backend, "extract", spec.table)
@@ -371,7 +371,7 @@ def events(con: Any, *, person_map: ir.Table | None = None, event_types: Sequenc
     if not ok:
         raise InputError("none of the extract tables the timeline reads is loaded",
                          hint="load the extracts first (`bold load SOURCE`)")
-    exprs = [_spec_expr(backend, s, pm) for s in ok]
+    exprs = [spec_expr(backend, s, pm) for s in ok]
     return exprs[0].union(*exprs[1:]) if len(exprs) > 1 else exprs[0]
 
 
@@ -453,8 +453,6 @@ def build_timeline(con: Any) -> TimelineSummary:
     older than the loaded extracts are refused; ``spine.timeline_info`` records the fingerprint of the person
     records used.
     """
-    import pyarrow as pa
-
     backend = backend_of(con)
     person_records(backend)  # clear error first
     _check_records_current(backend)
@@ -464,9 +462,9 @@ def build_timeline(con: Any) -> TimelineSummary:
     if getattr(backend, "name", "") == "duckdb":
         backend.con.execute("CREATE OR REPLACE TABLE spine.timeline_info AS SELECT CAST(? AS VARCHAR) "
                             "AS records_fingerprint, CURRENT_TIMESTAMP AS built_at", [fp])
-    else:
-        backend.create_table("timeline_info", pa.table({"records_fingerprint": pa.array([fp], type=pa.string())}),
-                             database="spine", overwrite=True)
+    elif fp is not None:  # the same route as the timeline itself (from the one-row person-record info)
+        info = table(backend, "spine", "person_record_info")
+        materialise(backend, info.select(records_fingerprint=info.fingerprint), "spine", "timeline_info")
     counts = out.group_by("event_type").aggregate(n=out.count()).to_pyarrow().to_pylist()
     persons = int(out.person_id.nunique().to_pyarrow().as_py())
     by = {r["event_type"]: int(r["n"]) for r in sorted(counts, key=lambda r: EVENT_TYPES.index(r["event_type"]))}

@@ -63,3 +63,14 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool
 
 def project_path(p: str | Path | None) -> Project:
     return Project.at(p)
+
+
+def connection(con_or_project):
+    """(connection, close_it) from a DuckDB (or Spark-backed) connection, an Ibis backend, a Project or a path: the
+    one place that resolves what the library functions accept as a warehouse."""
+    if hasattr(con_or_project, "execute") and hasattr(con_or_project, "register"):
+        return con_or_project, False
+    if hasattr(con_or_project, "con") and hasattr(con_or_project.con, "execute"):  # Ibis DuckDB backend
+        return con_or_project.con, False
+    project = con_or_project if isinstance(con_or_project, Project) else Project.at(con_or_project)
+    return duckdb_connect(project), True

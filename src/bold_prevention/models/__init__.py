@@ -1,0 +1,1 @@
+"""Early warning: features, models, metrics and model cards for the shipped use cases."""

@@ -1,0 +1,1 @@
+"""Trajectories: person timelines, pathways through services and time-to-event analyses."""
