@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from ..datafirst import MODEL
+from ..datafirst.waves import WAVE_MODEL
 from ..errors import InputError
 from .config import LinkConfig, SideConfig
 from .splink_model import BANDS, Thresholds, quiet_splink
@@ -44,14 +45,21 @@ class WaveLinkResult:
     reused_model: bool
     seconds: float
     quality: dict[str, Any] = field(default_factory=dict)
+    #: The best pair of every source record at any band (record_id, person_id, match_score, band_joined), kept
+    #: when asked for (``keep_pairs``) for quality by band.
+    pairs: Any = None
 
     @property
     def link_rate(self) -> float:
         return sum(self.linked.values()) / self.records if self.records else 0.0
 
 
+#: Roles of the NDTMS attributor: initials, date of birth, sex and local authority (as the ``town`` role).
+_ATTRIBUTOR_ROLES = ("forename", "surname", "date_of_birth", "sex", "town")
+
+
 def _identity_select(table: str, id_expr: str, extra: str = "") -> str:
-    t = MODEL.table(table)
+    t = WAVE_MODEL.table(table)
     roles = t.identifier_roles
     cols = ", ".join(f"{roles[r]} as {r}" if r in roles else f"null as {r}" for r in _ROLES)
     return f"select {id_expr} as record_id, {cols}{extra} from linkage.identity_{table}"
@@ -63,10 +71,15 @@ def _tables(con) -> set[tuple[str, str]]:
 
 def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la_residents", *,
                          model_path: str | Path | None = None, retrain: bool = False,
-                         thresholds: Thresholds | None = None, progress: Progress | None = None) -> WaveLinkResult:
+                         thresholds: Thresholds | None = None, progress: Progress | None = None,
+                         attributor: bool = False, keep_pairs: bool = False) -> WaveLinkResult:
     """Link ``source_table``'s persons to the spine persons and add them to ``spine.person_record``.
 
-    ``model_path``: where the Splink model is saved (and reused from, unless ``retrain``).
+    ``model_path``: where the Splink model is saved (and reused from, unless ``retrain``). ``attributor``: the
+    source identifies people by initials, date of birth, sex and local authority only (NDTMS): the spine's
+    identities are reduced to the same initials, and their local authority is that of the justice record's LSOA;
+    the model compares initials (with their frequencies), date of birth (transpositions and slips included), sex
+    and local authority.
     """
     import time
 
@@ -74,7 +87,7 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
 
     say = progress or (lambda _m: None)
     t_start = time.perf_counter()
-    t = MODEL.table(source_table)
+    t = WAVE_MODEL.table(source_table)
     if not t.record_id or not t.holds_persons:
         raise InputError(f"table {source_table} holds no person records to link",
                          hint="link a person table such as la_residents or npd_pupil")
@@ -93,6 +106,9 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
     for jt in MODEL.xjs_tables():
         if ("linkage", f"identity_{jt.name}") not in present:
             continue
+        if attributor:
+            parts.append(_attributor_spine(jt, ("extract", jt.name) in present))
+            continue
         parts.append(
             f"select r.person_id, i.* exclude (record_id) from ({_identity_select(jt.name, jt.record_id)}) i "
             f"join spine.person_record r on r.source_table = '{jt.name}' and r.record_id = i.record_id")
@@ -100,12 +116,14 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         raise InputError("no justice identities to link to", hint="load the Data First extracts first")
     scratch = duckdb.connect()
     try:
-        src = con.sql(_identity_select(source_table, t.record_id)).to_arrow_table()
+        src = con.sql(_attributor_source(source_table, t.record_id) if attributor
+                      else _identity_select(source_table, t.record_id)).to_arrow_table()
         if src.num_rows == 0:
             raise InputError(f"{source_table} holds no records", hint=f"load a non-empty {source_table} file")
         spine_ids = con.sql(
             "select person_id || ':' || row_number() over (partition by person_id order by surname, forename, "
-            "date_of_birth, postcode) as record_id, * from (select distinct * from ("
+            + ("date_of_birth, town" if attributor else "date_of_birth, postcode")
+            + ") as record_id, * from (select distinct * from ("
             + " union all ".join(parts) + "))").to_arrow_table()
         scratch.register("__src_arrow", src)
         scratch.register("__spine_arrow", spine_ids)
@@ -114,7 +132,8 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         scratch.execute("create table __spine_person as select record_id, person_id from __spine_arrow")
         mp = Path(model_path) if model_path else None
         reuse = bool(mp and mp.exists() and not retrain)
-        roles = {r: r for r in _ROLES}
+        roles = {r: r for r in (_ATTRIBUTOR_ROLES if attributor else
+                                [r for r in _ROLES if r in t.identifier_roles])}
         cfg = LinkConfig(
             left=SideConfig(path=Path(source_table), id_column="record_id", name=source_table, columns=roles,
                             postcode_format="uk", one_record_per_person=False),
@@ -137,6 +156,9 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
             select person_id, record_id, match_score, {thresholds.band_sql('match_score')} as band_joined
             from r where k = 1
         """).to_arrow_table()
+        if attributor:
+            say("attributor links: initials, date of birth, sex and local authority only; treat the bands as "
+                "weaker evidence than a named link")
     finally:
         scratch.close()
 
@@ -165,7 +187,35 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         [source_table]).fetchall())
     return WaveLinkResult(source_table=source_table, records=src.num_rows,
                           linked={b: int(counts.get(b, 0)) for b in BANDS}, band=band, model_path=mp,
-                          reused_model=reuse, seconds=time.perf_counter() - t_start)
+                          reused_model=reuse, seconds=time.perf_counter() - t_start,
+                          pairs=best if keep_pairs else None)
+
+
+def _attributor_source(table: str, id_col: str) -> str:
+    t = WAVE_MODEL.table(table)
+    roles = t.identifier_roles
+    cols = {c.name for c in t.columns}
+    la = "local_authority" if "local_authority" in cols else "null"
+    return (f"select {id_col} as record_id, upper(substr({roles.get('forename', 'null')}, 1, 1)) as forename, "
+            f"upper(substr({roles.get('surname', 'null')}, 1, 1)) as surname, {roles.get('date_of_birth', 'null')} "
+            f"as date_of_birth, {roles.get('sex', 'null')} as sex, {la} as town from linkage.identity_{table}")
+
+
+def _attributor_spine(jt, has_extract: bool) -> str:
+    """A justice table's identities as the attributor sees them: initials, date of birth, sex, local authority."""
+    from ..geography import lsoa11_path
+
+    roles = jt.identifier_roles
+    lsoa = "lsoa_residence" in jt.column_names and has_extract
+    la = "g.lad_code" if lsoa else "null"
+    join = (f"left join extract.{jt.name} e on e.{jt.record_id} = i.{jt.record_id} "
+            f"left join read_parquet('{lsoa11_path().as_posix()}') g on g.lsoa11_code = e.lsoa_residence"
+            if lsoa else "")
+    return (f"select r.person_id, upper(substr(i.{roles.get('forename', 'null')}, 1, 1)) as forename, "
+            f"upper(substr(i.{roles.get('surname', 'null')}, 1, 1)) as surname, i.{roles['date_of_birth']} "
+            f"as date_of_birth, i.{roles.get('sex', 'null')} as sex, {la} as town "
+            f"from linkage.identity_{jt.name} i {join} join spine.person_record r on r.source_table = '{jt.name}' "
+            f"and r.record_id = i.{jt.record_id}")
 
 
 def score_against_truth(con: duckdb.DuckDBPyConnection, source_table: str, truth_dir: str | Path) -> dict[str, Any]:

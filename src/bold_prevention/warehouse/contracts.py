@@ -249,3 +249,41 @@ def decide(contract: TableContract, checks: list, *, present: bool = True) -> Ta
         return TableDecision(contract.table, contract.dataset, "warn",
                              f"{len(problems)} check(s) raised warnings; loaded")
     return TableDecision(contract.table, contract.dataset, "load", "all checks passed")
+
+
+# ------------------------------------------------------------------------------------- Wave 1-2 source contracts
+#: The main date of each Wave 1-2 table: the day its record describes (used for the period check and the
+#: death-before-event check of ``bold link wave``).
+WAVE_EVENT_DATES: dict[str, str] = {
+    "npd_census": "academic_year", "npd_key_stage": "academic_year", "npd_cla_episodes": "episode_start_date",
+    "npd_cp_plans": "plan_start_date", "dwp_benefit_spells": "spell_start_date",
+    "dwp_employment_programmes": "start_date", "hmrc_paye_employments": "start_date",
+    "hmrc_child_benefit_claims": "claim_start_date", "hes_apc_episodes": "admission_date",
+    "hes_ae_attendances": "arrival_date", "mhsds_contacts": "contact_date", "ndtms_episodes": "referral_date",
+    "ons_death_registrations": "date_of_death",
+}
+#: Identifier columns a Wave 1-2 person table needs at least one of, with a date of birth, to be linkable.
+WAVE_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "dwp_customers": ("nino", "forename", "surname"), "hmrc_individuals": ("nino", "forename", "surname"),
+    "hmrc_child_benefit_children": ("forename", "surname"), "nhs_patients": ("nhs_number", "forename", "surname"),
+    "ndtms_episodes": ("forename_initial", "surname_initial"), "ons_death_registrations": ("nhs_number", "forename",
+                                                                                          "surname"),
+    "npd_pupil": ("forename", "surname"),
+}
+
+
+def wave_contract(table: str) -> TableContract:
+    """The contract of a Wave 1-2 table (:mod:`bold_prevention.datafirst.waves`): derived like the Data First ones,
+    with its own dataset, coverage and identifier strength; every wave source is non-critical."""
+    import dataclasses
+
+    from ..datafirst.waves import WAVE_MODEL
+
+    t = WAVE_MODEL.table(table)
+    ds = WAVE_MODEL.dataset(t.dataset)
+    if t.dataset in {d.key for d in MODEL.datasets}:
+        return table_contract(t)
+    proxy = dataclasses.replace(t, dataset="education", foreign_keys=())
+    c = table_contract(proxy)
+    return dataclasses.replace(c, dataset=t.dataset, critical=False, coverage=ds.coverage,
+                               foreign_keys=t.foreign_keys, weak_identifiers=ds.weak_identifiers)

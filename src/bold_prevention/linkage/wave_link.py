@@ -1,0 +1,396 @@
+"""Load a Wave 1-2 source under its data contracts and link it to the spine (``bold link wave SOURCE``).
+
+:func:`load_wave_source` stages each table of the source (``<folder>/<table>.parquet|csv``, or the ``waves/``
+folder of a synthetic population), runs the contract checks of :mod:`bold_prevention.warehouse.quality`, applies
+the failure policy (every wave source is non-critical: a broken or missing table is left out, never blocking) and
+the wave checks below, then writes ``extract.<table>`` (analysis columns) and ``linkage.identity_<table>`` (record
+id and identifiers) in one transaction.
+
+Wave checks (each reported with the table and column, never an identifier value):
+
+* **no usable key**: a person table whose rows all lack a date of birth or every name and national number is
+  refused (left out); a source cannot be linked without one;
+* **outside the period**: a table none of whose main dates falls in the spine's period is refused;
+* **dates out of order** (a benefit spell ending before it starts): reported by the contract's date-order check;
+  the table is loaded, and the rows are never linked (they are counted in the link result);
+* **death before an event**: when deaths are linked, a death registration whose linked spine person has a later
+  linked event is refused (removed from the spine) and counted.
+
+:func:`link_wave_source` links the source's person table with
+:func:`bold_prevention.linkage.wave.link_source_to_spine` (the NDTMS attributor with its initials, date of birth
+and local authority comparisons) and attaches the event tables through the national number (NINO, NHS number) or
+the pupil reference, at the band of their person's link.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..datafirst.waves import WAVE_MODEL, WAVE_SOURCES, WaveSource
+from ..errors import InputError
+from ..warehouse.contracts import WAVE_EVENT_DATES, WAVE_KEY_COLUMNS, decide, wave_contract
+from ..warehouse.quality import CheckResult, data_checks, foreign_key_check, plan_columns, primary_key_check, q
+from ..warehouse.readers import FileInfo, TableFiles
+from .splink_model import BANDS, Thresholds
+from .xjs import band_rank
+
+Progress = Callable[[str], None]
+_SUFFIX = {".parquet": "parquet", ".csv": "csv"}
+
+
+@dataclass
+class WaveLoad:
+    source: str
+    tables: dict[str, str] = field(default_factory=dict)  # table -> loaded | degraded | missing | refused
+    rows: dict[str, int] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "tables": self.tables, "rows": self.rows, "problems": self.problems,
+                "checks": [c.to_dict() for c in self.checks if c.status != "pass"]}
+
+
+def source_of(key: str) -> WaveSource:
+    if key not in WAVE_SOURCES:
+        raise InputError(f"unknown wave source {key!r}", hint=f"choose one of: {', '.join(WAVE_SOURCES)}")
+    return WAVE_SOURCES[key]
+
+
+def _tables_of(src: WaveSource) -> list[str]:
+    return [t.name for d in src.datasets for t in WAVE_MODEL.dataset(d).tables]
+
+
+def _find(folder: Path, table: str) -> TableFiles | None:
+    for base in (folder, folder / "waves"):
+        for suf, fmt in _SUFFIX.items():
+            p = base / f"{table}{suf}"
+            if p.is_file():
+                return TableFiles(table, fmt, [p])
+    return None
+
+
+def _inspect(tf: TableFiles, con) -> FileInfo:
+    """The columns of a wave file (CSV read as text, typed by the contract); an unreadable file is an error that
+    names the file, never its content."""
+    info = FileInfo(tf.table, tf.fmt, tf.files, delimiter="," if tf.fmt == "csv" else None)
+    try:
+        cols = con.execute(f"describe select * from {info.relation_sql()}").fetchall()
+        info.columns = {c[0]: c[1] for c in cols}
+    except duckdb.Error:
+        info.error = f"{tf.label} cannot be read as {tf.fmt} (corrupted, empty or not {tf.fmt})"
+    return info
+
+
+def _has(con, schema: str, table: str) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and "
+                            "table_name = ?", [schema, table]).fetchone()[0])
+
+
+def spine_period(con) -> tuple[date, date]:
+    """The spine's period: the Data First coverage up to the spine's as-at date where recorded."""
+    start, end = date(2011, 1, 1), date(2024, 12, 31)
+    if _has(con, "meta", "spine_builds"):
+        try:
+            r = con.execute("select max(as_at) from meta.spine_builds").fetchone()
+            if r and r[0]:
+                end = r[0]
+        except duckdb.Error:
+            pass
+    return start, end
+
+
+def load_wave_source(con: duckdb.DuckDBPyConnection, source: str, folder: str | Path, *,
+                     snapshot_date: date | None = None, progress: Progress | None = None) -> WaveLoad:
+    """Stage, check and load the tables of one wave source (see the module docstring)."""
+    say = progress or (lambda _m: None)
+    src = source_of(source)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"source folder {folder} does not exist",
+                         hint="pass the folder holding the wave files (or a synthetic population folder)")
+    res = WaveLoad(source)
+    snap = snapshot_date or date.today()
+    lo, hi = spine_period(con)
+    staged: dict[str, Any] = {}
+    con.execute("create schema if not exists extract")
+    con.execute("create schema if not exists linkage")
+    con.execute("create schema if not exists wave_staging")
+    try:
+        for name in _tables_of(src):
+            tf = _find(folder, name)
+            if tf is None:
+                res.tables[name] = "missing"
+                res.problems.append(f"{name}: no file {name}.parquet or {name}.csv in {folder}; the {source} source is "
+                                    "loaded without it (non-critical)")
+                continue
+            say(f"checking {name}")
+            contract = wave_contract(name)
+            info = _inspect(tf, con)
+            if info.error:
+                res.tables[name] = "degraded"
+                res.problems.append(f"{name}: {info.error}")
+                continue
+            plan, schema = plan_columns(contract, info)
+            res.checks.extend(schema)
+            if plan.schema_break:
+                res.tables[name] = "degraded"
+                res.problems.append(f"{name}: " + "; ".join(c.message for c in schema if c.blocking))
+                continue
+            stg = f"wave_staging.{q(name)}"
+            con.execute(f"create or replace table {stg} as select {plan.select_sql(contract)} "
+                        f"from {info.relation_sql()}")
+            rows = con.execute(f"select count(*) from {stg}").fetchone()[0]
+            checks = data_checks(con, stg, contract, plan, rows=rows, today=date.today(), snapshot_date=snap)
+            if rows and all(k in plan.present for k in contract.primary_key):
+                checks.append(primary_key_check(con, stg, contract, plan, rows=rows))
+            for fk in contract.foreign_keys:
+                parent = f"wave_staging.{q(fk.ref_table)}" if fk.ref_table in staged else (
+                    f"extract.{q(fk.ref_table)}" if _has(con, "extract", fk.ref_table) else None)
+                if rows and parent:
+                    checks.append(foreign_key_check(con, stg, contract, fk, parent, plan, rows=rows))
+            checks.extend(_wave_checks(con, stg, name, contract, plan, rows, lo, hi))
+            res.checks.extend(checks)
+            d = decide(contract, checks)
+            if d.decision in ("degrade", "block"):
+                res.tables[name] = "refused"
+                res.problems.append(d.reason)
+                continue
+            res.tables[name] = "loaded"
+            res.rows[name] = int(rows)
+            staged[name] = (contract, plan)
+        con.execute("begin transaction")
+        try:
+            for name, (contract, plan) in staged.items():
+                stg = f"wave_staging.{q(name)}"
+                cols = [c for c in contract.analysis_columns if c in plan.present or c in plan.filled]
+                con.execute(f"create or replace table extract.{q(name)} as select {', '.join(q(c) for c in cols)}, "
+                            f"date '{snap.isoformat()}' as snapshot_date from {stg}")
+                ident = [c for c in (*contract.id_columns, *contract.identifier_columns, contract.sex_column)
+                         if c and c in plan.present]
+                ident = list(dict.fromkeys(ident))
+                if contract.identifier_columns and plan.identifiers:
+                    con.execute(f"create or replace table linkage.{q('identity_' + name)} as select "
+                                f"{', '.join(q(c) for c in ident)} from {stg}")
+            for name, status in res.tables.items():
+                if status != "loaded":
+                    con.execute(f"drop table if exists extract.{q(name)}")
+                    con.execute(f"drop table if exists linkage.{q('identity_' + name)}")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.execute("drop schema if exists wave_staging cascade")
+    return res
+
+
+def _wave_checks(con, stg: str, name: str, contract, plan, rows: int, lo: date, hi: date) -> list[CheckResult]:
+    out: list[CheckResult] = []
+    if not rows:
+        return out
+    keys = [c for c in WAVE_KEY_COLUMNS.get(name, ()) if c in plan.present]
+    if name in WAVE_KEY_COLUMNS:
+        dob = "date_of_birth" in plan.present
+        usable = (f"date_of_birth is not null and ({' or '.join(f'{q(k)} is not null' for k in keys)})"
+                  if dob and keys else "false")
+        n_ok = con.execute(f"select count(*) filter (where {usable}) from {stg}").fetchone()[0]
+        if n_ok == 0:
+            out.append(CheckResult(name, "usable_key", "fail", f"{name}: no record has a usable key (a date of birth "
+                                   f"with a name or national number): the source cannot be linked", failing=rows,
+                                   total=rows, threshold="at least one linkable record", blocking=True))
+        else:
+            out.append(CheckResult(name, "usable_key", "pass" if n_ok == rows else "warn",
+                                   f"{name}: {rows - n_ok:,} of {rows:,} record(s) without a usable key will not link",
+                                   failing=rows - n_ok, total=rows, threshold="reported"))
+    col = WAVE_EVENT_DATES.get(name)
+    if col and col in plan.present:
+        expr = (f"make_date(cast({q(col)} as integer), 9, 1)" if col == "academic_year" else q(col))
+        n_in = con.execute(f"select count(*) filter (where {expr} between date '{lo}' and date '{hi}'), "
+                           f"count({q(col)}) from {stg}").fetchone()
+        if n_in[1] and n_in[0] == 0:
+            out.append(CheckResult(name, "spine_period", "fail", f"{name}.{col}: none of the {n_in[1]:,} dates falls "
+                                   f"in the spine's period ({lo} to {hi}): its people cannot be the spine's",
+                                   column=col, failing=n_in[1], total=n_in[1], threshold="some in the period",
+                                   blocking=True))
+        elif n_in[1]:
+            out.append(CheckResult(name, "spine_period", "pass" if n_in[0] == n_in[1] else "warn",
+                                   f"{name}.{col}: {n_in[1] - n_in[0]:,} date(s) outside the spine's period",
+                                   column=col, failing=n_in[1] - n_in[0], total=n_in[1], threshold="reported"))
+    return out
+
+
+@dataclass
+class WaveSourceLink:
+    source: str
+    person_table: str
+    records: int
+    linked: dict[str, int]
+    band: str
+    events: dict[str, dict[str, int]] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _event_id_expr(table: str) -> str:
+    pk = WAVE_MODEL.table(table).primary_key
+    return q(pk[0]) if len(pk) == 1 else "concat_ws('|', " + ", ".join(f"cast({q(c)} as varchar)" for c in pk) + ")"
+
+
+def _bad_order_sql(table: str) -> str:
+    orders = WAVE_MODEL.table(table).date_orders
+    if not orders:
+        return "false"
+    return " or ".join(f"coalesce({q(o.earlier)} > {q(o.later)}, false)" for o in orders)
+
+
+def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path: str | Path | None = None,
+                     retrain: bool = False, truth_dir: str | Path | None = None,
+                     thresholds: Thresholds | None = None, progress: Progress | None = None) -> WaveSourceLink:
+    """Link a loaded wave source's persons to the spine and attach its event records (see the module docstring)."""
+    from .wave import link_source_to_spine
+
+    t0 = time.perf_counter()
+    src = source_of(source)
+    person = src.person_table
+    res = link_source_to_spine(con, person, model_path=model_path, retrain=retrain, thresholds=thresholds,
+                               progress=progress, attributor=src.strength == "weak", keep_pairs=True)
+    out = WaveSourceLink(source, person, res.records, res.linked, res.band)
+    pid = WAVE_MODEL.table(person).record_id
+    con.execute("begin transaction")
+    try:
+        for ev in src.event_tables:
+            if not _has(con, "extract", ev):
+                out.events[ev] = {"records": 0, "linked": 0, "unattached": 0, "dates_out_of_order": 0}
+                continue
+            con.execute("delete from spine.person_record where source_table = ?", [ev])
+            rid = _event_id_expr(ev)
+            bad = _bad_order_sql(ev)
+            if src.person_key:
+                k = src.person_key
+                if not _has(con, "linkage", f"identity_{ev}"):
+                    continue
+                base = (f"select {rid} as record_id, i.{q(k)} as k, ({bad}) as bad from extract.{q(ev)} e "
+                        f"join linkage.{q('identity_' + ev)} i using ({', '.join(q(c) for c in WAVE_MODEL.table(ev).primary_key)})")
+                persons = (f"select i.{q(k)} as k, r.person_id, r.match_score, r.band_joined, r.band "
+                           f"from linkage.{q('identity_' + person)} i join spine.person_record r "
+                           f"on r.source_table = '{person}' and r.record_id = i.{q(pid)} "
+                           f"qualify row_number() over (partition by i.{q(k)} order by r.match_score desc) = 1")
+            else:  # NPD modules: the pupil reference
+                base = (f"select {rid} as record_id, pupil_matching_reference as k, ({bad}) as bad "
+                        f"from extract.{q(ev)}")
+                persons = (f"select r.record_id as k, r.person_id, r.match_score, r.band_joined, r.band "
+                           f"from spine.person_record r where r.source_table = '{person}'")
+            ds = WAVE_MODEL.table(ev).dataset
+            con.execute(f"""
+                insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
+                                                 band_joined, band, person_record_id)
+                select p.person_id, '{ds}', '{ev}', b.record_id, p.match_score, p.band_joined, p.band, b.record_id
+                from ({base}) b join ({persons}) p on p.k = b.k where not b.bad""")
+            n = con.execute(f"select count(*), count(*) filter (where bad), count(*) filter (where k is null) "
+                            f"from ({base})").fetchone()
+            linked = con.execute("select count(*) from spine.person_record where source_table = ?", [ev]).fetchone()[0]
+            out.events[ev] = {"records": int(n[0]), "linked": int(linked), "dates_out_of_order": int(n[1]),
+                              "without_key": int(n[2])}
+        if source == "deaths":
+            out.refused["deaths_before_a_linked_event"] = _refuse_deaths_before_events(con)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    if truth_dir is not None:
+        from .wave import score_against_truth
+
+        out.quality = link_quality(con, person, truth_dir, res.pairs)
+        out.quality["overall"] = score_against_truth(con, person, truth_dir)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _refuse_deaths_before_events(con) -> int:
+    """Remove death links whose spine person has a linked wave event dated after the death; return their number."""
+    parts = []
+    for ev, col in WAVE_EVENT_DATES.items():
+        if ev in ("ons_death_registrations",) or col == "academic_year" or not _has(con, "extract", ev):
+            continue
+        rid = _event_id_expr(ev)
+        parts.append(f"select r.person_id, e.{q(col)} as d from extract.{q(ev)} e join spine.person_record r "
+                     f"on r.source_table = '{ev}' and r.record_id = {rid}")
+    if not parts or not _has(con, "extract", "ons_death_registrations"):
+        return 0
+    bad = con.execute(f"""
+        select r.record_id from spine.person_record r
+        join extract.ons_death_registrations d on d.registration_id = r.record_id
+        where r.source_table = 'ons_death_registrations'
+          and exists (select 1 from ({' union all '.join(parts)}) x where x.person_id = r.person_id
+                      and x.d > d.date_of_death)""").fetchall()
+    if bad:
+        con.executemany("delete from spine.person_record where source_table = 'ons_death_registrations' "
+                        "and record_id = ?", bad)
+    return len(bad)
+
+
+def link_quality(con, table: str, truth_dir: str | Path, pairs) -> dict[str, Any]:
+    """Precision, recall and F1 of the best link of each record at each band (all three, whatever the spine's
+    band), overall and by sex, age band and ethnic group of the true person (synthetic truth; evaluation only)."""
+    truth = Path(truth_dir)
+    tr, tp = truth / "truth_record.parquet", truth / "truth_person.parquet"
+    if not tr.exists() or not tp.exists():
+        raise InputError(f"no truth tables in {truth}", hint="give the truth folder of a synthetic population")
+    s = duckdb.connect()
+    try:
+        s.register("best", pairs)
+        s.execute(f"create table tr as select * from read_parquet('{tr.as_posix()}')")
+        s.execute(f"create table tp as select * from read_parquet('{tp.as_posix()}')")
+        spine = con.sql("select person_id, source_table, record_id from spine.person_record "
+                        f"where source_dataset not in (select distinct source_dataset from spine.person_record "
+                        f"where source_table = '{table}')").to_arrow_table()
+        s.register("spine_rec", spine)
+        s.execute("""create table spine_true as select distinct r.person_id, t.person_id as true_person
+                     from spine_rec r join tr t on t."table" = r.source_table and t.record_id = r.record_id""")
+        s.execute(f"""create table src as select t.record_id, t.person_id as true_person, p.sex,
+                       case when date_diff('year', p.date_of_birth, date '2018-01-01') < 18 then '0-17'
+                            when date_diff('year', p.date_of_birth, date '2018-01-01') < 25 then '18-24'
+                            when date_diff('year', p.date_of_birth, date '2018-01-01') < 45 then '25-44'
+                            when date_diff('year', p.date_of_birth, date '2018-01-01') < 65 then '45-64'
+                            else '65+' end as age_band, p.ethnic_group,
+                       t.person_id in (select true_person from spine_true) as findable
+                     from tr t join tp p using (person_id) where t."table" = '{table}'""")
+        s.execute("""create table judged as select b.record_id, b.band_joined, exists (
+                        select 1 from spine_true st where st.person_id = b.person_id and st.true_person = src.true_person)
+                        as correct from best b join src using (record_id)""")
+        out: dict[str, Any] = {"bands": {}, "by": {}}
+        for band in BANDS:
+            ok = ", ".join(f"'{b}'" for b in BANDS if band_rank(b) <= band_rank(band))
+            out["bands"][band] = _prf(s, f"band_joined in ({ok})", "true")
+            for g in ("sex", "age_band", "ethnic_group"):
+                groups = [r[0] for r in s.execute(f"select distinct {g} from src order by 1").fetchall()]
+                out["by"].setdefault(band, {})[g] = {
+                    str(v): _prf(s, f"band_joined in ({ok})", f"src.{g} = '{v}'" if v is not None else
+                                 f"src.{g} is null") for v in groups}
+        return out
+    finally:
+        s.close()
+
+
+def _prf(s, band_cond: str, group_cond: str) -> dict[str, Any]:
+    links, correct = s.execute(f"select count(*), count(*) filter (where correct) from judged j "
+                               f"join src using (record_id) where {band_cond} and {group_cond}").fetchone()
+    findable = s.execute(f"select count(*) from src where findable and {group_cond}").fetchone()[0]
+    p = correct / links if links else None
+    r = correct / findable if findable else None
+    f1 = 2 * p * r / (p + r) if p and r else None
+    return {"links": int(links), "correct": int(correct), "findable": int(findable),
+            "precision": None if p is None else round(p, 4), "recall": None if r is None else round(r, 4),
+            "f1": None if f1 is None else round(f1, 4)}
