@@ -51,6 +51,39 @@ def test_release_is_disclosure_checked(demo):
     assert summary["figures"]["checked_outputs"] == len(results["results"])
 
 
+def test_every_count_that_leaves_is_rounded_or_suppressed_and_the_release_audit_is_clean(demo):
+    import pandas as pd
+
+    out, _, _ = demo
+    checking = out / "outputs" / "step-a-release" / "output-checking"
+    results = json.loads((checking / "results.json").read_text())["results"]
+    counted = 0
+    for entry in results.values():
+        kind = entry["properties"].get("kind")
+        if kind not in ("frequency", "series"):
+            continue
+        table = pd.read_csv(checking / entry["files"][0]["name"], dtype=str)
+        index_cols = [c for c in table.columns if table[c].map(lambda v: not _is_value(v)).any()]
+        for col in table.columns.difference(index_cols):
+            for v in table[col].dropna():
+                counted += 1
+                assert v in ("[c]", "[z]") or float(v) % 5 == 0, (entry["uid"], col, v)
+    assert counted > 100
+    audit = json.loads((checking / "release_audit.json").read_text())
+    assert audit["findings"] == 0 and audit["primary_cells_bounded"] > 0
+    assert list((out / "ledger").glob("0001-*.json"))
+
+
+def _is_value(v) -> bool:
+    if v in ("[c]", "[z]"):
+        return True
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def test_local_authority_file_is_linked_to_the_spine(demo):
     _, result, _ = demo
     q = result.figures["la_link_quality"]
