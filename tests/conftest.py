@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("BOLD_PSEUDONYM_KEY", "test-only-pseudonym-key-not-secret")
+os.environ.setdefault("BOLD_AUDIT_KEY", "test-only-audit-key-not-secret")
 # A wide terminal so command output that tests read is not wrapped, whatever terminal CI has.
 os.environ["COLUMNS"] = "250"
 

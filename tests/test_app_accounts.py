@@ -44,21 +44,23 @@ def test_duplicate_needs_replace(tmp_path):
     assert store.authenticate("ann", PW + "!").role == "admin"
 
 
-def test_lockout_after_repeated_failures_even_with_the_right_password(tmp_path):
+def test_lockout_is_per_account_and_source_address_even_with_the_right_password(tmp_path):
     store = AccountStore(tmp_path)
     store.add("pat", "practitioner", PW)
     reasons = []
     for _ in range(acc.LOCKOUT_THRESHOLD):
         with pytest.raises(SignInRefused) as e:
-            store.authenticate("pat", "wrong password!")
+            store.authenticate("pat", "wrong password!", "10.0.0.9")
         reasons.append(e.value.reason)
     assert reasons[-1] == "wrong_password_now_locked"
     with pytest.raises(SignInRefused) as e:
-        store.authenticate("pat", PW)
-    assert e.value.reason == "locked"
-    assert store.get("pat").locked()
+        store.authenticate("pat", PW, "10.0.0.9")
+    assert e.value.reason == "source_locked"
+    assert store.get("pat").locked_sources == 1
+    # another address is not locked out: one attacker cannot lock the account for everyone
+    assert store.authenticate("pat", PW, "10.0.0.10").name == "pat"
     store.unlock("pat")
-    assert store.authenticate("pat", PW).name == "pat"
+    assert store.authenticate("pat", PW, "10.0.0.9").name == "pat"
 
 
 def test_unknown_account_and_wrong_password_read_the_same(tmp_path):

@@ -5,17 +5,52 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import duckdb
+import pyotp
 
 from bold_prevention.app.accounts import AccountStore
 from bold_prevention.linkage.pseudonym import pseudonymise
 from bold_prevention.project import Project
 
+os.environ.setdefault("BOLD_AUDIT_KEY", "test-only-audit-key-not-secret")
+
 PASSWORD = "correct horse battery staple"
 ACCOUNTS = {"pat": "practitioner", "ann": "analyst", "adam": "admin"}
+#: The second-factor secrets of the test accounts (enrolled by :func:`add_accounts`).
+TOTP_SECRETS = {"pat": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "ann": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU",
+                "adam": "MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK"}
+
+
+class VirtualClock:
+    """The clock the servers under test use for second-factor codes: real time plus an offset that moves on 30 s at
+    each sign-in, so that a test can sign in many times a minute without reusing a code (a reused code is refused)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def next_code(self, secret: str) -> str:
+        with self._lock:
+            self.offset += 30
+            return pyotp.TOTP(secret).at(self.now())
+
+
+CLOCK = VirtualClock()
+
+
+def code_for(app, name: str) -> str:
+    """The next second-factor code of test account ``name`` for the server ``app`` (its clock set to :data:`CLOCK`)."""
+    app.state.bold.accounts.clock = CLOCK.now
+    return CLOCK.next_code(TOTP_SECRETS[name])
 
 #: (forename, middle, surname, date of birth, sex, postcode) of the people in the small warehouse.
 PEOPLE = [
@@ -88,9 +123,14 @@ def build_small_warehouse(root: Path) -> Project:
 
 
 def add_accounts(project: Project) -> None:
+    """The test accounts, ready to sign in: their own password set and a second factor enrolled (``pat``'s caseload
+    is every area, so the shared tests need no break-glass reason)."""
     store = AccountStore.of(project)
     for name, role in ACCOUNTS.items():
-        store.add(name, role, PASSWORD, replace=True)
+        store.add(name, role, PASSWORD, replace=True, must_change=False,
+                  caseload=["*"] if role == "practitioner" else [])
+        store.clock = time.time
+        store.enrol_totp(name, TOTP_SECRETS[name], pyotp.TOTP(TOTP_SECRETS[name]).now())
 
 
 def csrf_of(html: str) -> str:
@@ -100,9 +140,16 @@ def csrf_of(html: str) -> str:
 
 
 def sign_in(client, name: str, password: str = PASSWORD):
+    """Sign in with the password and, when asked, the second-factor code; the last response (a 303 to the role's
+    home page when it worked)."""
     page = client.get("/sign-in")
-    return client.post("/sign-in", data={"username": name, "password": password, "csrf_token": csrf_of(page.text)},
-                       follow_redirects=False)
+    r = client.post("/sign-in", data={"username": name, "password": password, "csrf_token": csrf_of(page.text)},
+                    follow_redirects=False)
+    if r.status_code == 303 and r.headers["location"] == "/sign-in/code":
+        page = client.get("/sign-in/code")
+        r = client.post("/sign-in/code", data={"code": code_for(client.app, name), "csrf_token": csrf_of(page.text)},
+                        follow_redirects=False)
+    return r
 
 
 # -- pytest fixtures (import them into a test module to use them) --------------------------------------------------

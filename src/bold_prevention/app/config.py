@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..project import Project
 
@@ -20,11 +21,24 @@ class AppConfig:
     session_max_hours: int = 10
     #: A stated reason lets a practitioner view that one person for this many minutes.
     grant_minutes: int = 30
-    #: Sign-in attempts allowed per client address per minute.
+    #: Sign-in attempts (passwords and second-factor codes) allowed per client address per minute.
     signin_per_minute: int = 10
     #: Searches allowed per account per minute.
     search_per_minute: int = 30
-    #: Most candidates shown for one search.
-    max_results: int = 50
+    #: Most candidates shown for one search (a search that finds more asks for more detail).
+    max_results: int = 10
+    #: Minutes allowed between the password and the second-factor code (or the first-sign-in set-up).
+    pending_minutes: int = 10
+    #: Addresses of reverse proxies whose ``X-Forwarded-For`` (and, with ``sso_header``, user header) is believed.
+    #: Empty (the default): the client address is the connection's, and forwarded headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Single sign-on at the proxy: the header naming the signed-in user (e.g. ``X-Forwarded-User``), believed only
+    #: from ``trusted_proxies``. None (the default): off; users sign in here with a password and a second factor.
+    sso_header: str | None = None
+    #: A file (kept by another party) to which the audit head is exported every ``audit_head_every`` entries.
+    audit_head_file: Path | None = None
+    audit_head_every: int = 100
+    #: Lines a minute written to the security log (unauthenticated bad requests; the rest are counted).
+    security_log_per_minute: int = 60
     #: Threads DuckDB may use for one query (many small queries run side by side, so one is best).
     duckdb_threads: int = 1

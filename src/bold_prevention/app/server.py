@@ -9,13 +9,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import routes_admin, routes_analysis, routes_auth, routes_people
+from . import routes_account, routes_admin, routes_analysis, routes_auth, routes_people
 from .accounts import AccountStore
-from .audit import AuditLog
+from .audit import AuditLog, SecurityLog, audit_key
 from .config import AppConfig
 from .sessions import RateLimiter, SessionStore
 from .warehouse import Warehouse
@@ -26,6 +26,17 @@ _PLAIN_500 = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><t
               "the service - BOLD Prevention</title></head><body><main><h1>Sorry, there is a problem with the "
               "service</h1><p>Try again later. If it keeps happening, give your administrator this reference: "
               "{ref}.</p></main></body></html>")
+
+
+class _Assets(StaticFiles):
+    """The vendored assets; a missing one is a plain 404 (never cached: see :class:`.web.SessionMiddleware`)."""
+
+    async def get_response(self, path: str, scope):
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as e:
+            return PlainTextResponse("Not found" if e.status_code == 404 else "Not allowed",
+                                     status_code=404 if e.status_code == 404 else e.status_code)
 
 
 class _ErrorPages:
@@ -78,12 +89,20 @@ async def _http_error(request: Request, exc: HTTPException):
 def create_app(config: AppConfig) -> Starlette:
     """The web application over ``config.project``.
 
-    Opens the warehouse read-only first: a missing or unreadable warehouse raises :class:`InputError` before
-    anything is written."""
+    Reads ``$BOLD_AUDIT_KEY`` and opens the warehouse read-only first: a missing key, or a missing or unreadable
+    warehouse, raises :class:`InputError` before anything is written."""
+    key = audit_key()
+    if config.sso_header and not config.trusted_proxies:
+        from ..errors import InputError
+
+        raise InputError("single sign-on by a proxy header needs the proxy's address",
+                         hint="pass --trusted-proxy ADDRESS (the reverse proxy that signs users in) with --sso-header")
     warehouse = Warehouse(config.project, threads=config.duckdb_threads)
     st = AppState(
         config=config, warehouse=warehouse, accounts=AccountStore.of(config.project),
-        audit=AuditLog.of(config.project),
+        audit=AuditLog.of(config.project, key=key, head_file=config.audit_head_file,
+                          head_every=config.audit_head_every),
+        security=SecurityLog(config.project.audit_dir, per_minute=config.security_log_per_minute),
         sessions=SessionStore(idle_minutes=config.session_idle_minutes, max_hours=config.session_max_hours),
         env=make_env(), signin_limiter=RateLimiter(config.signin_per_minute, 60.0),
         search_limiter=RateLimiter(config.search_per_minute, 60.0))
@@ -95,8 +114,8 @@ def create_app(config: AppConfig) -> Starlette:
         finally:
             warehouse.close()
 
-    routes = [*routes_auth.routes, *routes_people.routes, *routes_analysis.routes, *routes_admin.routes,
-              Mount("/assets", app=StaticFiles(directory=STATIC_DIR), name="assets")]
+    routes = [*routes_auth.routes, *routes_account.routes, *routes_people.routes, *routes_analysis.routes, *routes_admin.routes,
+              Mount("/assets", app=_Assets(directory=STATIC_DIR), name="assets")]
     holder: dict = {}
     app = Starlette(
         routes=routes,

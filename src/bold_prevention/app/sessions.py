@@ -4,6 +4,12 @@ The browser holds only a random session id (256 bits) in a cookie that is HttpOn
 Secure. Everything else (the signed-in account, its role, the CSRF token, the people a practitioner has stated a
 reason to see) stays in server memory. A session id the server did not issue is never adopted, and the id is replaced
 at sign-in and sign-out, so a session id planted before sign-in (session fixation) is worthless afterwards.
+
+A session remembers the account's ``epoch`` at sign-in; every request compares it with the account as it is now
+(:meth:`.accounts.AccountStore.current`), so removing an account, changing its role or caseload, resetting its
+password or second factor, or locking it ends its sessions at the next request (and :meth:`SessionStore.revoke_user`
+ends them at once in this server). Between the password and the second factor a session is only *pending*: it can
+reach the second-factor and first-sign-in pages and nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +31,21 @@ class Grant:
     reason: str
     reason_text: str
     expires: float
+    #: The person is outside the practitioner's caseload: opened with a break-glass reason.
+    break_glass: bool = False
+
+
+@dataclass
+class Pending:
+    """A sign-in that has passed the password but not yet the second factor (or the first-sign-in set-up)."""
+
+    user: str
+    role: str
+    #: "password" (set your own password), "enrol" (set up the second factor) or "code" (type the code)
+    step: str
+    expires: float
+    #: The second-factor secret being enrolled (shown to the user until they prove they hold it).
+    secret: str | None = None
 
 
 @dataclass
@@ -36,6 +57,11 @@ class Session:
     user: str | None = None
     role: str | None = None
     signed_in_at: float | None = None
+    #: The account's epoch when this session signed in (see the module docstring).
+    epoch: int = 0
+    #: How the session signed in: "password" (password and second factor) or "sso" (trusted proxy header).
+    via: str = "password"
+    pending: Pending | None = None
     grants: dict[str, Grant] = field(default_factory=dict)
     flash: str | None = None
     #: Set when the session was created or rotated during this request: the response must set the cookie.
@@ -48,8 +74,17 @@ class Session:
     def check_csrf(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf, str(token))
 
-    def grant(self, person_id: str, reason: str, reason_text: str, minutes: int) -> None:
-        self.grants[person_id] = Grant(reason, reason_text, time.monotonic() + minutes * 60)
+    def grant(self, person_id: str, reason: str, reason_text: str, minutes: int, *,
+              break_glass: bool = False) -> None:
+        self.grants[person_id] = Grant(reason, reason_text, time.monotonic() + minutes * 60, break_glass)
+
+    def pending_step(self) -> Pending | None:
+        """The pending sign-in, unless it has expired (it is then dropped)."""
+        p = self.pending
+        if p is not None and p.expires < time.monotonic():
+            self.pending = None
+            return None
+        return p
 
     def granted(self, person_id: str) -> Grant | None:
         g = self.grants.get(person_id)
@@ -114,6 +149,15 @@ class SessionStore:
     def drop(self, s: Session) -> None:
         with self._lock:
             self._sessions.pop(s.id, None)
+
+    def revoke_user(self, name: str) -> int:
+        """End every session (signed in or pending) of account ``name``; the number ended."""
+        with self._lock:
+            ids = [k for k, v in self._sessions.items()
+                   if v.user == name or (v.pending is not None and v.pending.user == name)]
+            for k in ids:
+                del self._sessions[k]
+        return len(ids)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -1,8 +1,10 @@
 """Request plumbing shared by every page: the session middleware, security headers, rendering, role checks, CSRF.
 
 The middleware is plain ASGI. For each request it finds the server-side session named by the cookie (or starts a new
-anonymous one; an id the server did not issue is never adopted), and on the way out it adds the security headers and,
-when the session is new or was replaced, the session cookie. It logs one line per request naming the route pattern
+anonymous one; an id the server did not issue is never adopted), checks a signed-in session against the account as it
+is now (removed, locked, another role or caseload, a new password or second factor: the session ends), and on the way
+out it adds the security headers and, when the session is new or was replaced, the session cookie. With single
+sign-on configured (``AppConfig.sso_header``), a trusted proxy's user header signs the session in instead. It logs one line per request naming the route pattern
 (``/people/{person_id}``), never the path as typed, so no search term or identifier reaches a log line.
 """
 
@@ -21,8 +23,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .accounts import AccountStore
-from .audit import AuditLog
+from .accounts import NAME_PATTERN, AccountStore
+from .audit import AuditLog, SecurityLog
 from .config import AppConfig
 from .sessions import COOKIE_NAME, RateLimiter, Session, SessionStore
 from .warehouse import Warehouse
@@ -56,6 +58,7 @@ class AppState:
     env: Environment
     signin_limiter: RateLimiter
     search_limiter: RateLimiter
+    security: SecurityLog | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,6 +108,11 @@ class SessionMiddleware:
                     s.flash = "You were signed out because your session ended. Sign in again to continue."
             scope["state"]["session"] = s
             scope["state"]["session_expired"] = expired
+            if st.config.sso_header:
+                await _single_sign_on(st, scope)
+            s = scope["state"]["session"]
+            if s.signed_in:
+                await _follow_account(st, scope, s)
         status_holder = {}
 
         async def send_wrapper(message):
@@ -119,8 +127,11 @@ class SessionMiddleware:
                     if cur.fresh:
                         headers.append((b"set-cookie", _cookie_header(cur.id, st.config.secure_cookies).encode()))
                         cur.fresh = False
-                else:
+                elif message["status"] in (200, 304):
                     headers.append((b"cache-control", b"public, max-age=3600"))
+                else:  # a missing asset: never cached
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -132,6 +143,101 @@ class SessionMiddleware:
                 pattern = getattr(route, "path", None) or "(no route)"
                 log.info("%s %s %s %.1fms", scope["method"], pattern, status_holder.get("status", "-"),
                          (time.perf_counter() - started) * 1000)
+
+
+def _why_ended(acc, s: Session) -> str | None:
+    """Why a signed-in session no longer matches its account (None: it still does)."""
+    if acc is None:
+        return "the account was removed"
+    if acc.suspended:
+        return "the account was locked"
+    if acc.role != s.role:
+        return f"the account's role changed to {acc.role}"
+    if acc.epoch != s.epoch:
+        return "the account's access, password or second factor changed"
+    if s.via == "password" and not acc.ready:
+        return "the account was reset"
+    return None
+
+
+async def _follow_account(st: AppState, scope, s: Session) -> None:
+    """End ``s`` when its account changed since sign-in (checked on every request)."""
+    from starlette.concurrency import run_in_threadpool
+
+    acc = await run_in_threadpool(st.accounts.current, s.user)
+    why = _why_ended(acc, s)
+    if why is None:
+        return
+    st.sessions.drop(s)
+    new = st.sessions.new()
+    new.flash = "You have been signed out because your account changed. Sign in again to continue."
+    scope["state"]["session"] = new
+    await run_in_threadpool(lambda: st.audit.append(actor=s.user, role=s.role, action="sign_out",
+                                                    outcome="revoked", detail=f"session ended: {why}"))
+
+
+def _header(scope, name: str) -> str | None:
+    key = name.lower().encode("latin-1")
+    for k, v in scope.get("headers", []):
+        if k == key:
+            return v.decode("latin-1")
+    return None
+
+
+def _peer(scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "-"
+
+
+def client_address(request_or_scope) -> str:
+    """The client's address: the connection's, or, when the connection comes from a configured trusted proxy, the
+    nearest address in ``X-Forwarded-For`` that is not itself a trusted proxy."""
+    scope = request_or_scope.scope if isinstance(request_or_scope, Request) else request_or_scope
+    peer = _peer(scope)
+    trusted = set(scope["app"].state.bold.config.trusted_proxies) if "app" in scope else set()
+    if peer not in trusted:
+        return peer
+    forwarded = _header(scope, "x-forwarded-for")
+    if not forwarded:
+        return peer
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop not in trusted:
+            return hop[:64]
+    return peer
+
+
+async def _single_sign_on(st: AppState, scope) -> None:
+    """Sign the session in (or out) from the trusted proxy's user header."""
+    from starlette.concurrency import run_in_threadpool
+
+    header = _header(scope, st.config.sso_header or "")
+    peer = _peer(scope)
+    s: Session = scope["state"]["session"]
+    if peer not in st.config.trusted_proxies:
+        if header is not None and st.security is not None:
+            st.security.append(kind="sso_header_untrusted", client=peer,
+                               detail="a single sign-on header from an address that is not a trusted proxy")
+        return
+    name = (header or "").strip().lower()
+    if s.signed_in and s.user == name:
+        return
+    if s.signed_in:  # another user, or none, behind the proxy now
+        st.sessions.drop(s)
+        s = st.sessions.new()
+        scope["state"]["session"] = s
+    if not name:
+        return
+    acc = await run_in_threadpool(st.accounts.current, name) if NAME_PATTERN.match(name) else None
+    if acc is None or acc.suspended:
+        if st.security is not None:
+            st.security.append(kind="sso_unknown_account", client=client_address(scope),
+                               detail="the proxy named no usable local account")
+        return
+    new = st.sessions.rotate(s)
+    new.user, new.role, new.epoch, new.via, new.signed_in_at = acc.name, acc.role, acc.epoch, "sso", time.monotonic()
+    scope["state"]["session"] = new
+    await run_in_threadpool(lambda: st.audit.append(actor=acc.name, role=acc.role, action="sign_in", outcome="ok",
+                                                    detail="single sign-on (trusted proxy header)"))
 
 
 def _cookie(scope, name: str) -> str | None:
@@ -154,11 +260,12 @@ def _cookie_header(sid: str, secure: bool) -> str:
 # -- rendering ----------------------------------------------------------------------------------------------------
 
 NAV = {
-    "practitioner": [("Find a person", "/search")],
+    "practitioner": [("Find a person", "/search"), ("Your account", "/account")],
     "analyst": [("Overview", "/analysis"), ("Catalogue", "/analysis/catalogue"), ("Register", "/analysis/register"),
                 ("Data quality", "/analysis/quality"), ("Linkage quality", "/analysis/linkage"),
-                ("Cohorts", "/analysis/cohorts"), ("Places", "/analysis/places")],
-    "admin": [("Audit log", "/admin/audit"), ("Accounts", "/admin/accounts")],
+                ("Cohorts", "/analysis/cohorts"), ("Places", "/analysis/places"), ("Your account", "/account")],
+    "admin": [("Audit log", "/admin/audit"), ("Review", "/admin/review"), ("Accounts", "/admin/accounts"),
+              ("Your account", "/account")],
 }
 
 
@@ -194,6 +301,13 @@ class Denied(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def security_event(request: Request, kind: str, detail: str) -> None:
+    """An unauthenticated bad request, written to the rate-limited security log (never the audit chain)."""
+    st = state(request)
+    if st.security is not None:
+        st.security.append(kind=kind, client=client_address(request), detail=detail)
 
 
 async def record(request: Request, **entry: Any) -> None:
@@ -236,8 +350,11 @@ async def read_form(request: Request) -> dict[str, str]:
         if request.scope["state"].get("session_expired") and _same_origin(request):
             raise SessionEnded()  # a form left open past the end of the session: sign in again
         route = request.scope.get("route")
-        await record(request, actor=s.user or "(not signed in)", role=s.role, action="refusal", outcome="csrf",
-                     detail=f"form without a valid token at {getattr(route, 'path', '?')}")
+        detail = f"form without a valid token at {getattr(route, 'path', '?')}"
+        if s.signed_in:
+            await record(request, actor=s.user, role=s.role, action="refusal", outcome="csrf", detail=detail)
+        else:  # nobody to hold to account: the rate-limited security log, not the audit chain
+            security_event(request, "csrf", detail)
         raise HTTPException(403, "csrf")
     return data
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import typer
 
@@ -27,7 +28,20 @@ def serve(project: str = ProjectOption,
           sign_in_limit: int = typer.Option(10, "--sign-in-limit", min=1,
                                             help="Sign-in attempts allowed per client address per minute."),
           session_minutes: int = typer.Option(30, "--session-minutes", min=1,
-                                              help="Minutes without a request after which a session ends.")) -> None:
+                                              help="Minutes without a request after which a session ends."),
+          trusted_proxy: list[str] = typer.Option(None, "--trusted-proxy",
+                                                  help="Address of a reverse proxy whose X-Forwarded-For (and "
+                                                       "--sso-header) is believed; repeat for several. Default: "
+                                                       "none, forwarded headers are ignored."),
+          sso_header: str = typer.Option(None, "--sso-header",
+                                         help="Single sign-on at the proxy: the header naming the signed-in user "
+                                              "(e.g. X-Forwarded-User), believed only from --trusted-proxy. Off by "
+                                              "default."),
+          audit_head_file: Path = typer.Option(None, "--audit-head-file",
+                                               help="Export the audit head to this file (kept by another party) "
+                                                    "every --audit-head-every entries."),
+          audit_head_every: int = typer.Option(100, "--audit-head-every", min=1,
+                                               help="Entries between exported audit heads.")) -> None:
     """Start the web application over a project's warehouse.
 
     The project is --project, else $BOLD_PROJECT, else the demo's folder ./bold-demo when it holds a warehouse,
@@ -47,7 +61,9 @@ def serve(project: str = ProjectOption,
         project = DEMO_PROJECT
     p = Project.at(project)
     application = create_app(AppConfig(project=p, secure_cookies=secure_cookies, search_per_minute=search_limit,
-                                       signin_per_minute=sign_in_limit, session_idle_minutes=session_minutes))
+                                       signin_per_minute=sign_in_limit, session_idle_minutes=session_minutes,
+                                       trusted_proxies=tuple(trusted_proxy or ()), sso_header=sso_header,
+                                       audit_head_file=audit_head_file, audit_head_every=audit_head_every))
     caps = application.state.bold.warehouse.capabilities
     if not caps.single_view:
         console.print("[yellow]Note:[/] the practitioners' single view is unavailable: missing "
@@ -58,4 +74,4 @@ def serve(project: str = ProjectOption,
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console.print(f"Serving {p.root} on http://{host}:{port}  (Ctrl+C to stop)")
     uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning",
-                server_header=False, proxy_headers=False)
+                server_header=False, proxy_headers=False)  # forwarded headers: only ours, from trusted proxies
