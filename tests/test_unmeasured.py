@@ -203,8 +203,11 @@ def test_the_person_page_says_not_measured(tmp_path):
     # the index's copy of spine.person_need (app.index.build_single_view_index)
     mem.execute("create table memory.main.person_need as select person_id, driver, value, score, evidence_dataset, "
                 "evidence_variable, evidence_date, measured, unmeasured_reason from wh.spine.person_need")
+    import inspect
+
+    kw = {"indexed": frozenset({"person_need"})} if "indexed" in inspect.signature(collect).parameters else {}
     extras = collect(mem, Capabilities(frozenset({"spine.person_need"})), Project(tmp_path), A,
-                     SimpleNamespace(records=[]))
+                     SimpleNamespace(records=[], bands_shown=("high", "medium", "low")), **kw)
     needs = {n.driver: n for n in extras.needs}
     assert not needs["accommodation"].measured and "question_3_3" in needs["accommodation"].unmeasured_reason
     assert needs["substance_misuse"].measured and needs["substance_misuse"].flag
