@@ -11,6 +11,12 @@ Finding a person and opening their page must stay fast on a national-scale wareh
                   score). ART indexes on the search keys, the record id and the person id.
 ``person_status``, ``person_need``, ``ew_scores``  the rows of ``spine.person`` (the status columns),
                   ``spine.person_need`` and ``results.early_warning_scores``, indexed by person id.
+``person_custody``, ``person_probation``, ``person_requirement``, ``person_court``, ``person_assessment``
+                  the analysis columns the person page's current position and needs read, one row per linked
+                  record (prison custody spells, probation sentences and supervision, the requirements of those
+                  orders, court cases with their sentence, OASys assessments), with the person and the band at
+                  which the record joined, indexed by person id (:data:`POSITION_SOURCES`). Built once here, so
+                  a page never scans an extract table.
 
 The identifiers never leave server memory: nothing is written to disk, and the index is rebuilt from the warehouse at
 each start. Tables that are not built yet are skipped (the pages say so).
@@ -30,6 +36,28 @@ MEM = "memory.main"
 #: Columns of ``spine.person`` the person page's status section reads.
 STATUS_COLUMNS = ("as_at_date", "in_custody", "last_release_date", "cj_contact_12m", "last_cj_date", "last_oasys_date",
                   "n_possession_claims_12m", "n_family_cases_12m", "lad_name", "need_count")
+
+#: The in-memory tables of the person page's current position and assessments: name -> (extract table it reads,
+#: the person-level table its rows reach a person through, the join from the extract row to that person-level
+#: record, and the analysis columns it keeps).
+POSITION_SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "person_custody": ("prison_custodial_journey", "prison_custodial_journey", "t.row_id_hash",
+                       ("reception_date", "admission_reason", "sentence_date", "sentence_length_days",
+                        "release_date", "release_reason", "establishment")),
+    "person_probation": ("moj_probation_flatfile", "moj_probation_flatfile", "t.row_id_hash",
+                         ("event_id_hash", "referral_date", "disposal_type_description", "disposal_date",
+                          "disposal_termination_date", "length_in_days", "probation_area_desc")),
+    "person_requirement": ("moj_probation_rqmnts", "moj_probation_flatfile", "p.row_id_hash",
+                           ("event_id_hash", "rqmnt_type_main_category_code", "rqmnt_type_main_category_desc",
+                            "rqmnt_start_date", "rqmnt_commencement_date", "rqmnt_termination_date",
+                            "rqmnt_termination_reason_desc", "length")),
+    "person_court_mags": ("mags_defendant_case", "mags_defendant_case", "t.row_id_hash",
+                          ("final_result_date", "first_hearing_date", "sentence", "offence_group", "outcome")),
+    "person_court_crown": ("crown_defendant_case", "crown_defendant_case", "t.row_id_hash",
+                           ("sentence_date", "receipt_date", "sentence", "offence_group", "outcome")),
+    "person_assessment": ("oasys_assessments_metadata", "oasys_assessments_metadata", "t.row_id_hash",
+                          ("assessment_date", "assessment_type", "assessment_context")),
+}
 
 _ROLES = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
 
@@ -129,6 +157,27 @@ def build_single_view_index(con: duckdb.DuckDBPyConnection, identity_tables: tup
         con.execute(f"create or replace table {MEM}.ew_scores as select person_id, use_case, t0, score, "
                     "model_version from wh.results.early_warning_scores order by person_id")
         con.execute(f"create index ew_person on {MEM}.ew_scores(person_id)")
+    if has("spine.person_record"):
+        _position_tables(con, has, say)
     stats["person_tables_s"] = round(time.perf_counter() - t2, 2)
     stats["total_s"] = round(time.perf_counter() - t0, 2)
     return stats
+
+
+def _position_tables(con, has: Callable[[str], bool], say: Callable[[str], None]) -> None:
+    """The tables of :data:`POSITION_SOURCES` whose extract tables (with every column kept) are in the warehouse."""
+    for name, (table, person_table, join, columns) in POSITION_SOURCES.items():
+        if not has(f"extract.{table}") or not has(f"extract.{person_table}"):
+            continue
+        if not set(columns) <= _columns(con, f"wh.extract.{table}"):
+            continue
+        say(f"indexing {name.replace('_', ' ')}")
+        via = ""
+        if person_table != table:  # requirements reach their person through the probation event
+            via = f" join wh.extract.{person_table} p on p.event_id_hash = t.event_id_hash"
+        cols = ", ".join(f"t.{c}" for c in columns)
+        con.execute(
+            f"create or replace table {MEM}.{name} as select pr.person_id, pr.band_joined, {cols} "
+            f"from wh.extract.{table} t{via} join wh.spine.person_record pr "
+            f"on pr.source_table = '{person_table}' and pr.record_id = {join} order by pr.person_id")
+        con.execute(f"create index {name}_person on {MEM}.{name}(person_id)")

@@ -2,21 +2,27 @@
 
 Search terms travel only in POST bodies (never in a URL) and are never written anywhere: the audit entry records which
 kinds of field were used and how many candidates came back. Person pages are addressed by the pseudonymised person id.
+To let a practitioner go back to their results, the terms of a search are kept in server memory under a random search
+id bound to the session (:class:`.single_view.SavedSearches`); only that id travels in URLs (``/search?s=<id>``, and on
+to the reason and person pages so that their back links return to the same results).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..datafirst.glossary import GLOSSARY
 from . import person_extras
 from .single_view import (
     BANDS,
     PersonNotFound,
+    SavedSearches,
     identifiers_of,
     parse_search,
     person_page,
@@ -54,13 +60,35 @@ def screen_reason_text(text: str, identifiers: list[str]) -> str | None:
     return None
 
 
+def saved_searches(request: Request) -> SavedSearches:
+    st = state(request)
+    return st.extra.setdefault("saved_searches", SavedSearches(minutes=st.config.session_idle_minutes))
+
+
+def _search_id(request: Request) -> str | None:
+    return SavedSearches.valid_id(request.query_params.get("s"))
+
+
+def _with_search(url: str, search_id: str | None) -> str:
+    return f"{url}?s={search_id}" if search_id else url
+
+
 async def search_form(request: Request):
+    """The search form; with ``?s=<search id>``, the results of that search (run again with the terms kept in server
+    memory: a search POSTed on the form redirects here, so the browser's back button and the back links of the
+    reason and person pages return to the same results)."""
     s = await require(request, "practitioner")
     if isinstance(s, Response):
         return s
+    search_id = _search_id(request)
+    saved = saved_searches(request).get(s.id, search_id)
+    if saved is not None:
+        return await _search(request, s, saved, search_id)
+    caps = state(request).warehouse.capabilities
+    if request.query_params.get("s"):
+        s.flash = "Those search results are no longer available. Search again."
     return render(request, "search.html", title="Find a person", values={}, result=None,
-                  available=state(request).warehouse.capabilities.single_view,
-                  missing=state(request).warehouse.capabilities.missing_for_single_view())
+                  available=caps.single_view, missing=caps.missing_for_single_view())
 
 
 async def search(request: Request):
@@ -68,14 +96,21 @@ async def search(request: Request):
     s = await require(request, "practitioner")
     if isinstance(s, Response):
         return s
-    st = state(request)
     values = {k: form.get(k, "") for k in ("forename", "surname", "dob-day", "dob-month", "dob-year", "reference")}
+    _query, errors = parse_search(values)
+    if errors:
+        return await _search(request, s, values, None)
+    return redirect(_with_search("/search", saved_searches(request).put(s.id, values)) + "#results-heading")
+
+
+async def _search(request: Request, s, values: dict[str, str], search_id: str | None):
+    st = state(request)
     if not st.search_limiter.hit(s.user):
         await record(request, actor=s.user, role=s.role, action="refusal", outcome="rate_limited",
                         detail="too many searches in a minute")
         return error_page(request, 429, "You have searched too many times in the last minute. Wait a minute and "
                                         "try again.")
-    query, errors = parse_search(form)
+    query, errors = parse_search(values)
     if errors:
         await record(request, actor=s.user, role=s.role, action="search", outcome="invalid",
                         detail="fields: " + ", ".join(sorted({e.field.split("-")[0] for e in errors})))
@@ -91,7 +126,7 @@ async def search(request: Request):
                     detail=f"fields: {', '.join(query.fields_used)}; candidates: {len(result.candidates)}"
                            + ("+" if result.truncated else ""))
     return render(request, "search.html", title="Search results", values=values, result=result,
-                  available=True, missing=[])
+                  available=True, missing=[], search_id=search_id)
 
 
 async def _not_found(request: Request, s, person_id: str, what: str):
@@ -119,7 +154,7 @@ async def reason_form(request: Request):
     if not await _exists(request, person_id):
         return await _not_found(request, s, person_id, "reason page for an unknown person")
     return render(request, "reason.html", title="Why do you need to see this record?", person_id=person_id,
-                  reasons=REASONS, values={})
+                  reasons=REASONS, values={}, search_id=_search_id(request))
 
 
 async def reason_submit(request: Request):
@@ -148,10 +183,10 @@ async def reason_submit(request: Request):
                         reason=reason if reason in REASON_CODES else None,
                         detail="the reason given was not accepted: " + "; ".join(m for _f, m in errors))
         return render(request, "reason.html", status=400, title="Why do you need to see this record?",
-                      person_id=person_id, reasons=REASONS, errors=errors,
+                      person_id=person_id, reasons=REASONS, errors=errors, search_id=_search_id(request),
                       values={"reason": reason if reason in REASON_CODES else "", "reason-detail": text})
     s.grant(person_id, reason, text, st.config.grant_minutes)
-    return redirect(f"/people/{person_id}")
+    return redirect(_with_search(f"/people/{person_id}", _search_id(request)))
 
 
 def _bands_from_query(request: Request) -> tuple[str, ...]:
@@ -169,15 +204,17 @@ async def person(request: Request):
         return await _not_found(request, s, person_id, "malformed person id")
     grant = s.granted(person_id)
     if grant is None:
-        return redirect(f"/people/{person_id}/reason")
+        return redirect(_with_search(f"/people/{person_id}/reason", _search_id(request)))
     bands = _bands_from_query(request)
     datasets_filter = request.query_params.getlist("dataset")
+    order = "oldest" if request.query_params.get("order") == "oldest" else "newest"
     caps = st.warehouse.capabilities
 
     def build():
         cur = st.warehouse.cursor()
-        page = person_page(cur, caps, person_id, bands=bands)
-        extras = person_extras.collect(cur, caps, st.config.project, person_id, page)
+        page = person_page(cur, caps, person_id, bands=bands, order=order)
+        extras = person_extras.collect(cur, caps, st.config.project, person_id, page,
+                                       indexed=st.warehouse.indexed)
         return page, extras
 
     try:
@@ -190,9 +227,29 @@ async def person(request: Request):
     await record(request, actor=s.user, role=s.role, action="view", outcome="ok", person_id=person_id,
                     reason=grant.reason, reason_text=grant.reason_text or None,
                     detail="links shown: " + ", ".join(bands))
-    return render(request, "person.html", title="Person record", page=page, extras=extras,
+    return render(request, "person.html", title=page.main_name or "Person record", page=page, extras=extras,
                   bands=BANDS, timeline=timeline, datasets_all=datasets_all, datasets_chosen=chosen,
-                  reason_label=dict(REASONS).get(grant.reason, grant.reason))
+                  reason_label=dict(REASONS).get(grant.reason, grant.reason), search_id=_search_id(request),
+                  dataset_words={d: GLOSSARY.dataset(d) for d in datasets_all},
+                  today=date.today(), view_links=_view_links(person_id, bands, chosen, order, _search_id(request)))
+
+
+def _view_links(person_id: str, bands: tuple[str, ...], datasets: list[str], order: str,
+                search_id: str | None) -> dict[str, str]:
+    """The person page's own links (the timeline order toggle), keeping the filters and the search id."""
+    from urllib.parse import urlencode
+
+    def url(**change) -> str:
+        params = [("band", b) for b in bands if len(bands) < len(BANDS)] + [("dataset", d) for d in datasets]
+        o = change.get("order", order)
+        if o == "oldest":
+            params.append(("order", "oldest"))
+        if search_id:
+            params.append(("s", search_id))
+        return f"/people/{person_id}" + (("?" + urlencode(params)) if params else "")
+
+    return {"newest": url(order="newest") + "#timeline", "oldest": url(order="oldest") + "#timeline",
+            "search": _with_search("/search", search_id)}
 
 
 routes = [

@@ -18,11 +18,32 @@ from dataclasses import dataclass, field
 import duckdb
 
 from ..datafirst import MODEL
+from ..datafirst.glossary import GLOSSARY
 from ..errors import InputError
 from .warehouse import Capabilities
 
 BANDS: tuple[str, ...] = ("high", "medium", "low")
 BAND_LABELS = {"high": "High", "medium": "Medium", "low": "Low"}
+#: How a linkage band reads everywhere on the practitioners' pages: words first, then the band.
+BAND_WORDS = {"high": "Confident match", "medium": "Probable match", "low": "Possible match"}
+#: What each band means (the linkage layer's default thresholds, ``linkage.splink_model.Thresholds``).
+BAND_MEANING = {
+    "high": "joins this person even when only links with a match probability of 0.99 or more are accepted",
+    "medium": "joins this person only when links with a match probability of 0.90 or more are accepted",
+    "low": "joins this person only when links with a match probability of 0.50 or more are accepted: check it "
+           "before relying on it",
+}
+
+
+def confidence_words(band: str | None) -> str:
+    """``Probable match (medium band)``: the one way a link's confidence is written on the practitioners' pages."""
+    if band not in BAND_WORDS:
+        return "Link confidence not recorded"
+    return f"{BAND_WORDS[band]} ({band} band)"
+
+
+def band_meaning(band: str | None) -> str:
+    return BAND_MEANING.get(band or "", "the band at which this record joined is not recorded")
 PERSON_ID_PATTERN = re.compile(r"^[0-9a-f]{20}$")
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{4,80}$")
 _NAME_OK = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]*)*$", re.UNICODE)
@@ -131,6 +152,18 @@ class Candidate:
         confidence candidate)."""
         present = [b for b in BANDS if self.matched_by_band.get(b)]
         return present[-1] if present else "high"
+
+    @property
+    def match_summary(self) -> str:
+        """``2 matching records: 1 confident, 1 probable`` (the bands behind :attr:`confidence`, in words)."""
+        n = sum(self.matched_by_band.values())
+        words = {"high": "confident", "medium": "probable", "low": "possible"}
+        parts = [f"{self.matched_by_band[b]} {words[b]}" for b in BANDS if self.matched_by_band.get(b)]
+        return f"{n} matching record{'s' if n != 1 else ''}: " + ", ".join(parts) if parts else ""
+
+    @property
+    def dataset_words(self) -> list[str]:
+        return list(dict.fromkeys(GLOSSARY.source(d) for d in self.datasets))
 
 
 @dataclass
@@ -251,6 +284,58 @@ def search_people(con: duckdb.DuckDBPyConnection, caps: Capabilities, query: Sea
     return SearchResult(ranked, truncated, unlinked)
 
 
+class SavedSearches:
+    """Search terms kept in server memory so that a practitioner can go back to their results.
+
+    The browser only ever sees a random search id (in the URL of the results page, the reason page and the person
+    page's back link), never a name or a date. Terms are bound to the session that made them (another session's
+    id finds nothing), expire after ``minutes`` and at most ``per_session`` (and ``total``) are kept."""
+
+    ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+    def __init__(self, *, minutes: int = 30, per_session: int = 20, total: int = 20_000) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self.seconds = minutes * 60
+        self.per_session = per_session
+        self.total = total
+        self._items: OrderedDict[str, tuple[str, float, dict[str, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, session_id: str, values: dict[str, str]) -> str:
+        import secrets
+        import time
+
+        sid = secrets.token_urlsafe(16)
+        with self._lock:
+            self._items[sid] = (session_id, time.monotonic() + self.seconds, dict(values))
+            mine = [k for k, v in self._items.items() if v[0] == session_id]
+            for k in mine[:-self.per_session]:
+                del self._items[k]
+            while len(self._items) > self.total:
+                self._items.popitem(last=False)
+        return sid
+
+    def get(self, session_id: str, search_id: str | None) -> dict[str, str] | None:
+        import time
+
+        if not search_id or not self.ID.match(search_id):
+            return None
+        with self._lock:
+            item = self._items.get(search_id)
+            if item is None or item[0] != session_id:
+                return None
+            if item[1] < time.monotonic():
+                del self._items[search_id]
+                return None
+            return dict(item[2])
+
+    @classmethod
+    def valid_id(cls, search_id: str | None) -> str | None:
+        return search_id if search_id and cls.ID.match(search_id) else None
+
+
 # -- one person's page ------------------------------------------------------------------------------------------
 
 
@@ -261,6 +346,15 @@ class LinkedRecord:
     record_id: str
     match_score: float | None
     band_joined: str
+
+    @property
+    def dataset_words(self) -> str:
+        return GLOSSARY.source(self.source_dataset) if self.source_dataset else GLOSSARY.dataset_of_table(
+            self.source_table)
+
+    @property
+    def table_words(self) -> str:
+        return GLOSSARY.table(self.source_table)
 
 
 @dataclass
@@ -275,7 +369,8 @@ class IdentitySummary:
     dates_of_birth: list[IdentityValue]
     sexes: list[IdentityValue]
     postcodes: list[IdentityValue]
-
+    #: the dates of birth as dates, in the order of ``dates_of_birth`` (most records first)
+    dob_dates: list[dt.date] = field(default_factory=list)
 
 
 @dataclass
@@ -287,6 +382,22 @@ class TimelineEvent:
     event_type: str
     description: str
     band_joined: str | None
+
+    @property
+    def dataset_words(self) -> str:
+        return GLOSSARY.dataset(self.dataset)
+
+    @property
+    def event_words(self) -> str:
+        return GLOSSARY.event(self.event_type)
+
+    @property
+    def table_words(self) -> str:
+        return GLOSSARY.table(self.source_table)
+
+    @property
+    def uncertain(self) -> bool:
+        return self.band_joined not in (None, "high")
 
 
 @dataclass
@@ -300,6 +411,32 @@ class PersonPage:
     timeline: list[TimelineEvent]
     timeline_available: bool
     datasets_hidden: list[str] = field(default_factory=list)
+    #: "newest" (the default) or "oldest"
+    order: str = "newest"
+
+    @property
+    def uncertain_records(self) -> list[LinkedRecord]:
+        """Records shown that joined below the high band."""
+        return [r for r in self.records if r.band_joined != "high"]
+
+    @property
+    def main_name(self) -> str | None:
+        return self.identity.names[0].value if self.identity.names else None
+
+    @property
+    def main_date_of_birth(self) -> dt.date | None:
+        return self.identity.dob_dates[0] if self.identity.dob_dates else None
+
+    def age_on(self, day: dt.date) -> int | None:
+        dob = self.main_date_of_birth
+        if dob is None or dob > day:
+            return None
+        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+    def recent_events(self, n: int = 4) -> list[TimelineEvent]:
+        """The ``n`` most recent dated events, newest first (whatever order the timeline is shown in)."""
+        dated = sorted((e for e in self.timeline if e.event_date), key=lambda e: e.event_date, reverse=True)
+        return dated[:n]
 
 
 class PersonNotFound(InputError):
@@ -316,23 +453,30 @@ def identity_summary(rows: list[tuple]) -> IdentitySummary:
     """Names, dates of birth, sexes and postcodes recorded on the identity rows of one person's records, each with
     the datasets that hold it."""
     groups: dict[str, dict[str, set[str]]] = {k: defaultdict(set) for k in ("names", "dob", "sex", "postcode")}
+    dob_of: dict[str, dt.date] = {}
     for table, _rid, forename, middle, surname, dob, postcode, sex in rows:
-        dataset = MODEL.table(table).dataset
+        dataset = GLOSSARY.dataset(MODEL.table(table).dataset)
         name = _display_name(forename, middle, surname)
         if name:
             groups["names"][name].add(dataset)
         if dob:
             groups["dob"][f"{dob.day} {dob:%B %Y}"].add(dataset)
+            dob_of[f"{dob.day} {dob:%B %Y}"] = dob
         if sex:
             groups["sex"][sex].add(dataset)
         if postcode:
             groups["postcode"][postcode.strip().upper()].add(dataset)
 
     def values(g: dict[str, set[str]]) -> list[IdentityValue]:
-        return [IdentityValue(v, sorted(s)) for v, s in sorted(g.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+        # most records first; between equals, a value as written (fewest words in capitals) first
+        def key(kv):
+            return (-len(kv[1]), sum(w.isupper() and len(w) > 1 for w in kv[0].split()), kv[0])
 
-    return IdentitySummary(values(groups["names"]), values(groups["dob"]), values(groups["sex"]),
-                           values(groups["postcode"]))
+        return [IdentityValue(v, sorted(s)) for v, s in sorted(g.items(), key=key)]
+
+    dobs = values(groups["dob"])
+    return IdentitySummary(values(groups["names"]), dobs, values(groups["sex"]), values(groups["postcode"]),
+                           [dob_of[v.value] for v in dobs])
 
 
 @functools.cache
@@ -342,12 +486,15 @@ def _event_ranks() -> dict[str, int]:
     return {spec.event_type: spec.rank for spec in EVENT_SPECS}
 
 
-def person_page(con, caps: Capabilities, person_id: str, *, bands: tuple[str, ...] = BANDS) -> PersonPage:
+def person_page(con, caps: Capabilities, person_id: str, *, bands: tuple[str, ...] = BANDS,
+                order: str = "newest") -> PersonPage:
     """Everything the person page shows for ``person_id``, counting only records that joined the person at one of
     ``bands`` (a practitioner can leave out medium- or low-confidence links).
 
     Person-level records and their identifiers come from the in-memory index; the timeline from
-    ``spine.timeline`` in the trajectories layer's order (date, then the event ranks of its ``EVENT_SPECS``)."""
+    ``spine.timeline`` in the trajectories layer's order (date, then the event ranks of its ``EVENT_SPECS``),
+    newest first unless ``order`` is ``"oldest"`` (newest first is the exact reverse of oldest first)."""
+    order = "oldest" if order == "oldest" else "newest"
     if not valid_person_id(person_id):
         raise PersonNotFound("that is not a person id", hint="find the person with the search page")
     bands = tuple(b for b in BANDS if b in bands) or ("high",)
@@ -371,15 +518,29 @@ def person_page(con, caps: Capabilities, person_id: str, *, bands: tuple[str, ..
             "select event_date, dataset, source_table, record_id, event_type, description, band_joined "
             "from spine.timeline where person_id = ?", [person_id]).fetchall()
         ev.sort(key=lambda e: (e[0] is None, e[0] or dt.date.min, ranks.get(e[4], 999), e[2], str(e[3])))
+        if order == "newest":
+            ev.reverse()
         for e in ev:
             if e[6] is not None and e[6] not in bands:
                 continue
-            timeline.append(TimelineEvent(e[0], e[1], e[2], None if e[3] is None else str(e[3]), e[4], e[5], e[6]))
+            dataset = e[1] if e[1] in _DATASET_KEYS else _dataset_of_table(e[2], e[1])
+            timeline.append(TimelineEvent(e[0], dataset, e[2], None if e[3] is None else str(e[3]), e[4], e[5],
+                                          e[6]))
     identity = identity_summary([(r[1], r[2], r[6], r[7], r[8], r[9], r[10], r[11]) for r in shown_rows])
     return PersonPage(
         person_id=person_id, band=band, bands_shown=bands, records=shown, hidden_records=hidden,
         identity=identity, timeline=timeline, timeline_available=caps.has("spine.timeline"),
-        datasets_hidden=sorted({r.source_dataset for r in hidden} - {r.source_dataset for r in shown}))
+        datasets_hidden=sorted({r.dataset_words for r in hidden} - {r.dataset_words for r in shown}), order=order)
+
+
+_DATASET_KEYS = frozenset(d.key for d in MODEL.datasets)
+
+
+def _dataset_of_table(table: str, fallback: str) -> str:
+    try:
+        return MODEL.table(table).dataset
+    except KeyError:
+        return fallback
 
 
 def identifiers_of(con, person_id: str) -> list[str]:
