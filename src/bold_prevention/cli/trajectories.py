@@ -64,12 +64,14 @@ def _print(df, title: str) -> None:
     out.print(t)
 
 
-def _export(kind: str, df, title: str, folder: Path | None, overwrite: bool) -> None:
+def _export(kind: str, df, title: str, folder: Path | None, overwrite: bool, project: Path | None = None) -> None:
     if folder is None:
         return
+    from ..outputs.ledger import ReleaseLedger  # noqa: PLC0415
     from ..trajectories.export import export_table  # noqa: PLC0415
 
-    paths = export_table(kind, df, title=title, folder=folder, overwrite=overwrite)
+    paths = export_table(kind, df, title=title, folder=folder, overwrite=overwrite,
+                         ledger=ReleaseLedger.for_project(Project.at(project)))
     for p in paths:
         out.print(f"Exported (disclosure-checked): {p}")
 
@@ -123,7 +125,7 @@ def pathways_sequences(
                                     max_length=max_length, top=top)
         title = f"Most frequent sequences of contact within {window_days} days"
         _print(df, title)
-        _export("sequences", df, title, out_dir, overwrite)
+        _export("sequences", df, title, out_dir, overwrite, project)
 
 
 @pathways_app.command("transitions")
@@ -144,7 +146,7 @@ def pathways_transitions(
             df = transition_matrix(con, level=level, collapse_repeats=collapse)
         title = "Transitions between consecutive contacts"
         _print(df, title)
-        _export("transitions", df, title, out_dir, overwrite)
+        _export("transitions", df, title, out_dir, overwrite, project)
 
 
 @pathways_app.command("flows")
@@ -165,7 +167,7 @@ def pathways_flows(
             df = flows(con, level=level, steps=steps, window_days=window_days)
         title = f"Flows between services, first {steps} steps"
         _print(df, title)
-        _export("flows", df, title, out_dir, overwrite)
+        _export("flows", df, title, out_dir, overwrite, project)
 
 
 @pathways_app.command("funnel")
@@ -187,7 +189,7 @@ def pathways_funnel(
             df = funnel(con, name, max_gap_days=max_gap_days)
         title = f"Funnel: {name}"
         _print(df, title)
-        _export("funnel", df, title, out_dir, overwrite)
+        _export("funnel", df, title, out_dir, overwrite, project)
 
 
 @pathways_app.command("survival")
@@ -214,7 +216,7 @@ def pathways_survival(
             d = durations(con, start=a.start, event=a.event, max_days=max_days, cohort=cohort, group_by=group_by)
         _print(kaplan_meier(d), a.title)
         _print(median_time(d), "Median time to event (days)")
-        _export("survival", d, a.title, out_dir, overwrite)
+        _export("survival", d, a.title, out_dir, overwrite, project)
 
 
 # ------------------------------------------------------------------------------------------------ early warning

@@ -638,7 +638,10 @@ def write_model(project: Project, model: TrainedModel, card: dict, outputs: list
     folder = model_dir(project, model.use_case.name) / model.version
     with atomic_dir(folder, overwrite=True) as tmp:
         if outputs:
-            X.write_model_release(outputs, tmp / "release", title=f"Model results: {model.use_case.title}")
+            from ..outputs.ledger import ReleaseLedger
+
+            X.write_model_release(outputs, tmp / "release", title=f"Model results: {model.use_case.title}",
+                                  ledger=ReleaseLedger.for_project(project))
         with open(tmp / "model.pkl", "wb") as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")

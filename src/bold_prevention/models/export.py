@@ -143,9 +143,10 @@ def coefficients_output(coefs: list[dict], *, n_train: int, title: str, name: st
     return check_model(frame, dof=int(n_train - len(coefs)), n_obs=int(n_train), title=title, name=name)
 
 
-def write_model_release(outputs: list[CheckedOutput], folder: str | Path, *, title: str) -> Path:
-    """The report, spreadsheet and output-checking files of a model's results (aggregates only)."""
-    paths = write_release(outputs, folder, title=title, overwrite=True, charts=False,
+def write_model_release(outputs: list[CheckedOutput], folder: str | Path, *, title: str, ledger=None) -> Path:
+    """The report, spreadsheet and output-checking files of a model's results (aggregates only), audited with the
+    project's earlier releases when ``ledger`` is given."""
+    paths = write_release(outputs, folder, title=title, overwrite=True, charts=False, ledger=ledger,
                           subtitle="Early-warning model: performance on the test period (decision support only)",
                           command="bold ew train")
     return paths.folder

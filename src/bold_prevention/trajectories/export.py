@@ -64,9 +64,10 @@ def checked_outputs(kind: Kind, df: pd.DataFrame, *, title: str, rules=None) -> 
 
 
 def export_table(kind: Kind, df: pd.DataFrame, *, title: str, folder: str | Path, overwrite: bool = False,
-                 rules=None) -> list[Path]:
-    """Check a pathway result and write the release (HTML report, spreadsheet, output-checking folder)."""
+                 rules=None, ledger=None) -> list[Path]:
+    """Check a pathway result and write the release (HTML report, spreadsheet, output-checking folder), audited
+    with the project's earlier releases when ``ledger`` is given."""
     outs = checked_outputs(kind, df, title=title, rules=rules)
-    paths = write_release(outs, folder, title=title, overwrite=overwrite, command=f"bold pathways {kind}",
+    paths = write_release(outs, folder, title=title, overwrite=overwrite, command=f"bold pathways {kind}", ledger=ledger,
                           subtitle="Pathways through services, from linked justice records (spine.timeline)")
     return [paths.report, paths.spreadsheet, paths.checking]
