@@ -252,3 +252,36 @@ def test_guard_report_flags_a_guard_that_refuses_true_pairs(tmp_path):
     assert "FLAG" in md and "twins: false" in md
     # the report is on the cli too
     assert load_config(cfg).truth is not None
+
+
+# ------------------------------------------------------------------------------------------------ partial labels
+def test_qa_from_a_partial_set_of_labelled_pairs(tmp_path):
+    from typer.testing import CliRunner
+
+    from bold_prevention.cli import app
+    from bold_prevention.linkage.qa import linkage_qa
+
+    a, b, truth = _febrl(200)
+    a.to_csv(tmp_path / "a.csv", index=False)
+    b.to_csv(tmp_path / "b.csv", index=False)
+    side = {"id": "rec_id", "postcode_format": "any", "date_format": "%Y%m%d",
+            "columns": {"forename": "given_name", "surname": "surname", "date_of_birth": "date_of_birth",
+                        "postcode": "postcode"}}
+    link_files(_write(tmp_path, {"left": {"path": "a.csv", **side}, "right": {"path": "b.csv", **side},
+                                 "guards": {"twins": False, "generation": False}}), tmp_path / "run")
+    pairs = sorted(truth)[:60]
+    lefts, rights = [x for x, _ in pairs], [y for _, y in pairs]
+    non = list(zip(lefts[:30], rights[1:31], strict=True))  # shifted: different people
+    labels = pd.DataFrame({"left_id": lefts + [x for x, _ in non], "right_id": rights + [y for _, y in non],
+                           "label": ["match"] * 60 + ["non-match"] * 29 + ["unsure"]})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    rep = linkage_qa(tmp_path / "run", labels=tmp_path / "labels.csv")["labelled_accuracy"]
+    assert rep["labelled_pairs"] == 89 and rep["labelled_matches"] == 60
+    med = rep["by_band"]["medium"]
+    assert med["precision"] == 1.0 and med["recall"] > 0.75
+    lo, hi = med["recall_ci95"]
+    assert lo < med["recall"] <= hi <= 1.0 and med["precision_ci95"][0] > 0.9
+    r = CliRunner().invoke(app, ["link", "qa", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "qa"),
+                                 "--labels", str(tmp_path / "labels.csv")])
+    assert r.exit_code == 0, r.output
+    assert "labelled pairs" in r.output and "Accuracy from labelled pairs" in (tmp_path / "qa" / "qa.html").read_text()

@@ -159,17 +159,28 @@ def qa_cmd(
     outcomes: Path = typer.Option(None, "--outcomes", help="CSV/Parquet of record_id and an outcome flag (e.g. "
                                                            "reoffended): its rate is shown at each band."),
     outcome_column: str = typer.Option("outcome", "--outcome-column", help="Outcome column in --outcomes."),
+    labels: Path = typer.Option(None, "--labels", help="CSV/Parquet of left_id, right_id, label (match / "
+                                                       "non-match): a partial set of labelled pairs, for precision "
+                                                       "and recall with Wilson intervals."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
 ) -> None:
-    """Linkage QA report: link rates by group, accuracy against a truth, threshold sensitivity, clerical review."""
+    """Linkage QA report: link rates by group, accuracy against a truth or labelled pairs, threshold sensitivity,
+    clerical review."""
     from ..linkage.qa import write_qa_report
 
     report = write_qa_report(run_dir, out_dir, overwrite=overwrite, truth=truth, outcomes=outcomes,
-                             outcome_column=outcome_column)
+                             outcome_column=outcome_column, labels=labels)
     out.print(f"QA report: {out_dir / 'qa.html'} (and qa.json)")
     if "accuracy" in report:
         for b, v in report["accuracy"]["overall"].items():
             out.print(f"  {b}: precision {v['precision']}, recall {v['recall']}, F1 {v['f1']}")
+    if "labelled_accuracy" in report:
+        la = report["labelled_accuracy"]
+        out.print(f"From {la['labelled_pairs']:,} labelled pairs ({la['labelled_matches']:,} matches):")
+        for b, v in la["by_band"].items():
+            pc, rc = v["precision_ci95"], v["recall_ci95"]
+            out.print(f"  {b}: precision {v['precision']}" + (f" ({pc[0]:.3f}-{pc[1]:.3f})" if pc else "")
+                      + f", recall {v['recall']}" + (f" ({rc[0]:.3f}-{rc[1]:.3f})" if rc else ""))
 
 
 @review_app.command("export")

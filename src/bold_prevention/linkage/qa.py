@@ -74,9 +74,60 @@ def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, Any]:
     p = tp / n_pred if n_pred else None
     r = tp / n_true if n_true else None
     f1 = (2 * p * r / (p + r)) if p is not None and r is not None and (p + r) else None
+
+    def ci(k: int, n: int) -> list[float] | None:
+        return [round(x, 5) for x in wilson_interval(k, n)] if n else None
+
     return {"true_positives": tp, "predicted": n_pred, "true": n_true,
             "precision": None if p is None else round(p, 5), "recall": None if r is None else round(r, 5),
-            "f1": None if f1 is None else round(f1, 5)}
+            "f1": None if f1 is None else round(f1, 5),
+            "precision_ci95": ci(tp, n_pred), "recall_ci95": ci(tp, n_true)}
+
+
+def labelled_accuracy(run: RunFolder, labels: str | os.PathLike) -> dict[str, Any]:
+    """Precision and recall at each band from a partial set of labelled pairs (not a full truth file).
+
+    ``labels`` is a CSV/Parquet of ``left_id, right_id`` and ``label`` (match / non-match, yes / no, 1 / 0; rows
+    marked unsure or blank are skipped). Precision at a band is the share of labelled pairs linked at that band
+    that are matches; recall the share of labelled matches linked at it (a labelled match that was never scored
+    counts as missed). Both carry Wilson 95% intervals. The estimates describe the population of pairs only if the
+    labelled pairs are a random sample of it; for a sample stratified by match weight use ``bold link review``.
+    """
+    path = Path(labels)
+    if not path.is_file():
+        raise InputError(f"labels file {path} not found",
+                         hint="give a CSV/Parquet of left_id, right_id and label (match / non-match)")
+    reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
+    extra = ", all_varchar = true" if reader == "read_csv" else ""
+    con = run.con
+    con.execute(f"create or replace table labels_raw as select * from {reader}({_lit(path)}{extra})")
+    cols = [r[0] for r in con.execute("describe labels_raw").fetchall()]
+    lab = next((c for c in ("label", "decision", "is_match", "match") if c in cols), None)
+    if not {"left_id", "right_id"} <= set(cols) or lab is None:
+        raise InputError(f"labels file {path}: needs columns left_id, right_id and label",
+                         hint="one row per labelled pair; label is match or non-match")
+    yes = ", ".join(_lit(k) for k, v in REVIEW_DECISIONS.items() if v)
+    no = ", ".join(_lit(k) for k, v in REVIEW_DECISIONS.items() if not v)
+    norm = f"lower(trim(cast({_q(lab)} as varchar)))"
+    con.execute(f"""create or replace table labels as
+        select cast(left_id as varchar) as left_id, cast(right_id as varchar) as right_id,
+               {norm} in ({yes}) as is_match
+        from labels_raw where {norm} in ({yes}, {no})""")
+    n_lab, n_match = con.execute("select count(*), count(*) filter (where is_match) from labels").fetchall()[0]
+    rank = {b: i for i, b in enumerate(BANDS)}
+    out: dict[str, Any] = {"labelled_pairs": int(n_lab), "labelled_matches": int(n_match), "by_band": {}}
+    for b in BANDS:
+        allowed = ", ".join(_lit(x) for x in BANDS if rank[x] <= rank[b])
+        linked, tp = con.execute(f"""
+            select count(*), count(*) filter (where l.is_match) from labels l
+            where exists (select 1 from scored s where s.guard is null and s.band in ({allowed})
+                          and ((s.left_id = l.left_id and s.right_id = l.right_id)
+                               or (s.left_id = l.right_id and s.right_id = l.left_id)))""").fetchall()[0]
+        row = _prf(int(tp), int(linked), int(n_match))
+        row["labelled_linked"] = row.pop("predicted")
+        row["labelled_matches"] = row.pop("true")
+        out["by_band"][b] = row
+    return out
 
 
 class RunFolder:
@@ -266,7 +317,8 @@ def sensitivity(run: RunFolder, outcomes: str | os.PathLike | None = None,
 
 def linkage_qa(run_dir: str | os.PathLike, *, truth: str | os.PathLike | Mapping[str, Any] | None = None,
                outcomes: str | os.PathLike | None = None, outcome_column: str = "outcome",
-               groups: Mapping[str, str] | None = None, reference_date: date | None = None) -> dict[str, Any]:
+               groups: Mapping[str, str] | None = None, reference_date: date | None = None,
+               labels: str | os.PathLike | None = None) -> dict[str, Any]:
     """The QA report of a ``bold link`` run as a dict (see the module docstring)."""
     run = RunFolder(run_dir)
     try:
@@ -282,6 +334,8 @@ def linkage_qa(run_dir: str | os.PathLike, *, truth: str | os.PathLike | Mapping
         if truth is not None:
             _load_truth(run, truth)
             report["accuracy"] = accuracy(run, g)
+        if labels is not None:
+            report["labelled_accuracy"] = labelled_accuracy(run, labels)
         review = run.path / "review_decisions.csv"
         if review.exists():
             report["clerical_review"] = review_precision(run.path, review)
@@ -465,6 +519,17 @@ def render_html(report: Mapping[str, Any]) -> str:
             rows = [[grp, b, v[b]["precision"], v[b]["recall"], v[b]["f1"], v[b]["true"]]
                     for grp, v in per.items() for b in BANDS if b in v]
             parts.append(_table([g, "band", "precision", "recall", "F1", "true pairs"], rows))
+    if "labelled_accuracy" in report:
+        la = report["labelled_accuracy"]
+
+        def ci(v: list[float] | None) -> str:
+            return "" if not v else f"{v[0]:.1%} to {v[1]:.1%}"
+
+        parts.append(f"<h2>Accuracy from labelled pairs ({la['labelled_pairs']} labelled, "
+                     f"{la['labelled_matches']} matches)</h2>")
+        parts.append(_table(["band", "precision", "95% interval", "recall", "95% interval", "linked labelled"],
+                            [[b, v["precision"], ci(v["precision_ci95"]), v["recall"], ci(v["recall_ci95"]),
+                              v["labelled_linked"]] for b, v in la["by_band"].items()]))
     sens = report["sensitivity"]
     parts.append("<h2>Threshold sensitivity</h2>")
     keys = [k for k in next(iter(sens.values())) if k != "threshold"]
