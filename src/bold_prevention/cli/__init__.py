@@ -15,6 +15,7 @@ from . import spine as _spine, cohort as _cohort  # noqa: F401,E402,I001
 from . import trajectories as _trajectories  # noqa: F401,E402
 from . import demo as _demo  # noqa: F401,E402
 from . import link as _link  # noqa: F401,E402
+from . import wave as _wave  # noqa: F401,E402
 from . import scale as _scale  # noqa: F401,E402
 # isort: on
 # fmt: on

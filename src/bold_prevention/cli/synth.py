@@ -9,7 +9,6 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..datafirst import MODEL
 from .app import app, console, out, user_errors
 
 
@@ -22,11 +21,24 @@ def synth(
                                                                        "--overwrite)."),
     fmt: str = typer.Option("parquet", "--format", "-f", help="parquet (default) or csv."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
+    waves: str = typer.Option("", "--waves", help="Add the Wave 1-2 sources of these waves, e.g. 1,2 (files under "
+                                                  "waves/); none by default."),
+    sources: str = typer.Option("", "--sources", help="Add these Wave 1-2 sources: npd, dwp, hmrc, hes, ndtms, "
+                                                      "deaths (comma-separated)."),
 ) -> None:
     """Generate a synthetic population and write Data First-shaped extracts, the XJS table and the truth."""
-    from ..synth import STAGES, check_request, generate
+    from ..datafirst.waves import WAVE_MODEL, resolve_sources
+    from ..errors import InputError
+    from ..synth import check_request, generate, stages_for
 
+    try:
+        wave_list = [int(w) for w in waves.split(",") if w.strip()]
+        chosen = resolve_sources([x.strip() for x in sources.split(",") if x.strip()], wave_list)
+    except (KeyError, ValueError) as e:
+        raise InputError(f"unknown wave or source in --waves/--sources ({e})",
+                         hint="use --waves 1,2 and/or --sources npd,dwp,hmrc,hes,ndtms,deaths") from None
     check_request(out_dir, persons, seed, fmt, overwrite)
+    STAGES = stages_for(chosen)
     started = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn(
             "{task.completed}/{task.total}"), TimeElapsedColumn(), console=console, transient=False) as bar:
@@ -36,7 +48,8 @@ def synth(
             nxt = STAGES[i] if i < len(STAGES) else "done"
             bar.update(task, completed=i, description=f"{stage} done; {nxt}")
 
-        manifest = generate(out_dir, persons=persons, seed=seed, fmt=fmt, overwrite=overwrite, progress=progress)
+        manifest = generate(out_dir, persons=persons, seed=seed, fmt=fmt, overwrite=overwrite, progress=progress,
+                            sources=chosen)
     elapsed = time.perf_counter() - started
 
     table = Table(title=f"Wrote {manifest.path} ({manifest.format}, seed {manifest.seed})")
@@ -45,7 +58,7 @@ def synth(
     table.add_column("rows", justify="right")
     total = 0
     for name, entry in manifest.tables.items():
-        table.add_row(MODEL.table(name).dataset, name, f"{entry.rows:,}")
+        table.add_row(WAVE_MODEL.table(name).dataset, name, f"{entry.rows:,}")
         total += entry.rows
     for name, entry in manifest.truth.items():
         table.add_row("truth", name, f"{entry.rows:,}")

@@ -36,7 +36,14 @@ import duckdb
 from ..datafirst.waves import WAVE_MODEL, WAVE_SOURCES, WaveSource
 from ..errors import InputError
 from ..warehouse.contracts import WAVE_EVENT_DATES, WAVE_KEY_COLUMNS, decide, wave_contract
-from ..warehouse.quality import CheckResult, data_checks, foreign_key_check, plan_columns, primary_key_check, q
+from ..warehouse.quality import (
+    CheckResult,
+    data_checks,
+    foreign_key_check,
+    plan_columns,
+    primary_key_check,
+    q,
+)
 from ..warehouse.readers import FileInfo, TableFiles
 from .splink_model import BANDS, Thresholds
 from .xjs import band_rank
@@ -156,7 +163,7 @@ def load_wave_source(con: duckdb.DuckDBPyConnection, source: str, folder: str | 
                     f"extract.{q(fk.ref_table)}" if _has(con, "extract", fk.ref_table) else None)
                 if rows and parent:
                     checks.append(foreign_key_check(con, stg, contract, fk, parent, plan, rows=rows))
-            checks.extend(_wave_checks(con, stg, name, contract, plan, rows, lo, hi))
+            checks = _wave_checks(con, stg, name, contract, plan, rows, lo, hi) + checks  # reported first
             res.checks.extend(checks)
             d = decide(contract, checks)
             if d.decision in ("degrade", "block"):

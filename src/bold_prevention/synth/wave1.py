@@ -11,7 +11,19 @@ import numpy as np
 import pyarrow as pa
 
 from ..datafirst import MODEL
-from .common import NA, Frame, choose, choose_rows, coded, day, explode, hex_ids, logistic, rng_for, uniform_days
+from .common import (
+    NA,
+    Frame,
+    choose,
+    choose_rows,
+    coded,
+    day,
+    explode,
+    hex_ids,
+    logistic,
+    rng_for,
+    uniform_days,
+)
 from .params import SynthParams
 from .population import Population
 from .wave_common import durations, lad_index_at, need_scores, open_end

@@ -1,0 +1,71 @@
+"""``bold link wave SOURCE``: load a Wave 1-2 source under its contracts and link it to the spine."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from .app import console, out, user_errors
+from .link import link_app
+
+
+@link_app.command("wave")
+@user_errors
+def wave(
+    source: str = typer.Argument(..., help="npd, dwp, hmrc, hes, ndtms or deaths."),
+    from_dir: Path = typer.Option(..., "--from", help="Folder holding the source's files (or a synthetic population "
+                                                      "folder with waves/)."),
+    project: Path = typer.Option(None, "--project", "-p", help="Project folder (default $BOLD_PROJECT or "
+                                                               "./bold-project)."),
+    truth: Path = typer.Option(None, "--truth", help="Truth folder of a synthetic population: report precision, "
+                                                     "recall and F1 by band, sex, age band and ethnic group."),
+    retrain: bool = typer.Option(False, "--retrain", help="Train a new model even if one is saved."),
+    report: Path = typer.Option(None, "--report", help="Write the load and link result as JSON here."),
+) -> None:
+    """Load SOURCE (data contracts; non-critical) and link its persons and events to the spine at three bands."""
+    import duckdb
+
+    from ..files import atomic_file
+    from ..linkage.wave_link import link_wave_source, load_wave_source
+    from ..project import Project
+
+    started = time.perf_counter()
+    proj = Project.at(project)
+    if not proj.warehouse_path.exists():
+        from ..errors import InputError
+
+        raise InputError(f"the project {proj.root} has no warehouse", hint="run `bold load` and `bold spine build` "
+                                                                           "first")
+
+    def say(msg: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - started:7.1f}s[/] {msg}")
+
+    con = duckdb.connect(str(proj.warehouse_path))
+    try:
+        loaded = load_wave_source(con, source, from_dir, progress=say)
+        for p in loaded.problems:
+            out.print(f"[yellow]{p}[/]")
+        linked = link_wave_source(con, source, model_path=proj.root / "models" / f"wave-{source}.json",
+                                  retrain=retrain, truth_dir=truth, progress=say)
+    finally:
+        con.close()
+    t = Table(title=f"{source}: {linked.records:,} {linked.person_table} records (spine band {linked.band})")
+    for c in ("band", "linked", "precision", "recall", "F1"):
+        t.add_column(c)
+    for b, n in linked.linked.items():
+        q = linked.quality.get("bands", {}).get(b, {})
+        t.add_row(b, f"{n:,}", *(str(q.get(k, "")) for k in ("precision", "recall", "f1")))
+    out.print(t)
+    for ev, c in linked.events.items():
+        out.print(f"{ev}: {c.get('linked', 0):,} of {c.get('records', 0):,} linked; "
+                  f"{c.get('without_key', 0):,} without a key; {c.get('dates_out_of_order', 0):,} with dates out of "
+                  "order (not linked)")
+    for k, n in linked.refused.items():
+        out.print(f"refused: {n:,} {k.replace('_', ' ')}")
+    if report:
+        with atomic_file(report) as fh:
+            fh.write(json.dumps({"load": loaded.to_dict(), "link": linked.to_dict()}, indent=2, default=str))
