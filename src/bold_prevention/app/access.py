@@ -157,7 +157,7 @@ _DATE = re.compile(
     r"\b\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{2,4}\b|\b\d{4}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{1,2}\b"
     rf"|\b\d{{1,2}}(st|nd|rd|th)?\s+(of\s+)?({_MONTHS})\b|\b({_MONTHS})\s+\d{{1,2}}(st|nd|rd|th)?\b"
     rf"|\b({_MONTHS})\s+(19|20)\d\d\b|\b(born|dob|d\.o\.b)\b", re.IGNORECASE)
-_NI = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]?\b", re.IGNORECASE)
+_NI = re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]?\b", re.IGNORECASE)
 _NHS = re.compile(r"\b\d{3}[\s-]?\d{3}[\s-]?\d{4}\b")
 _PHONE = re.compile(r"(\+\s?44|\b0)[\s\-()]*\d(?:[\s\-()]*\d){8,10}\b")
 _LONG_NUMBER = re.compile(r"\d(?:[\s\-]?\d){6,}")

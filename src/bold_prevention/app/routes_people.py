@@ -1,7 +1,9 @@
 """The practitioners' pages: search, the stated reason, and the person page.
 
 Search terms travel only in POST bodies (never in a URL) and are never written anywhere: the audit entry records which
-kinds of field were used and how many candidates came back. Person pages are addressed by the pseudonymised person id.
+kinds of field were used, how many candidates came back and the pseudonymised id of each person shown. What a search
+must give and may show, caseloads, break-glass reasons and the screening of free text are in :mod:`.access`. Person
+pages are addressed by the pseudonymised person id.
 To let a practitioner go back to their results, the terms of a search are kept in server memory under a random search
 id bound to the session (:class:`.single_view.SavedSearches`); only that id travels in URLs (``/search?s=<id>``, and on
 to the reason and person pages so that their back links return to the same results).
@@ -9,7 +11,6 @@ to the reason and person pages so that their back links return to the same resul
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from starlette.concurrency import run_in_threadpool
@@ -19,12 +20,20 @@ from starlette.routing import Route
 
 from ..datafirst.glossary import GLOSSARY
 from . import person_extras
+from .access import (
+    BREAK_GLASS_CODES,
+    BREAK_GLASS_REASONS,
+    check_search,
+    in_caseload,
+    minimise,
+    person_areas,
+    screen_reason_text,
+)
 from .single_view import (
     BANDS,
     PersonNotFound,
     SavedSearches,
     identifiers_of,
-    parse_search,
     person_page,
     search_people,
     valid_person_id,
@@ -41,23 +50,7 @@ REASONS: list[tuple[str, str]] = [
     ("other", "Another reason (explain below)"),
 ]
 REASON_CODES = {c for c, _ in REASONS}
-_DATEISH = re.compile(r"\b\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b")
-_POSTCODEISH = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
-
-
-def screen_reason_text(text: str, identifiers: list[str]) -> str | None:
-    """An error message if the free text repeats an identifier (a name of this person, a date or a postcode),
-    which must not be written to the audit log; else None."""
-    if len(text) > 300:
-        return "Reason must be 300 characters or fewer"
-    if _DATEISH.search(text) or _POSTCODEISH.search(text):
-        return "Do not include dates or postcodes in the reason"
-    words = {w.lower() for w in re.findall(r"[^\W\d_]+", text)}
-    for value in identifiers:
-        for part in re.findall(r"[^\W\d_]+", value):
-            if len(part) > 1 and part.lower() in words:
-                return "Do not include the person's name in the reason"
-    return None
+ALL_REASONS = dict(REASONS) | dict(BREAK_GLASS_REASONS)
 
 
 def saved_searches(request: Request) -> SavedSearches:
@@ -97,8 +90,7 @@ async def search(request: Request):
     if isinstance(s, Response):
         return s
     values = {k: form.get(k, "") for k in ("forename", "surname", "dob-day", "dob-month", "dob-year", "reference")}
-    _query, errors = parse_search(values)
-    if errors:
+    if check_search(values)[2]:
         return await _search(request, s, values, None)
     return redirect(_with_search("/search", saved_searches(request).put(s.id, values)) + "#results-heading")
 
@@ -110,21 +102,25 @@ async def _search(request: Request, s, values: dict[str, str], search_id: str | 
                         detail="too many searches in a minute")
         return error_page(request, 429, "You have searched too many times in the last minute. Wait a minute and "
                                         "try again.")
-    query, errors = parse_search(values)
+    query, year, errors = check_search(values)
     if errors:
         await record(request, actor=s.user, role=s.role, action="search", outcome="invalid",
-                        detail="fields: " + ", ".join(sorted({e.field.split("-")[0] for e in errors})))
+                     detail="fields: " + ", ".join(sorted({f.split("-")[0] for f, _m in errors})))
         return render(request, "search.html", status=400, title="Find a person", values=values, result=None,
-                      errors=[(e.field, e.message) for e in errors], available=True, missing=[])
+                      errors=errors, available=True, missing=[])
     caps = st.warehouse.capabilities
     if not caps.single_view:
         return render(request, "search.html", status=503, title="Find a person", values=values, result=None,
                       available=False, missing=caps.missing_for_single_view())
+    limit = st.config.max_results
     result = await run_in_threadpool(
-        lambda: search_people(st.warehouse.cursor(), caps, query, limit=st.config.max_results))
+        lambda: search_people(st.warehouse.cursor(), caps, query, limit=limit * 20 if year else limit))
+    result = minimise(result, year=year, limit=limit)
+    fields = query.fields_used + (["year_of_birth"] if year else [])
     await record(request, actor=s.user, role=s.role, action="search", outcome="ok",
-                    detail=f"fields: {', '.join(query.fields_used)}; candidates: {len(result.candidates)}"
-                           + ("+" if result.truncated else ""))
+                 persons=[c.person_id for c in result.candidates],
+                 detail=f"fields: {', '.join(fields)}; candidates: {len(result.candidates)}"
+                        + ("+" if result.truncated else "") + ("; back to earlier results" if search_id else ""))
     return render(request, "search.html", title="Search results", values=values, result=result,
                   available=True, missing=[], search_id=search_id)
 
@@ -146,6 +142,18 @@ async def _exists(request: Request, person_id: str) -> bool:
     return await run_in_threadpool(lambda: person_exists(st.warehouse.cursor(), person_id))
 
 
+async def _outside_caseload(request: Request, s, person_id: str) -> bool:
+    """True when the person is outside the practitioner's caseload (opening needs a break-glass reason)."""
+    st = state(request)
+    acc = st.accounts.current(s.user)
+    caseload = acc.caseload if acc is not None else ()
+    if in_caseload(caseload, set()):
+        return False
+    areas = await run_in_threadpool(lambda: person_areas(st.warehouse.cursor(), st.warehouse.capabilities,
+                                                         st.warehouse.indexed, person_id))
+    return not in_caseload(caseload, areas)
+
+
 async def reason_form(request: Request):
     person_id = request.path_params["person_id"]
     s = await require(request, "practitioner", person_id=person_id if valid_person_id(person_id) else None)
@@ -153,8 +161,10 @@ async def reason_form(request: Request):
         return s
     if not await _exists(request, person_id):
         return await _not_found(request, s, person_id, "reason page for an unknown person")
+    glass = await _outside_caseload(request, s, person_id)
     return render(request, "reason.html", title="Why do you need to see this record?", person_id=person_id,
-                  reasons=REASONS, values={}, search_id=_search_id(request))
+                  reasons=BREAK_GLASS_REASONS if glass else REASONS, break_glass=glass, values={},
+                  search_id=_search_id(request))
 
 
 async def reason_submit(request: Request):
@@ -169,23 +179,29 @@ async def reason_submit(request: Request):
     reason = form.get("reason", "")
     text = " ".join((form.get("reason-detail") or "").split())
     errors = []
-    if reason not in REASON_CODES:
+    glass = await _outside_caseload(request, s, person_id)
+    codes, reasons = (BREAK_GLASS_CODES, BREAK_GLASS_REASONS) if glass else (REASON_CODES, REASONS)
+    if reason not in codes:
         errors.append(("reason", "Select why you need to see this record"))
-    elif reason == "other" and not text:
+    elif (reason == "other" or glass) and not text:
         errors.append(("reason-detail", "Explain why you need to see this record"))
+    if glass and form.get("break-glass-confirm") != "yes" and not errors:
+        errors.append(("break-glass-confirm", "Confirm that you understand this access is flagged for review"))
     if text and not errors:
         problem = screen_reason_text(
             text, await run_in_threadpool(lambda: identifiers_of(st.warehouse.cursor(), person_id)))
         if problem:
             errors.append(("reason-detail", problem))
     if errors:
-        await record(request, actor=s.user, role=s.role, action="refusal", outcome="invalid_reason", person_id=person_id,
-                        reason=reason if reason in REASON_CODES else None,
-                        detail="the reason given was not accepted: " + "; ".join(m for _f, m in errors))
+        await record(request, actor=s.user, role=s.role, action="refusal", outcome="invalid_reason",
+                     person_id=person_id, reason=reason if reason in codes else None, break_glass=glass,
+                     detail="the reason given was not accepted: " + "; ".join(m for _f, m in errors))
         return render(request, "reason.html", status=400, title="Why do you need to see this record?",
-                      person_id=person_id, reasons=REASONS, errors=errors, search_id=_search_id(request),
-                      values={"reason": reason if reason in REASON_CODES else "", "reason-detail": text})
-    s.grant(person_id, reason, text, st.config.grant_minutes)
+                      person_id=person_id, reasons=reasons, break_glass=glass, errors=errors,
+                      search_id=_search_id(request),
+                      values={"reason": reason if reason in codes else "",
+                              "reason-detail": "" if any(f == "reason-detail" for f, _m in errors) else text})
+    s.grant(person_id, reason, text, st.config.grant_minutes, break_glass=glass)
     return redirect(_with_search(f"/people/{person_id}", _search_id(request)))
 
 
@@ -225,11 +241,12 @@ async def person(request: Request):
     chosen = [d for d in datasets_filter if d in datasets_all]
     timeline = [e for e in page.timeline if not chosen or e.dataset in chosen]
     await record(request, actor=s.user, role=s.role, action="view", outcome="ok", person_id=person_id,
-                    reason=grant.reason, reason_text=grant.reason_text or None,
-                    detail="links shown: " + ", ".join(bands))
+                 reason=grant.reason, reason_text=grant.reason_text or None, break_glass=grant.break_glass,
+                 detail=("outside the caseload (break glass); " if grant.break_glass else "")
+                        + "links shown: " + ", ".join(bands))
     return render(request, "person.html", title=page.main_name or "Person record", page=page, extras=extras,
                   bands=BANDS, timeline=timeline, datasets_all=datasets_all, datasets_chosen=chosen,
-                  reason_label=dict(REASONS).get(grant.reason, grant.reason), search_id=_search_id(request),
+                  reason_label=ALL_REASONS.get(grant.reason, grant.reason), search_id=_search_id(request),
                   dataset_words={d: GLOSSARY.dataset(d) for d in datasets_all},
                   today=date.today(), view_links=_view_links(person_id, bands, chosen, order, _search_id(request)))
 
