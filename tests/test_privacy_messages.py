@@ -148,13 +148,12 @@ def test_load_errors_never_show_identifiers(tmp_path, tables, kind, caplog):
              "reports": _files_text(proj / "reports"), "meta": _meta_text(proj), "log": caplog.text}
     for where, text in texts.items():
         assert not _leaks(text), f"{kind}: identifier values {_leaks(text)} in {where}"
-    assert "quality-" in texts["reports"] or texts["reports"] == "" or True
     assert r.exit_code in (0, 2)
 
 
 def test_library_errors_never_show_identifiers(tmp_path, tables):
-    """The same breaks through the library: exception text (message and hint) and the result."""
-    for kind in BREAKS:
+    """Breaks through the library: exception text (message and hint) and the result (the CLI test covers them all)."""
+    for kind in ("headerless", "shifted", "codes"):
         src = write_tables(tables, tmp_path / kind / "src")
         _break(kind, src, tables)
         try:

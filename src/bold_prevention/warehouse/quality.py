@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -364,7 +365,22 @@ def _examples(con, staged: str, cond: str, id_expr: str, n: int) -> list[str]:
         return []
     rows = con.execute(f"SELECT DISTINCT {id_expr} AS id FROM {staged} WHERE {cond} ORDER BY id LIMIT {n}"
                        ).fetchall()
-    return [str(r[0]) for r in rows if r[0] is not None]
+    return [mask_example(r[0]) for r in rows if r[0] is not None]
+
+
+_NOT_AN_ID = re.compile(
+    r"^(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T].*)?"  # a date
+    r"|[A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2}"  # a postcode
+    r"|[A-Za-z]{2}\s*\d{2}\s*\d{2}\s*\d{2}\s*[A-Da-d]"  # a National Insurance number
+    r"|[^@\s]+@[^@\s]+"  # an e-mail address
+    r"|[^\d]*)$")  # no digit at all: a name, not a record id
+
+
+def mask_example(value) -> str:
+    """A record id as it may appear in a report. Record ids are hashes or numbered keys; a value that looks like a
+    name, a date, a postcode or an NI number (a misaligned file puts them in the id column) is shown by its length."""
+    v = str(value)
+    return f"<{len(v)} characters>" if _NOT_AN_ID.match(v.strip()) else v
 
 
 def mask_value(value: str, codes: tuple[str, ...] | None = None) -> str:
@@ -422,7 +438,7 @@ def primary_key_check(con, staged: str, contract: TableContract, plan: ColumnPla
     key_expr = (f"CAST({q(pk[0])} AS VARCHAR)" if len(pk) == 1
                 else "concat_ws('|', " + ", ".join(f"CAST({q(c)} AS VARCHAR)" for c in pk) + ")")
     if dup_groups:
-        res.examples = [str(r[0]) for r in con.execute(
+        res.examples = [mask_example(r[0]) for r in con.execute(
             f"SELECT {key_expr} AS k FROM {staged} GROUP BY {keys} HAVING count(*) > 1 ORDER BY k "
             f"LIMIT {policy.examples}").fetchall()]
     return res
@@ -453,7 +469,7 @@ def foreign_key_check(con, staged: str, contract: TableContract, fk, parent: str
                       column="+".join(fk.columns), failing=int(orphans), total=rows, threshold="every key found")
     id_expr = _id_expr(contract, plan).replace('"', 'c."', 1) if len(contract.id_columns) == 1 else "NULL"
     if id_expr != "NULL":
-        res.examples = [str(r[0]) for r in con.execute(
+        res.examples = [mask_example(r[0]) for r in con.execute(
             f"SELECT DISTINCT {id_expr} AS id FROM {staged} c WHERE {cond} ORDER BY id LIMIT {policy.examples}"
         ).fetchall()]
     return res
