@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .app import app, console, out, user_errors
+from .app import ProjectOption, app, console, out, user_errors
 
 link_app = typer.Typer(
     name="link",
@@ -262,3 +262,54 @@ def _identifier_tables(config: Path):
 
     tables = standardised_tables(config)
     return tables[0], (tables[1] if len(tables) > 1 else None)
+
+
+@link_app.command("xjs-audit")
+@user_errors
+def xjs_audit_cmd(
+    project: Path | None = ProjectOption,
+    truth: Path = typer.Option(None, "--truth", help="Truth folder of a synthetic population (truth_record.parquet)"
+                                                     ": scores XJS, the model and the improved id against it."),
+    review: Path = typer.Option(None, "--review", help="CSV of left_key, right_key, label (keys "
+                                                       "<source_dataset>:<row_id_hash>): a clerical sample, for "
+                                                       "XJS's precision and recall with Wilson intervals."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the report to this JSON file."),
+    no_improved: bool = typer.Option(False, "--no-improved", help="Do not write linkage.xjs_link_improved."),
+) -> None:
+    """Audit the XJS table: re-link the justice identities with the toolkit's model, count the persons XJS splits
+    and merges, estimate its precision and recall, and write an improved person id (XJS plus high-confidence
+    merges) the spine can be built on."""
+    from ..errors import InputError
+    from ..files import atomic_file
+    from ..linkage.xjs_audit import audit_xjs
+    from ..project import Project
+    from ..warehouse.engine import duckdb_connect
+
+    proj = Project.at(project)
+    if not proj.warehouse_path.exists():
+        raise InputError(f"no warehouse at {proj.warehouse_path}", hint="run `bold load` first, or pass --project")
+    con = duckdb_connect(proj, read_only=False)
+    try:
+        report = audit_xjs(con, truth_dir=truth, review=review, write_improved=not no_improved,
+                           progress=_progress())
+    finally:
+        con.close()
+    s, m = report["splits"], report["merges"]
+    out.print(f"XJS persons (medium band): {report['xjs_persons_medium']:,}; improved id: "
+              f"{report['improved_persons_medium']:,}")
+    out.print(f"Split by XJS, joined by the model with high confidence: {s['xjs_person_pairs_joined_by_model_high']:,}"
+              f" pairs of XJS persons ({s['xjs_persons_involved']:,} persons)")
+    out.print(f"Joined by XJS, split by the model even at the low band: {m['xjs_persons_split_by_model_low']:,}")
+    for name, v in (report.get("against_truth") or {}).items():
+        out.print(f"  {name}: precision {v['precision']}, recall {v['recall']}, F1 {v['f1']} (against the truth)")
+    for name in ("xjs", "improved"):
+        v = (report.get("clerical_review") or {}).get(name)
+        if v:
+            out.print(f"  {name} from {report['clerical_review']['reviewed_pairs']:,} reviewed pairs: precision "
+                      f"{v['precision']} {v['precision_ci95']}, recall {v['recall']} {v['recall_ci95']}")
+    if report.get("improved_table"):
+        out.print(f"Improved person id written to {report['improved_table']} (build the spine on it with "
+                  "build_person_records(..., link_table=...)).")
+    if json_out is not None:
+        with atomic_file(json_out) as fh:
+            json.dump(report, fh, indent=2, default=str)

@@ -302,22 +302,26 @@ def _existing_tables(con, schema: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def build_person_records(con, *, band: str = "medium", model: DataFirstModel = MODEL) -> None:
+def build_person_records(con, *, band: str = "medium", model: DataFirstModel = MODEL,
+                         link_table: str = "extract.xjs_link") -> None:
     """Create or replace ``spine.person_record``: every Data First record joined to its XJS person at ``band``.
 
     ``con`` is the warehouse connection (DuckDB, the Spark connection, an Ibis DuckDB backend, or a project).
     Needs ``extract.xjs_link``; detail tables are joined when they are loaded. Person ids are the HMAC of the
-    cluster id (key from ``$BOLD_PSEUDONYM_KEY``).
+    cluster id (key from ``$BOLD_PSEUDONYM_KEY``). ``link_table`` may name a table shaped like ``xjs_link`` with
+    other person ids, such as the improved ids of ``bold link xjs-audit`` (``linkage.xjs_link_improved``).
     """
     _check_band(band)
     con, close = _connection(con)
     try:
         key = pseudonym_key()
         present = _existing_tables(con, "extract")
-        if "xjs_link" not in present:
+        schema, _, name = link_table.rpartition(".")
+        if name not in _existing_tables(con, schema or "main"):
             raise InputError("the warehouse has no extract.xjs_link table (the XJS linking dataset)",
                              hint="load the Data First extracts, including xjs_link, with `bold load` first")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _xjs_clusters AS {xjs_clusters_sql(band, model=model)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _xjs_clusters AS "
+                    f"{xjs_clusters_sql(band, model=model, link_table=link_table)}")
         ids = fetch_arrow(con, "SELECT DISTINCT cluster_id FROM _xjs_clusters ORDER BY cluster_id")
         cluster_col = ids.column("cluster_id")
         pseud = pa.table({"cluster_id": cluster_col.combine_chunks() if cluster_col.num_chunks else cluster_col,
