@@ -14,6 +14,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
 
 
+def second_factor_code(server: Server, name: str) -> str:
+    """The next second-factor code of test account ``name`` for the app ``server`` serves (see
+    ``test_app_support.code_for``: a code is accepted once, so each sign-in moves the server's code clock on)."""
+    from test_app_support import code_for
+
+    return code_for(server.server.config.app, name)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
