@@ -12,6 +12,7 @@ what to run and collecting the disclosure-checked outputs into one release. Each
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -237,7 +238,9 @@ def run_pipeline(config: PipelineConfig, project: Project, *, progress: Progress
             json.dumps({"internal": "Run summary for the analyst inside the secure setting: exact counts, not "
                                     "disclosure-checked. Take figures away only through a release folder.",
                         "figures": res.figures, "timings": res.timings, "partial": res.partial,
-                        "outputs": {k: str(v) for k, v in res.outputs.items()}}, indent=2, default=str),
+                        # relative to the project folder: `bold demo` builds it under a temporary name
+                        "outputs": {k: (os.path.relpath(v, project.root) if str(v).startswith(str(project.root))
+                                        else str(v)) for k, v in res.outputs.items()}}, indent=2, default=str),
             encoding="utf-8")
         res.outputs["run summary"] = project.reports_dir / "pipeline.json"
 
