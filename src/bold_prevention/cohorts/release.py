@@ -96,9 +96,12 @@ def cohort_outputs(con_or_project, name: str, *, rules=None,
         _check_cohort(con, name)
         outs: list[CheckedOutput] = []
         texts: list[tuple[str, str]] = []
-        att = _df(con, f"SELECT step, rule, persons FROM {cohort_table(name)}_attrition ORDER BY step",
-                  ["step", "rule", "persons"])
-        att["step"] = [f"{s}. {r}" for s, r in zip(att["step"], att["rule"], strict=True)]
+        cols = {r[0] for r in _rows(con, f"DESCRIBE {cohort_table(name)}_attrition")}
+        note = "note" if "note" in cols else "NULL"
+        att = _df(con, f"SELECT step, rule, persons, {note} FROM {cohort_table(name)}_attrition ORDER BY step",
+                  ["step", "rule", "persons", "note"])
+        att["step"] = [f"{s}. {r}" + (f" ({n})" if isinstance(n, str) and n else "")
+                       for s, r, n in zip(att["step"], att["rule"], att["note"], strict=True)]
         ver = spine_version(con)
         att = att.rename(columns={"step": "Step"})
         outs.append(check_counts(att, "persons", "Step", title=f"Cohort {name}: persons remaining after each step",
