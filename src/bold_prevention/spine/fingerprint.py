@@ -51,9 +51,16 @@ def table_digest(con, schema: str, table: str) -> str:
 
 
 def inputs_fingerprint(con, tables: Iterable[str] | None = None, *, schema: str = "extract") -> dict[str, str]:
-    """``{table: content digest}`` of the loaded extract tables (all of them unless ``tables`` names some)."""
+    """``{table: content digest}`` of the loaded extract tables (all of them unless ``tables`` names some).
+
+    Wave 1-2 source tables (:mod:`bold_prevention.datafirst.waves`) are left out: they are linked to the spine
+    after it is built (``bold link wave``), so loading one does not make the spine or its person records stale."""
+    from ..datafirst.waves import wave_tables
+
     present = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]).fetchall()}
+    if tables is None:
+        present -= {t.name for t in wave_tables()}
     names = sorted(present if tables is None else set(tables) & present)
     return {t: table_digest(con, schema, t) for t in names}
 
