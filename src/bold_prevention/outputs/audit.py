@@ -234,7 +234,60 @@ def _variables(system: CellSystem) -> tuple[dict[str, int], np.ndarray, np.ndarr
     return index, lo, hi, primary, where
 
 
-def _rows(system: CellSystem, index: dict[str, int]) -> list[tuple[dict[int, float], float, float]]:
+def _hull(points: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Convex hull (counter-clockwise, no collinear points) of integer points."""
+    pts = sorted(set(points))
+    if len(pts) <= 2:
+        return pts
+
+    def cross(o, a, b) -> int:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list = []
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]
+
+
+def _rate_rows(k: int, n: int, per: float, r: float, h: float, lo: np.ndarray, hi: np.ndarray
+               ) -> list[tuple[dict[int, float], float, float]] | None:
+    """The exact integer form of a published rate over a boxed numerator and denominator: the convex hull of the
+    (numerator, denominator) pairs the rate allows, as rows with integer coefficients (so the linear programme's
+    optima are integer far more often), and the boxes tightened to the pairs. ``None`` when a box is too wide."""
+    if not all(np.isfinite(x) for x in (lo[k], hi[k], lo[n], hi[n])):
+        return None
+    ks = range(math.ceil(lo[k] - 1e-9), math.floor(hi[k] + 1e-9) + 1)
+    ns = range(math.ceil(lo[n] - 1e-9), math.floor(hi[n] + 1e-9) + 1)
+    if len(ks) * len(ns) > 2500:
+        return None
+    pts = [(a, b) for a in ks for b in ns if (r - h) * b <= per * a <= (r + h) * b]
+    if not pts:
+        return None  # inconsistent with the boxes: keep the linear rows and let the solver say so
+    lo[k], hi[k] = max(lo[k], min(p[0] for p in pts)), min(hi[k], max(p[0] for p in pts))
+    lo[n], hi[n] = max(lo[n], min(p[1] for p in pts)), min(hi[n], max(p[1] for p in pts))
+    hull = _hull(pts)
+    if len(hull) <= 1:
+        return []
+    rows: list[tuple[dict[int, float], float, float]] = []
+    if len(hull) == 2:
+        (x0, y0), (x1, y1) = hull
+        dx, dy = x1 - x0, y1 - y0
+        return [({k: float(dy), n: float(-dx)}, float(dy * x0 - dx * y0), float(dy * x0 - dx * y0))]
+    for (x0, y0), (x1, y1) in zip(hull, hull[1:] + hull[:1], strict=True):
+        dx, dy = x1 - x0, y1 - y0  # points on the left of the edge (counter-clockwise hull): -dy x + dx y >= c
+        rows.append(({k: float(-dy), n: float(dx)}, float(-dy * x0 + dx * y0), np.inf))
+    return rows
+
+
+def _rows(system: CellSystem, index: dict[str, int], lo: np.ndarray | None = None,
+          hi: np.ndarray | None = None) -> list[tuple[dict[int, float], float, float]]:
     rows: list[tuple[dict[int, float], float, float]] = []
     seen: set[tuple] = set()
     for parent, children in system.constraints:
@@ -255,6 +308,10 @@ def _rows(system: CellSystem, index: dict[str, int]) -> list[tuple[dict[int, flo
         h = 0.5 * 10.0 ** (-dec) + 1e-9
         n_i, d_i = index[num], index[den]
         if n_i == d_i:
+            continue
+        exact = _rate_rows(n_i, d_i, per, r, h, lo, hi) if lo is not None else None
+        if exact is not None:
+            rows += exact
             continue
         rows.append(({n_i: per, d_i: -(r + h)}, -np.inf, 0.0))
         rows.append(({n_i: per, d_i: -(r - h)}, 0.0, np.inf))
@@ -345,7 +402,7 @@ def audit_system(system: CellSystem, *, width: float, only_keys: set[str] | None
     report = report or AuditReport(width=width)
     t0 = time.perf_counter()
     index, lo, hi, primary, where = _variables(system)
-    rows = _rows(system, index)
+    rows = _rows(system, index, lo, hi)
     report.cells = len(system.cells)
     report.variables = len(index)
     uf = _UnionFind(len(index))
