@@ -165,7 +165,8 @@ def test_pages_say_what_is_missing_on_a_partial_warehouse(small_project):  # noq
             assert r.status_code == 200 and text in r.text, path
         sign_in(c, "pat")
         page = c.get("/search")
-        r = c.post("/search", data={"csrf_token": csrf_of(page.text), "forename": "Aisha", "surname": "Khan"})
+        r = c.post("/search", data={"csrf_token": csrf_of(page.text), "forename": "Aisha", "surname": "Khan",
+                                    "dob-year": "1990"})
         pid = re.findall(r"/people/([0-9a-f]{20})/reason", r.text)[0]
         page = c.get(f"/people/{pid}/reason")
         r = c.post(f"/people/{pid}/reason", data={"csrf_token": csrf_of(page.text), "reason": "supervision"})
