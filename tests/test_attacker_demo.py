@@ -30,7 +30,7 @@ from attacker import (
     unsound,
 )
 from attacker.truth import PERMISSIVE, cohort_place_outputs, demo_outputs, truth_from_outputs
-from bold_prevention.outputs import check_frequency_table, get_rules, write_release
+from bold_prevention.outputs import check_frequency_table, get_rules, write_results
 
 PERSONS = 3000
 THRESHOLD = 10
@@ -116,8 +116,8 @@ def test_checking_files_do_not_reveal_values(project_releases):
 def test_intruder_finds_cells_without_secondary_suppression(tmp_path):
     counts = pd.DataFrame([[3, 25, 30], [20, 18, 40], [22, 31, 27]], index=["a", "b", "c"], columns=["x", "y", "z"])
     weak = get_rules("default", secondary=False, round_base=None)
-    write_release([check_frequency_table(counts, title="Weak", name="weak", rules=weak)], tmp_path / "r",
-                  title="Weak", charts=False)
+    # the output-checking folder alone: a weak scheme without the release-wide audit of write_release
+    write_results([check_frequency_table(counts, title="Weak", name="weak", rules=weak)], tmp_path / "r")
     truth = truth_from_outputs([check_frequency_table(counts, title="Weak", name="weak", rules=PERMISSIVE)],
                                tmp_path / "truth", "r")
     found = lp_attack(load_release(tmp_path / "r", "r"))
@@ -133,7 +133,7 @@ def test_intruder_differences_two_releases(tmp_path):
     b.loc["a", "x"] = 12
     truth = {}
     for rid, counts in (("r1", a), ("r2", b)):
-        write_release([check_frequency_table(counts, title="T", name="t")], tmp_path / rid, title="T", charts=False)
+        write_results([check_frequency_table(counts, title="T", name="t")], tmp_path / rid)  # no release-wide audit
         truth.update(truth_from_outputs([check_frequency_table(counts, title="T", name="t", rules=PERMISSIVE)],
                                         tmp_path / f"truth-{rid}", rid))
     rels = [load_release(tmp_path / "r1", "r1"), load_release(tmp_path / "r2", "r2")]
