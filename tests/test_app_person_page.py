@@ -281,3 +281,32 @@ def test_position_uses_only_records_in_force_at_the_as_at_date(custody, probatio
     assert pos.latest_court is None  # a court case after the as-at date does not count
     assert (pos.last_ended is None) or not pos.positions
     assert pos.headline
+
+
+# -- analysts' places chart and headings ----------------------------------------------------------------------------
+
+def test_places_chart_draws_at_most_twenty_published_bars_with_readable_headings():
+    import pandas as pd
+
+    from bold_prevention.app.released import ranked_bars_svg, table_view
+    from bold_prevention.outputs import check_counts, rate_table
+
+    areas = [f"Area {i:03d}" for i in range(120)]
+    df = pd.DataFrame({"Local authority": areas * 1, "Driver": ["accommodation"] * 120,
+                       "k": [(i * 7) % 90 + (3 if i % 5 else 0) for i in range(120)],
+                       "assessed": [400 + i for i in range(120)]})
+    levels = {"Local authority": areas, "Driver": ["accommodation"]}
+    num = check_counts(df, "k", "Local authority", "Driver", title="Persons with each need", name="t_need",
+                       levels=levels, margins="row", measure_dims=["Driver"])
+    den = check_counts(df, "assessed", "Local authority", "Driver", title="Persons assessed", name="t_assessed",
+                       levels=levels, margins="row", measure_dims=["Driver"])
+    rate = rate_table(num, den, title="Needs prevalence", name="t_rate", per=100)
+    svg, desc = ranked_bars_svg(rate, num, top=20)
+    assert svg.count("<rect") == 20 and "20 areas" in desc
+    published = {r.head[-1]: float(r.cells[0].sort) for r in table_view(num, table_id="n").rows
+                 if not r.cells[0].suppressed and r.head[-1] != "Total"}
+    drawn = re.findall(r">(Area \d{3})<", svg)
+    assert drawn == sorted(drawn, key=lambda a: (-published[a], a))  # most persons first
+    assert "[c]" not in svg
+    view = table_view(rate, table_id="r")
+    assert "Accommodation" in view.columns and "accommodation" not in view.columns

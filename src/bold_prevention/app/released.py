@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..datafirst.glossary import DRIVERS, GLOSSARY, looks_like_code
 from ..outputs import NOT_APPLICABLE_SYMBOL, SUPPRESSED, CheckedOutput, require_checked
 
 
@@ -50,9 +51,18 @@ class TableView:
 
 def _label(x: Any) -> str:
     if isinstance(x, tuple):
-        parts = [str(p) for p in x if str(p) != ""]
+        parts = [heading(p) for p in x if str(p) != ""]
         return " / ".join(dict.fromkeys(parts)) if parts else ""
-    return str(x)
+    return heading(x)
+
+
+def heading(x: Any) -> str:
+    """A column heading or row label in words: a driver code by its name, any other snake_case name through the
+    glossary (``lad_name`` -> ``Local authority``); everything else as it is."""
+    text = str(x)
+    if text in DRIVERS:
+        return DRIVERS[text]
+    return GLOSSARY.column(text) if looks_like_code(text) else text
 
 
 def table_view(output: CheckedOutput, *, table_id: str, hide_unpublished_rows: bool = False,
@@ -63,7 +73,7 @@ def table_view(output: CheckedOutput, *, table_id: str, hide_unpublished_rows: b
     disp = out.display_frame()
     syms = out.symbols
     data = out.data
-    index_names = [str(n) if n else "" for n in disp.index.names]
+    index_names = [heading(n) if n else "" for n in disp.index.names]
     rows: list[Row] = []
     hidden = 0
     for i, idx in enumerate(disp.index):
@@ -124,6 +134,78 @@ class ChartCache:
                 self._items.popitem(last=False)
         return token, desc
 
+    def add_svg(self, key: tuple, svg: str, description: str) -> tuple[str, str]:
+        """(token, description) of an SVG already drawn from checked figures (see :func:`ranked_bars_svg`)."""
+        with self._lock:
+            known = self._by_digest.get(key)  # type: ignore[arg-type]
+            if known and known[0] in self._items:
+                return known
+            token = secrets.token_urlsafe(16)
+            self._items[token] = svg
+            self._by_digest[key] = (token, description)  # type: ignore[index]
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return token, description
+
     def get(self, token: str) -> str | None:
         with self._lock:
             return self._items.get(token)
+
+
+def ranked_bars_svg(rates: CheckedOutput, counts: CheckedOutput | None = None, *, top: int = 20,
+                    unit: str = "per 100") -> tuple[str, str] | None:
+    """A horizontal bar chart of the first column of a checked rate table that stays readable: every row when there
+    are at most ``top`` of them (in the table's order, e.g. deprivation deciles), otherwise the ``top`` rows with the
+    largest published count in ``counts`` (same rows and column). Only published cells are drawn (suppressed ones are
+    left out and counted in the description); totals and "Unknown" rows are left out. None when nothing is
+    published."""
+    from html import escape
+
+    out = require_checked(rates, "the chart")
+    disp, syms, data = out.display_frame(), out.symbols, out.data
+    count_of: dict[str, float] = {}
+    if counts is not None:
+        c = require_checked(counts, "the chart's ranking")
+        for i, idx in enumerate(c.data.index):
+            if c.symbols.iat[i, 0] not in (SUPPRESSED, NOT_APPLICABLE_SYMBOL):
+                count_of[_label(idx)] = float(c.data.iat[i, 0])
+    rows, suppressed = [], 0
+    for i, idx in enumerate(disp.index):
+        label = _label(idx)
+        if label in ("Total", "Unknown") or "Total" in label.split(" / "):
+            continue
+        if syms.iat[i, 0] in (SUPPRESSED, NOT_APPLICABLE_SYMBOL):
+            suppressed += 1
+            continue
+        rows.append((label, float(data.iat[i, 0]), str(disp.iat[i, 0])))
+    if not rows:
+        return None
+    ranked = len(rows) > top
+    published = len(rows)
+    if ranked:
+        rows = sorted(rows, key=lambda r: (-count_of.get(r[0], -1.0), r[0]))[:top]
+    vmax = max(v for _l, v, _t in rows) or 1.0
+    label_w, bar_w, row_h, pad = 230, 330, 24, 10
+    width, height = label_w + bar_w + 70, pad * 2 + row_h * len(rows) + 20
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" role="img" font-family="arial, sans-serif" font-size="13">']
+    for k, (label, v, text) in enumerate(rows):
+        y = pad + k * row_h
+        w = max(1.0, bar_w * v / vmax)
+        short = label if len(label) <= 32 else label[:31] + "…"
+        parts.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end" fill="#0b0c0c">{escape(short)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="#1d70b8"/>')
+        parts.append(f'<text x="{label_w + w + 5:.1f}" y="{y + 16}" fill="#0b0c0c">{escape(text)}</text>')
+    axis_y = pad + row_h * len(rows) + 2
+    parts.append(f'<line x1="{label_w}" y1="{pad}" x2="{label_w}" y2="{axis_y}" stroke="#0b0c0c"/>')
+    parts.append(f'<text x="{label_w}" y="{axis_y + 16}" fill="#0b0c0c">{escape(heading(disp.columns[0]))}, '
+                 f'{escape(unit)}</text>')
+    parts.append("</svg>")
+    if ranked:
+        what = (f"the {len(rows)} areas (of {published} with a published figure) with the most persons counted, "
+                "most first")
+    else:
+        what = f"all {len(rows)} areas with a published figure"
+    desc = (f"{out.title}: {what}."
+            + (f" {suppressed} areas whose figures are suppressed are not drawn." if suppressed else ""))
+    return "".join(parts), desc

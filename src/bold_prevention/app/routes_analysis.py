@@ -324,8 +324,12 @@ async def places(request: Request):
     views = [table_view(o, table_id=f"places-table-{i}", hide_unpublished_rows=True) for i, o in enumerate(outs)]
     rate = outs[-1]
     chart = None
-    if rate.publishable:
-        chart = await run_in_threadpool(lambda: charts(request).add(rate))
+    if rate.publishable:  # the top 20 areas by count (or every decile), never hundreds of bars
+        from .released import ranked_bars_svg
+
+        drawn = await run_in_threadpool(lambda: ranked_bars_svg(rate, outs[0], top=20, unit="per 100 assessed"))
+        if drawn is not None:
+            chart = charts(request).add_svg(("places", chosen, rate.digest), *drawn)
     return render(request, "analysis_places.html", title="Places", available=True, drivers=drivers, values=values,
                   views=views, chart=chart, driver_name=driver_label(chosen))
 
