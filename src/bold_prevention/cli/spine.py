@@ -109,3 +109,142 @@ def show_cmd(project: Path | None = ProjectOption) -> None:
     for c, ty in cols:
         t.add_row(c, ty)
     out.print(t)
+
+
+def _open(project: Path | None, *, read_only: bool = False):
+    from ..warehouse.engine import duckdb_connect
+
+    proj = Project.at(project)
+    if not proj.warehouse_path.exists():
+        raise InputError(f"no warehouse at {proj.warehouse_path}", hint="run `bold load` first, or pass --project")
+    return proj, duckdb_connect(proj, read_only=read_only)
+
+
+@spine_app.command("gold")
+@user_errors
+def gold_cmd(project: Path | None = ProjectOption) -> None:
+    """Measure the drivers the linked Wave 2 sources measure (gold standard) beside the OASys proxy.
+
+    Writes spine.person_need_gold and need_<driver>_gold on spine.person; drivers whose source is not linked are
+    NULL with the reason. `bold spine build` does this itself when wave sources are linked."""
+    from ..spine.gold import apply_gold
+
+    _proj, con = _open(project)
+    try:
+        res = apply_gold(con)
+    finally:
+        con.close()
+    for d, why in res.drivers.items():
+        out.print(f"{d}: " + ("measured" if why is None else f"[yellow]not measured[/] ({why})"), highlight=False)
+
+
+@spine_app.command("gold-report")
+@user_errors
+def gold_report_cmd(
+    out_dir: Path | None = typer.Option(None, "--out", help="Release the comparison through disclosure control "
+                                        "into this folder (checked counts and rates, audited with the ledger)."),
+    rules: str = typer.Option("default", "--rules", help="Disclosure rule set for --out."),
+    project: Path | None = ProjectOption,
+) -> None:
+    """Compare the gold-standard needs with the OASys proxy: prevalence, agreement, Cohen's kappa and the people
+    the proxy misses (results.gold_vs_proxy, internal to the warehouse)."""
+    from ..spine.gold import apply_gold, gold_release_outputs, gold_report
+
+    proj, con = _open(project)
+    try:
+        apply_gold(con)
+        rows = gold_report(con)
+        outputs = gold_release_outputs(con, rules=rules) if out_dir else None
+    finally:
+        con.close()
+    t = Table(title="Gold standard against the OASys proxy (internal: results.gold_vs_proxy)")
+    for c in ("driver", "proxy %", "gold %", "both", "agreement", "kappa", "gold only", "proxy only",
+              "missed, never assessed"):
+        t.add_column(c)
+
+    def pct(v):
+        return "" if v is None else f"{100 * v:.1f}"
+
+    for r in rows:
+        if r["gold_measured"] == 0:
+            t.add_row(r["driver"], pct(r["proxy_prevalence"]), "not measured", "", "", "", "", "", "")
+            continue
+        t.add_row(r["driver"], pct(r["proxy_prevalence"]), pct(r["gold_prevalence"]), f"{r['both']:,}",
+                  pct(r["agreement"]), "" if r["kappa"] is None else f"{r['kappa']:.2f}", f"{r['gold_only']:,}",
+                  f"{r['proxy_only']:,}", f"{r['missed_never_assessed']:,} ({pct(r['missed_share'])}%)")
+    out.print(t)
+    for r in rows:
+        if r["reason"]:
+            out.print(f"[yellow]Not measured:[/] {r['driver']}: {r['reason']}", highlight=False)
+    if outputs is not None:
+        from ..outputs import write_release
+        from ..outputs.ledger import ReleaseLedger
+
+        paths = write_release(outputs, out_dir, title="Gold standard and OASys proxy",
+                              command="bold spine gold-report", ledger=ReleaseLedger.for_project(proj))
+        out.print(f"Released (disclosure-checked): {paths.folder}")
+    else:
+        console.print("Internal to the warehouse; release with --out (disclosure-checked).")
+
+
+@spine_app.command("outcomes")
+@user_errors
+def outcomes_cmd(
+    as_at: str = typer.Option(..., "--as-at", help="Index date (YYYY-MM-DD): the window starts the day after."),
+    window: str = typer.Option("12m", "--window", help="Window after the index date, e.g. 12m or 2y."),
+    data_end: str | None = typer.Option(None, "--data-end", help="Last date the data are complete to (default: the "
+                                        "latest court result date). Windows ending later are NULL."),
+    project: Path | None = ProjectOption,
+) -> None:
+    """Build spine.person_outcome: the six outcomes per person over the window (gold where the source is linked,
+    else the proxy; NULL with the reason where unmeasured or the window is incomplete)."""
+    from ..spine.outcomes import build_outcomes, parse_window
+
+    _proj, con = _open(project)
+    try:
+        with console.status("measuring outcomes") as status:
+            res = build_outcomes(con, as_at=parse_date(as_at), window_months=parse_window(window),
+                                 data_end=parse_date(data_end, "data end"), progress=lambda m: status.update(m))
+    finally:
+        con.close()
+    out.print(f"[bold]spine.person_outcome[/]: {res.persons:,} persons, window {res.window_start} to "
+              f"{res.window_end}, data end {res.data_end} ({res.seconds:.1f} s)", highlight=False)
+    t = Table(title="Outcomes (internal counts; release through cohort profiles)")
+    for c in ("outcome", "measured by", "persons measured", "with the outcome"):
+        t.add_column(c)
+    for o, h in res.headline.items():
+        t.add_row(o, h["kind"] or "not measured", f"{h['measured']:,}", f"{h['positive']:,}")
+    out.print(t)
+    for m, why in res.measures.items():
+        if why:
+            out.print(f"[yellow]NULL:[/] {m}: {why}", highlight=False)
+
+
+@spine_app.command("children")
+@user_errors
+def children_cmd(
+    truth: Path | None = typer.Option(None, "--truth", help="Truth folder of a synthetic population: score the "
+                                      "relation (precision and recall)."),
+    project: Path | None = ProjectOption,
+) -> None:
+    """Build spine.person_child: the children of spine persons from Child Benefit, family court parties and NPD
+    addresses, each with its source and band."""
+    from ..spine.children import build_children, score_children
+
+    _proj, con = _open(project)
+    try:
+        res = build_children(con)
+        score = score_children(con, truth) if truth else None
+    finally:
+        con.close()
+    out.print(f"[bold]spine.person_child[/]: {res.rows:,} relations, {res.persons:,} persons, "
+              f"{res.children:,} children")
+    for s, v in res.sources.items():
+        out.print(f"  {s}: {v:,} relations" if isinstance(v, int) else f"  [yellow]{s}:[/] {v}", highlight=False)
+    if score:
+        o = score["overall"]
+        out.print(f"Against the truth: precision {o['precision']}, recall {o['recall']}, F1 {o['f1']}")
+        for s, v in score["by_source"].items():
+            extra = v.get("against_truth_child_benefit")
+            out.print(f"  {s}: precision {v['precision']}" + (f", recall against truth_child_benefit "
+                                                              f"{extra['recall']}" if extra else ""))

@@ -98,7 +98,7 @@ def _inspect(tf: TableFiles, con) -> FileInfo:
 
 def _has(con, schema: str, table: str) -> bool:
     return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and "
-                            "table_name = ?", [schema, table]).fetchone()[0])
+                            "table_name = ?", [schema, table]).fetchall()[0][0])
 
 
 def spine_period(con) -> tuple[date, date]:
@@ -401,3 +401,100 @@ def _prf(s, band_cond: str, group_cond: str) -> dict[str, Any]:
     return {"links": int(links), "correct": int(correct), "findable": int(findable),
             "precision": None if p is None else round(p, 4), "recall": None if r is None else round(r, 4),
             "f1": None if f1 is None else round(f1, 4)}
+
+
+# --------------------------------------------------------------------------------------------- children and parents
+#: Child record sources: table -> (record id column, condition on the extract table for child rows or None).
+CHILD_TABLES: dict[str, tuple[str, str | None]] = {
+    "hmrc_child_benefit_children": ("child_ref", None),
+    "npd_pupil": ("pupil_matching_reference", None),
+    "family_parties": ("row_id_hash", "role_model LIKE 'CHLD%'"),
+}
+
+
+def _child_identity_sql(con, table: str) -> str | None:
+    rid, cond = CHILD_TABLES[table]
+    if not _has(con, "linkage", f"identity_{table}"):
+        return None
+    roles = WAVE_MODEL.table(table).identifier_roles
+    where = ""
+    if cond:
+        if not _has(con, "extract", table):
+            return None
+        where = f" where i.{q(rid)} in (select {q(rid)} from extract.{q(table)} where {cond})"
+    norm = ("case when i.{f} is null or i.{s} is null or i.{d} is null then null else "
+            "upper(trim(i.{f})) || '|' || upper(trim(i.{s})) || '|' || cast(i.{d} as varchar) end").format(
+        f=q(roles["forename"]), s=q(roles["surname"]), d=q(roles["date_of_birth"]))
+    return (f"select '{table}' as child_table, cast(i.{q(rid)} as varchar) as child_record_id, {norm} as k, "
+            f"year(i.{q(roles['date_of_birth'])}) as birth_year from linkage.{q('identity_' + table)} i{where}")
+
+
+def child_records(con: duckdb.DuckDBPyConnection) -> Any:
+    """Every child record of the loaded child sources (Child Benefit children, NPD pupils, children who are parties
+    to family cases) with a pseudonymised ``child_id`` (an HMAC, domain ``child``, of the child's standardised
+    forename, surname and date of birth, so one child has one id across the sources; a record lacking one of them
+    gets an id of its own), the child's ``birth_year`` and ``pupil_ref`` (the pupil matching reference of the NPD
+    pupil with the same id, where there is one). Identifiers are read here, in the linkage layer, and never
+    returned. An Arrow table: ``child_table, child_record_id, child_id, birth_year, pupil_ref``."""
+    import pyarrow as pa
+
+    from .pseudonym import pseudonymise_many
+
+    parts = [s for s in (_child_identity_sql(con, t) for t in CHILD_TABLES) if s]
+    schema = pa.schema([("child_table", pa.string()), ("child_record_id", pa.string()), ("child_id", pa.string()),
+                        ("birth_year", pa.int64()), ("pupil_ref", pa.string())])
+    if not parts:
+        return schema.empty_table()
+    rows = con.sql(" union all ".join(parts)).to_arrow_table()
+    keys = [k if k is not None else f"{t}\x1f{r}" for k, t, r in zip(
+        rows.column("k").to_pylist(), rows.column("child_table").to_pylist(),
+        rows.column("child_record_id").to_pylist(), strict=True)]
+    ids = pseudonymise_many(keys, domain="child")
+    s = duckdb.connect()
+    try:
+        s.register("r", pa.table({"child_table": rows.column("child_table"),
+                                  "child_record_id": rows.column("child_record_id"), "child_id": ids,
+                                  "birth_year": rows.column("birth_year")}))
+        return s.sql("""select r.child_table, r.child_record_id, r.child_id, cast(r.birth_year as bigint) as birth_year,
+                        p.pupil_ref from r left join (select child_id, min(child_record_id) as pupil_ref from r
+                        where child_table = 'npd_pupil' group by child_id) p using (child_id)""").to_arrow_table()
+    finally:
+        s.close()
+
+
+def household_pupils(con: duckdb.DuckDBPyConnection, *, min_gap: int = 15, max_gap: int = 55) -> Any:
+    """Spine persons and the NPD pupils who live at their address: the pupil's postcode and surname equal to those
+    of one of the person's justice identity records, the person ``min_gap`` to ``max_gap`` years older. A weak
+    relation (an address and a surname, no parent recorded): its band is ``low``. An Arrow table of
+    ``person_id, child_record_id`` (the pupil matching reference); identifiers are never returned."""
+    from ..datafirst import MODEL
+
+    if not (_has(con, "linkage", "identity_npd_pupil") and _has(con, "spine", "person_record")):
+        import pyarrow as pa
+
+        return pa.table({"person_id": pa.array([], pa.string()), "child_record_id": pa.array([], pa.string())})
+    adults = []
+    for jt in MODEL.xjs_tables():
+        if not _has(con, "linkage", f"identity_{jt.name}"):
+            continue
+        r = jt.identifier_roles
+        if not {"surname", "date_of_birth", "postcode"} <= set(r):
+            continue
+        adults.append(f"select p.person_id, upper(trim(i.{q(r['surname'])})) as surname, "
+                      f"upper(replace(i.{q(r['postcode'])}, ' ', '')) as postcode, i.{q(r['date_of_birth'])} as dob "
+                      f"from linkage.{q('identity_' + jt.name)} i join spine.person_record p "
+                      f"on p.source_table = '{jt.name}' and p.record_id = i.{q(jt.record_id)}")
+    if not adults:
+        import pyarrow as pa
+
+        return pa.table({"person_id": pa.array([], pa.string()), "child_record_id": pa.array([], pa.string())})
+    return con.sql(f"""
+        with a as (select distinct * from ({' union all '.join(adults)}) x
+                   where surname is not null and postcode is not null and dob is not null),
+        c as (select pupil_matching_reference as child_record_id, upper(trim(surname)) as surname,
+                     upper(replace(postcode, ' ', '')) as postcode, date_of_birth as dob
+              from linkage.identity_npd_pupil where surname is not null and postcode is not null
+                and date_of_birth is not null)
+        select distinct a.person_id, c.child_record_id from a join c using (surname, postcode)
+        where date_diff('year', a.dob, c.dob) between {int(min_gap)} and {int(max_gap)}
+        order by 1, 2""").to_arrow_table()

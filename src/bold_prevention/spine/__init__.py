@@ -2,6 +2,10 @@
 justice contacts, civil and family signals, geography and deprivation. Pseudonymised ids only."""
 
 from .build import SpineResult, build_spine, spine_plan, transpiled_plan
+from .children import build_children, score_children
+from .gold import apply_gold, gold_report
+from .outcomes import build_outcomes
 from .rules import DriverRule, load_rules
 
-__all__ = ["DriverRule", "SpineResult", "build_spine", "load_rules", "spine_plan", "transpiled_plan"]
+__all__ = ["DriverRule", "SpineResult", "apply_gold", "build_children", "build_outcomes", "build_spine", "gold_report",
+           "load_rules", "score_children", "spine_plan", "transpiled_plan"]

@@ -664,6 +664,15 @@ def unmeasured_needs(con) -> list[dict]:
              "reason": "; ".join(g["reason"])} for g in out.values()]
 
 
+def _wave_linked(con) -> bool:
+    """Whether ``spine.person_record`` holds records of a linked Wave 1-2 source (``bold link wave``)."""
+    from ..datafirst.waves import WAVE_SOURCES
+
+    tables = ", ".join(sql_literal(s.person_table) for s in WAVE_SOURCES.values())
+    return bool(con.execute(f"SELECT COUNT(*) FROM spine.person_record WHERE source_table IN ({tables})"
+                            ).fetchall()[0][0])
+
+
 def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=None,
                 rebuild_records: bool = False, rekey: bool = False,
                 progress: Callable[[str], None] | None = None) -> SpineResult:
@@ -759,6 +768,11 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
         for step in plan:
             if not step.final:
                 con.execute(f"DROP TABLE IF EXISTS {step.name}")
+        if duck and _wave_linked(con):
+            say("measuring the gold-standard needs of the linked Wave 2 sources")
+            from .gold import apply_gold
+
+            apply_gold(con, as_at=as_at)
         return SpineResult(as_at, band, int(persons), int(needs), tuple(r.driver for r in rules),
                            time.perf_counter() - t0, tuple(gaps), tuple(dropped))
     finally:

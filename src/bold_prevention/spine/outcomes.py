@@ -352,7 +352,8 @@ def _availability(m: Measure, w: Window, have: set[str], linked: dict[str, str |
             t = r.split(".", 1)[1]
             if not con.execute("SELECT COUNT(*) FROM spine.person_record WHERE source_table = ?", [t]
                                ).fetchall()[0][0]:
-                return f"{t} is not linked to the spine (link it with `bold link residents` or equivalent)"
+                return (f"{t} is not linked to the spine (the local-authority residents are linked by the "
+                        "pipeline's la_residents stage, `bold demo`)")
         elif "." in r:
             if r not in have:
                 what = ("no person-to-child relation (run `bold spine children`)" if r == "spine.person_child"
@@ -362,9 +363,9 @@ def _availability(m: Measure, w: Window, have: set[str], linked: dict[str, str |
             return linked[r]
     need = months_after(w.end, m.wait_months)
     if need > w.data_end:
-        wait = f" and its {m.wait_months}-month waiting period" if m.wait_months else ""
-        return f"window incomplete: the window{wait} end on {need.isoformat()}, after the data end " \
-               f"{w.data_end.isoformat()}"
+        wait = f" with its {m.wait_months}-month waiting period" if m.wait_months else ""
+        return (f"window incomplete: the window{wait} ends on {need.isoformat()}, after the data end "
+                f"{w.data_end.isoformat()}")
     return None
 
 
