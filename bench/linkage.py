@@ -113,21 +113,24 @@ def febrl(which: str, guards: bool = False, cluster_truth: pa.Table | None = Non
 
 
 # ------------------------------------------------------------------------------------------------ Splink baseline
-def cluster_f1(con, clusters: str, truth: str) -> dict:
+def cluster_f1(con, clusters: str, truth: str, left: str | None = None) -> dict:
     """Pairwise precision/recall/F1 of the pairs implied by clusters (``record_id, cluster_id``) against a truth
-    (``record_id, person``): every pair of records in one cluster is a predicted link."""
-    con.execute(f"""create or replace temp table __cf as select c.record_id, c.cluster_id, t.person
-                    from {clusters} c join {truth} t using (record_id)""")
+    (``record_id, person``): every pair of records in one cluster is a predicted link. With ``left`` (a table of
+    the left file's ``record_id``) a link job: only pairs of a left and a right record count."""
+    side = (f"case when c.record_id in (select record_id from {left}) then 1 else 0 end" if left else "0")
+    con.execute(f"""create or replace temp table __cf as select c.record_id, c.cluster_id, t.person,
+                    {side} as is_left from {clusters} c join {truth} t using (record_id)""")
 
     def pairs(keys: str) -> int:
-        return int(con.execute(f"select coalesce(sum(n * (n - 1) / 2), 0) from (select count(*) n from __cf "
+        n = "sum(is_left) * (count(*) - sum(is_left))" if left else "count(*) * (count(*) - 1) / 2"
+        return int(con.execute(f"select coalesce(sum(n), 0) from (select {n} as n from __cf "
                                f"group by {keys})").fetchall()[0][0])
 
     return f1(pairs("cluster_id, person"), pairs("cluster_id"), pairs("person"))
 
 
 def splink_example(tables: list, link_type: str, truth_pairs: pa.Table, truth_persons: pa.Table,
-                   columns: dict[str, str], dob_format: str | None) -> dict:
+                   columns: dict[str, str], dob_format: str | None, cross_only: bool = False) -> dict:
     """Splink 5 run with the settings of its own documented FEBRL example (comparisons, blocking, training:
     prior from deterministic rules at recall 0.8, u by random sampling, EM blocked on date of birth and on
     surname), scored at the same 0.9 threshold as the medium band and clustered there."""
@@ -179,7 +182,10 @@ def splink_example(tables: list, link_type: str, truth_pairs: pa.Table, truth_pe
                                       from {pred.physical_name})
         select (select count(*) from p join __tp t on t.l = p.a and t.r = p.b), (select count(*) from p)""").fetchall()[0]
     con.execute(f"create or replace temp table __cl as select record_id, cluster_id from {clusters.physical_name}")
-    return {"pairwise": f1(int(tp), int(n), truth_pairs.num_rows), "cluster": cluster_f1(con, "__cl", "__tpers"),
+    if cross_only:
+        con.register("__left_ids", tables[0].select(["record_id"]))
+    return {"pairwise": f1(int(tp), int(n), truth_pairs.num_rows),
+            "cluster": cluster_f1(con, "__cl", "__tpers", "__left_ids" if cross_only else None),
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
@@ -214,6 +220,70 @@ def febrl_side_by_side(which: str) -> dict:
     ours = febrl(which, cluster_truth=persons)
     return {"toolkit": {"pairwise": ours["medium"], "cluster": ours["cluster_medium"], "seconds": ours["seconds"]},
             "splink_example_settings": base}
+
+
+def synthetic_side_by_side(persons: int, seed: int, work: Path) -> dict:
+    """The toolkit and Splink's example settings on the synthetic local authority <-> criminal justice pair."""
+    import pandas as pd
+
+    from bold_prevention.linkage.run import link_files
+    from bold_prevention.synth import generate
+
+    pop = work / "population"
+    if not (pop / "truth").exists():
+        generate(pop, persons=persons, seed=seed)
+    ext, truth_dir = pop / "extracts", pop / "truth"
+    con = duckdb.connect()
+    out: dict = {"persons": persons}
+    for label, tables in (("criminal_justice", CRIMINAL), ("all_justice_incl_family_civil", CRIMINAL + CIVIL_FAMILY)):
+        parts = " union all ".join(
+            f"select '{t}:' || row_id_hash as record_id, forename, middle_names, surname, "
+            f"cast(date_of_birth as varchar) as date_of_birth, postcode, gender as sex "
+            f"from read_parquet('{ext}/{t}.parquet')" for t in tables)
+        la = con.sql(f"select cast(resident_id as varchar) as record_id, forename, middle_names, surname, "
+                     f"cast(date_of_birth as varchar) as date_of_birth, postcode, sex "
+                     f"from read_parquet('{ext}/la_residents.parquet')").to_arrow_table()
+        jus = con.sql(parts).to_arrow_table()
+        import pyarrow.parquet as pq
+
+        pq.write_table(la, work / "la_sbs.parquet")
+        pq.write_table(jus, work / f"{label}_sbs.parquet")
+        names = ", ".join(f"'{t}'" for t in tables)
+        truth = con.sql(f"""select case when "table" = 'la_residents' then record_id
+                                   else "table" || ':' || record_id end as record_id,
+                                   cast(person_id as varchar) as person
+                            from read_parquet('{truth_dir}/truth_record.parquet')
+                            where "table" in ('la_residents', {names})""").to_arrow_table()
+        con.register("__truth_all", truth)
+        con.register("__la", la)
+        tp = con.sql("""select distinct least(a.record_id, b.record_id) as l, greatest(a.record_id, b.record_id) as r
+                        from __truth_all a join __truth_all b on a.person = b.person
+                        where a.record_id in (select record_id from __la)
+                          and b.record_id not in (select record_id from __la)""").to_arrow_table()
+        cols = {"forename": "forename", "surname": "surname", "date_of_birth": "date_of_birth",
+                "postcode": "postcode", "sex": "sex"}
+        base = splink_example([la, jus], "link_only", tp, truth, cols, "%Y-%m-%d", cross_only=True)
+        roles = dict(ROLES)
+        cfg = {"left": {"path": str(work / "la_sbs.parquet"), "id": "record_id", "name": "la", "columns": roles},
+               "right": {"path": str(work / f"{label}_sbs.parquet"), "id": "record_id", "name": "justice",
+                         "columns": roles}}
+        (work / f"{label}_sbs.yaml").write_text(yaml.safe_dump(cfg))
+        t0 = time.perf_counter()
+        link_files(work / f"{label}_sbs.yaml", work / f"run_sbs_{label}", overwrite=True)
+        secs = round(time.perf_counter() - t0, 2)
+        pairs = pd.read_csv(work / f"run_sbs_{label}" / "pairs.csv", dtype=str)
+        pairs = pairs[pairs.band.isin(["high", "medium"])]
+        con.register("__p", pa.Table.from_pandas(pairs[["left_id", "right_id"]], preserve_index=False))
+        con.register("__tp", tp)
+        k, n = con.execute("""with p as (select least(left_id, right_id) a, greatest(left_id, right_id) b from __p)
+            select (select count(*) from p join __tp t on t.l = p.a and t.r = p.b), (select count(*) from p)"""
+                           ).fetchall()[0]
+        con.execute(f"create or replace temp table __tk as select record_id, cluster_id from read_csv("
+                    f"'{work / f'run_sbs_{label}' / 'clusters_medium.csv'}', all_varchar=true)")
+        out[label] = {"toolkit": {"pairwise": f1(int(k), int(n), tp.num_rows),
+                                  "cluster": cluster_f1(con, "__tk", "__truth_all", "__la"), "seconds": secs},
+                      "splink_example_settings": base}
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ synthetic pair
@@ -496,6 +566,11 @@ def main() -> None:
             results[f"{which}_side_by_side"] = r = febrl_side_by_side(which)
             print(which, "toolkit", json.dumps(r["toolkit"]), flush=True)
             print(which, "splink example", json.dumps(r["splink_example_settings"]), flush=True)
+        with tempfile.TemporaryDirectory() as work:
+            results["synthetic_side_by_side"] = r = synthetic_side_by_side(args.persons, args.seed, Path(work))
+            for label in ("criminal_justice", "all_justice_incl_family_civil"):
+                for who in ("toolkit", "splink_example_settings"):
+                    print("synthetic", label, who, json.dumps(r[label][who]), flush=True)
     if not args.skip_accuracy:
         for which in ("febrl3", "febrl4"):
             results[which] = febrl(which)
