@@ -51,6 +51,9 @@ def wave(
             out.print(f"[yellow]{p}[/]")
         linked = link_wave_source(con, source, model_path=proj.root / "models" / f"wave-{source}.json",
                                   retrain=retrain, truth_dir=truth, progress=say)
+        from ..spine.gold import apply_gold
+
+        gold = apply_gold(con, progress=say)  # the drivers the linked sources measure, beside the OASys proxy
     finally:
         con.close()
     t = Table(title=f"{source}: {linked.records:,} {linked.person_table} records (spine band {linked.band})")
@@ -64,6 +67,9 @@ def wave(
         out.print(f"{ev}: {c.get('linked', 0):,} of {c.get('records', 0):,} linked; "
                   f"{c.get('without_key', 0):,} without a key; {c.get('dates_out_of_order', 0):,} with dates out of "
                   "order (not linked)")
+    measured = [d for d, why in gold.drivers.items() if why is None]
+    out.print("Gold-standard needs measured: " + (", ".join(measured) or "none")
+              + " (spine.person_need_gold; compare with `bold spine gold-report`)")
     for k, n in linked.refused.items():
         out.print(f"refused: {n:,} {k.replace('_', ' ')}")
     if report:
