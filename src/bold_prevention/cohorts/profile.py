@@ -13,6 +13,7 @@ All results stay in the warehouse; anything taken away goes through disclosure c
 
 from __future__ import annotations
 
+import functools
 import math
 from itertools import combinations
 from pathlib import Path
@@ -20,12 +21,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import InputError
+from ..outputs.intervals import wilson as _wilson
 from .build import _connection, _rows, cohort_table
 
 __all__ = ["DIMENSIONS", "driver_overlap", "overlap_network_svg", "places_prevalence", "profile", "spine_drivers",
            "wilson"]
 
 #: Profile dimensions: name -> (category code column, category label column) of spine.person.
+wilson = functools.partial(_wilson, empty=None)  # None, None for an empty group
+
 DIMENSIONS: dict[str, tuple[str, str]] = {
     "sex": ("sex", "sex"),
     "age_band": ("age_band", "age_band"),
@@ -34,17 +38,6 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "local_authority": ("lad_code", "lad_name"),
     "imd_decile": ("imd_decile", "imd_decile"),
 }
-
-
-def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float | None, float | None]:
-    """Wilson score interval for a proportion ``k / n`` (None, None when n is 0)."""
-    if n <= 0:
-        return None, None
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _table_exists(con, schema: str, name: str) -> bool:

@@ -33,6 +33,7 @@ import duckdb
 
 from ..errors import InputError
 from ..files import atomic_dir, atomic_file
+from ..outputs.intervals import wilson as wilson_interval
 from .splink_model import BANDS
 
 #: Age bands (years) used for QA breakdowns.
@@ -55,19 +56,6 @@ def _lit(v: str) -> str:
 
 def _q(v: str) -> str:
     return '"' + v.replace('"', '""') + '"'
-
-
-def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion (``n`` may be an effective, non-integer sample size)."""
-    if n <= 0:
-        return (float("nan"), float("nan"))
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
-    # exact at the edges (rounding would otherwise put 1.0 a hair outside its own interval)
-    return (0.0 if successes <= 0 else min(lo, p), 1.0 if successes >= n else max(hi, p))
 
 
 def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, Any]:

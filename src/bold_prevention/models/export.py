@@ -35,7 +35,8 @@ from ..outputs import (
     write_release,
 )
 from ..outputs.figures import protected_count, protected_share
-from .metrics import Estimate, wilson
+from ..outputs.intervals import wilson
+from .metrics import Estimate
 
 WITHHELD = "withheld by disclosure control (too few cases, outcomes or non-outcomes)"
 

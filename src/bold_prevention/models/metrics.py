@@ -146,18 +146,6 @@ class Estimate:
         return f"{self.value:.3f} ({self.lower:.3f} to {self.upper:.3f})"
 
 
-def wilson(successes: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval of a proportion (``successes`` may be fractional, e.g. a published rate times its
-    published count)."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    p = min(max(successes / n, 0.0), 1.0)
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))
-
-
 def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
     """``n_boot`` resamples (with replacement) of ``range(n)``, reproducible from ``seed``."""
     rng = np.random.default_rng(seed)
