@@ -22,7 +22,7 @@ from bold_prevention.outputs import (
     survival_table,
     write_results,
 )
-from bold_prevention.outputs.survival import _km, acro_survival_verdict, product_limit
+from bold_prevention.outputs.survival import acro_survival_verdict, product_limit
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::pandas.errors.SettingWithCopyWarning")
 
@@ -160,6 +160,18 @@ def attack_event_counts(curve: pd.DataFrame, base: int, dec: int = 3) -> list[se
                                            for n in ns if n > 0)})
         prev_s, prev_exact = s, False
     return found
+
+
+def _km(durations, events) -> pd.DataFrame:
+    """The exact Kaplan-Meier curve at each distinct time (lifelines, the project's one estimator)."""
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter().fit(durations, events)
+    et = kmf.event_table
+    et = et[et.removed > 0]
+    return pd.DataFrame({"time": et.index.to_numpy(float), "n": et.at_risk.to_numpy(float),
+                         "d": et.observed.to_numpy(float),
+                         "s": kmf.survival_function_.loc[et.index].iloc[:, 0].to_numpy(float)})
 
 
 def _naive_table(sub: pd.DataFrame, base: int) -> pd.DataFrame:

@@ -91,19 +91,6 @@ def product_limit(at_risk: Sequence[float], events: Sequence[float]) -> tuple[np
     return s, lo, hi
 
 
-def _km(durations: np.ndarray, events: np.ndarray) -> pd.DataFrame:
-    """Kaplan-Meier estimate with Greenwood log(-log) 95% intervals at each distinct time (the exact curve, for the
-    analyst inside the secure setting and for tests; never published)."""
-    order = np.argsort(durations, kind="stable")
-    t, e = durations[order], events[order]
-    times, first = np.unique(t, return_index=True)
-    d = np.add.reduceat(e.astype(float), first)
-    removed = np.diff(np.append(first, len(t))).astype(float)
-    n = len(t) - first.astype(float)
-    s, lo, hi = product_limit(n, d)
-    return pd.DataFrame({"time": times, "n": n, "d": d, "c": removed - d, "s": s, "lo": lo, "hi": hi})
-
-
 @dataclass(frozen=True)
 class _Step:
     time: float
