@@ -164,3 +164,29 @@ def test_outcomes_of_a_linked_world(tmp_path_factory, tmp_path):
         assert all(h["measured"] == 0 for h in late.headline.values())
     finally:
         con.close()
+
+
+def test_cohort_spec_with_a_condition_on_an_outcome(tmp_path_factory, tmp_path):
+    from bold_prevention.cohorts.build import build_cohort
+    from bold_prevention.cohorts.spec import parse_spec
+
+    _pop, wh = wave_world(tmp_path_factory)
+    con = duckdb.connect(str(copy_warehouse(wh, tmp_path)))
+    try:
+        build_outcomes(con, as_at=AS_AT, window_months=12)
+        spec = {"name": "workless_after", "title": "Long-term workless in the year after",
+                "entry": {"population": "spine"},
+                "inclusion": [{"name": "Long-term workless", "outcome": {"name": "inactivity_unemployment"}}]}
+        build_cohort(con, spec)
+        want = con.execute("select count(*) from spine.person_outcome where outcome = 'inactivity_unemployment' "
+                           "and measure = 'outcome' and value").fetchall()[0][0]
+        got = con.execute("select count(*) from results.cohort_workless_after"
+                          ).fetchall()[0][0]
+        assert got == want > 0
+    finally:
+        con.close()
+    with pytest.raises(InputError, match="not known"):
+        parse_spec({"name": "x", "title": "x", "inclusion": [{"name": "a", "outcome": {"name": "wealth"}}]})
+    with pytest.raises(InputError, match="no measure"):
+        parse_spec({"name": "x", "title": "x", "inclusion": [{"name": "a", "outcome": {"name": "offending",
+                                                                                       "measure": "death"}}]})

@@ -132,7 +132,19 @@ class _Compiler:
             return f"CASE WHEN {total} >= {need} THEN 1 ELSE 0 END"
         if c.where:
             return self.leaf_where(c)
+        if c.outcome:
+            return self.leaf_outcome(c)
         return self.leaf_events(c)
+
+    def leaf_outcome(self, c: Criterion) -> str:
+        """A condition on ``spine.person_outcome`` (built by ``bold spine outcomes``)."""
+        self.k += 1
+        a = f"k{self.k}"
+        outcome, measure, value = c.outcome
+        test = "value IS NULL" if value is None else f"value = {'TRUE' if value else 'FALSE'}"
+        self.joins.append(f"LEFT JOIN (SELECT person_id, 1 AS ok FROM spine.person_outcome WHERE outcome = "
+                          f"'{outcome}' AND measure = '{measure}' AND {test}) {a} ON {a}.person_id = p.person_id")
+        return f"COALESCE({a}.ok, 0)"
 
 
 def _rule_sql(rule: Rule, prev: str, as_at: date, *, exclude: bool, person_table: str = "spine.person") -> str:

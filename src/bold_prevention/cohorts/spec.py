@@ -81,6 +81,9 @@ class Criterion:
     group_n: int | None = None
     of: tuple[Criterion, ...] = ()
     name: str = ""
+    #: a condition on an outcome of ``spine.person_outcome`` (``bold spine outcomes``): (outcome, measure, value)
+    #: with value true, false or None (not measured)
+    outcome: tuple[str, str, bool | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,9 +132,16 @@ class OccurrencesSchema(ConfigModel):
     exactly: int | None = None
 
 
+class OutcomeSchema(ConfigModel):
+    name: str
+    measure: str = "outcome"
+    value: bool | None = True
+
+
 class CriterionSchema(ConfigModel):
     name: str | None = None
     where: str | None = None
+    outcome: OutcomeSchema | None = None
     event: EventSchema | None = None
     events: Annotated[list[EventSchema], BeforeValidator(_as_list)] | None = None
     window: WindowSchema | None = None
@@ -268,6 +278,22 @@ def _criterion(raw: Any, *, where: str) -> Criterion:
     if "where" in keys and len(keys) == 1:
         cond, cols = _sql_expr(raw["where"], where=where)
         return Criterion(where=cond, name=name)
+    if "outcome" in keys and len(keys) == 1:
+        from ..spine.outcomes import MEASURES, OUTCOMES
+
+        o = raw["outcome"]
+        if not isinstance(o, dict) or set(o) - {"name", "measure", "value"} or "name" not in o:
+            raise InputError(f"{where}: outcome takes name, measure and value",
+                             hint="e.g. outcome: {name: offending, value: true}")
+        oname, measure, value = o["name"], o.get("measure", "outcome"), o.get("value", True)
+        if oname not in OUTCOMES:
+            raise InputError(f"{where}: outcome {oname!r} is not known", hint=f"use one of {', '.join(OUTCOMES)}")
+        known = ["outcome"] + [m.measure for m in MEASURES if m.outcome == oname]
+        if measure not in known:
+            raise InputError(f"{where}: {oname} has no measure {measure!r}", hint=f"use one of {', '.join(known)}")
+        if value is not None and not isinstance(value, bool):
+            raise InputError(f"{where}: outcome value {value!r} must be true, false or null (not measured)")
+        return Criterion(outcome=(oname, measure, value), name=name)
     if "event" in keys or "events" in keys:
         evs = raw.get("events") or [raw.get("event")]
         if not isinstance(evs, list):
@@ -292,7 +318,7 @@ def _criterion(raw: Any, *, where: str) -> Criterion:
                              hint="start_days must not be greater than end_days")
         return Criterion(events=tuple(_event(x, where=where) for x in evs), start_days=s, end_days=e,
                          at_least=lo if lo is not None else (None if hi is not None else 1), at_most=hi, name=name)
-    raise InputError(f"{where}: a criterion needs where:, event:, events:, any:, all: or at_least:",
+    raise InputError(f"{where}: a criterion needs where:, outcome:, event:, events:, any:, all: or at_least:",
                      hint="see docs/spine-and-cohorts.md")
 
 
