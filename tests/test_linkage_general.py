@@ -198,6 +198,9 @@ def test_names_only_links(tmp_path):
     summary = link_files(_write(tmp_path, {"left": {"path": "a.csv", **side}, "right": {"path": "b.csv", **side}}),
                          tmp_path / "out")
     assert summary["model"]["trained_here"]
+    thin = summary["thin_identifiers"]
+    assert "too few identifiers to separate people" in thin["message"] and thin["candidate_pairs"] > 0
+    assert thin["blocking"] and "Warning: too few identifiers" in (tmp_path / "out" / "summary.md").read_text()
     got = _pairs(tmp_path / "out", "low")
     assert len(got & truth) > 0.6 * len(truth)
 

@@ -71,6 +71,8 @@ def link(
                              (summary.get("guard_report") or {}).items(), strict=True):
         if e.get("flag"):
             out.print(f"[yellow]Guard {line}[/]", markup=True)
+    if summary.get("thin_identifiers"):
+        out.print(f"[yellow]Warning: {summary['thin_identifiers']['message']}.[/]")
     if summary["model"].get("default_parameters"):
         out.print(f"[yellow]Model not trained ({summary['model']['default_parameters']}): generic parameters "
                   "used; the bands are rough.[/]")

@@ -198,6 +198,9 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
         db_api = DuckDBAPI(connection=con)
     same_con = getattr(db_api, "duckdb_con", None) is con
     model = _model(con, config, std_tables, common, db_api)
+    thin = _thin_identifiers(model, common, config)
+    if thin:
+        say(f"  {thin['message']}")
     if config.model is None:
         few = min(d["records"] for d in side_summ)
         if few < MIN_RECORDS_TO_TRAIN:
@@ -297,11 +300,30 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     summary = _summary(con, config, model, side_summ, common, ignored, pairs, excl, scored, cluster_tables,
                        timings)
     summary["guard_report"] = guards_report
+    summary["thin_identifiers"] = thin
     summary["person_ids"] = {"previous_run": str(config.previous_run) if config.previous_run else None,
                              **{b: id_reports[b] for b in BANDS}}
     return LinkResult(con=con, model=model, datasets=names, scored=scored, pairs=pairs, excluded=excl,
                       clusters=cluster_tables, records=records, summary=summary, id_changes=id_changes,
                       next_serial=next_serial)
+
+
+#: Roles (or any declared extra comparison) of which a config needs one beside names to separate most people.
+SEPARATING_ROLES = ("date_of_birth", "id_number", "postcode", "address")
+
+
+def _thin_identifiers(model: LinkageModel, common: list[str], config: LinkConfig) -> dict[str, Any] | None:
+    """A warning, with the candidate pairs per blocking rule behind it, when the identifiers compared cannot
+    separate people who share a name (names only, say): such a run links every pair of namesakes it finds."""
+    if config.mode != "clear" or config.comparisons or set(common) & set(SEPARATING_ROLES):
+        return None
+    counts = blocking_counts(model)
+    total = counts[-1].cumulative if counts else 0
+    per_record = round(total / max(model.records, 1), 2)
+    return {"message": f"too few identifiers to separate people: only {', '.join(common)} are compared, so "
+                       f"people who share them cannot be told apart ({total:,} candidate pairs, {per_record} per "
+                       "record); add a date of birth, postcode, address, id number or an extra comparison",
+            "blocking": [c.as_dict() for c in counts], "candidate_pairs": total, "pairs_per_record": per_record}
 
 
 def _labels(con: duckdb.DuckDBPyConnection, config: LinkConfig, scored: str, names: list[str]) -> str | None:
@@ -460,6 +482,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         from .guards import guard_lines
 
         lines += ["", "Guards on this data:"] + [f"- {x}" for x in guard_lines(summary["guard_report"])]
+    if summary.get("thin_identifiers"):
+        lines += ["", f"Warning: {summary['thin_identifiers']['message']}."]
     if m.get("default_parameters"):
         lines += ["", f"Model not trained ({m['default_parameters']}): generic parameters were used, so the bands "
                       "are rough; reuse a model trained on larger files with `model:` where one exists."]
