@@ -101,3 +101,13 @@ def test_cli(audited, tmp_path):
     assert res.exit_code == 0, res.output
     assert "Split by XJS" in res.output and "reviewed pairs" in res.output
     assert json.loads((tmp_path / "a.json").read_text())["clerical_review"]["reviewed_pairs"] == 200
+
+
+def test_split_mode_trades_recall_for_precision(audited, synth_dir):
+    con, joined, _w, _rv = audited
+    split = audit_xjs(con, truth_dir=synth_dir / "truth", split=True, write_improved=False)
+    a, b = joined["against_truth"]["improved_medium"], split["against_truth"]["improved_medium"]
+    assert split["split"] and b["precision"] >= a["precision"] and b["recall"] <= a["recall"]
+    # the XJS figures themselves do not depend on the mode
+    assert split["against_truth"]["xjs_medium"] == joined["against_truth"]["xjs_medium"]
+    assert split["improved_persons_medium"] >= joined["improved_persons_medium"]

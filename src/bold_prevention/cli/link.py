@@ -277,6 +277,9 @@ def xjs_audit_cmd(
                                                        "XJS's precision and recall with Wilson intervals."),
     json_out: Path = typer.Option(None, "--json", help="Also write the report to this JSON file."),
     no_improved: bool = typer.Option(False, "--no-improved", help="Do not write linkage.xjs_link_improved."),
+    split: bool = typer.Option(False, "--split", help="Also split XJS persons the model separates even at its "
+                                                      "low band (raises precision; costs recall where the model "
+                                                      "is weak)."),
 ) -> None:
     """Audit the XJS table: re-link the justice identities with the toolkit's model, count the persons XJS splits
     and merges, estimate its precision and recall, and write an improved person id (XJS plus high-confidence
@@ -292,7 +295,7 @@ def xjs_audit_cmd(
         raise InputError(f"no warehouse at {proj.warehouse_path}", hint="run `bold load` first, or pass --project")
     con = duckdb_connect(proj, read_only=False)
     try:
-        report = audit_xjs(con, truth_dir=truth, review=review, write_improved=not no_improved,
+        report = audit_xjs(con, truth_dir=truth, review=review, write_improved=not no_improved, split=split,
                            progress=_progress())
     finally:
         con.close()

@@ -70,6 +70,15 @@ def _pair_counts(con, a: str, b: str | None = None) -> int:
                            ).fetchall()[0][0])
 
 
+def _pairs_with(con, source: str, a: str, b: str | None = None) -> int:
+    """Like :func:`_pair_counts`, counting only pairs with at least one record of ``source``."""
+    keys = f"{a}, {b}" if b else a
+    lit = "'" + source.replace("'", "''") + "'"
+    return int(con.execute(f"""select coalesce(sum(n * (n - 1) / 2 - m * (m - 1) / 2), 0) from (
+        select count(*) as n, count(*) filter (where source_dataset <> {lit}) as m from __audit
+        where {a} is not null {'and ' + b + ' is not null' if b else ''} group by {keys})""").fetchall()[0][0])
+
+
 def _prf(tp: int, pred: int, true: int) -> dict[str, Any]:
     p = tp / pred if pred else None
     r = tp / true if true else None
@@ -101,9 +110,14 @@ def _components(con, edges_sql: str, nodes_sql: str) -> pa.Table:
 
 def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = None,
               review: str | Path | None = None, thresholds: Thresholds | None = None,
-              write_improved: bool = True, progress: Progress | None = None) -> dict[str, Any]:
+              write_improved: bool = True, split: bool = False,
+              progress: Progress | None = None) -> dict[str, Any]:
     """Audit ``extract.xjs_link`` against the toolkit's own dedupe of the justice identities (see the module
-    docstring). ``con`` is the project's warehouse connection. Returns the report."""
+    docstring). ``con`` is the project's warehouse connection. Returns the report.
+
+    ``split``: also break XJS persons whose records the model puts in different persons even at its low band
+    (the improved id then both joins and splits; where the model's own recall is weak, as for civil parties
+    without dates of birth, splitting costs recall)."""
     from .run import link_tables
 
     say = progress or (lambda _m: None)
@@ -141,23 +155,36 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
             left join {res.clusters['high']} h on h.record_id = x.record_key
             left join {res.clusters['medium']} m on m.record_id = x.record_key
             left join {res.clusters['low']} l on l.record_id = x.record_key""")
+        # the persons the improved id starts from: XJS's medium persons, refined by the model's low-band persons
+        # when splitting
+        base = ("case when model_low is null then xjs_medium else xjs_medium || '|' || model_low end" if split
+                else "xjs_medium")
+        scratch.execute(f"create or replace table __audit_s as select *, {base} as base_medium from __audit")
+        scratch.execute("drop table __audit")
+        scratch.execute("alter table __audit_s rename to __audit")
         # splits: XJS medium persons joined by a high-confidence model pair
         scratch.execute(f"""create or replace table __split_edges as
-            select distinct least(a.xjs_medium, b.xjs_medium) as c1, greatest(a.xjs_medium, b.xjs_medium) as c2
+            select distinct least(a.base_medium, b.base_medium) as c1, greatest(a.base_medium, b.base_medium) as c2
             from {res.pairs} p join __audit a on a.record_key = p.left_id join __audit b on b.record_key = p.right_id
-            where p.match_probability >= {thresholds.high!r} and a.xjs_medium <> b.xjs_medium""")
-        split_edges = scratch.execute("select count(*) from __split_edges").fetchall()[0][0]
-        split_persons = scratch.execute("select count(*) from (select c1 from __split_edges union "
-                                        "select c2 from __split_edges)").fetchall()[0][0]
+            where p.match_probability >= {thresholds.high!r} and a.base_medium <> b.base_medium""")
+        split_edges, split_persons = scratch.execute("""
+            select count(distinct (least(a.xjs_medium, b.xjs_medium), greatest(a.xjs_medium, b.xjs_medium))),
+                   count(distinct a.xjs_medium) + 0 from __split_edges e
+            join __audit a on a.base_medium = e.c1 join __audit b on b.base_medium = e.c2
+            where a.xjs_medium <> b.xjs_medium""").fetchall()[0]
+        split_persons = scratch.execute("""select count(*) from (
+            select a.xjs_medium from __split_edges e join __audit a on a.base_medium in (e.c1, e.c2)
+            join __audit b on b.base_medium in (e.c1, e.c2) where a.xjs_medium <> b.xjs_medium group by 1)"""
+                                        ).fetchall()[0][0]
         merged_persons = scratch.execute("""select count(*) from (select xjs_medium from __audit
             where model_low is not null group by 1 having count(distinct model_low) > 1)""").fetchall()[0][0]
         persons = scratch.execute("select count(distinct xjs_medium) from __audit").fetchall()[0][0]
         # the improved id: XJS medium clusters joined by high-confidence model pairs
         comp = _components(scratch, "select c1, c2 from __split_edges",
-                           "select xjs_medium as node from __audit")
+                           "select base_medium as node from __audit")
         scratch.register("__comp", comp)
         scratch.execute("""create or replace table __audit2 as
-            select a.*, c.component as improved_medium from __audit a join __comp c on c.node = a.xjs_medium""")
+            select a.*, c.component as improved_medium from __audit a join __comp c on c.node = a.base_medium""")
         scratch.execute("drop table __audit")
         scratch.execute("alter table __audit2 rename to __audit")
         # low band: XJS low clusters joined the same way (a merged medium person joins its low clusters)
@@ -174,7 +201,7 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
             "merges": {"xjs_persons_split_by_model_low": int(merged_persons)},
             "model": {"em_sessions": res.summary["model"]["em_sessions"],
                       "pairs_by_band": res.summary["pairs"]["by_band"]},
-            "thresholds": thresholds.as_dict(),
+            "thresholds": thresholds.as_dict(), "split": split,
         }
         if review is not None:
             report["clerical_review"] = _review_estimates(scratch, Path(review))
@@ -223,7 +250,16 @@ def _truth_scores(scratch, truth_dir: Path) -> dict[str, Any]:
         for name, col in (("xjs_medium", "xjs_medium"), ("xjs_high", "xjs_high"), ("xjs_low", "xjs_low"),
                           ("model_medium", "model_medium"), ("improved_medium", "improved_medium")):
             out[name] = _prf(_pair_counts(scratch, col, "person"), _pair_counts(scratch, col), true_pairs)
-        # by source table (the left record's), for XJS and the improved id at medium
+        # by source: pairs with at least one record of the source (family and civil parties have weak identifiers)
+        by_source: dict[str, Any] = {}
+        sources = [r[0] for r in scratch.execute("select distinct source_dataset from __audit order by 1").fetchall()]
+        for src in sources:
+            row = {}
+            for name in ("xjs_medium", "model_medium", "improved_medium"):
+                row[name] = _prf(_pairs_with(scratch, src, name, "person"), _pairs_with(scratch, src, name),
+                                 _pairs_with(scratch, src, "person"))
+            by_source[src] = row
+        out["by_source"] = by_source
         return out
     finally:
         scratch.execute("drop table __audit")
