@@ -439,16 +439,19 @@ def audit_system(system: CellSystem, *, width: float, only_keys: set[str] | None
 
 # --- protection -------------------------------------------------------------------------------------------------------
 
-def _neighbours(system: CellSystem, key: str) -> list[str]:
-    out: list[str] = []
+def _adjacency(system: CellSystem) -> dict[str, set[str]]:
+    """Each key's neighbours: the other keys of every constraint line and rate relation it is in."""
+    adj: dict[str, set[str]] = defaultdict(set)
     for parent, children in system.constraints:
         line = (parent, *children)
-        if key in line:
-            out += [k for k in line if k != key]
+        for k in line:
+            adj[k].update(line)
     for num, den, *_ in system.relations:
-        if key in (num, den):
-            out += [num, den]
-    return list(dict.fromkeys(k for k in out if k != key))
+        adj[num].update((num, den))
+        adj[den].update((num, den))
+    for k, v in adj.items():
+        v.discard(k)
+    return adj
 
 
 def protect_release(outputs: Sequence[CheckedOutput], *, earlier: Sequence[CellSystem] = (),
@@ -479,12 +482,14 @@ def protect_release(outputs: Sequence[CheckedOutput], *, earlier: Sequence[CellS
             break
         added_now: set[str] = set()
         pub_now = {c.key: c for c in current.cells if c.status == "published"}
+        adj = _adjacency(system)
         for f in report.findings:
-            cands = [k for k in _neighbours(system, f.key) if k in pub_now and k not in published_before]
-            if not cands:
-                continue
-            best = min(cands, key=lambda k: (_is_total(system, k), pub_now[k].value, k))
-            added_now.add(best)
+            # a complement must be able to move down: never a published true zero (where zeros are published, the
+            # attacker rightly takes a suppressed cell to be at least 1)
+            ok = {k for k, c in pub_now.items() if k not in published_before and (c.value or c.zeros_disclosive)}
+            best = _nearest_candidate(system, f.key, ok, pub_now, adj)
+            if best is not None:
+                added_now.add(best)
         if not added_now:
             f = report.findings[0]
             raise DisclosureError(
@@ -501,6 +506,30 @@ def protect_release(outputs: Sequence[CheckedOutput], *, earlier: Sequence[CellS
         raise DisclosureError("the release-wide audit did not settle", hint="report this release to the maintainers")
     report.added = sorted(extra)
     return outs, report
+
+
+def _nearest_candidate(system: CellSystem, key: str, ok: set[str], pub: dict[str, CellRecord],
+                       adj: dict[str, set[str]]) -> str | None:
+    """The published cell to suppress for ``key``: in the nearest constraint line (reached through suppressed
+    cells), the smallest interior cell before any total."""
+    seen = {key}
+    frontier = [key]
+    while frontier:
+        found: set[str] = set()
+        nxt: list[str] = []
+        for k in frontier:
+            for other in sorted(adj.get(k, ())):
+                if other in seen:
+                    continue
+                seen.add(other)
+                if other in ok:
+                    found.add(other)
+                elif other not in pub:  # suppressed: the attacker's reasoning runs on through it
+                    nxt.append(other)
+        if found:
+            return min(found, key=lambda k: (_is_total(system, k), pub[k].value, k))
+        frontier = nxt
+    return None
 
 
 def _is_total(system: CellSystem, key: str) -> bool:

@@ -576,8 +576,8 @@ def _cell_keys(population: str | None, name: str, index: pd.Index, columns: pd.I
     """Each cell's key (``population|dim=value|...``, dims in name order, a total drops its dim) and family key
     (the same with the population's version, after ``@``, removed)."""
     pop = population if population is not None else f"table:{name}@{next(_ANONYMOUS)}"
-    row_names = list(index.names) if index.nlevels > 1 else [index.name]
-    col_names = [] if one_way else (list(columns.names) if columns.nlevels > 1 else [columns.name])
+    row_names = [n or f"_row{k}" for k, n in enumerate(index.names)]
+    col_names = [] if one_way else [n or f"_column{k}" for k, n in enumerate(columns.names)]
     keys = np.empty((len(index), len(columns)), dtype=object)
     fam = np.empty(keys.shape, dtype=object)
     for i, r in enumerate(index):
@@ -686,19 +686,17 @@ def _frequency_from_inner(inner_df: pd.DataFrame, *, one_way: bool, rules: RuleS
     review: list[str] = []
     low = np.vectorize(rules.is_low)(full) if full.size else np.zeros(full.shape, bool)
     primary_rules = np.full(full.shape, "", dtype=object)
+    # a zero and a small count are logged alike: the log says which cells were risks, never which were zeros
+    small = (f"count below the threshold of {rules.threshold}" + (" (zeros included: class disclosure)"
+                                                                 if rules.zeros_disclosive else ""))
     for i, j in np.argwhere(low):
-        if full[i, j] == 0:
-            primary_rules[i, j] = f"{ZEROS};{MIN_THRESHOLD}"
-            log.append(LogEntry(ZEROS, "suppress", "zero count: zeros are disclosive under this rule set (class "
-                                "disclosure)", _label(index[i]), _label(columns[j])))
-        else:
-            primary_rules[i, j] = MIN_THRESHOLD
-            log.append(LogEntry(MIN_THRESHOLD, "suppress", f"count below the threshold of {rules.threshold}",
-                                _label(index[i]), _label(columns[j])))
-    n_zero = int(((full == 0) & low).sum())
-    log.append(LogEntry(MIN_THRESHOLD, "checked", f"{int(low.sum()) - n_zero} of {full.size} cells (totals included) "
-                        f"are below the threshold of {rules.threshold}"))
-    log.append(LogEntry(ZEROS, "checked", (f"{n_zero} zero cell(s) suppressed" if rules.zeros_disclosive
+        primary_rules[i, j] = MIN_THRESHOLD
+        log.append(LogEntry(MIN_THRESHOLD, "suppress", small, _label(index[i]), _label(columns[j])))
+    log.append(LogEntry(MIN_THRESHOLD, "checked", f"{int(low.sum())} of {full.size} cells (totals included) "
+                        f"are below the threshold of {rules.threshold}"
+                        + (" or zero" if rules.zeros_disclosive else "")))
+    log.append(LogEntry(ZEROS, "checked", ("zeros are disclosive under this rule set: suppressed with the small "
+                                           "counts" if rules.zeros_disclosive
                                            else "zeros are not disclosive under this rule set: true zeros published")))
     lb = 0.0 if rules.zeros_disclosive else 1.0
     if rules.method == "cell-key":
@@ -744,7 +742,7 @@ def _cell_key_output(inner_df: pd.DataFrame, full: np.ndarray, mode: MarginMode,
                                                                                             rules.max_noise)
     perturbed = cellkey.perturb(full, keys_full, ptable).astype(float)
     supp = np.vectorize(rules.is_low)(perturbed)
-    crules = np.where(supp, np.where(full == 0, f"{ZEROS};{MIN_THRESHOLD}", MIN_THRESHOLD), "").astype(object)
+    crules = np.where(supp, MIN_THRESHOLD, "").astype(object)
     for i, j in np.argwhere(supp):
         log.append(LogEntry(MIN_THRESHOLD, "suppress", f"below the threshold of {rules.threshold} after perturbation",
                             _label(index[i]), _label(columns[j])))
@@ -763,7 +761,8 @@ def _cell_key_output(inner_df: pd.DataFrame, full: np.ndarray, mode: MarginMode,
 
 def _information_loss(full: np.ndarray, supp: np.ndarray, primary: np.ndarray, mode: MarginMode,
                       log: list[LogEntry]) -> None:
-    """Cells and persons suppressed (interior cells only for persons, so nobody is counted twice)."""
+    """Cells suppressed, and the share of the persons in the table counted in suppressed interior cells, in bands
+    (an exact figure would give away the sum of the small counts)."""
     R, C = full.shape
     inner = np.ones(full.shape, bool)
     if mode in ("both", "row"):
@@ -771,11 +770,14 @@ def _information_loss(full: np.ndarray, supp: np.ndarray, primary: np.ndarray, m
     if mode in ("both", "column"):
         inner[:, C - 1] = False
     sec = supp & ~primary
+    total = float(full[inner].sum())
+    share = float(full[supp & inner].sum()) / total if total else 0.0
+    band = next(label for cut, label in ((0.0, "none"), (0.01, "under 1%"), (0.05, "1% to 5%"),
+                                        (0.2, "5% to 20%"), (0.5, "20% to 50%"), (1.01, "over 50%"))
+                if share <= cut)
     log.append(LogEntry(SECONDARY, "checked",
                         f"information loss: {int(supp.sum())} of {full.size} cells suppressed ({int(primary.sum())} "
-                        f"primary, {int(sec.sum())} secondary); {int(full[supp & inner].sum()):,} of "
-                        f"{int(full[inner].sum()):,} counted in suppressed interior cells "
-                        f"({int(full[sec & inner].sum()):,} in secondary ones)"))
+                        f"primary, {int(sec.sum())} secondary); persons in suppressed cells: {band} of the table"))
 
 
 def check_frequency_table(counts: pd.DataFrame | pd.Series, *, title: str, name: str | None = None,
