@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import machine  # noqa: E402
-
 from bold_prevention.outputs import _protect  # noqa: E402
+from measure import machine  # noqa: E402
 
 BOLD = str(Path(sys.executable).with_name("bold"))
 
