@@ -373,7 +373,12 @@ def hmrc_frames(pop: Population, P: SynthParams, seed: int, ctx: WaveContext) ->
     from .common import explode
 
     ep, k = explode(cnt)
-    month = (mstart[ep] + k).astype("datetime64[M]").astype("datetime64[D]").astype(np.int32)
+    mi = mstart[ep] + k  # months since 1970-01
+    m0 = int(mi.min()) if len(mi) else 0
+    first_day = np.arange(m0, int(mi.max()) + 1 if len(mi) else 1).astype("datetime64[M]").astype(
+        "datetime64[D]").astype(np.int32)
+    month = first_day[mi - m0]
+    del mi
     sp = {d: v[person] for d, v in s.items()}
     level = 1900.0 * np.exp(-0.35 * sp["low_income"] - 0.25 * sp["education"] - 0.2 * sp["employment"]
                             + 0.3 * rng.standard_normal(m))
@@ -469,10 +474,8 @@ def nhs_frames(pop: Population, P: SynthParams, seed: int, ctx: WaveContext) -> 
     rate = P.hes_admission_rate * np.exp(age_eff + 0.6 * s["physical_health"] + 0.35 * s["substance_misuse"]
                                          + 0.25 * s["mental_health"] + np.where(female_adult, 0.4, 0.0))
     ap, adm = poisson_events(rng, rate, lo, hi)
-    sp = {d: v[ap] for d, v in s.items()}
     m = len(ap)
-    w = _diagnosis_weights(sp, age_mid[ap], female_adult[ap], m)
-    dx = choose_rows(rng, w)
+    dx = _choose_diagnoses(rng, s, age_mid, female_adult, ap)
     meth = np.where(ICD_CHAPTER_OF[dx] == 8, 2, np.where(rng.random(m) < 0.55, 1, 0))
     los = np.where(rng.random(m) < 0.35, 0, durations(rng, 4.0, 1.0, m))
     dis = adm.astype(np.int64) + los
@@ -492,8 +495,7 @@ def nhs_frames(pop: Population, P: SynthParams, seed: int, ctx: WaveContext) -> 
                                          + np.where(age_mid < 5, 0.5, 0.0) + np.where(age_mid > 75, 0.6, 0.0))
     ep, arr = poisson_events(rng, rate, lo, hi)
     k = len(ep)
-    sp = {d: v[ep] for d, v in s.items()}
-    dxe = choose_rows(rng, _diagnosis_weights(sp, age_mid[ep], female_adult[ep], k))
+    dxe = _choose_diagnoses(rng, s, age_mid, female_adult, ep)
     chap = np.where(rng.random(k) < 0.3, -1, ICD_CHAPTER_OF[dxe])  # A&E diagnoses are often uncoded
     o = np.lexsort((arr, ep))
     ep, arr, chap = ep[o], arr[o], chap[o]
@@ -531,6 +533,26 @@ def nhs_frames(pop: Population, P: SynthParams, seed: int, ctx: WaveContext) -> 
     pf = _people_frame("nhs_patients", "patient_ref", "PT", patients, first[patients], "nhs_number",
                        nhs_number_column(patients, seed, rng, missing=0.0), seed, "education")
     out[pf.table] = pf
+    return out
+
+
+#: Rows per block when drawing diagnoses (the weights matrix of a block stays small).
+_BLOCK = 1 << 18
+
+
+def _choose_diagnoses(rng: np.random.Generator, s: dict[str, np.ndarray], age_mid: np.ndarray,
+                      female_adult: np.ndarray, who: np.ndarray) -> np.ndarray:
+    """A diagnosis (index into ICD) per event of person ``who``: ``choose_rows`` over the diagnosis weights (the
+    same draws), computed in blocks of rows so that no (events x diagnoses) matrix is held whole."""
+    m = len(who)
+    u = rng.random(m)
+    out = np.empty(m, np.int16)
+    for a in range(0, m, _BLOCK):
+        idx = who[a:a + _BLOCK]
+        sp = {d: s[d][idx] for d in ("substance_misuse", "mental_health", "physical_health")}
+        c = np.cumsum(_diagnosis_weights(sp, age_mid[idx], female_adult[idx], len(idx)), axis=1)
+        uu = u[a:a + _BLOCK] * c[:, -1]
+        out[a:a + _BLOCK] = np.minimum((c < uu[:, None]).sum(axis=1), c.shape[1] - 1)
     return out
 
 

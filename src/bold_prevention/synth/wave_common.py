@@ -7,7 +7,6 @@ import numpy as np
 import pyarrow as pa
 
 from .common import NA, age_at, explode, mix64, uniform_days
-from .identifiers import from_matrix
 from .params import NEEDS
 from .population import Population
 
@@ -28,7 +27,7 @@ def _hash(person: np.ndarray, salt: int, seed: int) -> np.ndarray:
                  + np.uint64(seed & 0xFFFFFFFF))
 
 
-def nino_matrix(person: np.ndarray, seed: int) -> np.ndarray:
+def _nino_matrix(person: np.ndarray, seed: int) -> np.ndarray:
     """The true National Insurance number of each person as a (rows x 9) byte matrix (``AB123456C``).
 
     Distinct persons get distinct numbers (the six digits and letters come from a bijective hash of the person
@@ -51,6 +50,52 @@ def nino_matrix(person: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
+def fixed_width_strings(mat: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
+    """A string array from a (rows x width) byte matrix (every string ``width`` bytes), null where ``missing``:
+    the Arrow buffers are built directly (no Python or object arrays)."""
+    mat = np.ascontiguousarray(mat, dtype=np.uint8)
+    n, w = mat.shape
+    if n * w >= 2 ** 31:  # beyond 32-bit offsets: the general (slower) path
+        arr = pa.array(mat.view(f"S{w}").ravel(), mask=missing).cast(pa.string())
+        return arr
+    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32)
+    validity = None
+    nulls = 0
+    if missing is not None and missing.any():
+        nulls = int(missing.sum())
+        validity = pa.py_buffer(np.packbits(~np.asarray(missing, bool), bitorder="little"))
+    return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(mat.ravel())],
+                                 null_count=nulls)
+
+
+_CACHE: dict[tuple[str, int, int], np.ndarray] = {}
+
+
+def _per_person(kind: str, person: np.ndarray, seed: int) -> np.ndarray:
+    """The matrix of ``kind`` (nino / nhs) for ``person``, computed once for persons 0..max (the latest
+    population only is kept) and indexed."""
+    p = np.asarray(person, dtype=np.int64)
+    top = int(p.max()) + 1 if len(p) else 0
+    key = next((k for k in _CACHE if k[0] == kind and k[1] == seed and k[2] >= top), None)
+    if key is None:
+        for k in [k for k in _CACHE if k[0] == kind]:
+            del _CACHE[k]
+        every = np.arange(top, dtype=np.int64)
+        key = (kind, seed, top)
+        _CACHE[key] = (_nino_matrix if kind == "nino" else _nhs_number_matrix)(every, seed)
+    return _CACHE[key][p]
+
+
+def nino_matrix(person: np.ndarray, seed: int) -> np.ndarray:
+    """The true National Insurance number of each person as a (rows x 9) byte matrix (``AB123456C``)."""
+    return _per_person("nino", person, seed)
+
+
+def nhs_number_matrix(person: np.ndarray, seed: int) -> np.ndarray:
+    """A valid NHS number (ten digits, modulus-11 check digit) per person, as a (rows x 10) byte matrix."""
+    return _per_person("nhs", person, seed)
+
+
 def nino_column(person: np.ndarray, seed: int, rng: np.random.Generator, *, missing: float,
                 mistyped: float) -> tuple[pa.Array, np.ndarray]:
     """NINO strings for records of ``person`` with a share missing and a share mistyped (one digit changed).
@@ -66,14 +111,10 @@ def nino_column(person: np.ndarray, seed: int, rng: np.random.Generator, *, miss
         pos = 2 + rng.integers(0, 6, len(bad))
         cur = m[bad, pos] - ord("0")
         m[bad, pos] = _DIGITS[(cur + rng.integers(1, 10, len(bad))) % 10]
-    arr = from_matrix(m)
-    if (state == 1).any():
-        arr = pa.array(np.where(state == 1, None, np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)),
-                       pa.string())
-    return arr, state
+    return fixed_width_strings(m, state == 1), state
 
 
-def nhs_number_matrix(person: np.ndarray, seed: int) -> np.ndarray:
+def _nhs_number_matrix(person: np.ndarray, seed: int) -> np.ndarray:
     """A valid NHS number (ten digits, modulus-11 check digit) per person, as a (rows x 10) byte matrix."""
     p = np.asarray(person, dtype=np.int64)
     body = (p * 104_729 + 3_000_000 + (seed % 997) * 1_000_003) % 100_000_000  # eight digits after the lead
@@ -100,12 +141,8 @@ def nhs_number_matrix(person: np.ndarray, seed: int) -> np.ndarray:
 
 def nhs_number_column(person: np.ndarray, seed: int, rng: np.random.Generator, *, missing: float) -> pa.Array:
     m = nhs_number_matrix(person, seed)
-    arr = from_matrix(m)
     miss = rng.random(len(person)) < missing
-    if miss.any():
-        arr = pa.array(np.where(miss, None, np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)),
-                       pa.string())
-    return arr
+    return fixed_width_strings(m, miss)
 
 
 def poisson_events(rng: np.random.Generator, rate: np.ndarray, lo: np.ndarray, hi: np.ndarray
