@@ -1,6 +1,7 @@
-"""The practitioner's person page in headless Chromium: the summary in the first screen at 1280 and 390 px, no
-sideways scrolling at 320 px, no serious or critical axe-core violation, the timeline order toggled without
-JavaScript, and the screenshot used in docs/web-app.md."""
+"""The practitioner's person page in headless Chromium: the whole summary (name, date of birth and age,
+current position and its as-at date, needs and their date, recent events, uncertain links) in the first screen at
+1280 x 800 and 390 x 844 px, no sideways scrolling at 320 px, no serious or critical axe-core violation, the
+timeline order toggled without JavaScript, and the screenshot used in docs/web-app.md."""
 
 from __future__ import annotations
 
@@ -68,14 +69,36 @@ def test_summary_in_the_first_screen_and_axe_clean(browser, person_server, width
         assert name.inner_text().strip() == "Aisha Khan"
         top = page.locator("#summary").bounding_box()
         assert top is not None and top["y"] < height
-        # at 390 px: the name, date of birth, current position, supervising area and current needs in the first
-        # screen; at 1280 px: the whole summary
-        for row in ("Date of birth", "Current position", "Supervising area", "Current needs"):
-            box = page.locator("#summary .govuk-summary-list__key", has_text=row).bounding_box()
+        # the whole summary in the first screen, on a phone as on a desktop: name, date of birth and age, current
+        # position with its as-at date, current needs with the date of their evidence, recent events, and how many
+        # records are uncertain links
+        rows = ("Date of birth", "Current position", "Supervising area", "Current needs", "Recent events",
+                "Linked records")
+        for row in rows:
+            key = page.locator("#summary .govuk-summary-list__key", has_text=row)
+            box = key.locator("xpath=..").bounding_box()
             assert box["y"] + box["height"] <= height, (row, box)
-        if width >= 1000:  # the whole summary fits the first screen on a desktop
-            last = page.locator("#summary .govuk-summary-list__row").last.bounding_box()
-            assert last["y"] + last["height"] <= height, last
+        last = page.locator("#summary .govuk-summary-list__row").last.bounding_box()
+        assert last["y"] + last["height"] <= height, last
+        summary = page.locator("#summary").inner_text()
+        assert re.search(r"\(age \d+\)", summary)
+        assert re.search(r"As at \d+ \w+ \d{4}", summary)
+        assert re.search(r"OASys assessment[^\n]*\d{4}", summary)
+        assert re.search(r"\d+ (is an uncertain link|are uncertain links)|all confident matches", summary)
+        # recent events: the 3 latest, each on at most two lines (the description wraps rather than being cut, so
+        # that a possible-match tag is never hidden)
+        events = page.locator("#summary .app-recent li")
+        assert 0 < events.count() <= 3
+        for i in range(events.count()):
+            item = events.nth(i)
+            line = float(item.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+            assert item.bounding_box()["height"] <= line * 2.5, (i, item.inner_text())
+        assert page.locator("#summary .app-recent .govuk-tag").first.is_visible()
+        # readable: no text in the summary under 14 px
+        smallest = page.evaluate("Math.min(...[...document.querySelectorAll('#summary *')].filter(e => "
+                                 "e.childNodes.length && [...e.childNodes].some(n => n.nodeType === 3 && "
+                                 "n.textContent.trim())).map(e => parseFloat(getComputedStyle(e).fontSize)))")
+        assert smallest >= 14, smallest
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert axe_violations(page) == []
         if width == 1280:
