@@ -309,3 +309,33 @@ def test_places_chart_draws_at_most_twenty_published_bars_with_readable_headings
     assert "[c]" not in svg
     view = table_view(rate, table_id="r")
     assert "Accommodation" in view.columns and "accommodation" not in view.columns
+
+
+def test_model_cards_are_read_once_and_again_after_retraining(tmp_path, monkeypatch):
+    """The person page shows each score's model card: the card is read from disk once, not on every page, and read
+    again when the model is retrained (its latest.json changes)."""
+    import os
+
+    from bold_prevention.app import person_extras
+    from bold_prevention.project import Project
+
+    project = Project(tmp_path / "p")
+    folder = project.models_dir / "early_warning" / "reoffending_12m_after_release"
+    for version, months in (("v1", 12), ("v2", 24)):
+        (folder / version).mkdir(parents=True)
+        (folder / version / "model_card.json").write_text(json.dumps(
+            {"use_case": {"title": f"Model {version}", "window_months": months}}))
+    (folder / "latest.json").write_text(json.dumps({"model_version": "v1"}))
+    reads = []
+    real = person_extras._card_info
+    monkeypatch.setattr(person_extras, "_card_info", lambda p, u: reads.append(u) or real(p, u))
+    for _ in range(5):
+        assert person_extras._card_info_cached(project, "reoffending_12m_after_release") == ("Model v1", True, 12)
+    assert len(reads) == 1
+    (folder / "latest.json").write_text(json.dumps({"model_version": "v2"}))
+    stamp = (folder / "latest.json").stat().st_mtime_ns
+    os.utime(folder / "latest.json", ns=(stamp + 10**9, stamp + 10**9))  # a later time, whatever the clock's grain
+    assert person_extras._card_info_cached(project, "reoffending_12m_after_release") == ("Model v2", True, 24)
+    assert len(reads) == 2
+    (folder / "latest.json").unlink()  # the model was withdrawn: no card, and no stale one either
+    assert person_extras._card_info_cached(project, "reoffending_12m_after_release")[1] is False

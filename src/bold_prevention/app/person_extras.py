@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -418,6 +419,29 @@ def latest_card(project: Project, use_case: str) -> dict | None:
         return None
 
 
+# (models folder, use case) -> (modification time of latest.json, the card's title, card or not, window): every
+# person page shows the scores' model cards, so each card is read once, and again only when a model is retrained
+# (latest.json changes); no card read per request.
+_CARDS: dict[tuple[str, str], tuple[int | None, tuple[str, bool, int | None]]] = {}
+_CARDS_LOCK = threading.Lock()
+
+
+def _card_info_cached(project: Project, use_case: str) -> tuple[str, bool, int | None]:
+    folder = project.models_dir / "early_warning" / use_case
+    try:
+        stamp: int | None = (folder / "latest.json").stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (str(folder), use_case)
+    hit = _CARDS.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    info = _card_info(project, use_case)
+    with _CARDS_LOCK:
+        _CARDS[key] = (stamp, info)
+    return info
+
+
 def add_months(d: dt.date, months: int) -> dt.date:
     import calendar
 
@@ -519,7 +543,7 @@ def collect(con, caps: Capabilities, project: Project, person_id: str, page: Per
             f"  from {MEM}.ew_scores where person_id = ?) where rn = 1 order by use_case",
             [person_id]).fetchall()
         for use_case, t0, score, version in rows:
-            title, has_card, window = _card_info(project, use_case)
+            title, has_card, window = _card_info_cached(project, use_case)
             end = add_months(t0, window) if (t0 and window) else None
             extras.scores.append(Score(use_case, title, t0, float(score), None, has_card, version, window, end,
                                        bool(end and end <= as_at)))

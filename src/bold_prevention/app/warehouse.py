@@ -10,6 +10,7 @@ instead of failing.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,9 +36,9 @@ class Capabilities:
     def has(self, qualified: str) -> bool:
         return qualified in self.tables
 
-    @property
+    @functools.cached_property
     def identity_tables(self) -> tuple[str, ...]:
-        """Person tables whose identity store exists."""
+        """Person tables whose identity store exists (worked out once: the tables do not change while serving)."""
         return tuple(t.name for t in MODEL.person_tables() if self.has(f"linkage.{identity_table(t.name)}"))
 
     @property
