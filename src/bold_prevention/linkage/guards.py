@@ -16,8 +16,6 @@ from typing import Any
 
 import duckdb
 
-from .qa import wilson_interval
-
 #: A labelled guard is flagged when the share of its labelled refusals that are true non-matches is below this.
 MIN_GUARD_PRECISION = 0.5
 #: Labels needed before a guard's precision is judged.
@@ -65,6 +63,10 @@ def guard_report(con: duckdb.DuckDBPyConnection, scored: str, *, high: float, la
                 where s.guard = ?""", [g]).fetchall()[0]
             entry["labelled"] = int(n)
             if n:
+                # imported here: the interval module's package loads the chart and HTML writers, which a run
+                # without labels never needs
+                from ..outputs.intervals import wilson as wilson_interval
+
                 lo, hi = wilson_interval(nonmatch, n)
                 entry["precision"] = round(nonmatch / n, 5)
                 entry["precision_interval"] = [round(lo, 5), round(hi, 5)]
