@@ -26,6 +26,7 @@ import duckdb
 from ..datafirst import MODEL
 from ..datafirst.waves import WAVE_MODEL
 from ..errors import InputError
+from .comparisons import ExtraComparison
 from .config import LinkConfig, SideConfig
 from .splink_model import BANDS, Thresholds, quiet_splink
 from .xjs import band_rank
@@ -58,11 +59,19 @@ class WaveLinkResult:
 _ATTRIBUTOR_ROLES = ("forename", "surname", "date_of_birth", "sex", "town")
 
 
+#: The postcode area (the letters the postcode starts with) as an extra comparison beside the postcode role: a
+#: person who moved usually moved nearby, so records with different postcodes of the same area are more alike
+#: than two postcodes anywhere (the postcode role's levels stop at the district).
+AREA = "postcode_area"
+
+
 def _identity_select(table: str, id_expr: str, extra: str = "") -> str:
     t = WAVE_MODEL.table(table)
     roles = t.identifier_roles
     cols = ", ".join(f"{roles[r]} as {r}" if r in roles else f"null as {r}" for r in _ROLES)
-    return f"select {id_expr} as record_id, {cols}{extra} from linkage.identity_{table}"
+    area = (f", nullif(regexp_extract(upper(trim(cast({roles['postcode']} as varchar))), '^[A-Z]{{1,2}}'), '') "
+            f"as {AREA}" if "postcode" in roles else f", cast(null as varchar) as {AREA}")
+    return f"select {id_expr} as record_id, {cols}{area}{extra} from linkage.identity_{table}"
 
 
 def _tables(con) -> set[tuple[str, str]]:
@@ -72,14 +81,19 @@ def _tables(con) -> set[tuple[str, str]]:
 def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la_residents", *,
                          model_path: str | Path | None = None, retrain: bool = False,
                          thresholds: Thresholds | None = None, progress: Progress | None = None,
-                         attributor: bool = False, keep_pairs: bool = False) -> WaveLinkResult:
+                         attributor: bool = False, keep_pairs: bool = False,
+                         one_per_person: bool = False, postcode_area: bool = True) -> WaveLinkResult:
     """Link ``source_table``'s persons to the spine persons and add them to ``spine.person_record``.
 
     ``model_path``: where the Splink model is saved (and reused from, unless ``retrain``). ``attributor``: the
     source identifies people by initials, date of birth, sex and local authority only (NDTMS): the spine's
     identities are reduced to the same initials, and their local authority is that of the justice record's LSOA;
     the model compares initials (with their frequencies), date of birth (transpositions and slips included), sex
-    and local authority.
+    and local authority. ``one_per_person``: the source holds one record per person (a register keyed by a
+    national number, a pupil reference, a death): a spine person joins at most one of its records, the best scoring
+    (the others stay unlinked rather than join a person who already has their record). ``postcode_area``: compare
+    the postcode area too (adults who move mostly move nearby); leave it off for children, whose siblings share
+    their address and surname.
     """
     import time
 
@@ -134,10 +148,14 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         reuse = bool(mp and mp.exists() and not retrain)
         roles = {r: r for r in (_ATTRIBUTOR_ROLES if attributor else
                                 [r for r in _ROLES if r in t.identifier_roles])}
+        area = postcode_area and "postcode" in roles and not attributor
+        extra = ((AREA, AREA, "geography"),) if area else ()
         cfg = LinkConfig(
             left=SideConfig(path=Path(source_table), id_column="record_id", name=source_table, columns=roles,
-                            postcode_format="uk", one_record_per_person=False),
-            right=SideConfig(path=Path("spine_identities"), id_column="record_id", name="justice", columns=roles),
+                            postcode_format="uk", one_record_per_person=False, extra=extra),
+            right=SideConfig(path=Path("spine_identities"), id_column="record_id", name="justice", columns=roles,
+                             extra=extra),
+            comparisons=(ExtraComparison(AREA, "geography", tf=False),) if area else (),
             thresholds=thresholds, model=mp if reuse else None)
         quiet_splink()
         say(f"linking {src.num_rows:,} {source_table} records to {spine_ids.num_rows:,} spine identities"
@@ -155,6 +173,8 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                   from p)
             select person_id, record_id, match_score, {thresholds.band_sql('match_score')} as band_joined
             from r where k = 1
+            {"qualify row_number() over (partition by person_id order by match_score desc, record_id) = 1"
+             if one_per_person else ""}
         """).to_arrow_table()
         if attributor:
             say("attributor links: initials, date of birth, sex and local authority only; treat the bands as "

@@ -14,7 +14,9 @@ Wave checks (each reported with the table and column, never an identifier value)
 * **dates out of order** (a benefit spell ending before it starts): reported by the contract's date-order check;
   the table is loaded, and the rows are never linked (they are counted in the link result);
 * **death before an event**: when deaths are linked, a death registration whose linked spine person has a later
-  linked event is refused (removed from the spine) and counted.
+  linked event is refused (removed from the spine) and counted, unless the death's link is stronger (a higher match
+  score) than every such event's: then those weaker event links are the suspect ones, and they are unlinked and
+  counted instead.
 
 :func:`link_wave_source` links the source's person table with
 :func:`bold_prevention.linkage.wave.link_source_to_spine` (the NDTMS attributor with its initials, date of birth
@@ -272,7 +274,8 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
     src = source_of(source)
     person = src.person_table
     res = link_source_to_spine(con, person, model_path=model_path, retrain=retrain, thresholds=thresholds,
-                               progress=progress, attributor=src.strength == "weak", keep_pairs=True)
+                               progress=progress, attributor=src.strength == "weak", keep_pairs=True,
+                               one_per_person=source == "deaths", postcode_area=source != "npd")
     out = WaveSourceLink(source, person, res.records, res.linked, res.band)
     pid = WAVE_MODEL.table(person).record_id
     con.execute("begin transaction")
@@ -311,7 +314,9 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
             out.events[ev] = {"records": int(n[0]), "linked": int(linked), "dates_out_of_order": int(n[1]),
                               "without_key": int(n[2])}
         if source == "deaths":
-            out.refused["deaths_before_a_linked_event"] = _refuse_deaths_before_events(con)
+            deaths, events = _refuse_deaths_before_events(con)
+            out.refused["deaths_before_a_linked_event"] = deaths
+            out.refused["events_after_a_stronger_death"] = events
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -325,27 +330,37 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
     return out
 
 
-def _refuse_deaths_before_events(con) -> int:
-    """Remove death links whose spine person has a linked wave event dated after the death; return their number."""
+def _refuse_deaths_before_events(con) -> tuple[int, int]:
+    """Resolve linked wave events dated after their spine person's linked death: the weaker link of the two is
+    the suspect one. A death whose link is no stronger than a later event's is refused (removed from the spine);
+    otherwise the later events whose links are weaker than the death's are unlinked. Returns (deaths refused,
+    events unlinked)."""
     parts = []
     for ev, col in WAVE_EVENT_DATES.items():
         if ev in ("ons_death_registrations",) or col == "academic_year" or not _has(con, "extract", ev):
             continue
         rid = _event_id_expr(ev)
-        parts.append(f"select r.person_id, e.{q(col)} as d from extract.{q(ev)} e join spine.person_record r "
+        parts.append(f"select r.person_id, '{ev}' as source_table, r.record_id, r.match_score, e.{q(col)} as d "
+                     f"from extract.{q(ev)} e join spine.person_record r "
                      f"on r.source_table = '{ev}' and r.record_id = {rid}")
     if not parts or not _has(con, "extract", "ons_death_registrations"):
-        return 0
-    bad = con.execute(f"""
-        select r.record_id from spine.person_record r
+        return 0, 0
+    clash = f"""
+        select r.record_id as death_id, r.match_score as death_score, x.source_table, x.record_id,
+               x.match_score as event_score
+        from spine.person_record r
         join extract.ons_death_registrations d on d.registration_id = r.record_id
-        where r.source_table = 'ons_death_registrations'
-          and exists (select 1 from ({' union all '.join(parts)}) x where x.person_id = r.person_id
-                      and x.d > d.date_of_death)""").fetchall()
+        join ({' union all '.join(parts)}) x on x.person_id = r.person_id and x.d > d.date_of_death
+        where r.source_table = 'ons_death_registrations'"""
+    bad = con.execute(f"select distinct death_id from ({clash}) c where coalesce(event_score, 1) >= "
+                      "coalesce(death_score, 1)").fetchall()
     if bad:
         con.executemany("delete from spine.person_record where source_table = 'ons_death_registrations' "
                         "and record_id = ?", bad)
-    return len(bad)
+    weak = con.execute(f"select distinct source_table, record_id from ({clash}) c").fetchall()
+    if weak:
+        con.executemany("delete from spine.person_record where source_table = ? and record_id = ?", weak)
+    return len(bad), len(weak)
 
 
 def link_quality(con, table: str, truth_dir: str | Path, pairs) -> dict[str, Any]:

@@ -19,14 +19,13 @@ from .common import (
     coded,
     day,
     explode,
-    hex_ids,
     logistic,
     rng_for,
     uniform_days,
 )
 from .params import SynthParams
 from .population import Population
-from .wave_common import durations, lad_index_at, need_scores, open_end
+from .wave_common import durations, hex_ids, lad_index_at, need_scores, open_end
 
 SEN_NEEDS = ("SPLD", "MLD", "SLCN", "SEMH", "ASD", "PD", "OTH")
 

@@ -17,12 +17,13 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from .common import NA, Frame, choose, choose_rows, coded, day, hex_ids, logistic, rng_for, uniform_days
+from .common import NA, Frame, choose, choose_rows, coded, day, logistic, rng_for, uniform_days
 from .params import SynthParams
 from .population import ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER, Population
 from .wave_common import (
     ages,
     durations,
+    hex_ids,
     lad_index_at,
     need_scores,
     nhs_number_column,
