@@ -115,3 +115,25 @@ def test_spell_ending_before_it_starts_is_reported_and_never_linked(world, con, 
     res = link_wave_source(con, "dwp")
     ev = res.events["dwp_benefit_spells"]
     assert ev["dates_out_of_order"] == ev["records"] and ev["linked"] == 0
+
+
+def test_a_death_stronger_than_later_event_links_stands_and_the_events_go():
+    from bold_prevention.linkage.wave_link import _refuse_deaths_before_events
+
+    c = duckdb.connect()
+    c.execute("create schema spine; create schema extract")
+    c.execute("create table spine.person_record (person_id varchar, source_dataset varchar, source_table varchar, "
+              "record_id varchar, match_score double, band_joined varchar, band varchar, person_record_id varchar)")
+    c.execute("create table extract.ons_death_registrations as select * from (values ('D1', date '2020-01-01'), "
+              "('D2', date '2020-01-01')) t(registration_id, date_of_death)")
+    c.execute("create table extract.dwp_benefit_spells as select * from (values ('S1', date '2021-01-01'), "
+              "('S2', date '2019-01-01'), ('S3', date '2021-01-01')) t(spell_id, spell_start_date)")
+    c.execute("""insert into spine.person_record (person_id, source_table, record_id, match_score) values
+        ('A', 'ons_death_registrations', 'D1', 0.999), ('A', 'dwp_benefit_spells', 'S1', 0.95),
+        ('A', 'dwp_benefit_spells', 'S2', 0.95),
+        ('B', 'ons_death_registrations', 'D2', 0.95), ('B', 'dwp_benefit_spells', 'S3', 0.99)""")
+    assert _refuse_deaths_before_events(c) == (1, 1)
+    left = set(c.execute("select record_id from spine.person_record").fetchall())
+    # A: the death is stronger than the later spell, which goes (the earlier one stays); B: the later spell is
+    # stronger than the death, which is refused
+    assert left == {("D1",), ("S2",), ("S3",)}

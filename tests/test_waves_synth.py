@@ -100,3 +100,39 @@ def test_unknown_sources_and_waves_are_refused():
     with pytest.raises(KeyError):
         resolve_sources(waves=[4])
     assert resolve_sources(waves=[1]) == ("npd",)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 2**40), min_size=0, max_size=200), st.sampled_from(["", "EM", "CU"]),
+       st.sampled_from([8, 12, 16]), st.integers(0, 2**31))
+def test_event_ids_are_those_of_the_common_generator(index, prefix, width, seed):
+    from bold_prevention.synth.common import hex_ids as common_ids
+    from bold_prevention.synth.wave_common import hex_ids
+
+    idx = np.asarray(index, dtype=np.int64)
+    assert hex_ids(idx, "t", seed, prefix=prefix, width=width).equals(
+        common_ids(idx, "t", seed, prefix=prefix, width=width))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.binary(min_size=4, max_size=4), st.booleans()), max_size=100))
+def test_fixed_width_strings_keep_bytes_and_nulls(rows):
+    from bold_prevention.synth.wave_common import fixed_width_strings
+
+    alnum = [bytes(65 + b % 26 for b in r) for r, _ in rows]  # ASCII letters
+    mat = np.frombuffer(b"".join(alnum), dtype=np.uint8).reshape(len(rows), 4)
+    miss = np.array([m for _, m in rows], dtype=bool)
+    arr = fixed_width_strings(mat, miss)
+    arr.validate(full=True)
+    assert arr.to_pylist() == [None if m else a.decode() for a, (_, m) in zip(alnum, rows, strict=True)]
+
+
+def test_national_numbers_per_person_do_not_depend_on_the_batch():
+    from bold_prevention.synth.wave_common import nino_column
+
+    p = np.array([5, 0, 999, 5])
+    a = nino_matrix(p, 3)
+    b = nino_matrix(np.arange(2000), 3)[p]  # a larger population replaces the cached one
+    assert (a == b).all() and (nhs_number_matrix(p, 3) == nhs_number_matrix(np.arange(2000), 3)[p]).all()
+    arr, state = nino_column(p, 3, np.random.default_rng(0), missing=0.5, mistyped=0.0)
+    assert [v is None for v in arr.to_pylist()] == list(state == 1)

@@ -82,7 +82,7 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                          model_path: str | Path | None = None, retrain: bool = False,
                          thresholds: Thresholds | None = None, progress: Progress | None = None,
                          attributor: bool = False, keep_pairs: bool = False,
-                         one_per_person: bool = False, postcode_area: bool = True) -> WaveLinkResult:
+                         one_per_person: bool = False, postcode_area: bool = False) -> WaveLinkResult:
     """Link ``source_table``'s persons to the spine persons and add them to ``spine.person_record``.
 
     ``model_path``: where the Splink model is saved (and reused from, unless ``retrain``). ``attributor``: the
