@@ -97,3 +97,16 @@ def test_a_run_without_labels_loads_no_chart_modules():
             "print(any(m.startswith('bold_prevention.outputs') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_training_key_empty_on_a_side_is_seen_without_running_a_session():
+    import duckdb
+    from splink import DuckDBAPI
+
+    recs = pa.table({"unique_id": list("abc"), "forename": ["x", "y", None], "surname": ["y"] * 3,
+                     "postcode_sector": pa.array([None] * 3, pa.string())})
+    api = DuckDBAPI(connection=duckdb.connect())
+    model = LinkageModel([recs], names=["d"], roles=["forename", "surname"], link_type="dedupe_only", db_api=api)
+    assert model._keys_have_values('(l."forename" = r."forename") AND (l."surname" = r."surname")')
+    assert not model._keys_have_values('(l."forename" = r."forename") AND (l."postcode_sector" = r."postcode_sector")')
+    assert model._keys_have_values('l."not_a_column" = r."not_a_column"')  # unknown: left to Splink

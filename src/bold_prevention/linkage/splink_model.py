@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -850,8 +851,12 @@ class LinkageModel:
                                                               min_count_per_level=None, num_chunks=1)
         sessions = []
         for alternatives in em:
-            for rule in alternatives:
+            for k, rule in enumerate(alternatives):
                 desc = rule.get_blocking_rule(self.linker._sql_dialect_str).blocking_rule_sql
+                if k < len(alternatives) - 1 and not self._keys_have_values(desc):
+                    # a key empty on a side (postcode sectors of free-text postcodes, say) yields no pairs: go to
+                    # the next alternative without a failed session and the rebuilt model it costs
+                    continue
                 say(f"expectation maximisation blocked on {desc}")
                 before = self.settings()
                 try:
@@ -882,6 +887,23 @@ class LinkageModel:
             probability_two_random_records_match=self.settings()["probability_two_random_records_match"],
             em_sessions=sessions, u_max_pairs=u_pairs, em_max_pairs=opts.em_max_pairs)
         return self.training_report
+
+    def _keys_have_values(self, rule_sql: str) -> bool:
+        """Whether every column a blocking rule compares holds a value on every side (a cheap test that can only
+        say no when the rule would give no pairs)."""
+        keys = sorted(set(re.findall(r'l\."([A-Za-z0-9_]+)"', rule_sql)))
+        if not keys or type(self.db_api).__name__ != "DuckDBAPI":
+            return True
+        con = self.db_api.duckdb_con
+        for sdf in self.sdfs:
+            cols = {r[0] for r in con.execute(f"describe {sdf.physical_name}").fetchall()}
+            if not set(keys) <= cols:
+                return True  # leave the judgement to Splink
+            counts = con.execute("select " + ", ".join(f'count("{c}")' for c in keys)
+                                 + f" from {sdf.physical_name}").fetchall()[0]
+            if not all(counts):
+                return False
+        return True
 
     def use_default_parameters(self, reason: str) -> None:
         """Score with :func:`default_parameters` instead of training (recorded in the training report)."""
