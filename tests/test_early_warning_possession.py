@@ -54,7 +54,8 @@ def trained(tmp_path_factory):
 def test_possession_model_is_compared_with_the_oracle(trained):
     report, matched = trained
     o = report.card["oracle"]
-    assert o["label_agreement"] > 0.95
+    # withheld (None) when fewer than the threshold disagree: agreement is then all but complete
+    assert o["label_agreement"] is None or o["label_agreement"] > 0.95
     assert o["oracle"]["auc"]["value"] > 0.65
     assert o["primary"]["auc"]["value"] is not None and o["baseline"]["auc"]["value"] is not None
     assert "Comparison with the oracle" in (report.folder / "model_card.md").read_text()

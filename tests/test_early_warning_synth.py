@@ -67,7 +67,8 @@ def test_reoffending_model_comes_within_tolerance_of_the_oracle(larger):
     con, proj, synth = larger
     r = E.train(con, REOFF, project=proj, truth=synth, n_boot=30, bands=False, data_end=date(2024, 12, 31))
     o = r.card["oracle"]
-    assert o["label_agreement"] > 0.9
+    # withheld (None) when fewer than the threshold disagree: agreement is then all but complete
+    assert o["label_agreement"] is None or o["label_agreement"] > 0.9
     oracle_auc = o["oracle"]["auc"]["value"]
     assert oracle_auc > 0.65
     # a few hundred test index events at this scale; the benchmark checks 0.05 at a million persons

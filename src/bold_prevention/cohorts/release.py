@@ -49,15 +49,19 @@ GEOGRAPHIES = {"local_authority": ("lad_name", "Local authority"), "region": ("r
 
 
 def choose_geography(con, geography: str = "auto") -> str:
-    """``auto``: local authorities when the spine has at least ``PERSONS_PER_AREA_FOR_LA`` persons per authority
-    on average, otherwise deprivation deciles."""
+    """``auto``: the finest of local authorities, deprivation deciles and regions with at least
+    ``PERSONS_PER_AREA_FOR_LA`` persons per area on average (regions when none has)."""
     if geography != "auto":
         if geography not in GEOGRAPHIES:
             raise InputError(f"unknown geography {geography!r}",
                              hint=f"use auto, {', '.join(GEOGRAPHIES)}")
         return geography
-    persons, areas = _rows(con, "SELECT COUNT(*), COUNT(DISTINCT lad_name) FROM spine.person")[0]
-    return "local_authority" if areas and persons / areas >= PERSONS_PER_AREA_FOR_LA else "imd_decile"
+    persons, las, deciles = _rows(con, "SELECT COUNT(*), COUNT(DISTINCT lad_name), COUNT(DISTINCT imd_decile) "
+                                       "FROM spine.person")[0]
+    for geo, areas in (("local_authority", las), ("imd_decile", deciles)):
+        if areas and persons / areas >= PERSONS_PER_AREA_FOR_LA:
+            return geo
+    return "region"
 
 
 def _df(con, sql: str, columns: list[str]) -> pd.DataFrame:

@@ -480,6 +480,9 @@ def optimal_protect(grid: Grid, primary: np.ndarray, *, time_limit: float = 10.0
     lb_vec = np.zeros(nvar)
     for c in prim:
         lb_vec[pos[c]] = 1.0
+    for k, c in enumerate(cells):  # a complement must be able to move down: never a published true zero
+        if not primary[c] and not can_down[k]:
+            ub[k] = 0.0
     top = max(float(grid.values.max()), 1.0)
     cost = np.zeros(nvar)
     cost[:m] = [0.0 if primary[c] else 1.0 + 0.5 * grid.values[c] / (top * m) for c in cells]
