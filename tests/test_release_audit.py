@@ -195,3 +195,14 @@ def test_cell_key_perturbation_matches_the_ons_package():
         frequency_table(df, "la", "sex", title="No keys", rules="ons_cell_key")
     safe, _ = protect_release([ours])
     assert not _findings(safe)
+
+
+def test_outputs_ledger_lists_the_projects_releases(tmp_path):
+    ledger = ReleaseLedger(tmp_path / "project" / "ledger")
+    t = check_counts(pd.DataFrame({"la": list("abcd"), "n": [11, 40, 60, 33]}), "n", "la", title="Persons",
+                     population="spine@v1")
+    write_release([t], tmp_path / "r1", title="First release", ledger=ledger, command="bold demo")
+    r = CliRunner().invoke(app, ["outputs", "ledger", "--project", str(tmp_path / "project")])
+    assert r.exit_code == 0 and "First release" in r.output
+    empty = CliRunner().invoke(app, ["outputs", "ledger", "--project", str(tmp_path / "other")])
+    assert empty.exit_code == 0 and "No release recorded" in empty.output

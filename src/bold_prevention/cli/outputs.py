@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InputError
-from .app import app, console, out, user_errors
+from .app import ProjectOption, app, console, out, user_errors
 
 outputs_app = typer.Typer(help="Disclosure control (Safe Outputs): check tables and write reports.",
                           no_args_is_help=True)
@@ -131,6 +131,28 @@ def check_cmd(
     out.print(f"report:          {paths.report}")
     out.print(f"spreadsheet:     {paths.spreadsheet}")
     out.print(f"output checking: {paths.checking / 'results.json'}")
+
+
+@outputs_app.command("ledger")
+@user_errors
+def ledger_cmd(project: Path | None = ProjectOption) -> None:
+    """List the project's releases recorded in its ledger: what each published, for the output checker."""
+    from ..outputs.ledger import ReleaseLedger
+    from ..project import Project
+
+    ledger = ReleaseLedger.for_project(Project.at(project))
+    entries = ledger.entries()
+    if not entries:
+        out.print(f"No release recorded yet in {ledger.folder}.")
+        return
+    t = Table("no.", "release", "command", "created", "cells published", "cells suppressed", "folder",
+              title=f"Releases in {ledger.folder}")
+    for e in entries:
+        cells = e.system().cells
+        pub = sum(c.status == "published" for c in cells)
+        t.add_row(str(e.number), escape(e.name), escape(e.command), e.created, f"{pub:,}",
+                  f"{len(cells) - pub:,}", escape(e.folder))
+    out.print(t)
 
 
 @outputs_app.command("rules")
