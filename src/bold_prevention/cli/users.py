@@ -84,37 +84,34 @@ def add(name: str = typer.Argument(..., help="Account name (lower-case letters, 
     out.print("At first sign-in the user sets their own password and second factor.")
 
 
+def _change(project: str, name: str, action: str, done: str) -> None:
+    """One account change from the command line: checked audit key, the change, its audit entry, a line out."""
+    p = Project.at(project)
+    audit_key()
+    getattr(AccountStore.of(p), action)(name)
+    _audit(p, f"{done} account {name}")
+    out.print(f"Account [bold]{name}[/] {done}")
+
+
 @users_app.command("remove")
 @user_errors
 def remove(name: str = typer.Argument(..., help="Account name."), project: str = ProjectOption) -> None:
     """Remove an account (its sessions end)."""
-    p = Project.at(project)
-    audit_key()
-    AccountStore.of(p).remove(name)
-    _audit(p, f"removed account {name}")
-    out.print(f"Account [bold]{name}[/] removed")
+    _change(project, name, "remove", "removed")
 
 
 @users_app.command("unlock")
 @user_errors
 def unlock(name: str = typer.Argument(..., help="Account name."), project: str = ProjectOption) -> None:
     """Unlock an account (an administrator's lock, and every address locked out after failed sign-ins)."""
-    p = Project.at(project)
-    audit_key()
-    AccountStore.of(p).unlock(name)
-    _audit(p, f"unlocked account {name}")
-    out.print(f"Account [bold]{name}[/] unlocked")
+    _change(project, name, "unlock", "unlocked")
 
 
 @users_app.command("lock")
 @user_errors
 def lock(name: str = typer.Argument(..., help="Account name."), project: str = ProjectOption) -> None:
     """Lock an account for everyone until it is unlocked (its sessions end)."""
-    p = Project.at(project)
-    audit_key()
-    AccountStore.of(p).lock(name)
-    _audit(p, f"locked account {name}")
-    out.print(f"Account [bold]{name}[/] locked")
+    _change(project, name, "lock", "locked")
 
 
 @users_app.command("reset")
