@@ -30,7 +30,7 @@ def _files():
     from bold_prevention.catalogue.evaluate import LabelledQueriesSchema
     from bold_prevention.catalogue.search import VocabularySchema
     from bold_prevention.cohorts.spec import CohortSpecSchema
-    from bold_prevention.models.usecase import UseCaseSchema
+    from bold_prevention.early_warning.usecase import UseCaseSchema
     from bold_prevention.register.loader import RegisterSchema
 
     root = resources.files("bold_prevention")
@@ -40,9 +40,9 @@ def _files():
     for p in sorted((root / "cohorts/specs").iterdir(), key=lambda p: p.name):
         if p.name.endswith(".yaml"):
             yield f"cohorts/specs/{p.name}", p, CohortSpecSchema
-    for p in sorted((root / "models/use_cases").iterdir(), key=lambda p: p.name):
+    for p in sorted((root / "early_warning/use_cases").iterdir(), key=lambda p: p.name):
         if p.name.endswith(".yaml"):
-            yield f"models/use_cases/{p.name}", p, UseCaseSchema
+            yield f"early_warning/use_cases/{p.name}", p, UseCaseSchema
 
 
 def _median_ms(fn, repeats: int) -> float:

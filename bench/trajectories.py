@@ -67,10 +67,10 @@ def main() -> None:
     os.environ.setdefault("BOLD_PSEUDONYM_KEY", "bench-only-pseudonym-key")
     synth, project_dir = prepare(args.persons, args.seed)
 
+    from bold_prevention.early_warning import train as E
+    from bold_prevention.early_warning.features import build_dataset
+    from bold_prevention.early_warning.usecase import load_use_case
     from bold_prevention.linkage.xjs import build_person_records
-    from bold_prevention.models import early_warning as E
-    from bold_prevention.models.features import build_dataset
-    from bold_prevention.models.usecase import load_use_case
     from bold_prevention.project import Project
     from bold_prevention.trajectories import pathways as P
     from bold_prevention.trajectories import survival as S

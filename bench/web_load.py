@@ -74,7 +74,7 @@ times["spine"] = time.perf_counter() - t; t = time.perf_counter()
 from bold_prevention.trajectories.timeline import build_timeline
 build_timeline(con)
 times["timeline"] = time.perf_counter() - t; t = time.perf_counter()
-from bold_prevention.models.early_warning import train
+from bold_prevention.early_warning.train import train
 for uc in ("reoffending_12m_after_release", "possession_12m_after_claim"):
     try:
         train(con, uc, project=project, n_boot=10, bands=False)

@@ -188,8 +188,8 @@ def real_project(synth_dir: Path) -> Project:
 
     from bold_prevention.catalogue import load_catalogues, write_synthetic_catalogues
     from bold_prevention.cohorts import build_cohort
-    from bold_prevention.models.early_warning import train
-    from bold_prevention.models.usecase import load_use_case
+    from bold_prevention.early_warning.train import train
+    from bold_prevention.early_warning.usecase import load_use_case
     from bold_prevention.spine.build import build_spine
     from bold_prevention.trajectories.timeline import build_timeline
     from bold_prevention.warehouse.engine import duckdb_connect

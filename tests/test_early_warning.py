@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from bold_prevention.early_warning import metrics as M
+from bold_prevention.early_warning import train as E
+from bold_prevention.early_warning.features import build_dataset
+from bold_prevention.early_warning.usecase import load_use_case, parse_use_case, shipped_use_cases
 from bold_prevention.errors import InputError
-from bold_prevention.models import early_warning as E
-from bold_prevention.models import metrics as M
-from bold_prevention.models.features import build_dataset
-from bold_prevention.models.usecase import load_use_case, parse_use_case, shipped_use_cases
 from bold_prevention.project import Project
 from helpers_trajectories import ew_world
 

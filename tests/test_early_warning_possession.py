@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from bold_prevention.models import early_warning as E
-from bold_prevention.models import metrics as M
-from bold_prevention.models.features import build_dataset
+from bold_prevention.early_warning import metrics as M
+from bold_prevention.early_warning import train as E
+from bold_prevention.early_warning.features import build_dataset
 from bold_prevention.project import Project
 from bold_prevention.synth import SynthParams
 

@@ -9,9 +9,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bold_prevention.models import early_warning as E
-from bold_prevention.models.features import build_dataset
-from bold_prevention.models.usecase import load_use_case
+from bold_prevention.early_warning import train as E
+from bold_prevention.early_warning.features import build_dataset
+from bold_prevention.early_warning.usecase import load_use_case
 from bold_prevention.project import Project
 
 REOFF = "reoffending_12m_after_release"

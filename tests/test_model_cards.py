@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bold_prevention.models import early_warning as E
-from bold_prevention.models import export as X
+from bold_prevention.early_warning import export as X
+from bold_prevention.early_warning import train as E
 from bold_prevention.outputs import get_rules, magnitude_table
 from bold_prevention.outputs.figures import protected_count, protected_share, share_step
 from bold_prevention.project import Project

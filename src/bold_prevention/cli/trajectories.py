@@ -224,7 +224,7 @@ def pathways_survival(
 @user_errors
 def ew_list() -> None:
     """The shipped use cases."""
-    from ..models.usecase import load_use_case, shipped_use_cases  # noqa: PLC0415
+    from ..early_warning.usecase import load_use_case, shipped_use_cases  # noqa: PLC0415
 
     t = Table(title="Early-warning use cases")
     t.add_column("name", no_wrap=True)
@@ -289,7 +289,7 @@ def ew_train(
                                         "latest outcome event."),
 ) -> None:
     """Train the baseline and gradient-boosted models of a use case, evaluate them and write the model card."""
-    from ..models.early_warning import train  # noqa: PLC0415
+    from ..early_warning.train import train  # noqa: PLC0415
 
     with _con(project) as (proj, con):
         proj.ensure()
@@ -312,7 +312,7 @@ def ew_evaluate(
     bands: bool = typer.Option(True, "--bands/--no-bands", help="Re-evaluate at each linkage band."),
 ) -> None:
     """Re-evaluate a trained model on the warehouse as it is now and rewrite its model card."""
-    from ..models.early_warning import evaluate  # noqa: PLC0415
+    from ..early_warning.train import evaluate  # noqa: PLC0415
 
     with _con(project) as (proj, con):
         name = Path(use_case).stem if use_case.endswith((".yaml", ".yml")) else use_case

@@ -197,7 +197,7 @@ def run_pipeline(config: PipelineConfig, project: Project, *, progress: Progress
         # -------------------------------------------------------------- early warning
         @stage("early-warning")
         def _early_warning():
-            from ..models.early_warning import train
+            from ..early_warning.train import train
 
             aucs = {}
             for uc in USE_CASES:

@@ -1,6 +1,6 @@
 """Early-warning models: train, evaluate, compare with the oracle, score, and write the model card.
 
-For a use case (see :mod:`bold_prevention.models.usecase`):
+For a use case (see :mod:`bold_prevention.early_warning.usecase`):
 
 1. build the dataset (index events, features as of T0, outcomes) with :func:`~.features.build_dataset`;
 2. split by time: the test set is the latest ``test_fraction`` of index events with a complete follow-up; the

@@ -3,7 +3,7 @@
 A use case says when a prediction is made (the index event, whose date is T0), what is predicted (an outcome event
 within a window after T0) and from what (features built as of T0 from data dated strictly before T0, plus the
 attributes of the index record itself, which are known at T0). Two use cases ship with the package in
-``models/use_cases/``; users can write their own and pass the file path instead of a name.
+``early_warning/use_cases/``; users can write their own and pass the file path instead of a name.
 
 Example (abridged)::
 
@@ -42,7 +42,7 @@ from ..config import ConfigModel, Document, parse_yaml, read_document, validate_
 from ..datafirst import MODEL
 from ..errors import InputError
 
-USE_CASE_PACKAGE = "bold_prevention.models.use_cases"
+USE_CASE_PACKAGE = "bold_prevention.early_warning.use_cases"
 FeatureKind = Literal["count", "days", "rate", "flag", "value", "category", "age"]
 
 
