@@ -155,7 +155,7 @@ def prepare(persons: int) -> dict:
 
 # ------------------------------------------------------------------------------------------------ jobs (child)
 def _open(persons: int, engine: str):
-    from bold_prevention.scale import open_warehouse
+    from bold_prevention.warehouse import open_warehouse
 
     t0 = time.perf_counter()
     wh = open_warehouse(folder(persons) / "project", engine, spark_master=SPARK_MASTER,

@@ -14,9 +14,10 @@ from bold_prevention.datafirst import MODEL
 from bold_prevention.errors import InputError
 from bold_prevention.linkage.splink_model import BANDS, TrainingOptions
 from bold_prevention.project import Project
-from bold_prevention.scale import export_warehouse_to_parquet, open_warehouse, run_pipeline
+from bold_prevention.scale import export_warehouse_to_parquet, run_pipeline
 from bold_prevention.scale.incremental import link_new_snapshot
 from bold_prevention.scale.linkage import dedupe_justice_records
+from bold_prevention.warehouse import open_warehouse
 from bold_prevention.warehouse.load import load_extracts
 
 GONE = 12  # records of the earlier snapshot that are not in the current one

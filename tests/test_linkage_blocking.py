@@ -17,8 +17,8 @@ from bold_prevention.linkage.config import load_config
 from bold_prevention.linkage.run import count_blocked_pairs, link_tables
 from bold_prevention.linkage.splink_model import quiet_splink
 from bold_prevention.project import Project
-from bold_prevention.scale import open_warehouse
 from bold_prevention.scale.linkage import justice_blocking_counts
+from bold_prevention.warehouse import open_warehouse
 from bold_prevention.warehouse.load import load_extracts
 
 runner = CliRunner()

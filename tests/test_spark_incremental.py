@@ -13,13 +13,13 @@ from splink import DuckDBAPI
 
 from bold_prevention.linkage.splink_model import BANDS, LinkageModel, Thresholds, TrainingOptions
 from bold_prevention.project import Project
-from bold_prevention.scale import open_warehouse
 from bold_prevention.scale.incremental import link_new_records
 from bold_prevention.scale.linkage import (
     JUSTICE_ROLES,
     model_for_backend,
     standardised_identities,
 )
+from bold_prevention.warehouse import open_warehouse
 from bold_prevention.warehouse.load import load_extracts
 
 pytestmark = pytest.mark.spark

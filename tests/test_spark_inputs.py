@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from bold_prevention.cli import app
 from bold_prevention.errors import InputError, OutputExistsError
 from bold_prevention.project import Project
-from bold_prevention.scale import export_warehouse_to_parquet, open_warehouse
+from bold_prevention.scale import export_warehouse_to_parquet
+from bold_prevention.warehouse import open_warehouse
 from bold_prevention.warehouse import spark as sp
 from bold_prevention.warehouse.engine import duckdb_connect
 

@@ -24,6 +24,7 @@ import pandas as pd
 from ..errors import InputError
 from ..files import atomic_path
 from ..project import Project
+from ..warehouse.engine import duckdb_connect, quote_ident, table_exists, transaction
 from .reader import CODE_LIST_COLUMNS, VARIABLE_COLUMNS, Catalogue, read_catalogues
 
 SCHEMA = "catalogue"
@@ -49,14 +50,8 @@ def _connect(project: Project, *, read_only: bool = False) -> duckdb.DuckDBPyCon
     if read_only and not path.exists():
         raise InputError(f"no warehouse at {path}",
                          hint="load catalogues first with `bold catalogue load PATH...`, or pass --project")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as e:
-        raise InputError(f"cannot open the warehouse {path}: {e}",
-                         hint="check the file is a DuckDB database not in use by another process") from e
+    con = duckdb_connect(project, read_only=read_only)
     if not read_only:
-        con.execute(f"create schema if not exists {SCHEMA}")
         con.execute(_VARIABLES_DDL)
         con.execute(_CODES_DDL)
     return con
@@ -77,21 +72,17 @@ def store_catalogue(project: Project | str | os.PathLike | None, catalogue: Cata
     codes["loaded_at"] = now
     con = _connect(project)
     try:
-        con.execute("begin transaction")
+        con.register("_new_variables", variables)
+        con.register("_new_codes", codes)
         try:
-            con.register("_new_variables", variables)
-            con.register("_new_codes", codes)
-            placeholders = ", ".join("?" for _ in datasets)
-            con.execute(f"delete from {SCHEMA}.variables where dataset in ({placeholders})", datasets)
-            con.execute(f"delete from {SCHEMA}.code_lists where dataset in ({placeholders})", datasets)
-            cols = ", ".join(f'"{c}"' for c in [*VARIABLE_COLUMNS, "loaded_at"])
-            con.execute(f"insert into {SCHEMA}.variables ({cols}) select {cols} from _new_variables")
-            ccols = ", ".join(f'"{c}"' for c in [*CODE_LIST_COLUMNS, "loaded_at"])
-            con.execute(f"insert into {SCHEMA}.code_lists ({ccols}) select {ccols} from _new_codes")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+            with transaction(con):
+                placeholders = ", ".join("?" for _ in datasets)
+                con.execute(f"delete from {SCHEMA}.variables where dataset in ({placeholders})", datasets)
+                con.execute(f"delete from {SCHEMA}.code_lists where dataset in ({placeholders})", datasets)
+                cols = ", ".join(quote_ident(c) for c in [*VARIABLE_COLUMNS, "loaded_at"])
+                con.execute(f"insert into {SCHEMA}.variables ({cols}) select {cols} from _new_variables")
+                ccols = ", ".join(quote_ident(c) for c in [*CODE_LIST_COLUMNS, "loaded_at"])
+                con.execute(f"insert into {SCHEMA}.code_lists ({ccols}) select {ccols} from _new_codes")
         finally:
             con.unregister("_new_variables")
             con.unregister("_new_codes")
@@ -120,20 +111,18 @@ def read_stored(project: Project | str | os.PathLike | None = None, *, datasets:
     project = project if isinstance(project, Project) else Project.at(project)
     con = _connect(project, read_only=True)
     try:
-        tables = {r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]).fetchall()}
-        if "variables" not in tables:
+        if not table_exists(con, SCHEMA, "variables"):
             raise InputError(f"no catalogue in the warehouse {project.warehouse_path}",
                              hint="load catalogues first with `bold catalogue load PATH...`")
         where, args = "", []
         if datasets:
             ds = list(datasets)
             where, args = f" where dataset in ({', '.join('?' for _ in ds)})", ds
-        cols = ", ".join(f'"{c}"' for c in VARIABLE_COLUMNS)
+        cols = ", ".join(quote_ident(c) for c in VARIABLE_COLUMNS)
         variables = con.execute(
             f"select {cols} from {SCHEMA}.variables{where} order by dataset, source_file, sheet, source_row",
             args).df()
-        ccols = ", ".join(f'"{c}"' for c in CODE_LIST_COLUMNS)
+        ccols = ", ".join(quote_ident(c) for c in CODE_LIST_COLUMNS)
         codes = con.execute(
             f"select {ccols} from {SCHEMA}.code_lists{where} order by dataset, code_list, source_row", args).df()
     finally:

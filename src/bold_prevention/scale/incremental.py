@@ -31,8 +31,8 @@ from ..linkage.splink_model import (
     quiet_splink,
     read_model,
 )
+from ..warehouse.engine import Warehouse
 from .cluster_update import update_clusters
-from .engine import Warehouse
 from .linkage import (
     Progress,
     _api_dialect,

@@ -50,8 +50,8 @@ from ..linkage.splink_model import (
     read_model,
 )
 from ..linkage.standardise import StandardiseOptions, standardise_arrow
+from ..warehouse.engine import Warehouse
 from ..warehouse.spark import SCRATCH
-from .engine import Warehouse
 
 __all__ = [
     "JUSTICE_ROLES",

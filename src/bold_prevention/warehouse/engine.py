@@ -1,28 +1,152 @@
-"""Engine connections. DuckDB (embedded, one file per project) is the default; Spark is the scale path.
+"""The one warehouse: the only code that opens an engine, and the few operations every package needs.
 
-Transformations are Ibis expressions over the backend returned here, so the same code runs on both engines.
+DuckDB (embedded, one file per project) is the default; Spark (local mode or a cluster, over the project's Parquet
+warehouse folder) is the scale path. :func:`open_warehouse` gives a :class:`Warehouse` on either engine with the same
+small interface, the way Splink's backends implement one small abstract interface under one SQL pipeline and Ibis
+keeps one expression tree with a compiler per dialect:
 
-Warehouse schemas (DuckDB) / table-name prefixes (Spark Parquet folder):
+* :meth:`Warehouse.sql` runs a query (DuckDB-dialect SQL, transpiled by sqlglot on Spark, or an Ibis expression);
+* :meth:`Warehouse.materialise` writes a SELECT or an Ibis expression as a table atomically (readers see the old
+  table or the new one, never half of it); DDL is the engine's job, not the caller's;
+* :meth:`Warehouse.table_exists` / :meth:`Warehouse.tables`;
+* :meth:`Warehouse.to_arrow` / :meth:`Warehouse.to_pandas` read a query; :meth:`Warehouse.write_arrow` writes
+  Arrow data (a table or a stream of batches) as a table.
+
+The same operations are also module functions over whatever the library functions accept as a warehouse (a DuckDB
+connection, the Spark connection, an Ibis backend or a :class:`Warehouse`): :func:`table_exists`, :func:`tables`,
+:func:`transaction` and :func:`quote_ident`. They are the only definitions of those helpers in the toolkit
+(``tests/test_architecture.py`` refuses a second one).
+
+Warehouse schemas (DuckDB) / Spark databases (Parquet folders ``<schema>.db``):
 
 * ``extract``  loaded Data First tables, analysis columns only (no personal identifiers);
 * ``linkage``  the identity store (identifiers by record id) and link tables: the linkage layer only;
 * ``spine``    the person-level spine and derived person tables (pseudonymised ids only);
 * ``results``  cohorts, trajectories and model outputs;
-* ``meta``     snapshots, load log, quality results.
+* ``meta``     snapshots, load log, quality results;
+* ``catalogue`` the ODS catalogues.
+
+The tables themselves, and the package that owns each, are named once in :mod:`bold_prevention.warehouse.tables`.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 
 from ..errors import InputError
 from ..project import Project
 
+__all__ = [
+    "ENGINES",
+    "SCHEMAS",
+    "Engine",
+    "Warehouse",
+    "connection",
+    "duckdb_connect",
+    "engine_setting",
+    "ibis_connect",
+    "open_warehouse",
+    "quote_ident",
+    "raw_connection",
+    "table_exists",
+    "tables",
+    "transaction",
+]
+
 Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
 SCHEMAS = ("extract", "linkage", "spine", "results", "meta", "catalogue")
+
+
+# ------------------------------------------------------------------------------------------------ SQL helpers
+def quote_ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier (double quotes, embedded quotes doubled): safe for any column or table
+    name in DuckDB and in the sqlglot-transpiled Spark SQL."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def raw_connection(con: Any) -> Any:
+    """The SQL connection (DuckDB's, or the Spark connection) under a :class:`Warehouse`, an Ibis backend or a
+    connection."""
+    if isinstance(con, Warehouse):
+        return con.con
+    spark = getattr(con, "bold_connection", None)  # the Ibis backend over the Spark connection
+    if spark is not None:
+        return spark
+    if hasattr(con, "execute") and hasattr(con, "register"):
+        return con
+    inner = getattr(con, "con", None)  # the Ibis DuckDB backend
+    if inner is not None and hasattr(inner, "execute"):
+        return inner
+    raise InputError(f"expected a warehouse connection, got {type(con).__name__}",
+                     hint="pass a Warehouse (bold_prevention.warehouse.open_warehouse) or its connection")
+
+
+def _is_spark(con: Any) -> bool:
+    return getattr(con, "dialect", None) == "spark"
+
+
+def table_exists(con: Any, schema: str, name: str) -> bool:
+    """Whether the table (or view) ``schema.name`` exists in the warehouse ``con`` is connected to (DuckDB: the
+    connection's current database; Spark: the Parquet warehouse folder)."""
+    c = raw_connection(con)
+    if _is_spark(c):
+        return bool(c.table_exists(schema, name))
+    return bool(c.execute(
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?", [schema, name]).fetchone()[0])
+
+
+def tables(con: Any, schema: str | None = None) -> set[str] | set[tuple[str, str]]:
+    """The names of the tables (and views) of ``schema``; with no schema, every ``(schema, name)`` pair."""
+    c = raw_connection(con)
+    if _is_spark(c):
+        found = c._folder_tables()
+        if schema is not None:
+            return set(found.get(schema, []))
+        return {(s, t) for s, ts in found.items() for t in ts}
+    if schema is not None:
+        return {r[0] for r in c.execute(
+            "select table_name from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = ?", [schema]).fetchall()}
+    return {(r[0], r[1]) for r in c.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database()").fetchall()}
+
+
+@contextmanager
+def transaction(con: Any) -> Iterator[Any]:
+    """Run the block as one transaction: committed when it ends, rolled back (and the error re-raised) when it
+    fails. Yields the SQL connection. On Spark every table write is atomic on its own (write, then rename), so
+    the statements are no-ops there."""
+    c = raw_connection(con)
+    c.execute("BEGIN TRANSACTION")
+    try:
+        yield c
+    except BaseException:
+        try:
+            c.execute("ROLLBACK")
+        except duckdb.Error:  # the failure already ended the transaction
+            pass
+        raise
+    c.execute("COMMIT")
+
+
+# ------------------------------------------------------------------------------------------------ engines
+def engine_setting(engine: str | None = None) -> str:
+    """The engine to use: the argument, else ``$BOLD_ENGINE``, else ``duckdb``; checked."""
+    e = (engine or os.environ.get("BOLD_ENGINE") or "duckdb").strip().lower()
+    if e not in ENGINES:
+        raise InputError(f"engine {e!r} is not known", hint="use --engine duckdb or --engine spark")
+    return e
 
 
 def duckdb_connect(project: Project, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -55,22 +179,156 @@ def ibis_connect(project: Project, *, engine: Engine = "duckdb", read_only: bool
     raise InputError(f"unknown engine {engine!r}", hint="use --engine duckdb or --engine spark")
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name]).fetchone()[0])
-
-
 def project_path(p: str | Path | None) -> Project:
     return Project.at(p)
 
 
 def connection(con_or_project):
-    """(connection, close_it) from a DuckDB (or Spark-backed) connection, an Ibis backend, a Project or a path: the
-    one place that resolves what the library functions accept as a warehouse."""
+    """(connection, close_it) from a DuckDB (or Spark-backed) connection, an Ibis backend, a :class:`Warehouse`, a
+    Project or a path: the one place that resolves what the library functions accept as a warehouse."""
+    if isinstance(con_or_project, Warehouse):
+        return con_or_project.con, False
     if hasattr(con_or_project, "execute") and hasattr(con_or_project, "register"):
         return con_or_project, False
     if hasattr(con_or_project, "con") and hasattr(con_or_project.con, "execute"):  # Ibis DuckDB backend
         return con_or_project.con, False
     project = con_or_project if isinstance(con_or_project, Project) else Project.at(con_or_project)
     return duckdb_connect(project), True
+
+
+def _split(target: str) -> tuple[str, str]:
+    schema, dot, name = target.partition(".")
+    if not dot or not schema or not name:
+        raise InputError(f"warehouse table {target!r} is not written schema.name",
+                         hint=f"name a table in one of the schemas {', '.join(SCHEMAS)}")
+    return schema, name
+
+
+def _select_sql(query: Any) -> str:
+    """DuckDB-dialect SQL for a SELECT string or an Ibis expression."""
+    if isinstance(query, str):
+        return query
+    import ibis
+
+    return str(ibis.to_sql(query, dialect="duckdb"))
+
+
+@dataclass
+class Warehouse:
+    """An open warehouse on one engine: the operations every package needs, the same on both engines.
+
+    ``con`` speaks the DuckDB connection API (``execute``, ``sql``, ``register``) on both engines (on Spark,
+    :class:`bold_prevention.warehouse.spark.SparkConnection`); :meth:`ibis` gives the Ibis backend over the same
+    tables."""
+
+    engine: str
+    project: Project
+    con: Any
+    master: str | None = None
+    _ibis: Any = field(default=None, repr=False)
+
+    @property
+    def is_spark(self) -> bool:
+        return self.engine == "spark"
+
+    def ibis(self):
+        """The Ibis backend over this warehouse's tables."""
+        if self._ibis is None:
+            if self.is_spark:
+                self._ibis = self.con.ibis()
+            else:
+                import ibis
+
+                self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
+
+    # -------------------------------------------------------------- queries
+    def sql(self, query: Any, params: list | None = None):
+        """Run one query (DuckDB-dialect SQL or an Ibis expression); the engine's result (``fetchall``,
+        ``fetchone``)."""
+        return self.con.execute(_select_sql(query), params)
+
+    def to_arrow(self, query: Any, params: list | None = None):
+        """The result of a query as an Arrow table."""
+        if self.is_spark:
+            return self.con.execute(_select_sql(query), params).arrow()
+        return self.con.sql(_select_sql(query), params=params).to_arrow_table()
+
+    def to_pandas(self, query: Any, params: list | None = None):
+        """The result of a query as a pandas frame (small results only)."""
+        return self.con.execute(_select_sql(query), params).df()
+
+    # -------------------------------------------------------------- tables
+    def table_exists(self, schema: str, name: str) -> bool:
+        return table_exists(self.con, schema, name)
+
+    def tables(self, schema: str) -> set[str]:
+        return tables(self.con, schema)
+
+    def materialise(self, target: str, query: Any) -> None:
+        """Write the result of a SELECT (or an Ibis expression) as the table ``target`` (``schema.name``),
+        replacing it atomically: on DuckDB in one transaction, on Spark into a temporary folder renamed into
+        place."""
+        schema, name = _split(target)
+        sql = _select_sql(query)
+        stmt = f"CREATE OR REPLACE TABLE {quote_ident(schema)}.{quote_ident(name)} AS {sql}"
+        if self.is_spark:
+            self.con.execute(stmt)
+            return
+        with transaction(self.con):
+            self.con.execute(stmt)
+
+    def write_arrow(self, target: str, data) -> None:
+        """Write Arrow data (a table, or a stream of batches read once) as the table ``target``, replacing it
+        atomically."""
+        schema, name = _split(target)
+        if self.is_spark:
+            import pyarrow as pa
+
+            if isinstance(data, pa.RecordBatchReader):
+                data = data.read_all()
+            self.con.write_table(schema, name, self.con.spark.createDataFrame(data.to_pandas()))
+            return
+        view = f"__wh_{uuid.uuid4().hex[:8]}"
+        self.con.register(view, data)
+        try:
+            self.materialise(target, f"SELECT * FROM {view}")
+        finally:
+            self.con.unregister(view)
+
+    # -------------------------------------------------------------- lifetime
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_warehouse(project: Project | str | Path | None = None, engine: str | None = None, *,
+                   spark_master: str | None = None, partitions: int | None = None,
+                   read_only: bool = False) -> Warehouse:
+    """Open the project's warehouse on ``engine`` (``duckdb`` or ``spark``; default ``$BOLD_ENGINE`` or duckdb).
+
+    Spark reads and writes the Parquet warehouse ``<project>/parquet`` (written by
+    :func:`bold_prevention.scale.export.export_warehouse_to_parquet`); ``spark_master`` is ``local[*]`` (default,
+    or ``$BOLD_SPARK_MASTER``), ``local[N]``, ``spark://HOST:PORT``, ``k8s://...`` or ``yarn``.
+    """
+    proj = project if isinstance(project, Project) else Project.at(project)
+    engine = engine_setting(engine)
+    if engine == "duckdb":
+        if not proj.warehouse_path.exists():
+            raise InputError(f"no warehouse at {proj.warehouse_path}",
+                             hint="load the extracts first (`bold load SOURCE`), or pass --project")
+        return Warehouse("duckdb", proj, duckdb_connect(proj, read_only=read_only))
+    from .spark import SparkConnection, check_parquet_warehouse
+
+    check_parquet_warehouse(proj.parquet_dir, create=False)
+    if not (proj.parquet_dir / "extract.db").is_dir() or not any((proj.parquet_dir / "extract.db").iterdir()):
+        raise InputError(f"no Parquet warehouse with loaded extracts at {proj.parquet_dir}",
+                         hint="load the extracts (`bold load SOURCE`) and export them for Spark "
+                              "(`bold scale export`), or run `bold scale load SOURCE`")
+    con = SparkConnection(proj.parquet_dir, spark_master, partitions=partitions)
+    return Warehouse("spark", proj, con, master=con.master)
