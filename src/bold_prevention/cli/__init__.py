@@ -17,6 +17,7 @@ from . import demo as _demo  # noqa: F401,E402
 from . import link as _link  # noqa: F401,E402
 from . import wave as _wave  # noqa: F401,E402
 from . import scale as _scale  # noqa: F401,E402
+from . import study as _study  # noqa: F401,E402
 # isort: on
 # fmt: on
 

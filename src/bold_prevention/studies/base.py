@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from ..outputs import CheckedOutput
@@ -33,6 +34,11 @@ class Headline:
     units: str = ""
     truth: float | None = None
     note: str = ""
+    #: The exact counts behind a share or rate (``value = numerator / denominator * per``), used only to build
+    #: the release's checked headline table (they are never published as they are).
+    numerator: int | None = field(default=None, repr=False, compare=False)
+    denominator: int | None = field(default=None, repr=False, compare=False)
+    per: float = 100.0
 
     @property
     def recovers_truth(self) -> bool | None:
@@ -52,6 +58,10 @@ class StudyContext:
     band: str = "medium"
     as_at: date | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    #: The truth folder of a synthetic population (``<population>/truth``), or None on real data.
+    truth_dir: Path | None = None
+    #: Sources of the definition that are not loaded (optional ones only: a missing required source stops the run).
+    missing_sources: tuple[str, ...] = ()
 
 
 @dataclass

@@ -24,18 +24,31 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ._backend import backend_of, has_table, table
+from ..warehouse.engine import table_exists
+from ._backend import backend_of, table
 from .pathways import _check_types, timeline_table
+from .time_to_event import CensorDefinition, EventDefinition, TimeToEventDefinition, time_to_event
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """A named time-to-event analysis over timeline event types."""
+    """A named time-to-event analysis over timeline event types: a declarative definition
+    (:class:`~.time_to_event.TimeToEventDefinition`) with a name, see :attr:`definition`."""
 
     name: str
     title: str
     start: tuple[str, ...]
     event: tuple[str, ...]
+
+    def definition(self, *, max_days: int | None = None, cohort: str | None = None, group_by: str | None = None,
+                   times: Sequence[float] | None = None) -> TimeToEventDefinition:
+        """This analysis as a declarative time-to-event definition."""
+        return TimeToEventDefinition(
+            name=self.name, title=self.title,
+            start=EventDefinition(name=f"{self.name}_start", types=list(self.start)),
+            end=EventDefinition(name=f"{self.name}_end", types=list(self.event)),
+            censor=CensorDefinition(max_days=max_days), population=cohort, group_by=group_by,
+            times=None if times is None else [int(t) for t in times])
 
 
 #: The shipped analyses.
@@ -65,7 +78,7 @@ def _cohort(backend, cohort: str | None, group_by: str | None) -> ir.Table | Non
         schema, _, name = cohort.partition(".")
         if not name:
             schema, name = "results", schema
-        if not has_table(backend, schema, name):
+        if not table_exists(backend, schema, name):
             raise InputError(f"no cohort table {schema}.{name} in the warehouse",
                              hint="build the cohort first (`bold cohort build SPEC`) or name an existing table")
         c = table(backend, schema, name)
@@ -76,7 +89,7 @@ def _cohort(backend, cohort: str | None, group_by: str | None) -> ir.Table | Non
         if group_by in c.columns:
             return c.select(__gid=c.person_id, group=c[group_by].cast("string").fill_null("Unknown")).distinct()
         members = c.select(__mid=c.person_id).distinct()
-    if not has_table(backend, "spine", "person"):
+    if not table_exists(backend, "spine", "person"):
         raise InputError("the warehouse has no table spine.person to group by", hint="run `bold spine build` first")
     p = table(backend, "spine", "person")
     if group_by not in p.columns:
@@ -179,6 +192,25 @@ def analysis(con: Any, name: str, *, cohort: str | None = None, group_by: str | 
     if name not in ANALYSES:
         raise InputError(f"unknown time-to-event analysis {name!r}", hint=f"use one of: {', '.join(ANALYSES)}")
     a = ANALYSES[name]
-    d = durations(con, start=a.start, event=a.event, max_days=max_days, data_end=data_end, cohort=cohort,
-                  group_by=group_by)
+    if cohort is not None and "." in cohort:
+        d = durations(con, start=a.start, event=a.event, max_days=max_days, data_end=data_end, cohort=cohort,
+                      group_by=group_by)
+    else:
+        d = time_to_event(con, a.definition(max_days=max_days, cohort=cohort, group_by=group_by),
+                          data_end=data_end or _timeline_end(con))
     return a, kaplan_meier(d, times=times), median_time(d)
+
+
+def _timeline_end(con: Any) -> date | None:
+    """The latest date in the timeline (the default end of follow-up of the named analyses)."""
+    t = timeline_table(con)
+    return t.event_date.max().to_pyarrow().as_py()
+
+
+def run_definition(con: Any, definition: TimeToEventDefinition, *, events=(), band: str | None = None,
+                   data_end: date | None = None, times: Sequence[float] | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run a declarative time-to-event definition: (durations, Kaplan-Meier table, medians)."""
+    d = time_to_event(con, definition, events=events, band=band, data_end=data_end)
+    t = times if times is not None else (definition.times or DEFAULT_TIMES)
+    return d, kaplan_meier(d, times=t), median_time(d)
