@@ -49,6 +49,9 @@ MH_SERVICES = ("CMHT", "CRISIS", "TALK", "EIP", "LIAISON")
 NDTMS_SOURCES = ("SELF", "GP", "PROB", "PRISON", "CJIT", "LA", "HOSP", "OTHER")
 NDTMS_EXITS = ("CFREE", "COCC", "DROP", "TRANS", "PRIS", "DIED", "DECL")
 SUBSTANCES = ("OPIATE", "CRACK", "COCAINE", "CANNABIS", "ALCOHOL", "BENZO", "AMPHET", "OTHER")
+#: Share of drug rehabilitation (DRR) and alcohol treatment (ATR) requirements that probation refers to treatment
+#: services (the rest reach treatment, if at all, by the other routes).
+MANDATED_REFERRAL = (0.7, 0.55)
 
 
 @dataclass
@@ -60,6 +63,8 @@ class WaveContext:
     offending: np.ndarray
     last_record: np.ndarray
     death: np.ndarray | None = None
+    #: Drug rehabilitation and alcohol treatment requirements: rows of (person, start day, 1 DRR | 2 ATR).
+    requirements: np.ndarray | None = None
 
 
 def _codes(names: tuple[str, ...]) -> np.ndarray:
@@ -84,6 +89,20 @@ def ndtms_frames(pop: Population, P: SynthParams, seed: int, ctx: WaveContext) -
     lo = np.maximum(ctx.lo, pop.dob + 16 * 365).astype(np.int32)
     par, ref = poisson_events(rng, rate, lo, np.full(n, ctx.hi, np.int32))
     person = par.astype(np.int64)
+    mandated = np.zeros(len(person), np.int8)  # 0: other referral, 1: DRR, 2: ATR (probation referral)
+    if ctx.requirements is not None and len(ctx.requirements):
+        # a drug rehabilitation (DRR) or alcohol treatment (ATR) requirement: probation refers the person, who is
+        # assessed within days; some never reach treatment services (the pathway the probation study measures)
+        rq = ctx.requirements
+        rrng = rng_for(seed, "wave-ndtms-mandated")
+        kind = rq[:, 2].astype(np.int8)
+        referred = rrng.random(len(rq)) < np.where(kind == 1, MANDATED_REFERRAL[0], MANDATED_REFERRAL[1])
+        delay = np.round(rrng.gamma(1.5, 6.0, len(rq))).astype(np.int64)
+        rday = rq[:, 1].astype(np.int64) + delay
+        keep = referred & (rday <= ctx.hi)
+        person = np.concatenate([person, rq[keep, 0].astype(np.int64)])
+        ref = np.concatenate([np.asarray(ref, np.int64), rday[keep]])
+        mandated = np.concatenate([mandated, kind[keep]])
     m = len(person)
     sp = {k: v[person] for k, v in s.items()}
     triage = ref + rng.integers(0, 15, m)
@@ -102,6 +121,8 @@ def ndtms_frames(pop: Population, P: SynthParams, seed: int, ctx: WaveContext) -
     src_w = np.column_stack([np.full(m, 3.0), np.full(m, 1.5), np.where(crim, 2.5, 0.05), np.where(crim, 1.5, 0.0),
                              np.where(crim, 1.0, 0.02), np.full(m, 0.5), np.full(m, 0.4), np.full(m, 0.6)])
     source = choose_rows(rng, src_w)
+    source = np.where(mandated > 0, 2, source)  # PROB
+    prim = np.where(mandated == 2, 4, np.where((mandated == 1) & (prim == 4), 0, prim))  # ATR: alcohol; DRR: drugs
     complete = logistic(0.8 - 0.6 * sp["substance_misuse"] - 0.3 * sp["accommodation"] + np.where(prim <= 1, -0.8, 0))
     u = rng.random(m)
     reason = np.where(u < complete, np.where(prim <= 1, 0, choose(rng, (0.6, 0.4), m)),

@@ -1,5 +1,6 @@
-"""Generate and write the Wave 1-2 sources asked for (``bold synth --waves`` / ``--sources``) from the population
-and justice truth already simulated, and the truth tables they add (``truth_child_parent``, ``truth_death``)."""
+"""Generate and write the Wave 1-3 sources asked for (``bold synth --waves`` / ``--sources``) from the population
+and justice truth already simulated, and the truth tables they add (``truth_child_parent``, ``truth_death``, and for
+the support service ``truth_support_service`` and ``truth_support_hazard``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,19 @@ def last_record_day(pop: Population, frames: dict[str, Frame]) -> np.ndarray:
     return last
 
 
+def _treatment_requirements(frames: dict[str, Frame]) -> np.ndarray | None:
+    """(person, start day, 1 DRR | 2 ATR) of the drug rehabilitation and alcohol treatment requirements."""
+    rq, ev = frames.get("moj_probation_rqmnts"), frames.get("moj_probation_flatfile")
+    if rq is None or ev is None or getattr(rq, "parent", None) is None:
+        return None
+    code = np.asarray(rq.columns["rqmnt_type_main_category_code"].to_numpy(zero_copy_only=False), dtype=object)
+    kind = np.where(code == "D", 1, np.where(code == "AT", 2, 0))
+    start = np.asarray(rq.columns["rqmnt_start_date"], dtype=np.int64)
+    sel = (kind > 0) & (start != NA)
+    person = np.asarray(ev.person, dtype=np.int64)[np.asarray(rq.parent)[sel]]
+    return np.column_stack([person, start[sel], kind[sel]]).astype(np.int64)
+
+
 def wave_frames(pop: Population, P: SynthParams, seed: int, sources: tuple[str, ...], *, J, frames: dict[str, Frame],
                 pupil: Frame, writer: Writer, record_parts: list) -> dict[str, pa.Table]:
     """Write the chosen sources' tables (and add their records to ``record_parts``); return the extra truth."""
@@ -40,13 +54,22 @@ def wave_frames(pop: Population, P: SynthParams, seed: int, sources: tuple[str, 
     out: dict[str, Frame] = {}
     if "npd" in sources:
         out.update(npd_module_frames(pop, P, seed, pupil))
-    wave2 = [s for s in sources if s != "npd"]
+    wave2 = [s for s in sources if s not in ("npd", "support")]
     truth: dict[str, pa.Table] = {}
     ids = person_ids(pop)
+    if "support" in sources:
+        from .support_service import support_frames
+
+        f3, t3, who = support_frames(pop, seed, day(P.start), day(P.end))
+        out.update(f3)
+        t3["truth_support_service"] = t3["truth_support_service"].add_column(
+            1, "person_id", ids.take(pa.array(who)))
+        truth.update(t3)
     if wave2:
         offending = np.bincount(J.cases.person.astype(np.int64), minlength=pop.n)
         last = last_record_day(pop, {**frames, "npd_pupil": pupil})
-        ctx = WaveContext(lo=day(P.start), hi=day(P.end), offending=offending, last_record=last)
+        ctx = WaveContext(lo=day(P.start), hi=day(P.end), offending=offending, last_record=last,
+                          requirements=_treatment_requirements(frames))
         f2, t2 = wave2_frames(pop, P, seed, ctx, tuple(wave2))
         out.update(f2)
         died = np.flatnonzero(t2["death"] != NA)
