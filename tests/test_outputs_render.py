@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bold_prevention.cli import app
 from bold_prevention.errors import DisclosureError, OutputExistsError
 from bold_prevention.outputs import (
     HtmlReport,
@@ -110,8 +109,9 @@ def test_html_report_is_accessible(outputs):
             assert attrs.get("scope") in ("col", "row")
         if tag == "svg":
             assert attrs.get("role") == "img"
-            desc = p.text_by_id.get(attrs["aria-labelledby"], "")
-            assert len(desc) > 20, "every chart has a text description"
+            name = " ".join(p.text_by_id.get(i, "") for i in attrs["aria-labelledby"].split())
+            desc = " ".join(p.text_by_id.get(i, "") for i in attrs["aria-describedby"].split())
+            assert name and len(desc) > 20, "every chart has a name (<title>) and a text description (<desc>)"
     ids = [a["id"] for _, a in p.tags if a.get("id")]
     assert len(ids) == len(set(ids))
     for _, a in p.tags:
@@ -199,6 +199,8 @@ def test_release_folder_and_cli(outputs, tmp_path):
     csv = tmp_path / "counts.csv"
     pd.DataFrame({"la": ["Barnet", "Barnet", "Camden", "Camden", "Ealing", "Ealing"],
                   "band": ["high", "low"] * 3, "n": [3, 40, 25, 31, 12, 8]}).to_csv(csv, index=False)
+    from bold_prevention.cli import app
+
     runner = CliRunner()
     args = ["outputs", "check", str(csv), "--count-column", "n", "--rows", "la", "--columns", "band",
             "--out", str(tmp_path / "cli")]

@@ -1079,6 +1079,21 @@ def _derived(num: CheckedOutput, den_vals: np.ndarray, den_masked: np.ndarray, d
     return vals, symbols, rules_arr, log, relations
 
 
+def unit_heading(units: str | None) -> str:
+    """The heading of a column of values in these units: ``"percentage"`` -> ``"Percentage"``, ``"rate per 1,000"``
+    -> ``"Rate per 1,000"``, ``None`` -> ``"Value"``. Every renderer (HTML, spreadsheet, long CSV) uses it."""
+    text = str(units or "value").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _value_columns(columns: pd.Index, units: str) -> pd.Index:
+    """A derived table's columns: the single value column of a one-way table is named after the derived values'
+    unit (a rate is not "Persons"); the columns of a two-way table are categories and stay as they are."""
+    if columns.nlevels == 1 and columns.name is None and len(columns) == 1 and _label(columns[0]) != TOTAL:
+        return pd.Index([unit_heading(units)], dtype=object)
+    return columns
+
+
 def rate_table(numerator: CheckedOutput, denominator: CheckedOutput, *, title: str, per: float = 100,
                name: str | None = None, subtitle: str | None = None, source: str | None = None,
                units: str | None = None, decimals: int | None = None) -> CheckedOutput:
@@ -1099,8 +1114,8 @@ def rate_table(numerator: CheckedOutput, denominator: CheckedOutput, *, title: s
     vals, symbols, rules_arr, log, relations = _derived(
         num, den.data.to_numpy(), ~den.symbols.eq("").to_numpy(), den._exact, den._keys, per, dec,
         f"{num.name!r} and {den.name!r}")
-    idx, cols = num.data.index, num.data.columns
-    unit = units or ("percentage" if per == 100 else f"rate per {per:,g}")
+    unit = units or ("percentage" if per == 100 else ("proportion" if per == 1 else f"rate per {per:,g}"))
+    idx, cols = num.data.index, _value_columns(num.data.columns, unit)
     return CheckedOutput(_SEAL, name=name, title=title, kind="rate", data=pd.DataFrame(vals, index=idx, columns=cols),
                          symbols=pd.DataFrame(symbols, index=idx, columns=cols),
                          cell_rules=pd.DataFrame(rules_arr, index=idx, columns=cols), log=log, rules=num.rules,
@@ -1141,7 +1156,7 @@ def percentage_table(counts: CheckedOutput, *, of: Literal["row", "column", "tot
     dec = t.rules.rate_decimals
     vals, symbols, rules_arr, log, relations = _derived(t, spread(d), spread(m), spread(ex), spread(keys), 100.0,
                                                         dec, repr(t.name))
-    idx, cols = t.data.index, t.data.columns
+    idx, cols = t.data.index, _value_columns(t.data.columns, "percentage")
     return CheckedOutput(_SEAL, name=name or f"{t.name}_pct_{of}", title=title or f"{t.title} (percentage of {of})",
                          kind="percentage", data=pd.DataFrame(vals, index=idx, columns=cols),
                          symbols=pd.DataFrame(symbols, index=idx, columns=cols),
