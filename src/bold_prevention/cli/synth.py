@@ -7,24 +7,27 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from .app import app, console, out, user_errors
+from .app import Fmt, FormatOption, OverwriteOption, SeedOption, app, console, out, user_errors
+from .printing import Grid
 
 
 @app.command("synth")
 @user_errors
 def synth(
     persons: int = typer.Option(10_000, "--persons", "-n", help="Number of persons in the population."),
-    seed: int = typer.Option(0, "--seed", "-s", help="Random seed: the same seed gives byte-identical files."),
-    out_dir: Path = typer.Option(Path("synthetic"), "--out", "-o", help="Output folder (must not exist unless "
-                                                                       "--overwrite)."),
-    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet (default) or csv."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
+    seed: int = SeedOption,
+    out_dir: Path = typer.Option(Path("synthetic"), "--out", "-o", metavar="DIR",
+                                 help="Output folder (must not exist unless --overwrite)."),
+    file_format: str = typer.Option("parquet", "--file-format", metavar="parquet|csv",
+                                    help="Format of the files written: parquet (default) or csv."),
+    overwrite: bool = OverwriteOption,
     waves: str = typer.Option("", "--waves", help="Add the Wave 1-2 sources of these waves, e.g. 1,2 (files under "
                                                   "waves/); none by default."),
-    sources: str = typer.Option("", "--sources", help="Add these Wave 1-2 sources: npd, dwp, hmrc, hes, ndtms, "
-                                                      "deaths (comma-separated)."),
+    sources: str = typer.Option("", "--sources", help="Add these wave sources: npd, dwp, hmrc, hes, ndtms, "
+                                                      "deaths, support (the victims' support service; also "
+                                                      "--waves 3) (comma-separated)."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Generate a synthetic population and write Data First-shaped extracts, the XJS table and the truth."""
     from ..datafirst.waves import WAVE_MODEL, resolve_sources
@@ -36,8 +39,8 @@ def synth(
         chosen = resolve_sources([x.strip() for x in sources.split(",") if x.strip()], wave_list)
     except (KeyError, ValueError) as e:
         raise InputError(f"unknown wave or source in --waves/--sources ({e})",
-                         hint="use --waves 1,2 and/or --sources npd,dwp,hmrc,hes,ndtms,deaths") from None
-    check_request(out_dir, persons, seed, fmt, overwrite)
+                         hint="use --waves 1,2,3 and/or --sources npd,dwp,hmrc,hes,ndtms,deaths,support") from None
+    check_request(out_dir, persons, seed, file_format, overwrite)
     STAGES = stages_for(chosen)
     started = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn(
@@ -48,21 +51,19 @@ def synth(
             nxt = STAGES[i] if i < len(STAGES) else "done"
             bar.update(task, completed=i, description=f"{stage} done; {nxt}")
 
-        manifest = generate(out_dir, persons=persons, seed=seed, fmt=fmt, overwrite=overwrite, progress=progress,
+        manifest = generate(out_dir, persons=persons, seed=seed, fmt=file_format, overwrite=overwrite, progress=progress,
                             sources=chosen)
     elapsed = time.perf_counter() - started
 
-    table = Table(title=f"Wrote {manifest.path} ({manifest.format}, seed {manifest.seed})")
-    table.add_column("dataset")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
+    table = Grid("tables", f"Wrote {manifest.path} ({manifest.format}, seed {manifest.seed})")
+    table.column("dataset").column("table").column("rows")
     total = 0
     for name, entry in manifest.tables.items():
-        table.add_row(WAVE_MODEL.table(name).dataset, name, f"{entry.rows:,}")
+        table.row(WAVE_MODEL.table(name).dataset, name, entry.rows)
         total += entry.rows
     for name, entry in manifest.truth.items():
-        table.add_row("truth", name, f"{entry.rows:,}")
-    out.print(table)
+        table.row("truth", name, entry.rows)
+    table.show()
     s = manifest.summary
     out.print(f"{manifest.persons:,} persons in {s.get('households', 0):,} households; "
               f"{s.get('persons_with_magistrates_case', 0):,} with a magistrates' case; "

@@ -314,6 +314,45 @@ ONS_DEATHS = Table(
         _col("cause_chapter", S, "ICD-10 chapter of the underlying cause", ICD10_CHAPTER),
     ))
 
+# ------------------------------------------------------------------------------- Wave 3: victim support service
+SUPPORT_SOURCE = codelist("support_referral_source", ("POLICE", "Police (victim referral)"),
+                          ("SELF", "Self-referral"), ("HEALTH", "Health service (GP, hospital, SARC)"),
+                          ("AGENCY", "Other agency (local authority, charity)"))
+SUPPORT_CRIME = codelist("support_crime_type", ("SV", "Sexual violence"), ("DA", "Domestic abuse"),
+                         ("VIOL", "Other violence"), ("OTHER", "Other crime"))
+SUPPORT_EXIT = codelist("support_exit_reason", ("COMPLETED", "Support plan completed"),
+                        ("DISENGAGED", "Disengaged (stopped responding or declined further support)"),
+                        ("REFERRED", "Referred on to another service"), ("MOVED", "Moved out of the area"))
+SUPPORT_CONTACT = codelist("support_contact_type", ("PHONE", "Telephone"), ("F2F", "Face to face"),
+                           ("ISVA", "Independent sexual violence adviser session"), ("GROUP", "Group session"))
+SUPPORT_REFERRALS = Table(
+    name="support_referrals", dataset="support_service", grain="referral",
+    description="A victims' support service's case records: one row per referral (referral, assessment, exit and "
+                "its reason), with the identifiers a service holds (name, date of birth, postcode; often partial).",
+    primary_key=("referral_id",), record_id="referral_id",
+    date_orders=(DateOrder("referral_date", "assessment_date"), DateOrder("referral_date", "exit_date")),
+    columns=(
+        _key("referral_id", "Referral reference"),
+        *_person_ids(0.85), _sex(),
+        _col("age_at_referral", I, "Age at referral (years)", value_range=(0, 110)),
+        _col("referral_date", D, "Date the referral was received", min_completeness=0.99),
+        _col("referral_source", S, "Who referred", SUPPORT_SOURCE),
+        _col("crime_type", S, "Crime the support relates to", SUPPORT_CRIME),
+        _col("assessment_date", D, "Date of the needs assessment (empty: never assessed)"),
+        _col("exit_date", D, "Date the case was closed (empty while open)"),
+        _col("exit_reason", S, "Reason the case was closed", SUPPORT_EXIT),
+    ))
+SUPPORT_CONTACTS = Table(
+    name="support_contacts", dataset="support_service", grain="contact",
+    description="Contacts between the support service and the person referred (calls, sessions).",
+    primary_key=("contact_id",),
+    foreign_keys=(ForeignKey(("referral_id",), "support_referrals", ("referral_id",)),),
+    columns=(
+        _key("contact_id", "Contact reference"), _key("referral_id", "Referral"),
+        _col("contact_date", D, "Date of the contact", min_completeness=0.99),
+        _col("contact_type", S, "Kind of contact", SUPPORT_CONTACT),
+    ))
+
 _PERIOD = (date(2011, 1, 1), date(2024, 12, 31))
 WAVE_DATASETS: tuple[Dataset, ...] = (
     Dataset("npd_modules", "National Pupil Database modules: census, SEND, key stages, CLA, CP (Wave 1)", "NPD",
@@ -330,6 +369,9 @@ WAVE_DATASETS: tuple[Dataset, ...] = (
             wave=2, critical=False, weak_identifiers=True),
     Dataset("ons_deaths", "ONS death registrations (Wave 2)", "ONS mortality", None, (ONS_DEATHS,), _PERIOD,
             wave=2, critical=False),
+    Dataset("support_service", "A victims' support service's referrals and contacts (Wave 3)", "Support service "
+            "case management system", None, (SUPPORT_REFERRALS, SUPPORT_CONTACTS), _PERIOD, wave=3, critical=False,
+            weak_identifiers=True),
 )
 
 #: The Data First model with the Wave 1-2 sources added (foreign keys to Data First tables resolve here).
@@ -367,8 +409,10 @@ WAVE_SOURCES: dict[str, WaveSource] = {s.key: s for s in (
     WaveSource("ndtms", 2, "National Drug Treatment Monitoring System", ("ndtms",), "ndtms_episodes",
                strength="weak"),
     WaveSource("deaths", 2, "ONS death registrations", ("ons_deaths",), "ons_death_registrations"),
+    WaveSource("support", 3, "A victims' support service (referrals, assessment, contacts, exit)",
+               ("support_service",), "support_referrals", event_tables=("support_contacts",)),
 )}
-WAVES: dict[int, tuple[str, ...]] = {w: tuple(k for k, s in WAVE_SOURCES.items() if s.wave == w) for w in (1, 2)}
+WAVES: dict[int, tuple[str, ...]] = {w: tuple(k for k, s in WAVE_SOURCES.items() if s.wave == w) for w in (1, 2, 3)}
 
 
 def wave_table(name: str) -> Table:

@@ -38,6 +38,7 @@ import duckdb
 from ..datafirst.waves import WAVE_MODEL, WAVE_SOURCES, WaveSource
 from ..errors import InputError
 from ..warehouse.contracts import WAVE_EVENT_DATES, WAVE_KEY_COLUMNS, decide, wave_contract
+from ..warehouse.engine import table_exists, transaction
 from ..warehouse.quality import (
     CheckResult,
     data_checks,
@@ -98,15 +99,10 @@ def _inspect(tf: TableFiles, con) -> FileInfo:
     return info
 
 
-def _has(con, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and "
-                            "table_name = ?", [schema, table]).fetchall()[0][0])
-
-
 def spine_period(con) -> tuple[date, date]:
     """The spine's period: the Data First coverage up to the spine's as-at date where recorded."""
     start, end = date(2011, 1, 1), date(2024, 12, 31)
-    if _has(con, "meta", "spine_builds"):
+    if table_exists(con, "meta", "spine_builds"):
         try:
             r = con.execute("select max(as_at) from meta.spine_builds").fetchone()
             if r and r[0]:
@@ -162,7 +158,7 @@ def load_wave_source(con: duckdb.DuckDBPyConnection, source: str, folder: str | 
                 checks.append(primary_key_check(con, stg, contract, plan, rows=rows))
             for fk in contract.foreign_keys:
                 parent = f"wave_staging.{q(fk.ref_table)}" if fk.ref_table in staged else (
-                    f"extract.{q(fk.ref_table)}" if _has(con, "extract", fk.ref_table) else None)
+                    f"extract.{q(fk.ref_table)}" if table_exists(con, "extract", fk.ref_table) else None)
                 if rows and parent:
                     checks.append(foreign_key_check(con, stg, contract, fk, parent, plan, rows=rows))
             checks = _wave_checks(con, stg, name, contract, plan, rows, lo, hi) + checks  # reported first
@@ -175,8 +171,7 @@ def load_wave_source(con: duckdb.DuckDBPyConnection, source: str, folder: str | 
             res.tables[name] = "loaded"
             res.rows[name] = int(rows)
             staged[name] = (contract, plan)
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             for name, (contract, plan) in staged.items():
                 stg = f"wave_staging.{q(name)}"
                 cols = [c for c in contract.analysis_columns if c in plan.present or c in plan.filled]
@@ -192,10 +187,6 @@ def load_wave_source(con: duckdb.DuckDBPyConnection, source: str, folder: str | 
                 if status != "loaded":
                     con.execute(f"drop table if exists extract.{q(name)}")
                     con.execute(f"drop table if exists linkage.{q('identity_' + name)}")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     finally:
         con.execute("drop schema if exists wave_staging cascade")
     return res
@@ -275,13 +266,13 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
     person = src.person_table
     res = link_source_to_spine(con, person, model_path=model_path, retrain=retrain, thresholds=thresholds,
                                progress=progress, attributor=src.strength == "weak", keep_pairs=True,
-                               one_per_person=source == "deaths", postcode_area=source != "npd")
+                               one_per_person=source == "deaths", postcode_area=source != "npd",
+                               complete_identities=True, exclusive=True)
     out = WaveSourceLink(source, person, res.records, res.linked, res.band)
     pid = WAVE_MODEL.table(person).record_id
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for ev in src.event_tables:
-            if not _has(con, "extract", ev):
+            if not table_exists(con, "extract", ev):
                 out.events[ev] = {"records": 0, "linked": 0, "unattached": 0, "dates_out_of_order": 0}
                 continue
             con.execute("delete from spine.person_record where source_table = ?", [ev])
@@ -289,7 +280,7 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
             bad = _bad_order_sql(ev)
             if src.person_key:
                 k = src.person_key
-                if not _has(con, "linkage", f"identity_{ev}"):
+                if not table_exists(con, "linkage", f"identity_{ev}"):
                     continue
                 base = (f"select {rid} as record_id, i.{q(k)} as k, ({bad}) as bad from extract.{q(ev)} e "
                         f"join linkage.{q('identity_' + ev)} i using ({', '.join(q(c) for c in WAVE_MODEL.table(ev).primary_key)})")
@@ -297,8 +288,10 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
                            f"from linkage.{q('identity_' + person)} i join spine.person_record r "
                            f"on r.source_table = '{person}' and r.record_id = i.{q(pid)} "
                            f"qualify row_number() over (partition by i.{q(k)} order by r.match_score desc) = 1")
-            else:  # NPD modules: the pupil reference
-                base = (f"select {rid} as record_id, pupil_matching_reference as k, ({bad}) as bad "
+            else:  # NPD modules (the pupil reference), support contacts (the referral): the key to the person table
+                fk = next((f.columns[0] for f in WAVE_MODEL.table(ev).foreign_keys if f.ref_table == person),
+                          "pupil_matching_reference")
+                base = (f"select {rid} as record_id, {q(fk)} as k, ({bad}) as bad "
                         f"from extract.{q(ev)}")
                 persons = (f"select r.record_id as k, r.person_id, r.match_score, r.band_joined, r.band "
                            f"from spine.person_record r where r.source_table = '{person}'")
@@ -317,10 +310,6 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
             deaths, events = _refuse_deaths_before_events(con)
             out.refused["deaths_before_a_linked_event"] = deaths
             out.refused["events_after_a_stronger_death"] = events
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     if truth_dir is not None:
         from .wave import score_against_truth
 
@@ -337,13 +326,13 @@ def _refuse_deaths_before_events(con) -> tuple[int, int]:
     events unlinked)."""
     parts = []
     for ev, col in WAVE_EVENT_DATES.items():
-        if ev in ("ons_death_registrations",) or col == "academic_year" or not _has(con, "extract", ev):
+        if ev in ("ons_death_registrations",) or col == "academic_year" or not table_exists(con, "extract", ev):
             continue
         rid = _event_id_expr(ev)
         parts.append(f"select r.person_id, '{ev}' as source_table, r.record_id, r.match_score, e.{q(col)} as d "
                      f"from extract.{q(ev)} e join spine.person_record r "
                      f"on r.source_table = '{ev}' and r.record_id = {rid}")
-    if not parts or not _has(con, "extract", "ons_death_registrations"):
+    if not parts or not table_exists(con, "extract", "ons_death_registrations"):
         return 0, 0
     clash = f"""
         select r.record_id as death_id, r.match_score as death_score, x.source_table, x.record_id,
@@ -375,9 +364,9 @@ def link_quality(con, table: str, truth_dir: str | Path, pairs) -> dict[str, Any
         s.register("best", pairs)
         s.execute(f"create table tr as select * from read_parquet('{tr.as_posix()}')")
         s.execute(f"create table tp as select * from read_parquet('{tp.as_posix()}')")
+        # the spine's own records (the justice tables), never another wave source's links, which may be wrong
         spine = con.sql("select person_id, source_table, record_id from spine.person_record "
-                        f"where source_dataset not in (select distinct source_dataset from spine.person_record "
-                        f"where source_table = '{table}')").to_arrow_table()
+                        f"where source_table in ({_justice_tables_sql()})").to_arrow_table()
         s.register("spine_rec", spine)
         s.execute("""create table spine_true as select distinct r.person_id, t.person_id as true_person
                      from spine_rec r join tr t on t."table" = r.source_table and t.record_id = r.record_id""")
@@ -406,6 +395,12 @@ def link_quality(con, table: str, truth_dir: str | Path, pairs) -> dict[str, Any
         s.close()
 
 
+def _justice_tables_sql() -> str:
+    from ..datafirst import MODEL
+
+    return ", ".join(f"'{t.name}'" for t in MODEL.xjs_tables())
+
+
 def _prf(s, band_cond: str, group_cond: str) -> dict[str, Any]:
     links, correct = s.execute(f"select count(*), count(*) filter (where correct) from judged j "
                                f"join src using (record_id) where {band_cond} and {group_cond}").fetchone()
@@ -429,12 +424,12 @@ CHILD_TABLES: dict[str, tuple[str, str | None]] = {
 
 def _child_identity_sql(con, table: str) -> str | None:
     rid, cond = CHILD_TABLES[table]
-    if not _has(con, "linkage", f"identity_{table}"):
+    if not table_exists(con, "linkage", f"identity_{table}"):
         return None
     roles = WAVE_MODEL.table(table).identifier_roles
     where = ""
     if cond:
-        if not _has(con, "extract", table):
+        if not table_exists(con, "extract", table):
             return None
         where = f" where i.{q(rid)} in (select {q(rid)} from extract.{q(table)} where {cond})"
     norm = ("case when i.{f} is null or i.{s} is null or i.{d} is null then null else "
@@ -484,13 +479,13 @@ def household_pupils(con: duckdb.DuckDBPyConnection, *, min_gap: int = 15, max_g
     ``person_id, child_record_id`` (the pupil matching reference); identifiers are never returned."""
     from ..datafirst import MODEL
 
-    if not (_has(con, "linkage", "identity_npd_pupil") and _has(con, "spine", "person_record")):
+    if not (table_exists(con, "linkage", "identity_npd_pupil") and table_exists(con, "spine", "person_record")):
         import pyarrow as pa
 
         return pa.table({"person_id": pa.array([], pa.string()), "child_record_id": pa.array([], pa.string())})
     adults = []
     for jt in MODEL.xjs_tables():
-        if not _has(con, "linkage", f"identity_{jt.name}"):
+        if not table_exists(con, "linkage", f"identity_{jt.name}"):
             continue
         r = jt.identifier_roles
         if not {"surname", "date_of_birth", "postcode"} <= set(r):

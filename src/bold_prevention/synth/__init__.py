@@ -101,8 +101,9 @@ def generate(out_dir: str | os.PathLike, persons: int = 1000, seed: int = 0, fmt
     """Generate a synthetic population of ``persons`` persons and write its Data First-shaped extracts.
 
     ``sources``: Wave 1-2 sources to add (keys of :data:`bold_prevention.datafirst.waves.WAVE_SOURCES`, e.g.
-    ``("npd", "dwp", "hmrc", "hes", "ndtms", "deaths")``); their files go to ``<out>/waves/`` with their records in
-    ``truth_record`` and the truth tables ``truth_child_parent`` and ``truth_death``. None by default (the default
+    ``("npd", "dwp", "hmrc", "hes", "ndtms", "deaths", "support")``); their files go to ``<out>/waves/`` with their
+    records in ``truth_record`` and the truth tables ``truth_child_parent`` and ``truth_death`` (and, for the
+    victims' support service, ``truth_support_service`` and ``truth_support_hazard``). None by default (the default
     output is unchanged).
 
     Same ``seed`` (and parameters) gives byte-identical files. Raises :class:`~bold_prevention.errors.InputError`
@@ -136,7 +137,7 @@ def check_sources(sources: Sequence[str] | None) -> tuple[str, ...]:
     bad = [s for s in out if s not in WAVE_SOURCES]
     if bad:
         raise InputError(f"unknown wave source(s): {', '.join(bad)}",
-                         hint=f"choose from: {', '.join(WAVE_SOURCES)} (or --waves 1,2)")
+                         hint=f"choose from: {', '.join(WAVE_SOURCES)} (or --waves 1,2,3)")
     return tuple(k for k in WAVE_SOURCES if k in out)
 
 

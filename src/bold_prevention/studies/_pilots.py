@@ -1,0 +1,187 @@
+"""Helpers the pilot studies share: the linkage bands a study sees, intervals that carry linkage and sampling
+uncertainty, headline figures built from checked tables, and the synthetic truth folder.
+
+Linkage uncertainty is carried by running the same measure at each band (``high``: strictest links only, then
+``medium``, then ``low``: every link) and reporting the union of the bands' sampling intervals: the published
+interval is ``[min over bands of the lower limit, max over bands of the upper limit]`` and the published value is the
+estimate at the study's band. A band whose records the spine does not hold (a spine built at ``medium`` holds no
+``low``-only links) gives the same estimate as the band before it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import InputError
+from ..outputs import CheckedOutput, check_counts, rate_table
+from .base import Headline, StudyContext
+
+BANDS = ("high", "medium", "low")
+
+
+def check_band(band: str) -> str:
+    if band not in BANDS:
+        raise InputError(f"unknown linkage band {band!r}", hint="use one of: high, medium, low")
+    return band
+
+
+def band_filter(band: str, column: str = "band_joined") -> str:
+    """SQL condition: a record joined at ``band`` or a stricter one."""
+    ok = BANDS[: BANDS.index(check_band(band)) + 1]
+    return f"coalesce({column}, 'high') IN ({', '.join(repr(b) for b in ok)})"
+
+
+def has_table(con: Any, schema: str, table: str) -> bool:
+    return bool(con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND "
+                            "table_name = ?", [schema, table]).fetchall()[0][0])
+
+
+def linked_tables(con: Any) -> set[str]:
+    if not has_table(con, "spine", "person_record"):
+        return set()
+    return {r[0] for r in con.execute("SELECT DISTINCT source_table FROM spine.person_record").fetchall()}
+
+
+def as_at(ctx: StudyContext) -> date:
+    """The study's as-at date: the context's, else the spine's."""
+    if ctx.as_at is not None:
+        return ctx.as_at
+    if has_table(ctx.con, "spine", "spine_info"):
+        r = ctx.con.execute("SELECT MAX(as_at_date) FROM spine.spine_info").fetchall()[0][0]
+        if r is not None:
+            return r
+    raise InputError("no spine has been built in this warehouse",
+                     hint="run `bold spine build --as-at YYYY-MM-DD` first")
+
+
+def param_date(ctx: StudyContext, key: str, default: date) -> date:
+    v = ctx.params.get(key, default)
+    if isinstance(v, date):
+        return v
+    try:
+        return date.fromisoformat(str(v))
+    except ValueError:
+        raise InputError(f"study parameter {key!r} is not a date (YYYY-MM-DD)",
+                         hint=f"give {key}: YYYY-MM-DD in the study definition's population parameters") from None
+
+
+def years_before(d: date, days: int) -> date:
+    return d - timedelta(days=days)
+
+
+def truth_dir(ctx: StudyContext) -> Path | None:
+    """The synthetic truth folder (``params['truth_dir']``, or ``params['population']/truth``), if given."""
+    t = ctx.params.get("truth_dir")
+    if t is None and ctx.params.get("population") is not None:
+        t = Path(ctx.params["population"]) / "truth"
+    if t is None:
+        return None
+    p = Path(t)
+    return p if p.is_dir() else None
+
+
+def read_truth(ctx: StudyContext, name: str) -> pd.DataFrame | None:
+    d = truth_dir(ctx)
+    if d is None or not (d / f"{name}.parquet").exists():
+        return None
+    return pd.read_parquet(d / f"{name}.parquet")
+
+
+# ------------------------------------------------------------------------------------------------- intervals
+def wilson(k: float, n: float, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` (``(nan, nan)`` when ``n`` is 0)."""
+    if n <= 0:
+        return math.nan, math.nan
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def poisson_interval(k: float, alpha: float = 0.05) -> tuple[float, float]:
+    """Exact (Garwood) interval of a Poisson count."""
+    from scipy.stats import chi2
+
+    lo = 0.0 if k <= 0 else float(chi2.ppf(alpha / 2, 2 * k) / 2)
+    hi = float(chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2)
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class BandEstimate:
+    """A proportion (``k`` of ``n``) or a count (``n`` None) measured at one band."""
+
+    band: str
+    k: float
+    n: float | None = None
+
+    @property
+    def value(self) -> float:
+        if self.n is None:
+            return float(self.k)
+        return self.k / self.n if self.n else math.nan
+
+    def interval(self) -> tuple[float, float]:
+        return poisson_interval(self.k) if self.n is None else wilson(self.k, self.n)
+
+
+def across_bands(estimates: Mapping[str, BandEstimate]) -> tuple[float, float]:
+    """The union of the bands' sampling intervals (linkage and sampling uncertainty together)."""
+    ivs = [e.interval() for e in estimates.values()]
+    ivs = [iv for iv in ivs if not (math.isnan(iv[0]) or math.isnan(iv[1]))]
+    if not ivs:
+        return math.nan, math.nan
+    return min(iv[0] for iv in ivs), max(iv[1] for iv in ivs)
+
+
+# ------------------------------------------------------------------------------------------------- headlines
+def proportion_headline(name: str, label: str, estimates: Mapping[str, BandEstimate], band: str, *,
+                        truth: float | None, title: str, population: str, note: str = ""
+                        ) -> tuple[Headline, list[CheckedOutput]]:
+    """A percentage headline: the numerator and denominator at ``band`` checked as counts, the rate from them (the
+    headline is ``None`` where disclosure control suppresses it), and the interval across the bands."""
+    e = estimates[band]
+    num = check_counts(pd.DataFrame({"Measure": [label], "n": [e.k]}), "n", "Measure", title=f"{title}: numerator",
+                       margins=False, population=population)
+    den = check_counts(pd.DataFrame({"Measure": [label], "n": [e.n]}), "n", "Measure",
+                       title=f"{title}: denominator", margins=False, population=population)
+    rate = rate_table(num, den, title=title)
+    v = rate.data.iloc[0, 0]
+    published = rate.symbols.iloc[0, 0] == "" and not pd.isna(v)
+    lo, hi = across_bands(estimates)
+    h = Headline(name=name, label=label, value=float(v) if published else None,
+                 lower=round(100 * lo, 1) if published and not math.isnan(lo) else None,
+                 upper=round(100 * hi, 1) if published and not math.isnan(hi) else None, units="%",
+                 truth=None if truth is None else round(100 * truth, 2),
+                 note=note or "interval: the union over the linkage bands of the 95% Wilson intervals")
+    return h, [num, den, rate]
+
+
+def count_headline(name: str, label: str, estimates: Mapping[str, BandEstimate], band: str, *,
+                   truth: float | None, title: str, population: str, note: str = ""
+                   ) -> tuple[Headline, list[CheckedOutput]]:
+    """A count headline, checked (rounded or suppressed by the rules), with the interval across the bands."""
+    e = estimates[band]
+    out = check_counts(pd.DataFrame({"Measure": [label], "n": [e.k]}), "n", "Measure", title=title, margins=False,
+                       population=population)
+    v = out.data.iloc[0, 0]
+    published = out.symbols.iloc[0, 0] == "" and not pd.isna(v)
+    lo, hi = across_bands(estimates)
+    h = Headline(name=name, label=label, value=float(v) if published else None,
+                 lower=float(math.floor(lo)) if published else None,
+                 upper=float(math.ceil(hi)) if published else None, units="people",
+                 truth=truth, note=note or "interval: the union over the linkage bands of the exact 95% Poisson "
+                                           "intervals")
+    return h, [out]
+
+
+def not_loaded(source: str, tables: str, how: str) -> str:
+    return f"{source} not available: {tables} not loaded; {how}"

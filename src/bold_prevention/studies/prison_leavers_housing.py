@@ -1,0 +1,331 @@
+"""Study 2: prison leavers and homelessness.
+
+People released from custody (``prison_custodial_journey`` releases linked to the spine) with their accommodation
+status at release (from OASys: the latest assessment between a year before reception and release; no fixed abode or
+transient accommodation, unsuitable accommodation, settled, or not known), the local authority's housing and
+homelessness contacts (housing options, temporary accommodation, prevention and relief) in the 3 and 12 months after
+release for leavers known to the authority, reoffending (a new magistrates' case with an offence in the 12 months
+after release) by accommodation status, and, for leavers without settled accommodation who had a housing contact,
+the share whose next OASys assessment records settled accommodation, by the service of that contact: an
+association, not an effect.
+
+Synthetic truth: the 12-month reoffending rate of the same releases from ``truth_outcomes`` (use case
+``reoffending_12m_after_release``), and the share of leavers who were residents of the pilot authority with a
+housing contact within 12 months, from the true persons of the prison and local-authority records
+(``truth_record``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from ..outputs import check_counts, rate_table
+from ._pilots import (
+    BANDS,
+    BandEstimate,
+    as_at,
+    band_filter,
+    has_table,
+    linked_tables,
+    not_loaded,
+    param_date,
+    proportion_headline,
+    read_truth,
+    years_before,
+)
+from .base import StudyContext, StudyResult
+
+NAME = "prison_leavers_housing"
+STATUSES = ("No fixed abode or transient", "Unsuitable", "Settled", "Not known")
+HOUSING_SERVICES = {"HOUS": "Housing options", "TA": "Temporary accommodation",
+                    "HPR": "Homelessness prevention and relief"}
+WINDOWS = {"3 months": 91, "12 months": 365}
+
+METHODS = """\
+Population: releases from custody (P-NOMIS custodial journeys with a release date) between the study's
+release_from and release_to dates (by default 2011-01-01 to a year before the as-at date, so every release has 12
+months of follow-up), whose journey record joined the spine at the study's linkage band or a stricter one.
+
+Accommodation status at release: the latest OASys assessment of the person dated from a year before reception to
+release that records accommodation. No fixed abode or transient: question 3.3 (currently of no fixed abode or in
+transient accommodation) is yes, or the basic custody screening (BCS 33, or the transfer screening) records no fixed
+abode or rough sleeping. Unsuitable: question 3.4 scores 2 (not living in suitable accommodation) or the screening
+records temporary accommodation. Settled: an assessment that records neither. Not known: no such assessment.
+
+Housing contacts: a local-authority housing options, temporary accommodation or homelessness prevention and relief
+contact in the 91 or 365 days after release, for leavers linked to a resident record of the authority (only the
+pilot authorities supply data: the denominator is leavers known to the authority, not all leavers).
+
+Reoffending: a magistrates' court case of the same spine person with a main offence date in the 365 days after
+release (the proven-reoffending shape without the six-month waiting period).
+
+Settled after a contact: for leavers without settled accommodation at release who had a housing contact within 12
+months, whether the next OASys assessment after the first such contact (within a year of it) records settled
+accommodation; by the service of that contact.
+
+Caveats: all findings are associations, not effects: people who reach a housing service differ from those who do
+not (need, motivation, area, the prison's resettlement work), a later OASys assessment exists only for people
+who return to probation or custody (a selected group), and OASys accommodation questions are often unanswered.
+Linkage errors move people between groups; the intervals carry this by taking the union of the 95% intervals at
+the three linkage bands. Every number passes disclosure control (counts rounded, small cells suppressed).
+
+Synthetic data: the synthetic population was built with a known reoffending process and known local-authority
+contacts, so the study's recovery of the true reoffending rate and contact share tests the linkage and the
+definitions. It cannot say anything about real prison leavers: the synthetic accommodation questions, housing
+contacts and their relation to settled accommodation are generated, not observed.
+"""
+
+
+def _window(ctx: StudyContext) -> tuple[date, date]:
+    end = as_at(ctx)
+    return (param_date(ctx, "release_from", date(2011, 1, 1)),
+            param_date(ctx, "release_to", years_before(end, 365)))
+
+
+def _accommodation_sql(con: Any, band: str) -> str | None:
+    """Per OASys assessment of a spine person: (person_id, assessment_date, status) or None without OASys."""
+    if not (has_table(con, "extract", "oasys_assessments_metadata")
+            and "oasys_assessments_metadata" in linked_tables(con)):
+        return None
+    joins, nfa, unsuit, known = [], [], [], []
+    if has_table(con, "extract", "oasys_assessments_details_core_risk"):
+        joins.append("LEFT JOIN extract.oasys_assessments_details_core_risk c ON c.row_id_hash = m.row_id_hash")
+        nfa.append("c.question_3_3 = 'YES'")
+        unsuit.append("c.question_3_4 = '2'")
+        known.append("c.question_3_3 IN ('YES', 'NO') OR c.question_3_4 IN ('0', '1', '2')")
+    for t, col in (("oasys_assessments_details_bcs", "question_bcs33"),
+                   ("oasys_assessments_details_tr_bcs", "question_tr_bcs33")):
+        if has_table(con, "extract", t):
+            a = "b" if t.endswith("_bcs") and "tr_" not in t else "tb"
+            joins.append(f"LEFT JOIN extract.{t} {a} ON {a}.row_id_hash = m.row_id_hash")
+            nfa.append(f"{a}.{col} IN ('NFA', 'ROUGH')")
+            unsuit.append(f"{a}.{col} = 'TEMP'")
+            known.append(f"{a}.{col} IS NOT NULL")
+    if not joins:
+        return None
+    return f"""
+SELECT r.person_id, m.assessment_date,
+       CASE WHEN {' OR '.join(nfa)} THEN '{STATUSES[0]}' WHEN {' OR '.join(unsuit)} THEN '{STATUSES[1]}'
+            ELSE '{STATUSES[2]}' END AS status
+FROM extract.oasys_assessments_metadata m
+JOIN spine.person_record r ON r.source_table = 'oasys_assessments_metadata' AND r.record_id = m.row_id_hash
+{' '.join(joins)}
+WHERE {band_filter(band, 'r.band_joined')} AND m.assessment_date IS NOT NULL AND ({' OR '.join(known)})"""
+
+
+def leavers(con: Any, band: str, start: date, end: date) -> pd.DataFrame:
+    """One row per linked release in the window: journey, person, release date, accommodation status at release,
+    reoffended within 12 months, and housing contacts within 3 and 12 months (NULL where the person is not known to
+    a local authority supplying data)."""
+    acc = _accommodation_sql(con, band)
+    status = "'Not known'"
+    acc_cte = ""
+    if acc:
+        acc_cte = f", acc AS ({acc})"
+        status = """coalesce((SELECT a.status FROM acc a WHERE a.person_id = j.person_id
+                       AND a.assessment_date BETWEEN j.reception_date - INTERVAL 365 DAY AND j.release_date
+                       ORDER BY a.assessment_date DESC, a.status LIMIT 1), 'Not known')"""
+    reoff = "NULL"
+    if has_table(con, "extract", "mags_defendant_case") and "mags_defendant_case" in linked_tables(con):
+        reoff = f"""EXISTS (SELECT 1 FROM extract.mags_defendant_case c JOIN spine.person_record r
+                   ON r.source_table = 'mags_defendant_case' AND r.record_id = c.row_id_hash
+                   WHERE r.person_id = j.person_id AND {band_filter(band, 'r.band_joined')}
+                   AND c.main_offence_date > j.release_date
+                   AND c.main_offence_date <= j.release_date + INTERVAL 365 DAY)"""
+    la = _la_ok(con)
+    known = c3 = c12 = "NULL"
+    if la:
+        known = f"""EXISTS (SELECT 1 FROM spine.person_record r WHERE r.source_table = 'la_residents'
+                    AND r.person_id = j.person_id AND {band_filter(band, 'r.band_joined')})"""
+
+        def contact(days: int) -> str:
+            return f"""EXISTS (SELECT 1 FROM extract.la_service_contacts s JOIN spine.person_record r
+                       ON r.source_table = 'la_residents' AND r.record_id = s.resident_id
+                       WHERE r.person_id = j.person_id AND {band_filter(band, 'r.band_joined')}
+                       AND s.service IN ({', '.join(repr(k) for k in HOUSING_SERVICES)})
+                       AND s.contact_date > j.release_date AND s.contact_date <= j.release_date + INTERVAL {days} DAY)"""
+        c3, c12 = contact(91), contact(365)
+    sql = f"""
+WITH j AS (
+  SELECT p.row_id_hash AS journey, r.person_id, p.reception_date, p.release_date
+  FROM extract.prison_custodial_journey p
+  JOIN spine.person_record r ON r.source_table = 'prison_custodial_journey' AND r.record_id = p.row_id_hash
+  WHERE {band_filter(band, 'r.band_joined')} AND p.release_date BETWEEN DATE '{start}' AND DATE '{end}'
+){acc_cte}
+SELECT j.journey, j.person_id, j.release_date, {status} AS status, {reoff} AS reoffended,
+       {known} AS known_to_la, {c3} AS housing_3m, {c12} AS housing_12m
+FROM j ORDER BY j.journey"""
+    return con.execute(sql).fetchdf()
+
+
+def _la_ok(con: Any) -> bool:
+    return (has_table(con, "extract", "la_service_contacts") and has_table(con, "extract", "la_residents")
+            and "la_residents" in linked_tables(con))
+
+
+def settled_after_contact(con: Any, band: str, start: date, end: date, lv: pd.DataFrame) -> pd.DataFrame:
+    """For leavers without settled accommodation who had a housing contact within 12 months: the service of the
+    first such contact and whether the next OASys assessment (within a year) records settled accommodation."""
+    acc = _accommodation_sql(con, band)
+    if acc is None or not _la_ok(con):
+        return pd.DataFrame(columns=["service", "settled"])
+    target = lv[lv["status"].isin(STATUSES[:2]) & lv["housing_12m"].fillna(False).astype(bool)]
+    if target.empty:
+        return pd.DataFrame(columns=["service", "settled"])
+    con.register("_pl_target", target[["journey", "person_id", "release_date"]])
+    try:
+        df = con.execute(f"""
+WITH acc AS ({acc}),
+first_contact AS (
+  SELECT t.journey, t.person_id, s.service, s.contact_date
+  FROM _pl_target t JOIN spine.person_record r ON r.source_table = 'la_residents' AND r.person_id = t.person_id
+  JOIN extract.la_service_contacts s ON s.resident_id = r.record_id
+  WHERE {band_filter(band, 'r.band_joined')} AND s.service IN ({', '.join(repr(k) for k in HOUSING_SERVICES)})
+    AND s.contact_date > t.release_date AND s.contact_date <= t.release_date + INTERVAL 365 DAY
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY t.journey ORDER BY s.contact_date, s.service) = 1)
+SELECT f.journey, f.service,
+       (SELECT a.status FROM acc a WHERE a.person_id = f.person_id AND a.assessment_date > f.contact_date
+          AND a.assessment_date <= f.contact_date + INTERVAL 365 DAY ORDER BY a.assessment_date LIMIT 1) AS next_status
+FROM first_contact f""").fetchdf()
+    finally:
+        con.unregister("_pl_target")
+    df = df[df["next_status"].notna()]
+    return pd.DataFrame({"service": df["service"].map(HOUSING_SERVICES),
+                         "settled": df["next_status"] == STATUSES[2]})
+
+
+def _truth(ctx: StudyContext, start: date, end: date) -> dict[str, float | None]:
+    out: dict[str, float | None] = {"reoffending": None, "housing_12m": None}
+    o = read_truth(ctx, "truth_outcomes")
+    if o is not None:
+        o = o[(o["use_case"] == "reoffending_12m_after_release") & (o["table"] == "prison_custodial_journey")]
+        t0 = pd.to_datetime(o["t0"])
+        o = o[(t0 >= pd.Timestamp(start)) & (t0 <= pd.Timestamp(end))]
+        if len(o):
+            out["reoffending"] = float(o["outcome"].mean())
+    tr = read_truth(ctx, "truth_record")
+    con = ctx.con
+    if tr is not None and _la_ok(con):
+        rel = con.execute(f"""SELECT row_id_hash AS record_id, release_date FROM extract.prison_custodial_journey
+                              WHERE release_date BETWEEN DATE '{start}' AND DATE '{end}'""").fetchdf()
+        contacts = con.execute("SELECT resident_id AS record_id, contact_date FROM extract.la_service_contacts "
+                               f"WHERE service IN ({', '.join(repr(k) for k in HOUSING_SERVICES)})").fetchdf()
+        who = tr[["table", "record_id", "person_id"]]
+        rel = rel.merge(who[who["table"] == "prison_custodial_journey"], on="record_id")
+        residents = set(who.loc[who["table"] == "la_residents", "person_id"])
+        rel = rel[rel["person_id"].isin(residents)]
+        c = contacts.merge(who[who["table"] == "la_residents"], on="record_id")
+        if len(rel):
+            m = rel[["record_id", "person_id", "release_date"]].merge(c[["person_id", "contact_date"]],
+                                                                      on="person_id", how="left")
+            d = (pd.to_datetime(m["contact_date"]) - pd.to_datetime(m["release_date"])).dt.days
+            m["hit"] = (d > 0) & (d <= 365)
+            out["housing_12m"] = float(m.groupby("record_id")["hit"].any().mean())
+    return out
+
+
+def run(ctx: StudyContext) -> StudyResult:
+    """Run study 2 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
+    con, band = ctx.con, ctx.band
+    res = StudyResult(name=NAME, band=band, methods=METHODS)
+    if not (has_table(con, "extract", "prison_custodial_journey")
+            and "prison_custodial_journey" in linked_tables(con)):
+        res.not_available.append(not_loaded("Prison releases", "extract.prison_custodial_journey (linked to the "
+                                            "spine)", "load the Data First extracts with `bold load` and build the "
+                                            "spine with `bold spine build`"))
+        return res
+    start, end = _window(ctx)
+    population = f"{NAME}@{band}"
+    by_band = {b: leavers(con, b, start, end) for b in BANDS}
+    lv = by_band[band]
+    if _accommodation_sql(con, band) is None:
+        res.not_available.append(not_loaded("Accommodation status at release", "OASys assessments "
+                                            "(oasys_assessments_metadata and the core risk or BCS details)",
+                                            "load the Data First extracts with `bold load` (OASys dataset)"))
+    status = lv["status"]
+    res.outputs.append(check_counts(
+        status.value_counts().reindex(STATUSES, fill_value=0).rename_axis("Accommodation at release")
+        .reset_index(name="n"), "n", "Accommodation at release",
+        title="Releases from custody by accommodation status at release", population=population,
+        source="P-NOMIS custodial journeys and OASys, linked on the spine"))
+    nfa_est = {b: BandEstimate(b, float(d["status"].isin(STATUSES[:2]).sum()), float(len(d)))
+               for b, d in by_band.items()}
+    h, outs = proportion_headline("no_settled_accommodation", "Releases without settled accommodation",
+                                  nfa_est, band, truth=None, title="Releases with no fixed abode or unsuitable "
+                                  "accommodation", population=population)
+    res.headlines.append(h)
+    res.outputs.extend(outs[2:])
+    truth = _truth(ctx, start, end)
+
+    # reoffending by accommodation status
+    if lv["reoffended"].isna().all():
+        res.not_available.append(not_loaded("Reoffending", "extract.mags_defendant_case (linked)",
+                                            "load the Data First extracts with `bold load`"))
+    else:
+        grp = lv.groupby("status")["reoffended"].agg(["sum", "count"]).reindex(STATUSES, fill_value=0)
+        frame = grp.rename_axis("Accommodation at release").reset_index()
+        num = check_counts(frame, "sum", "Accommodation at release", title="Releases followed by reoffending "
+                           "within 12 months", population=population)
+        den = check_counts(frame, "count", "Accommodation at release", title="Releases (reoffending denominator)",
+                           population=population)
+        res.outputs += [num, den, rate_table(num, den, title="Reoffending within 12 months of release by "
+                                                              "accommodation status at release (%)")]
+        est = {b: BandEstimate(b, float(d["reoffended"].sum()), float(len(d))) for b, d in by_band.items()}
+        h, outs = proportion_headline("reoffending_12m", "Releases followed by reoffending within 12 months", est,
+                                      band, truth=truth["reoffending"], title="Reoffending within 12 months of "
+                                      "release", population=population)
+        res.headlines.append(h)
+        res.outputs.append(outs[2])
+
+    # housing and homelessness contacts after release
+    if not _la_ok(con):
+        res.not_available.append(not_loaded(
+            "Local-authority housing and homelessness contacts", "extract.la_residents and "
+            "extract.la_service_contacts (linked to the spine)", "put the local-authority files in the extracts "
+            "folder, `bold load`, then link residents (the pipeline's la_residents stage, `bold demo`)"))
+    else:
+        known = lv[lv["known_to_la"].fillna(False).astype(bool)]
+        rows = []
+        for st in STATUSES:
+            sub = known[known["status"] == st]
+            for w, col in (("3 months", "housing_3m"), ("12 months", "housing_12m")):
+                rows.append({"Accommodation at release": st, "Window": w,
+                             "k": int(sub[col].fillna(False).astype(bool).sum()), "n": len(sub)})
+        frame = pd.DataFrame(rows)
+        lv_ = {"Window": list(WINDOWS), "Accommodation at release": list(STATUSES)}
+        num = check_counts(frame, "k", "Accommodation at release", "Window", levels=lv_, title="Leavers known to "
+                           "the local authority with a housing or homelessness contact after release",
+                           population=population, margins="row")
+        den = check_counts(frame, "n", "Accommodation at release", "Window", levels=lv_, title="Leavers known to the "
+                           "local authority", population=population, margins="row")
+        res.outputs += [num, den, rate_table(num, den, title="Housing or homelessness contact within 3 and 12 "
+                                                              "months of release, by accommodation at release (%)")]
+        est = {}
+        for b, d in by_band.items():
+            kk = d[d["known_to_la"].fillna(False).astype(bool)]
+            est[b] = BandEstimate(b, float(kk["housing_12m"].fillna(False).astype(bool).sum()), float(len(kk)))
+        h, outs = proportion_headline("housing_contact_12m", "Leavers known to the authority with a housing "
+                                      "contact within 12 months", est, band, truth=truth["housing_12m"],
+                                      title="Housing or homelessness contact within 12 months of release",
+                                      population=population)
+        res.headlines.append(h)
+        res.outputs.append(outs[2])
+        sa = settled_after_contact(con, band, start, end, lv)
+        if len(sa):
+            g = sa.groupby("service")["settled"].agg(["sum", "count"]).reindex(list(HOUSING_SERVICES.values()),
+                                                                                fill_value=0)
+            frame = g.rename_axis("First housing contact").reset_index()
+            num = check_counts(frame, "sum", "First housing contact", title="Leavers without settled accommodation "
+                               "whose next assessment records settled accommodation", population=population)
+            den = check_counts(frame, "count", "First housing contact", title="Leavers without settled "
+                               "accommodation with a housing contact and a later assessment", population=population)
+            res.outputs += [num, den, rate_table(num, den, title="Settled accommodation at the next assessment after "
+                                                 "a housing contact, by service (%): an association, not an effect")]
+        else:
+            res.texts.append(("Settled accommodation after a contact", "No leaver without settled accommodation had "
+                              "both a housing contact and a later OASys assessment at this band."))
+    res.texts.append(("Window", f"Releases from {start} to {end}, linkage band {band}."))
+    return res
