@@ -79,7 +79,7 @@ def test_rules_are_flagged_by_pairs_per_record():
 
 def test_cli_prints_the_counts_and_writes_json(febrl):
     out = febrl["tmp"] / "blocking.json"
-    result = runner.invoke(app, ["link", "blocking", "--config", str(febrl["link"]), "--json", str(out)])
+    result = runner.invoke(app, ["link", "blocking", "--config", str(febrl["link"]), "--json-file", str(out)])
     assert result.exit_code == 0, result.output
     assert "Candidate pairs per blocking rule" in result.output
     written = json.loads(out.read_text())

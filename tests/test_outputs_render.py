@@ -212,7 +212,7 @@ def test_release_folder_and_cli(outputs, tmp_path):
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "already exists" in again.output
     assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
-    bad = runner.invoke(app, ["outputs", "check", str(csv), "-n", "count", "-r", "la", "-o", str(tmp_path / "x")])
+    bad = runner.invoke(app, ["outputs", "check", str(csv), "--count-column", "count", "--rows", "la", "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "'count'" in bad.output
     rules = runner.invoke(app, ["outputs", "rules", "opensafely"])
     assert rules.exit_code == 0 and "threshold: 8" in rules.output

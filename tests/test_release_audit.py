@@ -153,18 +153,18 @@ def test_outputs_check_refuses_totals_that_are_not_sums(tmp_path):
                        "n": [12, 30, 14, 40, 20, 60]})
     path = tmp_path / "needs.csv"
     df.to_csv(path, index=False)
-    r = CliRunner().invoke(app, ["outputs", "check", str(path), "-n", "n", "--rows", "la", "--columns", "driver",
+    r = CliRunner().invoke(app, ["outputs", "check", str(path), "--count-column", "n", "--rows", "la", "--columns", "driver",
                                  "--out", str(tmp_path / "out")])
     assert r.exit_code != 0 and "'la'" in r.output and "not the sum" in r.output
     assert not (tmp_path / "out").exists()
     people = pd.DataFrame({"la": ["a", "a", "b", "b", "a", "b"], "driver": ["x", "y", "x", "y", "Total", "Total"],
                            "n": [12, 30, 14, 40, 35, 45]})
     people.to_csv(path, index=False)
-    r = CliRunner().invoke(app, ["outputs", "check", str(path), "-n", "n", "--rows", "la", "--columns", "driver",
+    r = CliRunner().invoke(app, ["outputs", "check", str(path), "--count-column", "n", "--rows", "la", "--columns", "driver",
                                  "--out", str(tmp_path / "out")])
     assert r.exit_code != 0 and "same persons are counted" in r.output and "--multi-response" in r.output
     people[people.driver != "Total"].to_csv(path, index=False)
-    r = CliRunner().invoke(app, ["outputs", "check", str(path), "-n", "n", "--rows", "la", "--columns", "driver",
+    r = CliRunner().invoke(app, ["outputs", "check", str(path), "--count-column", "n", "--rows", "la", "--columns", "driver",
                                  "--multi-response", "driver", "--out", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     out = pd.read_csv(tmp_path / "out" / "output-checking" / "needs.csv")

@@ -211,7 +211,7 @@ def test_cli_writes_and_summarises(tmp_path):
     assert r.exit_code == 2 and "already exists" in r.output
     r = runner.invoke(app, ["synth", "--persons", "0", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "persons" in r.output
-    r = runner.invoke(app, ["synth", "--persons", "20", "--out", str(tmp_path / "y"), "--format", "csv"])
+    r = runner.invoke(app, ["synth", "--persons", "20", "--out", str(tmp_path / "y"), "--file-format", "csv"])
     assert r.exit_code == 0 and (tmp_path / "y" / "extracts" / "xjs_link.csv").is_file()
 
 

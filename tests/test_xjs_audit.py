@@ -97,7 +97,7 @@ def test_cli(audited, tmp_path):
     p = Project(proj).ensure()
     shutil.copy(work / "warehouse.duckdb", p.warehouse_path)
     res = CliRunner().invoke(app, ["link", "xjs-audit", "--project", str(proj), "--review", str(review),
-                                   "--json", str(tmp_path / "a.json"), "--no-improved"])
+                                   "--json-file", str(tmp_path / "a.json"), "--no-improved"])
     assert res.exit_code == 0, res.output
     assert "Split by XJS" in res.output and "reviewed pairs" in res.output
     assert json.loads((tmp_path / "a.json").read_text())["clerical_review"]["reviewed_pairs"] == 200

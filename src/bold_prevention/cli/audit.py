@@ -10,15 +10,15 @@ import typer
 
 from ..app.audit import AuditLog, verify_audit
 from ..project import Project
-from .app import ProjectOption, app, console, out, user_errors
+from .app import ProjectOption, Typer, app, console, out, user_errors
 
-audit_app = typer.Typer(help="The web application's audit log.", no_args_is_help=True)
+audit_app = Typer(help="The web application's audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
 @user_errors
-def verify(project: str = ProjectOption,
+def verify(project: Path | None = ProjectOption,
            head: str = typer.Option(None, "--head", help="A head hash recorded earlier: fail if it is no longer "
                                                          "in the chain."),
            head_file: Path = typer.Option(None, "--head-file", help="The heads exported by the server "
@@ -48,7 +48,7 @@ def verify(project: str = ProjectOption,
 
 @audit_app.command("head")
 @user_errors
-def head(project: str = ProjectOption,
+def head(project: Path | None = ProjectOption,
          head_file: Path = typer.Option(None, "--head-file", help="Append the head to this file (kept by another "
                                                                   "party), as the server does every N entries.")) -> None:
     """Print the audit log's head (newest entry number and seal), and append it to --head-file."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, user_errors
+from .app import Fmt, FormatOption, OverwriteOption, ProjectOption, Typer, app, console, out, user_errors
+from .printing import Grid
 
-catalogue_app = typer.Typer(help="Data First catalogues: load the ODS files, search variables, export.",
+catalogue_app = Typer(help="Data First catalogues: load the ODS files, search variables, export.",
                             no_args_is_help=True)
 app.add_typer(catalogue_app, name="catalogue")
 
@@ -21,6 +21,7 @@ app.add_typer(catalogue_app, name="catalogue")
 def load_cmd(
     paths: list[Path] = typer.Argument(..., help="Catalogue .ods files, or folders holding them."),
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Read Data First catalogues and store them in the project's warehouse (all or nothing)."""
     from ..catalogue.reader import expand_paths, read_catalogue, read_catalogues
@@ -35,17 +36,16 @@ def load_cmd(
         catalogue = read_catalogues(files)
         status.update(f"storing in {proj.warehouse_path}")
         counts = store_catalogue(proj, catalogue)
-    t = Table(title=f"Catalogue stored in {proj.warehouse_path}")
-    for c, j in (("dataset", "left"), ("file", "left"), ("sheets", "left"), ("variables", "right"),
-                 ("codes", "right")):
-        t.add_column(c, justify=j)
+    t = Grid("datasets", f"Catalogue stored in {proj.warehouse_path}")
+    for c in ("dataset", "file", "sheets", "variables", "codes"):
+        t.column(c)
     v = catalogue.variables
     for ds in sorted(counts):
         rows = v[v["dataset"] == ds]
         codes = catalogue.code_lists[catalogue.code_lists["dataset"] == ds]
-        t.add_row(ds, ", ".join(sorted(rows["source_file"].unique())), ", ".join(sorted(rows["sheet"].unique())),
-                  str(counts[ds]), str(len(codes)))
-    out.print(t)
+        t.row(ds, ", ".join(sorted(rows["source_file"].unique())), ", ".join(sorted(rows["sheet"].unique())),
+              int(counts[ds]), len(codes))
+    t.show()
     routine = [s for s in catalogue.skipped_sheets if s[2].startswith("cover")]
     if routine:
         console.print(f"[dim]Skipped {len(routine)} cover, contents and notes sheets.[/]")
@@ -58,7 +58,7 @@ def load_cmd(
 @user_errors
 def write_synthetic_cmd(
     out_dir: Path = typer.Argument(..., help="Folder to write the eight catalogue files into."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace catalogue files already there."),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Write the eight Data First catalogues (published file names and layouts) for the synthetic data."""
     from ..catalogue.writer import write_synthetic_catalogues
@@ -79,10 +79,11 @@ def _short(values: str, width: int = 60) -> str:
 def search_cmd(
     query: str = typer.Argument("", help="Words to search for (may be empty with --driver or --outcome)."),
     driver: str | None = typer.Option(None, "--driver", "-d", help="Expand the query with a driver's vocabulary."),
-    outcome: str | None = typer.Option(None, "--outcome", "-o", help="Expand with an outcome's vocabulary."),
-    dataset: str | None = typer.Option(None, "--dataset", "-s", help="Only variables of this dataset."),
-    limit: int = typer.Option(20, "--limit", "-n", help="How many variables to show."),
+    outcome: str | None = typer.Option(None, "--outcome", help="Expand with an outcome's vocabulary."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Only variables of this dataset."),
+    limit: int = typer.Option(20, "--limit", help="How many variables to show."),
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Ranked catalogue variables for a query, a driver or an outcome."""
     from ..catalogue.search import CatalogueIndex
@@ -92,26 +93,20 @@ def search_cmd(
     title = " + ".join(x for x in (repr(query) if query else "", f"driver {driver}" if driver else "",
                                    f"outcome {outcome}" if outcome else "") if x)
     if not hits:
-        out.print(f"No catalogue variables match {title}.")
-        return
-    t = Table(title=f"Catalogue search: {title}", show_lines=False)
-    t.add_column("#", justify="right")
-    t.add_column("score", justify="right")
-    t.add_column("dataset")
-    t.add_column("table", overflow="fold")
-    t.add_column("variable", overflow="fold", style="bold")
-    t.add_column("description", overflow="fold")
-    t.add_column("values", overflow="fold")
+        console.print(f"No catalogue variables match {title}.")
+    t = Grid("variables", f"Catalogue search: {title}")
+    t.column("rank").column("score", fmt=lambda v: f"{v:.2f}").column("dataset").column("table")
+    t.column("variable", style="bold").column("description").column("values", fmt=_short)
     for h in hits:
-        t.add_row(str(h.rank), f"{h.score:.2f}", h.dataset, h.table_name, h.variable, h.description,
-                  _short(h.values))
-    out.print(t)
+        t.row(h.rank, float(h.score), h.dataset, h.table_name, h.variable, h.description, h.values)
+    if hits or fmt != "table":  # an empty table still parses
+        t.show()
 
 
 @catalogue_app.command("export")
 @user_errors
 def export_cmd(
-    out_path: Path = typer.Option(..., "--out", help="CSV file to write."),
+    out_path: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="CSV file to write."),
     code_lists: bool = typer.Option(False, "--code-lists", help="Export the code lists instead of the variables."),
     project: Path | None = ProjectOption,
 ) -> None:

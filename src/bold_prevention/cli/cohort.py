@@ -5,22 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, parse_date, user_errors
+from .app import (
+    Fmt,
+    FormatOption,
+    OverwriteOption,
+    ProjectOption,
+    Typer,
+    app,
+    console,
+    out,
+    parse_date,
+    user_errors,
+)
+from .printing import Grid
 
-cohort_app = typer.Typer(help="Cohorts defined as YAML specs over the spine: build, profile, list.",
+cohort_app = Typer(help="Cohorts defined as YAML specs over the spine: build, profile, list.",
                          no_args_is_help=True)
-places_app = typer.Typer(help="Place-based analysis: needs prevalence by local authority, risk-factor overlap, "
+places_app = Typer(help="Place-based analysis: needs prevalence by local authority, risk-factor overlap, "
                          "geography and deprivation reference.", no_args_is_help=True)
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(places_app, name="places")
 
 RulesOption = typer.Option(None, "--rules", help="Disclosure-control rule set: default, ons_10_5, opensafely, or a "
                            "YAML rules file.")
-OverwriteOption = typer.Option(False, "--overwrite", help="Replace an existing output folder.")
 
 
 def _con(project: Path | None, *, read_only: bool = False):
@@ -59,6 +69,7 @@ def build_cmd(
                                           "spine could not measure for some persons (they count as not having it; "
                                           "the attrition table marks those steps)."),
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Build a cohort over the current spine and show its attrition."""
     from ..cohorts import build_cohort
@@ -70,15 +81,13 @@ def build_cmd(
                                rebuild_spine=rebuild_spine, allow_unmeasured=allow_unmeasured)
     finally:
         con.close()
-    t = Table(title=f"{res.title}: attrition (as at {res.as_at}, band {res.band})")
+    t = Grid("attrition", f"{res.title}: attrition (as at {res.as_at}, band {res.band})")
     noted = any(a.get("note") for a in res.attrition)
-    for c, j in (("step", "right"), ("rule", "left"), ("persons", "right"), ("removed", "right")) + (
-            (("note", "left"),) if noted else ()):
-        t.add_column(c, justify=j)
+    for c in ("step", "rule", "persons", "removed") + (("note",) if noted else ()):
+        t.column(c)
     for a in res.attrition:
-        t.add_row(str(a["step"]), a["rule"], f"{a['persons']:,}", f"{a['persons_removed']:,}",
-                  *([a.get("note") or ""] if noted else []))
-    out.print(t)
+        t.row(a["step"], a["rule"], a["persons"], a["persons_removed"], *([a.get("note")] if noted else []))
+    t.show()
     for g in res.unmeasured:
         out.print(f"[yellow]Unmeasured driver:[/] {g['driver']} in {g['dataset']}: {g['persons']:,} persons not "
                   f"measured ({g['reason']}); they count as not having the need in this cohort.", highlight=False)
@@ -91,8 +100,8 @@ def build_cmd(
 @user_errors
 def profile_cmd(
     name: str = typer.Argument(..., help="A built cohort's name."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Write a disclosure-checked release here (report.html, "
-                                        "tables.xlsx, output-checking/)."),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Write a disclosure-checked "
+                                        "release here (report.html, tables.xlsx, output-checking/)."),
     rules: str | None = RulesOption,
     overwrite: bool = OverwriteOption,
     project: Path | None = ProjectOption,
@@ -130,16 +139,15 @@ def profile_cmd(
 
 @cohort_app.command("list")
 @user_errors
-def list_cmd(project: Path | None = ProjectOption) -> None:
+def list_cmd(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> None:
     """List the shipped cohort specs and the cohorts built in this project."""
     from ..cohorts import load_spec, shipped_specs
 
-    t = Table(title="Shipped cohort specs")
-    t.add_column("name")
-    t.add_column("title")
+    t = Grid("specs", "Shipped cohort specs")
+    t.column("name").column("title")
     for n in shipped_specs():
-        t.add_row(n, load_spec(n).title)
-    out.print(t)
+        t.row(n, load_spec(n).title)
+    t.show()
     proj = Project.at(project)
     if proj.warehouse_path.exists():
         con = _con(project, read_only=True)
@@ -148,12 +156,12 @@ def list_cmd(project: Path | None = ProjectOption) -> None:
                            "AND table_name = 'cohorts'").fetchall()[0][0]:
                 rows = con.execute("SELECT cohort, as_at_date, band, persons, built_at FROM results.cohorts "
                                    "ORDER BY cohort").fetchall()
-                b = Table(title="Built cohorts")
-                for c in ("cohort", "as at", "band", "persons", "built"):
-                    b.add_column(c)
+                b = Grid("built", "Built cohorts")
+                b.column("cohort").column("as at").column("band").column("persons")
+                b.column("built", fmt=lambda v: v[:16].replace("T", " "))
                 for c, a, bd, p, built in rows:
-                    b.add_row(c, str(a), bd, f"{p:,}", f"{built:%Y-%m-%d %H:%M}")
-                out.print(b)
+                    b.row(c, a, bd, p, built.isoformat(timespec="seconds"))
+                b.show()
         finally:
             con.close()
 
@@ -189,7 +197,8 @@ def _ledger(project: Path | None):
 @user_errors
 def prevalence_cmd(
     cohort: str | None = typer.Option(None, "--cohort", help="Restrict to a built cohort (default: the spine)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Write a disclosure-checked release here."),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", metavar="DIR",
+                                        help="Write a disclosure-checked release here."),
     rules: str | None = RulesOption,
     geography: str = typer.Option("auto", "--geography", help="Areas of the release: auto (local authorities on a "
                                   "large spine, deprivation deciles on a small one), local_authority, region or "
@@ -224,8 +233,8 @@ def prevalence_cmd(
 def overlap_cmd(
     population: str = typer.Option("oasys", "--population", help="oasys (persons with an OASys assessment), spine, "
                                    "or a built cohort's name."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Write a disclosure-checked release with the network "
-                                        "drawing here."),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Write a disclosure-checked "
+                                        "release with the network drawing here."),
     rules: str | None = RulesOption,
     overwrite: bool = OverwriteOption,
     project: Path | None = ProjectOption,

@@ -8,11 +8,22 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from .app import ProjectOption, app, console, out, user_errors
+from .app import (
+    Fmt,
+    FormatOption,
+    OverwriteOption,
+    ProjectOption,
+    SeedOption,
+    Typer,
+    app,
+    console,
+    out,
+    user_errors,
+)
+from .printing import Grid
 
-link_app = typer.Typer(
+link_app = Typer(
     name="link",
     help="Link two files (or deduplicate one) with Splink: `bold link --config FILE --out DIR`. "
          "Subcommands hash identifiers for privacy-preserving linkage, report linkage quality, run clerical "
@@ -21,7 +32,7 @@ link_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(link_app, name="link")
-review_app = typer.Typer(name="review", help="Clerical review: export a sample of pairs, import decisions.",
+review_app = Typer(name="review", help="Clerical review: export a sample of pairs, import decisions.",
                          no_args_is_help=True)
 link_app.add_typer(review_app, name="review")
 
@@ -39,10 +50,12 @@ def _progress():
 @user_errors
 def link(
     ctx: typer.Context,
-    config: Path = typer.Option(None, "--config", "-c", help="YAML linkage config (see docs/linkage.md)."),
-    out_dir: Path = typer.Option(None, "--out", "-o", help="Output folder (written atomically)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
+    config: Path = typer.Option(None, "--config", "-c", metavar="FILE", help="YAML linkage config (see "
+                                "docs/linkage.md)."),
+    out_dir: Path = typer.Option(None, "--out", "-o", metavar="DIR", help="Output folder (written atomically)."),
+    overwrite: bool = OverwriteOption,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Splink's own progress messages."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Link the config's left and right files (or deduplicate the left file when there is no right file)."""
     if ctx.invoked_subcommand is not None:
@@ -53,15 +66,13 @@ def link(
     from ..linkage.run import link_files
 
     summary = link_files(config, out_dir, overwrite=overwrite, progress=_progress(), verbose=verbose)
-    table = Table(title=f"{summary['job'].capitalize()} written to {out_dir}")
-    for col in ("band", "threshold", "pairs", "persons", "linked (left)"):
-        table.add_column(col, justify="right" if col != "band" else "left")
+    table = Grid("bands", f"{summary['job'].capitalize()} written to {out_dir}")
+    table.column("band").column("threshold", fmt=str).column("pairs").column("persons").column("linked (left)")
+    table.column("link rate (left)", fmt=lambda v: "" if v is None else f"{v:.1%}")
     for b, c in summary["clusters"].items():
-        linked = (f"{c['left_records_linked']:,} ({c['left_link_rate']:.1%})" if "left_records_linked" in c
-                  else "")
-        table.add_row(b, str(summary["thresholds"][b]), f"{summary['pairs']['by_band'][b]:,}", f"{c['persons']:,}",
-                      linked)
-    out.print(table)
+        table.row(b, summary["thresholds"][b], summary["pairs"]["by_band"][b], c["persons"],
+                  c.get("left_records_linked"), c.get("left_link_rate"))
+    table.show()
     ex = summary["pairs"]["excluded_by_guards"]
     if ex:
         out.print("Refused by hard non-match rules: " + ", ".join(f"{k} {v:,}" for k, v in ex.items()))
@@ -87,10 +98,11 @@ def link(
 @link_app.command("hash")
 @user_errors
 def hash_cmd(
-    config: Path = typer.Option(..., "--config", "-c", help="Config naming the partner's file (its `left`)."),
-    out_file: Path = typer.Option(..., "--out", "-o", help="Hashed Parquet file to share."),
+    config: Path = typer.Option(..., "--config", "-c", metavar="FILE", help="Config naming the partner's file "
+                                "(its `left`)."),
+    out_file: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="Hashed Parquet file to share."),
     side: str = typer.Option("left", "--side", help="Which file of the config to hash: left or right."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output file if it exists."),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Standardise, derive comparison keys and replace every identifier with a keyed hash (run by a data
     partner; the secret comes from the environment variable named by `secret_env`, default BOLD_LINKAGE_SECRET)."""
@@ -110,13 +122,14 @@ def show_blocking_counts(counts, title: str, json_out: Path | None = None) -> No
     from ..files import atomic_file
     from ..linkage.blocking import PAIRS_PER_RECORD_LIMIT
 
-    table = Table(title=title)
-    for col in ("#", "blocking rule", "pairs it adds", "per record", "cumulative"):
-        table.add_column(col, justify="left" if col == "blocking rule" else "right")
+    table = Grid("blocking_rules", title)
+    table.column("#").column("blocking rule", justify="left").column("pairs it adds")
+    table.column("per record", fmt=lambda v: f"{v:,.2f}").column("cumulative")
+    table.column("flag", fmt=lambda v: {"too broad": "[red]too broad[/]", "rough": "[yellow]rough[/]"}.get(v or "", v or ""))
     for i, c in enumerate(counts, 1):
-        flags = (" [red]too broad[/]" if c.too_broad else "") + (" [yellow]rough[/]" if c.rough else "")
-        table.add_row(str(i), c.rule.replace('"', ""), f"{c.pairs:,}", f"{c.pairs_per_record:,.2f}{flags}", f"{c.cumulative:,}")
-    out.print(table)
+        flag = ", ".join(f for f, on in (("too broad", c.too_broad), ("rough", c.rough)) if on) or None
+        table.row(i, c.rule.replace('"', ""), c.pairs, float(c.pairs_per_record), c.cumulative, flag)
+    table.show()
     if counts and counts[0].estimate:
         out.print(f"Estimated from {counts[0].sample:.0%} of the records on each side of each blocking join; "
                   "[yellow]rough[/]: under 1,000 pairs counted (take a larger --sample).")
@@ -133,15 +146,18 @@ def show_blocking_counts(counts, title: str, json_out: Path | None = None) -> No
 SampleOption = typer.Option(1.0, "--sample", min=0.0001, max=1.0,
                             help="Share of the records taken on each side of each blocking join (1: exact "
                                  "counts; 0.1: an estimate from a tenth, for millions of records).")
-BlockingJsonOption = typer.Option(None, "--json", help="Also write the counts to this JSON file.")
+BlockingJsonOption = typer.Option(None, "--json-file", metavar="FILE",
+                                  help="Also write the counts to this JSON file.")
 
 
 @link_app.command("blocking")
 @user_errors
 def blocking_cmd(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML linkage config (see docs/linkage.md)."),
+    config: Path = typer.Option(..., "--config", "-c", metavar="FILE", help="YAML linkage config (see "
+                                "docs/linkage.md)."),
     sample: float = SampleOption,
     json_out: Path | None = BlockingJsonOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Count the candidate pairs each blocking rule would make, before anything is scored: the cost of the job."""
     from ..linkage.run import count_blocked_pairs
@@ -154,8 +170,8 @@ def blocking_cmd(
 @link_app.command("qa")
 @user_errors
 def qa_cmd(
-    run_dir: Path = typer.Option(..., "--run", "-r", help="Output folder of a `bold link` run."),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for qa.html and qa.json."),
+    run_dir: Path = typer.Option(..., "--run", metavar="DIR", help="Output folder of a `bold link` run."),
+    out_dir: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder for qa.html and qa.json."),
     truth: Path = typer.Option(None, "--truth", help="CSV/Parquet of record_id, person_id (and optionally "
                                                      "dataset): the true persons, for precision/recall/F1."),
     outcomes: Path = typer.Option(None, "--outcomes", help="CSV/Parquet of record_id and an outcome flag (e.g. "
@@ -164,7 +180,7 @@ def qa_cmd(
     labels: Path = typer.Option(None, "--labels", help="CSV/Parquet of left_id, right_id, label (match / "
                                                        "non-match): a partial set of labelled pairs, for precision "
                                                        "and recall with Wilson intervals."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Linkage QA report: link rates by group, accuracy against a truth or labelled pairs, threshold sensitivity,
     clerical review."""
@@ -188,14 +204,15 @@ def qa_cmd(
 @review_app.command("export")
 @user_errors
 def review_export(
-    run_dir: Path = typer.Option(..., "--run", "-r", help="Output folder of a `bold link` run."),
-    out_file: Path = typer.Option(..., "--out", "-o", help="CSV of pairs to review."),
-    n: int = typer.Option(200, "--n", help="Number of pairs."),
+    run_dir: Path = typer.Option(..., "--run", metavar="DIR", help="Output folder of a `bold link` run."),
+    out_file: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="CSV of pairs to review."),
+    n: int = typer.Option(200, "--pairs", "--n", help="Number of pairs."),
     strata: int = typer.Option(8, "--strata", help="Match-weight strata."),
-    seed: int = typer.Option(42, "--seed", help="Sampling seed."),
-    config: Path = typer.Option(None, "--config", help="The run's config: adds both records' standardised "
-                                                        "identifiers for reviewers (the file is then personal data)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output file if it exists."),
+    seed: int = SeedOption,
+    config: Path = typer.Option(None, "--config", "-c", metavar="FILE", help="The run's config: adds both "
+                                "records' standardised identifiers for reviewers (the file is then personal "
+                                "data)."),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Export a sample of scored pairs, stratified by match weight, with an empty decision column."""
     from ..linkage.qa import review_sample
@@ -209,24 +226,25 @@ def review_export(
 @review_app.command("import")
 @user_errors
 def review_import(
-    run_dir: Path = typer.Option(..., "--run", "-r", help="Output folder of a `bold link` run."),
-    decisions: Path = typer.Option(..., "--decisions", "-d", help="The review CSV with decisions filled in."),
-    out_file: Path = typer.Option(None, "--out", "-o", help="Also write the estimate as JSON here."),
+    run_dir: Path = typer.Option(..., "--run", metavar="DIR", help="Output folder of a `bold link` run."),
+    decisions: Path = typer.Option(..., "--decisions", metavar="FILE", help="The review CSV with decisions "
+                                   "filled in."),
+    out_file: Path = typer.Option(None, "--out", "-o", metavar="FILE", help="Also write the estimate as JSON here."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Estimate precision at each band from reviewers' decisions (Wilson 95% interval)."""
     from ..files import atomic_file
     from ..linkage.qa import review_precision
 
     res = review_precision(run_dir, decisions)
-    table = Table(title=f"Precision from {res['decisions']} clerical decisions")
-    for col in ("band", "pairs", "reviewed", "precision", "95% interval"):
-        table.add_column(col)
+    pct = lambda v: "" if v is None else f"{v:.1%}"  # noqa: E731
+    table = Grid("precision", f"Precision from {res['decisions']} clerical decisions")
+    table.column("band").column("pairs").column("reviewed").column("precision", fmt=pct)
+    table.column("95% lower", fmt=pct).column("95% upper", fmt=pct)
     for b, v in res["by_band"].items():
-        ci = v.get("ci95")
-        table.add_row(b, f"{v.get('pairs', 0):,}", str(v.get("reviewed", 0)),
-                      "" if v.get("precision") is None else f"{v['precision']:.1%}",
-                      "" if not ci else f"{ci[0]:.1%} to {ci[1]:.1%}")
-    out.print(table)
+        ci = v.get("ci95") or (None, None)
+        table.row(b, v.get("pairs", 0), v.get("reviewed", 0), v.get("precision"), ci[0], ci[1])
+    table.show()
     if out_file:
         with atomic_file(out_file) as fh:
             json.dump(res, fh, indent=2)
@@ -235,11 +253,15 @@ def review_import(
 @link_app.command("explain")
 @user_errors
 def explain_cmd(
-    config: Path = typer.Option(..., "--config", "-c", help="The run's config (to read both records)."),
-    run_dir: Path = typer.Option(..., "--run", "-r", help="Output folder of the `bold link` run (its model)."),
+    config: Path = typer.Option(..., "--config", "-c", metavar="FILE", help="The run's config (to read both "
+                                "records)."),
+    run_dir: Path = typer.Option(..., "--run", metavar="DIR", help="Output folder of the `bold link` run (its "
+                                 "model)."),
     left_id: str = typer.Option(..., "--left", help="Record id in the left file."),
     right_id: str = typer.Option(..., "--right", help="Record id in the right file (the left file for a dedupe)."),
-    out_file: Path = typer.Option(..., "--out", "-o", help="HTML page to write (offline chart, no CDN)."),
+    out_file: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="HTML page to write (offline chart, no "
+                                  "CDN)."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Explain one pair: the match-weight waterfall as a table and an offline chart."""
     from ..files import atomic_file
@@ -248,14 +270,15 @@ def explain_cmd(
     exp = explain_pair(config, run_dir, left_id, right_id)
     with atomic_file(out_file) as fh:
         fh.write(exp.html(title=f"Why {left_id} and {right_id} score {exp.match_probability:.4f}"))
-    table = Table(title=f"{left_id} vs {right_id}: match weight {exp.match_weight:.2f}, "
-                        f"probability {exp.match_probability:.4f}")
-    for col in ("comparison", "level", "left", "right", "weight", "cumulative"):
-        table.add_column(col)
+    table = Grid("waterfall", f"{left_id} vs {right_id}: match weight {exp.match_weight:.2f}, "
+                              f"probability {exp.match_probability:.4f}")
+    table.column("comparison").column("level", fmt=lambda v: str(v)[:48])
+    table.column("left", fmt=lambda v: str(v)[:24]).column("right", fmt=lambda v: str(v)[:24])
+    table.column("weight", fmt=lambda v: f"{v:+.2f}").column("cumulative", fmt=lambda v: f"{v:+.2f}")
     for r in exp.table():
-        table.add_row(r["comparison"], str(r["level"])[:48], str(r["value_left"])[:24], str(r["value_right"])[:24],
-                      f"{r['match_weight']:+.2f}", f"{r['cumulative_match_weight']:+.2f}")
-    out.print(table)
+        table.row(r["comparison"], r["level"], r["value_left"], r["value_right"], float(r["match_weight"]),
+                  float(r["cumulative_match_weight"]))
+    table.show()
     out.print(f"Chart and table: {out_file}")
 
 
@@ -275,7 +298,8 @@ def xjs_audit_cmd(
     review: Path = typer.Option(None, "--review", help="CSV of left_key, right_key, label (keys "
                                                        "<source_dataset>:<row_id_hash>): a clerical sample, for "
                                                        "XJS's precision and recall with Wilson intervals."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the report to this JSON file."),
+    json_out: Path = typer.Option(None, "--json-file", metavar="FILE", help="Also write the report to this JSON "
+                                  "file."),
     no_improved: bool = typer.Option(False, "--no-improved", help="Do not write linkage.xjs_link_improved."),
     split: bool = typer.Option(False, "--split", help="Also split XJS persons the model separates even at its "
                                                       "low band (raises precision; costs recall where the model "

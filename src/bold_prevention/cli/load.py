@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..errors import LoadBlocked
 from ..project import Project
-from .app import ProjectOption, app, console, out, user_errors
+from .app import Fmt, FormatOption, JsonOption, ProjectOption, Typer, app, console, out, user_errors
+from .printing import Grid, show_document
 
-quality_app = typer.Typer(help="Quality reports of extract loads.", no_args_is_help=True)
+quality_app = Typer(help="Quality reports of extract loads.", no_args_is_help=True)
 app.add_typer(quality_app, name="quality")
 
 _STYLE = {"complete": "green", "partial": "yellow", "unchanged": "cyan", "blocked": "red"}
@@ -32,6 +31,7 @@ def load_cmd(
     datasets: str | None = typer.Option(None, "--datasets", help="Comma-separated datasets this load covers "
                                         "(default: every dataset of the model)."),
     delimiter: str | None = typer.Option(None, "--delimiter", help="Force the CSV delimiter (default: sniffed)."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Load a folder of extracts into the warehouse, checked against the Data First contracts."""
     from ..warehouse.load import load_extracts
@@ -77,6 +77,18 @@ def _unmeasured(proj: Project) -> None:
                   "not as \"no need\"; load an extract that has them to measure the drivers.", highlight=False)
 
 
+def _checks_grid(data: dict) -> Grid:
+    """The report's checks, one row each (table, column, check, status, detail)."""
+    g = Grid("checks", "Checks")
+    rows = data.get("checks") or []
+    cols = list(dict.fromkeys(k for r in rows for k in r)) or ["table", "check", "status"]
+    for c in cols:
+        g.column(c)
+    for r in rows:
+        g.row(*[r.get(c) for c in cols])
+    return g
+
+
 def _valid_date(s: str | None) -> bool:
     if not s:
         return False
@@ -92,11 +104,11 @@ def _summary(r) -> None:
     style = _STYLE.get(r.status, "white")
     out.print(f"[bold]Load {r.load_id}[/] of snapshot {r.snapshot_date.isoformat()}: "
               f"[bold {style}]{r.status.upper()}[/]")
-    t = Table(title="Tables", show_lines=False)
-    t.add_column("table", overflow="fold", min_width=24)
-    for col, just in (("dataset", "left"), ("decision", "left"), ("rows", "right"), ("warn", "right"),
-                      ("fail", "right")):
-        t.add_column(col, justify=just)
+    t = Grid("tables", "Tables")
+    t.column("table").column("dataset")
+    t.column("decision", fmt=lambda v: f"[{ {'block': 'red', 'degrade': 'yellow', 'warn': 'yellow'}.get(v, 'green')}]"
+             f"{v}[/]")
+    t.column("rows").column("warn").column("fail")
     per: dict[str, dict[str, int]] = {}
     for c in r.checks:
         per.setdefault(c.table, {"warn": 0, "fail": 0})
@@ -104,11 +116,9 @@ def _summary(r) -> None:
             per[c.table][c.status] += 1
     order = {n: i for i, n in enumerate(MODEL.table_names)}
     for name, tl in sorted(r.tables.items(), key=lambda kv: order.get(kv[0], 0)):
-        dstyle = {"block": "red", "degrade": "yellow", "warn": "yellow"}.get(tl.decision, "green")
         k = per.get(name, {"warn": 0, "fail": 0})
-        t.add_row(name, tl.dataset, f"[{dstyle}]{tl.decision or tl.status}[/]", f"{tl.rows:,}", str(k["warn"]),
-                  str(k["fail"]))
-    out.print(t)
+        t.row(name, tl.dataset, tl.decision or tl.status, tl.rows, k["warn"], k["fail"])
+    t.show()
     counts = r.counts()
     out.print(f"Rows loaded: {r.rows_loaded:,}. Checks: {counts['pass']} passed, {counts['warn']} warnings, "
               f"{counts['fail']} failed. {r.seconds:.1f} s.")
@@ -127,7 +137,8 @@ def _summary(r) -> None:
 def quality_show(
     project: Path | None = ProjectOption,
     report: Path | None = typer.Option(None, "--report", help="A quality report JSON (default: the latest)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    fmt: Fmt = FormatOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Print the summary of the latest load's quality report."""
     from ..warehouse.report import latest_report_checked, read_report, summary_lines
@@ -135,8 +146,10 @@ def quality_show(
     data = read_report(path)
     if warning:
         data["superseded_by"] = warning
-    if as_json:
-        out.print_json(json.dumps(data, default=str))
+    if show_document(data):  # --format json (or --json): the report itself
+        return
+    if fmt == "csv":
+        _checks_grid(data).show()
         return
     if warning:
         console.print(f"[bold yellow]Warning:[/] {escape(warning)}")

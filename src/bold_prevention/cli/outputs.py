@@ -6,12 +6,12 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from ..errors import InputError
-from .app import ProjectOption, app, console, out, user_errors
+from .app import Fmt, FormatOption, OverwriteOption, ProjectOption, Typer, app, console, out, user_errors
+from .printing import Grid
 
-outputs_app = typer.Typer(help="Disclosure control (Safe Outputs): check tables and write reports.",
+outputs_app = Typer(help="Disclosure control (Safe Outputs): check tables and write reports.",
                           no_args_is_help=True)
 app.add_typer(outputs_app, name="outputs")
 
@@ -73,9 +73,9 @@ def _split_totals(df, count: str, rows: list[str], cols: list[str], source: str)
 @user_errors
 def check_cmd(
     table: Path = typer.Argument(..., help="An aggregated table (CSV, Parquet or XLSX): one row per cell."),
-    count_column: str = typer.Option(..., "--count-column", "-n", help="Column holding the counts."),
-    rows: str = typer.Option(..., "--rows", "-r", help="Row variable(s), comma-separated."),
-    columns: str | None = typer.Option(None, "--columns", "-c", help="Column variable(s), comma-separated."),
+    count_column: str = typer.Option(..., "--count-column", help="Column holding the counts."),
+    rows: str = typer.Option(..., "--rows", help="Row variable(s), comma-separated."),
+    columns: str | None = typer.Option(None, "--columns", help="Column variable(s), comma-separated."),
     title: str | None = typer.Option(None, "--title", help="Table title (default: from the file name)."),
     profile: str = typer.Option("default", "--profile", help="Rule set: default, ons_10_5, ons_cell_key or opensafely, or a rules "
                                 "YAML file."),
@@ -87,9 +87,9 @@ def check_cmd(
     multi_response: str | None = typer.Option(None, "--multi-response", help="A column variable whose categories "
                                               "are not a partition (a person can be in several): no total across "
                                               "it is published."),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write: report.html, tables.xlsx and "
-                                 "output-checking/ (results.json)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
+    out_dir: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Folder to write: report.html, "
+                                 "tables.xlsx and output-checking/ (results.json)."),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Check a table of counts against the disclosure rules and write the report, spreadsheet and checker files."""
     from ..outputs import check_counts, get_rules, write_release
@@ -135,7 +135,7 @@ def check_cmd(
 
 @outputs_app.command("ledger")
 @user_errors
-def ledger_cmd(project: Path | None = ProjectOption) -> None:
+def ledger_cmd(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> None:
     """List the project's releases recorded in its ledger: what each published, for the output checker."""
     from ..outputs.ledger import ReleaseLedger
     from ..project import Project
@@ -143,36 +143,45 @@ def ledger_cmd(project: Path | None = ProjectOption) -> None:
     ledger = ReleaseLedger.for_project(Project.at(project))
     entries = ledger.entries()
     if not entries:
-        out.print(f"No release recorded yet in {ledger.folder}.")
-        return
-    t = Table("no.", "release", "command", "created", "cells published", "cells suppressed", "folder",
-              title=f"Releases in {ledger.folder}")
+        console.print(f"No release recorded yet in {ledger.folder}.")
+        if fmt == "table":
+            return
+    t = Grid("releases", f"Releases in {ledger.folder}")
+    t.column("no.").column("release", fmt=escape).column("command", fmt=escape).column("created")
+    t.column("cells published").column("cells suppressed").column("folder", fmt=escape)
     for e in entries:
         cells = e.system().cells
         pub = sum(c.status == "published" for c in cells)
-        t.add_row(str(e.number), escape(e.name), escape(e.command), e.created, f"{pub:,}",
-                  f"{len(cells) - pub:,}", escape(e.folder))
-    out.print(t)
+        t.row(e.number, e.name, e.command, e.created, pub, len(cells) - pub, e.folder)
+    t.show()
 
 
 @outputs_app.command("rules")
 @user_errors
 def rules_cmd(
     profile: str | None = typer.Argument(None, help="Show one profile (or a rules YAML file) in full."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """List the disclosure-control rule sets, or show one in full."""
     from ..outputs import PROFILES, get_rules
     if profile is None:
-        t = Table("profile", "threshold", "zeros", "round to", "N-k", "p-ratio", "survival at risk", "model dof",
-                  title="Disclosure-control profiles")
+        t = Grid("profiles", "Disclosure-control profiles")
+        for c in ("profile", "threshold", "zeros", "round to", "N-k", "p-ratio", "survival at risk", "model dof"):
+            t.column(c)
         for name, rs in PROFILES.items():
-            t.add_row(name, str(rs.threshold), "suppressed" if rs.zeros_disclosive else "shown",
-                      str(rs.round_base or "-"), f"n={rs.nk_n}, k={rs.nk_k:g}", f"{rs.p_ratio:g}",
-                      str(rs.survival_min_at_risk), str(rs.model_min_dof))
-        out.print(t)
+            t.row(name, rs.threshold, "suppressed" if rs.zeros_disclosive else "shown", rs.round_base,
+                  f"n={rs.nk_n}, k={rs.nk_k:g}", rs.p_ratio, rs.survival_min_at_risk, rs.model_min_dof)
+        t.show()
         return
     rs = get_rules(profile)
     for line in rs.describe():
         out.print(line)
+    t = Grid("rules", f"Rule set {profile}")
+    t.column("rule").column("value", fmt=str)
     for k, v in rs.as_dict().items():
-        out.print(f"  {k}: {v}")
+        t.row(k, v)
+    if fmt == "table":
+        for k, v in rs.as_dict().items():
+            out.print(f"  {k}: {v}")
+    else:
+        t.show()

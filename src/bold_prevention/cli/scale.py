@@ -11,10 +11,21 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, parse_date, user_errors
+from .app import (
+    Fmt,
+    FormatOption,
+    OverwriteOption,
+    ProjectOption,
+    Typer,
+    app,
+    console,
+    out,
+    parse_date,
+    user_errors,
+)
 from .link import BlockingJsonOption, SampleOption, show_blocking_counts
 
-scale_app = typer.Typer(help="Scale-out: the same pipeline on DuckDB or Apache Spark (local mode or a cluster), "
+scale_app = Typer(help="Scale-out: the same pipeline on DuckDB or Apache Spark (local mode or a cluster), "
                              "the Parquet warehouse Spark reads, and the Spark environment.",
                         no_args_is_help=True)
 app.add_typer(scale_app, name="scale")
@@ -28,7 +39,7 @@ MasterOption = typer.Option(None, "--spark-master", help="Spark master: local[*]
 @user_errors
 def export_cmd(
     project: Path | None = ProjectOption,
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing Parquet warehouse folder."),
+    overwrite: bool = OverwriteOption,
     schemas: str = typer.Option("extract,linkage,meta,catalogue", "--schemas",
                                 help="Comma-separated warehouse schemas to export."),
 ) -> None:
@@ -122,6 +133,7 @@ def blocking_cmd(
     sample: float = SampleOption,
     json_out: Path | None = BlockingJsonOption,
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Count the candidate pairs each blocking rule of the justice dedupe would make, before a run at scale."""
     from ..scale import open_warehouse
@@ -198,11 +210,12 @@ def pseudonyms_cmd(
 def sql_cmd(
     what: str = typer.Argument("spine", help="spine, or cohort"),
     name: str | None = typer.Argument(None, help="With `cohort`: the cohort spec (shipped name or YAML path)."),
-    dialect: str = typer.Option("trino", "--dialect", "-d", help="trino, athena, spark or duckdb."),
+    dialect: str = typer.Option("trino", "--dialect", help="trino, athena, spark or duckdb."),
     as_at: str = typer.Option("2024-12-31", "--as-at", help="As-at date (YYYY-MM-DD)."),
     band: str = typer.Option("medium", "--band", help="Linkage band of the XJS person ids (spine)."),
     register: Path | None = typer.Option(None, "--register", help="A register YAML file (spine; default shipped)."),
-    output: Path | None = typer.Option(None, "--out", "-o", help="Write the script to this file (default: print)."),
+    output: Path | None = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the script to this file "
+                                       "(default: print)."),
 ) -> None:
     """Write the spine or a cohort's transformations as SQL for Trino / Athena, Spark or DuckDB."""
     from ..scale.sql import cohort_script, parse_check, spine_script

@@ -15,7 +15,7 @@ DEMO_PROJECT = "bold-demo"
 
 @app.command("serve")
 @user_errors
-def serve(project: str = ProjectOption,
+def serve(project: Path | None = ProjectOption,
           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (keep 127.0.0.1 unless a "
                                                                "TLS proxy sits in front)."),
           port: int = typer.Option(8000, "--port", help="Port to listen on."),

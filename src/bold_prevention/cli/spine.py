@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, parse_date, user_errors
+from .app import Fmt, FormatOption, ProjectOption, Typer, app, console, out, parse_date, user_errors
+from .printing import Grid
 
-spine_app = typer.Typer(help="The Wave 0 person-level spine (persons linked through XJS, with needs).",
+spine_app = Typer(help="The Wave 0 person-level spine (persons linked through XJS, with needs).",
                         no_args_is_help=True)
 app.add_typer(spine_app, name="spine")
 
@@ -71,7 +71,7 @@ def unmeasured_lines(gaps) -> list[str]:
 
 @spine_app.command("show")
 @user_errors
-def show_cmd(project: Path | None = ProjectOption) -> None:
+def show_cmd(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> None:
     """Show the current spine's as-at date, band and columns (no person-level data)."""
     from ..warehouse.engine import duckdb_connect
 
@@ -103,12 +103,11 @@ def show_cmd(project: Path | None = ProjectOption) -> None:
                   f"key fingerprint {row['key_fingerprint']}", highlight=False)
     for line in unmeasured_lines(gaps):
         out.print(f"[yellow]Not measured:[/] {line}", highlight=False)
-    t = Table(title="spine.person columns")
-    t.add_column("column")
-    t.add_column("type")
+    t = Grid("columns", "spine.person columns")
+    t.column("column").column("type")
     for c, ty in cols:
-        t.add_row(c, ty)
-    out.print(t)
+        t.row(c, ty)
+    t.show()
 
 
 def _open(project: Path | None, *, read_only: bool = False):
@@ -141,10 +140,12 @@ def gold_cmd(project: Path | None = ProjectOption) -> None:
 @spine_app.command("gold-report")
 @user_errors
 def gold_report_cmd(
-    out_dir: Path | None = typer.Option(None, "--out", help="Release the comparison through disclosure control "
-                                        "into this folder (checked counts and rates, audited with the ledger)."),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", help="Release the comparison through "
+                                        "disclosure control into this folder (checked counts and rates, audited "
+                                        "with the ledger)."),
     rules: str = typer.Option("default", "--rules", help="Disclosure rule set for --out."),
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Compare the gold-standard needs with the OASys proxy: prevalence, agreement, Cohen's kappa and the people
     the proxy misses (results.gold_vs_proxy, internal to the warehouse)."""
@@ -157,22 +158,20 @@ def gold_report_cmd(
         outputs = gold_release_outputs(con, rules=rules) if out_dir else None
     finally:
         con.close()
-    t = Table(title="Gold standard against the OASys proxy (internal: results.gold_vs_proxy)")
-    for c in ("driver", "proxy %", "gold %", "both", "agreement", "kappa", "gold only", "proxy only",
-              "missed, never assessed"):
-        t.add_column(c)
-
     def pct(v):
         return "" if v is None else f"{100 * v:.1f}"
 
+    t = Grid("gold_vs_proxy", "Gold standard against the OASys proxy (internal: results.gold_vs_proxy)")
+    t.column("driver").column("proxy share", fmt=pct).column("gold share", fmt=lambda v: "not measured"
+                                                               if v is None else pct(v))
+    t.column("both").column("agreement", fmt=pct).column("kappa", fmt=lambda v: "" if v is None else f"{v:.2f}")
+    t.column("gold only").column("proxy only").column("missed, never assessed").column("missed share", fmt=pct)
     for r in rows:
-        if r["gold_measured"] == 0:
-            t.add_row(r["driver"], pct(r["proxy_prevalence"]), "not measured", "", "", "", "", "", "")
-            continue
-        t.add_row(r["driver"], pct(r["proxy_prevalence"]), pct(r["gold_prevalence"]), f"{r['both']:,}",
-                  pct(r["agreement"]), "" if r["kappa"] is None else f"{r['kappa']:.2f}", f"{r['gold_only']:,}",
-                  f"{r['proxy_only']:,}", f"{r['missed_never_assessed']:,} ({pct(r['missed_share'])}%)")
-    out.print(t)
+        measured = r["gold_measured"] != 0
+        t.row(r["driver"], r["proxy_prevalence"], r["gold_prevalence"] if measured else None,
+              *((r["both"], r["agreement"], r["kappa"], r["gold_only"], r["proxy_only"],
+                 r["missed_never_assessed"], r["missed_share"]) if measured else (None,) * 7))
+    t.show()
     for r in rows:
         if r["reason"]:
             out.print(f"[yellow]Not measured:[/] {r['driver']}: {r['reason']}", highlight=False)
@@ -195,6 +194,7 @@ def outcomes_cmd(
     data_end: str | None = typer.Option(None, "--data-end", help="Last date the data are complete to (default: the "
                                         "latest court result date). Windows ending later are NULL."),
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Build spine.person_outcome: the six outcomes per person over the window (gold where the source is linked,
     else the proxy; NULL with the reason where unmeasured or the window is incomplete)."""
@@ -209,12 +209,11 @@ def outcomes_cmd(
         con.close()
     out.print(f"[bold]spine.person_outcome[/]: {res.persons:,} persons, window {res.window_start} to "
               f"{res.window_end}, data end {res.data_end} ({res.seconds:.1f} s)", highlight=False)
-    t = Table(title="Outcomes (internal counts; release through cohort profiles)")
-    for c in ("outcome", "measured by", "persons measured", "with the outcome"):
-        t.add_column(c)
+    t = Grid("outcomes", "Outcomes (internal counts; release through cohort profiles)")
+    t.column("outcome").column("measured by").column("persons measured").column("with the outcome")
     for o, h in res.headline.items():
-        t.add_row(o, h["kind"] or "not measured", f"{h['measured']:,}", f"{h['positive']:,}")
-    out.print(t)
+        t.row(o, h["kind"] or "not measured", h["measured"], h["positive"])
+    t.show()
     for m, why in res.measures.items():
         if why:
             out.print(f"[yellow]NULL:[/] {m}: {why}", highlight=False)

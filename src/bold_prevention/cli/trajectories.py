@@ -7,26 +7,37 @@ import math
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, parse_date, user_errors
+from .app import (
+    Fmt,
+    FormatOption,
+    OverwriteOption,
+    ProjectOption,
+    SeedOption,
+    Typer,
+    app,
+    console,
+    out,
+    parse_date,
+    user_errors,
+)
+from .printing import Grid
 
-timeline_app = typer.Typer(help="Person timelines: every event of a linked person, in order (spine.timeline).",
+timeline_app = Typer(help="Person timelines: every event of a linked person, in order (spine.timeline).",
                            no_args_is_help=True)
-pathways_app = typer.Typer(help="Pathways through services: sequences, transitions, flows, funnels and "
+pathways_app = Typer(help="Pathways through services: sequences, transitions, flows, funnels and "
                                 "time-to-event curves (from spine.timeline).", no_args_is_help=True)
-ew_app = typer.Typer(help="Early-warning models: train and evaluate the use cases (decision support only).",
+ew_app = Typer(help="Early-warning models: train and evaluate the use cases (decision support only).",
                      no_args_is_help=True)
 app.add_typer(timeline_app, name="timeline")
 app.add_typer(pathways_app, name="pathways")
 app.add_typer(ew_app, name="ew")
 
 LevelOption = typer.Option("dataset", "--level", help="State: dataset (service) or event_type.")
-OutOption = typer.Option(None, "--out", help="Also export the table, through disclosure control, to this folder "
-                         "(HTML report, spreadsheet and output-checking files).")
-OverwriteOption = typer.Option(False, "--overwrite", help="Replace the --out folder if it exists.")
+OutOption = typer.Option(None, "--out", "-o", metavar="DIR", help="Also export the table, through disclosure "
+                         "control, to this folder (HTML report, spreadsheet and output-checking files).")
 
 
 @contextlib.contextmanager
@@ -53,15 +64,15 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _print(df, title: str) -> None:
+def _print(df, title: str, name: str) -> None:
     import pandas as pd  # noqa: PLC0415
 
-    t = Table(title=title)
+    t = Grid(name, title)
     for c in df.columns:
-        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left", overflow="fold")
+        t.column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left", fmt=_fmt)
     for row in df.itertuples(index=False):
-        t.add_row(*[_fmt(v) for v in row])
-    out.print(t)
+        t.row(*row)
+    t.show()
 
 
 def _export(kind: str, df, title: str, folder: Path | None, overwrite: bool, project: Path | None = None) -> None:
@@ -83,7 +94,7 @@ def _types(s: str | None) -> list[str] | None:
 # ------------------------------------------------------------------------------------------------ timeline
 @timeline_app.command("build")
 @user_errors
-def timeline_build(project: Path | None = ProjectOption) -> None:
+def timeline_build(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> None:
     """Build spine.timeline from the loaded extracts and spine.person_record."""
     from ..trajectories.timeline import EVENT_LABELS, build_timeline  # noqa: PLC0415
 
@@ -91,13 +102,11 @@ def timeline_build(project: Path | None = ProjectOption) -> None:
         with console.status("building person timelines from every linked dataset"):
             s = build_timeline(con)
         out.print(f"[bold]spine.timeline[/]: {s.rows:,} events of {s.persons:,} persons")
-        t = Table(title="Events by type")
-        t.add_column("event type")
-        t.add_column("what it is")
-        t.add_column("events", justify="right")
+        t = Grid("events_by_type", "Events by type")
+        t.column("event type").column("what it is").column("events")
         for k, n in s.by_event_type.items():
-            t.add_row(k, EVENT_LABELS.get(k, ""), f"{n:,}")
-        out.print(t)
+            t.row(k, EVENT_LABELS.get(k, ""), n)
+        t.show()
         for note in s.skipped:
             console.print(f"[yellow]skipped[/] {note}")
 
@@ -115,6 +124,7 @@ def pathways_sequences(
     top: int = typer.Option(20, "--top", help="How many sequences to show."),
     out_dir: Path | None = OutOption,
     overwrite: bool = OverwriteOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Most frequent sequences of service contact within a window."""
     from ..trajectories.pathways import frequent_sequences  # noqa: PLC0415
@@ -124,7 +134,7 @@ def pathways_sequences(
             df = frequent_sequences(con, level=level, window_days=window_days, start_event_types=_types(start),
                                     max_length=max_length, top=top)
         title = f"Most frequent sequences of contact within {window_days} days"
-        _print(df, title)
+        _print(df, title, "sequences")
         _export("sequences", df, title, out_dir, overwrite, project)
 
 
@@ -137,6 +147,7 @@ def pathways_transitions(
                                   "service before counting."),
     out_dir: Path | None = OutOption,
     overwrite: bool = OverwriteOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Transition matrix between services (counts, row shares, median days between contacts)."""
     from ..trajectories.pathways import transition_matrix  # noqa: PLC0415
@@ -145,7 +156,7 @@ def pathways_transitions(
         with console.status("counting transitions"):
             df = transition_matrix(con, level=level, collapse_repeats=collapse)
         title = "Transitions between consecutive contacts"
-        _print(df, title)
+        _print(df, title, "transitions")
         _export("transitions", df, title, out_dir, overwrite, project)
 
 
@@ -158,6 +169,7 @@ def pathways_flows(
     window_days: int = typer.Option(365, "--window-days", help="Days after each person's first event."),
     out_dir: Path | None = OutOption,
     overwrite: bool = OverwriteOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Flows from the service at step k to the service at step k+1 (the data of a Sankey chart)."""
     from ..trajectories.pathways import flows  # noqa: PLC0415
@@ -166,7 +178,7 @@ def pathways_flows(
         with console.status("counting flows"):
             df = flows(con, level=level, steps=steps, window_days=window_days)
         title = f"Flows between services, first {steps} steps"
-        _print(df, title)
+        _print(df, title, "flows")
         _export("flows", df, title, out_dir, overwrite, project)
 
 
@@ -180,6 +192,7 @@ def pathways_funnel(
                                             "many days of the previous one."),
     out_dir: Path | None = OutOption,
     overwrite: bool = OverwriteOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Conversion through a staged process, with median days between stages."""
     from ..trajectories.pathways import funnel  # noqa: PLC0415
@@ -188,7 +201,7 @@ def pathways_funnel(
         with console.status("following people through the funnel"):
             df = funnel(con, name, max_gap_days=max_gap_days)
         title = f"Funnel: {name}"
-        _print(df, title)
+        _print(df, title, "funnel")
         _export("funnel", df, title, out_dir, overwrite, project)
 
 
@@ -204,6 +217,7 @@ def pathways_survival(
     max_days: int | None = typer.Option(None, "--max-days", help="Stop following people after this many days."),
     out_dir: Path | None = OutOption,
     overwrite: bool = OverwriteOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Kaplan-Meier time-to-event curves with numbers at risk."""
     from ..trajectories.survival import ANALYSES, durations, kaplan_meier, median_time  # noqa: PLC0415
@@ -214,27 +228,25 @@ def pathways_survival(
     with _con(project, read_only=True) as (_, con):
         with console.status("computing durations"):
             d = durations(con, start=a.start, event=a.event, max_days=max_days, cohort=cohort, group_by=group_by)
-        _print(kaplan_meier(d), a.title)
-        _print(median_time(d), "Median time to event (days)")
+        _print(kaplan_meier(d), a.title, "survival")
+        _print(median_time(d), "Median time to event (days)", "median_days")
         _export("survival", d, a.title, out_dir, overwrite, project)
 
 
 # ------------------------------------------------------------------------------------------------ early warning
 @ew_app.command("list")
 @user_errors
-def ew_list() -> None:
+def ew_list(fmt: Fmt = FormatOption) -> None:
     """The shipped use cases."""
     from ..early_warning.usecase import load_use_case, shipped_use_cases  # noqa: PLC0415
 
-    t = Table(title="Early-warning use cases")
-    t.add_column("name", no_wrap=True)
-    for c in ("prediction time (T0)", "outcome"):
-        t.add_column(c, overflow="fold")
+    t = Grid("use_cases", "Early-warning use cases")
+    t.column("name", no_wrap=True).column("prediction time (T0)").column("outcome")
     for n in shipped_use_cases():
         uc = load_use_case(n)
-        t.add_row(n, uc.index.event_type + ("" if uc.index.occurrence == "all" else f" ({uc.index.occurrence})"),
-                  f"{uc.outcome.label} ({uc.outcome.window_months} months)")
-    out.print(t)
+        t.row(n, uc.index.event_type + ("" if uc.index.occurrence == "all" else f" ({uc.index.occurrence})"),
+              f"{uc.outcome.label} ({uc.outcome.window_months} months)")
+    t.show()
 
 
 def _report(r, project: Project) -> None:
@@ -244,18 +256,17 @@ def _report(r, project: Project) -> None:
 
     out.print(f"[bold]{r.model.version}[/]: tested on {shown(ev.get('n'))} index events ({shown(ev.get('events'))} "
               f"outcomes) from {r.model.test_start}")
-    t = Table(title="Test-period performance (95% bootstrap intervals)")
-    t.add_column("measure")
-    t.add_column("primary (gradient boosting)")
-    t.add_column("baseline (logistic)")
-    for m in ("auc", "pr_auc", "brier", "calibration_intercept", "calibration_slope", "observed_expected"):
-        row = [m.replace("_", " ")]
-        for which in ("primary", "baseline"):
-            e = ev[which]["metrics"][m]
-            row.append("n/a" if e["value"] is None else f"{e['value']:.3f}" + (
-                f" ({e['lower']:.3f} to {e['upper']:.3f})" if e.get("lower") is not None else ""))
-        t.add_row(*row)
-    out.print(t)
+    t = Grid("performance", "Test-period performance (95% bootstrap intervals)")
+    t.column("measure", fmt=lambda v: v.replace("_", " ")).column("model")
+    for c in ("value", "lower", "upper"):
+        t.column(c, fmt=lambda v: "n/a" if v is None else f"{v:.3f}")
+    models = {"primary": "primary (gradient boosting)", "baseline": "baseline (logistic)"}
+    for m in ev["primary"]["metrics"]:
+        for which, label in models.items():
+            e = ev[which]["metrics"].get(m)
+            if isinstance(e, dict):
+                t.row(m, label, e.get("value"), e.get("lower"), e.get("upper"))
+    t.show()
     for b in r.card.get("linkage_bands") or []:
         if "withheld" in b:
             out.print(f"band {b['band']}: {b['withheld']}")
@@ -280,13 +291,14 @@ def _report(r, project: Project) -> None:
 def ew_train(
     use_case: str = typer.Argument(..., help="A shipped use case (see `bold ew list`) or a use case YAML file."),
     project: Path | None = ProjectOption,
-    seed: int = typer.Option(0, "--seed", help="Random seed (models and bootstrap)."),
+    seed: int = SeedOption,
     bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for confidence intervals."),
     truth: Path | None = typer.Option(None, "--truth", help="Synthetic population folder: compare with the oracle "
                                       "(its true outcome probabilities)."),
     bands: bool = typer.Option(True, "--bands/--no-bands", help="Re-evaluate at each linkage band."),
     data_end: str | None = typer.Option(None, "--data-end", help="Last date of the data (YYYY-MM-DD); default: the "
                                         "latest outcome event."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Train the baseline and gradient-boosted models of a use case, evaluate them and write the model card."""
     from ..early_warning.train import train  # noqa: PLC0415
@@ -310,6 +322,7 @@ def ew_evaluate(
     truth: Path | None = typer.Option(None, "--truth", help="Synthetic population folder for the oracle "
                                       "comparison."),
     bands: bool = typer.Option(True, "--bands/--no-bands", help="Re-evaluate at each linkage band."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Re-evaluate a trained model on the warehouse as it is now and rewrite its model card."""
     from ..early_warning.train import evaluate  # noqa: PLC0415

@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -19,9 +20,9 @@ from ..app.accounts import ROLES, AccountStore, temporary_password
 from ..app.audit import AuditLog, audit_key
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, out, user_errors
+from .app import ProjectOption, Typer, app, out, user_errors
 
-users_app = typer.Typer(help="Manage the web application's accounts (practitioner, analyst, admin).",
+users_app = Typer(help="Manage the web application's accounts (practitioner, analyst, admin).",
                         no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
@@ -68,7 +69,7 @@ def add(name: str = typer.Argument(..., help="Account name (lower-case letters, 
                                                                     "with commas); * for every area."),
         replace: bool = typer.Option(False, "--replace", help="Reset an existing account's role, password and "
                                                               "second factor."),
-        project: str = ProjectOption) -> None:
+        project: Path | None = ProjectOption) -> None:
     """Add an account (or reset one with --replace). The user sets their own password and second factor at first
     sign-in."""
     p = Project.at(project)
@@ -84,7 +85,7 @@ def add(name: str = typer.Argument(..., help="Account name (lower-case letters, 
     out.print("At first sign-in the user sets their own password and second factor.")
 
 
-def _change(project: str, name: str, action: str, done: str) -> None:
+def _change(project: Path | None, name: str, action: str, done: str) -> None:
     """One account change from the command line: checked audit key, the change, its audit entry, a line out."""
     p = Project.at(project)
     audit_key()
@@ -95,21 +96,21 @@ def _change(project: str, name: str, action: str, done: str) -> None:
 
 @users_app.command("remove")
 @user_errors
-def remove(name: str = typer.Argument(..., help="Account name."), project: str = ProjectOption) -> None:
+def remove(name: str = typer.Argument(..., help="Account name."), project: Path | None = ProjectOption) -> None:
     """Remove an account (its sessions end)."""
     _change(project, name, "remove", "removed")
 
 
 @users_app.command("unlock")
 @user_errors
-def unlock(name: str = typer.Argument(..., help="Account name."), project: str = ProjectOption) -> None:
+def unlock(name: str = typer.Argument(..., help="Account name."), project: Path | None = ProjectOption) -> None:
     """Unlock an account (an administrator's lock, and every address locked out after failed sign-ins)."""
     _change(project, name, "unlock", "unlocked")
 
 
 @users_app.command("lock")
 @user_errors
-def lock(name: str = typer.Argument(..., help="Account name."), project: str = ProjectOption) -> None:
+def lock(name: str = typer.Argument(..., help="Account name."), project: Path | None = ProjectOption) -> None:
     """Lock an account for everyone until it is unlocked (its sessions end)."""
     _change(project, name, "lock", "locked")
 
@@ -119,7 +120,7 @@ def lock(name: str = typer.Argument(..., help="Account name."), project: str = P
 def reset(name: str = typer.Argument(..., help="Account name."),
           password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the temporary password from "
                                                                               "standard input."),
-          project: str = ProjectOption) -> None:
+          project: Path | None = ProjectOption) -> None:
     """Reset a password and second factor (a lost authenticator): prints a temporary password unless
     --password-stdin gives one; the user sets both again at the next sign-in."""
     p = Project.at(project)
@@ -136,7 +137,7 @@ def reset(name: str = typer.Argument(..., help="Account name."),
 @user_errors
 def role_(name: str = typer.Argument(..., help="Account name."),
           role: str = typer.Argument(..., help=f"One of: {', '.join(ROLES)}."),
-          project: str = ProjectOption) -> None:
+          project: Path | None = ProjectOption) -> None:
     """Change an account's role (its sessions end)."""
     p = Project.at(project)
     audit_key()
@@ -150,7 +151,7 @@ def role_(name: str = typer.Argument(..., help="Account name."),
 def caseload_(name: str = typer.Argument(..., help="Account name."),
               areas: list[str] = typer.Argument(None, help="Areas (region names, local authority codes or names, "
                                                            "probation areas; * for every area). None: no caseload."),
-              project: str = ProjectOption) -> None:
+              project: Path | None = ProjectOption) -> None:
     """Set a practitioner's caseload (its sessions end)."""
     p = Project.at(project)
     audit_key()
@@ -161,7 +162,7 @@ def caseload_(name: str = typer.Argument(..., help="Account name."),
 
 @users_app.command("list")
 @user_errors
-def list_(project: str = ProjectOption) -> None:
+def list_(project: Path | None = ProjectOption) -> None:
     """List the accounts with their roles, caseloads and status."""
     accounts = AccountStore.of(Project.at(project)).list()
     if not accounts:

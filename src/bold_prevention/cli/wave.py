@@ -7,24 +7,25 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from .app import console, out, user_errors
+from .app import Fmt, FormatOption, ProjectOption, console, out, user_errors
 from .link import link_app
+from .printing import Grid
 
 
 @link_app.command("wave")
 @user_errors
 def wave(
     source: str = typer.Argument(..., help="npd, dwp, hmrc, hes, ndtms or deaths."),
-    from_dir: Path = typer.Option(..., "--from", help="Folder holding the source's files (or a synthetic population "
-                                                      "folder with waves/)."),
-    project: Path = typer.Option(None, "--project", "-p", help="Project folder (default $BOLD_PROJECT or "
-                                                               "./bold-project)."),
+    from_dir: Path = typer.Option(..., "--from", metavar="DIR", help="Folder holding the source's files (or a "
+                                  "synthetic population folder with waves/)."),
+    project: Path | None = ProjectOption,
     truth: Path = typer.Option(None, "--truth", help="Truth folder of a synthetic population: report precision, "
                                                      "recall and F1 by band, sex, age band and ethnic group."),
     retrain: bool = typer.Option(False, "--retrain", help="Train a new model even if one is saved."),
-    report: Path = typer.Option(None, "--report", help="Write the load and link result as JSON here."),
+    report: Path = typer.Option(None, "--json-file", "--report", metavar="FILE",
+                                help="Also write the load and link result to this JSON file."),
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Load SOURCE (data contracts; non-critical) and link its persons and events to the spine at three bands."""
     import duckdb
@@ -56,13 +57,13 @@ def wave(
         gold = apply_gold(con, progress=say)  # the drivers the linked sources measure, beside the OASys proxy
     finally:
         con.close()
-    t = Table(title=f"{source}: {linked.records:,} {linked.person_table} records (spine band {linked.band})")
+    t = Grid("bands", f"{source}: {linked.records:,} {linked.person_table} records (spine band {linked.band})")
     for c in ("band", "linked", "precision", "recall", "F1"):
-        t.add_column(c)
+        t.column(c, fmt=None if c in ("band", "linked") else (lambda v: "" if v is None else str(v)))
     for b, n in linked.linked.items():
         q = linked.quality.get("bands", {}).get(b, {})
-        t.add_row(b, f"{n:,}", *(str(q.get(k, "")) for k in ("precision", "recall", "f1")))
-    out.print(t)
+        t.row(b, n, *(q.get(k) for k in ("precision", "recall", "f1")))
+    t.show()
     for ev, c in linked.events.items():
         out.print(f"{ev}: {c.get('linked', 0):,} of {c.get('records', 0):,} linked; "
                   f"{c.get('without_key', 0):,} without a key; {c.get('dates_out_of_order', 0):,} with dates out of "
