@@ -7,19 +7,21 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .app import app, console, out, user_errors
+from .app import OverwriteOption, SeedOption, app, console, out, user_errors
 
 
 @app.command("demo")
 @user_errors
 def demo_cmd(
-    out_dir: Path = typer.Option(Path("bold-demo"), "--out", help="Folder for everything the demo makes."),
-    persons: int = typer.Option(50_000, "--persons", min=100, help="Size of the synthetic population."),
-    seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same outputs)."),
-    config: Path | None = typer.Option(None, "--config", help="Run on real extracts instead: a YAML file naming the "
-                                       "extract and catalogue folders (see docs/demo.md)."),
-    project: Path | None = typer.Option(None, "--project", "-p", help="With --config: the project folder."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    out_dir: Path = typer.Option(Path("bold-demo"), "--out", "-o", metavar="DIR",
+                                 help="Folder for everything the demo makes."),
+    persons: int = typer.Option(50_000, "--persons", "-n", min=100, help="Size of the synthetic population."),
+    seed: int = SeedOption,
+    config: Path | None = typer.Option(None, "--config", "-c", metavar="FILE", help="Run on real extracts instead: "
+                                       "a YAML file naming the extract and catalogue folders (see docs/demo.md)."),
+    project: Path | None = typer.Option(None, "--project", "-p", metavar="DIR",
+                                        help="With --config: the project folder."),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Run Step A end to end: synthetic population -> catalogues -> register -> load and quality -> linkage ->
     spine -> cohorts and places -> trajectories -> early warning -> disclosure-checked report and spreadsheets."""
