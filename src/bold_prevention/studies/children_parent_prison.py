@@ -1,0 +1,160 @@
+"""Study 3: children with a parent in prison (the shape of "Estimates of children with a parent in prison").
+
+The number of dependent children (under 18 in the year) with a parent in custody at some point in a calendar year:
+custodial journeys (``prison_custodial_journey``) that overlap the year, linked to the spine, and the children the
+spine relates to those parents (``spine.person_child``: Child Benefit claims, family court cases and NPD pupils at
+the parent's address; see :mod:`bold_prevention.spine.children`). Each child is counted once, however many parents
+were in prison. By the parent's region and the child's age band.
+
+The interval carries linkage uncertainty (the count at each of the three bands: ``high`` counts only relations whose
+parent's record joined at the strictest band; ``low`` adds the weak address relation) and sampling uncertainty (an
+exact Poisson interval at each band): the published interval is the union of the bands' intervals.
+
+Synthetic truth: the true children (``truth_child_parent``), under 18 in the year (``truth_person``), of the true
+persons of the custodial journeys overlapping the year (``truth_record``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from ..outputs import check_counts
+from ._pilots import (
+    BANDS,
+    BandEstimate,
+    as_at,
+    band_filter,
+    count_headline,
+    has_table,
+    linked_tables,
+    read_truth,
+)
+from .base import StudyContext, StudyResult
+
+NAME = "children_parent_prison"
+AGE_BANDS = (("0-4", 0, 4), ("5-9", 5, 9), ("10-15", 10, 15), ("16-17", 16, 17))
+CHILD_SOURCES = {
+    "child_benefit": ("Child Benefit claims", "hmrc_child_benefit_claims", "link HMRC with `bold link wave hmrc "
+                      "--from FOLDER` (synthetic: `bold synth --sources hmrc`), then `bold spine children`"),
+    "npd_address": ("NPD pupils at the parent's address", "npd_pupil", "link the NPD with `bold link wave npd "
+                    "--from FOLDER` (synthetic: `bold synth --sources npd`), then `bold spine children`"),
+    "family_court": ("Family court cases", "family_parties", "load the Data First extracts with `bold load`, "
+                     "then `bold spine children`"),
+}
+
+METHODS = """\
+Question: how many dependent children had a parent in prison at some point in the year?
+
+Parents: spine persons with a P-NOMIS custodial journey (remand, sentence or recall) overlapping the calendar year
+(reception on or before 31 December, release on or after 1 January or not yet released), whose journey record joined
+the spine at the study's band or a stricter one. Children: those the spine relates to a parent
+(spine.person_child): a child on the parent's Child Benefit claim (HMRC), a child party to a Children Act or
+adoption case in which the parent is applicant or respondent (family court), or an NPD pupil with the postcode and
+surname of the parent's justice records and 15 to 55 years younger (a weak relation: band low). Dependent: aged 0 to
+17 in the year (year of the year minus year of birth). A child counts once however many parents were in prison;
+by region, a child is counted in the region of its first parent (in the spine's order).
+
+Interval: the count at each linkage band (high, medium, low) with an exact 95% Poisson interval at each; the
+published interval runs from the lowest lower limit to the highest upper limit, so it carries both the sampling
+and the linkage uncertainty. The published value is the count at the study's band.
+
+Caveats: children appear only through a source that relates them to the parent: a father in prison whose children
+are on their mother's Child Benefit claim is found only through the family court or the address relation, and
+children of parents without an address in England are missed, so the count is a lower bound where those sources are
+thin. The address relation (band low) also relates stepchildren and other children of the household. Counts are
+rounded and small cells suppressed by disclosure control.
+
+Synthetic data: the synthetic population's true parent-child pairs let the study show that linkage recovers the
+true number within its interval; the family structure, Child Benefit take-up and school coverage are generated, so
+the synthetic number says nothing about the real one.
+"""
+
+
+def _year(ctx: StudyContext) -> int:
+    if "year" in ctx.params:
+        return int(ctx.params["year"])
+    d = as_at(ctx)
+    return d.year if (d.month, d.day) == (12, 31) else d.year - 1
+
+
+def children(con: Any, band: str, year: int) -> pd.DataFrame:
+    """One row per dependent child with a parent in prison in ``year`` at ``band``: ``child_id``, ``region`` (of
+    the first parent), ``age_band``."""
+    lo, hi = date(year, 1, 1), date(year, 12, 31)
+    bands = " ".join(f"WHEN {year} - c.child_birth_year BETWEEN {a} AND {b} THEN '{n}'" for n, a, b in AGE_BANDS)
+    region = "p.region" if has_table(con, "spine", "person") else "NULL"
+    return con.execute(f"""
+WITH par AS (
+  SELECT DISTINCT r.person_id FROM extract.prison_custodial_journey j
+  JOIN spine.person_record r ON r.source_table = 'prison_custodial_journey' AND r.record_id = j.row_id_hash
+  WHERE {band_filter(band, 'r.band_joined')} AND j.reception_date <= DATE '{hi}'
+    AND (j.release_date IS NULL OR j.release_date >= DATE '{lo}'))
+SELECT c.child_id, coalesce({region}, 'Not known') AS region, CASE {bands} END AS age_band
+FROM spine.person_child c JOIN par USING (person_id) LEFT JOIN spine.person p USING (person_id)
+WHERE {band_filter(band, 'c.band_joined')} AND {year} - c.child_birth_year BETWEEN 0 AND 17
+QUALIFY ROW_NUMBER() OVER (PARTITION BY c.child_id ORDER BY c.person_id) = 1
+ORDER BY c.child_id""").fetchdf()
+
+
+def true_children(ctx: StudyContext, year: int) -> int | None:
+    """The true number of dependent children of the true persons with a custodial journey overlapping ``year``."""
+    tr, cp, tp = (read_truth(ctx, n) for n in ("truth_record", "truth_child_parent", "truth_person"))
+    if tr is None or cp is None or tp is None:
+        return None
+    j = ctx.con.execute(f"""SELECT row_id_hash AS record_id FROM extract.prison_custodial_journey
+        WHERE reception_date <= DATE '{year}-12-31' AND (release_date IS NULL OR release_date >= DATE '{year}-01-01')
+        """).fetchdf()
+    parents = j.merge(tr[tr["table"] == "prison_custodial_journey"], on="record_id")["person_id"].unique()
+    kids = cp[cp["parent_person_id"].isin(parents)].merge(tp[["person_id", "date_of_birth"]],
+                                                            left_on="child_person_id", right_on="person_id")
+    age = year - pd.to_datetime(kids["date_of_birth"]).dt.year
+    return int(kids.loc[(age >= 0) & (age <= 17), "child_person_id"].nunique())
+
+
+def run(ctx: StudyContext) -> StudyResult:
+    """Run study 3 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
+    con, band = ctx.con, ctx.band
+    res = StudyResult(name=NAME, band=band, methods=METHODS)
+    linked = linked_tables(con)
+    if not (has_table(con, "extract", "prison_custodial_journey") and "prison_custodial_journey" in linked):
+        res.not_available.append("Prison spells not available: extract.prison_custodial_journey is not loaded and "
+                                 "linked; load the Data First extracts with `bold load` and build the spine with "
+                                 "`bold spine build`")
+        return res
+    if not has_table(con, "spine", "person_child"):
+        res.not_available.append("Children of spine persons not available: spine.person_child has not been built; "
+                                 "link HMRC and the NPD (`bold link wave hmrc|npd --from FOLDER`) then run `bold "
+                                 "spine children`")
+        return res
+    have = {r[0] for r in con.execute("SELECT DISTINCT source FROM spine.person_child").fetchall()}
+    for key, (title, table, how) in CHILD_SOURCES.items():
+        if key not in have and table not in linked:
+            res.not_available.append(f"{title} not available: {table} is not linked; {how}. The count is a lower "
+                                     "bound without it.")
+    year = _year(ctx)
+    population = f"{NAME}@{band}@{year}"
+    by_band = {b: children(con, b, year) for b in BANDS}
+    kids = by_band[band]
+    est = {b: BandEstimate(b, float(len(d))) for b, d in by_band.items()}
+    h, outs = count_headline("children_parent_in_prison", f"Dependent children with a parent in prison in {year}",
+                             est, band, truth=true_children(ctx, year), title=f"Dependent children with a parent in "
+                             f"prison in {year}", population=population)
+    res.headlines.append(h)
+    res.outputs.extend(outs)
+    src = "P-NOMIS custodial journeys linked to Child Benefit, family court and NPD records on the spine"
+    regions = sorted(set(kids["region"])) or ["Not known"]
+    res.outputs.append(check_counts(
+        kids["region"].value_counts().reindex(regions, fill_value=0).rename_axis("Region of the parent")
+        .reset_index(name="n"), "n", "Region of the parent", title=f"Dependent children with a parent in prison "
+        f"in {year}, by the parent's region", population=population, source=src))
+    ages = [a for a, _, _ in AGE_BANDS]
+    res.outputs.append(check_counts(
+        kids["age_band"].value_counts().reindex(ages, fill_value=0).rename_axis("Age of the child")
+        .reset_index(name="n"), "n", "Age of the child", title=f"Dependent children with a parent in prison in "
+        f"{year}, by age", population=population, source=src))
+    res.texts.append(("Year and band", f"Custodial journeys overlapping {year}; linkage band {band}; interval over "
+                      f"the bands {', '.join(BANDS)}."))
+    return res

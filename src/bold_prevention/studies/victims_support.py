@@ -1,0 +1,207 @@
+"""Study 5: victims' journeys through a support service (the shape of the sexual-violence support service study).
+
+From a support service's case records (``support_referrals``, ``support_contacts``; the Wave 3 source ``support``,
+synthetic with ``bold synth --sources support``): the journey from referral to assessment, contacts and case
+closure; time to disengagement (Kaplan-Meier with lifelines through :mod:`bold_prevention.trajectories.survival`,
+published through :func:`bold_prevention.outputs.survival_table`); what is associated with disengagement (a Cox
+proportional hazards model on age under 25, referral by the police and, where the service is linked to the spine,
+having a magistrates' court record); and the link to justice: the share of the people referred who appear in
+magistrates' court data, at each linkage band.
+
+Synthetic truth: the true hazard ratios of disengagement the generator used (``truth_support_hazard``) and the true
+share of referred people with a magistrates' court record (``truth_support_service`` and ``truth_record``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..outputs import check_counts, check_model, survival_table
+from ..trajectories.survival import kaplan_meier, median_time
+from ._pilots import (
+    BANDS,
+    BandEstimate,
+    band_filter,
+    has_table,
+    linked_tables,
+    proportion_headline,
+    read_truth,
+)
+from .base import Headline, StudyContext, StudyResult
+
+NAME = "victims_support"
+TERMS = {"aged_under_25": "Aged under 25 at referral", "police_referral": "Referred by the police",
+         "court_record": "Has a magistrates' court record"}
+HOW_TO_LOAD = ("generate it with `bold synth --sources support` (or `--waves 3`), then load and link it with "
+               "`bold link wave support --from FOLDER`")
+
+METHODS = """\
+Population: every referral to the support service in its extract (one row of support_referrals each).
+
+Journey: referral, needs assessment (assessment_date), contacts (support_contacts) and closure (exit_date and
+exit_reason: completed, disengaged, referred on, moved away). Time to disengagement: days from referral to a closure
+for disengagement (the event); a closure for any other reason censors the journey at its date (a cause-specific
+analysis: completion and referral on are competing events, not failures), and an open case is censored at the last
+date in the extract.
+
+Kaplan-Meier: lifelines through the toolkit's one Kaplan-Meier (trajectories.survival); the published curves go
+through disclosure control (grouped steps, rounded numbers at risk). Associations: a Cox proportional hazards model
+(lifelines) on being under 25 at referral, a police referral and, where the service is linked to the spine, having
+a magistrates' court record; hazard ratios with 95% intervals, published through the model check (enough residual
+degrees of freedom).
+
+Justice link: the service's referrals are linked to the spine (bold link wave support) on name, date of birth,
+postcode and sex; a referral appears in court data when its linked spine person has a magistrates' court case
+(at the same band). The share is reported at each band; its interval is the union of the bands' 95% Wilson
+intervals.
+
+Caveats: hazard ratios are associations: age and referral route stand for many things (the crime, the person's
+circumstances, the police's follow-up). A support service's identifiers are often partial (no date of birth, a
+first name only), so people are missed by the linkage, more at the strict band. Court data record defendants, not
+victims: the justice link here says who also appears as a defendant, not what happened to the case the person
+reported. Counts are rounded and small cells suppressed.
+
+Synthetic data: the synthetic service's disengagement was generated with known hazard ratios, so the study shows
+that the pipeline recovers them and the true share with a court record within their intervals; the journeys
+themselves are invented and say nothing about real services or victims.
+"""
+
+
+def journeys(con: Any) -> pd.DataFrame:
+    """One row per referral: ``referral_id``, ``duration`` (days, at least 0.5), ``observed`` (disengaged),
+    ``aged_under_25``, ``police_referral``, ``assessed``, ``contacts``, ``referral_source``, ``crime_type``."""
+    contacts = ("(SELECT COUNT(*) FROM extract.support_contacts c WHERE c.referral_id = r.referral_id)"
+                if has_table(con, "extract", "support_contacts") else "NULL")
+    last = ("GREATEST(MAX(referral_date), MAX(assessment_date), MAX(exit_date)"
+            + (", (SELECT MAX(contact_date) FROM extract.support_contacts))"
+               if has_table(con, "extract", "support_contacts") else ")"))
+    df = con.execute(f"""
+WITH e AS (SELECT {last} AS data_end FROM extract.support_referrals)
+SELECT r.referral_id, r.referral_date, r.referral_source, r.crime_type, r.exit_reason,
+       date_diff('day', r.referral_date, coalesce(r.exit_date, e.data_end)) AS days,
+       coalesce(r.exit_reason = 'DISENGAGED', false) AS observed,
+       r.age_at_referral < 25 AS aged_under_25, r.referral_source = 'POLICE' AS police_referral,
+       r.assessment_date IS NOT NULL AS assessed, {contacts} AS contacts
+FROM extract.support_referrals r, e
+WHERE r.referral_date IS NOT NULL
+ORDER BY r.referral_id""").fetchdf()
+    df["duration"] = np.maximum(df["days"].astype(float), 0.5)
+    return df
+
+
+def court_records(con: Any, band: str) -> set[str]:
+    """Referral ids linked at ``band`` to a spine person with a magistrates' court case linked at ``band``."""
+    rows = con.execute(f"""
+SELECT DISTINCT r.record_id FROM spine.person_record r
+WHERE r.source_table = 'support_referrals' AND {band_filter(band, 'r.band_joined')}
+  AND EXISTS (SELECT 1 FROM spine.person_record m WHERE m.person_id = r.person_id
+              AND m.source_table = 'mags_defendant_case' AND {band_filter(band, 'm.band_joined')})""").fetchall()
+    return {r[0] for r in rows}
+
+
+def _truth(ctx: StudyContext) -> dict[str, Any]:
+    out: dict[str, Any] = {"hazard": {}, "court": None}
+    hz = read_truth(ctx, "truth_support_hazard")
+    if hz is not None:
+        out["hazard"] = dict(zip(hz["term"], hz["hazard_ratio"].astype(float), strict=True))
+    ss, tr = read_truth(ctx, "truth_support_service"), read_truth(ctx, "truth_record")
+    if ss is not None and tr is not None and len(ss):
+        court = set(tr.loc[tr["table"] == "mags_defendant_case", "person_id"])
+        out["court"] = float(ss["person_id"].isin(court).mean())
+    return out
+
+
+def _cox(df: pd.DataFrame, terms: list[str]):
+    from lifelines import CoxPHFitter
+
+    X = df[["duration", "observed", *terms]].astype(float)
+    return CoxPHFitter().fit(X, duration_col="duration", event_col="observed")
+
+
+def run(ctx: StudyContext) -> StudyResult:
+    """Run study 5 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
+    con, band = ctx.con, ctx.band
+    res = StudyResult(name=NAME, band=band, methods=METHODS)
+    if not has_table(con, "extract", "support_referrals"):
+        res.not_available.append("Support service records not available: extract.support_referrals is not loaded; "
+                                 + HOW_TO_LOAD)
+        return res
+    df = journeys(con)
+    population = f"{NAME}@{band}"
+    src = "Support service case records" + (" linked to the spine" if "support_referrals" in linked_tables(con)
+                                            else "")
+    res.outputs.append(check_counts(
+        df.assign(stage=np.where(df["assessed"], "Assessed", "Not assessed"),
+                  closed=df["exit_reason"].fillna("Open")).groupby(["stage", "closed"]).size()
+        .reset_index(name="n"), "n", "stage", "closed", title="Referrals by assessment and how the case closed",
+        population=population, source=src,
+        levels={"stage": ["Assessed", "Not assessed"],
+                "closed": ["COMPLETED", "DISENGAGED", "REFERRED", "MOVED", "Open"]}))
+    # time to disengagement (the one Kaplan-Meier), by referral route
+    df["group"] = np.where(df["police_referral"], "Police referral", "Other referral")
+    km_input = df[["group", "duration", "observed"]].copy()
+    res.outputs.append(survival_table(km_input.assign(observed=km_input["observed"].astype(int)), "duration",
+                                      "observed", group="group", title="Time to disengagement from the support "
+                                      "service, by referral route", source=src, times=(30, 60, 90, 180, 365),
+                                      acro_check=False))
+    km_all = kaplan_meier(km_input.assign(group="All"), times=(90, 180))
+    med = median_time(km_input.assign(group="All"))
+    n_all, ev_all = int(med["persons"].iloc[0]), int(med["events"].iloc[0])
+    row = km_all[km_all["time"] == 90].iloc[0]
+    rules_check = check_counts(pd.DataFrame({"Measure": ["Referrals", "Disengaged"], "n": [n_all, ev_all]}), "n",
+                               "Measure", title="Referrals and disengagements", margins=False,
+                               population=population)
+    res.outputs.append(rules_check)
+    ok = bool((rules_check.symbols == "").all().all())
+    res.headlines.append(Headline(
+        "engaged_90_days", "Still engaged 90 days after referral (Kaplan-Meier)",
+        round(100 * float(row["survival"]), 1) if ok else None,
+        round(100 * float(row["lower"]), 1) if ok else None, round(100 * float(row["upper"]), 1) if ok else None,
+        units="%", note="Kaplan-Meier (lifelines) with its 95% pointwise interval; published only when referrals "
+                        "and disengagements pass the count threshold"))
+
+    truth = _truth(ctx)
+    linked = "support_referrals" in linked_tables(con) and "mags_defendant_case" in linked_tables(con)
+    terms = ["aged_under_25", "police_referral"]
+    if linked:
+        court = court_records(con, band)
+        df["court_record"] = df["referral_id"].isin(court)
+        if df["court_record"].any() and not df["court_record"].all():
+            terms.append("court_record")
+    else:
+        res.not_available.append("Justice outcomes not available: the support service is not linked to the spine "
+                                 "(or magistrates' court data are not loaded); " + HOW_TO_LOAD)
+    cph = _cox(df, terms)
+    model = check_model(cph, title="Disengagement from the support service: Cox proportional hazards model",
+                        source=src, subtitle="Hazard ratios of disengagement (associations, not effects)")
+    res.outputs.append(model)
+    for term in ("aged_under_25", "police_referral"):
+        label = TERMS[term]
+        pub = model.symbols.loc[term, "Hazard ratio"] == "" if term in model.symbols.index else False
+        d = model.data.loc[term] if pub else None
+        res.headlines.append(Headline(
+            f"hazard_ratio_{term}", f"Hazard ratio of disengagement: {label.lower()}",
+            round(float(d["Hazard ratio"]), 3) if pub else None,
+            round(math.exp(float(d["Lower 95% CI"])), 3) if pub else None,
+            round(math.exp(float(d["Upper 95% CI"])), 3) if pub else None, units="hazard ratio",
+            truth=truth["hazard"].get(term), note="Cox model (lifelines), 95% interval"))
+    if linked:
+        est = {}
+        for b in BANDS:
+            c = court_records(con, b)
+            est[b] = BandEstimate(b, float(df["referral_id"].isin(c).sum()), float(len(df)))
+        h, outs = proportion_headline("court_record_share", "Referrals whose person appears in magistrates' court "
+                                      "data", est, band, truth=truth["court"], title="Referred people with a "
+                                      "magistrates' court record", population=population)
+        res.headlines.append(h)
+        res.outputs.append(outs[2])
+        g = df.assign(group=np.where(df["court_record"], "Court record", "No court record"))
+        res.outputs.append(survival_table(g[["group", "duration"]].assign(observed=g["observed"].astype(int)),
+                                          "duration", "observed", group="group", title="Time to disengagement, by "
+                                          "whether the person appears in magistrates' court data", source=src,
+                                          times=(30, 60, 90, 180, 365), acro_check=False))
+    return res
