@@ -203,6 +203,7 @@ class Chart:
     notes: tuple[str, ...] = ()
     at_risk: tuple[tuple[str, tuple[str, ...]], ...] = ()  # Kaplan-Meier: (group, numbers at risk per time)
     at_risk_times: tuple[str, ...] = ()
+    finding: str = ""  # one sentence on what the chart shows, from published values (for the key findings)
 
 
 def _e(x: object) -> str:
@@ -264,14 +265,22 @@ def _truncate(s: str, width: float, size: float = 12) -> str:
 Intervals = dict[tuple[int, int], tuple[float, float]]
 
 
-def bar_chart(out: CheckedOutput, *, chart_id: str, intervals: Intervals | None = None, max_rows: int = 30
-              ) -> Chart:
-    """Horizontal bars (grouped when the table has several columns), with interval whiskers where given."""
+def bar_chart(out: CheckedOutput, *, chart_id: str, intervals: Intervals | None = None, max_rows: int = 30,
+              transpose: bool = False) -> Chart:
+    """Horizontal bars (grouped when the table has several columns), with interval whiskers where given;
+    ``transpose`` groups by column instead (a few rows by many columns, e.g. regions by needs)."""
     data, syms = out.data, out.symbols
+    if transpose:
+        data, syms = data.T, syms.T
+        intervals = {(j, i): v for (i, j), v in (intervals or {}).items()}
     rows = [i for i, r in enumerate(data.index) if not _is_total(r)][:max_rows]
     cols = [j for j, c in enumerate(data.columns) if not _is_total(c)] or list(range(data.shape[1]))
     cols = cols[: len(PALETTE)]
     intervals = intervals or {}
+
+    def dec_of(j: int) -> int:
+        return out.decimals_for(out.data.columns[0 if transpose else j])
+
     labels = [_label(data.index[i]) for i in rows]
     label_w = min(200.0, max([_text_width(s) for s in labels] + [40.0]) + 8)
     bar_h = 18 if len(cols) == 1 else 12
@@ -331,12 +340,13 @@ def bar_chart(out: CheckedOutput, *, chart_id: str, intervals: Intervals | None 
                 end = max(end, x(b))
             if len(cols) == 1:
                 body.append(f'<text x="{end + 4:.1f}" y="{y + bar_h / 2:.1f}" dominant-baseline="middle" '
-                            f'fill="{_INK}" font-size="11">{_fmt(v, out.decimals_for(data.columns[j]))}</text>')
-    desc = (f"Bar chart: {unit.lower()} for {len(rows)} categories of {_dim_name(out)}"
+                            f'fill="{_INK}" font-size="11">{_fmt(v, dec_of(j))}</text>')
+    dim = (str(out.data.columns.name or "groups").lower() if transpose else _dim_name(out))
+    desc = (f"Bar chart: {unit.lower()} for {len(rows)} categories of {dim}"
             + (f", one bar for each of {len(cols)} groups ({', '.join(_label(data.columns[j]) for j in cols)})"
                if len(cols) > 1 else "")
             + (", with 95% confidence intervals" if intervals else "") + "."
-            + _extremes_text(out, rows, cols))
+            + ("" if transpose else _extremes_text(out, rows, cols)))
     notes = []
     if hidden:
         notes.append(f"{hidden} value(s) are not published ([c] suppressed, [z] not applicable) and are shown as "
@@ -539,12 +549,15 @@ def funnel_chart(out: CheckedOutput, *, chart_id: str) -> Chart:
                     f'<rect x="{cx - w / 2:.1f}" y="{y + 16}" width="{w:.1f}" height="18" fill="{PALETTE[0]}"/>')
         parts.append((label, v))
     desc = f"Funnel: {_unit(out).lower()} at each of {len(rows)} steps."
+    finding = ""
     if len(parts) >= 2 and first == first and first > 0:
-        desc += (f" {_fmt(parts[0][1], 0)} at the first step ({parts[0][0]}), {_fmt(parts[-1][1], 0)} "
-                 f"({100 * parts[-1][1] / first:.0f}%) at the last ({parts[-1][0]}).")
+        finding = (f"{_fmt(parts[0][1], 0)} at the first step ({parts[0][0]}), {_fmt(parts[-1][1], 0)} "
+                   f"({100 * parts[-1][1] / first:.0f}%) at the last ({parts[-1][0]}).")
+        desc += " " + finding
     notes = ("Steps whose count is not published are marked [c] and drawn without a bar.",) if len(parts) < len(
         rows) else ()
-    return Chart("funnel", _svg(chart_id, _W, height, out.title, desc, body), out.title, desc, notes)
+    return Chart("funnel", _svg(chart_id, _W, height, out.title, desc, body), out.title, desc, notes,
+                 finding=finding)
 
 
 def survival_chart(out: CheckedOutput, *, chart_id: str, n_times: int = 6) -> Chart:
@@ -613,10 +626,12 @@ def survival_chart(out: CheckedOutput, *, chart_id: str, n_times: int = 6) -> Ch
             medians.append(f"{g}: median {_fmt(t[below[0]], 0)} {tname.split('(')[-1].rstrip(')')}".rstrip())
     desc = (f"Kaplan-Meier curves for {len(curves)} group(s): the proportion still without the event against "
             f"{tname.lower()}, with 95% confidence bands.")
-    for g, t, s, *_ in curves:
-        desc += f" {g}: {100 * s[-1]:.0f}% at {_fmt(t[-1], 0)}."
+    unit_word = tname.split("(")[-1].rstrip(")") if "(" in tname else ""
+    finding = " ".join(f"{g}: {100 * s[-1]:.0f}% still without the event after {_fmt(t[-1], 0)} {unit_word}."
+                       .replace("  ", " ") for g, t, s, *_ in curves)
     if medians:
-        desc += " " + "; ".join(medians) + "."
+        finding += " " + "; ".join(medians) + "."
+    desc += " " + finding
     notes = []
     if suppressed:
         notes.append(f"Not drawn (too few people to publish the curve): {', '.join(suppressed)}.")
@@ -632,7 +647,7 @@ def survival_chart(out: CheckedOutput, *, chart_id: str, n_times: int = 6) -> Ch
             row.append(_fmt(n[later[0]], 0) if len(later) and n[later[0]] == n[later[0]] else "–")
         at_risk.append((g, tuple(row)))
     return Chart("survival", _svg(chart_id, _W, height, out.title, desc, body), out.title, desc, tuple(notes),
-                 tuple(at_risk), tuple(_fmt(tm, 0) for tm in times))
+                 tuple(at_risk), tuple(_fmt(tm, 0) for tm in times), finding)
 
 
 def forest_chart(out: CheckedOutput, *, chart_id: str) -> Chart | None:
@@ -704,12 +719,14 @@ def network_chart(out: CheckedOutput, *, chart_id: str) -> Chart:
                     f'<text x="{px + dx:.1f}" y="{py + dy:.1f}" text-anchor="{anchor}" fill="{_INK}">'
                     f'{_e(_truncate(names[k], 150))}</text>')
     top = sorted(pairs, reverse=True)[:3]
+    finding = ("Most common pairs: " + "; ".join(f"{names[a]} and {names[b]} ({_fmt(v, 0)})" for v, a, b in top)
+               + ".") if top else ""
     desc = (f"Network of {n} categories: each circle is sized by the number of persons with it, each line is as "
-            "thick as the number of persons with both." + (" Most common pairs: " + "; ".join(
-                f"{names[a]} and {names[b]} ({_fmt(v, 0)})" for v, a, b in top) + "." if top else ""))
+            f"thick as the number of persons with both. {finding}").strip()
     hidden = sum(1 for a in range(n) for b in range(a + 1, n) if syms.iat[a, b])
     notes = (f"{hidden} pair(s) are not published and have no line.",) if hidden else ()
-    return Chart("network", _svg(chart_id, _W, size, out.title, desc, body), out.title, desc, notes)
+    return Chart("network", _svg(chart_id, _W, size, out.title, desc, body), out.title, desc, notes,
+                 finding=finding)
 
 
 def _is_funnel(out: CheckedOutput) -> bool:
@@ -743,12 +760,18 @@ def release_chart(out: CheckedOutput, *, chart_id: str, intervals: Intervals | N
         return network_chart(out, chart_id=chart_id)
     if _is_funnel(out):
         return funnel_chart(out, chart_id=chart_id)
+    inner = [i for i, r in enumerate(d.index) if not _is_total(r)]
+    inner_cols = [j for j, c in enumerate(d.columns) if not _is_total(c)] or list(range(d.shape[1]))
+    if not (out.symbols.iloc[inner, inner_cols] == "").to_numpy().any():
+        return None  # only totals published: the table says it better than an empty chart
     rows = [r for r in d.index if not _is_total(r) and not _is_unknown(r)]
     names = [str(n or "").lower() for n in d.index.names]
     if d.index.nlevels == 1 and (out.kind == "series" or any("decile" in n for n in names)
                                  or (_ordered_numeric(rows) and len(rows) >= 4)):
         return line_chart(out, chart_id=chart_id, intervals=intervals)
     cols = [c for c in d.columns if not _is_total(c)]
+    if len(cols) > len(PALETTE) and len(rows) <= len(PALETTE) and len(rows) * len(cols) <= 72:
+        return bar_chart(out, chart_id=chart_id, intervals=intervals, transpose=True)
     if len(rows) > 30 or len(rows) * max(len(cols), 1) > 72 or len(cols) > len(PALETTE):
         return strip_chart(out, chart_id=chart_id)
     return bar_chart(out, chart_id=chart_id, intervals=intervals)

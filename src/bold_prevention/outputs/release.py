@@ -2,8 +2,10 @@
 
 ::
 
-    <folder>/report.html            self-contained HTML report (tables and charts)
+    <folder>/report.html            one short self-contained page: key findings, charts, tables behind disclosures
     <folder>/tables.xlsx            GSS-style accessible workbook
+    <folder>/tables-long.csv        one row per cell (value, status, rule), never [c] in a number; also .parquet
+    <folder>/release.json           title, question and key findings (what write_release_index shows)
     <folder>/output-checking/       results.json, published CSVs, check log, config and checksums for the checker,
                                     and release_audit.json (the release-wide audit)
 
@@ -22,15 +24,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DisclosureError
-from ..files import atomic_dir
+from ..errors import DisclosureError, InputError
+from ..files import atomic_dir, atomic_file
 from .audit import AuditReport, CellSystem, merge, protect_release, published_interval, system_of
 from .disclosure import CheckedOutput, require_checked
-from .html import HtmlReport, _chartable
+from .html import render_template
 from .ledger import ReleaseLedger
+from .page import release_page
 from .results import write_results
 from .rules import RELEASE_CONFLICT
 from .spreadsheet import write_spreadsheet
+from .tidy import TIDY_STEM, write_tidy
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class ReleasePaths:
     checking: Path
     audit: AuditReport | None = None
     withheld: tuple[tuple[str, str], ...] = field(default=())
+    tidy_csv: Path | None = None
+    tidy_parquet: Path | None = None
+    title: str = ""
 
 
 def _conflicts(outs: list[CheckedOutput], earlier: CellSystem) -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
@@ -85,14 +92,24 @@ def audited_outputs(outputs: Sequence[CheckedOutput], *, ledger: ReleaseLedger |
 def write_release(outputs: Sequence[CheckedOutput], folder: str | os.PathLike, *, title: str,
                   subtitle: str | None = None, source: str | None = None, charts: bool = True,
                   overwrite: bool = False, command: str = "", ledger: ReleaseLedger | None = None,
-                  texts: Sequence[tuple[str, str]] = (), extra: Callable[[Path, list[CheckedOutput]], None] | None = None
-                  ) -> ReleasePaths:
-    """Audit the checked outputs as one release (with the ledger's earlier releases), then write the report, workbook
-    and output-checking files into ``folder`` and record the release in the ledger.
+                  texts: Sequence[tuple[str, str]] = (), extra: Callable[[Path, list[CheckedOutput]], None] | None = None,
+                  question: str | None = None, findings: Sequence[str] = (), index_href: str | None = None,
+                  published: str | None = None, tidy: bool = True) -> ReleasePaths:
+    """Audit the checked outputs as one release (with the ledger's earlier releases), then write the release page,
+    workbook, long-format table and output-checking files into ``folder`` and record the release in the ledger.
 
-    ``texts`` are (heading, text) sections added after the tables; ``extra(tmp_folder, outputs)`` may write further
-    files from the audited outputs. Raises :class:`DisclosureError` (and writes nothing) when no output is left or
-    the release cannot be made safe.
+    The folder holds ``report.html`` (one short page answering one question: key findings in words from the
+    published figures, a chart per table or group of tables with the data behind a disclosure; see
+    :mod:`.page`), ``tables.xlsx`` (GSS workbook), ``tables-long.csv`` and ``tables-long.parquet`` (one row per
+    cell, see :mod:`.tidy`; not with ``tidy=False``), ``release.json`` (what an index page shows) and
+    ``output-checking/`` (for the output checker).
+
+    ``question`` is the question the release answers (shown under the title); ``findings`` are extra key findings
+    written by the caller, shown before the generated ones (they must quote only published figures);
+    ``index_href`` links back to an index page (see :func:`write_release_index`). ``charts=False`` shows the tables
+    without charts. ``texts`` are (heading, text) sections added as notes; ``extra(tmp_folder, outputs)`` may write
+    further files from the audited outputs. Raises :class:`DisclosureError` (and writes nothing) when no output is
+    left or the release cannot be made safe.
     """
     final = Path(folder).absolute()
     released, report, withheld = audited_outputs(outputs, ledger=ledger)
@@ -100,28 +117,63 @@ def write_release(outputs: Sequence[CheckedOutput], folder: str | os.PathLike, *
         raise DisclosureError(f"nothing in release {title!r} can be published: "
                               + "; ".join(f"{t}: {why}" for t, why in withheld),
                               hint="publish a coarser table or choose another band; nothing was written")
+    sections = list(texts)
+    if withheld:
+        sections.append(("Tables withheld", "\n\n".join(f"{t}: withheld because a small count in it was published "
+                                                         "by an earlier release of the same table." for t, _ in withheld)))
     with atomic_dir(final, overwrite=overwrite) as tmp:
-        html = HtmlReport(title, subtitle=subtitle, source=source)
-        for o in released:
-            html.add_table(o, chart=charts and _chartable(o))
-        for heading, text in texts:
-            html.add_text(heading, text)
-        if withheld:
-            html.add_text("Tables withheld", "\n".join(f"{t}: withheld because a small count in it was published "
-                                                        "by an earlier release of the same table." for t, _ in withheld))
-        html.add_text("How this release is protected", _protection_text(report))
         if extra is not None:
             extra(tmp, released)
-        html.write(tmp / "report.html", overwrite=True)
+        files = sorted(p.name for p in tmp.iterdir() if p.is_file())
+        page, summary = release_page(released, title=title, subtitle=subtitle, source=source, question=question,
+                                     findings=findings, texts=sections, protection=_protection_text(report),
+                                     charts=charts, tidy=tidy, extra_files=files, index_href=index_href,
+                                     published=published)
+        (tmp / "report.html").write_text(page, encoding="utf-8")
         write_spreadsheet(released, tmp / "tables.xlsx", title=title, intro=[subtitle] if subtitle else None,
                           source=source, overwrite=True)
+        if tidy:
+            write_tidy(released, tmp, overwrite=True)
         write_results(released, tmp / "output-checking", overwrite=True, command=command)
         (tmp / "output-checking" / "release_audit.json").write_text(json.dumps(_audit_doc(report, withheld),
                                                                                indent=2), encoding="utf-8")
+        (tmp / RELEASE_JSON).write_text(json.dumps(summary, indent=2), encoding="utf-8")
         if ledger is not None:
             ledger.record(system_of(released), name=title, folder=final, command=command)
     return ReleasePaths(final, final / "report.html", final / "tables.xlsx", final / "output-checking", report,
-                        tuple(withheld))
+                        tuple(withheld), final / f"{TIDY_STEM}.csv" if tidy else None,
+                        final / f"{TIDY_STEM}.parquet" if tidy else None, title)
+
+
+RELEASE_JSON = "release.json"
+
+
+def write_release_index(folder: str | os.PathLike, releases: Sequence[ReleasePaths | str | os.PathLike], *,
+                        title: str, intro: str | None = None, overwrite: bool = True) -> Path:
+    """Write ``folder/index.html``: a page linking the releases (each a :class:`ReleasePaths` or a release
+    folder written by :func:`write_release`), with each one's question and first key findings. Links are relative,
+    so the folder can be moved with its releases. Returns the index's path."""
+    if not releases:
+        raise InputError(f"the release index {title!r} has no releases", hint="pass the folders write_release wrote")
+    root = Path(folder).absolute()
+    entries = []
+    for r in releases:
+        rfolder = Path(r.folder if isinstance(r, ReleasePaths) else r).absolute()
+        meta = rfolder / RELEASE_JSON
+        if not meta.is_file():
+            raise InputError(f"{rfolder} is not a release folder (it has no {RELEASE_JSON})",
+                             hint="write each release with bold_prevention.outputs.write_release first")
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+        href = Path(os.path.relpath(rfolder / "report.html", root)).as_posix()
+        entries.append({"href": href, "title": doc.get("title", rfolder.name), "question": doc.get("question"),
+                        "findings": list(doc.get("findings", []))[:3],
+                        "counts": f"{doc.get('tables', 0)} table(s), {doc.get('charts', 0)} chart(s)"})
+    text = render_template("index.html.j2", title=title, intro=intro, releases=entries)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "index.html"
+    with atomic_file(path, overwrite=overwrite) as fh:
+        fh.write(text)
+    return path
 
 
 def _protection_text(report: AuditReport) -> str:

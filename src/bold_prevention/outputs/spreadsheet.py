@@ -21,6 +21,7 @@ import pandas as pd
 from ..errors import InputError
 from ..files import atomic_path
 from .disclosure import CheckedOutput, _label, require_checked
+from .html import values_heading
 
 
 def _column_names(df: pd.DataFrame) -> list[str]:
@@ -91,7 +92,7 @@ def write_spreadsheet(outputs: Sequence[CheckedOutput], path: str | os.PathLike,
             ref = f"t{k}_{j}"
             notes.append((ref, text))
             own.append(f"$${ref}$$")
-        subtitles = [s for s in (o.subtitle, o.public_summary() + "$$shorthand$$") if s]
+        subtitles = [s for s in (o.subtitle, values_heading(o), o.public_summary() + "$$shorthand$$") if s]
         if own:
             subtitles.append("See notes" + "".join(own))
         sheets[f"Table {k}"] = gpt.GPTable(
