@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..outputs import CheckedOutput, check_counts, rate_table
+from ..outputs.intervals import wilson
 from .base import Headline, StudyContext
 
 BANDS = ("high", "medium", "low")
@@ -77,8 +78,9 @@ def years_before(d: date, days: int) -> date:
 
 
 def truth_dir(ctx: StudyContext) -> Path | None:
-    """The synthetic truth folder (``params['truth_dir']``, or ``params['population']/truth``), if given."""
-    t = ctx.params.get("truth_dir")
+    """The synthetic truth folder (the context's ``truth_dir``, else ``params['truth_dir']`` or
+    ``params['population']/truth``), if given."""
+    t = ctx.truth_dir or ctx.params.get("truth_dir")
     if t is None and ctx.params.get("population") is not None:
         t = Path(ctx.params["population"]) / "truth"
     if t is None:
@@ -95,17 +97,6 @@ def read_truth(ctx: StudyContext, name: str) -> pd.DataFrame | None:
 
 
 # ------------------------------------------------------------------------------------------------- intervals
-def wilson(k: float, n: float, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n`` (``(nan, nan)`` when ``n`` is 0)."""
-    if n <= 0:
-        return math.nan, math.nan
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
-
-
 def poisson_interval(k: float, alpha: float = 0.05) -> tuple[float, float]:
     """Exact (Garwood) interval of a Poisson count."""
     from scipy.stats import chi2
@@ -157,11 +148,13 @@ def proportion_headline(name: str, label: str, estimates: Mapping[str, BandEstim
     v = rate.data.iloc[0, 0]
     published = rate.symbols.iloc[0, 0] == "" and not pd.isna(v)
     lo, hi = across_bands(estimates)
+    ok = published and not (math.isnan(lo) or math.isnan(hi))
     h = Headline(name=name, label=label, value=float(v) if published else None,
-                 lower=round(100 * lo, 1) if published and not math.isnan(lo) else None,
-                 upper=round(100 * hi, 1) if published and not math.isnan(hi) else None, units="%",
+                 lower=min(round(100 * lo, 1), float(v)) if ok else None,
+                 upper=max(round(100 * hi, 1), float(v)) if ok else None, units="%",
                  truth=None if truth is None else round(100 * truth, 2),
-                 note=note or "interval: the union over the linkage bands of the 95% Wilson intervals")
+                 note=note or "interval: the union over the linkage bands of the 95% Wilson intervals",
+                 numerator=int(e.k), denominator=int(e.n or 0), per=100.0)
     return h, [num, den, rate]
 
 
@@ -176,11 +169,17 @@ def count_headline(name: str, label: str, estimates: Mapping[str, BandEstimate],
     published = out.symbols.iloc[0, 0] == "" and not pd.isna(v)
     lo, hi = across_bands(estimates)
     h = Headline(name=name, label=label, value=float(v) if published else None,
-                 lower=float(math.floor(lo)) if published else None,
-                 upper=float(math.ceil(hi)) if published else None, units="people",
+                 lower=min(float(math.floor(lo)), float(v)) if published else None,
+                 upper=max(float(math.ceil(hi)), float(v)) if published else None, units="people",
                  truth=truth, note=note or "interval: the union over the linkage bands of the exact 95% Poisson "
                                            "intervals")
     return h, [out]
+
+
+def methods_of(ctx: StudyContext) -> str:
+    """The methods note of the study's definition (definitions, caveats, what synthetic results can say)."""
+    spec = ctx.spec
+    return spec.methods_text() if spec is not None and hasattr(spec, "methods_text") else ""
 
 
 def not_loaded(source: str, tables: str, how: str) -> str:

@@ -30,9 +30,11 @@ from ._pilots import (
     count_headline,
     has_table,
     linked_tables,
+    methods_of,
     read_truth,
 )
 from .base import StudyContext, StudyResult
+from .registry import study
 
 NAME = "children_parent_prison"
 AGE_BANDS = (("0-4", 0, 4), ("5-9", 5, 9), ("10-15", 10, 15), ("16-17", 16, 17))
@@ -44,34 +46,6 @@ CHILD_SOURCES = {
     "family_court": ("Family court cases", "family_parties", "load the Data First extracts with `bold load`, "
                      "then `bold spine children`"),
 }
-
-METHODS = """\
-Question: how many dependent children had a parent in prison at some point in the year?
-
-Parents: spine persons with a P-NOMIS custodial journey (remand, sentence or recall) overlapping the calendar year
-(reception on or before 31 December, release on or after 1 January or not yet released), whose journey record joined
-the spine at the study's band or a stricter one. Children: those the spine relates to a parent
-(spine.person_child): a child on the parent's Child Benefit claim (HMRC), a child party to a Children Act or
-adoption case in which the parent is applicant or respondent (family court), or an NPD pupil with the postcode and
-surname of the parent's justice records and 15 to 55 years younger (a weak relation: band low). Dependent: aged 0 to
-17 in the year (year of the year minus year of birth). A child counts once however many parents were in prison;
-by region, a child is counted in the region of its first parent (in the spine's order).
-
-Interval: the count at each linkage band (high, medium, low) with an exact 95% Poisson interval at each; the
-published interval runs from the lowest lower limit to the highest upper limit, so it carries both the sampling
-and the linkage uncertainty. The published value is the count at the study's band.
-
-Caveats: children appear only through a source that relates them to the parent: a father in prison whose children
-are on their mother's Child Benefit claim is found only through the family court or the address relation, and
-children of parents without an address in England are missed, so the count is a lower bound where those sources are
-thin. The address relation (band low) also relates stepchildren and other children of the household. Counts are
-rounded and small cells suppressed by disclosure control.
-
-Synthetic data: the synthetic population's true parent-child pairs let the study show that linkage recovers the
-true number within its interval; the family structure, Child Benefit take-up and school coverage are generated, so
-the synthetic number says nothing about the real one.
-"""
-
 
 def _year(ctx: StudyContext) -> int:
     if "year" in ctx.params:
@@ -114,10 +88,12 @@ def true_children(ctx: StudyContext, year: int) -> int | None:
     return int(kids.loc[(age >= 0) & (age <= 17), "child_person_id"].nunique())
 
 
+@study(NAME, kinds=("count",), measures=("dependent_children",),
+       sources=("prison", "children", "child_benefit", "npd", "family_court"))
 def run(ctx: StudyContext) -> StudyResult:
     """Run study 3 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
     con, band = ctx.con, ctx.band
-    res = StudyResult(name=NAME, band=band, methods=METHODS)
+    res = StudyResult(name=NAME, band=band, methods=methods_of(ctx))
     linked = linked_tables(con)
     if not (has_table(con, "extract", "prison_custodial_journey") and "prison_custodial_journey" in linked):
         res.not_available.append("Prison spells not available: extract.prison_custodial_journey is not loaded and "

@@ -30,6 +30,7 @@ from ._pilots import (
     band_filter,
     has_table,
     linked_tables,
+    methods_of,
     not_loaded,
     param_date,
     proportion_headline,
@@ -37,47 +38,13 @@ from ._pilots import (
     years_before,
 )
 from .base import StudyContext, StudyResult
+from .registry import study
 
 NAME = "prison_leavers_housing"
 STATUSES = ("No fixed abode or transient", "Unsuitable", "Settled", "Not known")
 HOUSING_SERVICES = {"HOUS": "Housing options", "TA": "Temporary accommodation",
                     "HPR": "Homelessness prevention and relief"}
 WINDOWS = {"3 months": 91, "12 months": 365}
-
-METHODS = """\
-Population: releases from custody (P-NOMIS custodial journeys with a release date) between the study's
-release_from and release_to dates (by default 2011-01-01 to a year before the as-at date, so every release has 12
-months of follow-up), whose journey record joined the spine at the study's linkage band or a stricter one.
-
-Accommodation status at release: the latest OASys assessment of the person dated from a year before reception to
-release that records accommodation. No fixed abode or transient: question 3.3 (currently of no fixed abode or in
-transient accommodation) is yes, or the basic custody screening (BCS 33, or the transfer screening) records no fixed
-abode or rough sleeping. Unsuitable: question 3.4 scores 2 (not living in suitable accommodation) or the screening
-records temporary accommodation. Settled: an assessment that records neither. Not known: no such assessment.
-
-Housing contacts: a local-authority housing options, temporary accommodation or homelessness prevention and relief
-contact in the 91 or 365 days after release, for leavers linked to a resident record of the authority (only the
-pilot authorities supply data: the denominator is leavers known to the authority, not all leavers).
-
-Reoffending: a magistrates' court case of the same spine person with a main offence date in the 365 days after
-release (the proven-reoffending shape without the six-month waiting period).
-
-Settled after a contact: for leavers without settled accommodation at release who had a housing contact within 12
-months, whether the next OASys assessment after the first such contact (within a year of it) records settled
-accommodation; by the service of that contact.
-
-Caveats: all findings are associations, not effects: people who reach a housing service differ from those who do
-not (need, motivation, area, the prison's resettlement work), a later OASys assessment exists only for people
-who return to probation or custody (a selected group), and OASys accommodation questions are often unanswered.
-Linkage errors move people between groups; the intervals carry this by taking the union of the 95% intervals at
-the three linkage bands. Every number passes disclosure control (counts rounded, small cells suppressed).
-
-Synthetic data: the synthetic population was built with a known reoffending process and known local-authority
-contacts, so the study's recovery of the true reoffending rate and contact share tests the linkage and the
-definitions. It cannot say anything about real prison leavers: the synthetic accommodation questions, housing
-contacts and their relation to settled accommodation are generated, not observed.
-"""
-
 
 def _window(ctx: StudyContext) -> tuple[date, date]:
     end = as_at(ctx)
@@ -227,10 +194,14 @@ def _truth(ctx: StudyContext, start: date, end: date) -> dict[str, float | None]
     return out
 
 
+@study(NAME, kinds=("shares", "association"),
+       measures=("accommodation_at_release", "housing_contact_3m", "housing_contact_12m", "reoffending_12m",
+                 "settled_after_contact"),
+       sources=("prison", "oasys", "courts", "local_authority"))
 def run(ctx: StudyContext) -> StudyResult:
     """Run study 2 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
     con, band = ctx.con, ctx.band
-    res = StudyResult(name=NAME, band=band, methods=METHODS)
+    res = StudyResult(name=NAME, band=band, methods=methods_of(ctx))
     if not (has_table(con, "extract", "prison_custodial_journey")
             and "prison_custodial_journey" in linked_tables(con)):
         res.not_available.append(not_loaded("Prison releases", "extract.prison_custodial_journey (linked to the "

@@ -28,48 +28,18 @@ from ._pilots import (
     band_filter,
     has_table,
     linked_tables,
+    methods_of,
     proportion_headline,
     read_truth,
 )
 from .base import Headline, StudyContext, StudyResult
+from .registry import study
 
 NAME = "victims_support"
 TERMS = {"aged_under_25": "Aged under 25 at referral", "police_referral": "Referred by the police",
          "court_record": "Has a magistrates' court record"}
 HOW_TO_LOAD = ("generate it with `bold synth --sources support` (or `--waves 3`), then load and link it with "
                "`bold link wave support --from FOLDER`")
-
-METHODS = """\
-Population: every referral to the support service in its extract (one row of support_referrals each).
-
-Journey: referral, needs assessment (assessment_date), contacts (support_contacts) and closure (exit_date and
-exit_reason: completed, disengaged, referred on, moved away). Time to disengagement: days from referral to a closure
-for disengagement (the event); a closure for any other reason censors the journey at its date (a cause-specific
-analysis: completion and referral on are competing events, not failures), and an open case is censored at the last
-date in the extract.
-
-Kaplan-Meier: lifelines through the toolkit's one Kaplan-Meier (trajectories.survival); the published curves go
-through disclosure control (grouped steps, rounded numbers at risk). Associations: a Cox proportional hazards model
-(lifelines) on being under 25 at referral, a police referral and, where the service is linked to the spine, having
-a magistrates' court record; hazard ratios with 95% intervals, published through the model check (enough residual
-degrees of freedom).
-
-Justice link: the service's referrals are linked to the spine (bold link wave support) on name, date of birth,
-postcode and sex; a referral appears in court data when its linked spine person has a magistrates' court case
-(at the same band). The share is reported at each band; its interval is the union of the bands' 95% Wilson
-intervals.
-
-Caveats: hazard ratios are associations: age and referral route stand for many things (the crime, the person's
-circumstances, the police's follow-up). A support service's identifiers are often partial (no date of birth, a
-first name only), so people are missed by the linkage, more at the strict band. Court data record defendants, not
-victims: the justice link here says who also appears as a defendant, not what happened to the case the person
-reported. Counts are rounded and small cells suppressed.
-
-Synthetic data: the synthetic service's disengagement was generated with known hazard ratios, so the study shows
-that the pipeline recovers them and the true share with a court record within their intervals; the journeys
-themselves are invented and say nothing about real services or victims.
-"""
-
 
 def journeys(con: Any) -> pd.DataFrame:
     """One row per referral: ``referral_id``, ``duration`` (days, at least 0.5), ``observed`` (disengaged),
@@ -122,10 +92,13 @@ def _cox(df: pd.DataFrame, terms: list[str]):
     return CoxPHFitter().fit(X, duration_col="duration", event_col="observed")
 
 
+@study(NAME, kinds=("journey", "survival", "association", "justice_link"),
+       measures=("time_to_disengagement", "engaged_90_days", "hazard_ratios", "court_record_share"),
+       sources=("support", "courts"))
 def run(ctx: StudyContext) -> StudyResult:
     """Run study 5 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
     con, band = ctx.con, ctx.band
-    res = StudyResult(name=NAME, band=band, methods=METHODS)
+    res = StudyResult(name=NAME, band=band, methods=methods_of(ctx))
     if not has_table(con, "extract", "support_referrals"):
         res.not_available.append("Support service records not available: extract.support_referrals is not loaded; "
                                  + HOW_TO_LOAD)
