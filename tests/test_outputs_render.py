@@ -216,3 +216,121 @@ def test_release_folder_and_cli(outputs, tmp_path):
     assert bad.exit_code == 2 and "'count'" in bad.output
     rules = runner.invoke(app, ["outputs", "rules", "opensafely"])
     assert rules.exit_code == 0 and "threshold: 8" in rules.output
+
+
+# --- release pages, the index and the long-format table -------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bold_prevention.errors import InputError  # noqa: E402
+from bold_prevention.outputs import percentage_table, rate_table  # noqa: E402
+from bold_prevention.outputs.release import write_release_index  # noqa: E402
+from bold_prevention.outputs.tidy import tidy_frame  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cohort_outputs():
+    """A cohort profile as the cohort release builds it: cohort counts, population counts and the rate."""
+    df = pd.DataFrame({"Age band": ["18-24", "25-34", "35-44", "45-54", "Unknown"],
+                       "k": [40, 85, 60, 3, 25], "pop": [400, 700, 650, 300, 260]})
+    num = check_counts(df, "k", "Age band", title="Cohort by age band", value_label="Persons",
+                       population="cohort:x@1")
+    den = check_counts(df, "pop", "Age band", title="Spine population by age band", value_label="Persons",
+                       population="spine:persons@1")
+    rate = rate_table(num, den, title="Cohort: persons per 100 in the spine, by age band", per=100)
+    return [num, den, rate]
+
+
+def test_derived_one_way_tables_are_headed_by_their_unit(cohort_outputs, tmp_path):
+    num, den, rate = cohort_outputs
+    assert list(num.data.columns) == ["Persons"]
+    assert list(rate.data.columns) == ["Percentage"], "a rate is not labelled 'Persons'"
+    per_1000 = rate_table(num, den, title="Per 1,000", per=1000)
+    assert list(per_1000.data.columns) == ["Rate per 1,000"] and per_1000.units == "rate per 1,000"
+    assert list(rate_table(num, den, title="Share", per=1, decimals=3).data.columns) == ["Proportion"]
+    assert list(percentage_table(num).data.columns) == ["Percentage"]
+    path = write_spreadsheet([rate], tmp_path / "t.xlsx", title="Rates")
+    ws = openpyxl.load_workbook(path)["Table 1"]
+    header = [c.value for c in next(iter(ws[next(iter(ws.tables.values())).ref]))]
+    assert header == ["Age band", "Percentage"], "the workbook says the same as the page"
+
+
+def test_release_page_is_one_short_page_with_findings_charts_and_data(cohort_outputs, outputs, tmp_path):
+    paths = write_release([*cohort_outputs, outputs["survival"]], tmp_path / "rel", title="Cohort x",
+                          question="Who is in cohort x?", texts=[("Method", "Counted from the spine.")])
+    text = paths.report.read_text()
+    assert not re.search(r"https?://", text) and "<script" not in text
+    p = _Tags()
+    p.feed(text)
+    tags = [t for t, _ in p.tags]
+    assert tags.count("h1") == 1 and "Who is in cohort x?" in text
+    svgs = [a for t, a in p.tags if t == "svg"]
+    assert len(svgs) == 2, "the rate (with its counts) is one figure; the survival curves another"
+    for a in svgs:
+        assert a["role"] == "img"
+        assert p.text_by_id[a["aria-labelledby"]] and len(p.text_by_id[a["aria-describedby"]]) > 40
+    assert "<title" in text and "<desc" in text
+    assert tags.count("details") >= 2, "each chart's data sits behind a disclosure"
+    assert tags.count("table") == tags.count("caption")
+    findings = text[text.index('id="key-findings"'):text.index("</section>", text.index('id="key-findings"'))]
+    assert "highest 25-34" in findings and "Unknown" not in findings.split("highest")[1].split(".")[0]
+    assert "suppressed" in findings, "the suppression caveat"
+    assert "have no recorded age band" in text, "unknown categories are explained"
+    assert "Number at risk" in text
+    assert "Percentage" in text and ">Persons</th>" in text
+    doc = __import__("json").loads((paths.folder / "release.json").read_text())
+    assert doc["question"] == "Who is in cohort x?" and doc["charts"] == 2 and doc["findings"]
+    assert paths.tidy_csv.exists() and paths.tidy_parquet.exists()
+    assert 'href="tables-long.csv"' in text
+
+
+def test_release_index_links_the_releases(cohort_outputs, outputs, tmp_path):
+    a = write_release(cohort_outputs, tmp_path / "a", title="Cohort x", question="Who is in cohort x?")
+    b = write_release([outputs["survival"]], tmp_path / "b", title="Time to reoffending")
+    index = write_release_index(tmp_path, [a, tmp_path / "b"], title="Step A releases")
+    text = index.read_text()
+    assert 'href="a/report.html"' in text and 'href="b/report.html"' in text
+    assert "Who is in cohort x?" in text and b.title in text
+    p = _Tags()
+    p.feed(text)
+    assert [t for t, _ in p.tags].count("h1") == 1
+    with pytest.raises(InputError, match="not a release folder") as e:
+        write_release_index(tmp_path, [tmp_path], title="x")
+    assert e.value.hint
+    with pytest.raises(InputError):
+        write_release_index(tmp_path, [], title="x")
+
+
+def test_long_table_of_a_release(cohort_outputs, outputs, tmp_path):
+    paths = write_release([*cohort_outputs, outputs["survival"], outputs["table"]], tmp_path / "rel", title="x")
+    csv = pd.read_csv(paths.tidy_csv, keep_default_na=True)
+    assert pd.api.types.is_float_dtype(csv["value"]), "[c] never in the numeric column"
+    assert set(csv["status"]) <= {"published", "suppressed", "not_applicable"}
+    assert csv.loc[csv.status != "published", "value"].isna().all()
+    assert csv.loc[csv.status == "published", "value"].notna().all()
+    assert {"age_band", "local_authority", "risk_band", "time_days", "measure", "unit", "rule"} <= set(csv.columns)
+    pq = pd.read_parquet(paths.tidy_parquet)
+    assert len(pq) == len(csv) and list(pq.columns) == list(csv.columns)
+    rate = csv[csv.table == cohort_outputs[2].name]
+    assert set(rate["measure"]) == {"Percentage"} and len(rate) == cohort_outputs[2].n_cells
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, 60), min_size=2, max_size=6), st.lists(st.integers(0, 60), min_size=2, max_size=6))
+def test_long_table_holds_every_cell_and_nothing_unpublished(a, b):
+    n = min(len(a), len(b))
+    df = pd.DataFrame({"area": [f"A{k}" for k in range(n) for _ in (0, 1)], "sex": ["F", "M"] * n,
+                       "n": [v for pair in zip(a[:n], b[:n], strict=True) for v in pair]})
+    t = check_counts(df, "n", "area", "sex", title="People by area and sex")
+    frame = tidy_frame([t])
+    assert len(frame) == t.n_cells
+    syms = t.symbols.to_numpy().ravel()
+    assert (frame["status"].to_numpy() == ["suppressed" if s == "[c]" else "not_applicable" if s == "[z]"
+                                           else "published" for s in syms]).all()
+    assert frame.loc[frame.status != "published", "value"].isna().all()
+    published = t.data.to_numpy().ravel()
+    ok = frame.status.to_numpy() == "published"
+    assert np.allclose(frame["value"].to_numpy()[ok], published[ok])
+    # the rule never tells a small (primary) suppression from a protective (secondary) one
+    assert frame.loc[frame.status == "suppressed", "rule"].nunique() <= 1
