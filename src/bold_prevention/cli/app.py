@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -181,10 +182,14 @@ def user_errors(fn: Callable) -> Callable:
     """Show :class:`BoldError` as a readable message and exit 2, instead of a traceback; print in the command's
     ``--format`` (``fmt``) or ``--json`` (``as_json``) when it has one (:mod:`bold_prevention.cli.printing`)."""
 
+    # A command takes part in the JSON/CSV printout when it takes the shared --format (and --json) options.
+    params = inspect.signature(fn).parameters
+    formatted = "fmt" in params and params["fmt"].default is FormatOption
+    aliased = "as_json" in params and params["as_json"].default is JsonOption
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        fmt = output_format(kwargs.get("fmt") if isinstance(kwargs.get("fmt"), str) and
-                            kwargs.get("fmt") in FORMATS else None, bool(kwargs.get("as_json")))
+        fmt = output_format(kwargs.get("fmt") if formatted else None, bool(kwargs.get("as_json")) and aliased)
         try:
             with printing(fmt):
                 return fn(*args, **kwargs)

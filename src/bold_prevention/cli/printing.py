@@ -8,8 +8,8 @@ error instead, so that standard output parses:
 
 - ``--format json``: one JSON object, ``{"<table name>": [{"<column>": value, ...}, ...], ...}`` (or, for a
   command whose output is one document such as a quality report, that document);
-- ``--format csv``: the command's first table, with a header row (its other tables are named on standard error;
-  take them with ``--format json``).
+- ``--format csv``: the command's first table, with a header row, text quoted and numbers bare, missing values
+  empty (its other tables are named on standard error; take them with ``--format json``).
 
 The format of the running command is set by :func:`bold_prevention.cli.app.user_errors` from the command's
 ``--format`` (or ``--json``) option.
@@ -164,11 +164,10 @@ class _Sink:
         elif self.fmt == "csv" and self.grids:
             first = self.grids[0]
             buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
+            w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)  # text quoted, numbers bare
             w.writerow([c.name for c in first.columns])
             for rec in first.records():
-                w.writerow(["" if v is None else json.dumps(v) if isinstance(v, list | dict) else v
-                            for v in rec.values()])
+                w.writerow([_csv_value(v) for v in rec.values()])
             stdout.write(buf.getvalue())
             rest = [g.name for g in self.grids[1:]]
             if rest:
@@ -176,6 +175,16 @@ class _Sink:
 
                 console.print(f"CSV holds the {first.name} table; also printed: {', '.join(rest)} "
                               "(take every table with --format json).", highlight=False)
+
+
+def _csv_value(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list | dict):
+        return json.dumps(v, ensure_ascii=False)
+    return v
 
 
 @contextlib.contextmanager

@@ -267,18 +267,18 @@ def _report(r, project: Project) -> None:
             if isinstance(e, dict):
                 t.row(m, label, e.get("value"), e.get("lower"), e.get("upper"))
     t.show()
-    for b in r.card.get("linkage_bands") or []:
-        if "withheld" in b:
-            out.print(f"band {b['band']}: {b['withheld']}")
-        else:
-            out.print(f"band {b['band']}: AUC {b['primary']['auc']['value']:.3f} (primary), "
-                      f"{b['baseline']['auc']['value']:.3f} (baseline) on {shown(b.get('n'))} index events")
-    o = r.card.get("oracle")
-    if o and "withheld" not in o:
-        ok = o["primary"]["within_tolerance"]
-        out.print(f"oracle AUC {o['oracle']['auc']['value']:.3f}; model {o['primary']['auc']['value']:.3f} "
-                  f"(gap {o['primary']['gap_to_oracle']:.3f}; {'within' if ok else 'NOT within'} "
-                  f"{o['tolerance']}); baseline {o['baseline']['auc']['value']:.3f}")
+    from ..early_warning.train import card_summary  # noqa: PLC0415
+
+    for which in models:  # withheld by disclosure control, or not estimable (with the reason)
+        mets = ev[which]["metrics"]
+        if "withheld" in mets:
+            out.print(f"{which} model: test-period measures {mets['withheld']}", markup=False)
+        for m, e in mets.items():
+            if isinstance(e, dict) and e.get("note"):
+                out.print(f"{which} model: {m.replace('_', ' ')} not estimable ({e['note']})", markup=False)
+    sm = card_summary(r.card)
+    for line in sm["bands"] + sm["oracle"]:
+        out.print(line, markup=False)
     if r.folder:
         out.print(f"Model card: {r.folder / 'model_card.md'} (and model_card.json)")
     if r.scores_written:

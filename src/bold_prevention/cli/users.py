@@ -20,7 +20,8 @@ from ..app.accounts import ROLES, AccountStore, temporary_password
 from ..app.audit import AuditLog, audit_key
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, Typer, app, out, user_errors
+from .app import Fmt, FormatOption, ProjectOption, Typer, app, console, out, user_errors
+from .printing import Grid
 
 users_app = Typer(help="Manage the web application's accounts (practitioner, analyst, admin).",
                         no_args_is_help=True)
@@ -162,18 +163,18 @@ def caseload_(name: str = typer.Argument(..., help="Account name."),
 
 @users_app.command("list")
 @user_errors
-def list_(project: Path | None = ProjectOption) -> None:
+def list_(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> None:
     """List the accounts with their roles, caseloads and status."""
     accounts = AccountStore.of(Project.at(project)).list()
     if not accounts:
-        out.print("No accounts yet: add one with `bold users add NAME --role admin`")
-        return
-    from rich.table import Table
-
-    t = Table("account", "role", "caseload", "created", "status")
+        console.print("No accounts yet: add one with `bold users add NAME --role admin`")
+        if fmt == "table":
+            return
+    t = Grid("accounts", "Accounts")
+    t.column("account").column("role").column("caseload").column("created").column("status")
     for a in accounts:
         status = ("locked" if a.suspended else "waiting for first sign-in" if not a.ready else "active")
         if a.locked_sources:
             status += f" ({a.locked_sources} address(es) locked out)"
-        t.add_row(a.name, a.role, ", ".join(a.caseload), a.created[:10], status)
-    out.print(t)
+        t.row(a.name, a.role, ", ".join(a.caseload), a.created[:10], status)
+    t.show()
