@@ -50,7 +50,7 @@ def project_releases(tmp_path_factory):
     from bold_prevention.cohorts import build_cohort
     from bold_prevention.cohorts.release import write_checked_release
     from bold_prevention.pipeline.demo import AS_AT, run_demo
-    from bold_prevention.pipeline.run import DEFAULT_COHORTS
+    from bold_prevention.pipeline import DEFAULT_COHORTS
     from bold_prevention.project import Project
     from bold_prevention.spine import build_spine
     from bold_prevention.warehouse.engine import duckdb_connect

@@ -41,7 +41,7 @@ def cohort_place_outputs(con, cohorts, *, rules=PERMISSIVE, overlap: bool = True
 
 def demo_outputs(con, *, rules=PERMISSIVE) -> list:
     """The count and survival tables of the ``bold demo`` release (everything but the early-warning models)."""
-    from bold_prevention.pipeline.run import DEFAULT_COHORTS, FUNNELS, SURVIVAL
+    from bold_prevention.pipeline.stages import DEFAULT_COHORTS, FUNNELS, SURVIVAL
     from bold_prevention.trajectories.export import checked_outputs
     from bold_prevention.trajectories.pathways import funnel
     from bold_prevention.trajectories.survival import ANALYSES, durations

@@ -76,13 +76,18 @@ def run_cmd(
     engine: str | None = EngineOption,
     spark_master: str | None = MasterOption,
     stages: str = typer.Option("spine,cohorts,timeline", "--stages",
-                               help="Comma-separated stages: link (Splink dedupe of the justice identities), "
-                                    "spine (XJS person records and the spine), cohorts, timeline."),
-    as_at: str = typer.Option("2024-12-31", "--as-at", help="As-at date of the spine (YYYY-MM-DD)."),
-    band: str = typer.Option("medium", "--band", help="Linkage band of the XJS person ids: high, medium, low."),
+                               help="Comma-separated stages, run in the pipeline's order: catalogues, register, "
+                                    "load, link (Splink dedupe of the justice identities), spine (XJS person "
+                                    "records and the spine), waves, cohorts, places, timeline, pathways, "
+                                    "early-warning, release."),
+    as_at: str | None = typer.Option(None, "--as-at", help="As-at date of the spine (YYYY-MM-DD; default "
+                                     "2024-12-31)."),
+    band: str | None = typer.Option(None, "--band", help="Linkage band of the XJS person ids: high, medium "
+                                    "(default), low."),
     register: Path | None = typer.Option(None, "--register", help="A register YAML file (default: shipped)."),
-    cohort: list[str] | None = typer.Option(None, "--cohort", help="Cohort spec(s) to build (default: every "
-                                            "shipped spec the register supports)."),
+    cohort: list[str] | None = typer.Option(None, "--cohort", help="Cohort spec(s) to build (default: the shipped "
+                                            "cohorts the release profiles, those the register cannot support "
+                                            "skipped with a note)."),
     model: Path | None = typer.Option(None, "--model", help="Saved Splink model for the link stage (default "
                                       "<project>/models/justice_dedupe.json, trained there when missing)."),
     chunks: int | None = typer.Option(None, "--chunks", help="Link stage: split prediction into N x N chunks."),
@@ -91,24 +96,36 @@ def run_cmd(
                                      "relinking everything."),
     partitions: int | None = typer.Option(None, "--partitions", help="Spark shuffle partitions (default 8)."),
     config: Path | None = typer.Option(None, "--config", help="A pipeline configuration (YAML with engine, "
-                                       "spark_master, extracts, as_at, band...): load, export and run it."),
+                                       "spark_master, extracts, as_at, band...): load (and export for Spark) its "
+                                       "extracts, then run the stages."),
     project: Path | None = ProjectOption,
 ) -> None:
-    """Run the pipeline's stages on DuckDB or Spark through the same library code."""
-    from ..scale.pipeline import run_from_config, run_pipeline
+    """Run the pipeline's stages on DuckDB or Spark (the same pipeline as `bold demo`)."""
+    from ..pipeline import PipelineConfig, run_from_config, run_pipeline
 
     proj = Project.at(project)
     with console.status("starting") as status:
-        say = lambda m: status.update(m)  # noqa: E731
+        say = lambda stage, m: status.update(f"{stage}: {m}")  # noqa: E731
         if config is not None:
-            run = run_from_config(config, proj, stages=stages, engine=engine, spark_master=spark_master,
-                                  progress=say)
+            given = [o for o, v in (("--as-at", as_at), ("--band", band), ("--register", register),
+                                    ("--cohort", cohort or None), ("--model", model), ("--chunks", chunks),
+                                    ("--incremental", incremental or None), ("--partitions", partitions))
+                     if v is not None]
+            if given:
+                raise InputError(f"{', '.join(given)} cannot be used with --config: the config file holds the run's "
+                                 "settings", hint="set them in the config file (see docs/scale-out.md); only "
+                                                  "--engine and --spark-master override it")
+            chosen = [s.strip() for s in stages.split(",") if s.strip()]
+            run = run_from_config(config, proj, stages=["load", *chosen], engine=engine,
+                                  spark_master=spark_master, progress=say, command="bold scale run")
         else:
-            run = run_pipeline(proj, engine=engine, stages=stages, as_at=parse_date(as_at), band=band,
-                               register=register, cohorts=cohort or None, link_model=model,
-                               link_chunks=(chunks, chunks) if chunks else None, link_incremental=incremental,
-                               spark_master=spark_master,
-                               partitions=partitions, progress=say)
+            from ..warehouse.engine import engine_setting
+
+            cfg = PipelineConfig(engine=engine_setting(engine), spark_master=spark_master, partitions=partitions,
+                                 as_at=parse_date(as_at or "2024-12-31"), band=band or "medium",
+                                 cohorts=list(cohort or []), register=register, link_model=model,
+                                 link_chunks=chunks, link_incremental=incremental)
+            run = run_pipeline(cfg, stages, project=proj, progress=say, command="bold scale run")
     t = Table(title=f"Pipeline on {run.engine}" + (f" ({run.master})" if run.master else ""))
     t.add_column("stage")
     t.add_column("seconds", justify="right")
@@ -120,7 +137,7 @@ def run_cmd(
     for n in run.notes:
         console.print(f"[yellow]Note:[/] {n}")
     console.print("Tables are internal to the warehouse; take figures away through disclosure control "
-                  "(`bold cohort profile --out`).")
+                  "(`--stages ...,release`, or `bold cohort profile --out`).")
 
 
 @scale_app.command("blocking")

@@ -32,8 +32,9 @@ def spine_version(con) -> str:
     import hashlib
 
     cur = con.execute("SELECT * FROM spine.spine_info")
-    names = [d[0] for d in cur.description]
     row = cur.fetchall()
+    # DuckDB's result names its columns; the Spark connection's result gives them through Arrow
+    names = [d[0] for d in cur.description] if hasattr(cur, "description") else cur.arrow().column_names
     text = repr(sorted(zip(names, row[0], strict=True))) if row else "none"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -1,7 +1,7 @@
-"""``bold demo``: the whole Step A pipeline on a synthetic Data First population, in one folder.
+"""``bold demo``: the whole Step A pipeline on a synthetic Data First population, in one project folder.
 
-The demo folder is a project folder (``bold serve --project DIR`` opens it) that also holds the synthetic
-population and its catalogues::
+The demo folder is the project folder every other command uses by default (``./bold-project``, or
+``$BOLD_PROJECT``), and it also holds the synthetic population and its catalogues::
 
     <out>/synthetic/      the synthetic extracts, truth tables and manifest (``bold synth``)
     <out>/catalogues/     the eight Data First ODS catalogues written for the synthetic data
@@ -14,7 +14,7 @@ never leaves a half-built demo under the final name.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -25,19 +25,27 @@ from .config import PipelineConfig
 from .run import PipelineResult, run_pipeline
 
 DEFAULT_PERSONS = 50_000
+#: The smallest synthetic population whose every extract holds the values the data contracts require (smaller ones
+#: leave some Data First tables empty, and the load is rightly blocked).
+MIN_PERSONS = 500
 DEFAULT_SEED = 42
 AS_AT = date(2024, 12, 31)
 SNAPSHOT = date(2025, 1, 31)
 
 
-def run_demo(out: str | os.PathLike, *, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED,
+def run_demo(out: str | os.PathLike | None = None, *, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED,
              overwrite: bool = False, progress: Callable[[str, str], None] | None = None) -> PipelineResult:
-    """Synthesise a population of ``persons``, write its catalogues, and run the pipeline into ``out``."""
+    """Synthesise a population of ``persons``, write its catalogues, and run the pipeline into ``out`` (default the
+    default project folder)."""
     from ..catalogue import write_synthetic_catalogues
     from ..synth import generate
 
+    if persons < MIN_PERSONS:
+        raise InputError(f"a synthetic population of {persons:,} persons is too small for the whole pipeline",
+                         hint=f"use --persons {MIN_PERSONS} or more (smaller populations leave Data First tables "
+                              "empty, which the data contracts refuse)")
     say = progress or (lambda _s, _m: None)
-    final = Path(out).absolute()
+    final = Project.at(out).root
     if final.exists() and not overwrite:
         raise OutputExistsError(f"output folder {final} already exists",
                                 hint="pass --overwrite to replace it, or choose another folder with --out")
@@ -51,7 +59,7 @@ def run_demo(out: str | os.PathLike, *, persons: int = DEFAULT_PERSONS, seed: in
         config = PipelineConfig(extracts=tmp / "synthetic", catalogues=tmp / "catalogues",
                                 truth=tmp / "synthetic" / "truth", as_at=AS_AT, band="medium",
                                 snapshot_date=SNAPSHOT)
-        result = run_pipeline(config, Project(tmp), progress=progress)
+        result = run_pipeline(config, project=Project(tmp), progress=progress, command="bold demo")
     # report final paths, not the temporary ones
     tmp_root = str(result.project)
     result.project = final
@@ -59,13 +67,23 @@ def run_demo(out: str | os.PathLike, *, persons: int = DEFAULT_PERSONS, seed: in
     return result
 
 
-def run_from_config(config_path: str | os.PathLike, project: str | os.PathLike | None,
-                    progress: Callable[[str, str], None] | None = None) -> PipelineResult:
-    """Run the pipeline on real extracts named in a config file (see :mod:`bold_prevention.pipeline.config`)."""
+def run_from_config(config_path: str | os.PathLike, project: str | os.PathLike | Project | None = None, *,
+                    stages: Sequence[str] | str | None = None, engine: str | None = None,
+                    spark_master: str | None = None, progress: Callable[[str, str], None] | None = None,
+                    command: str = "bold demo") -> PipelineResult:
+    """Run the pipeline on the extracts a config file names (see :mod:`bold_prevention.pipeline.config`), on its
+    engine (or ``engine`` / ``spark_master`` given here, which override the file's)."""
+    import dataclasses
+
     config = PipelineConfig.from_yaml(config_path)
-    if config.engine != "duckdb" or config.spark_master is not None:
-        raise InputError(f"{config_path}: this command runs on the embedded DuckDB engine, not {config.engine}"
-                         + (" (spark_master is set)" if config.spark_master is not None else ""),
-                         hint="run the config with `bold scale run --config`, or set engine: duckdb and remove "
-                         "spark_master")
-    return run_pipeline(config, Project.at(project), progress=progress)
+    overrides: dict = {}
+    if engine is not None:
+        from ..warehouse.engine import engine_setting
+
+        overrides["engine"] = engine_setting(engine)
+    if spark_master is not None:
+        overrides["spark_master"] = spark_master
+    if overrides:
+        config = dataclasses.replace(config, **overrides)
+    proj = project if isinstance(project, Project) else Project.at(project)
+    return run_pipeline(config, stages, project=proj, progress=progress, command=command)
