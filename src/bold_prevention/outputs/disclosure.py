@@ -196,6 +196,14 @@ class CheckedOutput:
         return (f"CheckedOutput({self._name!r}, kind={self._kind!r}, shape={self._data.shape}, "
                 f"suppressed={self.n_suppressed}, status={self.status!r})")
 
+    def _repr_html_(self) -> str:
+        """The published table in a notebook: title, the cells as published (``[c]`` where not) and the check."""
+        from html import escape
+
+        sub = f"<p>{escape(self._subtitle)}</p>" if self._subtitle else ""
+        return (f"<div><strong>{escape(self._title)}</strong>{sub}{self.display_frame().to_html(escape=True)}"
+                f"<p><small>{escape(self.public_summary())}</small></p></div>")
+
     # --- identity and integrity ---
     def _compute_digest(self) -> str:
         h = hashlib.sha256()
