@@ -30,16 +30,17 @@ from .disclosure import (
     time_series,
 )
 from .html import HtmlReport, table_html, write_html_report
-from .release import ReleasePaths, write_release
+from .release import ReleasePaths, write_release, write_release_index
 from .results import results_document, write_results
 from .rules import PROFILES, RULES, RuleSet, get_rules, load_rules
 from .spreadsheet import write_spreadsheet
 from .survival import survival_table
+from .tidy import tidy_frame, write_tidy
 
 __all__ = [
     "CheckedOutput", "LogEntry", "SUPPRESSED", "NOT_APPLICABLE_SYMBOL", "TOTAL",
     "frequency_table", "check_counts", "check_frequency_table", "magnitude_table", "rate_table", "percentage_table",
     "time_series", "survival_table", "check_model", "check_model_metrics", "require_checked",
     "HtmlReport", "table_html", "write_html_report", "write_spreadsheet", "write_results", "results_document",
-    "write_release", "ReleasePaths", "RuleSet", "RULES", "PROFILES", "get_rules", "load_rules",
+    "write_release", "write_release_index", "ReleasePaths", "tidy_frame", "write_tidy", "RuleSet", "RULES", "PROFILES", "get_rules", "load_rules",
 ]
