@@ -157,3 +157,33 @@ def test_register_entries_all_reachable_from_some_question():
     for e in reg.entries:
         drivers, outcomes = match_vocabulary(e.name)
         assert e.id in [m.key for m in (*drivers, *outcomes)], e.id
+
+
+def test_band_sensitivity_side_by_side_and_spine_restored(project, tmp_path):
+    from bold_prevention.cohorts import spine_state
+    from bold_prevention.cohorts.release import write_checked_release
+    from bold_prevention.planning import band_sensitivity
+
+    con = duckdb_connect(project)
+    try:
+        before = spine_state(con)
+        res = band_sensitivity(con, ["multiple_disadvantage"], places=True)
+        after = spine_state(con)
+        folder = write_checked_release(res.outputs, tmp_path / "sens", title="Sensitivity", texts=res.texts)
+    finally:
+        con.close()
+    assert before == after  # the spine ends at the band it had
+    names = [o.name for o in res.outputs]
+    assert len(names) == len(set(names))
+    for b in ("high", "medium", "low"):
+        assert f"multiple_disadvantage_attrition_{b}_band" in names
+        assert f"places_prevalence_{b}_band" in names
+    assert set(res.published["multiple_disadvantage"]) == {"high", "medium", "low"}
+    assert any("across linkage bands" in t for t, _ in res.texts)
+    assert (folder / "report.html").exists()
+    with pytest.raises(InputError, match="band"):
+        con = duckdb_connect(project)
+        try:
+            band_sensitivity(con, ["multiple_disadvantage"], bands=("tight",))
+        finally:
+            con.close()

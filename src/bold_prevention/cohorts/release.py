@@ -10,6 +10,7 @@ suppressed cell. A release folder holds ``report.html``, ``tables.xlsx``, ``outp
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,16 @@ import pandas as pd
 from ..errors import InputError
 from ..outputs import CheckedOutput, check_counts, rate_table, write_release
 from .build import _connection, _rows, cohort_table
-from .profile import DIMENSIONS, _check_cohort, _check_spine, _population, spine_drivers, wilson
+from .profile import (
+    _check_cohort,
+    _check_spine,
+    _population,
+    dimension_label,
+    person_sql,
+    profile_dimensions,
+    spine_drivers,
+    wilson,
+)
 
 __all__ = ["cohort_outputs", "overlap_outputs", "places_outputs", "write_checked_release"]
 
@@ -91,10 +101,19 @@ def _wilson_text(num: CheckedOutput, den: CheckedOutput, label: str) -> str:
     return "\n".join(lines)
 
 
-def cohort_outputs(con_or_project, name: str, *, rules=None,
-                   dimensions: list[str] | None = None) -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
+def _labelled(title: str, name: str, label: str | None) -> tuple[str, str]:
+    """A title and output name for one of several versions of a table in a release (``label``: e.g. a band)."""
+    if not label:
+        return title, name
+    return f"{title} ({label})", f"{name}_{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}"
+
+
+def cohort_outputs(con_or_project, name: str, *, rules=None, dimensions: list[str] | None = None,
+                   label: str | None = None) -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
     """Checked outputs of a built cohort: its attrition, and for each dimension the cohort counts, the spine
-    population counts and the rate per 100. Returns (outputs, text sections with Wilson intervals)."""
+    population counts and the rate per 100. Returns (outputs, text sections with Wilson intervals). ``label``
+    (e.g. "high band") tells apart the versions of the same tables published side by side."""
+    tag = label  # (``label`` is reused below for the dimension's column)
     con, close = _connection(con_or_project)
     try:
         _check_spine(con)
@@ -109,12 +128,14 @@ def cohort_outputs(con_or_project, name: str, *, rules=None,
                        for s, r, n in zip(att["step"], att["rule"], att["note"], strict=True)]
         ver = spine_version(con)
         att = att.rename(columns={"step": "Step"})
-        outs.append(check_counts(att, "persons", "Step", title=f"Cohort {name}: persons remaining after each step",
-                                 name=f"{name}_attrition", rules=rules, margins=False,
+        t_, n_ = _labelled(f"Cohort {name}: persons remaining after each step", f"{name}_attrition", tag)
+        outs.append(check_counts(att, "persons", "Step", title=t_,
+                                 name=n_, rules=rules, margins=False,
                                  levels={"Step": list(att["Step"])}, value_label="Persons",
                                  population=f"cohort:{name}:attrition@{ver}"))
         members = f"(SELECT DISTINCT person_id FROM {cohort_table(name)})"
-        dims = list(dimensions or DIMENSIONS)
+        dim_cols = profile_dimensions(con)  # the outcomes too, once built
+        dims = list(dimensions or dim_cols)
         if dimensions is None and "local_authority" in dims:
             size, areas = _rows(con, f"SELECT COUNT(*), (SELECT COUNT(DISTINCT lad_name) FROM spine.person) "
                                      f"FROM {members}")[0]
@@ -124,22 +145,25 @@ def cohort_outputs(con_or_project, name: str, *, rules=None,
                               "local authority on average, so it is not broken down by local authority (nearly every "
                               "cell would be suppressed); see the region and deprivation tables."))
         for dim in dims:
-            code, label = DIMENSIONS[dim]
+            code, label = dim_cols[dim]
             df = _df(con, f"SELECT COALESCE(CAST(sp.{label} AS VARCHAR), 'Unknown') AS category, COUNT(*) AS pop, "
                           f"SUM(CASE WHEN m.person_id IS NOT NULL THEN 1 ELSE 0 END) AS k "
-                          f"FROM spine.person sp LEFT JOIN {members} m ON m.person_id = sp.person_id "
+                          f"FROM {person_sql(con)} sp LEFT JOIN {members} m ON m.person_id = sp.person_id "
                           f"GROUP BY COALESCE(CAST(sp.{label} AS VARCHAR), 'Unknown')", ["category", "pop", "k"])
             levels = sorted(df["category"], key=lambda c: (c == "Unknown", int(c) if c.isdigit() else 0, c))
-            t = _DIM_LABEL[dim]
+            t = _DIM_LABEL.get(dim) or dimension_label(dim)
             df = df.rename(columns={"category": t})
-            num = check_counts(df, "k", t, title=f"Cohort {name} by {t.lower()}", name=f"{name}_{dim}",
+            t_, n_ = _labelled(f"Cohort {name} by {t.lower()}", f"{name}_{dim}", tag)
+            num = check_counts(df, "k", t, title=t_, name=n_,
                                rules=rules, levels={t: levels}, value_label="Persons",
                                population=f"cohort:{name}@{ver}")
-            den = check_counts(df, "pop", t, title=f"Spine population by {t.lower()}",
-                               name=f"{name}_{dim}_population", rules=rules, levels={t: levels},
+            t_, n_ = _labelled(f"Spine population by {t.lower()}", f"{name}_{dim}_population", tag)
+            den = check_counts(df, "pop", t, title=t_,
+                               name=n_, rules=rules, levels={t: levels},
                                value_label="Persons", population=f"spine:persons@{ver}")
-            rate = rate_table(num, den, title=f"Cohort {name}: persons per 100 in the spine, by {t.lower()}",
-                              name=f"{name}_{dim}_rate", per=100)
+            t_, n_ = _labelled(f"Cohort {name}: persons per 100 in the spine, by {t.lower()}", f"{name}_{dim}_rate",
+                               tag)
+            rate = rate_table(num, den, title=t_, name=n_, per=100)
             outs += [num, den, rate]
             text = _wilson_text(num, den, t)
             if text:
@@ -151,7 +175,8 @@ def cohort_outputs(con_or_project, name: str, *, rules=None,
 
 
 def places_outputs(con_or_project, *, drivers: list[str] | None = None, cohort: str | None = None,
-                   rules=None, geography: str = "auto") -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
+                   rules=None, geography: str = "auto",
+                   label: str | None = None) -> tuple[list[CheckedOutput], list[tuple[str, str]]]:
     """Checked outputs of needs prevalence by place: persons with each need and persons assessed for it, by area
     and driver, and the prevalence (per 100 assessed).
 
@@ -181,15 +206,17 @@ def places_outputs(con_or_project, *, drivers: list[str] | None = None, cohort: 
         ver = spine_version(con)
         within = f":cohort:{cohort}" if cohort else ""
         by = area.split(" (")[0].lower()
-        num = check_counts(df, "k", area, "Driver", title=f"Persons with each need, by {by} ({who})",
-                           name="places_need", rules=rules, levels=levels, margins="row", measure_dims=["Driver"],
+        t_, n_ = _labelled(f"Persons with each need, by {by} ({who})", "places_need", label)
+        num = check_counts(df, "k", area, "Driver", title=t_,
+                           name=n_, rules=rules, levels=levels, margins="row", measure_dims=["Driver"],
                            population=f"spine{within}:need_{{Driver}}@{ver}", family=f"places_need_{geo}")
-        den = check_counts(df, "assessed", area, "Driver", title=f"Persons assessed for each need, by {by} ({who})",
-                           name="places_assessed", rules=rules, levels=levels, margins="row",
+        t_, n_ = _labelled(f"Persons assessed for each need, by {by} ({who})", "places_assessed", label)
+        den = check_counts(df, "assessed", area, "Driver", title=t_,
+                           name=n_, rules=rules, levels=levels, margins="row",
                            measure_dims=["Driver"], population=f"spine{within}:assessed_{{Driver}}@{ver}",
                            family=f"places_assessed_{geo}")
-        rate = rate_table(num, den, title=f"Needs prevalence by {by}: per 100 assessed ({who})",
-                          name="places_prevalence", per=100)
+        t_, n_ = _labelled(f"Needs prevalence by {by}: per 100 assessed ({who})", "places_prevalence", label)
+        rate = rate_table(num, den, title=t_, name=n_, per=100)
         return [num, den, rate], []
     finally:
         if close:
