@@ -46,16 +46,19 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from ..errors import InputError
 from ..files import atomic_dir, atomic_file
 from ..project import Project
-from ..trajectories._backend import backend_of, has_table
+from ..trajectories._backend import backend_of
+from ..warehouse.engine import table_exists, transaction
 from . import export as X
 from . import metrics as M
-from .features import BANDS, GROUP_COLUMNS, Dataset, build_dataset
+from .features import BANDS, GROUP_COLUMNS, Dataset, build_dataset, data_end_of
 from .usecase import UseCase, load_use_case
 
 SCORES_TABLE = "early_warning_scores"
 SCORE_COLUMNS = ("person_id", "use_case", "t0", "score", "model_version")
 #: The model must come within this AUC of the oracle on synthetic data.
 ORACLE_TOLERANCE = 0.05
+#: The goal on the true outcome (issue 22): the reoffending model within this AUC of the oracle at 200,000 persons.
+ORACLE_GOAL_TRUE = 0.03
 INTENDED_USE = (
     "Decision support only. The score ranks people by their estimated chance of the outcome so that "
     "practitioners can offer help earlier; a practitioner reads it alongside everything else they know. "
@@ -264,9 +267,17 @@ class Checked:
         self.outputs: list = []
 
     def metrics(self, est: dict, *, n: int, events: int, title: str, name: str) -> dict:
+        """The checked metrics as published; a metric that is not estimable says why (``note``) unless the whole
+        output is withheld."""
         out = X.metrics_output(est, n=n, events=events, title=title, name=f"{self.prefix}_{name}")
         self.outputs.append(out)
-        return X.read_metrics(out)
+        read = X.read_metrics(out)
+        if "withheld" in read:
+            return read
+        for m, e in est.items():
+            if getattr(e, "note", None):
+                read[m] = {"value": None, "lower": None, "upper": None, "note": e.note}
+        return read
 
     def add(self, *outs) -> None:
         self.outputs.extend(outs)
@@ -324,9 +335,9 @@ def evaluate_frame(model: TrainedModel, test: pd.DataFrame, *, n_boot: int = 200
                     subgroups.append({**row, "withheld": mg["withheld"]})
                     continue
                 subgroups.append({**row, **_counts(len(yg), int(yg.sum())),
-                                  "auc": mg["auc"]["value"], "auc_lower": mg["auc"]["lower"],
-                                  "auc_upper": mg["auc"]["upper"], "brier": mg["brier"]["value"],
-                                  "observed_expected": mg["observed_expected"]["value"]})
+                                  "auc": _get(mg, "auc", "value"), "auc_lower": _get(mg, "auc", "lower"),
+                                  "auc_upper": _get(mg, "auc", "upper"), "brier": _get(mg, "brier", "value"),
+                                  "observed_expected": _get(mg, "observed_expected", "value")})
         out[which] = {"metrics": metrics, "reliability": reliability, "subgroups": subgroups}
     return _clean(out)
 
@@ -336,7 +347,7 @@ def evaluate_bands(con: Any, model: TrainedModel, *, n_boot: int = 100, bands=BA
     """The same models evaluated with persons rebuilt at each linkage band (test period rows only)."""
     checked = checked or Checked(model.use_case.name)
     backend = backend_of(con)
-    if not has_table(backend, "extract", "xjs_link"):
+    if not table_exists(backend, "extract", "xjs_link"):
         return [{"band": b, "withheld": "extract.xjs_link is not loaded"} for b in bands]
     rows = []
     for b in bands:
@@ -394,35 +405,82 @@ def match_truth(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def truth_end(truth: pd.DataFrame, uc: UseCase) -> date | None:
+    """The last day the synthetic truth covers for ``uc``: its latest T0 plus the outcome window (None when the
+    truth has no T0). Index events after ``truth_end - window`` have no true outcome to be scored against."""
+    if "t0" not in truth or truth.empty:
+        return None
+    last = pd.to_datetime(truth["t0"]).max()
+    return None if pd.isna(last) else (last + pd.DateOffset(months=uc.outcome.window_months)).date()
+
+
+def _withheld_if_low(*counts: int) -> bool:
+    return any(X.published_count(int(c)) is None for c in counts)
+
+
 def oracle_comparison(model: TrainedModel, test: pd.DataFrame, truth: pd.DataFrame, *,
-                      n_boot: int = 200, checked: Checked | None = None) -> dict:
-    """The model's AUC beside the oracle's (the true probabilities) on the matched test rows."""
+                      n_boot: int = 200, checked: Checked | None = None, extra: dict[str, np.ndarray] | None = None
+                      ) -> dict:
+    """The models against the oracle (the synthetic truth's probabilities) on the test rows matched to the truth,
+    scored against the outcome the linked data show and against the true outcome.
+
+    Each gap (oracle AUC minus model AUC) has a paired bootstrap interval: every resample draws the same test rows
+    for the oracle and the model. ``extra``: further scores of the test rows (by name, aligned with ``test``; for
+    example a static actuarial scale) compared the same way. The card says how many test rows matched: when the
+    truth covers the whole test period (see :func:`truth_end`), all of them.
+    """
     checked = checked or Checked(model.use_case.name)
     m = match_truth(test, truth)
-    m = m[m["true_probability"].notna()]
+    keep = m["true_probability"].notna().to_numpy()
+    m = m[keep]
     y = m["outcome"].to_numpy(bool)
-    if len(m) == 0 or X.published_count(int(y.sum())) is None or X.published_count(int((~y).sum())) is None:
+    if len(m) == 0 or _withheld_if_low(y.sum(), (~y).sum()):
         return {"withheld": "too few test rows matched the truth table"}
     yt = m["true_outcome"].astype(bool).to_numpy()
     title = model.use_case.title
+    seed = model.seed
     out: dict[str, Any] = {"test_rows": X.published_count(len(test)), "matched": X.published_count(len(m)),
+                           "all_test_rows": bool(len(m) == len(test)),
                            "label_agreement": X.published_share(int((y == yt).sum()), len(m))}
     truth_p = m["true_probability"].to_numpy(float)
-    est = M.with_ci(y, truth_p, n_boot=n_boot, seed=model.seed, metrics=("auc", "brier"))
-    est["auc_true_outcome"] = M.Estimate(M.auc(yt, truth_p), float("nan"), float("nan"))
+    scores = {"primary": model.predict(m, "primary"), "baseline": model.predict(m, "baseline")}
+    for k, v in (extra or {}).items():
+        scores[k] = np.asarray(v, dtype=float)[keep]
+    # against the linked outcome (what the models are trained and tested on)
+    est = M.with_ci(y, truth_p, n_boot=n_boot, seed=seed, metrics=("auc", "brier"))
     out["oracle"] = checked.metrics(est, n=len(y), events=int(y.sum()), title=f"{title}: oracle (synthetic truth)",
                                     name="oracle")
-    out["oracle_auc_true_outcome"] = out["oracle"].get("auc_true_outcome", {}).get("value")
-    for which in ("primary", "baseline"):
-        p = model.predict(m, which)
-        e = M.with_ci(y, p, n_boot=n_boot, seed=model.seed, metrics=("auc", "brier"))
-        e["auc_true_outcome"] = M.Estimate(M.auc(yt, p), float("nan"), float("nan"))
-        r = checked.metrics(e, n=len(y), events=int(y.sum()), title=f"{title}: {which} model on the oracle's rows",
-                            name=f"oracle_{which}")
-        gap = out["oracle"]["auc"]["value"] - r["auc"]["value"]
-        out[which] = {"auc": r["auc"], "brier": r["brier"], "auc_true_outcome": r["auc_true_outcome"]["value"],
-                      "gap_to_oracle": gap, "within_tolerance": bool(gap <= ORACLE_TOLERANCE)}
+    for which, p in scores.items():
+        d = M.paired_bootstrap(y, truth_p, p, n_boot=n_boot, seed=seed)
+        e = M.with_ci(y, p, n_boot=n_boot, seed=seed, metrics=("auc", "brier"))
+        r = checked.metrics({"auc": e["auc"], "brier": e["brier"], "gap": d.difference}, n=len(y),
+                            events=int(y.sum()), title=f"{title}: {which} on the oracle's rows", name=f"oracle_{which}")
+        if "withheld" in r:
+            out[which] = r
+            continue
+        gap = _get(r, "gap", "value")
+        out[which] = {"auc": r["auc"], "brier": r["brier"], "gap": r["gap"], "gap_to_oracle": gap,
+                      "within_tolerance": None if gap is None else bool(gap <= ORACLE_TOLERANCE)}
     out["tolerance"] = ORACLE_TOLERANCE
+    # against the true outcome: the oracle and every score on the same rows, paired
+    if _withheld_if_low(yt.sum(), (~yt).sum()):
+        out["true_outcome"] = {"withheld": X.WITHHELD}
+    else:
+        t: dict[str, Any] = {}
+        ot = M.with_ci(yt, truth_p, n_boot=n_boot, seed=seed, metrics=("auc",))
+        t["oracle"] = checked.metrics(ot, n=len(yt), events=int(yt.sum()),
+                                      title=f"{title}: oracle on the true outcome", name="oracle_true")
+        for which, p in scores.items():
+            d = M.paired_bootstrap(yt, truth_p, p, n_boot=n_boot, seed=seed)
+            t[which] = checked.metrics({"auc": d.b, "gap": d.difference}, n=len(yt), events=int(yt.sum()),
+                                       title=f"{title}: {which} on the true outcome", name=f"oracle_true_{which}")
+        out["true_outcome"] = t
+        out["goal_true_outcome"] = ORACLE_GOAL_TRUE
+        out["oracle_auc_true_outcome"] = _get(t, "oracle", "auc", "value")
+        for which in scores:
+            if isinstance(out.get(which), dict) and "withheld" not in out[which]:
+                out[which]["auc_true_outcome"] = _get(t, which, "auc", "value")
+                out[which]["gap_true_outcome"] = _get(t, which, "gap", "value")
     return _clean(out)
 
 
@@ -443,15 +501,10 @@ def write_scores(con: Any, model: TrainedModel, ds: Dataset) -> int:
         c.execute("create schema if not exists results")
         c.execute(f"create table if not exists results.{SCORES_TABLE} (person_id varchar, use_case varchar, "
                   "t0 date, score double, model_version varchar)")
-        c.execute("begin transaction")
-        try:
+        with transaction(c):
             c.execute(f"delete from results.{SCORES_TABLE} where use_case = ?", [model.use_case.name])
             c.execute(f"insert into results.{SCORES_TABLE} select person_id, use_case, cast(t0 as date), score, "
                       "model_version from _ew_scores")
-            c.execute("commit")
-        except BaseException:
-            c.execute("rollback")
-            raise
     finally:
         c.unregister("_ew_scores")
     return len(df)
@@ -534,21 +587,81 @@ def _coefficients(model: TrainedModel, checked: Checked) -> list[dict]:
     return rows
 
 
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _num3(v: Any) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
+    return f"{v:.3f}" if _is_num(v) else "n/a"
 
 
 def _c(v: Any) -> str:
     return "[c]" if v is None else str(v)
 
 
-def _fmt(e: dict | None) -> str:
-    if not e:
+def _fmt(e: Any) -> str:
+    """An estimate as published: value (lower to upper), "[c]" when withheld, "not estimable (why)", or "n/a"."""
+    if not isinstance(e, dict) or not e or "withheld" in e:
         return "[c]"
-    if e.get("value") is None:
+    if e.get("note"):
+        return f"not estimable ({e['note']})"
+    if not _is_num(e.get("value")):
         return "n/a"
     lo, hi = e.get("lower"), e.get("upper")
-    return f"{e['value']:.3f}" + (f" ({lo:.3f} to {hi:.3f})" if lo is not None and hi is not None else "")
+    return f"{e['value']:.3f}" + (f" ({lo:.3f} to {hi:.3f})" if _is_num(lo) and _is_num(hi) else "")
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+def card_summary(card: dict) -> dict:
+    """What a command prints about a card, as text: the headline, the test-period table (measure, primary,
+    baseline), a line per linkage band and the oracle lines. Whatever the card withholds or cannot estimate reads
+    as such ("[c]", "not estimable (...)"), never as an error."""
+    ev = card.get("evaluation") or {}
+
+    def shown(v: Any) -> str:  # counts on the card are rounded, or withheld (None) below the threshold
+        return f"{v:,}" if _is_num(v) else "fewer than the threshold"
+
+    rows = []
+    for m in M.METRICS:
+        rows.append((m.replace("_", " ").replace("pr auc", "PR AUC").replace("auc", "AUC"),
+                     *(_fmt(_get(ev, which, "metrics", m)) if "withheld" not in (_get(ev, which, "metrics") or {})
+                       else "[c]" for which in ("primary", "baseline"))))
+    bands = []
+    for b in card.get("linkage_bands") or []:
+        if "withheld" in b:
+            bands.append(f"band {b.get('band')}: {b['withheld']}")
+        else:
+            bands.append(f"band {b.get('band')}: AUC {_fmt(_get(b, 'primary', 'auc'))} (primary), "
+                         f"{_fmt(_get(b, 'baseline', 'auc'))} (baseline) on {shown(b.get('n'))} index events")
+    oracle = []
+    o = card.get("oracle")
+    if o and "withheld" in o:
+        oracle.append(f"oracle comparison: {o['withheld']}")
+    elif o:
+        ok = _get(o, "primary", "within_tolerance")
+        oracle.append(f"oracle AUC {_fmt(o.get('oracle', {}).get('auc'))}; model {_fmt(_get(o, 'primary', 'auc'))} "
+                      f"(gap {_fmt(_get(o, 'primary', 'gap'))}; "
+                      + ("n/a" if ok is None else "within" if ok else "NOT within")
+                      + f" {o.get('tolerance')}); baseline {_fmt(_get(o, 'baseline', 'auc'))}")
+        t = o.get("true_outcome") or {}
+        if t and "withheld" not in t:
+            oracle.append(f"on the true outcome ({shown(o.get('matched'))} of {shown(o.get('test_rows'))} test index "
+                          f"events): oracle AUC {_fmt(_get(t, 'oracle', 'auc'))}; gap of the model "
+                          f"{_fmt(_get(t, 'primary', 'gap'))}, of the baseline {_fmt(_get(t, 'baseline', 'gap'))}"
+                          + "".join(f", of the {k} {_fmt(_get(t, k, 'gap'))}" for k in t
+                                    if k not in ("oracle", "primary", "baseline") and isinstance(t[k], dict)
+                                    and "gap" in t[k]))
+        elif t:
+            oracle.append(f"on the true outcome: {t['withheld']}")
+    return {"headline": f"tested on {shown(ev.get('n'))} index events ({shown(ev.get('events'))} outcomes)",
+            "table": rows, "bands": bands, "oracle": oracle}
 
 
 def card_markdown(card: dict) -> str:
@@ -607,21 +720,33 @@ def card_markdown(card: dict) -> str:
         if "withheld" in o:
             lines.append(o["withheld"])
         else:
-            lines += [f"On {_c(o['matched'])} test index events matched to the synthetic truth, the oracle (the true "
-                      "outcome probabilities) and the models score, against the outcome as the linked data show it "
-                      "(what the models are trained and evaluated on) and against the true outcome:", "",
-                      "| | AUC (linked outcome) | Brier | gap to oracle AUC | AUC (true outcome) |",
-                      "|---|---|---|---|---|",
-                      f"| oracle | {_fmt(o['oracle']['auc'])} | {_fmt(o['oracle']['brier'])} | | "
-                      f"{_num3(o.get('oracle_auc_true_outcome'))} |"]
-            for which in ("primary", "baseline"):
-                lines.append(f"| {which} | {_fmt(o[which]['auc'])} | {_fmt(o[which]['brier'])} | "
-                             f"{o[which]['gap_to_oracle']:.3f} | {_num3(o[which].get('auc_true_outcome'))} |")
+            which_rows = ("all" if o.get("all_test_rows") else f"{_c(o.get('matched'))} of {_c(o.get('test_rows'))}")
+            lines += [f"On {which_rows} test index events (matched to the synthetic truth), the oracle (the true "
+                      "outcome probabilities) and the models, against the outcome as the linked data show it "
+                      "(what the models are trained and evaluated on) and against the true outcome. Gaps are the "
+                      "oracle's AUC minus the model's, with 95% paired bootstrap intervals (the same resampled rows "
+                      "for both).", "",
+                      "| | AUC (linked outcome) | gap to oracle (linked) | Brier | AUC (true outcome) | "
+                      "gap to oracle (true outcome) |", "|---|---|---|---|---|---|"]
+            t = o.get("true_outcome") or {}
+            lines.append(f"| oracle | {_fmt(_get(o, 'oracle', 'auc'))} | | {_fmt(_get(o, 'oracle', 'brier'))} | "
+                         f"{_fmt(_get(t, 'oracle', 'auc'))} | |")
+            for which in [k for k in o if isinstance(o[k], dict) and ("gap" in o[k] or k in ("primary", "baseline"))
+                          and k not in ("oracle", "true_outcome")]:
+                lines.append(f"| {which} | {_fmt(_get(o, which, 'auc'))} | {_fmt(_get(o, which, 'gap'))} | "
+                             f"{_fmt(_get(o, which, 'brier'))} | {_fmt(_get(t, which, 'auc'))} | "
+                             f"{_fmt(_get(t, which, 'gap'))} |")
             agree = "[c]" if o.get("label_agreement") is None else f"{100 * o['label_agreement']:g}%"
+            ok = _get(o, "primary", "within_tolerance")
             lines += ["", f"Labels of the linked data agree with the true outcome for {agree} of "
                       "these index events. Tolerance: the primary model must come within "
-                      f"{o['tolerance']} of the oracle AUC (linked outcome): "
-                      + ("met." if o["primary"]["within_tolerance"] else "NOT met.")]
+                      f"{o.get('tolerance')} of the oracle AUC (linked outcome): "
+                      + ("not assessable." if ok is None else "met." if ok else "NOT met.")]
+            if o.get("goal_true_outcome") is not None:
+                g = _get(t, "primary", "gap", "value")
+                lines.append(f"Goal on the true outcome: a gap under {o['goal_true_outcome']}: "
+                             + ("not assessable." if g is None else "met." if g < o["goal_true_outcome"]
+                                else "not met."))
     lines += ["", "## Transparent baseline", "", "| term | coefficient | odds ratio |", "|---|---|---|"]
     lines += [f"| {c['term']} | [c] | [c] |" if "withheld" in c else
               f"| {c['term']} | {c['coefficient']:.3f} | {c['odds_ratio']:.3f} |"
@@ -691,12 +816,19 @@ def train(con: Any, use_case: str | UseCase, *, project: Project | None = None, 
           write_scores_table: bool = True, progress: Progress = _noop) -> Report:
     """Build the dataset, fit both models, evaluate them, write the model card, the model and the scores."""
     uc = use_case if isinstance(use_case, UseCase) else load_use_case(use_case)
+    truth_frame = load_truth(truth, uc.name) if truth is not None else None
+    if data_end is None and truth_frame is not None:
+        # evaluated against the synthetic truth: the test period must lie inside what the truth covers, so that
+        # every test row has a true outcome
+        end = truth_end(truth_frame, uc)
+        auto = data_end_of(con, uc)
+        data_end = min(end, auto) if end is not None else None
     progress(f"building index events, features and outcomes for {uc.name}")
     ds = build_dataset(con, uc, data_end=data_end)
     progress(f"{len(ds.frame)} index events ({len(ds.observed)} with complete follow-up); fitting models")
     model, test = fit(ds, seed=seed)
-    return _evaluate_and_write(con, model, ds, test, project=project, n_boot=n_boot, truth=truth, bands=bands,
-                               write_scores_table=write_scores_table, progress=progress)
+    return _evaluate_and_write(con, model, ds, test, project=project, n_boot=n_boot, truth=truth_frame,
+                               bands=bands, write_scores_table=write_scores_table, progress=progress)
 
 
 def evaluate(con: Any, use_case: str, *, project: Project, version: str | None = None, n_boot: int = 200,
@@ -711,8 +843,9 @@ def evaluate(con: Any, use_case: str, *, project: Project, version: str | None =
     if test["outcome"].nunique() < 2:
         raise InputError(f"the test period of {model.version} holds no usable index events",
                          hint=f"retrain with `bold ew train {use_case}`")
-    return _evaluate_and_write(con, model, ds, test, project=project, n_boot=n_boot, truth=truth, bands=bands,
-                               write_scores_table=False, progress=progress)
+    truth_frame = load_truth(truth, model.use_case.name) if truth is not None else None
+    return _evaluate_and_write(con, model, ds, test, project=project, n_boot=n_boot, truth=truth_frame,
+                               bands=bands, write_scores_table=False, progress=progress)
 
 
 def _evaluate_and_write(con, model: TrainedModel, ds: Dataset, test: pd.DataFrame, *, project, n_boot, truth,
@@ -727,8 +860,7 @@ def _evaluate_and_write(con, model: TrainedModel, ds: Dataset, test: pd.DataFram
     oracle = None
     if truth is not None:
         progress("comparing with the oracle (synthetic truth)")
-        oracle = oracle_comparison(model, test, load_truth(truth, model.use_case.name), n_boot=n_boot,
-                                   checked=checked)
+        oracle = oracle_comparison(model, test, truth, n_boot=n_boot, checked=checked)
     card = _card(model, ds, evaluation, band_rows, oracle, checked)
     folder = write_model(project, model, card, checked.outputs) if project is not None else None
     n = write_scores(con, model, ds) if write_scores_table else 0
