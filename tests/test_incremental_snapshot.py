@@ -14,7 +14,8 @@ from bold_prevention.datafirst import MODEL
 from bold_prevention.errors import InputError
 from bold_prevention.linkage.splink_model import BANDS, TrainingOptions
 from bold_prevention.project import Project
-from bold_prevention.scale import export_warehouse_to_parquet, run_pipeline
+from bold_prevention.pipeline import PipelineConfig, run_pipeline
+from bold_prevention.scale import export_warehouse_to_parquet
 from bold_prevention.scale.incremental import link_new_snapshot
 from bold_prevention.scale.linkage import dedupe_justice_records
 from bold_prevention.warehouse import open_warehouse
@@ -163,7 +164,7 @@ def test_incremental_needs_a_full_run_first(synth_dir, tmp_path):
     proj = Project(tmp_path / "project")
     load_extracts(proj, synth_dir, snapshot_date="2025-01-31", write_report=False)
     with pytest.raises(InputError) as err:
-        run_pipeline(proj, engine="duckdb", stages="link", link_incremental=True)
+        run_pipeline(PipelineConfig(link_incremental=True), "link", "duckdb", project=proj)
     assert "linkage.justice_standardised" in err.value.message
     assert "--stages link" in err.value.hint
 

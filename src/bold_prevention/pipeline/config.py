@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from pydantic import Field
+
 from ..config import ConfigModel, IsoDate, load_config
 from ..errors import InputError
 
@@ -115,7 +117,7 @@ class PipelineConfigSchema(ConfigModel):
     band: str = "medium"
     snapshot_date: IsoDate | None = None
     cohorts: list[str] | None = None
-    register: str | None = None
+    register_file: str | None = Field(None, alias="register")  # (`register` is a name pydantic keeps)
     link_model: str | None = None
     link_chunks: int | None = None
     link_incremental: bool | None = None
