@@ -14,6 +14,7 @@ test: env
 	./scripts/install-test-system-deps.sh
 	.venv/bin/ruff check src tests bench
 	.venv/bin/lint-imports
+	.venv/bin/mypy
 	.venv/bin/python -m pytest -q
 
 lint: env

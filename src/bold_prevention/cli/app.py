@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from ..api import DEFAULT_SEED  # the demo's seed: every command that draws at random defaults to it
 from ..errors import BoldError, InputError
 from .printing import printing
 
@@ -25,7 +26,6 @@ from .printing import printing
 #   --engine/-e   duckdb or spark           --verbose/-v  show a library's own messages
 # Switches are flags (``--overwrite``, ``--overwrite/--no-overwrite``), never ``--overwrite true``; the words
 # true and false after a switch are read as the switch on or off all the same.
-DEFAULT_SEED = 42  # the demo's seed: every command that draws at random defaults to it
 
 Fmt = Literal["table", "json", "csv"]
 FORMATS: tuple[str, ...] = ("table", "json", "csv")
