@@ -8,28 +8,31 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
-from .app import app, console, out, user_errors
+from .app import OverwriteOption, SeedOption, app, console, out, user_errors
 
 
 @app.command("demo")
 @user_errors
 def demo_cmd(
-    out_dir: Path | None = typer.Option(None, "--out", help="Folder for everything the demo makes (default: the "
-                                        "project folder every command uses, $BOLD_PROJECT or ./bold-project)."),
-    persons: int | None = typer.Option(None, "--persons", min=500, help="Size of the synthetic population "
-                                       "(default 50,000; at least 500)."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (same seed, same outputs; default 42)."),
-    config: Path | None = typer.Option(None, "--config", help="Run on real extracts instead: a YAML file naming the "
-                                       "extract and catalogue folders (see docs/demo.md)."),
-    project: Path | None = typer.Option(None, "--project", "-p", help="With --config: the project folder."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    ctx: typer.Context,
+    out_dir: Path | None = typer.Option(None, "--out", "-o", metavar="DIR",
+                                        help="Folder for everything the demo makes (default: the project folder "
+                                             "every command uses, $BOLD_PROJECT or ./bold-project)."),
+    persons: int = typer.Option(50_000, "--persons", "-n", min=500, help="Size of the synthetic population (at "
+                                "least 500)."),
+    seed: int = SeedOption,
+    config: Path | None = typer.Option(None, "--config", "-c", metavar="FILE", help="Run on real extracts instead: "
+                                       "a YAML file naming the extract and catalogue folders (see docs/demo.md)."),
+    project: Path | None = typer.Option(None, "--project", "-p", metavar="DIR",
+                                        help="The project folder (with --config; without it, the same as --out)."),
+    overwrite: bool = OverwriteOption,
 ) -> None:
     """Run Step A end to end: synthetic population -> catalogues -> register -> load and quality -> spine ->
     linkage of the local-authority file -> cohorts and places -> timeline and pathways -> early warning ->
     disclosure-checked report and spreadsheets."""
     import time
 
-    from ..pipeline.demo import DEFAULT_PERSONS, DEFAULT_SEED, run_demo, run_from_config
+    from ..pipeline.demo import run_demo, run_from_config
 
     t0 = time.perf_counter()
     state = {"stage": None}
@@ -41,8 +44,10 @@ def demo_cmd(
         console.print(f"  {msg}", highlight=False)
 
     if config is not None:
-        given = [o for o, v in (("--out", out_dir), ("--persons", persons), ("--seed", seed),
-                                ("--overwrite", overwrite or None)) if v is not None]
+        from click.core import ParameterSource
+
+        given = [f"--{name.replace('_dir', '')}" for name in ("out_dir", "persons", "seed", "overwrite")
+                 if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)]
         if given:
             raise InputError(f"{', '.join(given)} cannot be used with --config: they describe the synthetic demo, "
                              "and a config runs on the extracts it names",
@@ -53,8 +58,7 @@ def demo_cmd(
         if project is not None and out_dir is not None and project.absolute() != out_dir.absolute():
             raise InputError("--project and --out name two different folders for the demo",
                              hint="give one of them: the demo's folder is its project folder")
-        result = run_demo(out_dir or project, persons=DEFAULT_PERSONS if persons is None else persons,
-                          seed=DEFAULT_SEED if seed is None else seed, overwrite=overwrite, progress=progress)
+        result = run_demo(out_dir or project, persons=persons, seed=seed, overwrite=overwrite, progress=progress)
     t = Table(title="Where each output is", show_lines=False)
     t.add_column("output")
     t.add_column("path", overflow="fold")
