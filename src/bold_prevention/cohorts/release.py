@@ -1,9 +1,9 @@
 """Disclosure-checked releases of cohort profiles, places prevalence and the risk-factor overlap.
 
 Every figure that leaves the warehouse is built from counts checked by :mod:`bold_prevention.outputs` (threshold,
-zeros, rounding, secondary suppression); rates are computed from the checked counts; the Wilson 95% intervals in the
-report text and the overlap network are computed from published (checked) counts only, and nothing is shown for a
-suppressed cell. A release folder holds ``report.html``, ``tables.xlsx``, ``output-checking/`` (ACRO-compatible
+zeros, rounding, secondary suppression); rates are computed from the checked counts; the Wilson 95% intervals on the
+release page's charts and the overlap network are computed from the published counts of the audited release only,
+and nothing is shown for a suppressed cell. A release folder holds ``report.html``, ``tables.xlsx``, ``output-checking/`` (ACRO-compatible
 ``results.json``) and, for the overlap, ``overlap-network.svg``.
 """
 
@@ -26,7 +26,6 @@ from .profile import (
     person_sql,
     profile_dimensions,
     spine_drivers,
-    wilson,
 )
 
 __all__ = ["cohort_outputs", "overlap_outputs", "places_outputs", "write_checked_release"]
@@ -88,17 +87,6 @@ def _published(out: CheckedOutput) -> dict:
                                                      and math.isnan(out.data.loc[r, c])):
                 res[(r, c)] = out.data.loc[r, c]
     return res
-
-
-def _wilson_text(num: CheckedOutput, den: CheckedOutput, label: str) -> str:
-    n, d = _published(num), _published(den)
-    lines = []
-    for key, k in n.items():
-        if key in d and d[key]:
-            lo, hi = wilson(int(k), int(d[key]))
-            r = key[0]
-            lines.append(f"{label} {r}: {100 * k / d[key]:.1f}% (95% CI {100 * lo:.1f}% to {100 * hi:.1f}%)")
-    return "\n".join(lines)
 
 
 def _labelled(title: str, name: str, label: str | None) -> tuple[str, str]:
@@ -165,9 +153,6 @@ def cohort_outputs(con_or_project, name: str, *, rules=None, dimensions: list[st
                                tag)
             rate = rate_table(num, den, title=t_, name=n_, per=100)
             outs += [num, den, rate]
-            text = _wilson_text(num, den, t)
-            if text:
-                texts.append((f"Confidence intervals: {t.lower()}", text))
         return outs, texts
     finally:
         if close:
@@ -292,6 +277,6 @@ def write_checked_release(outputs: list[CheckedOutput], folder: str | Path, *, t
                          "that co-occur more often than chance (lift above 1), using only the published cells "
                          "of the co-occurrence table; suppressed pairs are not drawn."))
     paths = write_release(outputs, folder, title=title, subtitle=subtitle,
-                          source="BOLD Prevention spine (Data First, linked through XJS)", charts=False,
+                          source="BOLD Prevention spine (Data First, linked through XJS)",
                           overwrite=overwrite, command=command, ledger=ledger, texts=sections, extra=extra)
     return paths.folder
