@@ -7,8 +7,9 @@ env: .venv/.ready
 	./scripts/bootstrap.sh
 	@touch .venv/.ready
 
+# into ./bold-project (or $BOLD_PROJECT): the project folder every other command opens by default
 demo: env
-	BOLD_PSEUDONYM_KEY=$${BOLD_PSEUDONYM_KEY:-synthetic-demo-only-key} .venv/bin/bold demo --out bold-demo --overwrite
+	BOLD_PSEUDONYM_KEY=$${BOLD_PSEUDONYM_KEY:-synthetic-demo-only-key} .venv/bin/bold demo --overwrite
 
 test: env
 	./scripts/install-test-system-deps.sh

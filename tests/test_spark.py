@@ -1,8 +1,9 @@
 """DuckDB and Spark give the same results on the same synthetic extracts and the same saved linkage model.
 
 One Spark session (``local[2]``, two shuffle partitions) serves the module. The synthetic population (2,000
-persons) is loaded and checked on DuckDB, exported as the Parquet warehouse, and the pipeline runs on both engines
-through the same library code: the XJS person records and spine, every shipped cohort, the timeline, and the
+persons) is loaded and checked on DuckDB, exported as the Parquet warehouse, and the pipeline
+(:func:`bold_prevention.pipeline.run_pipeline`) runs on both engines through the same library code: the XJS
+person records and spine, the cohorts the release profiles, the timeline, and the
 Splink dedupe of the justice identities with a model trained once (on DuckDB) and saved.
 """
 
@@ -18,8 +19,9 @@ import pytest
 os.environ.setdefault("BOLD_SPARK_CODEGEN", "false")  # small tables: skip whole-stage code generation
 
 from bold_prevention.linkage.splink_model import TrainingOptions  # noqa: E402
+from bold_prevention.pipeline import PipelineConfig, run_pipeline  # noqa: E402
 from bold_prevention.project import Project  # noqa: E402
-from bold_prevention.scale import export_warehouse_to_parquet, open_warehouse, run_pipeline  # noqa: E402
+from bold_prevention.scale import export_warehouse_to_parquet, open_warehouse  # noqa: E402
 from bold_prevention.scale.linkage import dedupe_justice_records  # noqa: E402
 from bold_prevention.warehouse.load import load_extracts  # noqa: E402
 
@@ -50,8 +52,9 @@ def built(project):
     """The pipeline (spine, cohorts, timeline, linkage with one saved model) on both engines."""
     runs = {}
     for engine in ("duckdb", "spark"):
-        runs[engine] = run_pipeline(project, engine=engine, stages="spine,cohorts,timeline", as_at=AS_AT,
-                                    spark_master="local[2]", partitions=2)
+        spark = {"spark_master": "local[2]", "partitions": 2} if engine == "spark" else {}
+        runs[engine] = run_pipeline(PipelineConfig(engine=engine, as_at=AS_AT, **spark), "spine,cohorts,timeline",
+                                    project=project, command="bold scale run")
     model = project.models_dir / "justice_dedupe.json"
     fast = TrainingOptions(u_max_pairs=2e5, em_max_pairs=2e5)
     duck = open_warehouse(project, "duckdb")
@@ -77,13 +80,13 @@ def test_spine_is_identical(built):
         assert d.column_names == s.column_names, name
         assert d.schema.equals(s.schema), f"{name}: {d.schema} != {s.schema}"
         assert rows(d) == rows(s), name
-    persons = {e: r.stages[0].detail["persons"] for e, r in built["runs"].items()}
+    persons = {e: r.stage("spine").detail["persons"] for e, r in built["runs"].items()}
     assert persons["duckdb"] == persons["spark"] > 100
 
 
 def test_cohort_memberships_are_identical(built):
-    cohorts = built["runs"]["duckdb"].stages[1].detail["persons"]
-    assert cohorts == built["runs"]["spark"].stages[1].detail["persons"]
+    cohorts = built["runs"]["duckdb"].stage("cohorts").detail["persons"]
+    assert cohorts == built["runs"]["spark"].stage("cohorts").detail["persons"]
     assert cohorts and any(n > 0 for n in cohorts.values())
     for name in cohorts:
         d, s = table(built, "duckdb", f"results.cohort_{name}"), table(built, "spark", f"results.cohort_{name}")
