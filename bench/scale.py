@@ -358,9 +358,9 @@ def worker(job: str, persons: int, engine: str) -> None:
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     if os.environ.get("BOLD_BENCH_BLOCKING") == "large":  # the large-job blocking rules at any size
-        from bold_prevention.linkage import splink_model
+        from bold_prevention.linkage import blocking
 
-        splink_model.LARGE_BLOCKING_MIN_RECORDS = 0
+        blocking.LARGE_BLOCKING_MIN_RECORDS = 0
     res = JOBS[job](persons, engine)
     print("RESULT " + json.dumps(res, default=str), flush=True)
 

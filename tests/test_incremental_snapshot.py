@@ -123,10 +123,10 @@ def test_incremental_snapshot_equals_full_relink(project, engine, large, tmp_pat
     """``large``: the population is over the size where blocking is tightened (here made small), so the saved
     model's rules are not the ones a full relink uses; the incremental run must use the full relink's."""
     if large:
-        from bold_prevention.linkage import splink_model
+        from bold_prevention.linkage import blocking
 
-        monkeypatch.setattr(splink_model, "LARGE_BLOCKING_MIN_RECORDS", 1000)
-        monkeypatch.setattr(splink_model, "BROAD_BLOCKING_MAX_RECORDS", 999)
+        monkeypatch.setattr(blocking, "LARGE_BLOCKING_MIN_RECORDS", 1000)
+        monkeypatch.setattr(blocking, "BROAD_BLOCKING_MAX_RECORDS", 999)
     wh, model = _copy(project, engine, tmp_path)
     try:
         current = _identities(wh)

@@ -114,7 +114,7 @@ def _rule_sql(rule) -> str:
 def test_large_jobs_tighten_the_rules_that_grow_with_the_square_of_the_records():
     """Above LARGE_BLOCKING_MIN_RECORDS the name-and-birth-year, year-and-day and missing-date-of-birth rules each
     get one more key; every other rule is unchanged, and a tightened rule whose key is missing is dropped."""
-    from bold_prevention.linkage.splink_model import LARGE_BLOCKING_MIN_RECORDS, blocking_rules_for
+    from bold_prevention.linkage.blocking import LARGE_BLOCKING_MIN_RECORDS, blocking_rules_for
 
     roles = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
     usual = [_rule_sql(r) for r in blocking_rules_for(roles, LARGE_BLOCKING_MIN_RECORDS)]
@@ -134,10 +134,10 @@ def test_large_jobs_tighten_the_rules_that_grow_with_the_square_of_the_records()
 
 def test_the_large_job_rules_make_a_subset_of_the_pairs(febrl, monkeypatch):
     """Each tightened rule only adds a key, so a large job's candidate pairs are a subset of the usual ones."""
-    from bold_prevention.linkage import splink_model
+    from bold_prevention.linkage import blocking
 
-    monkeypatch.setattr(splink_model, "BROAD_BLOCKING_MAX_RECORDS", 0)  # as for any job of millions
+    monkeypatch.setattr(blocking, "BROAD_BLOCKING_MAX_RECORDS", 0)  # as for any job of millions
     usual = count_blocked_pairs(febrl["link"])[-1].cumulative
-    monkeypatch.setattr(splink_model, "LARGE_BLOCKING_MIN_RECORDS", 0)
+    monkeypatch.setattr(blocking, "LARGE_BLOCKING_MIN_RECORDS", 0)
     large = count_blocked_pairs(febrl["link"])[-1].cumulative
     assert 0 < large < usual

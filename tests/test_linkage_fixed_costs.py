@@ -10,15 +10,14 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bold_prevention.linkage.blocking import ROLE_COLUMNS, _training_rules
 from bold_prevention.linkage.splink_model import (
     COMPARISON_ROLES,
-    ROLE_COLUMNS,
     U_MAX_PAIRS,
     U_MIN_PAIRS,
     LinkageModel,
     Thresholds,
     TrainingOptions,
-    _training_rules,
 )
 
 ROLES = [r for r in COMPARISON_ROLES if r in ROLE_COLUMNS]
@@ -35,7 +34,7 @@ def _sessions(roles, em):
 @settings(max_examples=60, deadline=None)
 @given(st.sets(st.sampled_from(ROLES), min_size=2))
 def test_dropping_redundant_sessions_keeps_what_is_estimated(roles):
-    import bold_prevention.linkage.splink_model as m
+    import bold_prevention.linkage.blocking as m
 
     sessions = _sessions(roles, _training_rules(sorted(roles))[1])
     drop = m._drop_redundant_sessions

@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bold_prevention.errors import InputError
+from bold_prevention.linkage.blocking import _training_rules
 from bold_prevention.linkage.config import load_config, parse_config
 from bold_prevention.linkage.run import link_files
-from bold_prevention.linkage.splink_model import _training_rules, quiet_splink
+from bold_prevention.linkage.splink_model import quiet_splink
 from bold_prevention.linkage.standardise import (
     StandardiseOptions,
     parse_date_of_birth,
@@ -177,7 +178,7 @@ def test_extra_comparison_config_errors():
 @pytest.mark.parametrize("roles", [("forename", "surname"), ("forename", "surname", "postcode"),
                                    ("surname", "date_of_birth"), ("date_of_birth", "postcode")])
 def test_every_training_session_leaves_something_to_estimate(roles):
-    from bold_prevention.linkage.splink_model import ROLE_COLUMNS
+    from bold_prevention.linkage.blocking import ROLE_COLUMNS
 
     _det, em = _training_rules(roles)
     covered = set()

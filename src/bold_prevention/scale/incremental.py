@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..linkage.blocking import prediction_blocking
 from ..linkage.splink_model import (
     BANDS,
     Guards,
     Thresholds,
     guard_conditions,
     model_roles,
-    prediction_blocking,
     quiet_splink,
     read_model,
 )
