@@ -71,7 +71,7 @@ def test_sql_command(tmp_path):
     assert parse_check(cohort_script("possession_claim", "trino")) > 0
     assert sqlglot.parse(out.read_text(), read="trino")
     res = CliRunner().invoke(app, ["sql", "spine", "--dialect", "athena"])
-    assert res.exit_code == 0 and "CREATE OR REPLACE TABLE spine.person" in res.output
+    assert res.exit_code == 0 and "CREATE TABLE spine.person\nWITH (" in res.output  # Athena's CTAS
     res = CliRunner().invoke(app, ["sql", "cohort"])
     assert res.exit_code == 2 and "needs the cohort's name" in res.output
 

@@ -233,17 +233,35 @@ def sql_cmd(
     register: Path | None = typer.Option(None, "--register", help="A register YAML file (spine; default shipped)."),
     output: Path | None = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the script to this file "
                                        "(default: print)."),
+    location: str | None = typer.Option(None, "--location", metavar="S3PREFIX", help="Athena: write the tables "
+                                        "under this S3 prefix (external_location; default: the workgroup's)."),
+    dbt: Path | None = typer.Option(None, "--dbt", metavar="DIR", help="Write a dbt project (models with ref() and "
+                                    "source(), sources.yml, dbt_project.yml) for the spine and the shipped cohorts "
+                                    "(or the one cohort named) instead of a script."),
+    overwrite: bool = OverwriteOption,
 ) -> None:
-    """Write the spine or a cohort's transformations as SQL for Trino / Athena, Spark or DuckDB."""
-    from ..scale.sql import cohort_script, parse_check, spine_script
+    """Write the spine or a cohort's transformations as SQL for Trino / Athena, Spark or DuckDB, or as a dbt
+    project (--dbt)."""
+    from ..scale.sql import cohort_script, parse_check, spine_script, write_dbt
 
     when = parse_date(as_at)
+    if dbt is not None:
+        from ..cohorts import shipped_specs
+
+        if what not in ("spine", "cohort"):
+            raise InputError(f"unknown transformation {what!r}", hint="use `spine` or `cohort NAME`")
+        cohorts = [name] if what == "cohort" and name else sorted(shipped_specs())
+        folder = write_dbt(dbt, dialect=dialect, as_at=when, band=band, register=register, cohorts=cohorts,
+                           overwrite=overwrite)
+        n = len(list((folder / "models").rglob("*.sql")))
+        console.print(f"wrote the dbt project {folder} ({n} models, {dialect}; cohorts: {', '.join(cohorts)})")
+        return
     if what == "spine":
-        script = spine_script(dialect, as_at=when, band=band, register=register)
+        script = spine_script(dialect, as_at=when, band=band, register=register, location=location)
     elif what == "cohort":
         if not name:
             raise InputError("`bold sql cohort` needs the cohort's name", hint="e.g. bold sql cohort possession_claim")
-        script = cohort_script(name, dialect, as_at=when)
+        script = cohort_script(name, dialect, as_at=when, location=location)
     else:
         raise InputError(f"unknown transformation {what!r}", hint="use `spine` or `cohort NAME`")
     n = parse_check(script)
