@@ -262,8 +262,13 @@ class Project:
         ``window_days``, ``max_gap_days``). Internal, unchecked: publish through :meth:`pathway_outputs`."""
         from .errors import InputError
         from .trajectories import pathways as pw
+        from .trajectories.export import KINDS
         from .trajectories.survival import ANALYSES, durations, kaplan_meier
 
+        if kind not in KINDS:
+            raise InputError(f"unknown pathway table {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
+        if kind == "survival" and name not in ANALYSES:
+            raise InputError(f"unknown time-to-event analysis {name!r}", hint=f"use one of: {', '.join(ANALYSES)}")
         with self.connect(read_only=True) as con:
             if kind == "funnel":
                 return pw.funnel(con, name, **options)
@@ -273,14 +278,8 @@ class Project:
                 return pw.transition_matrix(con, **options)
             if kind == "flows":
                 return pw.flows(con, **options)
-            if kind == "survival":
-                if name not in ANALYSES:
-                    raise InputError(f"unknown time-to-event analysis {name!r}",
-                                     hint=f"use one of: {', '.join(ANALYSES)}")
-                a = ANALYSES[name]
-                return kaplan_meier(durations(con, start=a.start, event=a.event, **options))
-        raise InputError(f"unknown pathway table {kind!r}",
-                         hint="use funnel, sequences, transitions, flows or survival")
+            a = ANALYSES[name]
+            return kaplan_meier(durations(con, start=a.start, event=a.event, **options))
 
     def pathway_outputs(self, kind: PathwayKind, table: pd.DataFrame, *, title: str) -> list[CheckedOutput]:
         """A pathway table from :meth:`pathways` through disclosure control (for survival, pass the durations)."""
