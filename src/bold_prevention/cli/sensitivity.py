@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..project import Project
-from .app import OverwriteOption, ProjectOption, app, console, out, user_errors
+from .app import Fmt, FormatOption, OverwriteOption, ProjectOption, app, console, out, user_errors
 from .printing import Grid
 
 DEFAULT_COHORTS = ["multiple_disadvantage", "young_adults_cusp", "prison_leavers_nfa"]
@@ -17,13 +17,14 @@ DEFAULT_COHORTS = ["multiple_disadvantage", "young_adults_cusp", "prison_leavers
 @user_errors
 def sensitivity_cmd(
     out_dir: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Where to write the checked release."),
-    cohort: list[str] = typer.Option(None, "--cohort", "-c", metavar="NAME",
+    cohort: list[str] = typer.Option(None, "--cohort", metavar="NAME",
                                      help="A cohort to build at each band (repeat the option; default: "
                                           + ", ".join(DEFAULT_COHORTS) + ")."),
     places: bool = typer.Option(True, "--places/--no-places", help="Include needs prevalence by place."),
     bands: str = typer.Option("high,medium,low", "--bands", metavar="LIST", help="Linkage bands, comma-separated."),
     overwrite: bool = OverwriteOption,
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Rebuild the spine at each linkage band, build the cohorts and place tables on it, and publish them side by
     side with the differences explained; the spine ends at the band it had."""

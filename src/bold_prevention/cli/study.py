@@ -10,9 +10,9 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import ProjectOption, app, console, out, user_errors
+from .app import OverwriteOption, ProjectOption, Typer, app, console, out, user_errors
 
-study_app = typer.Typer(help="Studies: the BOLD pilots' analyses as versioned definitions (list, show, run).",
+study_app = Typer(help="Studies: the BOLD pilots' analyses as versioned definitions (list, show, run).",
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
 
@@ -82,8 +82,9 @@ def run_cmd(
     no_sensitivity: bool = typer.Option(False, "--no-sensitivity", help="Do not rerun at the sensitivity bands."),
     truth: Path | None = typer.Option(None, "--truth", help="Synthetic population folder: add the synthetic check "
                                       "(the true values and whether each interval holds them)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Release folder (default <project>/outputs/study-NAME)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing release folder."),
+    out_dir: Path | None = typer.Option(None, "--out", "-o", metavar="DIR",
+                                        help="Release folder (default <project>/outputs/study-NAME)."),
+    overwrite: bool = OverwriteOption,
     fmt: str = FormatOption,
     project: Path | None = ProjectOption,
 ) -> None:

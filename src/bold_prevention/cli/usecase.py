@@ -7,10 +7,10 @@ from pathlib import Path
 import typer
 
 from ..project import Project
-from .app import FormatOption, OverwriteOption, ProjectOption, app, out, user_errors
+from .app import Fmt, FormatOption, OverwriteOption, ProjectOption, Typer, app, out, user_errors
 from .printing import Grid, show_document
 
-usecase_app = typer.Typer(help="Step A use cases: propose from a question (new), check feasibility on the loaded "
+usecase_app = Typer(help="Step A use cases: propose from a question (new), check feasibility on the loaded "
                                "project (plan), build and publish (run).", no_args_is_help=True)
 app.add_typer(usecase_app, name="usecase")
 
@@ -34,6 +34,7 @@ def new_cmd(
     name: str | None = typer.Option(None, "--name", help="The use case's name (default: from the question)."),
     overwrite: bool = OverwriteOption,
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Propose drivers, outcomes, measures and catalogue variables from QUESTION and write a use-case file to edit."""
     from ..planning import propose, write_use_case
@@ -67,7 +68,7 @@ def new_cmd(
 @user_errors
 def plan_cmd(
     file: Path = typer.Argument(..., metavar="FILE", help="A use-case file (bold usecase new writes one)."),
-    fmt: str = FormatOption,
+    fmt: Fmt = FormatOption,
     project: Path | None = ProjectOption,
 ) -> None:
     """Each measure's coverage, missingness, link rate and band mix, register changes and wave needs, measured on
