@@ -21,7 +21,9 @@ import contextlib
 import json
 import logging
 import math
+import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1005,6 +1007,41 @@ def bayes_to_probability(weight: float) -> float:
     return bf / (1.0 + bf) if math.isfinite(bf) else 1.0
 
 
+_ROUTE_ATTR = "_bold_splink_route"
+_route: dict[str, Any] = {}
+
+
+def route_splink_log(log_file: str | os.PathLike | None = None, *, verbose: bool = False) -> None:
+    """Where Splink's own messages (its progress lines, its ``max_pairs`` advice) go: to ``log_file`` (appended;
+    for a project, ``<project>/logs/splink.log``), to standard error with ``verbose``, else nowhere. Never into a
+    command's own output: the handler replaces Splink's default one and the messages do not propagate."""
+    lg = logging.getLogger("splink")
+    for h in list(lg.handlers):
+        if getattr(h, _ROUTE_ATTR, False) or getattr(h, "_splink_default_handler", False):
+            lg.removeHandler(h)
+            h.close()
+    handler: logging.Handler
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+    elif log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8", delay=True)
+    else:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    setattr(handler, _ROUTE_ATTR, True)
+    lg.addHandler(handler)
+    lg.propagate = False
+    _route.clear()
+    _route.update(file=log_file, verbose=verbose)
+
+
 def quiet_splink(level: int = logging.WARNING) -> None:
-    """Splink logs every SQL step at INFO; keep it to warnings unless asked."""
-    logging.getLogger("splink").setLevel(level)
+    """Splink logs every SQL step at INFO: keep it to ``level`` (INFO or lower shows Splink's messages on standard
+    error) unless :func:`route_splink_log` sends them to a log file, which then receives them from INFO up."""
+    lg = logging.getLogger("splink")
+    if _route.get("file") is None:
+        show = level <= logging.INFO
+        if not any(getattr(h, _ROUTE_ATTR, False) for h in lg.handlers) or _route.get("verbose") != show:
+            route_splink_log(verbose=show)
+    lg.setLevel(min(level, logging.INFO) if _route.get("file") is not None else level)

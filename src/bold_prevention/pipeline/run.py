@@ -157,11 +157,15 @@ def run_pipeline(config: PipelineConfig, stages: Sequence[str] | str | None = No
     run = Run(config, proj, chosen, progress=progress or _noop, command=command)
     check_engine(chosen, config.engine, run)
     proj.ensure()
+    from ..linkage.splink_model import route_splink_log
+
+    route_splink_log(proj.root / "logs" / "splink.log")  # Splink's own messages: the project's log, not the output
     try:
         for name in chosen:
             run.run_stage(name)
     finally:
         run.close()
+        route_splink_log()  # the log file belongs to this run's project only
     _write_summary(run)
     return run.result
 
