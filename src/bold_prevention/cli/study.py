@@ -90,17 +90,18 @@ def run_cmd(
 ) -> None:
     """Run a study on the project's warehouse and write its disclosure-checked release."""
     from ..outputs.ledger import ReleaseLedger
-    from ..studies.run import run_study, write_study_release
+    from ..studies.run import load_study, run_study, write_study_release
     from ..warehouse.engine import duckdb_connect
 
     _format(fmt)
+    spec = load_study(name)
     proj = Project.at(project)
     if not proj.warehouse_path.exists():
         raise InputError(f"no warehouse at {proj.warehouse_path}", hint="run `bold load` first, or pass --project")
     con = duckdb_connect(proj)
     try:
         with console.status(f"running study {name}"):
-            run = run_study(con, proj, name, band=band, bands=() if no_sensitivity else None, truth=truth)
+            run = run_study(con, proj, spec, band=band, bands=() if no_sensitivity else None, truth=truth)
     finally:
         con.close()
     folder = out_dir or proj.outputs_dir / f"study-{run.spec.name}"

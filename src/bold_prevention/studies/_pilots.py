@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import InputError
 from ..outputs import CheckedOutput, check_counts, rate_table
 from ..outputs.intervals import wilson
+from ..warehouse.engine import table_exists as has_table
 from .base import Headline, StudyContext
 
 BANDS = ("high", "medium", "low")
@@ -37,11 +38,6 @@ def band_filter(band: str, column: str = "band_joined") -> str:
     """SQL condition: a record joined at ``band`` or a stricter one."""
     ok = BANDS[: BANDS.index(check_band(band)) + 1]
     return f"coalesce({column}, 'high') IN ({', '.join(repr(b) for b in ok)})"
-
-
-def has_table(con: Any, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND "
-                            "table_name = ?", [schema, table]).fetchall()[0][0])
 
 
 def linked_tables(con: Any) -> set[str]:
@@ -134,6 +130,13 @@ def across_bands(estimates: Mapping[str, BandEstimate]) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------------------------- headlines
+def subpopulation(population: str, what: str) -> str:
+    """The population key of a subset (``name@version`` -> ``name.what@version``): cells that count different
+    people must not share a key, or the release-wide audit sees two values for one number."""
+    head, sep, tail = population.partition("@")
+    return f"{head}.{what}{sep}{tail}"
+
+
 def proportion_headline(name: str, label: str, estimates: Mapping[str, BandEstimate], band: str, *,
                         truth: float | None, title: str, population: str, note: str = ""
                         ) -> tuple[Headline, list[CheckedOutput]]:
@@ -141,9 +144,10 @@ def proportion_headline(name: str, label: str, estimates: Mapping[str, BandEstim
     headline is ``None`` where disclosure control suppresses it), and the interval across the bands."""
     e = estimates[band]
     num = check_counts(pd.DataFrame({"Measure": [label], "n": [e.k]}), "n", "Measure", title=f"{title}: numerator",
-                       margins=False, population=population)
+                       margins=False, population=subpopulation(population, f"{name}.numerator"))
     den = check_counts(pd.DataFrame({"Measure": [label], "n": [e.n]}), "n", "Measure",
-                       title=f"{title}: denominator", margins=False, population=population)
+                       title=f"{title}: denominator", margins=False,
+                       population=subpopulation(population, f"{name}.denominator"))
     rate = rate_table(num, den, title=title)
     v = rate.data.iloc[0, 0]
     published = rate.symbols.iloc[0, 0] == "" and not pd.isna(v)
@@ -164,7 +168,7 @@ def count_headline(name: str, label: str, estimates: Mapping[str, BandEstimate],
     """A count headline, checked (rounded or suppressed by the rules), with the interval across the bands."""
     e = estimates[band]
     out = check_counts(pd.DataFrame({"Measure": [label], "n": [e.k]}), "n", "Measure", title=title, margins=False,
-                       population=population)
+                       population=subpopulation(population, name))
     v = out.data.iloc[0, 0]
     published = out.symbols.iloc[0, 0] == "" and not pd.isna(v)
     lo, hi = across_bands(estimates)

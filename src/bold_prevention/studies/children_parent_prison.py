@@ -6,9 +6,9 @@ spine relates to those parents (``spine.person_child``: Child Benefit claims, fa
 the parent's address; see :mod:`bold_prevention.spine.children`). Each child is counted once, however many parents
 were in prison. By the parent's region and the child's age band.
 
-The interval carries linkage uncertainty (the count at each of the three bands: ``high`` counts only relations whose
-parent's record joined at the strictest band; ``low`` adds the weak address relation) and sampling uncertainty (an
-exact Poisson interval at each band): the published interval is the union of the bands' intervals.
+The interval carries linkage uncertainty (the count at each of the three bands, and at the strictest band with the
+claim and court relations only, without the weak address relation) and sampling uncertainty (an exact Poisson
+interval at each): the published interval is the union of those intervals.
 
 Synthetic truth: the true children (``truth_child_parent``), under 18 in the year (``truth_person``), of the true
 persons of the custodial journeys overlapping the year (``truth_record``).
@@ -54,12 +54,19 @@ def _year(ctx: StudyContext) -> int:
     return d.year if (d.month, d.day) == (12, 31) else d.year - 1
 
 
-def children(con: Any, band: str, year: int) -> pd.DataFrame:
-    """One row per dependent child with a parent in prison in ``year`` at ``band``: ``child_id``, ``region`` (of
-    the first parent), ``age_band``."""
+#: Relations whose evidence names the parent (a claim, a court case); the address relation is weaker.
+STRONG_RELATIONS = ("child_benefit", "family_court")
+
+
+def children(con: Any, band: str, year: int, *, strong_only: bool = False) -> pd.DataFrame:
+    """One row per dependent child with a parent in prison in ``year``, the parent's prison record and the record
+    the relation rests on linked at ``band`` or a stricter one: ``child_id``, ``region`` (of the first parent),
+    ``age_band``. The address relation (band ``low`` in ``spine.person_child``: a weak relation, not a weak link)
+    is included unless ``strong_only``."""
     lo, hi = date(year, 1, 1), date(year, 12, 31)
     bands = " ".join(f"WHEN {year} - c.child_birth_year BETWEEN {a} AND {b} THEN '{n}'" for n, a, b in AGE_BANDS)
     region = "p.region" if has_table(con, "spine", "person") else "NULL"
+    relation = (f"c.source IN ({', '.join(repr(r) for r in STRONG_RELATIONS)})" if strong_only else "TRUE")
     return con.execute(f"""
 WITH par AS (
   SELECT DISTINCT r.person_id FROM extract.prison_custodial_journey j
@@ -68,7 +75,8 @@ WITH par AS (
     AND (j.release_date IS NULL OR j.release_date >= DATE '{lo}'))
 SELECT c.child_id, coalesce({region}, 'Not known') AS region, CASE {bands} END AS age_band
 FROM spine.person_child c JOIN par USING (person_id) LEFT JOIN spine.person p USING (person_id)
-WHERE {band_filter(band, 'c.band_joined')} AND {year} - c.child_birth_year BETWEEN 0 AND 17
+WHERE ({band_filter(band, 'c.band_joined')} OR c.source = 'npd_address') AND {relation}
+  AND {year} - c.child_birth_year BETWEEN 0 AND 17
 QUALIFY ROW_NUMBER() OVER (PARTITION BY c.child_id ORDER BY c.person_id) = 1
 ORDER BY c.child_id""").fetchdf()
 
@@ -115,9 +123,15 @@ def run(ctx: StudyContext) -> StudyResult:
     by_band = {b: children(con, b, year) for b in BANDS}
     kids = by_band[band]
     est = {b: BandEstimate(b, float(len(d))) for b, d in by_band.items()}
+    # the strictest reading: strong relations only, at the strict band (the lower end of the interval)
+    est["high, claim or court relations only"] = BandEstimate("high", float(len(children(con, "high", year,
+                                                                                          strong_only=True))))
     h, outs = count_headline("children_parent_in_prison", f"Dependent children with a parent in prison in {year}",
                              est, band, truth=true_children(ctx, year), title=f"Dependent children with a parent in "
-                             f"prison in {year}", population=population)
+                             f"prison in {year}", population=population,
+                             note="interval: exact 95% Poisson limits at each linkage band, from the strictest "
+                                  "count (claim or court relations only, high band) to the widest (low band); the "
+                                  "address relation is included in the value")
     res.headlines.append(h)
     res.outputs.extend(outs)
     src = "P-NOMIS custodial journeys linked to Child Benefit, family court and NPD records on the spine"

@@ -35,6 +35,7 @@ from ._pilots import (
     param_date,
     proportion_headline,
     read_truth,
+    subpopulation,
     years_before,
 )
 from .base import StudyContext, StudyResult
@@ -239,7 +240,7 @@ def run(ctx: StudyContext) -> StudyResult:
         grp = lv.groupby("status")["reoffended"].agg(["sum", "count"]).reindex(STATUSES, fill_value=0)
         frame = grp.rename_axis("Accommodation at release").reset_index()
         num = check_counts(frame, "sum", "Accommodation at release", title="Releases followed by reoffending "
-                           "within 12 months", population=population)
+                           "within 12 months", population=subpopulation(population, "reoffended"))
         den = check_counts(frame, "count", "Accommodation at release", title="Releases (reoffending denominator)",
                            population=population)
         res.outputs += [num, den, rate_table(num, den, title="Reoffending within 12 months of release by "
@@ -269,9 +270,9 @@ def run(ctx: StudyContext) -> StudyResult:
         lv_ = {"Window": list(WINDOWS), "Accommodation at release": list(STATUSES)}
         num = check_counts(frame, "k", "Accommodation at release", "Window", levels=lv_, title="Leavers known to "
                            "the local authority with a housing or homelessness contact after release",
-                           population=population, margins="row")
+                           population=subpopulation(population, "housing_contact"), margins="row")
         den = check_counts(frame, "n", "Accommodation at release", "Window", levels=lv_, title="Leavers known to the "
-                           "local authority", population=population, margins="row")
+                           "local authority", population=subpopulation(population, "known_to_la"), margins="row")
         res.outputs += [num, den, rate_table(num, den, title="Housing or homelessness contact within 3 and 12 "
                                                               "months of release, by accommodation at release (%)")]
         est = {}
@@ -290,9 +291,11 @@ def run(ctx: StudyContext) -> StudyResult:
                                                                                 fill_value=0)
             frame = g.rename_axis("First housing contact").reset_index()
             num = check_counts(frame, "sum", "First housing contact", title="Leavers without settled accommodation "
-                               "whose next assessment records settled accommodation", population=population)
+                               "whose next assessment records settled accommodation",
+                               population=subpopulation(population, "settled_after_contact"))
             den = check_counts(frame, "count", "First housing contact", title="Leavers without settled "
-                               "accommodation with a housing contact and a later assessment", population=population)
+                               "accommodation with a housing contact and a later assessment",
+                               population=subpopulation(population, "contact_and_later_assessment"))
             res.outputs += [num, den, rate_table(num, den, title="Settled accommodation at the next assessment after "
                                                  "a housing contact, by service (%): an association, not an effect")]
         else:

@@ -26,6 +26,8 @@ from ..outputs.figures import protected_count
 from ..outputs.intervals import wilson
 from ..outputs.rules import RuleSet, get_rules
 from ..project import Project
+from ..warehouse.engine import tables as warehouse_tables
+from ..warehouse.tables import PERSON_RECORD
 from .base import Headline, StudyContext, StudyResult
 from .registry import study_code
 from .spec import BANDS, StudySpec, load_study_spec, shipped_definitions
@@ -46,10 +48,7 @@ def load_study(name_or_path: str | os.PathLike) -> StudySpec:
 
 # ------------------------------------------------------------------------------------------------- sources
 def _tables(con) -> set[str]:
-    rows = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-                       "WHERE database_name = current_database() UNION ALL SELECT schema_name || '.' || view_name "
-                       "FROM duckdb_views() WHERE database_name = current_database()").fetchall()
-    return {r[0] for r in rows}
+    return {f"{s}.{t}" for s, t in warehouse_tables(con)}
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def check_sources(con, spec: StudySpec) -> list[SourceState]:
     to the spine (``spine.person_record``)."""
     have = _tables(con)
     linked: set[str] = set()
-    if "spine.person_record" in have:
+    if PERSON_RECORD in have:
         linked = {r[0] for r in con.execute("SELECT DISTINCT source_table FROM spine.person_record").fetchall()}
     out = []
     for s in spec.sources:
