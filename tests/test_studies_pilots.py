@@ -1,0 +1,238 @@
+"""Studies 2, 3 and 5 (prison leavers and homelessness, children with a parent in prison, victims' journeys through a
+support service) end to end on a small synthetic world with a known truth, and the victims' support service source.
+
+One world is synthesised, loaded and linked per module (about a minute); treat its warehouse as read-only."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bold_prevention.errors import InputError
+from bold_prevention.outputs import CheckedOutput
+from bold_prevention.project import Project
+from bold_prevention.studies import children_parent_prison, prison_leavers_housing, victims_support
+from bold_prevention.studies._pilots import BANDS, BandEstimate, across_bands, band_filter, poisson_interval
+from bold_prevention.studies.base import StudyContext
+from bold_prevention.studies.run import load_study, run_study, write_study_release
+
+AS_AT = date(2022, 12, 31)
+SOURCES = ("npd", "hmrc", "support")
+PILOTS = ("prison_leavers_housing", "children_parent_prison", "victims_support")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> tuple[Path, Path]:
+    """(population folder, warehouse) of 5,000 persons (seed 7): npd, hmrc and the support service linked, local
+    authority residents linked, children related."""
+    from bold_prevention.linkage.wave import link_source_to_spine
+    from bold_prevention.linkage.wave_link import link_wave_source, load_wave_source
+    from bold_prevention.spine import build_spine
+    from bold_prevention.spine.children import build_children
+    from bold_prevention.synth import generate
+    from bold_prevention.warehouse.load import load_extracts
+
+    root = tmp_path_factory.mktemp("pilots")
+    generate(root / "pop", persons=5000, seed=7, sources=SOURCES)
+    project = Project(root / "proj").ensure()
+    load_extracts(project, root / "pop")
+    build_spine(project, as_at=AS_AT, band="medium")
+    con = duckdb.connect(str(project.warehouse_path))
+    try:
+        for s in SOURCES:
+            load_wave_source(con, s, root / "pop")
+            link_wave_source(con, s)
+        link_source_to_spine(con, "la_residents")
+        build_children(con)
+    finally:
+        con.close()
+    return root / "pop", project.warehouse_path
+
+
+@pytest.fixture(scope="module")
+def runs(world):
+    pop, wh = world
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        yield {n: run_study(con, None, n, truth=pop) for n in PILOTS}
+    finally:
+        con.close()
+
+
+def _ctx(con, band: str = "medium", **params) -> StudyContext:
+    return StudyContext(con=con, project=Project(Path("unused")), spec=None, band=band, params=params)
+
+
+# ----------------------------------------------------------------------------------------------- the truth
+@pytest.mark.parametrize("name", PILOTS)
+def test_every_published_headline_with_a_truth_recovers_it(runs, name):
+    run = runs[name]
+    with_truth = [h for h in run.result.headlines if h.truth is not None and h.value is not None]
+    assert with_truth, f"{name}: no published headline has a synthetic truth"
+    for h in with_truth:
+        assert h.lower <= h.value <= h.upper, h
+        assert h.recovers_truth, f"{name}: {h.label}: truth {h.truth} outside [{h.lower}, {h.upper}]"
+
+
+def test_the_key_figures_are_published_and_recover_their_truth(runs):
+    got = {h.name: h for r in runs.values() for h in r.result.headlines}
+    for key in ("reoffending_12m", "children_parent_in_prison", "hazard_ratio_aged_under_25",
+                "hazard_ratio_police_referral", "court_record_share"):
+        assert got[key].value is not None and got[key].recovers_truth, got[key]
+    # the hazard ratios are the generator's, and the study sees their direction
+    assert got["hazard_ratio_aged_under_25"].truth == 1.8 and got["hazard_ratio_police_referral"].truth == 0.6
+    assert got["hazard_ratio_aged_under_25"].value > 1 > got["hazard_ratio_police_referral"].value
+
+
+def test_children_interval_carries_the_bands(world):
+    pop, wh = world
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        year = 2021
+        counts = {b: len(children_parent_prison.children(con, b, year)) for b in BANDS}
+        r = children_parent_prison.run(_ctx(con, truth_dir=pop / "truth", year=year))
+    finally:
+        con.close()
+    assert counts["high"] <= counts["medium"] <= counts["low"]
+    h = r.headlines[0]
+    if h.value is not None:
+        lo_high, _ = poisson_interval(counts["high"])
+        _, hi_low = poisson_interval(counts["low"])
+        assert h.lower <= math.floor(lo_high) + 1e-9 and h.upper >= math.ceil(hi_low) - 1e-9
+
+
+# ----------------------------------------------------------------------------------------------- disclosure
+@pytest.mark.parametrize("name", PILOTS)
+def test_every_output_is_checked_and_the_release_passes_the_audit(runs, name, tmp_path):
+    run = runs[name]
+    assert run.result.outputs and all(isinstance(o, CheckedOutput) for o in run.result.outputs)
+    assert run.result.methods and "synthetic" in run.result.methods.lower()
+    write_study_release(run, tmp_path / "release")
+    assert any((tmp_path / "release").iterdir())
+
+
+def test_no_identifier_reaches_an_output(runs, world):
+    pop, _ = world
+    refs = pq.read_table(pop / "waves" / "support_referrals.parquet").to_pandas()
+    names = set(refs["surname"].dropna().astype(str)) | set(refs["postcode"].dropna().astype(str))
+    for run in runs.values():
+        for o in run.result.outputs:
+            text = " ".join(map(str, [*o.data.index, *o.data.columns, o.title]))
+            assert not any(n in text for n in names if len(n) > 3)
+
+
+# ----------------------------------------------------------------------------------------------- missing sources
+@pytest.mark.parametrize("mod, table, how", [
+    (prison_leavers_housing, "prison_custodial_journey", "bold load"),
+    (children_parent_prison, "prison_custodial_journey", "bold load"),
+    (victims_support, "support_referrals", "bold synth --sources support"),
+])
+def test_missing_source_is_named_with_how_to_load_it(mod, table, how):
+    con = duckdb.connect()
+    try:
+        r = mod.run(_ctx(con))
+    finally:
+        con.close()
+    assert not r.headlines and len(r.not_available) == 1
+    assert table in r.not_available[0] and how in r.not_available[0]
+
+
+def test_study_without_local_authority_data_runs_the_rest(world, tmp_path):
+    _, wh = world
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(wh, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute("DROP TABLE extract.la_service_contacts")
+        r = prison_leavers_housing.run(_ctx(con, band="medium"))
+        assert any("la_service_contacts" in n and "bold load" in n for n in r.not_available)
+        assert {h.name for h in r.headlines} == {"no_settled_accommodation", "reoffending_12m"}
+        con.execute("DROP TABLE extract.support_contacts")
+        con.execute("DROP TABLE extract.support_referrals")
+        with pytest.raises(InputError) as e:
+            run_study(con, None, "victims_support")
+        assert "support" in str(e.value) and "--sources support" in (e.value.hint or "")
+    finally:
+        con.close()
+
+
+def test_definitions_are_valid_and_name_their_sources():
+    for n in PILOTS:
+        spec = load_study(n)
+        assert spec.code_name == n and spec.methods.synthetic and spec.truth
+        assert any(s.required for s in spec.sources)
+
+
+# ----------------------------------------------------------------------------------------------- the synthetic source
+def test_support_service_source_is_consistent(world):
+    pop, _ = world
+    refs = pq.read_table(pop / "waves" / "support_referrals.parquet").to_pandas()
+    contacts = pq.read_table(pop / "waves" / "support_contacts.parquet").to_pandas()
+    truth = pq.read_table(pop / "truth" / "truth_support_service.parquet").to_pandas()
+    assert len(refs) > 50 and refs["referral_id"].is_unique
+    assert set(truth["referral_id"]) == set(refs["referral_id"])
+    assert (refs["exit_date"].isna() == refs["exit_reason"].isna()).all()
+    closed = refs.dropna(subset=["exit_date"])
+    assert (closed["exit_date"] >= closed["referral_date"]).all()
+    assessed = refs.dropna(subset=["assessment_date"])
+    assert (assessed["assessment_date"] > assessed["referral_date"]).all()
+    m = contacts.merge(refs, on="referral_id")
+    assert len(m) == len(contacts)
+    assert (m["contact_date"] > m["referral_date"]).all()
+    assert (m["exit_date"].isna() | (m["contact_date"] <= m["exit_date"])).all()
+    assert (refs["age_at_referral"] >= 16).all()
+
+
+def test_support_source_by_wave_and_deterministic(tmp_path):
+    from bold_prevention.datafirst.waves import resolve_sources
+    from bold_prevention.synth import generate
+
+    assert resolve_sources([], [3]) == ("support",)
+    a = generate(tmp_path / "a", persons=600, seed=3, sources=("support",))
+    b = generate(tmp_path / "b", persons=600, seed=3, sources=("support",))
+    assert a.tables["support_referrals"].sha256 == b.tables["support_referrals"].sha256
+    assert a.tables["support_contacts"].sha256 == b.tables["support_contacts"].sha256
+    assert "truth_support_hazard" in a.truth
+
+
+# ----------------------------------------------------------------------------------------------- properties
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), min_size=3, max_size=3))
+def test_interval_across_bands_holds_every_band(pairs):
+    est = {b: BandEstimate(b, float(min(k, n)), float(n)) for b, (k, n) in zip(BANDS, pairs, strict=True)}
+    lo, hi = across_bands(est)
+    for e in est.values():
+        elo, ehi = e.interval()
+        if math.isnan(elo):
+            continue
+        assert lo <= elo <= e.value <= ehi <= hi
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000))
+def test_poisson_interval_holds_the_count(k):
+    lo, hi = poisson_interval(k)
+    assert 0 <= lo <= k <= hi
+
+
+@given(st.sampled_from(BANDS))
+def test_band_filter_admits_the_band_and_stricter_ones(band):
+    con = duckdb.connect()
+    try:
+        got = {r[0] for r in con.execute(f"SELECT b FROM (VALUES ('high'), ('medium'), ('low')) t(b) "
+                                         f"WHERE {band_filter(band, 'b')}").fetchall()}
+    finally:
+        con.close()
+    assert got == set(BANDS[: BANDS.index(band) + 1])
+    with pytest.raises(InputError):
+        band_filter("weak")
+    assert np.isfinite(poisson_interval(0)[1])
