@@ -21,6 +21,7 @@ from . import study as _study  # noqa: F401,E402
 from . import usecase as _usecase  # noqa: F401,E402
 from . import sensitivity as _sensitivity  # noqa: F401,E402
 from . import sequence as _sequence  # noqa: F401,E402
+from . import plan as _plan  # noqa: F401,E402
 # isort: on
 # fmt: on
 
