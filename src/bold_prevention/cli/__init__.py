@@ -1,6 +1,6 @@
 """Command-line interface. Importing this package registers every command group on :data:`app`."""
 
-from .app import app
+from .app import app, use_vocabulary
 
 # Each command module registers its commands on ``app`` when imported; add one import line per module below.
 # fmt: off
@@ -24,5 +24,7 @@ from . import sequence as _sequence  # noqa: F401,E402
 from . import plan as _plan  # noqa: F401,E402
 # isort: on
 # fmt: on
+
+use_vocabulary(app)  # after the command modules: their groups and commands take the option vocabulary's help
 
 __all__ = ["app"]

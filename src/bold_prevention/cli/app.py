@@ -152,6 +152,26 @@ class Typer(typer.Typer):
         return super().command(*args, **kwargs)
 
 
+def use_vocabulary(t: typer.Typer) -> None:
+    """Give every group and command under ``t`` the vocabulary's classes, also those of a module that made its
+    group with plain ``typer.Typer`` (cli/__init__.py calls this once, after importing every command module)."""
+    from typer.models import DefaultPlaceholder
+
+    def unset(cls: Any) -> bool:
+        return cls is None or isinstance(cls, DefaultPlaceholder)
+
+    for c in t.registered_commands:
+        if unset(c.cls):
+            c.cls = BoldCommand
+    for g in t.registered_groups:
+        sub = g.typer_instance
+        if sub is None:
+            continue
+        if unset(g.cls) and unset(sub.info.cls):
+            sub.info.cls = BoldGroup
+        use_vocabulary(sub)
+
+
 app = Typer(
     name="bold",
     help="BOLD Prevention toolkit: Step A of the use case -> data -> linkage pipeline over Data First.",
