@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,153 @@ def test_the_layer_contracts_hold():
     exe = Path(sys.executable).with_name("lint-imports")
     r = subprocess.run([str(exe)], capture_output=True, text=True, cwd=ROOT.parents[1])
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+# ------------------------------------------------------------------------------------------------ one home per helper
+#: Modules allowed to speak to the catalogue of tables or to open a transaction directly: the warehouse's engine
+#: (the one home) and the Spark connection (which answers those statements on Spark).
+ENGINE_MODULES = {"warehouse/engine.py", "warehouse/spark.py"}
+#: Listings of tables the shared helpers do not give, each with its reason; the number is how many are allowed.
+TABLE_LISTING_EXCEPTIONS = {
+    "app/warehouse.py": 1,  # the in-memory single-view index (catalogue ``memory``), not the warehouse
+    "scale/export.py": 1,  # base tables only (views are not exported to Parquet)
+    "spine/build.py": 1,  # drops the derived tables and views of spine/results: needs each one's type
+    "pipeline/run.py": 1,  # the Step A orchestrator, being merged into the one pipeline
+}
+
+
+def _modules():
+    for f in sorted(ROOT.rglob("*.py")):
+        try:
+            text = f.read_text(encoding="utf-8")
+        except FileNotFoundError:  # removed while the tree was listed
+            continue
+        yield str(f.relative_to(ROOT)), ast.parse(text)
+
+
+def _strings(tree) -> list[str]:
+    """Every string literal (an f-string as its literal parts)."""
+    out, parts = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts |= {id(v) for v in node.values}
+            out.append("".join(v.value for v in node.values if isinstance(v, ast.Constant)))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in parts:
+            out.append(node.value)
+    return out
+
+
+def _functions(tree, *, top_level: bool = False):
+    nodes = tree.body if top_level else ast.walk(tree)
+    return [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def _quotes_identifiers(fn) -> bool:
+    """The body doubles double quotes (``x.replace('"', '""')``): an SQL identifier quoting helper."""
+    for node in ast.walk(fn):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "replace"
+                and [a.value for a in node.args if isinstance(a, ast.Constant)] == ['"', '""']):
+            return True
+    return False
+
+
+def helper_definitions() -> dict[str, list[str]]:
+    """Where each kind of shared helper is defined or hand-written."""
+    found: dict[str, list[str]] = {"table exists": [], "identifier quoting": [], "transaction": [],
+                                   "wilson": [], "kaplan-meier": []}
+    listings: dict[str, int] = {}
+    for rel, tree in _modules():
+        # the engine modules' own methods (Warehouse.table_exists, the Spark connection's) are the engine itself
+        for fn in _functions(tree, top_level=rel in ENGINE_MODULES):
+            if fn.name in ("table_exists", "has_table", "_table_exists", "_has_table"):
+                found["table exists"].append(f"{rel}:{fn.name}")
+            if _quotes_identifiers(fn):
+                found["identifier quoting"].append(f"{rel}:{fn.name}")
+            if re.fullmatch(r"_?wilson(_interval|_ci)?", fn.name):
+                found["wilson"].append(f"{rel}:{fn.name}")
+            if re.fullmatch(r"_?(kaplan_meier|km|km_curve|km_table)", fn.name):
+                found["kaplan-meier"].append(f"{rel}:{fn.name}")
+        if rel in ENGINE_MODULES:
+            continue
+        for s in _strings(tree):
+            low = s.lower()
+            if "information_schema.tables" in low or "duckdb_tables()" in low:
+                listings[rel] = listings.get(rel, 0) + 1
+            if re.fullmatch(r"\s*begin(\s+transaction)?\s*;?\s*", low):
+                found["transaction"].append(f"{rel}: BEGIN")
+        src = ast.unparse(tree)
+        if "KaplanMeierFitter" in src:
+            found["kaplan-meier"].append(f"{rel}: KaplanMeierFitter")
+    for rel, n in listings.items():
+        if n > TABLE_LISTING_EXCEPTIONS.get(rel, 0):
+            found["table exists"].append(f"{rel}: information_schema.tables / duckdb_tables() x{n}")
+    return found
+
+
+def test_no_helper_is_defined_twice():
+    """One home each: table exists / table listings, SQL identifier quoting and transactions in
+    ``warehouse/engine.py``; the Wilson interval in ``outputs/intervals.py``; Kaplan-Meier in
+    ``trajectories/survival.py``."""
+    found = helper_definitions()
+    assert found["table exists"] == ["warehouse/engine.py:table_exists"], found["table exists"]
+    assert found["identifier quoting"] == ["warehouse/engine.py:quote_ident"], found["identifier quoting"]
+    assert found["transaction"] == [], found["transaction"]
+    assert found["wilson"] == ["outputs/intervals.py:wilson"], found["wilson"]
+    assert sorted(found["kaplan-meier"]) == ["trajectories/survival.py: KaplanMeierFitter",
+                                             "trajectories/survival.py:kaplan_meier"], found["kaplan-meier"]
+
+
+def test_the_helper_check_finds_a_second_copy(tmp_path, monkeypatch):
+    """The check is not blind: a module with a hand-written copy of each helper is reported."""
+    import tests.test_architecture as me
+
+    fake = tmp_path / "bold_prevention"
+    (fake / "linkage").mkdir(parents=True)
+    (fake / "linkage" / "copy.py").write_text(
+        "def _q(n):\n    return '\"' + n.replace('\"', '\"\"') + '\"'\n\n\n"
+        "def _has_table(con, s, t):\n    return con.execute('select 1 from information_schema.tables')\n\n\n"
+        "def go(con):\n    con.execute('BEGIN TRANSACTION')\n\n\n"
+        "def wilson(k, n):\n    return k / n\n", encoding="utf-8")
+    monkeypatch.setattr(me, "ROOT", fake)
+    found = me.helper_definitions()
+    assert found["identifier quoting"] == ["linkage/copy.py:_q"]
+    assert "linkage/copy.py:_has_table" in found["table exists"]
+    assert any("information_schema" in x for x in found["table exists"])
+    assert found["transaction"] == ["linkage/copy.py: BEGIN"]
+    assert found["wilson"] == ["linkage/copy.py:wilson"]
+
+
+def test_tables_named_by_several_packages_are_named_once():
+    """A warehouse table read by several packages is named by its constant in ``warehouse/tables.py``, not spelt
+    out (``"spine.person_record"``) in each."""
+    from bold_prevention.warehouse.tables import PERSON, PERSON_RECORD, TABLES
+
+    by_table: dict[str, set[str]] = {}
+    for rel, tree in _modules():
+        if rel == "warehouse/tables.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TABLES:
+                by_table.setdefault(node.value, set()).add(rel.split("/")[0])
+    assert not {t: p for t, p in by_table.items() if len(p) >= 3}
+    assert PERSON not in by_table and PERSON_RECORD not in by_table, by_table
+
+
+def test_the_documented_layers_are_the_enforced_layers():
+    """docs/architecture.md's layer table lists the packages in the order of the import-linter contract."""
+    import tomllib
+
+    root = ROOT.parents[1]
+    contract = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    layers = [{p.strip().removeprefix("bold_prevention.") for p in layer.split("|")}
+              for layer in contract["contracts"][0]["layers"]][::-1]
+    documented = []
+    for line in (root / "docs" / "architecture.md").read_text(encoding="utf-8").splitlines():
+        m = re.match(r"\| (\d+) \| (.+?) \|", line)
+        if m:
+            documented.append(set(re.findall(r"`([a-z_]+)`", m.group(2))))
+    core = {"errors", "config", "files", "project"}
+    enforced = [layer for layer in layers if not layer <= core]
+    assert documented[0] == core
+    assert documented[1:] == enforced

@@ -16,9 +16,9 @@ from bold_prevention.warehouse import (
     open_warehouse,
     quote_ident,
     table_exists,
-    tables,
     transaction,
 )
+from bold_prevention.warehouse.engine import tables
 
 
 @pytest.fixture()
@@ -91,3 +91,23 @@ def test_quote_ident_round_trips_any_name(name):
     con = duckdb.connect()
     q = quote_ident(name)
     assert con.execute(f"select 1 as {q}").description[0][0] == name
+
+
+@pytest.mark.spark
+def test_the_same_operations_on_spark(tmp_path):
+    pytest.importorskip("pyspark")
+    from bold_prevention.warehouse.spark import SparkConnection
+
+    proj = Project(tmp_path / "p")
+    w = Warehouse("spark", proj, SparkConnection(proj.parquet_dir, "local[1]", partitions=1))
+    try:
+        assert not w.table_exists("spine", "t")
+        w.materialise("spine.t", "SELECT 1 AS a UNION ALL SELECT 2")
+        assert w.table_exists("spine.t") and w.tables("spine") == {"t"} and ("spine", "t") in tables(w)
+        w.write_arrow("results.u", pa.table({"x": [1, 2, 3]}))
+        assert w.to_arrow("SELECT sum(x) AS s FROM results.u").column("s").to_pylist() == [6]
+        with transaction(w):  # every write is atomic on its own on Spark: the statements are accepted
+            w.materialise("results.v", "SELECT x FROM results.u WHERE x > 1")
+        assert sorted(w.to_pandas("SELECT x FROM results.v")["x"]) == [2, 3]
+    finally:
+        w.close()

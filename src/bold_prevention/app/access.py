@@ -21,6 +21,7 @@ import functools
 import re
 from importlib import resources
 
+from ..warehouse.tables import PERSON
 from .accounts import ALL_AREAS
 
 # -- search rules ---------------------------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ def person_areas(con, caps, indexed: frozenset[str] | set[str], person_id: str) 
     import duckdb
 
     areas: set[str] = set()
-    if caps.has("spine.person"):
+    if caps.has(PERSON):
         cols = {r[0] for r in con.execute(
             "select column_name from information_schema.columns where table_catalog = 'wh' and "
             "table_schema = 'spine' and table_name = 'person'").fetchall()}

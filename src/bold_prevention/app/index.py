@@ -30,6 +30,7 @@ from collections.abc import Callable
 import duckdb
 
 from ..datafirst import MODEL
+from ..warehouse.tables import PERSON, PERSON_RECORD
 
 MEM = "memory.main"
 
@@ -140,7 +141,7 @@ def build_single_view_index(con: duckdb.DuckDBPyConnection, identity_tables: tup
         con.execute(f"create index pi_{col} on {MEM}.person_index({col})")
     stats["person_index_s"] = round(time.perf_counter() - t1, 2)
     t2 = time.perf_counter()
-    if has("spine.person"):
+    if has(PERSON):
         present = _columns(con, "wh.spine.person")
         cols = ", ".join(c for c in STATUS_COLUMNS if c in present)
         con.execute(f"create or replace table {MEM}.person_status as select person_id, {cols} "
@@ -157,7 +158,7 @@ def build_single_view_index(con: duckdb.DuckDBPyConnection, identity_tables: tup
         con.execute(f"create or replace table {MEM}.ew_scores as select person_id, use_case, t0, score, "
                     "model_version from wh.results.early_warning_scores order by person_id")
         con.execute(f"create index ew_person on {MEM}.ew_scores(person_id)")
-    if has("spine.person_record"):
+    if has(PERSON_RECORD):
         _position_tables(con, has, say)
     stats["person_tables_s"] = round(time.perf_counter() - t2, 2)
     stats["total_s"] = round(time.perf_counter() - t0, 2)

@@ -25,16 +25,16 @@ from ..datafirst import MODEL
 from ..datafirst import codes as K
 from ..datafirst.glossary import GLOSSARY
 from ..project import Project
+from ..register import driver_labels
+from ..warehouse.tables import PERSON
 from .single_view import LinkedRecord, PersonPage
 from .warehouse import Capabilities
 
 _PERSON_TABLES = {t.name for t in MODEL.person_tables()}
 MEM = "memory.main"
 
-#: Kept for callers that still import it: the glossary is the one list of driver names.
-DRIVER_LABELS = {k: GLOSSARY.driver(k) for k in ("mental_health", "physical_health", "low_income",
-                                                 "substance_misuse", "employment", "education", "accommodation",
-                                                 "family", "domestic_abuse")}
+#: The drivers by their names in the register (the one set of driver labels).
+DRIVER_LABELS = driver_labels()
 
 #: Releases after which a person is on licence until the sentence expires.
 LICENCE_RELEASES = {"CRD", "HDC", "PAROLE", "ECSL", "DTO", "RECALL_RELEASE"}
@@ -55,7 +55,8 @@ OLD_EVIDENCE_YEARS = 2
 
 
 def driver_label(driver: str) -> str:
-    return GLOSSARY.driver(driver)
+    """A driver's name in the register (the glossary's words for a code the register does not have)."""
+    return DRIVER_LABELS.get(driver) or GLOSSARY.driver(driver)
 
 
 def date_words(value: dt.date | None) -> str:
@@ -464,7 +465,7 @@ def collect(con, caps: Capabilities, project: Project, person_id: str, page: Per
     records = [r for r in page.records if r.source_table in _PERSON_TABLES]
     extras = PersonExtras(person_level_records=records)
     bands = page.bands_shown
-    if caps.has("spine.person"):
+    if caps.has(PERSON):
         cur = con.execute(f"select * from {MEM}.person_status where person_id = ?", [person_id])
         names = [d[0] for d in cur.description]
         row = cur.fetchone()

@@ -16,8 +16,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..datafirst.glossary import DRIVERS, GLOSSARY, looks_like_code
+from ..datafirst.glossary import GLOSSARY, looks_like_code
 from ..outputs import NOT_APPLICABLE_SYMBOL, SUPPRESSED, CheckedOutput, require_checked
+from ..register import driver_labels
 
 
 @dataclass
@@ -60,8 +61,9 @@ def heading(x: Any) -> str:
     """A column heading or row label in words: a driver code by its name, any other snake_case name through the
     glossary (``lad_name`` -> ``Local authority``); everything else as it is."""
     text = str(x)
-    if text in DRIVERS:
-        return DRIVERS[text]
+    drivers = driver_labels()
+    if text in drivers:
+        return drivers[text]
     return GLOSSARY.column(text) if looks_like_code(text) else text
 
 

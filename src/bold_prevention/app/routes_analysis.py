@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from ..errors import BoldError
 from ..outputs import check_counts
+from ..warehouse.tables import PERSON, PERSON_RECORD
 from .person_extras import DRIVER_LABELS, driver_label
 from .released import ChartCache, table_view
 from .web import error_page, render, require, state
@@ -66,9 +67,9 @@ async def overview(request: Request):
         ("Data quality", "/analysis/quality", "The checks run when the extracts were loaded.",
          caps.has("meta.quality_results")),
         ("Linkage quality", "/analysis/linkage", "How records joined persons, by band and by group.",
-         caps.has("spine.person_record")),
+         caps.has(PERSON_RECORD)),
         ("Cohorts", "/analysis/cohorts", "Profiles of the cohorts built on the spine.", caps.has("results.cohorts")),
-        ("Places", "/analysis/places", "Needs prevalence by local authority.", caps.has("spine.person")),
+        ("Places", "/analysis/places", "Needs prevalence by local authority.", caps.has(PERSON)),
     ]
     return render(request, "analysis_overview.html", title="Analysis", sections=sections)
 
@@ -149,19 +150,14 @@ async def register(request: Request):
 # -- quality --------------------------------------------------------------------------------------------------------
 
 def _quality(request: Request) -> dict | None:
-    from ..warehouse.load import latest_load
+    from ..warehouse.load import latest_load, load_checks, load_decisions
 
     con = state(request).warehouse.cursor()
     load = latest_load(con)
     if load is None:
         return None
-    decisions = con.execute("select table_name, dataset, decision, reason from meta.load_decisions "
-                            "where load_id = ? order by dataset, table_name", [load["load_id"]]).fetchall()
-    checks = con.execute(
-        "select table_name, check_name, coalesce(column_name, '') as column_name, status, failing, total, "
-        "coalesce(threshold, '') as threshold from meta.quality_results where load_id = ? "
-        "order by case status when 'fail' then 0 when 'warn' then 1 else 2 end, table_name, check_name, "
-        "column_name", [load["load_id"]]).df()
+    decisions = load_decisions(con, load["load_id"])
+    checks = load_checks(con, load["load_id"])
     by_status = checks.groupby("status").size().to_dict()
     flagged = checks[checks["status"] != "pass"].copy()
     table = None
@@ -194,10 +190,13 @@ def _linkage(request: Request) -> dict:
     linked), by dataset, sex and age band (link rates by group, and threshold sensitivity: what a stricter band
     would leave out), and persons by their weakest link, by group. Every table through disclosure control; shares
     are computed from the published counts."""
-    import datetime as dt
-
-    from ..datafirst import MODEL
-    from ..linkage.qa import AGE_BANDS
+    from ..linkage.qa import (
+        PERSON_GROUPS,
+        RECORD_GROUPS,
+        persons_by_weakest_band,
+        records_by_band,
+        spine_band,
+    )
     from ..outputs import percentage_table
 
     wh = state(request).warehouse
@@ -205,21 +204,10 @@ def _linkage(request: Request) -> dict:
     caps = wh.capabilities
     outs = []
     bands = ["high", "medium", "low", "not linked"]
-    band_row = con.execute("select any_value(band) from spine.person_record").fetchone()
+    band = spine_band(con)
     if wh.has_index("person_index"):
-        dataset_sql = "case source_table " + " ".join(
-            f"when '{t.name}' then '{t.dataset}'" for t in MODEL.person_tables()) + " end"
-        today = dt.date.today()
-        age = f"date_diff('year', dob, date '{today.isoformat()}')"
-        age_sql = "case " + " ".join(
-            f"when {age} >= {lo}" + (f" and {age} <= {hi}" if hi is not None else "") + f" then '{label}'"
-            for lo, hi, label in AGE_BANDS) + " else 'Unknown' end"
-        for dim, expr, label in (("dataset", dataset_sql, "dataset"),
-                                 ("sex", "coalesce(sex_std, 'Unknown')", "sex (as recorded)"),
-                                 ("age_band", age_sql, "age band (from the recorded date of birth)")):
-            df = con.execute(
-                f"select {expr} as grp, coalesce(band_joined, 'not linked') as band, count(*) as n "
-                "from memory.main.person_index where primary_variant group by all").df()
+        for dim, label in RECORD_GROUPS:
+            df = records_by_band(con, "memory.main.person_index", dim)
             counts = check_counts(df, "n", "grp", "band",
                                   title=f"Person-level records by the band at which they joined a person, "
                                         f"by {label}", name=f"linkage_records_{dim}", levels={"band": bands})
@@ -227,18 +215,14 @@ def _linkage(request: Request) -> dict:
             outs.append(percentage_table(counts, of="row",
                                          title=f"Share of person-level records joined at each band, by {label}",
                                          name=f"linkage_share_{dim}"))
-    if caps.has("spine.person"):
-        for dim, label in (("sex", "sex"), ("age_band", "age band"), ("ethnic_group", "ethnic group"),
-                           ("region", "region")):
-            g = con.execute(
-                f"select coalesce(cast({dim} as varchar), 'Unknown') as grp, "
-                "coalesce(cast(weakest_band_joined as varchar), 'Unknown') as weakest, count(*) as n "
-                "from spine.person group by all").df()
+    if caps.has(PERSON):
+        for dim, label in PERSON_GROUPS:
+            g = persons_by_weakest_band(con, dim)
             outs.append(check_counts(g, "n", "grp", "weakest",
                                      title=f"Persons in the spine by their weakest link, by {label}",
                                      name=f"linkage_weakest_{dim}",
                                      levels={"weakest": ["high", "medium", "low"]}))
-    return {"band": band_row[0] if band_row else None, "outputs": outs}
+    return {"band": band, "outputs": outs}
 
 
 async def linkage(request: Request):
@@ -246,7 +230,7 @@ async def linkage(request: Request):
     if isinstance(s, Response):
         return s
     caps = state(request).warehouse.capabilities
-    if not caps.has("spine.person_record"):
+    if not caps.has(PERSON_RECORD):
         return render(request, "analysis_linkage.html", title="Linkage quality", data=None, views=[])
     data = await cached(request, ("linkage",), lambda: _linkage(request))
     views = [table_view(o, table_id=f"linkage-{i}") for i, o in enumerate(data["outputs"])]
@@ -256,10 +240,9 @@ async def linkage(request: Request):
 # -- cohorts --------------------------------------------------------------------------------------------------------
 
 def _cohort_list(request: Request) -> list[dict]:
-    con = state(request).warehouse.cursor()
-    rows = con.execute("select cohort, title, description, as_at_date, band from results.cohorts "
-                       "order by cohort").fetchall()
-    return [{"name": n, "title": t, "description": d, "as_at": a, "band": b} for n, t, d, a, b in rows]
+    from ..cohorts.build import list_cohorts
+
+    return list_cohorts(state(request).warehouse.cursor())
 
 
 async def cohorts(request: Request):
@@ -304,7 +287,7 @@ async def places(request: Request):
     if isinstance(s, Response):
         return s
     caps = state(request).warehouse.capabilities
-    if not caps.has("spine.person"):
+    if not caps.has(PERSON):
         return render(request, "analysis_places.html", title="Places", available=False, drivers=[], values={},
                       views=[], chart=None)
     from ..cohorts.profile import spine_drivers

@@ -20,6 +20,8 @@ import duckdb
 from ..datafirst import MODEL
 from ..errors import InputError
 from ..project import Project
+from ..warehouse.engine import tables
+from ..warehouse.tables import PERSON_RECORD
 
 
 def identity_table(table: str) -> str:
@@ -44,13 +46,13 @@ class Capabilities:
     @property
     def single_view(self) -> bool:
         """Enough for the practitioners' search and person page: identity stores and person records."""
-        return bool(self.identity_tables) and self.has("spine.person_record")
+        return bool(self.identity_tables) and self.has(PERSON_RECORD)
 
     def missing_for_single_view(self) -> list[str]:
         missing = []
         if not self.identity_tables:
             missing.append("linkage.identity_<table> (the identity store)")
-        if not self.has("spine.person_record"):
+        if not self.has(PERSON_RECORD):
             missing.append("spine.person_record (person records)")
         return missing
 
@@ -71,8 +73,7 @@ class Warehouse:
             escaped = str(path).replace("'", "''")
             self._con.execute(f"attach '{escaped}' as wh (read_only)")
             self._con.execute("use wh")
-            rows = self._con.execute("select table_schema, table_name from information_schema.tables "
-                                     "where table_catalog = 'wh'").fetchall()
+            rows = tables(self._con)  # the attached warehouse is the current database
         except duckdb.Error as e:
             self._con.close()
             raise InputError(f"the warehouse {path} cannot be read: it is damaged, not a DuckDB file, or in "

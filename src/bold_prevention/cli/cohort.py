@@ -152,8 +152,9 @@ def list_cmd(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> N
     if proj.warehouse_path.exists():
         con = _con(project, read_only=True)
         try:
-            if con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'results' "
-                           "AND table_name = 'cohorts'").fetchall()[0][0]:
+            from ..warehouse import table_exists
+
+            if table_exists(con, "results", "cohorts"):
                 rows = con.execute("SELECT cohort, as_at_date, band, persons, built_at FROM results.cohorts "
                                    "ORDER BY cohort").fetchall()
                 b = Grid("built", "Built cohorts")

@@ -73,14 +73,13 @@ def unmeasured_lines(gaps) -> list[str]:
 @user_errors
 def show_cmd(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> None:
     """Show the current spine's as-at date, band and columns (no person-level data)."""
-    from ..warehouse.engine import duckdb_connect
+    from ..warehouse.engine import duckdb_connect, table_exists
 
     proj = Project.at(project)
     con = duckdb_connect(proj, read_only=True)
     try:
-        info = con.execute("SELECT * FROM spine.spine_info").fetchall() if con.execute(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'spine' "
-            "AND table_name = 'spine_info'").fetchall()[0][0] else []
+        info = con.execute("SELECT * FROM spine.spine_info").fetchall() if table_exists(
+            con, "spine", "spine_info") else []
         if not info:
             raise InputError("no spine has been built in this warehouse",
                              hint="run `bold spine build --as-at YYYY-MM-DD` first")

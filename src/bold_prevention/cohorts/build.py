@@ -26,6 +26,7 @@ import yaml
 
 from ..errors import InputError
 from ..spine.sources import date_literal, sql_literal
+from ..warehouse.engine import table_exists
 from .compile import CohortStep, _spine_columns_used, check_spine_columns, compile_cohort
 from .spec import CohortSpec, load_spec
 
@@ -64,8 +65,7 @@ def _rows(con, sql: str) -> list[tuple]:
 
 def spine_state(con) -> tuple[date, str] | None:
     """The as-at date and band of the current spine, or None when no spine has been built."""
-    if not _rows(con, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'spine' "
-                      "AND table_name = 'spine_info'")[0][0]:
+    if not table_exists(con, "spine", "spine_info"):
         return None
     row = _rows(con, "SELECT as_at_date, band FROM spine.spine_info")
     return (row[0][0], row[0][1]) if row else None
@@ -211,8 +211,7 @@ def _write_attrition(con, name: str, attrition: list[dict]) -> None:
 def _register(con, spec: CohortSpec, as_at: date, band: str, persons: int, episodes: int) -> None:
     from ..spine.build import spine_fingerprint_of
 
-    exists = _rows(con, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'results' "
-                        "AND table_name = 'cohorts'")[0][0]
+    exists = table_exists(con, "results", "cohorts")
     if exists and "spine_fingerprint" not in {r[0] for r in _rows(
             con, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'results' "
                  "AND table_name = 'cohorts'")}:
@@ -232,3 +231,9 @@ def _register(con, spec: CohortSpec, as_at: date, band: str, persons: int, episo
         con.execute("DROP TABLE IF EXISTS _c_registry")
     else:
         con.execute(f"CREATE OR REPLACE TABLE results.cohorts AS {new}")
+
+
+def list_cohorts(con) -> list[dict]:
+    """The built cohorts (``results.cohorts``): name, title, description, as-at date and band of each, by name."""
+    rows = _rows(con, "SELECT cohort, title, description, as_at_date, band FROM results.cohorts ORDER BY cohort")
+    return [{"name": n, "title": t, "description": d, "as_at": a, "band": b} for n, t, d, a, b in rows]

@@ -15,6 +15,7 @@ from ..errors import InputError
 from ..linkage.xjs import person_paths
 from ..spine.build import months_before
 from ..spine.sources import date_literal, resolved_sql
+from ..warehouse.tables import PERSON
 from .spec import CohortSpec, Criterion, EntryEvent, Rule
 
 __all__ = ["CohortStep", "compile_cohort", "events_sql"]
@@ -68,7 +69,7 @@ def events_sql(events: tuple[EntryEvent, ...], as_at: date) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
-def _entry_sql(spec: CohortSpec, as_at: date, person_table: str = "spine.person") -> str:
+def _entry_sql(spec: CohortSpec, as_at: date, person_table: str = PERSON) -> str:
     if not spec.entry_events:
         return f"SELECT person_id, {date_literal(as_at)} AS index_date FROM {person_table}"
     ev = events_sql(spec.entry_events, as_at)
@@ -88,7 +89,7 @@ WHERE _rn = 1"""
 
 
 class _Compiler:
-    def __init__(self, prev: str, as_at: date, person_table: str = "spine.person") -> None:
+    def __init__(self, prev: str, as_at: date, person_table: str = PERSON) -> None:
         self.prev = prev
         self.as_at = as_at
         self.person_table = person_table
@@ -147,7 +148,7 @@ class _Compiler:
         return f"COALESCE({a}.ok, 0)"
 
 
-def _rule_sql(rule: Rule, prev: str, as_at: date, *, exclude: bool, person_table: str = "spine.person") -> str:
+def _rule_sql(rule: Rule, prev: str, as_at: date, *, exclude: bool, person_table: str = PERSON) -> str:
     comp = _Compiler(prev, as_at, person_table)
     v = comp.value(rule.criterion)
     keep = 0 if exclude else 1
@@ -181,7 +182,7 @@ def check_spine_columns(spec: CohortSpec, columns: set[str]) -> None:
                                  f"{', '.join(bad)}", hint=hint)
 
 
-def compile_cohort(spec: CohortSpec, as_at: date, *, person_table: str = "spine.person") -> list[CohortStep]:
+def compile_cohort(spec: CohortSpec, as_at: date, *, person_table: str = PERSON) -> list[CohortStep]:
     """The cohort's steps: entry, then one per inclusion and exclusion rule, in order.
 
     ``person_table`` is the person-level table the ``where`` rules read (``spine.person``; the truth-based

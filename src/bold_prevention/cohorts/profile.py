@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..outputs.intervals import wilson as _wilson
+from ..warehouse.engine import table_exists
 from .build import _connection, _rows, cohort_table
 
 __all__ = ["DIMENSIONS", "driver_overlap", "overlap_network_svg", "places_prevalence", "profile", "spine_drivers",
@@ -40,11 +41,6 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def _table_exists(con, schema: str, name: str) -> bool:
-    return bool(_rows(con, f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{schema}' "
-                           f"AND table_name = '{name}'")[0][0])
-
-
 def _write(con, name: str, table: pa.Table) -> None:
     con.register("_profile_arrow", table)
     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _profile_arrow")
@@ -54,7 +50,7 @@ def _write(con, name: str, table: pa.Table) -> None:
 
 def _check_cohort(con, name: str) -> None:
     """The cohort exists and was built over the current spine (same as-at date and band)."""
-    if not _table_exists(con, "results", f"cohort_{name}"):
+    if not table_exists(con, "results", f"cohort_{name}"):
         raise InputError(f"no cohort {name!r} has been built", hint=f"run `bold cohort build {name}` first")
     from .build import spine_state
 
@@ -97,7 +93,7 @@ def cohort_spine_changes(con, name: str) -> list[str]:
 
 
 def _check_spine(con) -> None:
-    if not _table_exists(con, "spine", "person"):
+    if not table_exists(con, "spine", "person"):
         raise InputError("no spine has been built in this warehouse",
                          hint="run `bold spine build --as-at YYYY-MM-DD` first")
 

@@ -117,11 +117,15 @@ EVENTS: dict[str, str] = {
     "persistent_absence": "Persistent absence from school",
 }
 
-#: Drivers of the risk factor register (the register's own labels where it has them).
+#: Drivers of the risk factor register, by the register's own names (``name`` of each driver entry of
+#: ``register/data/register.yaml``). The register is the source: the web application and the reports read them
+#: through :func:`bold_prevention.register.driver_labels`; this copy serves the layers below the register, and
+#: ``tests/test_driver_labels.py`` refuses any difference.
 DRIVERS: dict[str, str] = {
-    "mental_health": "Mental health", "physical_health": "Physical health", "low_income": "Low income and debt",
-    "substance_misuse": "Substance misuse", "employment": "Employment", "education": "Education and skills",
-    "accommodation": "Accommodation", "family": "Family and relationships", "domestic_abuse": "Domestic abuse",
+    "mental_health": "Poor mental health", "physical_health": "Poor physical health, disability and nutrition",
+    "low_income": "Low income", "substance_misuse": "Substance misuse", "employment": "Employment",
+    "education": "Early years and education", "accommodation": "Accommodation", "family": "Family and marital",
+    "domestic_abuse": "Domestic abuse",
 }
 
 #: Columns of the spine and of analysts' tables that are not columns of a Data First table.

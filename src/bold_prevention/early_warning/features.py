@@ -11,9 +11,10 @@ with one row per index event.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import ibis
@@ -24,8 +25,9 @@ import pandas as pd
 from ..datafirst import MODEL
 from ..datafirst.codes import ethnic_group_of
 from ..errors import InputError
-from ..trajectories._backend import backend_of, drop_temp, has_table, materialise, table, table_names
+from ..trajectories._backend import backend_of, drop_temp, materialise, table
 from ..trajectories.timeline import EVENT_SPECS, EventSpec, events, person_records, spec_expr
+from ..warehouse.engine import table_exists, tables
 from .usecase import Condition, UseCase
 
 Band = Literal["high", "medium", "low"]
@@ -61,6 +63,10 @@ class Dataset:
     frame: pd.DataFrame
     data_end: date
     band: str
+    #: Days allowed at the data end for events still to be recorded (see :func:`data_end_detail`).
+    recording_lag_days: int | None = None
+    #: The first date of the history sources (index events closer to it than the look-back are left out).
+    history_start: date | None = None
 
     @property
     def features(self) -> list[str]:
@@ -68,8 +74,10 @@ class Dataset:
 
     @property
     def observed(self) -> pd.DataFrame:
-        """Index events whose whole outcome window lies inside the data."""
-        return self.frame[self.frame["observed"]]
+        """Index events whose whole outcome window lies inside the data and whose whole look-back window does too
+        (``history_complete``)."""
+        f = self.frame
+        return f[f["observed"] & f["history_complete"]] if "history_complete" in f else f[f["observed"]]
 
 
 # ------------------------------------------------------------------------------------------------ person maps
@@ -85,7 +93,7 @@ def person_map(con: Any, band: Band | None = None) -> ir.Table:
         return person_records(backend)
     if band not in BANDS:
         raise InputError(f"unknown linkage band {band!r}", hint="use high, medium or low")
-    if not has_table(backend, "extract", "xjs_link"):
+    if not table_exists(backend, "extract", "xjs_link"):
         raise InputError("the warehouse has no table extract.xjs_link, needed to rebuild persons at each band",
                          hint="load the XJS linking table with the extracts (`bold load SOURCE`)")
     x = table(backend, "extract", "xjs_link")
@@ -157,7 +165,7 @@ def _history(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | No
     if types:
         parts.append(events(backend, person_map=pm, event_types=types).select(
             "person_id", "event_date", kind=ibis._.event_type))
-    loaded = table_names(backend, "extract")
+    loaded = tables(backend, "extract")
     table_counts = [c for c in uc.counts if c.table and c.table in loaded]
     for c in table_counts:
         spec = EventSpec(f"count:{c.name}", c.table, (c.date,), describe=lambda t: ibis.literal(""), rank=0,
@@ -169,17 +177,20 @@ def _history(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | No
     i = idx.select(__iid=idx.index_id, __pid=idx.person_id, __t0=idx.t0)
     j = ev.inner_join(i, [ev.person_id == i.__pid, ev.event_date < i.__t0])
     aggs: dict[str, ir.Value] = {}
+    def within(months: int | None) -> ir.BooleanValue:
+        return ibis.literal(True) if not months else (j.event_date >= j.__t0 - ibis.interval(months=months))
+
+    fixed = within(uc.lookback_months)  # the use case's fixed look-back, for every history feature
     for c in uc.counts:
         if c.table and c.table not in loaded:
             continue
         cond = (j.kind == f"count:{c.name}") if c.table else j.kind.isin(list(c.event_types))
-        if c.lookback_months:
-            cond = cond & (j.event_date >= j.__t0 - ibis.interval(months=c.lookback_months))
+        cond = cond & (within(c.lookback_months) if c.lookback_months else fixed)
         aggs[c.name] = j.count(where=cond)
     for d in uc.days_since_last:
-        aggs[f"__last_{d.name}"] = j.event_date.max(where=j.kind.isin(list(d.event_types)))
+        aggs[f"__last_{d.name}"] = j.event_date.max(where=j.kind.isin(list(d.event_types)) & fixed)
     if uc.copas_event_types:
-        cond = j.kind.isin(list(uc.copas_event_types))
+        cond = j.kind.isin(list(uc.copas_event_types)) & fixed
         aggs["__copas_n"] = j.count(where=cond)
         aggs["__copas_first"] = j.event_date.min(where=cond)
     return j.group_by(j.__iid).aggregate(**aggs)
@@ -187,7 +198,7 @@ def _history(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | No
 
 def _attributes(backend, pm: ir.Table, idx: ir.Table) -> ir.Table | None:
     parts = []
-    loaded = table_names(backend, "extract")
+    loaded = tables(backend, "extract")
     avail = {s.event_type for s in EVENT_SPECS if s.table in loaded}
     for etype, cols in ATTRIBUTE_SOURCES.items():
         spec = next(s for s in EVENT_SPECS if s.event_type == etype)
@@ -257,7 +268,7 @@ def _person_sex(backend, idx: ir.Table, person_table: str) -> ir.Table | None:
 
 
 def _oasys(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | None:
-    if uc.oasys is None or not has_table(backend, "extract", "oasys_assessments_metadata"):
+    if uc.oasys is None or not table_exists(backend, "extract", "oasys_assessments_metadata"):
         return None
     ev = events(backend, person_map=pm, event_types=["oasys_assessment"]).select("person_id", "event_date",
                                                                                   "record_id")
@@ -267,7 +278,7 @@ def _oasys(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | None
         __oasys_id=j.record_id.argmax(j.event_date.cast("string").concat(j.record_id)),
         __oasys_date=j.event_date.max(),
     )
-    if not has_table(backend, "extract", uc.oasys.table):
+    if not table_exists(backend, "extract", uc.oasys.table):
         return latest
     o = table(backend, "extract", uc.oasys.table)
     sel = {n: any_conditions(o, conds) for n, conds in uc.oasys.flags}
@@ -284,7 +295,7 @@ def _outcome_events(backend, uc: UseCase, pm: ir.Table) -> ir.Table:
         parts.append(events(backend, person_map=pm, event_types=types).select("person_id", "event_date"))
     for s in uc.outcome.sources:
         if s.table:
-            if not has_table(backend, "extract", s.table):
+            if not table_exists(backend, "extract", s.table):
                 continue
             spec = EventSpec("outcome", s.table, (s.date,), describe=lambda t: ibis.literal(""), rank=0,
                              where=(lambda t, c=s.where: conditions_expr(t, c)) if s.where else None)
@@ -295,16 +306,47 @@ def _outcome_events(backend, uc: UseCase, pm: ir.Table) -> ir.Table:
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
-def data_end_of(con: Any, uc: UseCase, pm: ir.Table | None = None) -> date:
-    """The latest date the outcome sources reach: follow-up after it is not observed."""
+def data_end_detail(con: Any, uc: UseCase, pm: ir.Table | None = None) -> tuple[date, int | None]:
+    """The last date up to which outcomes are fully observed, and the recording lag allowed for (days).
+
+    An outcome source that names when its events reach the data (``recorded``: for an offence, the first hearing)
+    ends at its latest recorded date less the ``outcome.lag_quantile`` quantile of the lag from event to record
+    (events later than that may not have reached the data yet); any other source ends at its latest event. The
+    data end is the earliest of these, so every source is complete up to it.
+    """
     backend = backend_of(con)
-    pm = pm if pm is not None else person_records(backend)
-    oe = _outcome_events(backend, uc, pm)
-    v = oe.event_date.max().to_pyarrow().as_py()
-    if v is None:
-        raise InputError(f"use case {uc.name}: the outcome tables hold no dated events",
-                         hint="check the extracts were loaded in full")
-    return v
+    ends: list[date] = []
+    lags: list[int] = []
+    for s in uc.outcome.sources:
+        if not (s.table and s.recorded and table_exists(backend, "extract", s.table)):
+            continue
+        t = table(backend, "extract", s.table)
+        if s.where:
+            t = t.filter(conditions_expr(t, s.where))
+        t = t.filter(t[s.date].notnull() & t[s.recorded].notnull())
+        lag = t[s.recorded].cast("date").delta(t[s.date].cast("date"), unit="day")
+        row = t.aggregate(last=t[s.recorded].cast("date").max(),
+                          lag=lag.clip(lower=0).quantile(uc.outcome.lag_quantile)).to_pyarrow().to_pylist()[0]
+        if row["last"] is None:
+            continue
+        days = int(math.ceil(row["lag"] or 0))
+        lags.append(days)
+        ends.append(row["last"] - timedelta(days=days))
+    if len(ends) < len(uc.outcome.sources):
+        pm = pm if pm is not None else person_records(backend)
+        oe = _outcome_events(backend, uc, pm)
+        v = oe.event_date.max().to_pyarrow().as_py()
+        if v is None:
+            raise InputError(f"use case {uc.name}: the outcome tables hold no dated events",
+                             hint="check the extracts were loaded in full")
+        ends.append(v)
+    return min(ends), (max(lags) if lags else None)
+
+
+def data_end_of(con: Any, uc: UseCase, pm: ir.Table | None = None) -> date:
+    """The last date up to which the outcome sources are complete (see :func:`data_end_detail`): follow-up after
+    it is not observed."""
+    return data_end_detail(con, uc, pm)[0]
 
 
 def _outcomes(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table:
@@ -327,7 +369,11 @@ def build_dataset(con: Any, uc: UseCase, *, band: Band | None = None, data_end: 
     tmp = f"_ew_index_{uuid.uuid4().hex[:8]}"
     idx = materialise(backend, _index(backend, uc, pm), "results", tmp, temp=True)
     try:
-        end = data_end or data_end_of(backend, uc, pm)
+        if data_end is None:
+            end, lag = data_end_detail(backend, uc, pm)
+        else:
+            end, lag = data_end, None
+        start = _history_start(backend, uc, pm) if uc.lookback_months else None
         frame = idx.select(*ID_COLUMNS)
         parts: list[ir.Table] = [p for p in (
             _history(backend, uc, pm, idx), _attributes(backend, pm, idx), _index_attributes(backend, uc, idx),
@@ -345,7 +391,19 @@ def build_dataset(con: Any, uc: UseCase, *, band: Band | None = None, data_end: 
         df = frame.to_pyarrow().to_pandas(date_as_object=False)
     finally:
         drop_temp(backend, tmp)
-    return Dataset(use_case=uc, frame=_finish(df, uc, end), data_end=end, band=band or _band_of(backend))
+    return Dataset(use_case=uc, frame=_finish(df, uc, end, start), data_end=end, band=band or _band_of(backend),
+                   recording_lag_days=lag, history_start=start)
+
+
+def _history_start(backend, uc: UseCase, pm: ir.Table) -> date | None:
+    """The first date of the history features' event types (the start of the data they can see)."""
+    types = sorted({t for c in uc.counts for t in c.event_types} | {t for d in uc.days_since_last
+                                                                     for t in d.event_types}
+                   | set(uc.copas_event_types))
+    if not types:
+        return None
+    v = events(backend, person_map=pm, event_types=types).event_date.min().to_pyarrow().as_py()
+    return v
 
 
 def _band_of(backend) -> str:
@@ -357,7 +415,7 @@ def _band_of(backend) -> str:
     return str(v or "spine")
 
 
-def _finish(df: pd.DataFrame, uc: UseCase, end: date) -> pd.DataFrame:
+def _finish(df: pd.DataFrame, uc: UseCase, end: date, start: date | None = None) -> pd.DataFrame:
     """Turn the engine's aggregates into model features (pure column arithmetic on the small frame)."""
     t0 = pd.to_datetime(df["t0"])
     out = df[list(ID_COLUMNS)].copy()
@@ -405,6 +463,10 @@ def _finish(df: pd.DataFrame, uc: UseCase, end: date) -> pd.DataFrame:
     out["outcome"] = od.notna()
     horizon = t0 + pd.DateOffset(months=uc.outcome.window_months)
     out["observed"] = (horizon <= pd.Timestamp(end)).to_numpy()
+    if uc.lookback_months and start is not None:
+        out["history_complete"] = (t0 - pd.DateOffset(months=uc.lookback_months) >= pd.Timestamp(start)).to_numpy()
+    else:
+        out["history_complete"] = True
     return out.reset_index(drop=True)
 
 

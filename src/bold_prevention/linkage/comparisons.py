@@ -32,6 +32,7 @@ import splink.comparison_library as cl
 from splink import block_on
 
 from ..errors import InputError
+from ..warehouse.engine import quote_ident
 
 #: Types of extra comparison and what each does.
 TYPES: dict[str, str] = {
@@ -66,6 +67,10 @@ class ExtraComparison:
     #: Levels of a geography hierarchy (set from the sides' column lists).
     levels: int = 1
     date_format: str | None = None
+    #: A standard column (such as ``postcode``) whose agreement already says what this comparison would: where
+    #: the two records agree on it, this comparison is neutral (its null level) instead of counting the same
+    #: evidence twice (a postcode area beside the full postcode).
+    neutral_within: str | None = None
 
     @property
     def column(self) -> str:
@@ -141,10 +146,6 @@ def side_columns(specs: Sequence[ExtraComparison], mapping: Mapping[str, Any]) -
     return tuple(out)
 
 
-def _q(c: str) -> str:
-    return '"' + c.replace('"', '""') + '"'
-
-
 def _text(expr: str) -> str:
     return f"nullif(trim(regexp_replace(upper(strip_accents(cast({expr} as varchar))), '[^A-Z0-9]+', ' ', 'g')), '')"
 
@@ -156,7 +157,7 @@ def extra_select(extra: Sequence[tuple[str, str, str]], types: Mapping[str, str]
         t, _, fmt = type_spec.partition("|")
         cols = cols_joined.split("\x1f")
         col = PREFIX + name
-        src = _q(cols[0])
+        src = quote_ident(cols[0])
         raw = f"cast({src} as varchar)"
         if t in ("exact", "text"):
             out.append((col, _text(src)))
@@ -185,7 +186,7 @@ def extra_select(extra: Sequence[tuple[str, str, str]], types: Mapping[str, str]
                 out.append((col, f"cast(try_strptime(nullif(trim({raw}), ''), {fmts}) as date)"))
         elif t == "geography":
             for i, c in enumerate(cols):
-                out.append((f"{col}_{i}", f"nullif(upper(regexp_replace(cast({_q(c)} as varchar), '\\s', '', "
+                out.append((f"{col}_{i}", f"nullif(upper(regexp_replace(cast({quote_ident(c)} as varchar), '\\s', '', "
                                           f"'g')), '')"))
     return out
 
@@ -214,14 +215,18 @@ def comparison(spec: ExtraComparison, mode: str = "clear") -> cl.CustomCompariso
     c = spec.column
     clear = mode == "clear"
     levels: list = []
+    within = (f' or "{spec.neutral_within}_l" = "{spec.neutral_within}_r"', f", or the same {spec.neutral_within} "
+              f"(counted by its own comparison)") if spec.neutral_within else ("", "")
     if spec.type == "geography":
-        levels.append(_level("null", "missing on one side", f'"{c}_0_l" is null or "{c}_0_r" is null'
-                             ).configure(is_null_level=True))
+        levels.append(_level("null", "missing on one side" + within[1],
+                             f'"{c}_0_l" is null or "{c}_0_r" is null{within[0]}').configure(is_null_level=True))
         for i in range(spec.levels):
             key = "exact" if i == 0 else f"level{i}"
             levels.append(_level(key, f"same code at level {i} (0 the finest)", f'"{c}_{i}_l" = "{c}_{i}_r"'))
     else:
-        levels.append(_null(c))
+        levels.append(_level("null", "missing on one side" + within[1],
+                             f'"{c}_l" is null or "{c}_r" is null{within[0]}').configure(is_null_level=True)
+                      if within[0] else _null(c))
         levels.append(_exact(c, spec.use_tf and spec.type != "email"))
         if spec.type == "text" and clear:
             for t in spec.thresholds:

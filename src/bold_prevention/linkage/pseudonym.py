@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 
 from ..errors import InputError
+from ..warehouse.engine import table_exists
 
 KEY_ENV = "BOLD_PSEUDONYM_KEY"
 #: Length (hex characters) of a pseudonymised id: 80 bits, ample for national populations.
@@ -66,9 +67,7 @@ def key_fingerprint(key: bytes | None = None) -> str:
 def recorded_key_fingerprint(con) -> str | None:
     """The key fingerprint the warehouse ``con`` recorded at its first use of a key (None: none recorded)."""
     schema, name = KEY_TABLE.split(".")
-    n = con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                    [schema, name]).fetchall()[0][0]
-    if not n:
+    if not table_exists(con, schema, name):
         return None
     row = con.execute(f"SELECT fingerprint FROM {KEY_TABLE} ORDER BY recorded_at DESC LIMIT 1").fetchall()
     return row[0][0] if row else None

@@ -34,6 +34,7 @@ import duckdb
 from ..errors import InputError
 from ..files import atomic_dir, atomic_file
 from ..outputs.intervals import wilson as wilson_interval
+from ..warehouse.engine import quote_ident
 from .splink_model import BANDS
 
 #: Age bands (years) used for QA breakdowns.
@@ -52,10 +53,6 @@ REVIEW_DECISIONS = {"match": True, "m": True, "yes": True, "y": True, "1": True,
 
 def _lit(v: str) -> str:
     return "'" + str(v).replace("'", "''") + "'"
-
-
-def _q(v: str) -> str:
-    return '"' + v.replace('"', '""') + '"'
 
 
 def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, Any]:
@@ -96,7 +93,7 @@ def labelled_accuracy(run: RunFolder, labels: str | os.PathLike) -> dict[str, An
                          hint="one row per labelled pair; label is match or non-match")
     yes = ", ".join(_lit(k) for k, v in REVIEW_DECISIONS.items() if v)
     no = ", ".join(_lit(k) for k, v in REVIEW_DECISIONS.items() if not v)
-    norm = f"lower(trim(cast({_q(lab)} as varchar)))"
+    norm = f"lower(trim(cast({quote_ident(lab)} as varchar)))"
     con.execute(f"""create or replace table labels as
         select cast(left_id as varchar) as left_id, cast(right_id as varchar) as right_id,
                {norm} in ({yes}) as is_match
@@ -194,7 +191,7 @@ def link_rates(run: RunFolder, groups: dict[str, str]) -> dict[str, Any]:
             out["by_dataset"].setdefault(ds, {"records": int(n)})[b] = round(k / n, 5) if n else None
         for g, col in groups.items():
             rows = con.execute(f"""
-                select r.dataset, coalesce(cast(r.{_q(col)} as varchar), 'Unknown') as grp, count(*),
+                select r.dataset, coalesce(cast(r.{quote_ident(col)} as varchar), 'Unknown') as grp, count(*),
                        sum(case when l.linked then 1 else 0 end)
                 from rec r join linked_{b} l using (dataset, record_id) group by 1, 2 order by 1, 2""").fetchall()
             for ds, grp, n, k in rows:
@@ -218,10 +215,10 @@ def _load_truth(run: RunFolder, truth: str | os.PathLike | Mapping[str, Any]) ->
     if rid not in cols or pid not in cols:
         raise InputError(f"truth file {path}: needs a record-id and a person-id column (has {', '.join(cols)})",
                          hint="name them record_id and person_id, or say which with truth: {id: ..., person: ...}")
-    ds_sql = f"cast({_q(ds)} as varchar)" if ds and ds in cols else "null"
+    ds_sql = f"cast({quote_ident(ds)} as varchar)" if ds and ds in cols else "null"
     run.con.execute(f"""create or replace table truth as
-        select r.dataset, r.record_id, cast(t.{_q(pid)} as varchar) as person_id
-        from rec r join truth_raw t on cast(t.{_q(rid)} as varchar) = r.record_id
+        select r.dataset, r.record_id, cast(t.{quote_ident(pid)} as varchar) as person_id
+        from rec r join truth_raw t on cast(t.{quote_ident(rid)} as varchar) = r.record_id
          and ({ds_sql} is null or {ds_sql} = r.dataset)""")
 
 
@@ -249,7 +246,7 @@ def accuracy(run: RunFolder, groups: dict[str, str]) -> dict[str, Any]:
         out["overall"][b] = _prf(int(tp), int(n_pred), int(n_true))
         for g, col in groups.items():
             rows = con.execute(f"""
-                with lg as (select record_id, coalesce(cast({_q(col)} as varchar), 'Unknown') as grp
+                with lg as (select record_id, coalesce(cast({quote_ident(col)} as varchar), 'Unknown') as grp
                             from rec where dataset = {_lit(left)}),
                 t as (select lg.grp, count(*) as n_true from true_pairs tp join lg on lg.record_id = tp.left_id
                       group by 1),
@@ -280,7 +277,7 @@ def sensitivity(run: RunFolder, outcomes: str | os.PathLike | None = None,
                              hint="one row per record with a true/false outcome (e.g. reoffended within 12 months)")
         ds = "cast(o.dataset as varchar)" if "dataset" in cols else "null"
         con.execute(f"""create or replace table outcomes as
-            select r.dataset, r.record_id, cast(o.{_q(outcome_column)} as boolean) as outcome
+            select r.dataset, r.record_id, cast(o.{quote_ident(outcome_column)} as boolean) as outcome
             from rec r join outcomes_raw o on cast(o.record_id as varchar) = r.record_id
              and ({ds} is null or {ds} = r.dataset)""")
     out: dict[str, Any] = {}
@@ -374,7 +371,7 @@ def review_sample(run_dir: str | os.PathLike, out_csv: str | os.PathLike, *, n: 
             for side in ("left", "right"):
                 idcols = [r[0] for r in con.execute(f"describe select * from __ids_{side}").fetchall()
                           if r[0] != "unique_id"]
-                extra += "".join(f", {side[0]}.{_q(c)} as {_q(side + '_' + c)}" for c in idcols)
+                extra += "".join(f", {side[0]}.{quote_ident(c)} as {quote_ident(side + '_' + c)}" for c in idcols)
             query = (f"select s.*{extra}, '' as decision, '' as note from sample s "
                      "left join __ids_left l on l.unique_id = s.left_id "
                      "left join __ids_right r on r.unique_id = s.right_id order by stratum, left_id, right_id")
@@ -548,3 +545,63 @@ def write_qa_report(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, o
         (tmp / "qa.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
         (tmp / "qa.html").write_text(render_html(report), encoding="utf-8")
     return report
+
+
+# ------------------------------------------------------------------------------------------------ warehouse link rates
+def age_band_sql(dob: str, today: date) -> str:
+    """A CASE expression giving the :data:`AGE_BANDS` label of the date of birth ``dob`` (a column or expression)
+    at ``today`` ('Unknown' where it is missing)."""
+    age = f"date_diff('year', {dob}, date '{today.isoformat()}')"
+    return "case " + " ".join(
+        f"when {age} >= {lo}" + (f" and {age} <= {hi}" if hi is not None else "") + f" then '{label}'"
+        for lo, hi, label in AGE_BANDS) + " else 'Unknown' end"
+
+
+#: The groups person-level records are counted by in :func:`records_by_band`: (name, words).
+RECORD_GROUPS: tuple[tuple[str, str], ...] = (
+    ("dataset", "dataset"), ("sex", "sex (as recorded)"), ("age_band", "age band (from the recorded date of birth)"))
+
+
+def records_by_band(con, records: str, group: str, *, today: date | None = None):
+    """Person-level records by the band at which they joined their person (``not linked`` where none), by
+    ``group`` (one of :data:`RECORD_GROUPS`): a frame of ``grp, band, n``.
+
+    ``records`` names a relation with one row per identity of a person-level record: ``source_table``,
+    ``sex_std``, ``dob``, ``band_joined`` and ``primary_variant`` (the single view's identity index)."""
+    from ..datafirst import MODEL
+
+    if group == "dataset":
+        expr = "case source_table " + " ".join(
+            f"when '{t.name}' then '{t.dataset}'" for t in MODEL.person_tables()) + " end"
+    elif group == "sex":
+        expr = "coalesce(sex_std, 'Unknown')"
+    elif group == "age_band":
+        expr = age_band_sql("dob", today or date.today())
+    else:
+        raise InputError(f"records cannot be grouped by {group!r}",
+                         hint=f"use one of {', '.join(g for g, _ in RECORD_GROUPS)}")
+    return con.execute(f"select {expr} as grp, coalesce(band_joined, 'not linked') as band, count(*) as n "
+                       f"from {records} where primary_variant group by all").df()
+
+
+#: The groups spine persons are counted by in :func:`persons_by_weakest_band`: (column, words).
+PERSON_GROUPS: tuple[tuple[str, str], ...] = (
+    ("sex", "sex"), ("age_band", "age band"), ("ethnic_group", "ethnic group"), ("region", "region"))
+
+
+def persons_by_weakest_band(con, group: str):
+    """Spine persons by the weakest band among their links, by ``group`` (one of :data:`PERSON_GROUPS`): a frame
+    of ``grp, weakest, n``."""
+    if group not in dict(PERSON_GROUPS):
+        raise InputError(f"spine persons cannot be grouped by {group!r}",
+                         hint=f"use one of {', '.join(g for g, _ in PERSON_GROUPS)}")
+    return con.execute(
+        f"select coalesce(cast({quote_ident(group)} as varchar), 'Unknown') as grp, "
+        "coalesce(cast(weakest_band_joined as varchar), 'Unknown') as weakest, count(*) as n "
+        "from spine.person group by all").df()
+
+
+def spine_band(con) -> str | None:
+    """The band the spine's person records were built at (None: no person records)."""
+    rows = con.execute("select any_value(band) from spine.person_record").fetchall()
+    return rows[0][0] if rows else None

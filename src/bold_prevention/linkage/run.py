@@ -35,6 +35,7 @@ from splink.internals.exceptions import SplinkException
 
 from ..errors import InputError
 from ..files import atomic_dir, clean_stale_temporaries
+from ..warehouse.engine import quote_ident
 from .blocking import BlockingCount, blocking_counts
 from .config import LinkConfig, SideConfig, load_config
 from .splink_model import BANDS, COMPARISON_ROLES, LinkageModel, quiet_splink, read_model
@@ -70,10 +71,6 @@ class LinkResult:
 
 
 # ------------------------------------------------------------------------------------------------ reading
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _lit(v: str) -> str:
     return "'" + v.replace("'", "''") + "'"
 
@@ -110,14 +107,14 @@ def _check_ids(con: duckdb.DuckDBPyConnection, table: str, id_col: str, label: s
         raise InputError(f"{label}: record-id column {id_col!r} not found",
                          hint=f"the file has: {describe_columns(cols)}; fix `id` in the config")
     n, nulls, distinct = con.execute(
-        f"select count(*), count(*) - count({_q(id_col)}), count(distinct {_q(id_col)}) from {table}").fetchall()[0]
+        f"select count(*), count(*) - count({quote_ident(id_col)}), count(distinct {quote_ident(id_col)}) from {table}").fetchall()[0]
     if nulls:
         raise InputError(f"{label}: {nulls} record(s) have no record id in column {id_col!r}",
                          hint="give every record an id, or choose another id column")
     if distinct != n:
         # the rows of the first duplicates, not their values: the id column may hold an identifier (NI number)
         rows = con.execute(
-            f"select min(rn), max(rn) from (select {_q(id_col)} as k, row_number() over () as rn from {table}) "
+            f"select min(rn), max(rn) from (select {quote_ident(id_col)} as k, row_number() over () as rn from {table}) "
             f"group by k having count(*) > 1 order by 1 limit 3").fetchall()
         where = "; ".join(f"records {a:,} and {b:,}" for a, b in rows)
         raise InputError(f"{label}: record ids in {id_col!r} are not unique ({n - distinct} duplicate(s), e.g. at "
@@ -342,10 +339,10 @@ def _labels(con: duckdb.DuckDBPyConnection, config: LinkConfig, scored: str, nam
         if c not in cols:
             raise InputError(f"truth file {t.path.name}: column {c!r} not found",
                              hint="fix `truth.id` / `truth.person` in the config")
-    ds = (f"cast({_q(t.dataset_column)} as varchar)" if t.dataset_column and t.dataset_column in cols
+    ds = (f"cast({quote_ident(t.dataset_column)} as varchar)" if t.dataset_column and t.dataset_column in cols
           else "cast(null as varchar)")
-    con.execute(f"""create or replace table __link_truth as select cast({_q(t.id_column)} as varchar) as record_id,
-        cast({_q(t.person_column)} as varchar) as person, {ds} as dataset from __link_truth_raw""")
+    con.execute(f"""create or replace table __link_truth as select cast({quote_ident(t.id_column)} as varchar) as record_id,
+        cast({quote_ident(t.person_column)} as varchar) as person, {ds} as dataset from __link_truth_raw""")
     left, right = _lit(names[0]), _lit(names[-1])
     con.execute(f"""create or replace table __link_labels as
         select s.left_id, s.right_id, a.person = b.person as is_match from {scored} s
@@ -387,9 +384,9 @@ def _records_table(con, config: LinkConfig, std_tables: list[str], names: list[s
         yearcol = "s.dob_year" if "dob_year" in _columns(con, std) else "cast(null as integer)"
         if config.mode == "hashed":
             sexcol, yearcol = "cast(null as varchar)", "cast(null as integer)"
-        keep_sql = "".join(f", cast(r.{_q(k)} as varchar) as {_q(k)}" for k in keep_cols)
+        keep_sql = "".join(f", cast(r.{quote_ident(k)} as varchar) as {quote_ident(k)}" for k in keep_cols)
         rid = side.id_column if config.mode == "clear" else "unique_id"
-        join = (f"join {raw} r on cast(r.{_q(rid)} as varchar) = s.unique_id" if keep_cols else "")
+        join = (f"join {raw} r on cast(r.{quote_ident(rid)} as varchar) = s.unique_id" if keep_cols else "")
         band_cols = ", ".join(
             f"(select c.cluster_id from {clusters[b]} c where c.dataset = {_lit(names[i])} "
             f"and c.record_id = s.unique_id) as cluster_{b}" for b in BANDS)
@@ -400,7 +397,7 @@ def _records_table(con, config: LinkConfig, std_tables: list[str], names: list[s
     con.execute("create or replace table __link_records as " + " union all by name ".join(parts))
     for k in all_keep:
         if k not in _columns(con, "__link_records"):
-            con.execute(f"alter table __link_records add column {_q(k)} varchar")
+            con.execute(f"alter table __link_records add column {quote_ident(k)} varchar")
     return "__link_records"
 
 

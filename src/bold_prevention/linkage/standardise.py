@@ -65,6 +65,7 @@ import jellyfish
 import pyarrow as pa
 
 from ..errors import InputError
+from ..warehouse.engine import quote_ident
 
 #: Standard identifier roles a file may map (any may be absent).
 ROLES: tuple[str, ...] = (
@@ -310,10 +311,6 @@ def phonetic(name: str | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ bulk (SQL)
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -356,7 +353,7 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
                               "config")
 
     def src(role: str) -> str | None:
-        return _q(columns[role]) if role in columns else None
+        return quote_ident(columns[role]) if role in columns else None
 
     null = "cast(null as varchar)"
     f_raw = _clean_sql(src("forename")) if "forename" in columns else null
@@ -402,7 +399,7 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
 
     stage1 = f"""
         select
-            cast({_q(id_column)} as varchar) as unique_id,
+            cast({quote_ident(id_column)} as varchar) as unique_id,
             nullif(regexp_replace({f_raw}, {_lit(title_re)}, ''), '') as f_clean,
             {m_raw} as m_clean,
             {s_raw} as s_clean0,

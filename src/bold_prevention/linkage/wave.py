@@ -26,6 +26,7 @@ import duckdb
 from ..datafirst import MODEL
 from ..datafirst.waves import WAVE_MODEL
 from ..errors import InputError
+from ..warehouse.engine import tables, transaction
 from .comparisons import ExtraComparison
 from .config import LinkConfig, SideConfig
 from .splink_model import BANDS, Thresholds, quiet_splink
@@ -74,10 +75,6 @@ def _identity_select(table: str, id_expr: str, extra: str = "") -> str:
     return f"select {id_expr} as record_id, {cols}{area}{extra} from linkage.identity_{table}"
 
 
-def _tables(con) -> set[tuple[str, str]]:
-    return set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
-
-
 def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la_residents", *,
                          model_path: str | Path | None = None, retrain: bool = False,
                          thresholds: Thresholds | None = None, progress: Progress | None = None,
@@ -105,7 +102,7 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
     if not t.record_id or not t.holds_persons:
         raise InputError(f"table {source_table} holds no person records to link",
                          hint="link a person table such as la_residents or npd_pupil")
-    present = _tables(con)
+    present = tables(con)
     if ("linkage", f"identity_{source_table}") not in present:
         raise InputError(f"the warehouse has no identities for {source_table} (linkage.identity_{source_table})",
                          hint=f"load the {t.dataset} files with `bold load` first")
@@ -185,21 +182,17 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
     keep_rank = band_rank(band)
     con.register("__wave_links", best)
     try:
-        con.execute("begin transaction")
-        con.execute("delete from spine.person_record where source_table = ?", [source_table])
-        ranks = ", ".join(f"('{b}', {band_rank(b)})" for b in BANDS)
-        con.execute(f"""
-            insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
-                                             band_joined, band, person_record_id)
-            select w.person_id, '{t.dataset}', '{source_table}', w.record_id, w.match_score, w.band_joined,
-                   '{band}', w.record_id
-            from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
-            where b.rank <= {keep_rank}
-        """)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            con.execute("delete from spine.person_record where source_table = ?", [source_table])
+            ranks = ", ".join(f"('{b}', {band_rank(b)})" for b in BANDS)
+            con.execute(f"""
+                insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
+                                                 band_joined, band, person_record_id)
+                select w.person_id, '{t.dataset}', '{source_table}', w.record_id, w.match_score, w.band_joined,
+                       '{band}', w.record_id
+                from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
+                where b.rank <= {keep_rank}
+            """)
     finally:
         con.unregister("__wave_links")
     counts = dict(con.execute(

@@ -43,6 +43,8 @@ import pyarrow as pa
 
 from ..datafirst import MODEL, DataFirstModel, Table
 from ..errors import InputError
+from ..warehouse.engine import tables as warehouse_tables
+from ..warehouse.tables import PERSON_RECORD
 from .pseudonym import ID_LENGTH, pseudonym_key
 
 __all__ = [
@@ -217,7 +219,7 @@ def xjs_clusters_sql(band: str, *, model: DataFirstModel = MODEL, link_table: st
 
 def person_record_sql(band: str, tables: list[str] | None = None, *, model: DataFirstModel = MODEL,
                       clusters: str = "_xjs_clusters", pseudonyms: str = "_xjs_pseudonyms",
-                      target: str = "spine.person_record") -> str:
+                      target: str = PERSON_RECORD) -> str:
     """The CREATE statement of ``spine.person_record`` from the clusters and pseudonym tables.
 
     ``clusters`` is the materialised result of :func:`xjs_clusters_sql`; ``pseudonyms`` maps ``cluster_id`` to
@@ -296,12 +298,6 @@ def fetch_arrow(con, sql: str) -> pa.Table:
     return rel.arrow()
 
 
-def _existing_tables(con, schema: str) -> set[str]:
-    rows = con.execute(
-        f"SELECT table_name FROM information_schema.tables WHERE table_schema = {_q(schema)}").fetchall()
-    return {r[0] for r in rows}
-
-
 def build_person_records(con, *, band: str = "medium", model: DataFirstModel = MODEL,
                          link_table: str = "extract.xjs_link") -> None:
     """Create or replace ``spine.person_record``: every Data First record joined to its XJS person at ``band``.
@@ -315,9 +311,9 @@ def build_person_records(con, *, band: str = "medium", model: DataFirstModel = M
     con, close = _connection(con)
     try:
         key = pseudonym_key()
-        present = _existing_tables(con, "extract")
+        present = warehouse_tables(con, "extract")
         schema, _, name = link_table.rpartition(".")
-        if name not in _existing_tables(con, schema or "main"):
+        if name not in warehouse_tables(con, schema or "main"):
             raise InputError("the warehouse has no extract.xjs_link table (the XJS linking dataset)",
                              hint="load the Data First extracts, including xjs_link, with `bold load` first")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _xjs_clusters AS "

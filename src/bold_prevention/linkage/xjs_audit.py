@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from ..datafirst import MODEL
 from ..errors import InputError
+from ..warehouse.engine import tables as warehouse_tables
 from .config import LinkConfig, SideConfig
 from .qa import wilson_interval
 from .splink_model import Guards, Thresholds, quiet_splink
@@ -40,10 +41,6 @@ from .splink_model import Guards, Thresholds, quiet_splink
 Progress = Callable[[str], None]
 IMPROVED_TABLE = "linkage.xjs_link_improved"
 _ROLES = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
-
-
-def _tables(con) -> set[tuple[str, str]]:
-    return set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
 
 
 def _identities_sql(present: set[tuple[str, str]]) -> str:
@@ -123,7 +120,7 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     thresholds = thresholds or Thresholds()
-    present = _tables(con)
+    present = warehouse_tables(con)
     if ("extract", "xjs_link") not in present:
         raise InputError("the warehouse has no extract.xjs_link table (the XJS linking dataset)",
                          hint="load the Data First extracts, including xjs_link, with `bold load` first")

@@ -6,12 +6,12 @@ find catalogue variables it does not use yet with :func:`suggest`.
 """
 
 from .export import export, linkage_route, step_a_frame
-from .loader import RegisterError, default_register_path, load_register, parse_register
+from .loader import RegisterError, default_register_path, driver_labels, load_register, parse_register
 from .model import DRIVERS, OUTCOMES, Candidate, Derivation, Entry, Evidence, Register, ReplacementSource
 from .validate import Finding, ValidationReport, suggest, validate
 
 __all__ = [
     "DRIVERS", "OUTCOMES", "Candidate", "Derivation", "Entry", "Evidence", "Finding", "Register", "RegisterError",
-    "ReplacementSource", "ValidationReport", "default_register_path", "export", "linkage_route", "load_register",
+    "ReplacementSource", "ValidationReport", "default_register_path", "driver_labels", "export", "linkage_route", "load_register",
     "parse_register", "step_a_frame", "suggest", "validate",
 ]

@@ -15,6 +15,7 @@ Every problem is reported at once, each naming the register entry (and candidate
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from datetime import date
 from importlib import resources
@@ -155,6 +156,19 @@ def load_register(path: str | os.PathLike | None = None, *, model: DataFirstMode
         raise InputError(f"register file {p} does not exist", hint="check the path given with --register")
     doc = read_document(p, what="register file", source=p.name)
     return _parse(doc.data, path=p.name, model=model, document=doc)
+
+
+@functools.cache
+def _shipped_driver_labels() -> tuple[tuple[str, str], ...]:
+    return tuple((e.id, e.name) for e in load_register().drivers)
+
+
+def driver_labels(register: Register | None = None) -> dict[str, str]:
+    """``{driver id: its name}`` from the register (the shipped one by default): the one set of driver labels that
+    the register's exports, the reports and the web application all show."""
+    if register is None:
+        return dict(_shipped_driver_labels())
+    return {e.id: e.name for e in register.drivers}
 
 
 def parse_register(raw: Any, *, path: str = "register.yaml", model: DataFirstModel = MODEL) -> Register:

@@ -50,7 +50,7 @@ from ..linkage.splink_model import (
     read_model,
 )
 from ..linkage.standardise import StandardiseOptions, standardise_arrow
-from ..warehouse.engine import Warehouse
+from ..warehouse.engine import Warehouse, transaction
 from ..warehouse.spark import SCRATCH
 
 __all__ = [
@@ -288,34 +288,15 @@ def _write_results(wh: Warehouse, api, tables: dict[str, str]) -> None:
     """
     if wh.is_spark:
         for target, sql in tables.items():
-            wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
+            wh.materialise(target, sql)
         return
-    wh.con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(wh):
         for target, sql in tables.items():
-            _arrow_to_duckdb(wh, target, api.duckdb_con.sql(sql).to_arrow_reader(STREAM_BATCH_ROWS))
-        wh.con.execute("COMMIT")
-    except BaseException:
-        wh.con.execute("ROLLBACK")
-        raise
-
-
-def _arrow_to_duckdb(wh: Warehouse, target: str, data: pa.Table | pa.RecordBatchReader) -> None:
-    """Write Arrow data (a table, or a stream of batches read once) as the DuckDB warehouse table ``target``
-    (replacing it)."""
-    name = f"__scale_{uuid.uuid4().hex[:8]}"
-    wh.con.register(name, data)
-    try:
-        wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {name}")
-    finally:
-        wh.con.unregister(name)
+            wh.write_arrow(target, api.duckdb_con.sql(sql).to_arrow_reader(STREAM_BATCH_ROWS))
 
 
 def _store_standardised(wh: Warehouse, std) -> None:
-    if wh.is_spark:
-        wh.con.write_table("linkage", "justice_standardised", std)
-    else:
-        _arrow_to_duckdb(wh, "linkage.justice_standardised", std)
+    wh.write_arrow("linkage.justice_standardised", std)
 
 
 def _scratch_duckdb(wh: Warehouse) -> duckdb.DuckDBPyConnection:

@@ -35,6 +35,8 @@ from ..errors import InputError
 from ..linkage.pseudonym import check_project_key, record_key_fingerprint, recorded_key_fingerprint
 from ..linkage.xjs import BANDS, build_person_records, person_paths
 from ..project import Project
+from ..warehouse.engine import table_exists, tables, transaction
+from ..warehouse.tables import PERSON
 from .fingerprint import changes, digest, inputs_fingerprint, register_digest, spine_fingerprint
 from .measured import EvidenceStatus, evidence_status
 from .rules import DriverRule, load_rules
@@ -507,7 +509,7 @@ LEFT JOIN spine.geo_lsoa g ON g.lsoa_code = geo.lsoa
 LEFT JOIN _sp_need_wide nw ON nw.person_id = c.person_id
 {' '.join(joins)}
 WHERE c.n_records_ever > 0"""
-    steps.append(Step("spine.person", final, final=True))
+    steps.append(Step(PERSON, final, final=True))
     steps.append(Step("spine.person_need", "SELECT n.* FROM _sp_need n JOIN spine.person p ON p.person_id = n.person_id",
                       final=True))
     return steps
@@ -525,19 +527,12 @@ def transpiled_plan(as_at: date, band: str, rules: list[DriverRule], present: se
 
 
 def _present(con) -> set[str]:
-    rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'extract'").fetchall()
-    return {r[0] for r in rows}
-
-
-def _table_exists(con, schema: str, name: str) -> bool:
-    return bool(con.execute(
-        f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{schema}' AND table_name = '{name}'"
-    ).fetchall()[0][0])
+    return tables(con, "extract")
 
 
 def _info_json(con, table: str, column: str = "fingerprint") -> dict | None:
     """The JSON fingerprint recorded in ``spine.<table>`` (None when the table or the column is missing)."""
-    if not _table_exists(con, "spine", table):
+    if not table_exists(con, "spine", table):
         return None
     cols = {r[0] for r in con.execute(
         f"SELECT column_name FROM information_schema.columns WHERE table_schema = 'spine' AND table_name = '{table}'"
@@ -565,7 +560,7 @@ def _ensure_person_records(con, band: str, rebuild: bool, inputs: dict[str, str]
                            say: Callable[[str], None]) -> None:
     """Build ``spine.person_record`` unless the one there was built from the same extract content, band and key."""
     want = {"inputs": inputs, "band": band, "key": key}
-    if not rebuild and _table_exists(con, "spine", "person_record"):
+    if not rebuild and table_exists(con, "spine", "person_record"):
         old = records_fingerprint(con)
         what = changes(old, want)
         if not what:
@@ -648,7 +643,7 @@ def unmeasured_needs(con) -> list[dict]:
     """Drivers the current spine could not measure for some persons: one row per driver and dataset with
     ``driver, dataset, tables, variables, persons`` (persons whose ``need_<driver>`` is NULL for that reason).
     Empty when every driver was measured (or the spine predates the record)."""
-    if not _table_exists(con, "spine", "need_measure"):
+    if not table_exists(con, "spine", "need_measure"):
         return []
     rows = con.execute("SELECT driver, dataset, evidence_table, empty_variables, persons_unmeasured, reason "
                        "FROM spine.need_measure WHERE state = 'unmeasured' ORDER BY driver, dataset, item").fetchall()
@@ -723,7 +718,7 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
         _ensure_person_records(con, band, rebuild_records or rekey, inputs, key, say)
         if recorded_key_fingerprint(con) != key:
             record_key_fingerprint(con, key)
-        if not _table_exists(con, "spine", "geo_lsoa"):
+        if not table_exists(con, "spine", "geo_lsoa"):
             say("installing the shipped geography and deprivation reference")
             from ..geography.reference import install_geography
 
@@ -741,9 +736,7 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
             say(f"step {step.name}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE {step.name} AS {step.sql}")
         say("writing spine.person and spine.person_need")
-        if duck:
-            con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             for step in plan:
                 if step.final:
                     con.execute(f"CREATE OR REPLACE TABLE {step.name} AS {step.sql}")
@@ -759,12 +752,6 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
                 f"{sql_literal(digest(inputs))} AS inputs_digest, "
                 f"{sql_literal(json.dumps(fingerprint, sort_keys=True))} AS fingerprint")
             gaps = unmeasured_needs(con)
-            if duck:
-                con.execute("COMMIT")
-        except BaseException:
-            if duck:
-                con.execute("ROLLBACK")
-            raise
         for step in plan:
             if not step.final:
                 con.execute(f"DROP TABLE IF EXISTS {step.name}")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..warehouse.engine import table_exists
 
 __all__ = ["ChildrenResult", "build_children", "score_children"]
 
@@ -46,11 +47,6 @@ class ChildrenResult:
     sources: dict[str, Any] = field(default_factory=dict)
 
 
-def _has(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? "
-                            "AND table_name = ?", [schema, table]).fetchall()[0][0])
-
-
 def build_children(con, *, progress: Callable[[str], None] | None = None) -> ChildrenResult:
     """Build ``spine.person_child`` (``person_id, child_id, relation, source, band_joined, child_table,
     child_record_id, child_pupil_ref, child_birth_year``) from the loaded and linked sources (see the module
@@ -58,7 +54,7 @@ def build_children(con, *, progress: Callable[[str], None] | None = None) -> Chi
     from ..linkage.wave_link import child_records, household_pupils
 
     say = progress or (lambda _m: None)
-    if not _has(con, "spine", "person"):
+    if not table_exists(con, "spine", "person"):
         raise InputError("no spine has been built in this warehouse",
                          hint="run `bold spine build --as-at YYYY-MM-DD` first")
     say("pseudonymising child records")
@@ -71,7 +67,7 @@ def build_children(con, *, progress: Callable[[str], None] | None = None) -> Chi
     finally:
         con.unregister("_pc_kids")
     linked = {r[0] for r in con.execute("SELECT DISTINCT source_table FROM spine.person_record").fetchall()}
-    if "hmrc_child_benefit_claims" in linked and _has(con, "extract", "hmrc_child_benefit_children"):
+    if "hmrc_child_benefit_claims" in linked and table_exists(con, "extract", "hmrc_child_benefit_children"):
         parts.append("""
 SELECT r.person_id, k.child_id, 'claimant' AS relation, 'child_benefit' AS source, r.band_joined,
        k.child_table, k.child_record_id, k.pupil_ref AS child_pupil_ref, k.birth_year AS child_birth_year
@@ -80,7 +76,7 @@ JOIN spine.person_record r ON r.source_table = 'hmrc_child_benefit_claims' AND r
 JOIN _pc_child k ON k.child_table = 'hmrc_child_benefit_children' AND k.child_record_id = c.child_ref""")
     else:
         res.sources["child_benefit"] = "HMRC Child Benefit is not loaded and linked (`bold link wave hmrc`)"
-    if _has(con, "extract", "family_parties") and "family_parties" in linked:
+    if table_exists(con, "extract", "family_parties") and "family_parties" in linked:
         parts.append("""
 SELECT r.person_id, k.child_id, 'case_party' AS relation, 'family_court' AS source, r.band_joined,
        k.child_table, k.child_record_id, k.pupil_ref, k.birth_year
@@ -152,7 +148,7 @@ def score_children(con, truth_dir: str | Path) -> dict[str, Any]:
         if not need[n].exists():
             raise InputError(f"no {n} table in {truth}", hint="give the truth folder of a synthetic population "
                              "generated with --waves or --sources")
-    if not _has(con, "spine", "person_child"):
+    if not table_exists(con, "spine", "person_child"):
         raise InputError("the spine has no spine.person_child", hint="run `bold spine children` first")
     from ..datafirst import MODEL
 

@@ -21,11 +21,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 
+from ..warehouse.engine import quote_ident
+from ..warehouse.engine import tables as warehouse_tables
+
 __all__ = ["changes", "digest", "inputs_fingerprint", "register_digest", "spine_fingerprint", "table_digest"]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def digest(value) -> str:
@@ -45,8 +44,8 @@ def table_digest(con, schema: str, table: str) -> str:
     cols = _columns(con, schema, table)
     if not cols:
         return digest([table, "absent"])
-    expr = ", ".join(_q(c) for c in cols)
-    n, s = con.execute(f"SELECT COUNT(*), COALESCE(SUM(hash({expr})), 0) FROM {schema}.{_q(table)}").fetchall()[0]
+    expr = ", ".join(quote_ident(c) for c in cols)
+    n, s = con.execute(f"SELECT COUNT(*), COALESCE(SUM(hash({expr})), 0) FROM {schema}.{quote_ident(table)}").fetchall()[0]
     return digest([table, cols, int(n), str(s)])
 
 
@@ -57,8 +56,7 @@ def inputs_fingerprint(con, tables: Iterable[str] | None = None, *, schema: str 
     after it is built (``bold link wave``), so loading one does not make the spine or its person records stale."""
     from ..datafirst.waves import wave_tables
 
-    present = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]).fetchall()}
+    present = warehouse_tables(con, schema)
     if tables is None:
         present -= {t.name for t in wave_tables()}
     names = sorted(present if tables is None else set(tables) & present)

@@ -40,6 +40,7 @@ from datetime import date
 
 from ..datafirst.waves import WAVE_MODEL, WAVE_SOURCES
 from ..errors import InputError
+from ..warehouse.engine import table_exists
 from .build import months_before
 from .sources import date_literal, sql_literal
 
@@ -177,23 +178,18 @@ GOLD_DRIVERS: dict[str, GoldDriver] = {g.driver: g for g in (
 )}
 
 
-def _has(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? "
-                            "AND table_name = ?", [schema, table]).fetchall()[0][0])
-
-
 def linked_sources(con) -> dict[str, str | None]:
     """``{source: None}`` for every Wave 1-2 source linked to the spine, else ``{source: reason}``.
 
     A source is linked when its person table has rows in ``spine.person_record`` (``bold link wave SOURCE``
     ran after the last rebuild of the person records) and its tables are loaded."""
-    if not _has(con, "spine", "person_record"):
+    if not table_exists(con, "spine", "person_record"):
         raise InputError("the warehouse has no spine.person_record", hint="build the spine first: "
                          "`bold spine build --as-at YYYY-MM-DD`")
     linked = {r[0] for r in con.execute("SELECT DISTINCT source_table FROM spine.person_record").fetchall()}
     out: dict[str, str | None] = {}
     for key, src in WAVE_SOURCES.items():
-        if not _has(con, "extract", src.person_table):
+        if not table_exists(con, "extract", src.person_table):
             out[key] = f"{key} is not loaded (run `bold link wave {key} --from FOLDER`)"
         elif src.person_table not in linked:
             out[key] = (f"{key} is loaded but not linked to the current spine (run `bold link wave {key} --from "
@@ -204,7 +200,7 @@ def linked_sources(con) -> dict[str, str | None]:
 
 
 def _spine_as_at(con) -> date:
-    if not _has(con, "spine", "spine_info"):
+    if not table_exists(con, "spine", "spine_info"):
         raise InputError("no spine has been built in this warehouse",
                          hint="run `bold spine build --as-at YYYY-MM-DD` first")
     return con.execute("SELECT as_at_date FROM spine.spine_info").fetchall()[0][0]
@@ -286,7 +282,7 @@ def gold_report(con, *, write: bool = True) -> list[dict]:
     never assessed by OASys), ``missed_share`` (of gold positives), ``reason`` (why the gold is not measured).
     Written to ``results.gold_vs_proxy`` unless ``write`` is false.
     """
-    if not _has(con, "spine", "person_need_gold"):
+    if not table_exists(con, "spine", "person_need_gold"):
         raise InputError("the spine has no gold-standard needs (spine.person_need_gold)",
                          hint="link a Wave 2 source with `bold link wave SOURCE --from FOLDER`, then run "
                               "`bold spine gold-report`")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..warehouse.engine import quote_ident, table_exists, tables
 from .rules import DriverRule
 
 __all__ = ["EvidenceStatus", "evidence_status", "format_unmeasured", "unmeasured_by_driver"]
@@ -42,16 +43,10 @@ class EvidenceStatus:
         return self.state == UNMEASURED
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _absent_in_file(con) -> set[tuple[str, str]]:
     """(table, column) pairs the latest load of each table reported as not in the file (loaded as empty)."""
     try:
-        n = con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'meta' "
-                        "AND table_name IN ('quality_results', 'snapshots')").fetchall()[0][0]
-        if n < 2:
+        if not (table_exists(con, "meta", "quality_results") and table_exists(con, "meta", "snapshots")):
             return set()
         rows = con.execute("""
             SELECT q.table_name, q.column_name FROM meta.quality_results q
@@ -68,8 +63,7 @@ def evidence_status(con, rules: Iterable[DriverRule], present: set[str] | None =
     """The state of every evidence item of ``rules`` in the warehouse ``con`` (one query per table read)."""
     rules = list(rules)
     if present is None:
-        present = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'extract'").fetchall()}
+        present = tables(con, "extract")
     wanted: dict[str, set[str]] = {}
     for r in rules:
         for ev in r.derivation.evidence:
@@ -81,8 +75,8 @@ def evidence_status(con, rules: Iterable[DriverRule], present: set[str] | None =
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'extract' AND table_name = ?",
             [table]).fetchall()}
         have = sorted(v for v in variables if v in cols)
-        sel = ", ".join(["COUNT(*)"] + [f"COUNT({_q(v)})" for v in have])
-        row = con.execute(f"SELECT {sel} FROM extract.{_q(table)}").fetchall()[0]
+        sel = ", ".join(["COUNT(*)"] + [f"COUNT({quote_ident(v)})" for v in have])
+        row = con.execute(f"SELECT {sel} FROM extract.{quote_ident(table)}").fetchall()[0]
         counts[table] = (int(row[0]), {v: int(n) for v, n in zip(have, row[1:], strict=True)})
     absent_file = _absent_in_file(con) if counts else set()
     out = []

@@ -58,6 +58,8 @@ from datetime import date, timedelta
 
 from ..errors import InputError
 from ..linkage.xjs import person_paths
+from ..warehouse.engine import tables, transaction
+from ..warehouse.tables import PERSON
 from .build import months_before
 from .gold import LOW_PAY_THRESHOLD, OUT_OF_WORK, linked_sources
 from .sources import date_literal, resolved_sql, sql_literal
@@ -326,8 +328,7 @@ class OutcomeResult:
 
 
 def _tables(con) -> set[str]:
-    return {f"{s}.{t}" for s, t in con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+    return {f"{s}.{t}" for s, t in tables(con)}
 
 
 def _default_data_end(con, have: set[str]) -> date:
@@ -378,7 +379,7 @@ def build_outcomes(con, *, as_at: date, window_months: int = 12, data_end: date 
     t0 = time.perf_counter()
     window_months = parse_window(window_months)
     have = _tables(con)
-    if "spine.person" not in have:
+    if PERSON not in have:
         raise InputError("no spine has been built in this warehouse",
                          hint="run `bold spine build --as-at YYYY-MM-DD` first")
     linked = linked_sources(con)
@@ -445,19 +446,15 @@ LEFT JOIN (SELECT person_id, MIN(evidence_date) AS evidence_date FROM ({pos}) z 
        CASE WHEN NOT COALESCE(BOOL_OR(value), FALSE) AND COUNT(value) < COUNT(*)
             THEN STRING_AGG(DISTINCT reason, '; ') ELSE {sql_literal(note)} END AS reason
 FROM _oc_measures WHERE outcome = {sql_literal(o)} AND measure IN ({names}) GROUP BY person_id""")
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"""CREATE OR REPLACE TABLE spine.person_outcome AS
+        with transaction(con):
+            con.execute(f"""CREATE OR REPLACE TABLE spine.person_outcome AS
 SELECT person_id, outcome, measure, window_start, window_end, value, source, proxy_or_gold, evidence_date, reason
 FROM (SELECT * FROM _oc_measures UNION ALL {' UNION ALL '.join(f'SELECT * FROM ({h})' for h in heads)}) a
 ORDER BY person_id, outcome, measure""")
-        con.execute(f"""CREATE OR REPLACE TABLE spine.outcome_info AS SELECT {date_literal(as_at)} AS index_date,
+            con.execute(f"""CREATE OR REPLACE TABLE spine.outcome_info AS SELECT {date_literal(as_at)} AS index_date,
 {w.s} AS window_start, {w.e} AS window_end, {window_months} AS window_months, {date_literal(end)} AS data_end,
 CURRENT_TIMESTAMP AS built_at""")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     finally:
         con.execute("DROP TABLE IF EXISTS _oc_measures")
     res.persons = int(con.execute("SELECT COUNT(*) FROM spine.person").fetchall()[0][0])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..datafirst import MODEL, DataFirstModel
 from ..linkage.xjs import person_paths
+from ..warehouse.tables import PERSON_RECORD
 
 __all__ = ["RECORD_DATES", "PERSON_TABLES", "RecordDate", "resolved_sql", "sql_literal", "date_literal"]
 
@@ -98,7 +99,7 @@ def date_literal(d) -> str:
 
 
 def resolved_sql(table: str, columns: list[str] | tuple[str, ...] = (), *, model: DataFirstModel = MODEL,
-                 person_record: str = "spine.person_record") -> str:
+                 person_record: str = PERSON_RECORD) -> str:
     """SELECT of a table's rows with their person: ``_person_id``, ``_record_id``, ``_record_date``,
     ``_band_joined``, ``_person_record_id`` (the person-level record the row reaches its person through) and the
     requested columns of the table (unqualified, as in the table)."""

@@ -2,7 +2,7 @@
 
 Every transformation in this layer is an Ibis expression, so the same code runs on DuckDB (the embedded default) and
 on Spark. This module turns what callers hand us (a DuckDB connection or an Ibis backend) into an Ibis backend, finds
-warehouse tables by schema, and materialises expressions as warehouse tables.
+warehouse tables by schema (whether one exists: :func:`bold_prevention.warehouse.table_exists`), and materialises expressions as warehouse tables.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ..errors import InputError
+from ..warehouse.engine import table_exists
 
 
 def backend_of(con: Any):
@@ -30,31 +31,6 @@ def _is_duckdb(backend) -> bool:
     return getattr(backend, "name", "") == "duckdb"
 
 
-def table_names(backend, schema: str) -> set[str]:
-    """Names of the tables (and views) in ``schema``."""
-    if _is_duckdb(backend):
-        rows = backend.con.execute(
-            "select table_name from duckdb_tables() where schema_name = ? and database_name = current_database() "
-            "union all select view_name from duckdb_views() where schema_name = ? "
-            "and database_name = current_database()", [schema, schema]).fetchall()
-        return {r[0] for r in rows}
-    try:  # engines with databases (Spark): the schema is a database
-        return set(backend.list_tables(database=schema))
-    except Exception:  # noqa: BLE001  (engines without databases: <schema>_<name> tables)
-        return {n for n in backend.list_tables() if n.startswith(f"{schema}_")}
-
-
-def has_table(backend, schema: str, name: str) -> bool:
-    """Whether ``schema.name`` exists in the warehouse."""
-    if _is_duckdb(backend):
-        return name in table_names(backend, schema)
-    try:
-        table(backend, schema, name)
-    except Exception:  # noqa: BLE001  (any backend's "not found")
-        return False
-    return True
-
-
 def table(backend, schema: str, name: str) -> ir.Table:
     """The warehouse table ``schema.name`` (DuckDB schema; Spark ``<schema>_<name>`` table)."""
     if _is_duckdb(backend):
@@ -67,7 +43,7 @@ def table(backend, schema: str, name: str) -> ir.Table:
 
 def require_table(backend, schema: str, name: str, hint: str) -> ir.Table:
     """The table ``schema.name``, or an :class:`InputError` saying what to run first."""
-    if not has_table(backend, schema, name):
+    if not table_exists(backend, schema, name):
         raise InputError(f"the warehouse has no table {schema}.{name}", hint=hint)
     return table(backend, schema, name)
 

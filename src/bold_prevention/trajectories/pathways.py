@@ -25,7 +25,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from ..errors import InputError
-from ._backend import backend_of, has_table, table
+from ..warehouse.engine import table_exists
+from ._backend import backend_of, table
 from .timeline import EVENT_LABELS, EVENT_TYPES, rank_expr
 
 Level = Literal["dataset", "event_type"]
@@ -60,7 +61,7 @@ FUNNELS: dict[str, tuple[Stage, ...]] = {
 def timeline_table(con: Any) -> ir.Table:
     """``spine.timeline``, or a clear error saying how to build it."""
     backend = backend_of(con)
-    if not has_table(backend, "spine", "timeline"):
+    if not table_exists(backend, "spine", "timeline"):
         raise InputError("the warehouse has no table spine.timeline", hint="run `bold timeline build` first")
     return table(backend, "spine", "timeline")
 

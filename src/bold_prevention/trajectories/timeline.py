@@ -31,7 +31,8 @@ import ibis.expr.types as ir
 from ..datafirst import MODEL, Table
 from ..datafirst import codes as K
 from ..errors import InputError
-from ._backend import backend_of, has_table, materialise, table, table_names
+from ..warehouse.engine import table_exists, tables
+from ._backend import backend_of, materialise, table
 
 #: Columns of ``spine.timeline``, in order.
 TIMELINE_COLUMNS = ("person_id", "event_date", "dataset", "source_table", "record_id", "event_type",
@@ -332,7 +333,7 @@ def available_specs(backend, specs: Sequence[EventSpec] = EVENT_SPECS) -> tuple[
     """The specs whose tables are loaded, and a note for each one skipped."""
     ok: list[EventSpec] = []
     skipped: list[str] = []
-    loaded = table_names(backend, "extract")
+    loaded = tables(backend, "extract")
     for s in specs:
         needed = {s.table, route(s.table).person_table, *(e.table for e in s.extras)}
         missing = sorted(n for n in needed if n not in loaded)
@@ -345,7 +346,7 @@ def available_specs(backend, specs: Sequence[EventSpec] = EVENT_SPECS) -> tuple[
 
 def person_records(backend) -> ir.Table:
     """``spine.person_record`` (``source_table``, ``record_id``, ``person_id``, ``band_joined``, ...)."""
-    if not has_table(backend, "spine", "person_record"):
+    if not table_exists(backend, "spine", "person_record"):
         raise InputError("the warehouse has no table spine.person_record", hint=PERSON_RECORD_HINT)
     return table(backend, "spine", "person_record")
 
@@ -394,7 +395,7 @@ def timeline_expr(con: Any, *, person_map: ir.Table | None = None) -> ir.Table:
 
 def _records_fingerprint(backend) -> str | None:
     """The fingerprint ``spine.person_record`` was built from (JSON text), or None when none is recorded."""
-    if not has_table(backend, "spine", "person_record_info"):
+    if not table_exists(backend, "spine", "person_record_info"):
         return None
     t = table(backend, "spine", "person_record_info")
     if "fingerprint" not in t.columns:
@@ -417,10 +418,10 @@ def check_timeline_current(con: Any) -> None:
     from ..spine.fingerprint import changes
 
     backend = backend_of(con)
-    if not has_table(backend, "spine", "timeline"):
+    if not table_exists(backend, "spine", "timeline"):
         return
     current = _records_fingerprint(backend)
-    if has_table(backend, "spine", "timeline_info"):
+    if table_exists(backend, "spine", "timeline_info"):
         vals = table(backend, "spine", "timeline_info").records_fingerprint.to_pyarrow().to_pylist()
         built = vals[0] if vals else None
     else:
@@ -474,7 +475,7 @@ def build_timeline(con: Any) -> TimelineSummary:
 def person_timeline(con: Any, person_id: str) -> list[dict]:
     """One person's timeline (from ``spine.timeline``) as a list of rows in date order."""
     backend = backend_of(con)
-    if not has_table(backend, "spine", "timeline"):
+    if not table_exists(backend, "spine", "timeline"):
         raise InputError("the warehouse has no table spine.timeline", hint="run `bold timeline build` first")
     check_timeline_current(backend)
     t = table(backend, "spine", "timeline")

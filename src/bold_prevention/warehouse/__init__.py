@@ -1,6 +1,7 @@
 """The warehouse: the one :class:`Warehouse` over DuckDB or Spark (the only code that opens an engine), the tables
 it holds and their owners (:mod:`.tables`), loading of extracts under data contracts, quality checks, failure
-policy."""
+policy. (``warehouse.tables`` is the module of table names; the function listing a schema's tables is
+:func:`.engine.tables`.)"""
 
 from .engine import (
     ENGINES,
@@ -12,7 +13,6 @@ from .engine import (
     open_warehouse,
     quote_ident,
     table_exists,
-    tables,
     transaction,
 )
 
@@ -26,6 +26,5 @@ __all__ = [
     "open_warehouse",
     "quote_ident",
     "table_exists",
-    "tables",
     "transaction",
 ]

@@ -94,19 +94,46 @@ def _is_spark(con: Any) -> bool:
     return getattr(con, "dialect", None) == "spark"
 
 
-def table_exists(con: Any, schema: str, name: str) -> bool:
+def _ibis_only(con: Any) -> bool:
+    """An Ibis backend with no warehouse connection under it (e.g. a plain PySpark backend)."""
+    if isinstance(con, Warehouse) or getattr(con, "bold_connection", None) is not None:
+        return False
+    if hasattr(con, "execute") and hasattr(con, "register"):
+        return False
+    if hasattr(getattr(con, "con", None), "execute"):
+        return False
+    return hasattr(con, "list_tables")
+
+
+def _ibis_tables(backend: Any, schema: str) -> set[str]:
+    try:  # engines with databases (Spark): the schema is a database
+        return set(backend.list_tables(database=schema))
+    except Exception:  # noqa: BLE001  (engines without databases: <schema>_<name> tables)
+        return {n.removeprefix(f"{schema}_") for n in backend.list_tables() if n.startswith(f"{schema}_")}
+
+
+def table_exists(con: Any, schema: str, name: str | None = None) -> bool:
     """Whether the table (or view) ``schema.name`` exists in the warehouse ``con`` is connected to (DuckDB: the
-    connection's current database; Spark: the Parquet warehouse folder)."""
+    connection's current database; Spark: the Parquet warehouse folder; any other Ibis backend: its catalogue).
+    ``con`` is a :class:`Warehouse`, a connection or an Ibis backend; the table is ``schema, name`` or one
+    ``"schema.name"`` (a :mod:`.tables` constant)."""
+    if name is None:
+        schema, name = _split(schema)
+    if _ibis_only(con):
+        return name in _ibis_tables(con, schema)
     c = raw_connection(con)
     if _is_spark(c):
         return bool(c.table_exists(schema, name))
     return bool(c.execute(
         "select count(*) from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = ? and table_name = ?", [schema, name]).fetchone()[0])
+        "and table_schema = ? and table_name = ?", [schema, name]).fetchall()[0][0])
 
 
 def tables(con: Any, schema: str | None = None) -> set[str] | set[tuple[str, str]]:
-    """The names of the tables (and views) of ``schema``; with no schema, every ``(schema, name)`` pair."""
+    """The names of the tables (and views) of ``schema``; with no schema, every ``(schema, name)`` pair (a plain
+    Ibis backend needs the schema)."""
+    if _ibis_only(con) and schema is not None:
+        return _ibis_tables(con, schema)
     c = raw_connection(con)
     if _is_spark(c):
         found = c._folder_tables()
@@ -259,7 +286,7 @@ class Warehouse:
         return self.con.execute(_select_sql(query), params).df()
 
     # -------------------------------------------------------------- tables
-    def table_exists(self, schema: str, name: str) -> bool:
+    def table_exists(self, schema: str, name: str | None = None) -> bool:
         return table_exists(self.con, schema, name)
 
     def tables(self, schema: str) -> set[str]:
@@ -267,27 +294,23 @@ class Warehouse:
 
     def materialise(self, target: str, query: Any) -> None:
         """Write the result of a SELECT (or an Ibis expression) as the table ``target`` (``schema.name``),
-        replacing it atomically: on DuckDB in one transaction, on Spark into a temporary folder renamed into
-        place."""
+        replacing it atomically: on DuckDB one statement (atomic on its own, or part of the caller's
+        :func:`transaction`), on Spark into a temporary folder renamed into place."""
         schema, name = _split(target)
-        sql = _select_sql(query)
-        stmt = f"CREATE OR REPLACE TABLE {quote_ident(schema)}.{quote_ident(name)} AS {sql}"
-        if self.is_spark:
-            self.con.execute(stmt)
-            return
-        with transaction(self.con):
-            self.con.execute(stmt)
+        self.con.execute(f"CREATE OR REPLACE TABLE {quote_ident(schema)}.{quote_ident(name)} AS "
+                         f"{_select_sql(query)}")
 
     def write_arrow(self, target: str, data) -> None:
-        """Write Arrow data (a table, or a stream of batches read once) as the table ``target``, replacing it
-        atomically."""
+        """Write Arrow data (a table, or a stream of batches read once; on Spark also a Spark DataFrame) as the
+        table ``target``, replacing it atomically."""
         schema, name = _split(target)
         if self.is_spark:
             import pyarrow as pa
 
             if isinstance(data, pa.RecordBatchReader):
                 data = data.read_all()
-            self.con.write_table(schema, name, self.con.spark.createDataFrame(data.to_pandas()))
+            df = data if hasattr(data, "createOrReplaceTempView") else self.con.spark.createDataFrame(data)
+            self.con.write_table(schema, name, df)
             return
         view = f"__wh_{uuid.uuid4().hex[:8]}"
         self.con.register(view, data)

@@ -37,7 +37,7 @@ from ..errors import InputError, LoadBlocked
 from ..files import clean_stale_temporaries, storage_errno, storage_error
 from ..project import Project
 from .contracts import DEFAULT_POLICY, Policy, TableContract, TableDecision, contracts, decide
-from .engine import duckdb_connect, table_exists
+from .engine import duckdb_connect, table_exists, transaction
 from .quality import (
     CheckResult,
     ColumnPlan,
@@ -323,21 +323,16 @@ def _load(proj: Project, source_dir, *, snapshot_date, progress, datasets, delim
             else:
                 _snapshot_notes(result, prev, snap)
                 _drift(con, staged, tc, result, prev, policy)
-                con.execute("BEGIN TRANSACTION")
-                ensure_meta(con)
-                _materialise(con, staged, tc, result, in_scope, snap, progress)
-                if any(t.status in ("degraded", "missing") for t in result.tables.values()):
-                    result.status = "partial"
-                result.finished_at = datetime.now(UTC)
-                _paths(proj, result)
-                _record(con, result)
-                con.execute("COMMIT")
+                with transaction(con):
+                    ensure_meta(con)
+                    _materialise(con, staged, tc, result, in_scope, snap, progress)
+                    if any(t.status in ("degraded", "missing") for t in result.tables.values()):
+                        result.status = "partial"
+                    result.finished_at = datetime.now(UTC)
+                    _paths(proj, result)
+                    _record(con, result)
                 committed = True
     except BaseException:
-        try:
-            con.execute("ROLLBACK")
-        except (duckdb.Error, OSError):
-            pass
         try:
             _close(con, staging_path)
         except (duckdb.Error, OSError):
@@ -755,6 +750,22 @@ def latest_load(con: duckdb.DuckDBPyConnection) -> dict | None:
         if out[k] and root is not None and not Path(out[k]).is_absolute():
             out[k] = str(root / out[k])
     return out
+
+
+def load_decisions(con: duckdb.DuckDBPyConnection, load_id: str) -> list[tuple]:
+    """The decision of the load ``load_id`` on each table: ``(table_name, dataset, decision, reason)``."""
+    return con.execute("select table_name, dataset, decision, reason from meta.load_decisions "
+                       "where load_id = ? order by dataset, table_name", [load_id]).fetchall()
+
+
+def load_checks(con: duckdb.DuckDBPyConnection, load_id: str):
+    """The quality checks of the load ``load_id`` (a frame: table_name, check_name, column_name, status, failing,
+    total, threshold), failures first, then warnings, then passes."""
+    return con.execute(
+        "select table_name, check_name, coalesce(column_name, '') as column_name, status, failing, total, "
+        "coalesce(threshold, '') as threshold from meta.quality_results where load_id = ? "
+        "order by case status when 'fail' then 0 when 'warn' then 1 else 2 end, table_name, check_name, "
+        "column_name", [load_id]).df()
 
 
 def _warehouse_folder(con: duckdb.DuckDBPyConnection) -> Path | None:

@@ -21,6 +21,7 @@ from datetime import date
 import duckdb
 
 from .contracts import DEFAULT_POLICY, Policy, Status, TableContract
+from .engine import quote_ident as q
 from .readers import FileInfo, safe_name
 
 # DuckDB source types that convert to a model type without loss (no conversion check needed).
@@ -33,11 +34,6 @@ _SAFE = {
     "VARCHAR": {"VARCHAR"},
 }
 RAW_PREFIX = "__raw__"
-
-
-def q(name: str) -> str:
-    """Quote an SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def lit(value) -> str:
