@@ -222,3 +222,21 @@ def test_spec_files_report_every_key_and_type_problem_with_lines(tmp_path):
 def test_shipped_specs_pass_the_schema():
     for name in shipped_specs():
         assert load_spec(name).name == name
+
+
+def test_outcomes_not_built_are_a_clear_error(con):
+    """A cohort or profile that reads an outcome before `bold spine outcomes` says which table is missing and what
+    to run (not a database error); a spec with no outcome builds as before."""
+    spec = {"name": "reoffended", "title": "Reoffended", "entry": {"population": "spine"},
+            "inclusion": [{"name": "any of", "any": [{"where": "age > 200"},
+                                                     {"outcome": {"name": "offending"}}]}]}
+    with pytest.raises(InputError, match=r"spine\.person_outcome") as e:
+        build_cohort(con, spec)
+    assert "bold spine outcomes" in e.value.hint and "offending" in e.value.message
+    build_cohort(con, "possession_claim")
+    with pytest.raises(InputError, match=r"spine\.person_outcome") as e:
+        profile(con, "possession_claim", dimensions=["sex", "outcome_offending"])
+    assert "bold spine outcomes" in e.value.hint
+    # without outcomes, the profile has only the person dimensions
+    dims = {r["dimension"] for r in profile(con, "possession_claim").to_pylist()}
+    assert not any(d.startswith("outcome_") for d in dims)

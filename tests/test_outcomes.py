@@ -190,3 +190,39 @@ def test_cohort_spec_with_a_condition_on_an_outcome(tmp_path_factory, tmp_path):
     with pytest.raises(InputError, match="no measure"):
         parse_spec({"name": "x", "title": "x", "inclusion": [{"name": "a", "outcome": {"name": "offending",
                                                                                        "measure": "death"}}]})
+
+
+def test_profiles_by_outcome_are_disclosure_checked(tmp_path_factory, tmp_path):
+    from bold_prevention.cohorts.build import build_cohort
+    from bold_prevention.cohorts.profile import OUTCOME_CATEGORIES, profile
+    from bold_prevention.cohorts.release import cohort_outputs, write_checked_release
+
+    _pop, wh = wave_world(tmp_path_factory)
+    con = duckdb.connect(str(copy_warehouse(wh, tmp_path)))
+    try:
+        build_outcomes(con, as_at=AS_AT, window_months=12)
+        spec = {"name": "women", "title": "Women", "entry": {"population": "spine"},
+                "inclusion": [{"name": "Women", "where": "sex = 'F'"}]}
+        build_cohort(con, spec)
+        rows = profile(con, "women").to_pylist()
+        total = rows[0]["cohort_n"]
+        for o in OUTCOMES:
+            cats = {r["category"]: r for r in rows if r["dimension"] == f"outcome_{o}"}
+            assert set(cats) <= set(OUTCOME_CATEGORIES) and cats, o
+            # the categories partition the cohort and the spine; unmeasured is never counted as "No"
+            assert sum(r["cohort_n"] for r in cats.values()) == total
+            want = dict(con.execute("""
+                select case when o.value then 'Yes' when not o.value then 'No' else 'Not measured' end, count(*)
+                from spine.person_outcome o join results.cohort_women c using (person_id)
+                where o.outcome = ? and o.measure = 'outcome' group by 1""", [o]).fetchall())
+            assert {k: r["cohort_n"] for k, r in cats.items() if r["cohort_n"]} == want
+        assert any(r["category"] == "Yes" and r["cohort_n"] > 0 for r in rows
+                   if r["dimension"] == "outcome_inactivity_unemployment")
+        outs, _ = cohort_outputs(con, "women")
+        names = {o.name for o in outs}
+        assert {f"women_outcome_{o}" for o in OUTCOMES} <= names
+        assert {f"women_outcome_{o}_rate" for o in OUTCOMES} <= names
+        folder = write_checked_release(outs, tmp_path / "rel", title="Women by outcome")
+        assert (folder / "output-checking" / "results.json").exists()
+    finally:
+        con.close()

@@ -9,6 +9,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bold_prevention.linkage.wave_link import link_wave_source, load_wave_source
 
@@ -137,3 +139,77 @@ def test_a_death_stronger_than_later_event_links_stands_and_the_events_go():
     # A: the death is stronger than the later spell, which goes (the earlier one stays); B: the later spell is
     # stronger than the death, which is refused
     assert left == {("D1",), ("S2",), ("S3",)}
+
+
+# --------------------------------------------------------------------------- scoring a link among its competitors
+def _exclusive(pairs, *, records, persons, low=0.01):
+    from bold_prevention.linkage.wave import exclusive_scores_sql
+
+    s = duckdb.connect()
+    s.register("pairs", pa.table({"record_id": [p[0] for p in pairs], "person_id": [p[1] for p in pairs],
+                                  "p": [float(p[2]) for p in pairs]}))
+    out = {(r, p): q for r, p, q in s.execute(exclusive_scores_sql(
+        "select * from pairs", records=records, persons=persons, low=low)).fetchall()}
+    s.close()
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=st.floats(0.02, 0.98))
+def test_a_lone_pair_is_scored_as_splink_does_when_the_source_covers_few_spine_persons(p):
+    # one pair among many records and persons: both shares are tiny, nothing competes
+    q = _exclusive([("r", "P", p)], records=100_000, persons=100_000)[("r", "P")]
+    assert q == pytest.approx(p, abs=1e-3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=st.floats(0.3, 0.98), rival=st.floats(0.3, 0.98), n=st.integers(2, 6))
+def test_a_person_claimed_by_other_records_lowers_each_claim(p, rival, n):
+    # n persons each with a sure record, so most spine persons are in the source (pi high)
+    base = [(f"r{i}", f"P{i}", 0.999) for i in range(n)]
+    alone = _exclusive([*base, ("x", "Q", p)], records=n + 2, persons=n + 1)[("x", "Q")]
+    contested = _exclusive([*base, ("x", "Q", p), ("y", "Q", rival)], records=n + 2, persons=n + 1)[("x", "Q")]
+    assert alone >= p - 1e-9  # a spine person expected in the source with one candidate: the candidate gains
+    assert contested < alone  # another record claiming the same person takes from it
+
+
+def test_completed_identities_fill_only_what_is_missing():
+    from bold_prevention.linkage.wave import complete_person_identities
+
+    s = duckdb.connect()
+    s.execute("""create table ids as select * from (values
+        ('A', 'JOHN', 'SMITH', date '1980-01-02', 'M'),
+        ('A', null, 'SMITH', null, 'U'),
+        ('B', 'ANN', 'JONES', null, null),
+        ('C', 'SAM', 'LEE', date '1990-05-05', 'M'),
+        ('C', 'SAM', 'LEE', date '1990-05-05', 'F'),
+        ('C', null, 'LEE', null, null)) t(person_id, forename, surname, date_of_birth, sex)""")
+    rows = s.execute(f"select * from ({complete_person_identities('select * from ids')}) "
+                     "order by person_id, forename nulls last, date_of_birth, sex").fetchall()
+    s.close()
+    a = [r for r in rows if r[0] == "A"]
+    assert a == [("A", "JOHN", "SMITH", date(1980, 1, 2), "M")] * 2  # the name-only record takes the person's
+    assert [r for r in rows if r[0] == "B"] == [("B", "ANN", "JONES", None, None)]  # nothing known to fill with
+    c = [r for r in rows if r[0] == "C"]
+    assert {r[4] for r in c} == {"M", "F", None}  # the person's sex is not known for certain: left as it was
+    assert all(r[1] == "SAM" and r[3] == date(1990, 5, 5) for r in c)
+
+
+def test_the_postcode_area_adds_nothing_where_the_postcode_agrees():
+    from bold_prevention.linkage.comparisons import ExtraComparison, comparison
+
+    spec = ExtraComparison("postcode_area", "geography", tf=False, neutral_within="postcode")
+    levels = comparison(spec).get_comparison("duckdb").as_dict()["comparison_levels"]
+    null = levels[0]
+    assert null["is_null_level"] and '"postcode_l" = "postcode_r"' in null["sql_condition"]
+    plain = comparison(ExtraComparison("postcode_area", "geography", tf=False)).get_comparison("duckdb").as_dict()
+    assert "postcode_l" not in plain["comparison_levels"][0]["sql_condition"]
+
+
+def test_only_registers_of_persons_are_scored_exclusively():
+    from bold_prevention.datafirst.waves import WAVE_SOURCES
+    from bold_prevention.linkage.wave_link import holds_one_record_per_person
+
+    one = {k for k, s in WAVE_SOURCES.items() if holds_one_record_per_person(s)}
+    assert {"dwp", "hmrc", "hes", "deaths", "npd"} <= one
+    assert "ndtms" not in one  # episodes: one person, many records

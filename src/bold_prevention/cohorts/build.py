@@ -30,8 +30,8 @@ from ..warehouse.engine import table_exists
 from .compile import CohortStep, _spine_columns_used, check_spine_columns, compile_cohort
 from .spec import CohortSpec, load_spec
 
-__all__ = ["CohortResult", "build_cohort", "check_spine_current", "cohort_table", "spine_state",
-           "unmeasured_drivers_used"]
+__all__ = ["CohortResult", "build_cohort", "check_outcomes_built", "check_spine_current", "cohort_table",
+           "list_cohorts", "outcomes_used", "spine_state", "unmeasured_drivers_used"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,41 @@ def check_spine_current(con) -> list[str]:
 
     old = spine_fingerprint_of(con)
     return changes(old, {"inputs": inputs_fingerprint(con)})
+
+
+def outcomes_used(spec: CohortSpec) -> list[tuple[str, str, str]]:
+    """(rule name, outcome, measure) of every condition on an outcome in the spec's rules (groups included)."""
+    out: list[tuple[str, str, str]] = []
+
+    def walk(rule: str, c) -> None:
+        if c.outcome:
+            out.append((rule, c.outcome[0], c.outcome[1]))
+        for x in c.of:
+            walk(rule, x)
+
+    for r in (*spec.inclusion, *spec.exclusion):
+        walk(r.name, r.criterion)
+    return out
+
+
+def check_outcomes_built(con, spec: CohortSpec) -> None:
+    """A spec that names an outcome needs ``spine.person_outcome`` (``bold spine outcomes``) holding that outcome's
+    measure; otherwise an :class:`InputError` names the missing table or measure and the command to run."""
+    used = outcomes_used(spec)
+    if not used:
+        return
+    rule, outcome, measure = used[0]
+    run = "run `bold spine outcomes --as-at YYYY-MM-DD --window 12m` first (after `bold spine build`)"
+    if not table_exists(con, "spine", "person_outcome"):
+        raise InputError(f"cohort {spec.name}, rule {rule!r} reads outcome {outcome} ({measure}), but the warehouse "
+                         "has no table spine.person_outcome: the outcomes have not been built", hint=run)
+    have = set(_rows(con, "SELECT DISTINCT outcome, measure FROM spine.person_outcome"))
+    missing = [(r, o, m) for r, o, m in used if (o, m) not in have]
+    if missing:
+        r, o, m = missing[0]
+        raise InputError(f"cohort {spec.name}, rule {r!r} reads outcome {o} ({m}), which spine.person_outcome does "
+                         "not hold (built by an earlier version, or with another measure list)",
+                         hint="rebuild the outcomes: " + run[4:])
 
 
 def _driver_columns(driver: str) -> set[str]:
@@ -143,6 +178,7 @@ def build_cohort(con_or_project, spec: str | Path | dict | CohortSpec, *, as_at:
             state = spine_state(con)
         spine_as_at, spine_band = state
         check_spine_columns(spec, _spine_columns(con))
+        check_outcomes_built(con, spec)
         from ..spine.build import unmeasured_needs
 
         gaps = unmeasured_needs(con)

@@ -23,9 +23,11 @@ import pyarrow as pa
 from ..errors import InputError
 from ..outputs.intervals import wilson as _wilson
 from ..warehouse.engine import table_exists
+from ..warehouse.tables import PERSON
 from .build import _connection, _rows, cohort_table
 
-__all__ = ["DIMENSIONS", "driver_overlap", "overlap_network_svg", "places_prevalence", "profile", "spine_drivers",
+__all__ = ["DIMENSIONS", "OUTCOME_CATEGORIES", "dimension_label", "driver_overlap", "outcome_dimensions",
+           "overlap_network_svg", "person_sql", "places_prevalence", "profile", "profile_dimensions", "spine_drivers",
            "wilson"]
 
 #: Profile dimensions: name -> (category code column, category label column) of spine.person.
@@ -39,6 +41,50 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "local_authority": ("lad_code", "lad_name"),
     "imd_decile": ("imd_decile", "imd_decile"),
 }
+
+
+#: The categories of an outcome dimension (``spine.person_outcome``'s headline value): true, false, NULL.
+OUTCOME_CATEGORIES = ("Yes", "No", "Not measured")
+_OUTCOME_PREFIX = "outcome_"
+
+
+def outcome_dimensions(con) -> dict[str, tuple[str, str]]:
+    """One profile dimension per outcome built in ``spine.person_outcome`` (``bold spine outcomes``), named
+    ``outcome_<outcome>`` with the categories of :data:`OUTCOME_CATEGORIES` (the outcome's headline value in the
+    window; unmeasured is its own category, never "No"). Empty when the outcomes have not been built."""
+    if not table_exists(con, "spine", "person_outcome"):
+        return {}
+    from ..spine.outcomes import OUTCOMES
+
+    built = {r[0] for r in _rows(con, "SELECT DISTINCT outcome FROM spine.person_outcome WHERE measure = 'outcome'")}
+    return {f"{_OUTCOME_PREFIX}{o}": (f"{_OUTCOME_PREFIX}{o}", f"{_OUTCOME_PREFIX}{o}") for o in OUTCOMES if o in built}
+
+
+def profile_dimensions(con) -> dict[str, tuple[str, str]]:
+    """Every dimension a profile can break a cohort down by: :data:`DIMENSIONS` and, once built, the outcomes."""
+    return {**DIMENSIONS, **outcome_dimensions(con)}
+
+
+def dimension_label(dim: str) -> str:
+    """A dimension's name in words (outcome dimensions: the outcome, e.g. "Outcome: in work poverty")."""
+    if dim.startswith(_OUTCOME_PREFIX):
+        return "Outcome: " + dim[len(_OUTCOME_PREFIX):].replace("_", " ")
+    return dim.replace("_", " ").capitalize()
+
+
+def person_sql(con) -> str:
+    """``spine.person`` with one column per built outcome (``outcome_<outcome>``: Yes, No or Not measured), as a
+    parenthesised query to select from."""
+    outs = outcome_dimensions(con)
+    if not outs:
+        return PERSON
+    yes, no, unmeasured = OUTCOME_CATEGORIES
+    cols = ", ".join(
+        f"CASE MAX(CASE WHEN o.outcome = '{d[len(_OUTCOME_PREFIX):]}' THEN CASE WHEN o.value THEN 2 WHEN NOT o.value "
+        f"THEN 1 ELSE 0 END END) WHEN 2 THEN '{yes}' WHEN 1 THEN '{no}' ELSE '{unmeasured}' END AS {d}" for d in outs)
+    return (f"(SELECT sp.*, oc.* EXCLUDE (person_id) FROM spine.person sp LEFT JOIN (SELECT o.person_id, {cols} "
+            "FROM spine.person_outcome o WHERE o.measure = 'outcome' GROUP BY o.person_id) oc "
+            f"ON oc.person_id = sp.person_id)")
 
 
 def _write(con, name: str, table: pa.Table) -> None:
@@ -108,6 +154,8 @@ def spine_drivers(con) -> list[str]:
 def _sort_key(dim: str, cat):
     if dim == "imd_decile":
         return (0, int(cat)) if cat not in (None, "Unknown") else (1, 0)
+    if dim.startswith(_OUTCOME_PREFIX) and cat in OUTCOME_CATEGORIES:
+        return (0, str(OUTCOME_CATEGORIES.index(cat)))
     return (1 if cat in (None, "Unknown") else 0, str(cat))
 
 
@@ -117,25 +165,34 @@ def profile(con_or_project, name: str, *, dimensions: list[str] | None = None) -
     Columns: dimension, category_code, category, cohort_n, population_n, rate (cohort_n / population_n),
     rate_low, rate_high, share (of the cohort), share_low, share_high. The population is every person in the
     spine; a category ``All`` carries the totals. Written to ``results.cohort_<name>_profile``.
+
+    Once ``bold spine outcomes`` has built ``spine.person_outcome``, the cohort is also broken down by each
+    outcome (dimensions ``outcome_<outcome>``, categories Yes, No and Not measured: see
+    :func:`outcome_dimensions`); naming an outcome dimension before then is an error that says what to run.
     """
-    dims = dimensions or list(DIMENSIONS)
-    unknown = [d for d in dims if d not in DIMENSIONS]
-    if unknown:
-        raise InputError(f"unknown profile dimension {', '.join(unknown)}", hint=f"use {', '.join(DIMENSIONS)}")
     con, close = _connection(con_or_project)
     try:
         _check_spine(con)
+        known = profile_dimensions(con)
+        dims = dimensions or list(known)
+        unknown = [d for d in dims if d not in known]
+        if unknown:
+            if any(d.startswith(_OUTCOME_PREFIX) for d in unknown) and not outcome_dimensions(con):
+                raise InputError(f"profile dimension {', '.join(unknown)} needs the outcomes, but the warehouse has "
+                                 "no table spine.person_outcome",
+                                 hint="run `bold spine outcomes --as-at YYYY-MM-DD --window 12m` first")
+            raise InputError(f"unknown profile dimension {', '.join(unknown)}", hint=f"use {', '.join(known)}")
         _check_cohort(con, name)
         parts = ["SELECT 'all' AS dimension, 'All' AS code, 'All' AS label, COUNT(*) AS population_n, "
                  "SUM(CASE WHEN c_person IS NOT NULL THEN 1 ELSE 0 END) AS cohort_n FROM sp_c"]
         for d in dims:
-            code, label = DIMENSIONS[d]
+            code, label = known[d]
             parts.append(
                 f"SELECT '{d}' AS dimension, COALESCE(CAST({code} AS VARCHAR), 'Unknown') AS code, "
                 f"COALESCE(CAST({label} AS VARCHAR), 'Unknown') AS label, COUNT(*) AS population_n, "
                 f"SUM(CASE WHEN c_person IS NOT NULL THEN 1 ELSE 0 END) AS cohort_n FROM sp_c "
                 f"GROUP BY COALESCE(CAST({code} AS VARCHAR), 'Unknown'), COALESCE(CAST({label} AS VARCHAR), 'Unknown')")
-        sql = (f"WITH sp_c AS (SELECT sp.*, c.person_id AS c_person FROM spine.person sp LEFT JOIN "
+        sql = (f"WITH sp_c AS (SELECT sp.*, c.person_id AS c_person FROM {person_sql(con)} sp LEFT JOIN "
                f"(SELECT DISTINCT person_id FROM {cohort_table(name)}) c ON c.person_id = sp.person_id) "
                + " UNION ALL ".join(parts))
         rows = _rows(con, sql)

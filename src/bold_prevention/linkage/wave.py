@@ -79,7 +79,8 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                          model_path: str | Path | None = None, retrain: bool = False,
                          thresholds: Thresholds | None = None, progress: Progress | None = None,
                          attributor: bool = False, keep_pairs: bool = False,
-                         one_per_person: bool = False, postcode_area: bool = False) -> WaveLinkResult:
+                         one_per_person: bool = False, postcode_area: bool = False,
+                         complete_identities: bool = False, exclusive: bool = False) -> WaveLinkResult:
     """Link ``source_table``'s persons to the spine persons and add them to ``spine.person_record``.
 
     ``model_path``: where the Splink model is saved (and reused from, unless ``retrain``). ``attributor``: the
@@ -90,7 +91,10 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
     national number, a pupil reference, a death): a spine person joins at most one of its records, the best scoring
     (the others stay unlinked rather than join a person who already has their record). ``postcode_area``: compare
     the postcode area too (adults who move mostly move nearby); leave it off for children, whose siblings share
-    their address and surname.
+    their address and surname. ``complete_identities``: fill what a justice identity lacks (date of birth, sex,
+    forename) from the spine person's other identities (see :func:`complete_person_identities`). ``exclusive``:
+    score each record-person pair as one assignment among its competitors (see :func:`exclusive_scores_sql`)
+    instead of alone.
     """
     import time
 
@@ -131,11 +135,14 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                       else _identity_select(source_table, t.record_id)).to_arrow_table()
         if src.num_rows == 0:
             raise InputError(f"{source_table} holds no records", hint=f"load a non-empty {source_table} file")
+        union = " union all ".join(parts)
+        if complete_identities and not attributor:
+            union = complete_person_identities(union)
         spine_ids = con.sql(
             "select person_id || ':' || row_number() over (partition by person_id order by surname, forename, "
             + ("date_of_birth, town" if attributor else "date_of_birth, postcode")
             + ") as record_id, * from (select distinct * from ("
-            + " union all ".join(parts) + "))").to_arrow_table()
+            + union + "))").to_arrow_table()
         scratch.register("__src_arrow", src)
         scratch.register("__spine_arrow", spine_ids)
         scratch.execute("create table __raw_0 as select * from __src_arrow")
@@ -152,7 +159,7 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                             postcode_format="uk", one_record_per_person=False, extra=extra),
             right=SideConfig(path=Path("spine_identities"), id_column="record_id", name="justice", columns=roles,
                              extra=extra),
-            comparisons=(ExtraComparison(AREA, "geography", tf=False),) if area else (),
+            comparisons=(ExtraComparison(AREA, "geography", tf=False, neutral_within="postcode"),) if area else (),
             thresholds=thresholds, model=mp if reuse else None)
         quiet_splink()
         say(f"linking {src.num_rows:,} {source_table} records to {spine_ids.num_rows:,} spine identities"
@@ -161,11 +168,17 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         if mp is not None and not reuse:
             mp.parent.mkdir(parents=True, exist_ok=True)
             result.model.save(mp)
+        pair_scores = (f"select l.left_id as record_id, s.person_id, max(l.match_probability) as match_score "
+                       f"from {result.pairs} l join __spine_person s on s.record_id = l.right_id group by 1, 2")
+        if exclusive:
+            pair_scores = exclusive_scores_sql(
+                f"select l.left_id as record_id, s.person_id, max(l.match_probability) as p from {result.scored} l "
+                f"join __spine_person s on s.record_id = l.right_id where l.guard is null group by 1, 2",
+                records=src.num_rows, persons=int(scratch.sql(
+                    "select count(distinct person_id) from __spine_person").fetchall()[0][0]),
+                low=thresholds.low)
         best = scratch.sql(f"""
-            with p as (
-                select l.left_id as record_id, s.person_id, max(l.match_probability) as match_score
-                from {result.pairs} l join __spine_person s on s.record_id = l.right_id
-                group by 1, 2),
+            with p as ({pair_scores}),
             r as (select *, row_number() over (partition by record_id order by match_score desc, person_id) as k
                   from p)
             select person_id, record_id, match_score, {thresholds.band_sql('match_score')} as band_joined
@@ -202,6 +215,62 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                           linked={b: int(counts.get(b, 0)) for b in BANDS}, band=band, model_path=mp,
                           reused_model=reuse, seconds=time.perf_counter() - t_start,
                           pairs=best if keep_pairs else None)
+
+
+def exclusive_scores_sql(pairs_sql: str, *, records: int, persons: int, low: float) -> str:
+    """Record-person match probabilities that take the competing pairs into account (``record_id, person_id,
+    match_score`` of the pairs at or above ``low``), from ``pairs_sql`` (``record_id, person_id, p``: every scored
+    pair, each the pairwise probability of Splink's model).
+
+    Splink scores a pair alone: its probability is that of two random records matching, updated by their
+    agreement. But a source record is one person at most, and a spine person has at most one record in a source
+    that holds one record per person; so a pair that does not match leaves its record unmatched or matched to one
+    of its other candidates, and its spine person likewise. Under that one-to-one model (the bipartite model of
+    Sadinle, *JASA* 2017, approximated one pair at a time), with pairwise odds ``o = p / (1 - p)``::
+
+        q(r, P) = o(r, P) / (o(r, P) + (1 - rho + sum of o(r, P') over P' != P) (1 - pi + sum of o(r', P) over r' != r))
+
+    where ``rho`` is the share of the source's records expected on the spine and ``pi`` the share of spine
+    persons expected in the source (each the sum over its side of the best pairwise probability, over the side's
+    count). A pair with no competitor on either side is more likely than Splink's score says when the source
+    covers most spine persons (``pi`` near 1: a spine person missing from it is itself unlikely); a pair whose
+    record or person has another strong candidate is less likely. ``q`` reduces to ``p`` when both shares are
+    small and nothing competes.
+    """
+    return f"""
+        with pr as (select record_id, person_id, least(greatest(p, 1e-9), 1 - 1e-9) as p from ({pairs_sql}) x),
+        o as (select *, p / (1 - p) as o from pr),
+        sr as (select record_id, sum(o) as so, max(p) as mp from o group by 1),
+        sp as (select person_id, sum(o) as so, max(p) as mp from o group by 1),
+        shares as (select least((select sum(mp) from sr) / {max(records, 1)}, 0.99) as rho,
+                          least((select sum(mp) from sp) / {max(persons, 1)}, 0.99) as pi),
+        q as (select o.record_id, o.person_id,
+                     o.o / (o.o + (1 - shares.rho) * (1 - shares.pi + sp.so - o.o)) as match_score
+              from o join sr using (record_id) join sp using (person_id) cross join shares)
+        select record_id, person_id, match_score from q where match_score >= {low!r}"""
+
+
+def complete_person_identities(identities_sql: str) -> str:
+    """The spine identities of ``identities_sql`` (``person_id`` and the identifier roles), each completed from
+    its spine person's other identities: a missing date of birth takes the person's most frequent one, a missing
+    or unknown sex (not M or F) the person's only known sex, a missing forename the person's most frequent
+    forename. A court form that gives only a name (civil and family parties) is then compared as the person the
+    spine holds: its agreement with a source's date of birth or sex counts, and so does a disagreement (a namesake
+    with another date of birth, a relative of the other sex at the same address), which the name alone hid. Values
+    already present are never changed."""
+    return f"""
+        with ids as ({identities_sql}),
+        pv as (select person_id,
+                      mode(date_of_birth) filter (where date_of_birth is not null) as dob_m,
+                      min(upper(trim(sex))) filter (where upper(trim(sex)) in ('M', 'F')) as sex_m,
+                      count(distinct upper(trim(sex))) filter (where upper(trim(sex)) in ('M', 'F')) as sex_n,
+                      mode(forename) filter (where length(trim(forename)) > 1) as fn_m
+               from ids group by person_id)
+        select i.* replace (
+                   coalesce(nullif(trim(i.forename), ''), pv.fn_m) as forename,
+                   coalesce(i.date_of_birth, pv.dob_m) as date_of_birth,
+                   case when upper(trim(i.sex)) in ('M', 'F') or pv.sex_n <> 1 then i.sex else pv.sex_m end as sex)
+        from ids i join pv using (person_id)"""
 
 
 def _attributor_source(table: str, id_col: str) -> str:
@@ -245,7 +314,7 @@ def score_against_truth(con: duckdb.DuckDBPyConnection, source_table: str, truth
         src as (select record_id, person_id as true_person from tr where "table" = '{source_table}'),
         justice as (select r.person_id, t.person_id as true_person
                     from spine.person_record r join tr t on t."table" = r.source_table and t.record_id = r.record_id
-                    where r.source_table <> '{source_table}'),
+                    where r.source_table in ({", ".join(f"'{j.name}'" for j in MODEL.xjs_tables())})),
         spine_true as (select distinct person_id, true_person from justice),
         links as (select r.record_id, r.person_id from spine.person_record r where r.source_table = '{source_table}'),
         judged as (select l.record_id,

@@ -74,6 +74,18 @@ def source_of(key: str) -> WaveSource:
     return WAVE_SOURCES[key]
 
 
+#: Person tables that are registers of persons (one record per person) without a national number that says so.
+_REGISTERS = ("npd_pupil", "ons_death_registrations")
+
+
+def holds_one_record_per_person(src: WaveSource) -> bool:
+    """Whether the source's person table holds at most one record per person: a register keyed by a national number
+    (DWP customers and HMRC individuals by NINO, NHS patients by NHS number), pupils by their pupil reference and
+    death registrations. Their links are scored as one assignment among competitors (``exclusive``); a table of
+    episodes or referrals (NDTMS, a support service) can hold one person many times and is not."""
+    return src.strength != "weak" and (src.person_key is not None or src.person_table in _REGISTERS)
+
+
 def _tables_of(src: WaveSource) -> list[str]:
     return [t.name for d in src.datasets for t in WAVE_MODEL.dataset(d).tables]
 
@@ -267,7 +279,7 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
     res = link_source_to_spine(con, person, model_path=model_path, retrain=retrain, thresholds=thresholds,
                                progress=progress, attributor=src.strength == "weak", keep_pairs=True,
                                one_per_person=source == "deaths", postcode_area=source != "npd",
-                               complete_identities=True, exclusive=True)
+                               complete_identities=True, exclusive=holds_one_record_per_person(src))
     out = WaveSourceLink(source, person, res.records, res.linked, res.band)
     pid = WAVE_MODEL.table(person).record_id
     with transaction(con):
