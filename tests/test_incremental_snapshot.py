@@ -13,8 +13,8 @@ import pytest
 from bold_prevention.datafirst import MODEL
 from bold_prevention.errors import InputError
 from bold_prevention.linkage.splink_model import BANDS, TrainingOptions
-from bold_prevention.project import Project
 from bold_prevention.pipeline import PipelineConfig, run_pipeline
+from bold_prevention.project import Project
 from bold_prevention.scale import export_warehouse_to_parquet
 from bold_prevention.scale.incremental import link_new_snapshot
 from bold_prevention.scale.linkage import dedupe_justice_records
