@@ -143,7 +143,7 @@ def test_format_wherever_a_command_prints_a_table(path, cmd):
         return
     fmt = [p for p in _options(cmd) if p.opts and p.opts[0] == "--format"]
     for p in fmt:
-        assert p.name == "fmt" and tuple(p.type_descriptor.choices or ()) == FORMATS and p.default == "table"
+        assert p.name == "fmt" and p.metavar == "|".join(FORMATS) and p.default == "table"
         # the shared option: then the command's text goes to standard error in json/csv and its tables to stdout
         assert inspect.signature(inspect.unwrap(cmd.callback)).parameters["fmt"].default is FormatOption, path
     if any("--json" in p.opts for p in _options(cmd)):
@@ -151,6 +151,13 @@ def test_format_wherever_a_command_prints_a_table(path, cmd):
         assert json_opt.is_flag and fmt, f"`bold {path}`: --json must be a flag beside --format"
     if _names(cmd.callback) & TABLE_NAMES:
         assert fmt, f"`bold {path}` prints a table but has no --format table|json|csv"
+
+
+def test_a_format_that_is_not_one_is_refused():
+    for args in (["outputs", "rules"], ["ew", "list"]):
+        r = runner.invoke(app, [*args, "--format", "xml"])
+        assert r.exit_code == 2 and "xml" in r.output and "json" in r.output, r.output
+        assert runner.invoke(app, [*args, "--format", "JSON"]).exit_code == 0
 
 
 def test_one_default_seed():

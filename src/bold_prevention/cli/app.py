@@ -32,7 +32,7 @@ FORMATS: tuple[str, ...] = ("table", "json", "csv")
 
 ProjectOption = typer.Option(None, "--project", "-p", metavar="DIR",
                              help="Project folder (default: $BOLD_PROJECT or ./bold-project).")
-FormatOption = typer.Option("table", "--format", "-f", case_sensitive=False,
+FormatOption = typer.Option("table", "--format", "-f", case_sensitive=False, metavar="table|json|csv",
                             help="How to print: table (for reading), json or csv (for scripts; other messages go "
                                  "to standard error).")
 JsonOption = typer.Option(False, "--json", help="The same as --format json.")
@@ -161,13 +161,13 @@ def use_vocabulary(t: typer.Typer) -> None:
         return cls is None or isinstance(cls, DefaultPlaceholder)
 
     for c in t.registered_commands:
-        if unset(c.cls):
+        if unset(c.cls) or c.cls is TyperCommand:  # typer.Typer.command fills in TyperCommand itself
             c.cls = BoldCommand
     for g in t.registered_groups:
         sub = g.typer_instance
         if sub is None:
             continue
-        if unset(g.cls) and unset(sub.info.cls):
+        if unset(g.cls) and (unset(sub.info.cls) or sub.info.cls is TyperGroup):
             sub.info.cls = BoldGroup
         use_vocabulary(sub)
 
@@ -211,6 +211,8 @@ def user_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         fmt = output_format(kwargs.get("fmt") if formatted else None, bool(kwargs.get("as_json")) and aliased)
         try:
+            if fmt not in FORMATS:  # a command that typed its --format as a plain string
+                raise InputError(f"--format {fmt!r} is not a format", hint="use --format table, json or csv")
             with printing(fmt):
                 return fn(*args, **kwargs)
         except BoldError as e:
