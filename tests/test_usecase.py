@@ -187,3 +187,48 @@ def test_band_sensitivity_side_by_side_and_spine_restored(project, tmp_path):
             band_sensitivity(con, ["multiple_disadvantage"], bands=("tight",))
         finally:
             con.close()
+
+
+def test_feature_sets_sections_sequences_search_and_plan(project):
+    import pandas as pd
+
+    from bold_prevention.catalogue.search import CatalogueIndex
+    from bold_prevention.planning.feature_sets import (
+        feature_sets,
+        get_feature_set,
+        register_candidates,
+        search_feature_sets,
+        section_sets,
+    )
+
+    t = "oasys_assessments_details_core_risk"
+    v = pd.DataFrame({"dataset": "oasys", "table_name": t,
+                      "variable": ["question_3_3", "question_3_4", "question_3_tot", "question_4_2", "question_4_3",
+                                   "question_7_1", "other"],
+                      "description": ["No fixed abode", "Suitable accommodation", "Total score for section 3: "
+                                      "accommodation", "Unemployed", "Employment history", "Lone item", "x"],
+                      "values": "", "source_file": "f"})
+    secs = section_sets(v)
+    assert [s.name for s in secs] == ["oasys_core_risk_section_3", "oasys_core_risk_section_4"]  # 7 has one item
+    assert "accommodation" in secs[0].title and len(secs[0].variables) == 3
+    sets = feature_sets(v)
+    ranked = search_feature_sets("accommodation", sets, CatalogueIndex(v))
+    assert ranked[0][0].name == "oasys_core_risk_section_3"
+    assert search_feature_sets("eviction", sets, CatalogueIndex(v))[0][0].name == "sequence_possession"
+    assert {c["variable"] for c in register_candidates(secs[0])} == {"question_3_3", "question_3_4", "question_3_tot"}
+    with pytest.raises(InputError):
+        get_feature_set("nope", sets)
+
+    uc = propose(QUESTION).use_case
+    m = uc.measures[1].model_copy(update={"feature_sets": ["sequence_possession"]})
+    uc2 = uc.model_copy(update={"measures": [uc.measures[0], m]})
+    con = duckdb_connect(project, read_only=True)
+    try:
+        p = plan(con, uc2)
+        with pytest.raises(InputError, match="no feature set"):
+            plan(con, uc.model_copy(update={"measures": [uc.measures[0].model_copy(
+                update={"feature_sets": ["nope"]})]}))
+    finally:
+        con.close()
+    hom = p.measures[1]
+    assert "civil_events.event_type" in hom.missingness and "civil_events.event_date" in hom.adds

@@ -142,3 +142,48 @@ def run_cmd(
               highlight=False)
     for n in r.notes:
         out.print(f"[yellow]Note:[/] {n}", highlight=False)
+
+
+@usecase_app.command("feature-sets")
+@user_errors
+def feature_sets_cmd(
+    query: str | None = typer.Argument(None, help="Words to search for (default: list every set)."),
+    register_snippet: str | None = typer.Option(None, "--register-snippet", metavar="NAME",
+                                                help="Print the register candidates that record the set NAME."),
+    fmt: str = FormatOption,
+    project: Path | None = ProjectOption,
+) -> None:
+    """Groups of related variables (assessment sections, process stages), found by search; name one in a use
+    case's measure (feature_sets: [NAME]) to measure all its members."""
+    import yaml
+
+    from ..planning.feature_sets import feature_sets, get_feature_set, register_candidates, search_feature_sets
+
+    proj = Project.at(project)
+    variables, index = None, None
+    if proj.warehouse_path.exists():
+        from ..catalogue.search import CatalogueIndex
+        from ..warehouse.engine import table_exists
+
+        con = _con(project)
+        try:
+            if table_exists(con, "catalogue", "variables"):
+                variables = con.execute("SELECT * FROM catalogue.variables").fetchdf()
+        finally:
+            con.close()
+        index = CatalogueIndex(variables) if variables is not None and len(variables) else None
+    sets = feature_sets(variables)
+    if register_snippet:
+        fs = get_feature_set(register_snippet, sets)
+        typer.echo(yaml.safe_dump({"candidates": register_candidates(fs)}, sort_keys=False, width=1000), nl=False)
+        return
+    ranked = search_feature_sets(query, sets, index) if query else [(s, None) for s in sets]
+    g = Grid("feature_sets", "Feature sets" + (f" for {query!r}" if query else ""))
+    g.column("name").column("kind").column("members", justify="right").column("title").column("score",
+                                                                                               justify="right")
+    for s, score in ranked:
+        g.row(s.name, s.kind, len(s.variables), s.title, None if score is None else round(score, 2))
+    g.show()
+    if variables is None:
+        out.print("[yellow]Note:[/] no catalogue loaded in this project: only the event sequences are listed "
+                  "(bold catalogue load FILES...).", highlight=False)

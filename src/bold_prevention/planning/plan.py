@@ -153,6 +153,17 @@ def plan(con, uc: UseCaseSchema, *, register: Register | None = None) -> Plan:
     persons = int(persons)
     entries = [m.entry for m in uc.measures] or [*uc.drivers, *uc.outcomes]
     extra = {m.entry: list(m.candidates) for m in uc.measures}
+    named_sets = {n for m in uc.measures for n in m.feature_sets}
+    if named_sets:
+        from .feature_sets import feature_sets, get_feature_set
+
+        variables = (con.execute("SELECT * FROM catalogue.variables").fetchdf()
+                     if table_exists(con, "catalogue", "variables") else None)
+        sets = feature_sets(variables)
+        for m in uc.measures:
+            for n in m.feature_sets:
+                fs = get_feature_set(n, sets)
+                extra[m.entry] += [f"{t}.{v}" for t, v in fs.variables if f"{t}.{v}" not in extra[m.entry]]
     wanted: dict[str, tuple[set[str], dict[str, list[str]]]] = {}
     all_tables: set[str] = set()
     for eid in entries:

@@ -38,6 +38,9 @@ class MeasureSchema(ConfigModel):
     entry: str = Field(description="A register entry id (driver or outcome).")
     candidates: list[str] = Field(default_factory=list,
                                   description="Extra catalogue variables as table.variable, beyond the register's.")
+    feature_sets: list[str] = Field(default_factory=list,
+                                    description="Feature sets whose members the measure also reads "
+                                                "(bold usecase feature-sets lists them).")
 
 
 class UseCaseSchema(ConfigModel):
