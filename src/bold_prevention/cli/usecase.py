@@ -157,7 +157,12 @@ def feature_sets_cmd(
     case's measure (feature_sets: [NAME]) to measure all its members."""
     import yaml
 
-    from ..planning.feature_sets import feature_sets, get_feature_set, register_candidates, search_feature_sets
+    from ..planning.feature_sets import (
+        feature_sets,
+        get_feature_set,
+        register_candidates,
+        search_feature_sets,
+    )
 
     proj = Project.at(project)
     variables, index = None, None

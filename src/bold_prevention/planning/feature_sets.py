@@ -77,10 +77,10 @@ def section_sets(variables: pd.DataFrame) -> list[FeatureSet]:
 
 def sequence_sets() -> list[FeatureSet]:
     """The shipped event sequences as feature sets of their steps' tables and date columns."""
-    from ..trajectories.sequences import load_sequence, shipped_sequences
-
     import sqlglot
     from sqlglot import exp
+
+    from ..trajectories.sequences import load_sequence, shipped_sequences
 
     out = []
     for n in shipped_sequences():
