@@ -49,8 +49,9 @@ def project_releases(tmp_path_factory):
     """Two releases of one synthetic project and the truth behind each (permissive rule set, same data)."""
     from bold_prevention.cohorts import build_cohort
     from bold_prevention.cohorts.release import write_checked_release
-    from bold_prevention.pipeline.demo import AS_AT, run_demo
     from bold_prevention.pipeline import DEFAULT_COHORTS
+    from bold_prevention.pipeline.demo import AS_AT, run_demo
+    from bold_prevention.pipeline.stages import RELEASES_FOLDER
     from bold_prevention.project import Project
     from bold_prevention.spine import build_spine
     from bold_prevention.warehouse.engine import duckdb_connect
@@ -75,7 +76,9 @@ def project_releases(tmp_path_factory):
         truth.update(truth_from_outputs(cohort_place_outputs(con, DEFAULT_COHORTS), work / "truth-high", "high"))
     finally:
         con.close()
-    releases = [load_release(project.outputs_dir / "step-a-release", "medium"), load_release(high, "high")]
+    # the demo's releases (one per question) were made from one spine: one release id, as one release before
+    demo = sorted(p for p in (project.outputs_dir / RELEASES_FOLDER).iterdir() if p.is_dir())
+    releases = [load_release(f, "medium") for f in demo] + [load_release(high, "high")]
     return releases, truth
 
 

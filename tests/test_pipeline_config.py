@@ -109,7 +109,7 @@ def test_the_load_stage_needs_extracts(tmp_path):
 def test_a_release_with_nothing_to_publish_is_refused(tmp_path):
     with pytest.raises(InputError, match="nothing to publish"):
         run_pipeline(PipelineConfig(), "release", project=Project(tmp_path / "p"))
-    assert not (tmp_path / "p" / "outputs" / "step-a-release").exists()
+    assert not (tmp_path / "p" / "outputs" / "releases").exists()
 
 
 def test_the_config_module_documents_every_key():

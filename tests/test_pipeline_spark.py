@@ -21,7 +21,7 @@ os.environ.setdefault("BOLD_SPARK_CODEGEN", "false")  # small tables: skip whole
 
 from bold_prevention.pipeline import run_from_config  # noqa: E402
 from bold_prevention.pipeline.demo import AS_AT, DEFAULT_SEED, MIN_PERSONS, SNAPSHOT  # noqa: E402
-from bold_prevention.pipeline.stages import DEMO_STAGES, RELEASE_FOLDER, USE_CASES  # noqa: E402
+from bold_prevention.pipeline.stages import DEMO_STAGES, RELEASES_FOLDER, USE_CASES  # noqa: E402
 from bold_prevention.project import Project  # noqa: E402
 
 pytestmark = pytest.mark.spark
@@ -58,14 +58,19 @@ def runs(tmp_path_factory):
     return out
 
 
-def _published(project: Path) -> dict[str, tuple[str, pd.DataFrame]]:
-    checking = project / "outputs" / RELEASE_FOLDER / "output-checking"
-    results = json.loads((checking / "results.json").read_text())["results"]
+def _releases(project: Path) -> list[Path]:
+    return sorted(p for p in (Path(project) / "outputs" / RELEASES_FOLDER).iterdir() if p.is_dir())
+
+
+def _published(project: Path) -> dict[tuple[str, str], tuple[str, pd.DataFrame]]:
     tables = {}
-    for uid, entry in results.items():
-        csv = [f["name"] for f in entry["files"] if f["name"].endswith(".csv")]
-        frame = pd.read_csv(checking / csv[0], dtype=str) if csv else pd.DataFrame()
-        tables[uid] = (entry["properties"].get("title"), frame)
+    for release in _releases(project):
+        checking = release / "output-checking"
+        results = json.loads((checking / "results.json").read_text())["results"]
+        for uid, entry in results.items():
+            csv = [f["name"] for f in entry["files"] if f["name"].endswith(".csv")]
+            frame = pd.read_csv(checking / csv[0], dtype=str) if csv else pd.DataFrame()
+            tables[(release.name, uid)] = (entry["properties"].get("title"), frame)
     return tables
 
 
@@ -92,9 +97,9 @@ def test_the_same_release_on_both_engines(runs):
         assert spark[uid][0] == title, uid
         pd.testing.assert_frame_equal(frame, spark[uid][1], obj=f"{uid} ({title})")
     for e in ("duckdb", "spark"):
-        audit = json.loads((Path(runs[e][0].project) / "outputs" / RELEASE_FOLDER / "output-checking" /
-                            "release_audit.json").read_text())
-        assert audit["findings"] == 0
+        for release in _releases(runs[e][0].project):
+            audit = json.loads((release / "output-checking" / "release_audit.json").read_text())
+            assert audit["findings"] == 0, (e, release.name)
 
 
 def test_the_same_figures_and_notes(runs):

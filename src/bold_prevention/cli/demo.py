@@ -44,10 +44,12 @@ def demo_cmd(
         console.print(f"  {msg}", highlight=False)
 
     if config is not None:
-        from click.core import ParameterSource
+        def given_here(name: str) -> bool:  # on the command line or from the environment, not the default
+            source = ctx.get_parameter_source(name)
+            return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
         given = [f"--{name.replace('_dir', '')}" for name in ("out_dir", "persons", "seed", "overwrite")
-                 if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)]
+                 if given_here(name)]
         if given:
             raise InputError(f"{', '.join(given)} cannot be used with --config: they describe the synthetic demo, "
                              "and a config runs on the extracts it names",

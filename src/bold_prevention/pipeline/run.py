@@ -25,7 +25,7 @@ from typing import Any
 
 from ..project import Project
 from .config import PipelineConfig
-from .stages import BY_NAME, DEMO_STAGES, check_engine, choose
+from .stages import BY_NAME, DEMO_STAGES, QUESTION_KEYS, check_engine, choose
 
 Progress = Callable[[str, str], None]
 
@@ -78,8 +78,9 @@ class Run:
         self.command = command
         self.releasing = "release" in chosen
         self.result = PipelineResult(project=project.root, engine=config.engine)
-        self.checked: list = []
-        self.texts: list[tuple[str, str]] = []
+        #: the disclosure-checked outputs and text sections for the release, by question (``stages.QUESTIONS``)
+        self.published: dict[str, list] = {}
+        self.texts: dict[str, list[tuple[str, str]]] = {}
         self._progress = progress
         self._stage = ""
         self._wh = None
@@ -91,6 +92,13 @@ class Run:
     def note(self, message: str) -> None:
         self.result.notes.append(message)
         self.say(message)
+
+    def publish(self, question: str, outputs: Sequence, texts: Sequence[tuple[str, str]] = ()) -> None:
+        """Add checked outputs (and text sections) to the release that answers ``question``."""
+        if question not in QUESTION_KEYS:
+            raise KeyError(f"no release answers the question {question!r}")
+        self.published.setdefault(question, []).extend(outputs)
+        self.texts.setdefault(question, []).extend(texts)
 
     def output(self, name: str, path: Path) -> None:
         self.result.outputs[name] = Path(path)

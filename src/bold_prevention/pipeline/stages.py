@@ -37,14 +37,13 @@ LA_RESIDENTS = "la_residents"
 @dataclass(frozen=True)
 class Stage:
     """One stage: ``run(run)`` does it; ``spark`` says whether it runs on the Spark engine (else ``not_on_spark``
-    says why, and a Spark run that asks for it is refused); ``warehouse`` whether it needs the warehouse open."""
+    says why, and a Spark run that asks for it is refused before anything runs)."""
 
     name: str
     does: str
     run: Callable[[Run], None]
     spark: bool = True
     not_on_spark: str = ""
-    warehouse: bool = True
 
 
 # ---------------------------------------------------------------------------------------------- catalogue, register
@@ -167,7 +166,7 @@ def _waves(run: Run) -> None:
             run.result.figures["la_link_quality"] = q
             run.say(f"against the synthetic truth: precision {q['precision']}, recall {q['recall']}, F1 {q['f1']}")
         if run.releasing:
-            run.checked.extend(_la_link_outputs(wh.con))
+            run.publish("linkage", _la_link_outputs(wh.con))
     else:
         run.say("no local-authority residents loaded: no Wave 3 linkage")
     sources = _wave_sources(run)
@@ -245,8 +244,7 @@ def _cohorts(run: Run) -> None:
             from ..cohorts.release import cohort_outputs
 
             outs, texts = cohort_outputs(run.warehouse().con, c.name)
-            run.checked.extend(outs)
-            run.texts.extend(texts)
+            run.publish("cohorts", outs, texts)
     run.result.figures["cohort_sizes"] = sizes
     run.detail(persons=sizes)
 
@@ -256,8 +254,7 @@ def _places(run: Run) -> None:
 
     outs, texts = places_outputs(run.warehouse().con)
     ov, _n, _label = overlap_outputs(run.warehouse().con)
-    run.checked.extend([*outs, ov])
-    run.texts.extend(texts)
+    run.publish("places", [*outs, ov], texts)
     run.detail(tables=len(outs) + 1)
 
 
@@ -278,12 +275,12 @@ def _pathways(run: Run) -> None:
 
     backend = run.analysis_backend()
     for name in FUNNELS:
-        run.checked.extend(checked_outputs("funnel", funnel(backend, name), title=f"Funnel: {name}"))
+        run.publish("pathways", checked_outputs("funnel", funnel(backend, name), title=f"Funnel: {name}"))
     for name in SURVIVAL:
         a = ANALYSES[name]
         d = durations(backend, start=a.start, event=a.event)
         if len(d):
-            run.checked.extend(checked_outputs("survival", d, title=a.title))
+            run.publish("pathways", checked_outputs("survival", d, title=a.title))
         else:
             run.note(f"pathways: {a.title}: no person has the start event; not published")
 
@@ -299,7 +296,7 @@ def _early_warning(run: Run) -> None:
         except InputError as e:
             run.note(f"early warning: {uc} not trained ({e.message})")
             continue
-        run.checked.extend(rep.outputs)
+        run.publish("early-warning", rep.outputs)
         aucs[uc] = _auc_summary(rep.card)
         if rep.folder:
             run.output(f"model card: {uc}", Path(rep.folder))
@@ -324,39 +321,74 @@ def _auc_summary(card: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- release
-RELEASE_FOLDER = "step-a-release"
-RELEASE_TITLE = "BOLD Prevention Step A: cohorts, places, trajectories and early warning"
+@dataclass(frozen=True)
+class Question:
+    """One release: the question its tables answer."""
+
+    key: str
+    title: str
+    question: str
+
+
+#: The releases the release stage writes, one per question, in this order (studies will add theirs).
+QUESTIONS: tuple[Question, ...] = (
+    Question("linkage", "Linkage of the local-authority file to the justice spine",
+             "How many local-authority residents link to a person on the justice spine, and at which band?"),
+    Question("cohorts", "Cohorts on the justice spine",
+             "Who is in each cohort, and how does each cohort differ from the spine population?"),
+    Question("places", "Needs by place", "Where is each need most prevalent, and which needs occur together?"),
+    Question("pathways", "Pathways and time to event",
+             "How do people move through the possession and justice processes, and how soon do they return to "
+             "court or lose their home?"),
+    Question("early-warning", "Early warning",
+             "How well can reoffending after release from prison, and possession after a first claim, be "
+             "predicted, and for whom does the prediction work less well?"),
+)
+QUESTION_KEYS = tuple(q.key for q in QUESTIONS)
+RELEASES_FOLDER = "releases"
+INDEX_TITLE = "BOLD Prevention Step A: the releases"
+SOURCE = "BOLD Prevention spine (Data First, linked through XJS)"
 
 
 def _release(run: Run) -> None:
-    from ..cohorts.release import write_checked_release
+    from ..outputs import write_release
     from ..outputs.ledger import ReleaseLedger
+    from ..outputs.release import write_release_index
 
-    if not run.checked:
+    if not any(run.published.values()):
         raise InputError("the release stage has nothing to publish: no stage of this run made a checked output",
-                         hint="run the release with the stages that make its tables (cohorts, places, pathways, "
-                              "early-warning, waves)")
-    folder = run.project.outputs_dir / RELEASE_FOLDER
+                         hint="run the release with the stages that make its tables (waves, cohorts, places, "
+                              "pathways, early-warning)")
+    root = run.project.outputs_dir / RELEASES_FOLDER
     subtitle = ("Synthetic data: figures illustrate the pipeline, not the population."
                 if run.config.truth is not None else None)
     if run.result.partial:
         subtitle = ((subtitle + " ") if subtitle else "") + "PARTIAL: a non-critical source was missing or broken."
-    write_checked_release(run.checked, folder, title=RELEASE_TITLE, texts=run.texts, subtitle=subtitle,
-                          overwrite=True, command=run.command, ledger=ReleaseLedger.for_project(run.project))
-    run.output("report (HTML)", folder / "report.html")
-    run.output("spreadsheets (GSS style)", folder / "tables.xlsx")
-    run.output("output-checking log", folder / "output-checking")
-    run.result.figures["checked_outputs"] = len(run.checked)
-    run.detail(folder=str(folder), tables=len(run.checked))
+    ledger = ReleaseLedger.for_project(run.project)  # every release audited with the ones before it
+    written = []
+    for q in QUESTIONS:
+        outs = run.published.get(q.key)
+        if not outs:
+            continue
+        paths = write_release(outs, root / q.key, title=q.title, question=q.question, subtitle=subtitle,
+                              source=SOURCE, texts=run.texts.get(q.key, []), overwrite=True, command=run.command,
+                              ledger=ledger, index_href="../index.html")
+        written.append(paths)
+        run.output(f"release: {q.key}", paths.report)
+        for title, _why in paths.withheld:
+            run.note(f"release {q.key}: table withheld ({title}): an earlier release published it")
+    index = write_release_index(root, written, title=INDEX_TITLE, intro=subtitle)
+    run.output("releases (index page)", index)
+    run.result.figures["checked_outputs"] = sum(len(v) for v in run.published.values())
+    run.detail(folder=str(root), releases=[p.folder.name for p in written])
 
 
 #: Every stage, in the order the pipeline runs them.
 STAGES: tuple[Stage, ...] = (
-    Stage("catalogues", "read the Data First ODS catalogues into the project", _catalogues, warehouse=False),
-    Stage("register", "export the risk factor register and validate it against the catalogues", _register,
-          warehouse=False),
+    Stage("catalogues", "read the Data First ODS catalogues into the project", _catalogues),
+    Stage("register", "export the risk factor register and validate it against the catalogues", _register),
     Stage("load", "load the extracts under the data contracts, with a quality report (then export them for Spark)",
-          _load, warehouse=False),
+          _load),
     Stage("link", "Splink dedupe of the justice identities (linkage.justice_pairs, linkage.justice_clusters), "
                   "to set beside the XJS persons", _link),
     Stage("spine", "the XJS person records and the person-level spine", _spine),
@@ -368,7 +400,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("early-warning", "train and evaluate the early-warning use cases; their model cards", _early_warning),
     # studies: bold_prevention.studies adds its stage here (a later step)
     Stage("release", "one disclosure-checked release of every table above, audited with the project's earlier "
-                     "releases", _release, warehouse=False),
+                     "releases", _release),
 )
 BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}
 #: Earlier names of stages, still accepted.
