@@ -34,7 +34,6 @@ from ._pilots import (
     not_loaded,
     param_date,
     proportion_headline,
-    read_truth,
     subpopulation,
     years_before,
 )
@@ -84,57 +83,69 @@ JOIN spine.person_record r ON r.source_table = 'oasys_assessments_metadata' AND 
 WHERE {band_filter(band, 'r.band_joined')} AND m.assessment_date IS NOT NULL AND ({' OR '.join(known)})"""
 
 
-def leavers(con: Any, band: str, start: date, end: date) -> pd.DataFrame:
-    """One row per linked release in the window: journey, person, release date, accommodation status at release,
-    reoffended within 12 months, and housing contacts within 3 and 12 months (NULL where the person is not known to
-    a local authority supplying data)."""
-    acc = _accommodation_sql(con, band)
-    status = "'Not known'"
-    acc_cte = ""
-    if acc:
-        acc_cte = f", acc AS ({acc})"
-        status = """coalesce((SELECT a.status FROM acc a WHERE a.person_id = j.person_id
-                       AND a.assessment_date BETWEEN j.reception_date - INTERVAL 365 DAY AND j.release_date
-                       ORDER BY a.assessment_date DESC, a.status LIMIT 1), 'Not known')"""
-    reoff = "NULL"
-    if has_table(con, "extract", "mags_defendant_case") and "mags_defendant_case" in linked_tables(con):
-        reoff = f"""EXISTS (SELECT 1 FROM extract.mags_defendant_case c JOIN spine.person_record r
-                   ON r.source_table = 'mags_defendant_case' AND r.record_id = c.row_id_hash
-                   WHERE r.person_id = j.person_id AND {band_filter(band, 'r.band_joined')}
-                   AND c.main_offence_date > j.release_date
-                   AND c.main_offence_date <= j.release_date + INTERVAL 365 DAY)"""
-    la = _la_ok(con)
-    known = c3 = c12 = "NULL"
-    if la:
-        known = f"""EXISTS (SELECT 1 FROM spine.person_record r WHERE r.source_table = 'la_residents'
-                    AND r.person_id = j.person_id AND {band_filter(band, 'r.band_joined')})"""
-
-        def contact(days: int) -> str:
-            return f"""EXISTS (SELECT 1 FROM extract.la_service_contacts s JOIN spine.person_record r
-                       ON r.source_table = 'la_residents' AND r.record_id = s.resident_id
-                       WHERE r.person_id = j.person_id AND {band_filter(band, 'r.band_joined')}
-                       AND s.service IN ({', '.join(repr(k) for k in HOUSING_SERVICES)})
-                       AND s.contact_date > j.release_date AND s.contact_date <= j.release_date + INTERVAL {days} DAY)"""
-        c3, c12 = contact(91), contact(365)
-    sql = f"""
-WITH j AS (
-  SELECT p.row_id_hash AS journey, r.person_id, p.reception_date, p.release_date
-  FROM extract.prison_custodial_journey p
-  JOIN spine.person_record r ON r.source_table = 'prison_custodial_journey' AND r.record_id = p.row_id_hash
-  WHERE {band_filter(band, 'r.band_joined')} AND p.release_date BETWEEN DATE '{start}' AND DATE '{end}'
-){acc_cte}
-SELECT j.journey, j.person_id, j.release_date, {status} AS status, {reoff} AS reoffended,
-       {known} AS known_to_la, {c3} AS housing_3m, {c12} AS housing_12m
-FROM j ORDER BY j.journey"""
-    return con.execute(sql).fetchdf()
-
-
 def _la_ok(con: Any) -> bool:
     return (has_table(con, "extract", "la_service_contacts") and has_table(con, "extract", "la_residents")
             and "la_residents" in linked_tables(con))
 
 
-def settled_after_contact(con: Any, band: str, start: date, end: date, lv: pd.DataFrame) -> pd.DataFrame:
+def _services() -> str:
+    return ", ".join(repr(k) for k in HOUSING_SERVICES)
+
+
+def leavers(con: Any, band: str, start: date, end: date) -> pd.DataFrame:
+    """One row per linked release in the window: ``journey``, ``person_id``, ``release_date``, ``status``
+    (accommodation at release), ``reoffended`` (within 12 months; NULL without court data), ``known_to_la`` and
+    housing contacts within 3 and 12 months (``housing_3m``, ``housing_12m``; NULL without local-authority data)."""
+    acc = _accommodation_sql(con, band)
+    mags = has_table(con, "extract", "mags_defendant_case") and "mags_defendant_case" in linked_tables(con)
+    la = _la_ok(con)
+    ctes = [f"""j AS (
+  SELECT p.row_id_hash AS journey, r.person_id, p.reception_date, p.release_date
+  FROM extract.prison_custodial_journey p
+  JOIN spine.person_record r ON r.source_table = 'prison_custodial_journey' AND r.record_id = p.row_id_hash
+  WHERE {band_filter(band, 'r.band_joined')} AND p.release_date BETWEEN DATE '{start}' AND DATE '{end}')"""]
+    joins, cols = [], []
+    if acc:
+        ctes += [f"acc AS ({acc})", """st AS (
+  SELECT j.journey, a.status FROM j JOIN acc a ON a.person_id = j.person_id
+    AND a.assessment_date BETWEEN j.reception_date - INTERVAL 365 DAY AND j.release_date
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY j.journey ORDER BY a.assessment_date DESC, a.status) = 1)"""]
+        joins.append("LEFT JOIN st USING (journey)")
+        cols.append("coalesce(st.status, 'Not known') AS status")
+    else:
+        cols.append("'Not known' AS status")
+    if mags:
+        ctes.append(f"""ro AS (
+  SELECT DISTINCT j.journey FROM j
+  JOIN spine.person_record r ON r.person_id = j.person_id AND r.source_table = 'mags_defendant_case'
+  JOIN extract.mags_defendant_case c ON c.row_id_hash = r.record_id
+  WHERE {band_filter(band, 'r.band_joined')} AND c.main_offence_date > j.release_date
+    AND c.main_offence_date <= j.release_date + INTERVAL 365 DAY)""")
+        joins.append("LEFT JOIN ro ON ro.journey = j.journey")
+        cols.append("ro.journey IS NOT NULL AS reoffended")
+    else:
+        cols.append("CAST(NULL AS BOOLEAN) AS reoffended")
+    if la:
+        ctes += [f"""lp AS (SELECT DISTINCT person_id FROM spine.person_record
+  WHERE source_table = 'la_residents' AND {band_filter(band)})""", f"""hc AS (
+  SELECT j.journey, bool_or(s.contact_date <= j.release_date + INTERVAL 91 DAY) AS h3
+  FROM j JOIN spine.person_record r ON r.person_id = j.person_id AND r.source_table = 'la_residents'
+  JOIN extract.la_service_contacts s ON s.resident_id = r.record_id
+  WHERE {band_filter(band, 'r.band_joined')} AND s.service IN ({_services()})
+    AND s.contact_date > j.release_date AND s.contact_date <= j.release_date + INTERVAL 365 DAY
+  GROUP BY j.journey)"""]
+        joins += ["LEFT JOIN lp ON lp.person_id = j.person_id", "LEFT JOIN hc ON hc.journey = j.journey"]
+        cols += ["lp.person_id IS NOT NULL AS known_to_la", "coalesce(hc.h3, false) AS housing_3m",
+                 "hc.journey IS NOT NULL AS housing_12m"]
+    else:
+        cols += ["CAST(NULL AS BOOLEAN) AS known_to_la", "CAST(NULL AS BOOLEAN) AS housing_3m",
+                 "CAST(NULL AS BOOLEAN) AS housing_12m"]
+    sql = (f"WITH {', '.join(ctes)}\nSELECT j.journey, j.person_id, j.release_date, {', '.join(cols)}\n"
+           f"FROM j {' '.join(joins)} ORDER BY j.journey")
+    return con.execute(sql).fetchdf()
+
+
+def settled_after_contact(con: Any, band: str, lv: pd.DataFrame) -> pd.DataFrame:
     """For leavers without settled accommodation who had a housing contact within 12 months: the service of the
     first such contact and whether the next OASys assessment (within a year) records settled accommodation."""
     acc = _accommodation_sql(con, band)
@@ -151,47 +162,47 @@ first_contact AS (
   SELECT t.journey, t.person_id, s.service, s.contact_date
   FROM _pl_target t JOIN spine.person_record r ON r.source_table = 'la_residents' AND r.person_id = t.person_id
   JOIN extract.la_service_contacts s ON s.resident_id = r.record_id
-  WHERE {band_filter(band, 'r.band_joined')} AND s.service IN ({', '.join(repr(k) for k in HOUSING_SERVICES)})
+  WHERE {band_filter(band, 'r.band_joined')} AND s.service IN ({_services()})
     AND s.contact_date > t.release_date AND s.contact_date <= t.release_date + INTERVAL 365 DAY
   QUALIFY ROW_NUMBER() OVER (PARTITION BY t.journey ORDER BY s.contact_date, s.service) = 1)
-SELECT f.journey, f.service,
-       (SELECT a.status FROM acc a WHERE a.person_id = f.person_id AND a.assessment_date > f.contact_date
-          AND a.assessment_date <= f.contact_date + INTERVAL 365 DAY ORDER BY a.assessment_date LIMIT 1) AS next_status
-FROM first_contact f""").fetchdf()
+SELECT f.journey, f.service, a.status AS next_status
+FROM first_contact f JOIN acc a ON a.person_id = f.person_id AND a.assessment_date > f.contact_date
+  AND a.assessment_date <= f.contact_date + INTERVAL 365 DAY
+QUALIFY ROW_NUMBER() OVER (PARTITION BY f.journey ORDER BY a.assessment_date, a.status) = 1""").fetchdf()
     finally:
         con.unregister("_pl_target")
-    df = df[df["next_status"].notna()]
     return pd.DataFrame({"service": df["service"].map(HOUSING_SERVICES),
                          "settled": df["next_status"] == STATUSES[2]})
 
 
 def _truth(ctx: StudyContext, start: date, end: date) -> dict[str, float | None]:
+    """The synthetic truth over the same window, every record at its true person (see the module docstring)."""
     out: dict[str, float | None] = {"reoffending": None, "housing_12m": None}
-    o = read_truth(ctx, "truth_outcomes")
-    if o is not None:
-        o = o[(o["use_case"] == "reoffending_12m_after_release") & (o["table"] == "prison_custodial_journey")]
-        t0 = pd.to_datetime(o["t0"])
-        o = o[(t0 >= pd.Timestamp(start)) & (t0 <= pd.Timestamp(end))]
-        if len(o):
-            out["reoffending"] = float(o["outcome"].mean())
-    tr = read_truth(ctx, "truth_record")
-    con = ctx.con
-    if tr is not None and _la_ok(con):
-        rel = con.execute(f"""SELECT row_id_hash AS record_id, release_date FROM extract.prison_custodial_journey
-                              WHERE release_date BETWEEN DATE '{start}' AND DATE '{end}'""").fetchdf()
-        contacts = con.execute("SELECT resident_id AS record_id, contact_date FROM extract.la_service_contacts "
-                               f"WHERE service IN ({', '.join(repr(k) for k in HOUSING_SERVICES)})").fetchdf()
-        who = tr[["table", "record_id", "person_id"]]
-        rel = rel.merge(who[who["table"] == "prison_custodial_journey"], on="record_id")
-        residents = set(who.loc[who["table"] == "la_residents", "person_id"])
-        rel = rel[rel["person_id"].isin(residents)]
-        c = contacts.merge(who[who["table"] == "la_residents"], on="record_id")
-        if len(rel):
-            m = rel[["record_id", "person_id", "release_date"]].merge(c[["person_id", "contact_date"]],
-                                                                      on="person_id", how="left")
-            d = (pd.to_datetime(m["contact_date"]) - pd.to_datetime(m["release_date"])).dt.days
-            m["hit"] = (d > 0) & (d <= 365)
-            out["housing_12m"] = float(m.groupby("record_id")["hit"].any().mean())
+    if ctx.truth_dir is None:
+        return out
+    from .synthetic import has_view, population_connection
+
+    t = population_connection(ctx.truth_dir)
+    try:
+        if has_view(t, "truth_outcomes"):
+            r = t.execute(f"""SELECT avg(CAST(outcome AS DOUBLE)) FROM truth_outcomes
+                WHERE use_case = 'reoffending_12m_after_release' AND "table" = 'prison_custodial_journey'
+                  AND t0 BETWEEN DATE '{start}' AND DATE '{end}'""").fetchone()[0]
+            out["reoffending"] = None if r is None else float(r)
+        if all(has_view(t, v) for v in ("truth_record", "prison_custodial_journey", "la_service_contacts")):
+            r = t.execute(f"""
+WITH rel AS (SELECT p.row_id_hash, p.release_date, tr.person_id FROM prison_custodial_journey p
+             JOIN truth_record tr ON tr."table" = 'prison_custodial_journey' AND tr.record_id = p.row_id_hash
+             WHERE p.release_date BETWEEN DATE '{start}' AND DATE '{end}'
+               AND tr.person_id IN (SELECT person_id FROM truth_record WHERE "table" = 'la_residents')),
+c AS (SELECT tr.person_id, s.contact_date FROM la_service_contacts s
+      JOIN truth_record tr ON tr."table" = 'la_residents' AND tr.record_id = s.resident_id
+      WHERE s.service IN ({_services()}))
+SELECT avg(CAST(EXISTS (SELECT 1 FROM c WHERE c.person_id = rel.person_id AND c.contact_date > rel.release_date
+                        AND c.contact_date <= rel.release_date + INTERVAL 365 DAY) AS DOUBLE)) FROM rel""").fetchone()[0]
+            out["housing_12m"] = None if r is None else float(r)
+    finally:
+        t.close()
     return out
 
 
@@ -285,7 +296,7 @@ def run(ctx: StudyContext) -> StudyResult:
                                       population=population)
         res.headlines.append(h)
         res.outputs.append(outs[2])
-        sa = settled_after_contact(con, band, start, end, lv)
+        sa = settled_after_contact(con, band, lv)
         if len(sa):
             g = sa.groupby("service")["settled"].agg(["sum", "count"]).reindex(list(HOUSING_SERVICES.values()),
                                                                                 fill_value=0)
