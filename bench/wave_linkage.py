@@ -3,8 +3,10 @@
 Usage: .venv/bin/python bench/wave_linkage.py --persons 3000 --seed 7 [--sources npd dwp hmrc hes deaths ndtms]
         [--keep DIR]
 Builds a population with the sources, loads it, builds the spine at the medium band (as at 2024-12-31), then
-loads and links each source with its truth; prints precision, recall and F1 at each band and writes
-bench/results/wave-linkage-<persons>.json. ``--keep DIR`` keeps the population and warehouse there.
+loads and links each source with its truth; prints precision, recall and F1 at each band, and F1 at the medium
+band by sex, age band and ethnic group (groups with at least 20 findable records), and writes
+bench/results/wave-linkage-<persons>.json (``by_medium``: every group). ``--keep DIR`` keeps the population and
+warehouse there.
 """
 
 from __future__ import annotations
@@ -55,9 +57,14 @@ def main() -> None:
                 r = link_wave_source(con, s, truth_dir=root / "pop" / "truth")
                 bands = r.quality["bands"]
                 results[s] = {"seconds": round(time.perf_counter() - t, 1), "records": r.records,
-                              "bands": bands, "overall": r.quality["overall"]}
+                              "bands": bands, "overall": r.quality["overall"],
+                              "by_medium": r.quality["by"]["medium"]}
                 print(f"{s:7s} {r.records:6,} records {results[s]['seconds']:6.1f} s  " + "  ".join(
                     f"{b}: P {v['precision']} R {v['recall']} F1 {v['f1']}" for b, v in bands.items()))
+                print("        by group at medium (F1, findable): " + "; ".join(
+                    f"{g}: " + ", ".join(f"{k} {v['f1']} ({v['findable']})" for k, v in groups.items()
+                                         if v["findable"] >= 20)
+                    for g, groups in r.quality["by"]["medium"].items()))
         finally:
             con.close()
     out = Path(__file__).parent / "results"

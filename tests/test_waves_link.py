@@ -213,3 +213,41 @@ def test_only_registers_of_persons_are_scored_exclusively():
     one = {k for k, s in WAVE_SOURCES.items() if holds_one_record_per_person(s)}
     assert {"dwp", "hmrc", "hes", "deaths", "npd"} <= one
     assert "ndtms" not in one  # episodes: one person, many records
+
+
+def test_a_record_borrows_the_stronger_link_of_the_same_national_number():
+    from types import SimpleNamespace
+
+    from bold_prevention.linkage.splink_model import Thresholds
+    from bold_prevention.linkage.wave_link import borrow_national_number_links
+
+    c = duckdb.connect()
+    for s in ("linkage", "spine"):
+        c.execute(f"create schema {s}")
+    ident = "(ref varchar, nino varchar, forename varchar, surname varchar, date_of_birth date, postcode varchar, sex varchar)"
+    c.execute(f"create table linkage.identity_dwp_customers {ident.replace('ref', 'customer_ref')}")
+    c.execute(f"create table linkage.identity_hmrc_individuals {ident.replace('ref', 'individual_ref')}")
+    c.execute("""insert into linkage.identity_dwp_customers values
+        ('D1', 'AB1', 'ANN', 'LEE', date '1980-01-01', null, 'F'),
+        ('D2', 'AB2', 'BOB', 'KAY', date '1970-02-02', null, 'M'),
+        ('D3', 'AB3', 'CAT', 'ROY', date '1960-03-03', null, 'F')""")
+    c.execute("""insert into linkage.identity_hmrc_individuals values
+        ('H1', 'AB1', 'Ann', 'Lee', date '1980-01-01', null, 'F'),   -- same NINO, same person: borrows
+        ('H2', 'AB2', 'ZED', 'FOX', date '1999-09-09', null, 'M'),   -- a mistyped NINO of someone else: does not
+        ('H3', 'AB3', 'CAT', 'ROY', date '1960-03-03', null, 'F')    -- its own link is stronger: keeps it""")
+    c.execute("create table spine.person_record (person_id varchar, source_dataset varchar, source_table varchar, "
+              "record_id varchar, match_score double, band_joined varchar, band varchar, person_record_id varchar)")
+    c.execute("""insert into spine.person_record values
+        ('P1', 'dwp', 'dwp_customers', 'D1', 0.999, 'high', 'medium', 'D1'),
+        ('P2', 'dwp', 'dwp_customers', 'D2', 0.999, 'high', 'medium', 'D2'),
+        ('P9', 'dwp', 'dwp_customers', 'D3', 0.95, 'medium', 'medium', 'D3'),
+        ('P3', 'hmrc', 'hmrc_individuals', 'H3', 0.999, 'high', 'medium', 'H3')""")
+    own = pa.table({"person_id": ["P3", "P7"], "record_id": ["H3", "H1"], "match_score": [0.999, 0.6],
+                    "band_joined": ["high", "low"]})
+    res = SimpleNamespace(pairs=own, band="medium", linked={})
+    assert borrow_national_number_links(c, "hmrc", res, Thresholds()) == 1
+    got = dict(c.execute("select record_id, person_id from spine.person_record "
+                         "where source_table = 'hmrc_individuals'").fetchall())
+    assert got == {"H1": "P1", "H3": "P3"}
+    assert res.linked["high"] == 2
+    c.close()

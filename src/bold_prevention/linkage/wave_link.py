@@ -21,7 +21,17 @@ Wave checks (each reported with the table and column, never an identifier value)
 :func:`link_wave_source` links the source's person table with
 :func:`bold_prevention.linkage.wave.link_source_to_spine` (the NDTMS attributor with its initials, date of birth
 and local authority comparisons) and attaches the event tables through the national number (NINO, NHS number) or
-the pupil reference, at the band of their person's link.
+the pupil reference, at the band of their person's link. Three things make a wave link more than a pairwise
+score (docs/waves.md, "Linkage quality"):
+
+* the spine's identities are completed from their spine person's other identities (a civil or family party's
+  name takes the person's date of birth, sex and forename where it has none), so a namesake with another date of
+  birth, or a relative of the other sex at the same address, is seen to differ;
+* a source that is a register of persons (one record per person: :func:`holds_one_record_per_person`) has its
+  links scored as one assignment among the competing pairs
+  (:func:`bold_prevention.linkage.wave.exclusive_scores_sql`): a lone candidate of a spine person the source is
+  expected to hold gains, a spine person claimed by several records loses;
+* the postcode area counts only where the full postcodes differ (not twice for the same address).
 """
 
 from __future__ import annotations
@@ -250,9 +260,93 @@ class WaveSourceLink:
     quality: dict[str, Any] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: Records that took the stronger link of another source's record with the same national number.
+    borrowed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+#: National numbers that identify one person across wave sources (a NINO across DWP and HMRC, an NHS number across
+#: NHS patients and death registrations).
+NATIONAL_NUMBERS = ("nino", "nhs_number")
+
+
+def borrow_national_number_links(con: duckdb.DuckDBPyConnection, source: str, res, thresholds: Thresholds) -> int:
+    """Give each record of ``source``'s person table the stronger of its own link and the link of another wave
+    source's person record with the same national number (NINO, NHS number) and the same date of birth or the same
+    forename and surname (so a mistyped number that belongs to someone else lends nothing). DWP and HMRC are
+    joined by the NINO in the real data shares, HES and deaths by the NHS number: a person whose benefit record
+    links to the spine is the person whose PAYE record carries the same NINO, whatever the PAYE record's own
+    demographics score against a spine identity that holds only a name. Sources linked earlier lend to those
+    linked later (link a source again to let it borrow from one linked after it). Rewrites the source's rows of
+    ``spine.person_record`` and ``res`` (its best pairs and counts); returns the number of records whose link was
+    borrowed. Identifiers are compared here, in the linkage layer, and never leave it."""
+    import pyarrow.compute as pc
+
+    person = source_of(source).person_table
+    mine = {c[0] for c in con.execute(f"describe linkage.{q('identity_' + person)}").fetchall()}
+    keys = [k for k in NATIONAL_NUMBERS if k in mine]
+    if not keys or res.pairs is None:
+        return 0
+    rid = WAVE_MODEL.table(person).record_id
+    linked = {r[0] for r in con.execute("select distinct source_table from spine.person_record").fetchall()}
+    parts = []
+    for other in sorted({s.person_table for s in WAVE_SOURCES.values()} & linked - {person}):
+        if not table_exists(con, "linkage", f"identity_{other}"):
+            continue
+        theirs = {c[0] for c in con.execute(f"describe linkage.{q('identity_' + other)}").fetchall()}
+        orid = WAVE_MODEL.table(other).record_id
+        for k in keys:
+            if k not in theirs or not {"date_of_birth", "forename", "surname"} <= mine & theirs:
+                continue
+            parts.append(f"""
+                select t.{q(rid)} as record_id, r.person_id, r.match_score, r.band_joined
+                from linkage.{q('identity_' + person)} t
+                join linkage.{q('identity_' + other)} u on u.{q(k)} = t.{q(k)}
+                 and (t.date_of_birth = u.date_of_birth or (upper(trim(t.forename)) = upper(trim(u.forename))
+                      and upper(trim(t.surname)) = upper(trim(u.surname))))
+                join spine.person_record r on r.source_table = '{other}' and r.record_id = u.{q(orid)}
+                where t.{q(k)} is not null""")
+    if not parts:
+        return 0
+    con.register("__own_links", res.pairs)
+    try:
+        best = con.sql(f"""
+            with c as (select record_id, person_id, match_score, band_joined, false as lent from __own_links
+                       union all select *, true from ({' union all '.join(parts)}) x),
+            b as (select * from c qualify row_number() over (partition by record_id
+                                                             order by match_score desc, lent, person_id) = 1)
+            select person_id, record_id, match_score, {thresholds.band_sql('match_score')} as band_joined, lent
+            from b
+            {"qualify row_number() over (partition by person_id order by match_score desc, record_id) = 1"
+             if source == "deaths" else ""}""").to_arrow_table()
+    finally:
+        con.unregister("__own_links")
+    n = int(pc.sum(best.column("lent")).as_py() or 0)
+    if not n:
+        return 0
+    best = best.drop(["lent"])
+    keep = band_rank(res.band)
+    con.register("__wave_links", best)
+    try:
+        ranks = ", ".join(f"('{b}', {band_rank(b)})" for b in BANDS)
+        with transaction(con):
+            con.execute("delete from spine.person_record where source_table = ?", [person])
+            con.execute(f"""
+                insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
+                                                 band_joined, band, person_record_id)
+                select w.person_id, '{WAVE_MODEL.table(person).dataset}', '{person}', w.record_id, w.match_score,
+                       w.band_joined, '{res.band}', w.record_id
+                from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
+                where b.rank <= {keep}""")
+    finally:
+        con.unregister("__wave_links")
+    counts = dict(con.execute("select band_joined, count(*) from spine.person_record where source_table = ? "
+                              "group by 1", [person]).fetchall())
+    res.linked = {b: int(counts.get(b, 0)) for b in BANDS}
+    res.pairs = best
+    return n
 
 
 def _event_id_expr(table: str) -> str:
@@ -280,7 +374,8 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
                                progress=progress, attributor=src.strength == "weak", keep_pairs=True,
                                one_per_person=source == "deaths", postcode_area=source != "npd",
                                complete_identities=True, exclusive=holds_one_record_per_person(src))
-    out = WaveSourceLink(source, person, res.records, res.linked, res.band)
+    borrowed = borrow_national_number_links(con, source, res, thresholds or Thresholds())
+    out = WaveSourceLink(source, person, res.records, res.linked, res.band, borrowed=borrowed)
     pid = WAVE_MODEL.table(person).record_id
     with transaction(con):
         for ev in src.event_tables:
