@@ -221,7 +221,7 @@ def _wave_sources(run: Run) -> tuple[str, ...]:
     if folder is None:
         return ()
     names = {p.name.split(".")[0] for p in folder.iterdir()}
-    return tuple(k for k, s in WAVE_SOURCES.items() if any(t in names for t in s.tables))
+    return tuple(k for k, s in WAVE_SOURCES.items() if s.person_table in names)
 
 
 # ---------------------------------------------------------------------------------------------- analyses
