@@ -312,3 +312,31 @@ def test_possession_use_case_trains_and_is_deterministic(world, tmp_path):
     assert a.card["evaluation"]["primary"]["metrics"]["auc"]["value"] > 0.6
     coef = {c["term"] for c in a.card["models"]["baseline"]["coefficients"]}
     assert "intercept" in coef and any(t.startswith("claim_type") for t in coef)
+
+
+def test_oracle_on_the_true_outcome_with_paired_intervals(trained, world):
+    """Every test row is matched to the truth (the data end is capped at what the truth covers) and scored against
+    the true outcome as well as the linked one, each gap with its paired bootstrap interval."""
+    report, _, truth = trained
+    o = report.card["oracle"]
+    assert o["all_test_rows"] and o["matched"] == o["test_rows"]
+    t = o["true_outcome"]
+    for which in ("primary", "baseline", "ogrs3"):
+        for side in (o[which]["gap"], t[which]["gap"]):
+            assert side["lower"] <= side["value"] <= side["upper"]
+            assert side["upper"] - side["lower"] < 0.5
+        assert t[which]["gap"]["value"] == pytest.approx(t["oracle"]["auc"]["value"] - t[which]["auc"]["value"],
+                                                         abs=2e-4)
+    # the true-outcome AUCs are those of the matched test rows
+    ds = build_dataset(world.wh.con, report.model.use_case, data_end=report.model.data_end)
+    test = ds.observed[ds.observed["t0"] >= pd.Timestamp(report.model.test_start)]
+    matched = E.match_truth(test, E.load_truth(truth, REOFF))
+    yt = matched["true_outcome"].astype(bool).to_numpy()
+    assert M.auc(yt, matched["true_probability"].to_numpy(float)) == pytest.approx(t["oracle"]["auc"]["value"],
+                                                                                   abs=2e-4)
+    ev = report.card["evaluation"]
+    assert "Research Summary 7/09" in ev["static"]["ogrs3"]["source"]
+    md = (report.folder / "model_card.md").read_text()
+    assert "gap to oracle (true outcome)" in md and "Static actuarial scale" in md
+    assert "truth" in report.card["data"]["data_end_rule"] or "court record" in report.card["data"]["data_end_rule"]
+

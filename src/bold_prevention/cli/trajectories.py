@@ -277,7 +277,7 @@ def _report(r, project: Project) -> None:
             if isinstance(e, dict) and e.get("note"):
                 out.print(f"{which} model: {m.replace('_', ' ')} not estimable ({e['note']})", markup=False)
     sm = card_summary(r.card)
-    for line in sm["bands"] + sm["oracle"]:
+    for line in sm["bands"] + sm["static"] + sm["oracle"]:
         out.print(line, markup=False)
     if r.folder:
         out.print(f"Model card: {r.folder / 'model_card.md'} (and model_card.json)")

@@ -67,6 +67,8 @@ class Dataset:
     recording_lag_days: int | None = None
     #: The first date of the history sources (index events closer to it than the look-back are left out).
     history_start: date | None = None
+    #: How the data end was set, in words (for the model card).
+    data_end_rule: str | None = None
 
     @property
     def features(self) -> list[str]:
@@ -391,8 +393,11 @@ def build_dataset(con: Any, uc: UseCase, *, band: Band | None = None, data_end: 
         df = frame.to_pyarrow().to_pandas(date_as_object=False)
     finally:
         drop_temp(backend, tmp)
+    rule = (("given" if data_end is not None else "the latest outcome event") if lag is None else
+            f"the latest court record less {lag} days, within which {uc.outcome.lag_quantile:.0%} of outcome "
+            "events reach the data")
     return Dataset(use_case=uc, frame=_finish(df, uc, end, start), data_end=end, band=band or _band_of(backend),
-                   recording_lag_days=lag, history_start=start)
+                   recording_lag_days=lag, history_start=start, data_end_rule=rule)
 
 
 def _history_start(backend, uc: UseCase, pm: ir.Table) -> date | None:

@@ -48,9 +48,10 @@ from ..files import atomic_dir, atomic_file
 from ..project import Project
 from ..trajectories._backend import backend_of
 from ..warehouse.engine import table_exists, transaction
+from . import actuarial as A
 from . import export as X
 from . import metrics as M
-from .features import BANDS, GROUP_COLUMNS, Dataset, build_dataset, data_end_of
+from .features import BANDS, GROUP_COLUMNS, Dataset, build_dataset, data_end_detail
 from .usecase import UseCase, load_use_case
 
 SCORES_TABLE = "early_warning_scores"
@@ -342,6 +343,22 @@ def evaluate_frame(model: TrainedModel, test: pd.DataFrame, *, n_boot: int = 200
     return _clean(out)
 
 
+def evaluate_static(model: TrainedModel, test: pd.DataFrame, scores: dict[str, np.ndarray], *, n_boot: int = 200,
+                    checked: Checked | None = None) -> dict:
+    """Static actuarial scales (see :mod:`.actuarial`) on the same test rows as the learned models, through
+    disclosure control: ``{name: {"title", "source", "not_found", "metrics"}}``."""
+    checked = checked or Checked(model.use_case.name)
+    y = test["outcome"].to_numpy(bool)
+    out = {}
+    for name, p in scores.items():
+        est = M.with_ci(y, p, n_boot=n_boot, seed=model.seed)
+        out[name] = {"title": A.TITLE, "source": A.PUBLICATION, "not_found": list(A.NOT_FOUND),
+                     "metrics": checked.metrics(est, n=len(y), events=int(y.sum()),
+                                                title=f"{model.use_case.title}: {A.TITLE}, test period",
+                                                name=f"{name}_test")}
+    return _clean(out)
+
+
 def evaluate_bands(con: Any, model: TrainedModel, *, n_boot: int = 100, bands=BANDS,
                    checked: Checked | None = None) -> list[dict]:
     """The same models evaluated with persons rebuilt at each linkage band (test period rows only)."""
@@ -536,6 +553,11 @@ def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict],
         "intended_use": INTENDED_USE,
         "not_intended_for": NOT_INTENDED,
         "data": {"person_records": f"band {model.band}", "data_end": str(model.data_end),
+                 "data_end_rule": ds.data_end_rule or "the latest outcome event",
+                 "history_lookback": (f"{uc.lookback_months} months before T0 (index events within "
+                                      f"{uc.lookback_months} months of the start of the data, "
+                                      f"{ds.history_start}, left out)"
+                                      if uc.lookback_months else "all history before T0"),
                  "index_events": X.published_count(len(ds.frame)),
                  "observed_index_events": X.published_count(len(obs)),
                  "persons": X.published_count(int(ds.frame["person_id"].nunique())),
@@ -660,8 +682,14 @@ def card_summary(card: dict) -> dict:
                                     and "gap" in t[k]))
         elif t:
             oracle.append(f"on the true outcome: {t['withheld']}")
+    static = []
+    for name, st in (ev.get("static") or {}).items():
+        mets = (st or {}).get("metrics") or {}
+        static.append(f"static scale {name}: AUC " + ("[c]" if "withheld" in mets else _fmt(mets.get("auc")))
+                      + ", calibration slope "
+                      + ("[c]" if "withheld" in mets else _fmt(mets.get("calibration_slope"))))
     return {"headline": f"tested on {shown(ev.get('n'))} index events ({shown(ev.get('events'))} outcomes)",
-            "table": rows, "bands": bands, "oracle": oracle}
+            "table": rows, "bands": bands, "static": static, "oracle": oracle}
 
 
 def card_markdown(card: dict) -> str:
@@ -684,6 +712,14 @@ def card_markdown(card: dict) -> str:
     for m in M.METRICS:
         lines.append(f"| {m.replace('_', ' ')} | {_fmt(ev['primary']['metrics'].get(m))} | "
                      f"{_fmt(ev['baseline']['metrics'].get(m))} |")
+    for name, st in (ev.get("static") or {}).items():
+        lines += ["", f"### Static actuarial scale: {st.get('title', name)}", "",
+                  f"Scored with published coefficients, not fitted to these data: {st.get('source', '')}. "
+                  f"Not found or not used: {'; '.join(st.get('not_found') or []) or 'none'}.", "",
+                  "| measure | value (95% interval) |", "|---|---|"]
+        mets = st.get("metrics") or {}
+        lines += [f"| {m.replace('_', ' ')} | {'[c]' if 'withheld' in mets else _fmt(mets.get(m))} |"
+                  for m in M.METRICS]
     lines += ["", "### Reliability (primary model)", "", "| group of predicted risk | n | mean predicted | "
               "observed (95% interval) |", "|---|---|---|---|"]
     for r in ev["primary"]["reliability"]:
@@ -817,14 +853,20 @@ def train(con: Any, use_case: str | UseCase, *, project: Project | None = None, 
     """Build the dataset, fit both models, evaluate them, write the model card, the model and the scores."""
     uc = use_case if isinstance(use_case, UseCase) else load_use_case(use_case)
     truth_frame = load_truth(truth, uc.name) if truth is not None else None
+    rule = None
     if data_end is None and truth_frame is not None:
         # evaluated against the synthetic truth: the test period must lie inside what the truth covers, so that
         # every test row has a true outcome
         end = truth_end(truth_frame, uc)
-        auto = data_end_of(con, uc)
-        data_end = min(end, auto) if end is not None else None
+        auto, lag = data_end_detail(con, uc)
+        if end is not None and end < auto:
+            data_end = end
+            rule = (f"the end of the synthetic truth's coverage ({end}), before the data's own end ({auto}: the "
+                    + (f"latest court record less {lag} days)" if lag is not None else "latest outcome event)"))
     progress(f"building index events, features and outcomes for {uc.name}")
     ds = build_dataset(con, uc, data_end=data_end)
+    if rule:
+        ds.data_end_rule = rule
     progress(f"{len(ds.frame)} index events ({len(ds.observed)} with complete follow-up); fitting models")
     model, test = fit(ds, seed=seed)
     return _evaluate_and_write(con, model, ds, test, project=project, n_boot=n_boot, truth=truth_frame,
@@ -853,14 +895,19 @@ def _evaluate_and_write(con, model: TrainedModel, ds: Dataset, test: pd.DataFram
     checked = Checked(model.use_case.name)
     progress(f"evaluating {model.version} on {len(test)} test index events")
     evaluation = evaluate_frame(model, test, n_boot=n_boot, checked=checked)
+    static = A.static_scores(test, model.use_case.outcome.window_months)
+    if static:
+        evaluation["static"] = evaluate_static(model, test, static, n_boot=n_boot, checked=checked)
     band_rows: list[dict] = []
     if bands:
         progress("re-evaluating with persons rebuilt at each linkage band")
         band_rows = evaluate_bands(con, model, n_boot=max(50, n_boot // 2), checked=checked)
     oracle = None
+    if truth is not None and not isinstance(truth, pd.DataFrame):
+        truth = load_truth(truth, model.use_case.name)
     if truth is not None:
         progress("comparing with the oracle (synthetic truth)")
-        oracle = oracle_comparison(model, test, truth, n_boot=n_boot, checked=checked)
+        oracle = oracle_comparison(model, test, truth, n_boot=n_boot, checked=checked, extra=static)
     card = _card(model, ds, evaluation, band_rows, oracle, checked)
     folder = write_model(project, model, card, checked.outputs) if project is not None else None
     n = write_scores(con, model, ds) if write_scores_table else 0

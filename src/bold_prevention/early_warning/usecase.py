@@ -73,6 +73,9 @@ class OutcomeSource:
     table: str | None = None
     date: str | None = None
     where: tuple[Condition, ...] = ()
+    #: The date the event reaches the data (for an offence, the first hearing): with it the data end allows for
+    #: the lag between the event and its recording.
+    recorded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class OutcomeSpec:
     label: str
     window_months: int
     sources: tuple[OutcomeSource, ...]
+    #: Share of events recorded within the lag allowed at the data end (see ``OutcomeSource.recorded``).
+    lag_quantile: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,10 @@ class UseCase:
     oasys: OasysSpec | None = None
     baseline: tuple[str, ...] = ()
     test_fraction: float = 0.3
+    #: Every history feature (counts, days since the last event, the Copas rate) looks back at most this many
+    #: months, so that history does not grow with the calendar; index events closer than this to the start of the
+    #: data are left out of training and testing (their window is cut short).
+    lookback_months: int | None = None
     limitations: tuple[str, ...] = field(default_factory=tuple)
     source: str = ""
 
@@ -185,12 +194,14 @@ class OutcomeSourceSchema(ConfigModel):
     table: str | None = None
     date: str | None = None
     where: Conditions | None = None
+    recorded: str | None = None
 
 
 class OutcomeSchema(ConfigModel):
     label: str | None = None
     window_months: int
     sources: list[OutcomeSourceSchema]
+    lag_quantile: float | None = None
 
 
 class CountSchema(ConfigModel):
@@ -227,6 +238,7 @@ class OasysSchema(ConfigModel):
 
 
 class FeaturesSchema(ConfigModel):
+    lookback_months: int | None = None
     counts: dict[str, CountSchema] | None = None
     days_since_last: dict[str, DaysSchema] | None = None
     copas_rate: CopasSchema | None = None
@@ -367,17 +379,24 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
         elif "table" in s and "date" in s:
             conds = _conditions(source, s.get("where"), ctx)
             _check_columns(source, s["table"], [s["date"], *[c.column for c in conds]], ctx)
-            if MODEL.table(s["table"]).column(s["date"]).dtype != "date":
-                raise _err(source, f"{ctx}: {s['table']}.{s['date']} is not a date column")
-            sources.append(OutcomeSource(table=s["table"], date=s["date"], where=conds))
+            for col in [s["date"]] + ([s["recorded"]] if s.get("recorded") else []):
+                _check_columns(source, s["table"], [col], ctx)
+                if MODEL.table(s["table"]).column(col).dtype != "date":
+                    raise _err(source, f"{ctx}: {s['table']}.{col} is not a date column")
+            sources.append(OutcomeSource(table=s["table"], date=s["date"], where=conds, recorded=s.get("recorded")))
         else:
             raise _err(source, f"{ctx}: give either event_type, or table and date")
     if not sources:
         raise _err(source, "outcome.sources must list at least one source")
-    outcome = OutcomeSpec(label=str(out.get("label", "")), window_months=window, sources=tuple(sources))
+    lq = out.get("lag_quantile")
+    lq = 0.95 if lq is None else float(lq)
+    if not 0.5 <= lq <= 1.0:
+        raise _err(source, f"outcome.lag_quantile must be between 0.5 and 1, got {lq}")
+    outcome = OutcomeSpec(label=str(out.get("label", "")), window_months=window, sources=tuple(sources),
+                          lag_quantile=lq)
 
     feats = data.get("features") or {}
-    fknown = {"counts", "days_since_last", "copas_rate", "index_attributes", "oasys"}
+    fknown = {"lookback_months", "counts", "days_since_last", "copas_rate", "index_attributes", "oasys"}
     if set(feats) - fknown:
         raise _err(source, f"unknown feature group(s) {sorted(set(feats) - fknown)}", hint=f"use {sorted(fknown)}")
     counts = tuple(_count(source, n, v) for n, v in (feats.get("counts") or {}).items())
@@ -411,6 +430,9 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
                        "features.oasys")
         oasys = OasysSpec(otable, flags, values)
 
+    lookback = feats.get("lookback_months")
+    if lookback is not None and (not isinstance(lookback, int) or lookback <= 0):
+        raise _err(source, f"features.lookback_months must be a positive whole number, got {lookback!r}")
     split = data.get("split") or {}
     tf = float(split.get("test_fraction", 0.3))
     if not 0.05 <= tf <= 0.8:
@@ -418,7 +440,7 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
     uc = UseCase(name=name, title=str(data.get("title", name)), purpose=str(data.get("purpose", "")).strip(),
                  index=index, outcome=outcome, counts=counts, days_since_last=days, copas_event_types=copas_types,
                  index_attributes=tuple(attrs), oasys=oasys, baseline=tuple(data.get("baseline") or ()),
-                 test_fraction=tf, limitations=tuple(str(x).strip() for x in data.get("limitations") or ()),
+                 test_fraction=tf, lookback_months=lookback, limitations=tuple(str(x).strip() for x in data.get("limitations") or ()),
                  source=source)
     names = list(uc.feature_kinds())
     if len(set(names)) != len(names):
