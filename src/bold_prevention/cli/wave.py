@@ -28,11 +28,10 @@ def wave(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Load SOURCE (data contracts; non-critical) and link its persons and events to the spine at three bands."""
-    import duckdb
-
     from ..files import atomic_file
     from ..linkage.wave_link import link_wave_source, load_wave_source
     from ..project import Project
+    from ..warehouse.engine import duckdb_connect
 
     started = time.perf_counter()
     proj = Project.at(project)
@@ -45,7 +44,7 @@ def wave(
     def say(msg: str) -> None:
         console.print(f"[dim]{time.perf_counter() - started:7.1f}s[/] {msg}")
 
-    con = duckdb.connect(str(proj.warehouse_path))
+    con = duckdb_connect(proj)
     try:
         loaded = load_wave_source(con, source, from_dir, progress=say)
         for p in loaded.problems:
