@@ -28,6 +28,7 @@ from ._pilots import (
     BandEstimate,
     as_at,
     band_filter,
+    check_band,
     has_table,
     linked_tables,
     methods_of,
@@ -53,7 +54,8 @@ def _window(ctx: StudyContext) -> tuple[date, date]:
 
 
 def _accommodation_sql(con: Any, band: str) -> str | None:
-    """Per OASys assessment of a spine person: (person_id, assessment_date, status) or None without OASys."""
+    """Per OASys assessment: (pkey, assessment_date, status) or None without OASys (``pkey``: see
+    :func:`_person_key`)."""
     if not (has_table(con, "extract", "oasys_assessments_metadata")
             and "oasys_assessments_metadata" in linked_tables(con)):
         return None
@@ -73,14 +75,31 @@ def _accommodation_sql(con: Any, band: str) -> str | None:
             known.append(f"{a}.{col} IS NOT NULL")
     if not joins:
         return None
+    join, key = _person_key(con, "oasys_assessments_metadata", "m", band)
     return f"""
-SELECT r.person_id, m.assessment_date,
+SELECT {key} AS pkey, m.assessment_date,
        CASE WHEN {' OR '.join(nfa)} THEN '{STATUSES[0]}' WHEN {' OR '.join(unsuit)} THEN '{STATUSES[1]}'
             ELSE '{STATUSES[2]}' END AS status
 FROM extract.oasys_assessments_metadata m
-JOIN spine.person_record r ON r.source_table = 'oasys_assessments_metadata' AND r.record_id = m.row_id_hash
+{join}
 {' '.join(joins)}
-WHERE {band_filter(band, 'r.band_joined')} AND m.assessment_date IS NOT NULL AND ({' OR '.join(known)})"""
+WHERE m.assessment_date IS NOT NULL AND ({' OR '.join(known)})"""
+
+
+def _person_key(con: Any, table: str, alias: str, band: str) -> tuple[str, str]:
+    """(join, key) giving each row of justice table ``table`` (aliased ``alias``) its person at ``band``: the XJS
+    cluster at that band (``extract.xjs_link``, which holds all three bands whatever band the spine was built at),
+    else the spine person its record joined at that band or a stricter one."""
+    from ..datafirst import MODEL
+
+    src = MODEL.table(table).xjs_source
+    if src and has_table(con, "extract", "xjs_link"):
+        x = f"x_{alias}"
+        return (f"JOIN extract.xjs_link {x} ON {x}.source_dataset = '{src}' AND {x}.row_id_hash = {alias}.row_id_hash",
+                f"{x}.cluster_{check_band(band)}")
+    r = f"r_{alias}"
+    return (f"JOIN spine.person_record {r} ON {r}.source_table = '{table}' AND {r}.record_id = {alias}.row_id_hash "
+            f"AND {band_filter(band, f'{r}.band_joined')}", f"{r}.person_id")
 
 
 def _la_ok(con: Any) -> bool:
@@ -93,21 +112,24 @@ def _services() -> str:
 
 
 def leavers(con: Any, band: str, start: date, end: date) -> pd.DataFrame:
-    """One row per linked release in the window: ``journey``, ``person_id``, ``release_date``, ``status``
+    """One row per linked release in the window: ``journey``, ``person_id`` (spine), ``pkey`` (the person at the
+    band, see :func:`_person_key`), ``release_date``, ``status``
     (accommodation at release), ``reoffended`` (within 12 months; NULL without court data), ``known_to_la`` and
     housing contacts within 3 and 12 months (``housing_3m``, ``housing_12m``; NULL without local-authority data)."""
     acc = _accommodation_sql(con, band)
     mags = has_table(con, "extract", "mags_defendant_case") and "mags_defendant_case" in linked_tables(con)
     la = _la_ok(con)
+    pj, pk = _person_key(con, "prison_custodial_journey", "p", band)
     ctes = [f"""j AS (
-  SELECT p.row_id_hash AS journey, r.person_id, p.reception_date, p.release_date
+  SELECT p.row_id_hash AS journey, r.person_id, {pk} AS pkey, p.reception_date, p.release_date
   FROM extract.prison_custodial_journey p
   JOIN spine.person_record r ON r.source_table = 'prison_custodial_journey' AND r.record_id = p.row_id_hash
+  {pj}
   WHERE {band_filter(band, 'r.band_joined')} AND p.release_date BETWEEN DATE '{start}' AND DATE '{end}')"""]
     joins, cols = [], []
     if acc:
         ctes += [f"acc AS ({acc})", """st AS (
-  SELECT j.journey, a.status FROM j JOIN acc a ON a.person_id = j.person_id
+  SELECT j.journey, a.status FROM j JOIN acc a ON a.pkey = j.pkey
     AND a.assessment_date BETWEEN j.reception_date - INTERVAL 365 DAY AND j.release_date
   QUALIFY ROW_NUMBER() OVER (PARTITION BY j.journey ORDER BY a.assessment_date DESC, a.status) = 1)"""]
         joins.append("LEFT JOIN st USING (journey)")
@@ -115,12 +137,11 @@ def leavers(con: Any, band: str, start: date, end: date) -> pd.DataFrame:
     else:
         cols.append("'Not known' AS status")
     if mags:
-        ctes.append(f"""ro AS (
-  SELECT DISTINCT j.journey FROM j
-  JOIN spine.person_record r ON r.person_id = j.person_id AND r.source_table = 'mags_defendant_case'
-  JOIN extract.mags_defendant_case c ON c.row_id_hash = r.record_id
-  WHERE {band_filter(band, 'r.band_joined')} AND c.main_offence_date > j.release_date
-    AND c.main_offence_date <= j.release_date + INTERVAL 365 DAY)""")
+        mj, mk = _person_key(con, "mags_defendant_case", "c", band)
+        ctes.append(f"""mc AS (SELECT {mk} AS pkey, c.main_offence_date FROM extract.mags_defendant_case c {mj}),
+ro AS (
+  SELECT DISTINCT j.journey FROM j JOIN mc ON mc.pkey = j.pkey
+  WHERE mc.main_offence_date > j.release_date AND mc.main_offence_date <= j.release_date + INTERVAL 365 DAY)""")
         joins.append("LEFT JOIN ro ON ro.journey = j.journey")
         cols.append("ro.journey IS NOT NULL AS reoffended")
     else:
@@ -140,7 +161,7 @@ def leavers(con: Any, band: str, start: date, end: date) -> pd.DataFrame:
     else:
         cols += ["CAST(NULL AS BOOLEAN) AS known_to_la", "CAST(NULL AS BOOLEAN) AS housing_3m",
                  "CAST(NULL AS BOOLEAN) AS housing_12m"]
-    sql = (f"WITH {', '.join(ctes)}\nSELECT j.journey, j.person_id, j.release_date, {', '.join(cols)}\n"
+    sql = (f"WITH {', '.join(ctes)}\nSELECT j.journey, j.person_id, j.pkey, j.release_date, {', '.join(cols)}\n"
            f"FROM j {' '.join(joins)} ORDER BY j.journey")
     return con.execute(sql).fetchdf()
 
@@ -154,19 +175,19 @@ def settled_after_contact(con: Any, band: str, lv: pd.DataFrame) -> pd.DataFrame
     target = lv[lv["status"].isin(STATUSES[:2]) & lv["housing_12m"].fillna(False).astype(bool)]
     if target.empty:
         return pd.DataFrame(columns=["service", "settled"])
-    con.register("_pl_target", target[["journey", "person_id", "release_date"]])
+    con.register("_pl_target", target[["journey", "person_id", "pkey", "release_date"]])
     try:
         df = con.execute(f"""
 WITH acc AS ({acc}),
 first_contact AS (
-  SELECT t.journey, t.person_id, s.service, s.contact_date
+  SELECT t.journey, t.pkey, s.service, s.contact_date
   FROM _pl_target t JOIN spine.person_record r ON r.source_table = 'la_residents' AND r.person_id = t.person_id
   JOIN extract.la_service_contacts s ON s.resident_id = r.record_id
   WHERE {band_filter(band, 'r.band_joined')} AND s.service IN ({_services()})
     AND s.contact_date > t.release_date AND s.contact_date <= t.release_date + INTERVAL 365 DAY
   QUALIFY ROW_NUMBER() OVER (PARTITION BY t.journey ORDER BY s.contact_date, s.service) = 1)
 SELECT f.journey, f.service, a.status AS next_status
-FROM first_contact f JOIN acc a ON a.person_id = f.person_id AND a.assessment_date > f.contact_date
+FROM first_contact f JOIN acc a ON a.pkey = f.pkey AND a.assessment_date > f.contact_date
   AND a.assessment_date <= f.contact_date + INTERVAL 365 DAY
 QUALIFY ROW_NUMBER() OVER (PARTITION BY f.journey ORDER BY a.assessment_date, a.status) = 1""").fetchdf()
     finally:
