@@ -68,8 +68,9 @@ def runs(world):
         con.close()
 
 
-def _ctx(con, band: str = "medium", **params) -> StudyContext:
-    return StudyContext(con=con, project=Project(Path("unused")), spec=None, band=band, params=params)
+def _ctx(con, band: str = "medium", truth_dir: Path | None = None, **params) -> StudyContext:
+    return StudyContext(con=con, project=Project(Path("unused")), spec=None, band=band, params=params,
+                        truth_dir=truth_dir)
 
 
 # ----------------------------------------------------------------------------------------------- the truth
@@ -104,6 +105,7 @@ def test_children_interval_carries_the_bands(world):
         con.close()
     assert counts["high"] <= counts["medium"] <= counts["low"]
     h = r.headlines[0]
+    assert h.truth is not None and h.truth > 0
     if h.value is not None:
         lo_high, _ = poisson_interval(counts["high"])
         _, hi_low = poisson_interval(counts["low"])

@@ -14,7 +14,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -71,25 +70,6 @@ def param_date(ctx: StudyContext, key: str, default: date) -> date:
 
 def years_before(d: date, days: int) -> date:
     return d - timedelta(days=days)
-
-
-def truth_dir(ctx: StudyContext) -> Path | None:
-    """The synthetic truth folder (the context's ``truth_dir``, else ``params['truth_dir']`` or
-    ``params['population']/truth``), if given."""
-    t = ctx.truth_dir or ctx.params.get("truth_dir")
-    if t is None and ctx.params.get("population") is not None:
-        t = Path(ctx.params["population"]) / "truth"
-    if t is None:
-        return None
-    p = Path(t)
-    return p if p.is_dir() else None
-
-
-def read_truth(ctx: StudyContext, name: str) -> pd.DataFrame | None:
-    d = truth_dir(ctx)
-    if d is None or not (d / f"{name}.parquet").exists():
-        return None
-    return pd.read_parquet(d / f"{name}.parquet")
 
 
 # ------------------------------------------------------------------------------------------------- intervals

@@ -31,7 +31,6 @@ from ._pilots import (
     has_table,
     linked_tables,
     methods_of,
-    read_truth,
 )
 from .base import StudyContext, StudyResult
 from .registry import study
@@ -82,18 +81,28 @@ ORDER BY c.child_id""").fetchdf()
 
 
 def true_children(ctx: StudyContext, year: int) -> int | None:
-    """The true number of dependent children of the true persons with a custodial journey overlapping ``year``."""
-    tr, cp, tp = (read_truth(ctx, n) for n in ("truth_record", "truth_child_parent", "truth_person"))
-    if tr is None or cp is None or tp is None:
+    """The true number of dependent children of the true persons with a custodial journey overlapping ``year``
+    (None without a synthetic truth folder)."""
+    if ctx.truth_dir is None:
         return None
-    j = ctx.con.execute(f"""SELECT row_id_hash AS record_id FROM extract.prison_custodial_journey
-        WHERE reception_date <= DATE '{year}-12-31' AND (release_date IS NULL OR release_date >= DATE '{year}-01-01')
-        """).fetchdf()
-    parents = j.merge(tr[tr["table"] == "prison_custodial_journey"], on="record_id")["person_id"].unique()
-    kids = cp[cp["parent_person_id"].isin(parents)].merge(tp[["person_id", "date_of_birth"]],
-                                                            left_on="child_person_id", right_on="person_id")
-    age = year - pd.to_datetime(kids["date_of_birth"]).dt.year
-    return int(kids.loc[(age >= 0) & (age <= 17), "child_person_id"].nunique())
+    from .synthetic import has_view, population_connection
+
+    t = population_connection(ctx.truth_dir)
+    try:
+        if not all(has_view(t, v) for v in ("truth_record", "truth_child_parent", "truth_person",
+                                            "prison_custodial_journey")):
+            return None
+        return int(t.execute(f"""
+WITH parents AS (
+  SELECT DISTINCT tr.person_id FROM prison_custodial_journey j
+  JOIN truth_record tr ON tr."table" = 'prison_custodial_journey' AND tr.record_id = j.row_id_hash
+  WHERE j.reception_date <= DATE '{year}-12-31' AND (j.release_date IS NULL OR j.release_date >= DATE '{year}-01-01'))
+SELECT COUNT(DISTINCT cp.child_person_id) FROM truth_child_parent cp
+JOIN parents p ON p.person_id = cp.parent_person_id
+JOIN truth_person c ON c.person_id = cp.child_person_id
+WHERE {year} - year(c.date_of_birth) BETWEEN 0 AND 17""").fetchone()[0])
+    finally:
+        t.close()
 
 
 @study(NAME, kinds=("count",), measures=("dependent_children",),

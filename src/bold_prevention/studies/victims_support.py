@@ -30,7 +30,6 @@ from ._pilots import (
     linked_tables,
     methods_of,
     proportion_headline,
-    read_truth,
 )
 from .base import Headline, StudyContext, StudyResult
 from .registry import study
@@ -74,14 +73,24 @@ WHERE r.source_table = 'support_referrals' AND {band_filter(band, 'r.band_joined
 
 
 def _truth(ctx: StudyContext) -> dict[str, Any]:
+    """The generator's hazard ratios and the true share of referrals whose person has a magistrates' case."""
     out: dict[str, Any] = {"hazard": {}, "court": None}
-    hz = read_truth(ctx, "truth_support_hazard")
-    if hz is not None:
-        out["hazard"] = dict(zip(hz["term"], hz["hazard_ratio"].astype(float), strict=True))
-    ss, tr = read_truth(ctx, "truth_support_service"), read_truth(ctx, "truth_record")
-    if ss is not None and tr is not None and len(ss):
-        court = set(tr.loc[tr["table"] == "mags_defendant_case", "person_id"])
-        out["court"] = float(ss["person_id"].isin(court).mean())
+    if ctx.truth_dir is None:
+        return out
+    from .synthetic import has_view, population_connection
+
+    t = population_connection(ctx.truth_dir)
+    try:
+        if has_view(t, "truth_support_hazard"):
+            out["hazard"] = {k: float(v) for k, v in t.execute(
+                "SELECT term, hazard_ratio FROM truth_support_hazard").fetchall()}
+        if has_view(t, "truth_support_service") and has_view(t, "truth_record"):
+            r = t.execute("""SELECT avg(CAST(person_id IN (SELECT person_id FROM truth_record
+                                                         WHERE "table" = 'mags_defendant_case') AS DOUBLE))
+                             FROM truth_support_service""").fetchone()[0]
+            out["court"] = None if r is None else float(r)
+    finally:
+        t.close()
     return out
 
 
