@@ -75,10 +75,10 @@ def years_before(d: date, days: int) -> date:
 # ------------------------------------------------------------------------------------------------- intervals
 def poisson_interval(k: float, alpha: float = 0.05) -> tuple[float, float]:
     """Exact (Garwood) interval of a Poisson count."""
-    from scipy.stats import chi2
+    from scipy.special import gammaincinv  # chi2.ppf(q, 2k) / 2, without importing scipy.stats
 
-    lo = 0.0 if k <= 0 else float(chi2.ppf(alpha / 2, 2 * k) / 2)
-    hi = float(chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2)
+    lo = 0.0 if k <= 0 else float(gammaincinv(k, alpha / 2))
+    hi = float(gammaincinv(k + 1, 1 - alpha / 2))
     return lo, hi
 
 
