@@ -16,7 +16,7 @@ from .printing import Grid
 @link_app.command("wave")
 @user_errors
 def wave(
-    source: str = typer.Argument(..., help="npd, dwp, hmrc, hes, ndtms or deaths."),
+    source: str = typer.Argument(..., help="npd, dwp, hmrc, hes, ndtms, deaths or support."),
     from_dir: Path = typer.Option(..., "--from", metavar="DIR", help="Folder holding the source's files (or a "
                                   "synthetic population folder with waves/)."),
     project: Path | None = ProjectOption,
