@@ -321,7 +321,7 @@ def dwp_frames(pop: Population, P: SynthParams, seed: int, ctx: WaveContext) -> 
     length = np.round(med * np.exp(0.8 * rng.standard_normal(m))).astype(np.int64) + 1
     end = start + length
     end = np.where(ctx.death[person] != NA, np.minimum(end, ctx.death[person]), end)
-    keep = start <= ctx.hi
+    keep = (start <= ctx.hi) & ~_after_death(ctx, person, start)  # a PIP start moved to its launch can pass a death
     person, start, end, benefit = person[keep], start[keep], end[keep], benefit[keep]
     o = np.lexsort((start, person))
     person, start, end, benefit = person[o], start[o], end[o], benefit[o]
