@@ -238,3 +238,33 @@ def test_band_filter_admits_the_band_and_stricter_ones(band):
     with pytest.raises(InputError):
         band_filter("weak")
     assert np.isfinite(poisson_interval(0)[1])
+
+
+@pytest.mark.parametrize("breakage, column", [("no_key", "date_of_birth"), ("out_of_period", "referral_date")])
+def test_broken_support_file_is_refused_naming_the_column(world, tmp_path, breakage, column):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from bold_prevention.linkage.wave_link import load_wave_source
+
+    pop, wh = world
+    folder = tmp_path / "support"
+    folder.mkdir()
+    t = pq.read_table(pop / "waves" / "support_referrals.parquet")
+    i = t.schema.get_field_index(column)
+    if breakage == "no_key":
+        t = t.set_column(i, column, pa.nulls(len(t), t.schema.field(column).type))
+    else:
+        t = t.set_column(i, column, pc.cast(pa.array([date(1990, 1, 1)] * len(t)), t.schema.field(column).type))
+    pq.write_table(t, folder / "support_referrals.parquet")
+    shutil.copy(pop / "waves" / "support_contacts.parquet", folder / "support_contacts.parquet")
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(wh, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        res = load_wave_source(con, "support", folder)
+    finally:
+        con.close()
+    assert res.tables["support_referrals"] == "refused"
+    text = " ".join(res.problems)
+    assert "support_referrals" in text and (column in text or "usable key" in text)

@@ -260,15 +260,16 @@ WAVE_EVENT_DATES: dict[str, str] = {
     "dwp_employment_programmes": "start_date", "hmrc_paye_employments": "start_date",
     "hmrc_child_benefit_claims": "claim_start_date", "hes_apc_episodes": "admission_date",
     "hes_ae_attendances": "arrival_date", "mhsds_contacts": "contact_date", "ndtms_episodes": "referral_date",
-    "ons_death_registrations": "date_of_death",
+    "ons_death_registrations": "date_of_death", "support_referrals": "referral_date",
+    "support_contacts": "contact_date",
 }
-#: Identifier columns a Wave 1-2 person table needs at least one of, with a date of birth, to be linkable.
+#: Identifier columns a wave person table needs at least one of, with a date of birth, to be linkable.
 WAVE_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "dwp_customers": ("nino", "forename", "surname"), "hmrc_individuals": ("nino", "forename", "surname"),
     "hmrc_child_benefit_children": ("forename", "surname"), "nhs_patients": ("nhs_number", "forename", "surname"),
     "ndtms_episodes": ("forename_initial", "surname_initial"), "ons_death_registrations": ("nhs_number", "forename",
                                                                                           "surname"),
-    "npd_pupil": ("forename", "surname"),
+    "npd_pupil": ("forename", "surname"), "support_referrals": ("forename", "surname"),
 }
 
 
