@@ -217,7 +217,9 @@ def split_by_time(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, date, date]:
         raise InputError(
             f"use case {uc.name}: too few events to train and test ({len(train)} training and {len(test)} test "
             f"index events; {int(train['outcome'].sum())} and {int(test['outcome'].sum())} outcomes)",
-            hint="load more data, or lower split.test_fraction in the use case file")
+            hint="load more data, or lower split.test_fraction in the use case file"
+                 + (f"; index events within features.lookback_months ({uc.lookback_months}) of the start of the "
+                    "data are left out, so a shorter look-back keeps more" if uc.lookback_months else ""))
     train_end = train["t0"].max()
     return train, test, test_start.date(), train_end.date()
 
