@@ -20,7 +20,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..outputs import CheckedOutput, check_counts, rate_table
+from ..outputs.figures import protected_count
 from ..outputs.intervals import wilson
+from ..outputs.rules import RuleSet, get_rules
 from ..warehouse.engine import table_exists as has_table
 from .base import Headline, StudyContext
 
@@ -96,13 +98,29 @@ class BandEstimate:
             return float(self.k)
         return self.k / self.n if self.n else math.nan
 
-    def interval(self) -> tuple[float, float]:
-        return poisson_interval(self.k) if self.n is None else wilson(self.k, self.n)
+    def interval(self, rules: RuleSet | str | None = None) -> tuple[float, float]:
+        """The 95% interval from the counts as they may be published (rounded; a count under the threshold gives
+        the interval of anything from 0 to the threshold), so that the limits reveal no exact count."""
+        r = get_rules(rules)
+        k = protected_count(self.k, r)
+        low = k is None
+        if low:
+            k = max(r.threshold - 1, 0)
+        if self.n is None:
+            lo, hi = poisson_interval(k)
+            return (0.0 if low else lo), hi
+        n = protected_count(self.n, r)
+        if n is None or n <= 0:
+            return math.nan, math.nan
+        lo, hi = wilson(min(k, n), n)
+        return (0.0 if low else lo), hi
 
 
-def across_bands(estimates: Mapping[str, BandEstimate]) -> tuple[float, float]:
-    """The union of the bands' sampling intervals (linkage and sampling uncertainty together)."""
-    ivs = [e.interval() for e in estimates.values()]
+def across_bands(estimates: Mapping[str, BandEstimate], rules: RuleSet | str | None = None
+                 ) -> tuple[float, float]:
+    """The union of the bands' sampling intervals (linkage and sampling uncertainty together), each from the
+    published (protected) counts."""
+    ivs = [e.interval(rules) for e in estimates.values()]
     ivs = [iv for iv in ivs if not (math.isnan(iv[0]) or math.isnan(iv[1]))]
     if not ivs:
         return math.nan, math.nan

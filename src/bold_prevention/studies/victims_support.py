@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..outputs import check_counts, check_model, survival_table
-from ..trajectories.survival import kaplan_meier, median_time
+from ..trajectories.survival import kaplan_meier
 from ._pilots import (
     BANDS,
     BandEstimate,
@@ -130,21 +130,29 @@ def run(ctx: StudyContext) -> StudyResult:
                                       "observed", group="group", title="Time to disengagement from the support "
                                       "service, by referral route", source=src, times=(30, 60, 90, 180, 365),
                                       acro_check=False))
-    km_all = kaplan_meier(km_input.assign(group="All"), times=(90, 180))
-    med = median_time(km_input.assign(group="All"))
-    n_all, ev_all = int(med["persons"].iloc[0]), int(med["events"].iloc[0])
-    row = km_all[km_all["time"] == 90].iloc[0]
-    rules_check = check_counts(pd.DataFrame({"Measure": ["Referrals", "Disengaged"], "n": [n_all, ev_all]}), "n",
-                               "Measure", title="Referrals and disengagements", margins=False,
-                               population=population)
-    res.outputs.append(rules_check)
-    ok = bool((rules_check.symbols == "").all().all())
+    # all referrals: the published curve (checked) gives the interval, lifelines the estimate
+    everyone = km_input.assign(group="All")
+    checked = survival_table(everyone.assign(observed=everyone["observed"].astype(int)), "duration", "observed",
+                             title="Time to disengagement from the support service", source=src,
+                             times=(30, 60, 90, 180, 365), acro_check=False)
+    res.outputs.append(checked)
+    km = kaplan_meier(everyone, times=(90,))
+    n_all, ev_all = len(everyone), int(everyone["observed"].sum())
+    counts = check_counts(pd.DataFrame({"Measure": ["Referrals", "Disengaged"], "n": [n_all, ev_all]}), "n",
+                          "Measure", title="Referrals and disengagements", margins=False, population=population)
+    res.outputs.append(counts)
+    value = lo = hi = None
+    times = [float(t) for t in checked.data.index.get_level_values(1)]
+    if 90.0 in times and bool((counts.symbols == "").all().all()):
+        pos = times.index(90.0)
+        if (checked.symbols.iloc[pos][["Survival", "Lower 95% CI", "Upper 95% CI"]] == "").all():
+            value = round(100 * float(km["survival"].iloc[0]), 1)
+            lo = min(round(100 * float(checked.data.iloc[pos]["Lower 95% CI"]), 1), value)
+            hi = max(round(100 * float(checked.data.iloc[pos]["Upper 95% CI"]), 1), value)
     res.headlines.append(Headline(
-        "engaged_90_days", "Still engaged 90 days after referral (Kaplan-Meier)",
-        round(100 * float(row["survival"]), 1) if ok else None,
-        round(100 * float(row["lower"]), 1) if ok else None, round(100 * float(row["upper"]), 1) if ok else None,
-        units="%", note="Kaplan-Meier (lifelines) with its 95% pointwise interval; published only when referrals "
-                        "and disengagements pass the count threshold"))
+        "engaged_90_days", "Still engaged 90 days after referral (Kaplan-Meier)", value, lo, hi, units="%",
+        note="Kaplan-Meier estimate (lifelines); its 95% interval from the published curve (grouped steps, rounded "
+             "counts), widened to hold the estimate; withheld where the curve's step at 90 days is not published"))
 
     truth = _truth(ctx)
     linked = "support_referrals" in linked_tables(con) and "mags_defendant_case" in linked_tables(con)
