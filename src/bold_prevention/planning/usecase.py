@@ -47,7 +47,7 @@ class UseCaseSchema(ConfigModel):
     """The keys and types of a use-case file (``bold usecase new`` writes one; the analyst edits it)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
-    question: str = Field(min_length=3)
+    question: str = Field(min_length=1)
     cohort: str = Field(description="A shipped cohort spec's name, or the path of a cohort spec YAML file.")
     drivers: list[str] = Field(default_factory=list)
     outcomes: list[str] = Field(default_factory=list)
