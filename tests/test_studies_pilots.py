@@ -273,3 +273,32 @@ def test_broken_support_file_is_refused_naming_the_column(world, tmp_path, break
     assert res.tables["support_referrals"] == "refused"
     text = " ".join(res.problems)
     assert "support_referrals" in text and (column in text or "usable key" in text)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3000), st.one_of(st.none(), st.integers(0, 400)),
+                          st.sampled_from(["COMPLETED", "DISENGAGED", "REFERRED", "MOVED"]),
+                          st.sampled_from(["POLICE", "SELF", "HEALTH"]), st.integers(16, 80)),
+                min_size=0, max_size=40))
+def test_support_study_never_fails_on_small_or_odd_services(rows):
+    """Any small service (no referrals, no disengagements, one covariate constant) gives withheld or consistent
+    figures, never an error."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE SCHEMA extract")
+        con.execute("CREATE TABLE extract.support_referrals (referral_id VARCHAR, referral_date DATE, "
+                    "referral_source VARCHAR, crime_type VARCHAR, assessment_date DATE, exit_date DATE, "
+                    "exit_reason VARCHAR, age_at_referral BIGINT)")
+        for i, (start, length, reason, source, age) in enumerate(rows):
+            d0 = date(2015, 1, 1).toordinal() + start
+            con.execute("INSERT INTO extract.support_referrals VALUES (?, ?, ?, 'SV', NULL, ?, ?, ?)",
+                        [f"R{i}", date.fromordinal(d0), source,
+                         None if length is None else date.fromordinal(d0 + length),
+                         None if length is None else reason, age])
+        r = victims_support.run(_ctx(con))
+    finally:
+        con.close()
+    for h in r.headlines:
+        assert h.value is None or (h.lower is None or h.lower <= h.value <= h.upper), h
+    if not rows:
+        assert r.not_available and not r.headlines

@@ -108,7 +108,7 @@ WHERE {year} - year(c.date_of_birth) BETWEEN 0 AND 17""").fetchone()[0])
 @study(NAME, kinds=("count",), measures=("dependent_children",),
        sources=("prison", "children", "child_benefit", "npd", "family_court"))
 def run(ctx: StudyContext) -> StudyResult:
-    """Run study 3 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
+    """Run study 3 at ``ctx.band`` (see the module docstring; the methods note is the definition's)."""
     con, band = ctx.con, ctx.band
     res = StudyResult(name=NAME, band=band, methods=methods_of(ctx))
     linked = linked_tables(con)

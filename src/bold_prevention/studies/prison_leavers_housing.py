@@ -232,7 +232,7 @@ SELECT avg(CAST(EXISTS (SELECT 1 FROM c WHERE c.person_id = rel.person_id AND c.
                  "settled_after_contact"),
        sources=("prison", "oasys", "courts", "local_authority"))
 def run(ctx: StudyContext) -> StudyResult:
-    """Run study 2 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
+    """Run study 2 at ``ctx.band`` (see the module docstring; the methods note is the definition's)."""
     con, band = ctx.con, ctx.band
     res = StudyResult(name=NAME, band=band, methods=methods_of(ctx))
     if not (has_table(con, "extract", "prison_custodial_journey")

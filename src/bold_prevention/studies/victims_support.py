@@ -15,6 +15,7 @@ share of referred people with a magistrates' court record (``truth_support_servi
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -95,17 +96,28 @@ def _truth(ctx: StudyContext) -> dict[str, Any]:
 
 
 def _cox(df: pd.DataFrame, terms: list[str]):
+    """The Cox model on the terms that vary (None when nothing varies, there are no events or it cannot be fitted
+    cleanly: too few people, or a term that separates the events perfectly)."""
     from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
+    terms = [t for t in terms if df[t].nunique() > 1]
+    if not terms or not df["observed"].any():
+        return None
     X = df[["duration", "observed", *terms]].astype(float)
-    return CoxPHFitter().fit(X, duration_col="duration", event_col="observed")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)  # a doubtful fit is not published
+            return CoxPHFitter().fit(X, duration_col="duration", event_col="observed")
+    except (ConvergenceError, ConvergenceWarning, ValueError, np.linalg.LinAlgError):
+        return None
 
 
 @study(NAME, kinds=("journey", "survival", "association", "justice_link"),
        measures=("time_to_disengagement", "engaged_90_days", "hazard_ratios", "court_record_share"),
        sources=("support", "courts"))
 def run(ctx: StudyContext) -> StudyResult:
-    """Run study 5 at ``ctx.band`` (see the module docstring and :data:`METHODS`)."""
+    """Run study 5 at ``ctx.band`` (see the module docstring; the methods note is the definition's)."""
     con, band = ctx.con, ctx.band
     res = StudyResult(name=NAME, band=band, methods=methods_of(ctx))
     if not has_table(con, "extract", "support_referrals"):
@@ -113,6 +125,10 @@ def run(ctx: StudyContext) -> StudyResult:
                                  + HOW_TO_LOAD)
         return res
     df = journeys(con)
+    if df.empty:
+        res.not_available.append("Support service journeys not available: extract.support_referrals holds no "
+                                 "referral with a date; " + HOW_TO_LOAD)
+        return res
     population = f"{NAME}@{band}"
     src = "Support service case records" + (" linked to the spine" if "support_referrals" in linked_tables(con)
                                             else "")
@@ -166,12 +182,17 @@ def run(ctx: StudyContext) -> StudyResult:
         res.not_available.append("Justice outcomes not available: the support service is not linked to the spine "
                                  "(or magistrates' court data are not loaded); " + HOW_TO_LOAD)
     cph = _cox(df, terms)
-    model = check_model(cph, title="Disengagement from the support service: Cox proportional hazards model",
-                        source=src, subtitle="Hazard ratios of disengagement (associations, not effects)")
-    res.outputs.append(model)
+    model = None
+    if cph is None:
+        res.not_available.append("Cox model of disengagement not available: too few referrals or disengagements, "
+                                 "or no covariate that varies")
+    else:
+        model = check_model(cph, title="Disengagement from the support service: Cox proportional hazards model",
+                            source=src, subtitle="Hazard ratios of disengagement (associations, not effects)")
+        res.outputs.append(model)
     for term in ("aged_under_25", "police_referral"):
         label = TERMS[term]
-        pub = model.symbols.loc[term, "Hazard ratio"] == "" if term in model.symbols.index else False
+        pub = model is not None and term in model.symbols.index and model.symbols.loc[term, "Hazard ratio"] == ""
         d = model.data.loc[term] if pub else None
         res.headlines.append(Headline(
             f"hazard_ratio_{term}", f"Hazard ratio of disengagement: {label.lower()}",
