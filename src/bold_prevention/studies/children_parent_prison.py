@@ -152,7 +152,8 @@ def run(ctx: StudyContext) -> StudyResult:
     ages = [a for a, _, _ in AGE_BANDS]
     res.outputs.append(check_counts(
         kids["age_band"].value_counts().reindex(ages, fill_value=0).rename_axis("Age of the child")
-        .reset_index(name="n"), "n", "Age of the child", title=f"Dependent children with a parent in prison in "
+        .reset_index(name="n"), "n", "Age of the child", levels={"Age of the child": ages},
+        title=f"Dependent children with a parent in prison in "
         f"{year}, by age", population=population, source=src))
     res.texts.append(("Year and band", f"Custodial journeys overlapping {year}; linkage band {band}; interval over "
                       f"the bands {', '.join(BANDS)}."))

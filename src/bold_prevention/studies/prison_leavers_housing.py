@@ -220,7 +220,8 @@ c AS (SELECT tr.person_id, s.contact_date FROM la_service_contacts s
       JOIN truth_record tr ON tr."table" = 'la_residents' AND tr.record_id = s.resident_id
       WHERE s.service IN ({_services()}))
 SELECT avg(CAST(EXISTS (SELECT 1 FROM c WHERE c.person_id = rel.person_id AND c.contact_date > rel.release_date
-                        AND c.contact_date <= rel.release_date + INTERVAL 365 DAY) AS DOUBLE)) FROM rel""").fetchone()[0]
+                        AND c.contact_date <= rel.release_date + INTERVAL 365 DAY) AS DOUBLE))
+FROM rel""").fetchone()[0]
             out["housing_12m"] = None if r is None else float(r)
     finally:
         t.close()
@@ -252,7 +253,7 @@ def run(ctx: StudyContext) -> StudyResult:
     status = lv["status"]
     res.outputs.append(check_counts(
         status.value_counts().reindex(STATUSES, fill_value=0).rename_axis("Accommodation at release")
-        .reset_index(name="n"), "n", "Accommodation at release",
+        .reset_index(name="n"), "n", "Accommodation at release", levels={"Accommodation at release": list(STATUSES)},
         title="Releases from custody by accommodation status at release", population=population,
         source="P-NOMIS custodial journeys and OASys, linked on the spine"))
     nfa_est = {b: BandEstimate(b, float(d["status"].isin(STATUSES[:2]).sum()), float(len(d)))
@@ -271,9 +272,12 @@ def run(ctx: StudyContext) -> StudyResult:
     else:
         grp = lv.groupby("status")["reoffended"].agg(["sum", "count"]).reindex(STATUSES, fill_value=0)
         frame = grp.rename_axis("Accommodation at release").reset_index()
-        num = check_counts(frame, "sum", "Accommodation at release", title="Releases followed by reoffending "
-                           "within 12 months", population=subpopulation(population, "reoffended"))
-        den = check_counts(frame, "count", "Accommodation at release", title="Releases (reoffending denominator)",
+        order = {"Accommodation at release": list(STATUSES)}
+        num = check_counts(frame, "sum", "Accommodation at release", levels=order,
+                           title="Releases followed by reoffending within 12 months",
+                           population=subpopulation(population, "reoffended"))
+        den = check_counts(frame, "count", "Accommodation at release", levels=order,
+                           title="Releases (reoffending denominator)",
                            population=population)
         res.outputs += [num, den, rate_table(num, den, title="Reoffending within 12 months of release by "
                                                               "accommodation status at release (%)")]
