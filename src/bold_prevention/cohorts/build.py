@@ -25,8 +25,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import InputError
-from ..spine.sources import date_literal, sql_literal
-from ..warehouse.engine import table_exists
+from ..warehouse.engine import date_literal, sql_literal, table_exists
 from .compile import CohortStep, _spine_columns_used, check_spine_columns, compile_cohort
 from .spec import CohortSpec, load_spec
 

@@ -14,7 +14,8 @@ from ..datafirst import MODEL
 from ..errors import InputError
 from ..linkage.xjs import person_paths
 from ..spine.build import months_before
-from ..spine.sources import date_literal, resolved_sql
+from ..spine.sources import resolved_sql
+from ..warehouse.engine import date_literal
 from ..warehouse.tables import PERSON
 from .spec import CohortSpec, Criterion, EntryEvent, Rule
 

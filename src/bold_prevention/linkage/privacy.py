@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from ..errors import InputError
 from ..files import atomic_path
+from ..warehouse.engine import sql_literal
 from . import bloom
 from .config import DEFAULT_SECRET_ENV, LinkConfig, load_config
 from .standardise import standardise
@@ -218,8 +219,7 @@ def load_hashed_inputs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> tuple
         meta = read_hashed_metadata(side.path)
         checks.add(meta["key_check"])
         t = f"__raw_{i}"
-        path = str(side.path).replace("'", "''")
-        con.execute(f"create or replace table {t} as select * from read_parquet('{path}')")
+        con.execute(f"create or replace table {t} as select * from read_parquet({sql_literal(side.path)})")
         tables.append(t)
         roles.append(list(meta["roles"]))
     if len(checks) > 1:

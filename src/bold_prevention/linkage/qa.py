@@ -34,7 +34,7 @@ import duckdb
 from ..errors import InputError
 from ..files import atomic_dir, atomic_file
 from ..outputs.intervals import wilson as wilson_interval
-from ..warehouse.engine import quote_ident
+from ..warehouse.engine import quote_ident, sql_literal
 from .splink_model import BANDS
 
 #: Age bands (years) used for QA breakdowns.
@@ -49,10 +49,6 @@ GROUP_ALIASES: dict[str, tuple[str, ...]] = {
 }
 REVIEW_DECISIONS = {"match": True, "m": True, "yes": True, "y": True, "1": True, "true": True,
                     "non-match": False, "nonmatch": False, "no": False, "n": False, "0": False, "false": False}
-
-
-def _lit(v: str) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, Any]:
@@ -85,14 +81,14 @@ def labelled_accuracy(run: RunFolder, labels: str | os.PathLike) -> dict[str, An
     reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
     extra = ", all_varchar = true" if reader == "read_csv" else ""
     con = run.con
-    con.execute(f"create or replace table labels_raw as select * from {reader}({_lit(path)}{extra})")
+    con.execute(f"create or replace table labels_raw as select * from {reader}({sql_literal(path)}{extra})")
     cols = [r[0] for r in con.execute("describe labels_raw").fetchall()]
     lab = next((c for c in ("label", "decision", "is_match", "match") if c in cols), None)
     if not {"left_id", "right_id"} <= set(cols) or lab is None:
         raise InputError(f"labels file {path}: needs columns left_id, right_id and label",
                          hint="one row per labelled pair; label is match or non-match")
-    yes = ", ".join(_lit(k) for k, v in REVIEW_DECISIONS.items() if v)
-    no = ", ".join(_lit(k) for k, v in REVIEW_DECISIONS.items() if not v)
+    yes = ", ".join(sql_literal(k) for k, v in REVIEW_DECISIONS.items() if v)
+    no = ", ".join(sql_literal(k) for k, v in REVIEW_DECISIONS.items() if not v)
     norm = f"lower(trim(cast({quote_ident(lab)} as varchar)))"
     con.execute(f"""create or replace table labels as
         select cast(left_id as varchar) as left_id, cast(right_id as varchar) as right_id,
@@ -102,7 +98,7 @@ def labelled_accuracy(run: RunFolder, labels: str | os.PathLike) -> dict[str, An
     rank = {b: i for i, b in enumerate(BANDS)}
     out: dict[str, Any] = {"labelled_pairs": int(n_lab), "labelled_matches": int(n_match), "by_band": {}}
     for b in BANDS:
-        allowed = ", ".join(_lit(x) for x in BANDS if rank[x] <= rank[b])
+        allowed = ", ".join(sql_literal(x) for x in BANDS if rank[x] <= rank[b])
         linked, tp = con.execute(f"""
             select count(*), count(*) filter (where l.is_match) from labels l
             where exists (select 1 from scored s where s.guard is null and s.band in ({allowed})
@@ -127,9 +123,9 @@ class RunFolder:
                              hint="give the --out folder of a finished `bold link` run")
         self.summary = json.loads((self.path / "summary.json").read_text("utf-8"))
         self.con = duckdb.connect()
-        self.con.execute(f"create table records as select * from read_parquet({_lit(self.path / 'records.parquet')})")
+        self.con.execute(f"create table records as select * from read_parquet({sql_literal(self.path / 'records.parquet')})")
         self.con.execute(f"create table scored as select * from read_parquet("
-                         f"{_lit(self.path / 'scored_pairs.parquet')})")
+                         f"{sql_literal(self.path / 'scored_pairs.parquet')})")
         self.datasets = [d["name"] for d in self.summary["datasets"]]
         self.dedupe = self.summary["job"] == "dedupe"
         self.thresholds = self.summary["thresholds"]
@@ -207,7 +203,7 @@ def _load_truth(run: RunFolder, truth: str | os.PathLike | Mapping[str, Any]) ->
         raise InputError(f"truth file {path} not found", hint="give a CSV or Parquet of record id and person id")
     reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
     extra = ", all_varchar = true" if reader == "read_csv" else ""
-    run.con.execute(f"create or replace table truth_raw as select * from {reader}({_lit(path)}{extra})")
+    run.con.execute(f"create or replace table truth_raw as select * from {reader}({sql_literal(path)}{extra})")
     cols = [r[0] for r in run.con.execute("describe truth_raw").fetchall()]
     rid = spec.get("id") or next((c for c in ("record_id", "unique_id", "id") if c in cols), None)
     pid = spec.get("person") or next((c for c in ("person_id", "true_id", "cluster") if c in cols), None)
@@ -229,14 +225,14 @@ def accuracy(run: RunFolder, groups: dict[str, str]) -> dict[str, Any]:
     if run.dedupe:
         cond = "a.record_id < b.record_id"
     else:
-        cond = f"a.dataset = {_lit(left)} and b.dataset <> {_lit(left)}"
+        cond = f"a.dataset = {sql_literal(left)} and b.dataset <> {sql_literal(left)}"
     con.execute(f"""create or replace table true_pairs as
         select a.record_id as left_id, b.record_id as right_id from truth a join truth b using (person_id)
         where {cond}""")
     rank = {b: i for i, b in enumerate(BANDS)}
     out: dict[str, Any] = {"overall": {}, "by_group": {}}
     for b in BANDS:
-        allowed = ", ".join(_lit(x) for x in BANDS if rank[x] <= rank[b])
+        allowed = ", ".join(sql_literal(x) for x in BANDS if rank[x] <= rank[b])
         con.execute(f"""create or replace table pred_{b} as
             select left_id, right_id from scored where guard is null and band in ({allowed})""")
         tp = con.execute(f"select count(*) from pred_{b} p join true_pairs t using (left_id, right_id)"
@@ -247,7 +243,7 @@ def accuracy(run: RunFolder, groups: dict[str, str]) -> dict[str, Any]:
         for g, col in groups.items():
             rows = con.execute(f"""
                 with lg as (select record_id, coalesce(cast({quote_ident(col)} as varchar), 'Unknown') as grp
-                            from rec where dataset = {_lit(left)}),
+                            from rec where dataset = {sql_literal(left)}),
                 t as (select lg.grp, count(*) as n_true from true_pairs tp join lg on lg.record_id = tp.left_id
                       group by 1),
                 p as (select lg.grp, count(*) as n_pred,
@@ -270,7 +266,7 @@ def sensitivity(run: RunFolder, outcomes: str | os.PathLike | None = None,
         if not path.exists():
             raise InputError(f"outcomes file {path} not found", hint="give a CSV/Parquet of record_id, outcome")
         reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
-        con.execute(f"create or replace table outcomes_raw as select * from {reader}({_lit(path)})")
+        con.execute(f"create or replace table outcomes_raw as select * from {reader}({sql_literal(path)})")
         cols = [r[0] for r in con.execute("describe outcomes_raw").fetchall()]
         if "record_id" not in cols or outcome_column not in cols:
             raise InputError(f"outcomes file {path}: needs columns record_id and {outcome_column}",
@@ -434,7 +430,7 @@ def review_precision(run_dir: str | os.PathLike, decisions_csv: str | os.PathLik
         rank = {b: i for i, b in enumerate(BANDS)}
         out: dict[str, Any] = {"decisions": len(judged), "strata": strata, "by_band": {}}
         for b in BANDS:
-            allowed = ", ".join(_lit(x) for x in BANDS if rank[x] <= rank[b])
+            allowed = ", ".join(sql_literal(x) for x in BANDS if rank[x] <= rank[b])
             res = con.execute(f"""
                 with pop as (select stratum, count(*) as N from strat where guard is null and band in ({allowed})
                              group by 1),

@@ -35,7 +35,7 @@ from splink.internals.exceptions import SplinkException
 
 from ..errors import InputError
 from ..files import atomic_dir, clean_stale_temporaries
-from ..warehouse.engine import quote_ident
+from ..warehouse.engine import quote_ident, sql_literal
 from .blocking import BlockingCount, blocking_counts
 from .config import LinkConfig, SideConfig, load_config
 from .splink_model import BANDS, COMPARISON_ROLES, LinkageModel, quiet_splink, read_model
@@ -71,10 +71,6 @@ class LinkResult:
 
 
 # ------------------------------------------------------------------------------------------------ reading
-def _lit(v: str) -> str:
-    return "'" + v.replace("'", "''") + "'"
-
-
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, table: str, *, label: str) -> None:
     """Load a CSV (all columns as text) or Parquet file into ``table``; clear errors for missing/bad files."""
     if not path.exists():
@@ -82,9 +78,9 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, table: str, *, label: 
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            con.execute(f"create or replace table {table} as select * from read_parquet({_lit(str(path))})")
+            con.execute(f"create or replace table {table} as select * from read_parquet({sql_literal(str(path))})")
         elif suffix in (".csv", ".txt", ".tsv"):
-            con.execute(f"create or replace table {table} as select * from read_csv({_lit(str(path))}, "
+            con.execute(f"create or replace table {table} as select * from read_csv({sql_literal(str(path))}, "
                         "all_varchar = true, header = true)")
         else:
             raise InputError(f"{label}: {path.name} is neither CSV nor Parquet",
@@ -249,7 +245,7 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     orient = ("case when source_dataset_l = {ln} then {a} else {b} end" if not config.dedupe else "{a}")
 
     def side_col(a: str, b: str) -> str:
-        return orient.format(ln=_lit(left_name), a=a, b=b)
+        return orient.format(ln=sql_literal(left_name), a=a, b=b)
 
     band = config.thresholds.band_sql()
     g_select = ", ".join(gamma_cols)
@@ -277,7 +273,7 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     for b in BANDS:
         t = f"__link_clusters_{b}"
         con.execute(f"""create or replace table __link_clusters_raw_{b}_std as
-            select {'source_dataset' if not config.dedupe else _lit(left_name)} as dataset,
+            select {'source_dataset' if not config.dedupe else sql_literal(left_name)} as dataset,
                    cast(unique_id as varchar) as record_id, cluster_id
             from {cluster_src[b]}""")
         prev, nxt = (read_previous(con, config.previous_run, b, f"__link_previous_{b}")
@@ -333,7 +329,7 @@ def _labels(con: duckdb.DuckDBPyConnection, config: LinkConfig, scored: str, nam
         raise InputError(f"truth file {t.path.name} not found", hint="fix `truth.path` in the config")
     reader = "read_parquet" if t.path.suffix.lower() in (".parquet", ".pq") else "read_csv"
     extra = ", all_varchar = true" if reader == "read_csv" else ""
-    con.execute(f"create or replace table __link_truth_raw as select * from {reader}({_lit(str(t.path))}{extra})")
+    con.execute(f"create or replace table __link_truth_raw as select * from {reader}({sql_literal(str(t.path))}{extra})")
     cols = _columns(con, "__link_truth_raw")
     for c in (t.id_column, t.person_column):
         if c not in cols:
@@ -343,7 +339,7 @@ def _labels(con: duckdb.DuckDBPyConnection, config: LinkConfig, scored: str, nam
           else "cast(null as varchar)")
     con.execute(f"""create or replace table __link_truth as select cast({quote_ident(t.id_column)} as varchar) as record_id,
         cast({quote_ident(t.person_column)} as varchar) as person, {ds} as dataset from __link_truth_raw""")
-    left, right = _lit(names[0]), _lit(names[-1])
+    left, right = sql_literal(names[0]), sql_literal(names[-1])
     con.execute(f"""create or replace table __link_labels as
         select s.left_id, s.right_id, a.person = b.person as is_match from {scored} s
         join __link_truth a on a.record_id = s.left_id and (a.dataset is null or a.dataset = {left})
@@ -388,9 +384,9 @@ def _records_table(con, config: LinkConfig, std_tables: list[str], names: list[s
         rid = side.id_column if config.mode == "clear" else "unique_id"
         join = (f"join {raw} r on cast(r.{quote_ident(rid)} as varchar) = s.unique_id" if keep_cols else "")
         band_cols = ", ".join(
-            f"(select c.cluster_id from {clusters[b]} c where c.dataset = {_lit(names[i])} "
+            f"(select c.cluster_id from {clusters[b]} c where c.dataset = {sql_literal(names[i])} "
             f"and c.record_id = s.unique_id) as cluster_{b}" for b in BANDS)
-        parts.append(f"select {_lit(names[i])} as dataset, s.unique_id as record_id, {sexcol} as sex, "
+        parts.append(f"select {sql_literal(names[i])} as dataset, s.unique_id as record_id, {sexcol} as sex, "
                      f"{yearcol} as birth_year{keep_sql}, {band_cols} from {std} s {join}")
     all_keep = sorted({k for s in config.sides for k in s.keep})
     # union by name so sides with different keep columns line up
@@ -417,7 +413,7 @@ def _summary(con, config: LinkConfig, model: LinkageModel, sides: list[dict], co
             linked = con.execute(f"""
                 with c as (select cluster_id, count(distinct dataset) as nd from {t} group by 1)
                 select count(*) from {t} x join c using (cluster_id)
-                where x.dataset = {_lit(left)} and c.nd > 1""").fetchall()[0][0]
+                where x.dataset = {sql_literal(left)} and c.nd > 1""").fetchall()[0][0]
             left_n = sides[0]["records"]
             row["left_records_linked"] = int(linked)
             row["left_link_rate"] = round(linked / left_n, 6) if left_n else None
@@ -498,10 +494,10 @@ def write_outputs(result: LinkResult, out: Path) -> None:
     """Write a run's files into folder ``out`` (already created; the caller makes it atomic)."""
     con = result.con
     csv = "(header true, delimiter ',')"
-    con.execute(f"copy {result.pairs} to {_lit(str(out / 'pairs.csv'))} {csv}")
-    con.execute(f"copy {result.excluded} to {_lit(str(out / 'excluded_pairs.csv'))} {csv}")
+    con.execute(f"copy {result.pairs} to {sql_literal(str(out / 'pairs.csv'))} {csv}")
+    con.execute(f"copy {result.excluded} to {sql_literal(str(out / 'excluded_pairs.csv'))} {csv}")
     for b, t in result.clusters.items():
-        con.execute(f"copy {t} to {_lit(str(out / f'clusters_{b}.csv'))} {csv}")
+        con.execute(f"copy {t} to {sql_literal(str(out / f'clusters_{b}.csv'))} {csv}")
         changes = result.id_changes.get(b)
         if changes is not None:
             import pyarrow.csv as pacsv
@@ -512,9 +508,9 @@ def write_outputs(result: LinkResult, out: Path) -> None:
 
         (out / STATE_FILE).write_text(json.dumps({"next_serial": result.next_serial}, indent=2), encoding="utf-8")
     con.execute(f"copy (select * from {result.scored} order by left_id, right_id) to "
-                f"{_lit(str(out / 'scored_pairs.parquet'))} (format parquet)")
+                f"{sql_literal(str(out / 'scored_pairs.parquet'))} (format parquet)")
     con.execute(f"copy (select * from {result.records} order by dataset, record_id) to "
-                f"{_lit(str(out / 'records.parquet'))} (format parquet)")
+                f"{sql_literal(str(out / 'records.parquet'))} (format parquet)")
     result.model.save(out / "model.json")
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str), encoding="utf-8")
     (out / "summary.md").write_text(summary_markdown(result.summary), encoding="utf-8")
@@ -614,7 +610,7 @@ def explain_pair(config: LinkConfig | str | os.PathLike, run_dir: str | os.PathL
         right_table = std[1] if len(std) > 1 else std[0]
 
         def record(table: str, rid: str, which: str):
-            t = con.sql(f"select * from {table} where unique_id = {_lit(str(rid))}").to_arrow_table()
+            t = con.sql(f"select * from {table} where unique_id = {sql_literal(str(rid))}").to_arrow_table()
             if t.num_rows == 0:
                 raise InputError(f"record {rid!r} not found in the {which} file",
                                  hint="give a record id from the file's id column")

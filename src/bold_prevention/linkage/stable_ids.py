@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import InputError
+from ..warehouse.engine import sql_literal
 
 PREFIX = "P"
 WIDTH = 9
@@ -132,7 +133,7 @@ def read_previous(con: duckdb.DuckDBPyConnection, run_dir: Path, band: str, tabl
     if not path.is_file():
         raise InputError(f"previous run {run_dir}: clusters_{band}.csv not found",
                          hint="give `previous_run:` the output folder of an earlier `bold link` run")
-    con.execute(f"create or replace table {table}_raw as select * from read_csv('{_esc(path)}', all_varchar=true)")
+    con.execute(f"create or replace table {table}_raw as select * from read_csv({sql_literal(path)}, all_varchar=true)")
     cols = [r[0] for r in con.execute(f"describe {table}_raw").fetchall()]
     if not {"dataset", "record_id"} <= set(cols) or not ({"person_id", "cluster_id"} & set(cols)):
         raise InputError(f"previous run {run_dir}: clusters_{band}.csv has no dataset, record_id and person id",
@@ -151,7 +152,3 @@ def read_previous(con: duckdb.DuckDBPyConnection, run_dir: Path, band: str, tabl
                              hint="restore it from the run's output folder, or start ids afresh without "
                                   "`previous_run:`") from None
     return table, nxt
-
-
-def _esc(p: Path) -> str:
-    return str(p).replace("'", "''")

@@ -65,7 +65,7 @@ import jellyfish
 import pyarrow as pa
 
 from ..errors import InputError
-from ..warehouse.engine import quote_ident
+from ..warehouse.engine import quote_ident, sql_literal
 
 #: Standard identifier roles a file may map (any may be absent).
 ROLES: tuple[str, ...] = (
@@ -311,12 +311,8 @@ def phonetic(name: str | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ bulk (SQL)
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _sql_list(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join(_lit(v) for v in values) + "]"
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
 
 
 def _clean_sql(expr: str) -> str:
@@ -365,8 +361,8 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
     sex_sql = null
     if "sex" in columns:
         s = f"regexp_replace(upper(trim(cast({src('sex')} as varchar))), '\\.0$', '')"
-        sex_sql = (f"case when {s} in ({', '.join(_lit(v) for v in _MALE)}) then 'M' "
-                   f"when {s} in ({', '.join(_lit(v) for v in _FEMALE)}) then 'F' end")
+        sex_sql = (f"case when {s} in ({', '.join(sql_literal(v) for v in _MALE)}) then 'M' "
+                   f"when {s} in ({', '.join(sql_literal(v) for v in _FEMALE)}) then 'F' end")
 
     dob_raw, dob_parsed, dob_text = _dob_sql(src("date_of_birth"), types.get(columns.get("date_of_birth", ""), ""),
                                              opts)
@@ -380,7 +376,7 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
         pc_valid = "pc_raw is not null"
         pc_norm = "pc_raw"
     else:
-        pc_valid = f"regexp_full_match(pc_raw, {_lit(_UK_POSTCODE[1:-1])})"
+        pc_valid = f"regexp_full_match(pc_raw, {sql_literal(_UK_POSTCODE[1:-1])})"
         pc_norm = "substr(pc_raw, 1, length(pc_raw) - 3) || ' ' || right(pc_raw, 3)"
 
     addr = _free_text_sql(src("address")) if "address" in columns else null
@@ -400,7 +396,7 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
     stage1 = f"""
         select
             cast({quote_ident(id_column)} as varchar) as unique_id,
-            nullif(regexp_replace({f_raw}, {_lit(title_re)}, ''), '') as f_clean,
+            nullif(regexp_replace({f_raw}, {sql_literal(title_re)}, ''), '') as f_clean,
             {m_raw} as m_clean,
             {s_raw} as s_clean0,
             {sex_sql} as sex,
@@ -420,12 +416,12 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
             split_part(f_clean, ' ', 1) as forename,
             nullif(trim(concat_ws(' ', nullif(substr(f_clean, length(split_part(f_clean, ' ', 1)) + 2), ''),
                                   m_clean)), '') as middle_names,
-            coalesce(nullif(regexp_replace(s_clean0, {_lit(suffix_re)}, ''), ''), s_clean0) as surname
+            coalesce(nullif(regexp_replace(s_clean0, {sql_literal(suffix_re)}, ''), ''), s_clean0) as surname
         from __std_stage1 s
     """)
     _register_lookups(con, opts)
-    placeholders = ", ".join(_lit(p) for p in opts.placeholders) or "''"
-    dob_issue_shape = " or ".join(f"regexp_matches(dob_text, {_lit(p)})" for p in _DATE_SHAPES)
+    placeholders = ", ".join(sql_literal(p) for p in opts.placeholders) or "''"
+    dob_issue_shape = " or ".join(f"regexp_matches(dob_text, {sql_literal(p)})" for p in _DATE_SHAPES)
     cols = f"""
         s.unique_id,
         nullif(s.forename, '') as forename,
@@ -454,12 +450,12 @@ def standardise(con: duckdb.DuckDBPyConnection, source: str, *, id_column: str, 
         d.dob_issue,
         s.sex,
         case when {pc_valid} then {pc_norm} end as postcode,
-        case when {pc_valid} and {_lit(opts.postcode_format)} = 'uk'
+        case when {pc_valid} and {sql_literal(opts.postcode_format)} = 'uk'
              then substr(pc_raw, 1, length(pc_raw) - 3) end as postcode_outward,
-        case when {pc_valid} and {_lit(opts.postcode_format)} = 'uk'
+        case when {pc_valid} and {sql_literal(opts.postcode_format)} = 'uk'
              then substr(pc_raw, 1, length(pc_raw) - 3) || ' ' || substr(right(pc_raw, 3), 1, 1) end
              as postcode_sector,
-        case when {pc_valid} and {_lit(opts.postcode_format)} = 'uk'
+        case when {pc_valid} and {sql_literal(opts.postcode_format)} = 'uk'
              then regexp_extract(pc_raw, '^[A-Z]+') end as postcode_area,
         case when pc_raw is null then 'missing' when not ({pc_valid}) then 'invalid' end as postcode_issue,
         s.address,
@@ -507,13 +503,13 @@ def _partial_sql(text: str, opts: StandardiseOptions, ref: str) -> tuple[str, st
     up = f"upper(trim({text}))"
     y_cases, m_cases = [], []
     for pattern, gy, gm in PARTIAL_DATE_PATTERNS:
-        y = f"try_cast(regexp_extract({up}, {_lit(pattern)}, {gy}) as integer)"
-        m = f"try_cast(regexp_extract({up}, {_lit(pattern)}, {gm}) as integer)"
-        y_cases.append(f"when regexp_full_match({up}, {_lit(pattern)}) then {y}")
-        m_cases.append(f"when regexp_full_match({up}, {_lit(pattern)}) then case when {m} between 1 and 12 "
+        y = f"try_cast(regexp_extract({up}, {sql_literal(pattern)}, {gy}) as integer)"
+        m = f"try_cast(regexp_extract({up}, {sql_literal(pattern)}, {gm}) as integer)"
+        y_cases.append(f"when regexp_full_match({up}, {sql_literal(pattern)}) then {y}")
+        m_cases.append(f"when regexp_full_match({up}, {sql_literal(pattern)}) then case when {m} between 1 and 12 "
                        f"then {m} end")
     year = f"(case {' '.join(y_cases)} end)"
-    ok = f"{year} between {opts.earliest.year} and year(date {_lit(ref)})"
+    ok = f"{year} between {opts.earliest.year} and year(date {sql_literal(ref)})"
     return (f"case when {ok} then {year} end", f"case when {ok} then (case {' '.join(m_cases)} end) end")
 
 
@@ -548,8 +544,8 @@ def _create_with_phonetics(con: duckdb.DuckDBPyConnection, out: str, cols: str, 
             select __row, p_year, p_month,
                    case when dob_parsed is null then null
                         when strftime(dob_parsed, '%Y-%m-%d') in ({placeholders}) then null
-                        when dob_parsed < date {_lit(earliest)} then null
-                        when dob_parsed > date {_lit(ref)} then null
+                        when dob_parsed < date {sql_literal(earliest)} then null
+                        when dob_parsed > date {sql_literal(ref)} then null
                         else dob_parsed end as dob,
                    case when dob_raw is null then 'missing'
                         when p_year is not null then 'partial'
@@ -557,8 +553,8 @@ def _create_with_phonetics(con: duckdb.DuckDBPyConnection, out: str, cols: str, 
                              then 'impossible_date'
                         when dob_parsed is null then 'unrecognised_format'
                         when strftime(dob_parsed, '%Y-%m-%d') in ({placeholders}) then 'placeholder'
-                        when dob_parsed < date {_lit(earliest)} then {_lit(opts.before_label())}
-                        when dob_parsed > date {_lit(ref)} then 'in_future'
+                        when dob_parsed < date {sql_literal(earliest)} then {sql_literal(opts.before_label())}
+                        when dob_parsed > date {sql_literal(ref)} then 'in_future'
                    end as dob_issue
             from d00
         )

@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from ..datafirst import MODEL, DataFirstModel, Table
 from ..errors import InputError
+from ..warehouse.engine import sql_literal
 from ..warehouse.engine import tables as warehouse_tables
 from ..warehouse.tables import PERSON_RECORD
 from .pseudonym import ID_LENGTH, pseudonym_key
@@ -140,10 +141,6 @@ def person_paths(model: DataFirstModel = MODEL) -> dict[str, PersonPath]:
     return out
 
 
-def _q(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _cluster_exprs() -> dict[str, str]:
     single = "('r:' || source_dataset || ':' || row_id_hash)"
     return {
@@ -165,7 +162,7 @@ def xjs_clusters_sql(band: str, *, model: DataFirstModel = MODEL, link_table: st
     """
     _check_band(band)
     ce = _cluster_exprs()
-    table_of = " ".join(f"WHEN {_q(t.xjs_source)} THEN {_q(t.name)}" for t in model.xjs_tables())
+    table_of = " ".join(f"WHEN {sql_literal(t.xjs_source)} THEN {sql_literal(t.name)}" for t in model.xjs_tables())
     base = f"""
         SELECT source_dataset, CASE source_dataset {table_of} END AS source_table, row_id_hash,
                CAST(match_score AS DOUBLE) AS match_score,
@@ -230,7 +227,7 @@ def person_record_sql(band: str, tables: list[str] | None = None, *, model: Data
     band_rank = "CASE band_joined WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
     persons = f"""
         SELECT ps.person_id, c.source_dataset, c.source_table, c.row_id_hash AS record_id, c.match_score,
-               c.band_joined, {_q(band)} AS band, c.row_id_hash AS person_record_id
+               c.band_joined, {sql_literal(band)} AS band, c.row_id_hash AS person_record_id
         FROM {clusters} c JOIN {pseudonyms} ps ON ps.cluster_id = c.cluster_id"""
     parts = [persons]
     for name, path in paths.items():
@@ -240,25 +237,25 @@ def person_record_sql(band: str, tables: list[str] | None = None, *, model: Data
             continue
         if path.direct:
             sel = f"""
-        SELECT pr.person_id, pr.source_dataset, {_q(name)} AS source_table, t.{path.record_id} AS record_id,
+        SELECT pr.person_id, pr.source_dataset, {sql_literal(name)} AS source_table, t.{path.record_id} AS record_id,
                pr.match_score, pr.band_joined, pr.band, pr.person_record_id
         FROM extract.{name} t JOIN persons pr
-          ON pr.source_table = {_q(path.person_table)} AND pr.record_id = t.{path.on[0][0]}"""
+          ON pr.source_table = {sql_literal(path.person_table)} AND pr.record_id = t.{path.on[0][0]}"""
             parts.append(sel)
             continue
         on = " AND ".join(f"t.{a} = p.{b}" for a, b in path.on)
         rid = _pk(model.table(path.person_table))
         # one row per (person, record): a person may hold two parties of one case
         sel = f"""
-        SELECT person_id, MIN(source_dataset) AS source_dataset, {_q(name)} AS source_table, record_id,
+        SELECT person_id, MIN(source_dataset) AS source_dataset, {sql_literal(name)} AS source_table, record_id,
                MAX(match_score) AS match_score,
                CASE MIN({band_rank}) WHEN 0 THEN 'high' WHEN 1 THEN 'medium' ELSE 'low' END AS band_joined,
-               {_q(band)} AS band, MIN(person_record_id) AS person_record_id
+               {sql_literal(band)} AS band, MIN(person_record_id) AS person_record_id
         FROM (
             SELECT pr.person_id, pr.source_dataset, t.{path.record_id} AS record_id, pr.match_score,
                    pr.band_joined, pr.person_record_id
             FROM extract.{name} t JOIN extract.{path.person_table} p ON {on}
-            JOIN persons pr ON pr.source_table = {_q(path.person_table)} AND pr.record_id = p.{rid}) d
+            JOIN persons pr ON pr.source_table = {sql_literal(path.person_table)} AND pr.record_id = p.{rid}) d
         GROUP BY person_id, record_id"""
         parts.append(sel)
     cols = ", ".join(PERSON_RECORD_COLUMNS)

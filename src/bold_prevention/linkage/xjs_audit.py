@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from ..datafirst import MODEL
 from ..errors import InputError
+from ..warehouse.engine import sql_literal
 from ..warehouse.engine import tables as warehouse_tables
 from .config import LinkConfig, SideConfig
 from .qa import wilson_interval
@@ -70,7 +71,7 @@ def _pair_counts(con, a: str, b: str | None = None) -> int:
 def _pairs_with(con, source: str, a: str, b: str | None = None) -> int:
     """Like :func:`_pair_counts`, counting only pairs with at least one record of ``source``."""
     keys = f"{a}, {b}" if b else a
-    lit = "'" + source.replace("'", "''") + "'"
+    lit = sql_literal(source)
     return int(con.execute(f"""select coalesce(sum(n * (n - 1) / 2 - m * (m - 1) / 2), 0) from (
         select count(*) as n, count(*) filter (where source_dataset <> {lit}) as m from __audit
         where {a} is not null {'and ' + b + ' is not null' if b else ''} group by {keys})""").fetchall()[0][0])

@@ -3,11 +3,13 @@
 Each :class:`Stage` is a name, a one-line account of what it does, the function that runs it over a :class:`Run`
 (the run's configuration, project, open warehouse and collected outputs) and whether it runs on Spark. The stage
 functions only call the library (``catalogue``, ``register``, ``warehouse``, ``scale``, ``linkage``, ``spine``,
-``cohorts``, ``trajectories``, ``early_warning``, ``outputs``); they hold no analysis of their own.
+``cohorts``, ``trajectories``, ``early_warning``, ``outputs``); the one query of their own is the local-authority
+link-rate table of the release (:func:`_la_link_outputs`), which has no home in the library yet.
 
 On Spark every stage that touches the warehouse runs on the Spark warehouse (``<project>/parquet``) except loading,
 which checks the extracts under the data contracts on DuckDB and then exports the checked tables for Spark (said in
-the run's notes). A stage that cannot run on Spark says so before anything runs (:func:`check_engine`).
+the run's notes). Wave 1-2 sources are staged and linked on DuckDB only, so a Spark run whose extracts hold them is
+refused; a stage that cannot run on Spark says so before anything runs (:func:`check_engine`).
 
 Studies (``bold_prevention.studies``) will add their stage here, before ``release``.
 """

@@ -17,7 +17,7 @@ import pandas as pd
 from ..cohorts import build_cohort
 from ..cohorts.release import cohort_outputs, places_outputs, spine_version, write_checked_release
 from ..outputs import check_counts, rate_table
-from ..warehouse.engine import table_exists
+from ..warehouse.engine import sql_literal, table_exists
 from .usecase import UseCaseSchema
 
 
@@ -37,7 +37,7 @@ def _outcome_outputs(con, uc: UseCaseSchema, cohort: str, rules=None) -> tuple[l
                     "(run `bold spine outcomes --as-at YYYY-MM-DD --window 12m` first)"]
     from ..cohorts.build import cohort_table
 
-    names = ", ".join("'" + o.replace("'", "''") + "'" for o in uc.outcomes)
+    names = ", ".join(sql_literal(o) for o in uc.outcomes)
     df = con.execute(f"""SELECT o.outcome AS Outcome, SUM(CASE WHEN o.value THEN 1 ELSE 0 END) AS k,
        COUNT(o.value) AS measured
 FROM spine.person_outcome o JOIN (SELECT DISTINCT person_id FROM {cohort_table(cohort)}) c USING (person_id)

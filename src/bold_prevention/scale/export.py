@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..files import atomic_dir
 from ..project import Project
-from ..warehouse.engine import SCHEMAS, duckdb_connect
+from ..warehouse.engine import SCHEMAS, duckdb_connect, sql_literal
 from ..warehouse.spark import MARKER, marker_payload
 
 __all__ = ["EXPORT_SCHEMAS", "ExportResult", "export_warehouse_to_parquet", "load_to_parquet"]
@@ -39,10 +39,6 @@ class ExportResult:
     @property
     def rows(self) -> int:
         return sum(self.tables.values())
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def export_warehouse_to_parquet(project: Project | str | Path | None, *, schemas: Iterable[str] = EXPORT_SCHEMAS,
@@ -80,7 +76,7 @@ def export_warehouse_to_parquet(project: Project | str | Path | None, *, schemas
                 say(f"writing {s}.{t} ({i}/{len(todo)})")
                 d = tmp / f"{s}.db" / t
                 d.mkdir(parents=True)
-                con.execute(f'COPY (SELECT * FROM {s}."{t}") TO {_lit(str(d / "part-00000.parquet"))} '
+                con.execute(f'COPY (SELECT * FROM {s}."{t}") TO {sql_literal(str(d / "part-00000.parquet"))} '
                             f"(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {int(row_group_size)})")
                 result.tables[f"{s}.{t}"] = int(con.execute(f'SELECT COUNT(*) FROM {s}."{t}"').fetchone()[0])
             for s in SCHEMAS:

@@ -40,9 +40,8 @@ from datetime import date
 
 from ..datafirst.waves import WAVE_MODEL, WAVE_SOURCES
 from ..errors import InputError
-from ..warehouse.engine import table_exists
+from ..warehouse.engine import date_literal, sql_literal, table_exists
 from .build import months_before
-from .sources import date_literal, sql_literal
 
 __all__ = ["GOLD_DRIVERS", "GoldDriver", "GoldResult", "apply_gold", "gold_release_outputs", "gold_report",
            "linked_sources", "LOW_PAY_THRESHOLD"]

@@ -58,11 +58,11 @@ from datetime import date, timedelta
 
 from ..errors import InputError
 from ..linkage.xjs import person_paths
-from ..warehouse.engine import tables, transaction
+from ..warehouse.engine import date_literal, sql_literal, tables, transaction
 from ..warehouse.tables import PERSON
 from .build import months_before
 from .gold import LOW_PAY_THRESHOLD, OUT_OF_WORK, linked_sources
-from .sources import date_literal, resolved_sql, sql_literal
+from .sources import resolved_sql
 
 __all__ = ["MEASURES", "OUTCOMES", "Measure", "OutcomeResult", "build_outcomes", "months_after", "parse_window",
            "reoffending_sql"]

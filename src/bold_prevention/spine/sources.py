@@ -14,7 +14,7 @@ from ..datafirst import MODEL, DataFirstModel
 from ..linkage.xjs import person_paths
 from ..warehouse.tables import PERSON_RECORD
 
-__all__ = ["RECORD_DATES", "PERSON_TABLES", "RecordDate", "resolved_sql", "sql_literal", "date_literal"]
+__all__ = ["RECORD_DATES", "PERSON_TABLES", "RecordDate", "resolved_sql"]
 
 
 @dataclass(frozen=True)
@@ -77,25 +77,6 @@ PERSON_TABLES: dict[str, str] = {
     "family_parties": "family",
     "civil_parties": "civil",
 }
-
-
-def sql_literal(value) -> str:
-    """A SQL literal for a Python value (strings quoted, dates as DATE 'YYYY-MM-DD')."""
-    from datetime import date
-
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, date):
-        return date_literal(value)
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def date_literal(d) -> str:
-    return f"DATE '{d.isoformat()}'"
 
 
 def resolved_sql(table: str, columns: list[str] | tuple[str, ...] = (), *, model: DataFirstModel = MODEL,

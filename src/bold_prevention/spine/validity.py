@@ -19,8 +19,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import InputError
+from ..warehouse.engine import date_literal
 from .build import CJ_DATASETS, months_before
-from .sources import PERSON_TABLES, RECORD_DATES, date_literal
+from .sources import PERSON_TABLES, RECORD_DATES
 
 __all__ = ["driver_validity", "load_truth", "spine_truth_map", "truth_spine"]
 

@@ -18,6 +18,7 @@ from ..linkage.xjs import band_rank
 from ..outputs import frequency_table, percentage_table, survival_table
 from ..spine.sources import resolved_sql
 from ..trajectories.time_to_event import time_to_event
+from ..warehouse.engine import sql_literal
 from .base import StudyContext, StudyResult
 from .registry import study
 from .run import share_headline
@@ -66,7 +67,7 @@ def _first_episode(d: pd.DataFrame, eps: pd.DataFrame, long_days: int) -> pd.Ser
 def _areas(con, band: str, codes: list[str]) -> pd.DataFrame:
     inner = resolved_sql("moj_probation_rqmnts", ["rqmnt_start_date", "event_id_hash",
                                                   "rqmnt_type_main_category_code"])
-    lit = ", ".join("'" + c.replace("'", "''") + "'" for c in codes)
+    lit = ", ".join(sql_literal(c) for c in codes)
     return con.execute(f"""
         SELECT r._person_id AS person_id, CAST(r.rqmnt_start_date AS DATE) AS start_date,
                ANY_VALUE(COALESCE(f.probation_area_desc, 'Not known')) AS area
@@ -98,7 +99,7 @@ def truth(truth_dir, *, codes: list[str], end: date, short: int, long_: int) -> 
     try:
         if not (has_view(con, "ndtms_episodes") and has_view(con, "moj_probation_rqmnts")):
             return {}
-        lit = ", ".join("'" + c.replace("'", "''") + "'" for c in codes)
+        lit = ", ".join(sql_literal(c) for c in codes)
         df = con.execute(f"""
             WITH rq AS (
               SELECT tr.person_id, CAST(r.rqmnt_start_date AS DATE) AS start_date
@@ -137,7 +138,7 @@ def _unmet_need(con, band: str, codes: list[str]) -> pd.DataFrame | None:
     """Persons on a community or suspended sentence order with an OASys drug or alcohol (substance misuse) need,
     and whether any of their orders carried a DRR or ATR requirement."""
     ev = resolved_sql("moj_probation_flatfile", ["disposal_type_description", "event_id_hash"])
-    lit = ", ".join("'" + c.replace("'", "''") + "'" for c in codes)
+    lit = ", ".join(sql_literal(c) for c in codes)
     return con.execute(f"""
         WITH orders AS (
           SELECT DISTINCT e._person_id AS person_id, e.event_id_hash FROM ({ev}) e

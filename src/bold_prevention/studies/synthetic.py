@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import InputError
+from ..warehouse.engine import sql_literal
 
 
 def population_connection(truth_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -31,8 +32,7 @@ def population_connection(truth_dir: Path) -> duckdb.DuckDBPyConnection:
                 reader = "read_csv_auto"
             else:
                 continue
-            path = str(p).replace("'", "''")
-            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {reader}(\'{path}\')')
+            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {reader}({sql_literal(p)})')
             found += 1
     if not found:
         raise InputError(f"no synthetic population files under {root}",

@@ -37,7 +37,7 @@ from ..errors import InputError, LoadBlocked
 from ..files import clean_stale_temporaries, storage_errno, storage_error
 from ..project import Project
 from .contracts import DEFAULT_POLICY, Policy, TableContract, TableDecision, contracts, decide
-from .engine import duckdb_connect, table_exists, transaction
+from .engine import duckdb_connect, sql_literal, table_exists, transaction
 from .quality import (
     CheckResult,
     ColumnPlan,
@@ -302,7 +302,7 @@ def _load(proj: Project, source_dir, *, snapshot_date, progress, datasets, delim
             _rebuild_missing_report(con, proj)
         # Stage in a separate scratch database: a file that fails to read aborts only its own statement, and the
         # warehouse is not touched until the single transaction that commits the load.
-        con.execute(f"ATTACH '{_sql_path(staging_path)}' AS {STAGING}")
+        con.execute(f"ATTACH {sql_literal(staging_path)} AS {STAGING}")
         tc = contracts(con)
         staged = _stage_and_check(con, scan, in_scope, tc, result, snap, today, policy, delimiter, progress)
         _decide_all(scan, in_scope, tc, result, staged)
@@ -368,10 +368,6 @@ def _load(proj: Project, source_dir, *, snapshot_date, progress, datasets, delim
         err.result = result  # type: ignore[attr-defined]
         raise err
     return result
-
-
-def _sql_path(p: Path) -> str:
-    return str(p).replace("'", "''")
 
 
 def _close(con: duckdb.DuckDBPyConnection, staging_path: Path) -> None:

@@ -22,6 +22,7 @@ import duckdb
 
 from .contracts import DEFAULT_POLICY, Policy, Status, TableContract
 from .engine import quote_ident as q
+from .engine import sql_literal
 from .readers import FileInfo, safe_name
 
 # DuckDB source types that convert to a model type without loss (no conversion check needed).
@@ -34,17 +35,6 @@ _SAFE = {
     "VARCHAR": {"VARCHAR"},
 }
 RAW_PREFIX = "__raw__"
-
-
-def lit(value) -> str:
-    """An SQL literal for a string, number or date."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, date):
-        return f"DATE '{value.isoformat()}'"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclass
@@ -243,7 +233,7 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
             rules.append(_Rule("empty_column", c.name, raw_missing, "count(*)", f"values in {c.name}",
                                blocking_kind=True, share_limit=1.0, show_values=False))
         if c.codes:
-            inlist = ", ".join(lit(v) for v in c.codes)
+            inlist = ", ".join(sql_literal(v) for v in c.codes)
             rules.append(_Rule("code_list", c.name, f"{col} IS NOT NULL AND {col} NOT IN ({inlist})",
                                f"count({col})", f"value(s) of {c.name} outside its code list ({c.codes_source})",
                                share_limit=policy.value_fail_share, identifier=c.identifier,
@@ -255,11 +245,11 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
                                identifier=c.identifier, show_values=not c.identifier))
         if c.dtype == "date":
             limit = min(today, snapshot_date)
-            rules.append(_Rule("date_future", c.name, f"{col} > {lit(limit)}", f"count({col})",
+            rules.append(_Rule("date_future", c.name, f"{col} > {sql_literal(limit)}", f"count({col})",
                                f"date(s) of {c.name} after {limit.isoformat()} (in the future)",
                                share_limit=policy.date_fail_share, identifier=c.identifier,
                                show_values=not c.identifier))
-            rules.append(_Rule("date_before_1900", c.name, f"{col} < {lit(policy.min_date)}", f"count({col})",
+            rules.append(_Rule("date_before_1900", c.name, f"{col} < {sql_literal(policy.min_date)}", f"count({col})",
                                f"date(s) of {c.name} before {policy.min_date.isoformat()}",
                                share_limit=policy.date_fail_share, identifier=c.identifier,
                                show_values=not c.identifier))
@@ -267,8 +257,8 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
                 start, end = contract.coverage
                 end = max(end, snapshot_date)
                 rules.append(_Rule("date_coverage", c.name,
-                                   f"{col} >= {lit(policy.min_date)} AND {col} <= {lit(limit)} AND "
-                                   f"({col} < {lit(start)} OR {col} > {lit(end)})", f"count({col})",
+                                   f"{col} >= {sql_literal(policy.min_date)} AND {col} <= {sql_literal(limit)} AND "
+                                   f"({col} < {sql_literal(start)} OR {col} > {sql_literal(end)})", f"count({col})",
                                    f"date(s) of {c.name} outside the {contract.dataset} coverage "
                                    f"({start.isoformat()} to {end.isoformat()})", share_limit=1.0,
                                    show_values=False))
@@ -494,9 +484,9 @@ def profile(con, staged: str, columns: list[str], codes: dict[str, tuple[str, ..
 
     def cat(c: str) -> str:
         allowed = (codes or {}).get(c)
-        keep = (f"{q(c)} IN ({', '.join(lit(v) for v in allowed)})" if allowed else f"length({q(c)}) <= 2")
+        keep = (f"{q(c)} IN ({', '.join(sql_literal(v) for v in allowed)})" if allowed else f"length({q(c)}) <= 2")
         return (f"CASE WHEN {q(c)} IS NULL THEN '(missing)' WHEN {keep} THEN {q(c)} "
-                f"ELSE {lit(OTHER_VALUE)} END AS {q(c)}")
+                f"ELSE {sql_literal(OTHER_VALUE)} END AS {q(c)}")
 
     cols = ", ".join(cat(c) for c in columns)
     unpiv = ", ".join(q(c) for c in columns)

@@ -34,6 +34,7 @@ import duckdb
 from ..datafirst import MODEL
 from ..errors import InputError
 from ..files import path_problem
+from .engine import sql_literal
 
 #: Delimiters a CSV extract may use; anything else is reported as an unreadable delimiter.
 CSV_DELIMITERS = (",", "\t", ";", "|")
@@ -95,16 +96,12 @@ class FileInfo:
 
     def relation_sql(self) -> str:
         """A DuckDB table function reading the files (CSV columns as text, typed later by the loader)."""
-        paths = "[" + ", ".join(_sql_str(str(p)) for p in self.files) + "]"
+        paths = "[" + ", ".join(sql_literal(str(p)) for p in self.files) + "]"
         if self.fmt == "parquet":
             return f"read_parquet({paths}, union_by_name = true)"
-        return (f"read_csv({paths}, delim = {_sql_str(self.delimiter or ',')}, header = true, all_varchar = true, "
+        return (f"read_csv({paths}, delim = {sql_literal(self.delimiter or ',')}, header = true, all_varchar = true, "
                 "quote = '\"', escape = '\"', union_by_name = true, null_padding = false, "
                 "strict_mode = true, nullstr = '')")
-
-
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def _suffix_format(name: str) -> tuple[str, str] | None:
