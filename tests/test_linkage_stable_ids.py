@@ -126,3 +126,20 @@ def test_a_previous_run_that_is_not_one(tmp_path):
     with pytest.raises(InputError, match="clusters_high.csv not found"):
         link_files(tmp_path / "c.yaml", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_arrow_assignment_is_the_same_assignment():
+    from bold_prevention.linkage.stable_ids import assign_person_ids_arrow, parse_state, state_text
+
+    prev = {"a": "P1", "b": "P1", "c": "P2", "d": "P7"}
+    cur = {"a": "x", "b": "y", "c": "y", "e": "z"}
+    ids, res = _assign(cur, prev, next_serial=3)
+    table, res2 = assign_person_ids_arrow(
+        pa.table({"dataset": ["d"] * 4, "record_id": list(cur), "cluster_id": list(cur.values())}),
+        pa.table({"dataset": ["d"] * 4, "record_id": list(prev), "person_id": list(prev.values())}), next_serial=3)
+    assert dict(zip(table.column("record_id").to_pylist(), table.column("person_id").to_pylist(), strict=True)) == ids
+    assert res2.report == res.report and res2.next_serial == res.next_serial == 9  # above P7, the highest seen
+    assert parse_state(state_text({"high": 12}), "high") == 12
+    for bad in ("{}", "not json", '{"next_serial": {"high": 0}}', '{"next_serial": {"high": "x"}}'):
+        with pytest.raises(ValueError):
+            parse_state(bad, "high")

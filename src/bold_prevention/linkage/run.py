@@ -504,9 +504,9 @@ def write_outputs(result: LinkResult, out: Path) -> None:
 
             pacsv.write_csv(changes, out / f"person_id_changes_{b}.csv")
     if result.next_serial:
-        from .stable_ids import STATE_FILE
+        from .stable_ids import STATE_FILE, state_text
 
-        (out / STATE_FILE).write_text(json.dumps({"next_serial": result.next_serial}, indent=2), encoding="utf-8")
+        (out / STATE_FILE).write_text(state_text(result.next_serial), encoding="utf-8")
     con.execute(f"copy (select * from {result.scored} order by left_id, right_id) to "
                 f"{sql_literal(str(out / 'scored_pairs.parquet'))} (format parquet)")
     con.execute(f"copy (select * from {result.records} order by dataset, record_id) to "

@@ -127,6 +127,44 @@ def assign_person_ids(con: duckdb.DuckDBPyConnection, current: str, previous: st
     return IdAssignment(table=out, next_serial=next_serial, report=report, changes=change_table)
 
 
+def assign_person_ids_arrow(current: pa.Table, previous: pa.Table | None = None, *, next_serial: int = 1,
+                            prefix: str = PREFIX) -> tuple[pa.Table, IdAssignment]:
+    """:func:`assign_person_ids` for Arrow tables, in an embedded DuckDB: ``current`` has ``dataset, record_id,
+    cluster_id``, ``previous`` (or None) ``dataset, record_id, person_id``. Returns the current rows with
+    ``person_id`` (in ``dataset, record_id`` order) and the assignment (report, changes, next serial).
+
+    The engine-independent home of the rules, used by the scale linkage on Spark as well as on DuckDB: only the
+    (dataset, record_id, cluster id) rows travel, a few hundred megabytes at five million records."""
+    con = duckdb.connect()
+    try:
+        con.register("__ids_current", current.select(["dataset", "record_id", "cluster_id"]))
+        if previous is not None:
+            con.register("__ids_previous", previous.select(["dataset", "record_id", "person_id"]))
+        res = assign_person_ids(con, "__ids_current", "__ids_previous" if previous is not None else None,
+                                next_serial=next_serial, prefix=prefix, out="__ids_out")
+        table = con.sql(f"select * from {res.table}").to_arrow_table()
+    finally:
+        con.close()
+    return table, res
+
+
+def parse_state(text: str, band: str) -> int:
+    """The next serial of ``band`` from a ``person_ids.json`` text (``{"next_serial": {band: n}}``); ValueError
+    when it is damaged."""
+    try:
+        n = int(json.loads(text)["next_serial"][band])
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        raise ValueError("damaged person id state") from None
+    if n < 1:
+        raise ValueError("damaged person id state")
+    return n
+
+
+def state_text(next_serial: dict[str, int]) -> str:
+    """The ``person_ids.json`` text for the high-water marks ``{band: next serial}``."""
+    return json.dumps({"next_serial": {b: int(n) for b, n in next_serial.items()}}, indent=2)
+
+
 def read_previous(con: duckdb.DuckDBPyConnection, run_dir: Path, band: str, table: str) -> tuple[str, int]:
     """Load the person ids of an earlier run's band into ``table``; returns (table, next serial)."""
     path = Path(run_dir) / f"clusters_{band}.csv"
@@ -146,8 +184,8 @@ def read_previous(con: duckdb.DuckDBPyConnection, run_dir: Path, band: str, tabl
     nxt = 1
     if state.is_file():
         try:
-            nxt = int(json.loads(state.read_text("utf-8"))["next_serial"][band])
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            nxt = parse_state(state.read_text("utf-8"), band)
+        except ValueError:
             raise InputError(f"previous run {run_dir}: {STATE_FILE} is damaged",
                              hint="restore it from the run's output folder, or start ids afresh without "
                                   "`previous_run:`") from None

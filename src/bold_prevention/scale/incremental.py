@@ -7,7 +7,8 @@ population and the same hard non-match guards, then updates the clusters the new
 (:mod:`.cluster_update`). :func:`link_new_snapshot` does this for a warehouse: it compares the standardised
 records of the current snapshot with those of the last linkage run, relinks the new and changed records (and every
 member of a cluster that held a changed or removed record, so no cluster keeps a link only a vanished record made),
-and rewrites ``linkage.justice_standardised``, ``linkage.justice_pairs`` and ``linkage.justice_clusters``.
+and rewrites ``linkage.justice_standardised``, ``linkage.justice_pairs``, ``linkage.justice_clusters`` and the stable
+person ids (``linkage.justice_person_ids``).
 Both run on DuckDB and on Spark through Splink's backend abstraction.
 """
 
@@ -39,6 +40,7 @@ from .linkage import (
     _query,
     _write_results,
     default_model_path,
+    justice_person_ids,
     linkage_backend,
     model_for_backend,
     standardised_identities,
@@ -61,6 +63,8 @@ class IncrementalRun:
     removed: int = 0
     #: unchanged records relinked because their cluster held a changed or removed record
     reopened: int = 0
+    #: per band, the stable person id report (:func:`.linkage.justice_person_ids`); empty when nothing changed
+    person_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _tf_columns(settings: dict[str, Any]) -> list[str]:
@@ -184,7 +188,8 @@ def link_new_snapshot(wh: Warehouse, *, model_path: str | Path | None = None, th
     Records new since that run, and records whose standardised identifiers changed, are scored against the rest
     and each other; clusters that held a changed or removed record are reopened (their members relinked too);
     every other pair and cluster is kept. Cluster ids of existing persons are kept unless a new record bridges two
-    clusters, which then share the smaller id.
+    clusters, which then share the smaller id; stable person ids (``linkage.justice_person_ids``) are then mapped
+    from the previous run's by largest overlap, as after a full run.
     """
     say = progress or (lambda _m: None)
     quiet_splink(logging.ERROR)
@@ -282,6 +287,7 @@ def link_new_snapshot(wh: Warehouse, *, model_path: str | Path | None = None, th
         say("writing the updated pairs and clusters")
         _write_results(wh, api, {"linkage.justice_clusters": clusters_sql, "linkage.justice_pairs": pairs_sql,
                                  "linkage.justice_standardised": f"SELECT * FROM {cur}"})
+        person_ids = justice_person_ids(wh, progress=say)
         seconds["write"] = time.perf_counter() - t0
         seconds["total"] = time.perf_counter() - t_all
     run.existing = counts.get("kept", 0)
@@ -289,5 +295,6 @@ def link_new_snapshot(wh: Warehouse, *, model_path: str | Path | None = None, th
     run.changed = counts.get("changed", 0)
     run.removed = removed
     run.reopened = counts.get("reopened", 0)
+    run.person_ids = person_ids
     run.seconds = {k: round(v, 3) for k, v in seconds.items()}
     return run

@@ -15,7 +15,13 @@ Written to the warehouse (on the engine in use):
                                   ``unique_id_r``, ``match_weight``, ``match_probability``, ``band`` and ``guard``
                                   (the hard non-match rule that refused the pair, else null);
 ``linkage.justice_clusters``      one row per record: ``record_id``, ``source_table``, ``cluster_high``,
-                                  ``cluster_medium``, ``cluster_low``.
+                                  ``cluster_medium``, ``cluster_low``;
+``linkage.justice_person_ids``    one row per record: ``record_id``, ``source_table``, ``person_high``,
+                                  ``person_medium``, ``person_low`` - stable person ids (:func:`justice_person_ids`),
+                                  kept from the previous run's by largest overlap;
+``linkage.justice_person_id_changes``  ``band``, ``change`` (split / retired), ``previous_person_id``,
+                                  ``person_id`` (ids only);
+``linkage.justice_person_id_state``  ``band``, ``next_serial``: the high-water mark of the ids ever issued.
 
 Incremental linkage of a new snapshot is in :mod:`.incremental`.
 """
@@ -49,6 +55,7 @@ from ..linkage.splink_model import (
     quiet_splink,
     read_model,
 )
+from ..linkage.stable_ids import assign_person_ids_arrow
 from ..linkage.standardise import StandardiseOptions, standardise_arrow
 from ..warehouse.engine import Warehouse, transaction
 from ..warehouse.spark import SCRATCH
@@ -63,6 +70,7 @@ __all__ = [
     "dedupe_justice_records",
     "default_model_path",
     "justice_blocking_counts",
+    "justice_person_ids",
     "linkage_backend",
     "model_for_backend",
 ]
@@ -365,6 +373,82 @@ def linkage_backend(wh: Warehouse, *, similarity: str = "duckdb") -> Iterator[An
         con.close()
 
 
+# ------------------------------------------------------------------------------------------------ person ids
+PERSON_IDS = "linkage.justice_person_ids"
+PERSON_ID_CHANGES = "linkage.justice_person_id_changes"
+PERSON_ID_STATE = "linkage.justice_person_id_state"
+
+
+def _next_serials(wh: Warehouse) -> dict[str, int]:
+    if "justice_person_id_state" not in wh.tables("linkage"):
+        return {}
+    out = {}
+    for band, n in wh.sql(f"SELECT band, next_serial FROM {PERSON_ID_STATE}").fetchall():
+        if band in BANDS and n is not None and int(n) >= 1:
+            out[str(band)] = int(n)
+    return out
+
+
+def justice_person_ids(wh: Warehouse, *, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+    """Stable person ids for the clusters of ``linkage.justice_clusters``, on either engine.
+
+    Each band's clusters are mapped onto the ids of the previous run (``linkage.justice_person_ids`` as it stands)
+    by largest overlap, with the rules of :func:`bold_prevention.linkage.stable_ids.assign_person_ids` (the same
+    function: the record and cluster ids are read to Arrow and assigned in an embedded DuckDB - on Spark too, a
+    few hundred megabytes at five million records). New ids are numbered above the high-water mark kept in
+    ``linkage.justice_person_id_state``, so a retired id is never issued again. Writes the ids, the changes
+    (splits and retired ids) and the high-water marks; returns the report per band (kept, new, retired, splits,
+    merges...).
+
+    On DuckDB the three tables are written in one transaction. On Spark the high-water mark is written first,
+    so a run interrupted between the writes can only skip numbers, never issue one twice.
+    """
+    say = progress or (lambda _m: None)
+    say("stable person ids: mapping the clusters onto the previous run's ids")
+    cols = ", ".join(f"cluster_{b}" for b in BANDS)
+    current = wh.to_arrow(f"SELECT record_id, source_table, {cols} FROM linkage.justice_clusters")
+    have = wh.tables("linkage")
+    previous = wh.to_arrow(f"SELECT source_table, record_id, {', '.join(f'person_{b}' for b in BANDS)} "
+                           f"FROM {PERSON_IDS}") if "justice_person_ids" in have else None
+    marks = _next_serials(wh)
+    out: pa.Table | None = None
+    reports: dict[str, dict[str, Any]] = {}
+    changes: list[pa.Table] = []
+    next_serial: dict[str, int] = {}
+    for b in BANDS:
+        # the source table is the dataset: record ids are unique within it (and carry it as their prefix)
+        cur = pa.table({"dataset": current.column("source_table"), "record_id": current.column("record_id"),
+                        "cluster_id": current.column(f"cluster_{b}").cast(pa.string())})
+        prev = None
+        if previous is not None:
+            prev = pa.table({"dataset": previous.column("source_table"), "record_id": previous.column("record_id"),
+                             "person_id": previous.column(f"person_{b}")})
+        ids, res = assign_person_ids_arrow(cur, prev, next_serial=marks.get(b, 1))
+        # every band's ids come in the same (dataset, record_id) order
+        if out is None:
+            out = pa.table({"record_id": ids.column("record_id"), "source_table": ids.column("dataset")})
+        elif not out.column("record_id").equals(ids.column("record_id")):
+            raise RuntimeError("person ids: the bands' records are not in the same order")
+        out = out.append_column(f"person_{b}", ids.column("person_id").cast(pa.string()))
+        reports[b], next_serial[b] = res.report, res.next_serial
+        if res.changes is not None and res.changes.num_rows:
+            changes.append(res.changes.add_column(0, "band", pa.array([b] * res.changes.num_rows, pa.string())))
+    schema = pa.schema([("band", pa.string()), ("change", pa.string()), ("previous_person_id", pa.string()),
+                        ("person_id", pa.string())])
+    change_table = pa.concat_tables(changes).cast(schema) if changes else schema.empty_table()
+    state = pa.table({"band": pa.array(list(next_serial), pa.string()),
+                      "next_serial": pa.array(list(next_serial.values()), pa.int64())})
+    if wh.is_spark:
+        wh.write_arrow(PERSON_ID_STATE, state)
+        wh.write_arrow(PERSON_ID_CHANGES, change_table)
+        wh.write_arrow(PERSON_IDS, out)
+    else:
+        with transaction(wh):
+            for target, data in ((PERSON_ID_STATE, state), (PERSON_ID_CHANGES, change_table), (PERSON_IDS, out)):
+                wh.write_arrow(target, data)
+    return reports
+
+
 # ------------------------------------------------------------------------------------------------ dedupe
 @dataclass
 class LinkageRun:
@@ -376,6 +460,8 @@ class LinkageRun:
     model_path: Path | None
     trained: bool
     seconds: dict[str, float] = field(default_factory=dict)
+    #: per band, the stable person id report (:func:`justice_person_ids`)
+    person_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _pairs_sql(kept: str, excluded: str, thresholds: Thresholds) -> str:
@@ -456,10 +542,12 @@ def dedupe_justice_records(wh: Warehouse, *, model_path: str | Path | None = Non
             "SELECT COUNT(*), COUNT(guard), " + ", ".join(f"(SELECT COUNT(DISTINCT cluster_{b}) FROM "
                                                           f"linkage.justice_clusters)" for b in BANDS)
             + " FROM linkage.justice_pairs").fetchall()[0]
-        timings["write"] = time.perf_counter() - t0
+    person_ids = justice_person_ids(wh, progress=say)
+    timings["write"] = time.perf_counter() - t0
     return LinkageRun(engine=wh.engine, records=int(n), pairs=int(counts[0]) - int(counts[1]),
                       excluded=int(counts[1]), clusters={b: int(counts[2 + i]) for i, b in enumerate(BANDS)},
-                      model_path=mp, trained=do_train, seconds={k: round(v, 3) for k, v in timings.items()})
+                      model_path=mp, trained=do_train, seconds={k: round(v, 3) for k, v in timings.items()},
+                      person_ids=person_ids)
 
 
 def justice_blocking_counts(wh: Warehouse, *, model_path: str | Path | None = None, sample: float = 1.0,
