@@ -351,3 +351,54 @@ def test_febrl3_dedupe_f1_on_a_subsample():
     ids = set(df.index)
     truth = {tuple(sorted(p)) for p in links.tolist() if p[0] in ids and p[1] in ids}
     assert _f1(got, truth) >= 0.99
+
+
+def _changed_level_sql(roles=ROLES) -> str | None:
+    surname = next(c for c in comparisons_for(roles, surname_changes=True)
+                   if c.get_comparison("duckdb").output_column_name == "surname")
+    for lv in surname.get_comparison("duckdb").as_dict()["comparison_levels"]:
+        if str(lv.get("label_for_charts", "")).startswith("changed:"):
+            return lv["sql_condition"]
+    return None
+
+
+def test_the_changed_surname_level_is_only_built_when_asked():
+    from bold_prevention.linkage.splink_model import ModelOptions, current_model_options, model_options
+
+    def labels(**kw):
+        s = next(c for c in comparisons_for(ROLES, **kw) if c.get_comparison("duckdb").output_column_name == "surname")
+        return [lv.get("label_for_charts", "").split(":")[0] for lv in s.get_comparison("duckdb").as_dict()[
+            "comparison_levels"]]
+
+    assert "changed" not in labels()  # the justice dedupe and bold link are unchanged
+    assert labels(surname_changes=True)[-2:] == ["changed", "else"]
+    assert _changed_level_sql(["forename", "surname", "postcode"]) is None  # needs forename, dob and sex
+    assert current_model_options() == ModelOptions()
+    with model_options(surname_changes=True, generation_years=4) as o:
+        assert current_model_options() == o and o.generation_years == 4
+    assert current_model_options() == ModelOptions()
+
+
+@pytest.mark.parametrize("sex_l, sex_r, forename_r, dob_r, expected", [
+    ("F", "F", "ANN", "1980-01-01", True), ("F", None, "ANN", "1980-01-01", True),
+    ("M", "M", "ANN", "1980-01-01", False), ("F", "M", "ANN", "1980-01-01", False),
+    (None, None, "ANN", "1980-01-01", False), ("F", "F", "ANNE", "1980-01-01", False),
+    ("F", "F", "ANN", "1980-01-02", False)])
+def test_the_changed_surname_level_needs_a_woman_with_the_same_forename_and_date_of_birth(
+        sex_l, sex_r, forename_r, dob_r, expected):
+    sql = _changed_level_sql()
+    con = duckdb.connect()
+    got = con.execute(f"""select {sql} from (select 'ANN' as forename_l, ? as forename_r, date '1980-01-01' as dob_l,
+                          cast(? as date) as dob_r, ? as sex_l, ? as sex_r)""",
+                      [forename_r, dob_r, sex_l, sex_r]).fetchone()[0]
+    assert bool(got) is expected
+
+
+def test_model_options_narrow_the_generation_guard():
+    from bold_prevention.linkage.splink_model import model_options
+
+    a = pa.table({"unique_id": ["1"], "forename": ["ANN"], "surname": ["LEE"]})
+    with model_options(generation_years=4):
+        m = LinkageModel([a, a], names=["l", "r"], roles=["forename", "surname", "date_of_birth"])
+    assert m.guards.generation_years == 4
+    assert LinkageModel([a, a], names=["l", "r"], roles=["forename", "surname"]).guards.generation_years == 10

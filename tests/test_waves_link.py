@@ -251,3 +251,49 @@ def test_a_record_borrows_the_stronger_link_of_the_same_national_number():
     assert got == {"H1": "P1", "H3": "P3"}
     assert res.linked["high"] == 2
     c.close()
+
+
+def _party_world(pupil_dob: date, case_date: date, role: str):
+    c = duckdb.connect()
+    for s in ("linkage", "spine", "extract"):
+        c.execute(f"create schema {s}")
+    c.execute("create table linkage.identity_npd_pupil (pupil_matching_reference varchar, date_of_birth date)")
+    c.execute("insert into linkage.identity_npd_pupil values ('PMR1', ?), ('PMR2', null)", [pupil_dob])
+    c.execute("create table spine.person_record (person_id varchar, source_dataset varchar, source_table varchar, "
+              "record_id varchar, match_score double, band_joined varchar, band varchar, person_record_id varchar)")
+    c.execute("""insert into spine.person_record values
+        ('P1', 'family', 'family_parties', 'F1', null, null, 'medium', 'F1'),
+        ('P1', 'npd', 'npd_pupil', 'PMR1', 0.95, 'medium', 'medium', 'PMR1'),
+        ('P1', 'npd', 'npd_pupil', 'PMR2', 0.95, 'medium', 'medium', 'PMR2')""")
+    c.execute("create table extract.family_parties (row_id_hash varchar, case_number_hash varchar, role_model varchar)")
+    c.execute("insert into extract.family_parties values ('F1', 'C1', ?)", [role])
+    c.execute("create table extract.family_cases (case_number_hash varchar, receipt_date date)")
+    c.execute("insert into extract.family_cases values ('C1', ?)", [case_date])
+    return c
+
+
+@settings(max_examples=30, deadline=None)
+@given(age_days=st.integers(0, 30 * 365), role=st.sampled_from(["APLZ", "RSPC", "CHLDC"]))
+def test_a_pupil_never_links_to_an_adult_party_of_a_case_before_their_sixteenth_birthday(age_days, role):
+    from bold_prevention.linkage.wave_link import ADULT_PARTY_MIN_AGE, refuse_children_as_adult_parties
+
+    dob = date(2005, 3, 1)
+    case = dob + timedelta(days=age_days)
+    c = _party_world(dob, case, role)
+    gone = refuse_children_as_adult_parties(c, "npd_pupil")
+    adult_too_young = not role.startswith("CHLD") and case < date(dob.year + ADULT_PARTY_MIN_AGE, dob.month, dob.day)
+    assert gone == (["PMR1"] if adult_too_young else [])
+    left = {r[0] for r in c.execute("select record_id from spine.person_record where source_table = 'npd_pupil'")
+            .fetchall()}
+    assert left == ({"PMR2"} if adult_too_young else {"PMR1", "PMR2"})  # no date of birth: never judged
+    c.close()
+
+
+def test_wave_model_options_by_source():
+    from bold_prevention.datafirst.waves import WAVE_SOURCES
+    from bold_prevention.linkage.wave_link import CHILD_GENERATION_YEARS, wave_model_options
+
+    assert wave_model_options(WAVE_SOURCES["npd"]) == {"surname_changes": True,
+                                                       "generation_years": CHILD_GENERATION_YEARS}
+    assert wave_model_options(WAVE_SOURCES["hmrc"]) == {"surname_changes": True}
+    assert wave_model_options(WAVE_SOURCES["ndtms"]) == {"surname_changes": False}  # initials only

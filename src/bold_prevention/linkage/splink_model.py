@@ -18,6 +18,7 @@ guards and the model-compatibility check read back from a saved model JSON.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import math
@@ -129,6 +130,47 @@ class Guards:
         return {"twins": self.twins, "generation": self.generation, "generation_years": self.generation_years}
 
 
+@dataclass(frozen=True)
+class ModelOptions:
+    """Options of the models built within :func:`model_options` (the defaults leave every model as it was).
+
+    * ``surname_changes``: the surname comparison gains a ``changed`` level (see :func:`_surname`) for a woman
+      whose surname differs while her forename and date of birth agree: a changed surname (marriage, divorce)
+      costs far less than another person's surname would;
+    * ``generation_years``: the years apart at which dates of birth are a hard non-match (the ``generation``
+      guard and level), instead of the job's guards' value: a smaller gap for sources about children, who cannot
+      be a parent or an older sibling.
+    """
+
+    surname_changes: bool = False
+    generation_years: int | None = None
+
+
+_MODEL_OPTIONS: contextvars.ContextVar[ModelOptions | None] = contextvars.ContextVar("bold_model_options",
+                                                                                      default=None)
+
+#: The ``changed`` surname level's fixed m (the share of pairs of one woman's records, made years apart, that carry
+#: different surnames: marriage and divorce; an assumption, not estimated) and u (the share of non-matching pairs
+#: whose surnames differ). Conditional on the forename and date of birth agreeing, which their own comparisons
+#: count, so the level costs log2(m / u), about -2.7 bits, instead of the else level's -5 or so.
+SURNAME_CHANGE_M, SURNAME_CHANGE_U = 0.15, 0.98
+
+
+@contextlib.contextmanager
+def model_options(**options: Any):
+    """Build the models of the enclosed block with :class:`ModelOptions` (restored on exit)."""
+    token = _MODEL_OPTIONS.set(ModelOptions(**options))
+    try:
+        yield current_model_options()
+    finally:
+        _MODEL_OPTIONS.reset(token)
+
+
+def current_model_options() -> ModelOptions:
+    """The options set by the innermost :func:`model_options` block (the defaults outside any)."""
+    return _MODEL_OPTIONS.get() or ModelOptions()
+
+
 # ---------------------------------------------------------------------------------------------- comparisons
 def _c(name: str) -> str:
     return f'"{name}"'
@@ -204,7 +246,14 @@ def _forename(mode: Mode, tf: bool, has_middle: bool, bloom_ok: bool = True) -> 
     return cl.CustomComparison(levels, output_column_name="forename", comparison_description="Forename")
 
 
-def _surname(mode: Mode, tf: bool, has_forename: bool, bloom_ok: bool = True) -> cl.CustomComparison:
+def _surname(mode: Mode, tf: bool, has_forename: bool, bloom_ok: bool = True,
+             changes: bool = False) -> cl.CustomComparison:
+    """Surname levels; ``changes`` adds the ``changed`` level: the surnames differ (no level above agrees) while
+    the forename and the date of birth agree exactly, and both records are
+    female (or one has no sex recorded). It reads ``forename`` and ``dob``, not the ``forename_canonical`` and
+    ``dob_iso`` keys that training sessions block on, so a session blocked on the date of birth still estimates
+    the surname's other levels. Its m and u are fixed (:data:`SURNAME_CHANGE_M`,
+    :data:`SURNAME_CHANGE_U`): it needs forename, date of birth and sex among the roles (clear mode only)."""
     levels: list = [_null("surname"), _exact("surname", "exact", "surname equal", tf),
                     _level("parts", "same surname ignoring spaces, or one part of a double-barrelled surname",
                            '"surname_nospace_l" = "surname_nospace_r" or "surname_l" = "surname_first_r" or '
@@ -224,6 +273,13 @@ def _surname(mode: Mode, tf: bool, has_forename: bool, bloom_ok: bool = True) ->
     if has_forename:
         levels.append(_level("reversed", "forename and surname swapped",
                              '"surname_l" = "forename_r" and "forename_l" = "surname_r"'))
+    if changes and mode == "clear":
+        levels.append(_level(
+            "changed", "surnames differ; forename and date of birth equal, both female (a changed surname)",
+            '"forename_l" = "forename_r" and "dob_l" = "dob_r" and coalesce("sex_l", \'F\') = \'F\' and coalesce("sex_r", \'F\') = \'F\' '
+            'and ("sex_l" = \'F\' or "sex_r" = \'F\')').configure(
+            m_probability=SURNAME_CHANGE_M, u_probability=SURNAME_CHANGE_U, fix_m_probability=True,
+            fix_u_probability=True))
     levels.append(_else())
     return cl.CustomComparison(levels, output_column_name="surname", comparison_description="Surname")
 
@@ -328,8 +384,11 @@ def _id_number(mode: Mode) -> cl.CustomComparison:
 
 def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = True,
                     generation_years: int = 10, bloom_filters: bool = True, extras: Sequence[Any] = (),
-                    partial_dates: bool = False) -> list[cl.CustomComparison]:
+                    partial_dates: bool = False, surname_changes: bool = False) -> list[cl.CustomComparison]:
     """The Splink comparisons for the identifier roles present on every side.
+
+    ``surname_changes``: the surname comparison has the ``changed`` level (where forename, date of birth and sex
+    are compared too; see :func:`_surname`).
 
     In ``hashed`` mode the fuzzy name levels use Bloom-filter Dice similarity when ``bloom_filters`` (the hashed
     files carry ``<name>_clk_*`` columns), else only exact, nickname and phonetic agreement.
@@ -341,7 +400,8 @@ def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = Tr
     if "middle_names" in present:
         out.append(_middle(mode))
     if "surname" in present:
-        out.append(_surname(mode, tf, "forename" in present, bloom_filters))
+        out.append(_surname(mode, tf, "forename" in present, bloom_filters,
+                            changes=surname_changes and {"forename", "date_of_birth", "sex"} <= present))
     if "date_of_birth" in present:
         out.append(_dob(mode, generation_years, partial_dates))
     if "sex" in present:
@@ -368,10 +428,11 @@ def comparisons_for(roles: Sequence[str], *, mode: Mode = "clear", tf: bool = Tr
 def build_settings(roles: Sequence[str], *, link_type: LinkType, mode: Mode = "clear", tf: bool = True,
                    generation_years: int = 10, additional_columns: Sequence[str] = (),
                    bloom_filters: bool = True, records: int | None = None, extras: Sequence[Any] = (),
-                   partial_dates: bool = False) -> SettingsCreator:
+                   partial_dates: bool = False, surname_changes: bool = False) -> SettingsCreator:
     """Splink settings for the identifier roles present on every side of the job."""
     comparisons = comparisons_for(roles, mode=mode, tf=tf, generation_years=generation_years,
-                                  bloom_filters=bloom_filters, extras=extras, partial_dates=partial_dates)
+                                  bloom_filters=bloom_filters, extras=extras, partial_dates=partial_dates,
+                                  surname_changes=surname_changes)
     if len(comparisons) < 2:
         names = [*roles, *(x.name for x in extras)]
         raise InputError(f"too few identifiers to separate people: only {len(comparisons)} compared "
@@ -596,7 +657,11 @@ class LinkageModel:
         self.names = list(names)
         self.roles = tuple(r for r in COMPARISON_ROLES if r in set(roles))
         self.mode: Mode = mode
+        options = current_model_options()
         self.guards = guards or Guards()
+        if options.generation_years is not None:
+            self.guards = Guards(twins=self.guards.twins, generation=self.guards.generation,
+                                 generation_years=options.generation_years)
         self.training = training or TrainingOptions()
         self.link_type: LinkType = link_type or ("dedupe_only" if len(tables) == 1 else "link_only")
         self.extras = tuple(extras)
@@ -609,7 +674,8 @@ class LinkageModel:
             creator = build_settings(self.roles, link_type=self.link_type, mode=mode,
                                      tf=self.training.term_frequency_adjustments,
                                      generation_years=self.guards.generation_years, bloom_filters=bloom,
-                                     records=self.records, extras=self.extras, partial_dates=partial_dates)
+                                     records=self.records, extras=self.extras, partial_dates=partial_dates,
+                                     surname_changes=options.surname_changes)
             self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], creator, log_level=log_level)
             self.trained = False
         else:

@@ -58,7 +58,7 @@ from ..warehouse.quality import (
     q,
 )
 from ..warehouse.readers import FileInfo, TableFiles
-from .splink_model import BANDS, Thresholds
+from .splink_model import BANDS, Thresholds, model_options
 from .xjs import band_rank
 
 Progress = Callable[[str], None]
@@ -349,6 +349,69 @@ def borrow_national_number_links(con: duckdb.DuckDBPyConnection, source: str, re
     return n
 
 
+#: Person tables of sources about children (pupils): their links get the age-plausibility guards.
+CHILD_PERSON_TABLES = ("npd_pupil",)
+#: Dates of birth this many years apart or more (not a single slip) are a hard non-match for a child's record:
+#: a pupil is not a parent or a much older sibling of the same name at the same address.
+CHILD_GENERATION_YEARS = 4
+#: A child's record never links to a spine person who was a party in an adult role (a civil claimant or
+#: defendant, a family applicant or respondent) at a date when the child was younger than this.
+ADULT_PARTY_MIN_AGE = 16
+#: Party tables, their case table and date, and the condition on the party row for an adult role.
+_ADULT_PARTY_ROLES = (
+    ("civil_parties", "civil_cases", "issue_date", "coalesce(not p.is_company, true)"),
+    ("family_parties", "family_cases", "receipt_date", "p.role_model not like 'CHLD%'"),
+)
+
+
+def wave_model_options(src: WaveSource) -> dict[str, Any]:
+    """The :func:`~.splink_model.model_options` a wave source's model is built with: the ``changed`` surname level
+    (a woman's surname that differs while her forename and date of birth agree) for every source compared on
+    names, dates of birth and sex (not the NDTMS attributor's initials); and for sources about children, dates of
+    birth :data:`CHILD_GENERATION_YEARS` years apart as a hard non-match."""
+    opts: dict[str, Any] = {"surname_changes": src.strength != "weak"}
+    if src.person_table in CHILD_PERSON_TABLES:
+        opts["generation_years"] = CHILD_GENERATION_YEARS
+    return opts
+
+
+def refuse_children_as_adult_parties(con: duckdb.DuckDBPyConnection, person_table: str, *,
+                                     min_age: int = ADULT_PARTY_MIN_AGE) -> list[str]:
+    """Unlink each record of a child source (``person_table``, a pupil) from its spine person where that person
+    was a party in an adult role (:data:`_ADULT_PARTY_ROLES`) to a case dated before the child's ``min_age``-th
+    birthday (the child's date of birth, where the record holds one): a pupil is not a civil claimant or a parent
+    in a family case. The record is left unlinked rather than given to the next candidate (it is counted). Returns
+    the record ids unlinked."""
+    if not table_exists(con, "linkage", f"identity_{person_table}"):
+        return []
+    rid = WAVE_MODEL.table(person_table).record_id
+    roles = WAVE_MODEL.table(person_table).identifier_roles
+    if "date_of_birth" not in roles:
+        return []
+    from ..datafirst import MODEL
+
+    parts = []
+    for party, case, col, adult in _ADULT_PARTY_ROLES:
+        if not (table_exists(con, "extract", party) and table_exists(con, "extract", case)):
+            continue
+        prid = MODEL.table(party).record_id
+        parts.append(f"select r.person_id, c.{q(col)} as d from spine.person_record r "
+                     f"join extract.{q(party)} p on r.source_table = '{party}' and r.record_id = p.{q(prid)} "
+                     f"join extract.{q(case)} c using (case_number_hash) where {adult} and c.{q(col)} is not null")
+    if not parts:
+        return []
+    bad = con.execute(f"""
+        select distinct r.record_id from spine.person_record r
+        join linkage.{q('identity_' + person_table)} i on i.{q(rid)} = r.record_id
+        join ({' union all '.join(parts)}) a on a.person_id = r.person_id
+        where r.source_table = ? and i.{q(roles['date_of_birth'])} is not null
+          and a.d < i.{q(roles['date_of_birth'])} + to_years({int(min_age)})""", [person_table]).fetchall()
+    if bad:
+        con.executemany("delete from spine.person_record where source_table = ? and record_id = ?",
+                        [(person_table, b[0]) for b in bad])
+    return [str(b[0]) for b in bad]
+
+
 def _event_id_expr(table: str) -> str:
     pk = WAVE_MODEL.table(table).primary_key
     return q(pk[0]) if len(pk) == 1 else "concat_ws('|', " + ", ".join(f"cast({q(c)} as varchar)" for c in pk) + ")"
@@ -370,12 +433,29 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
     t0 = time.perf_counter()
     src = source_of(source)
     person = src.person_table
-    res = link_source_to_spine(con, person, model_path=model_path, retrain=retrain, thresholds=thresholds,
-                               progress=progress, attributor=src.strength == "weak", keep_pairs=True,
-                               one_per_person=source == "deaths", postcode_area=source != "npd",
-                               complete_identities=True, exclusive=holds_one_record_per_person(src))
+    with model_options(**wave_model_options(src)):
+        res = link_source_to_spine(con, person, model_path=model_path, retrain=retrain, thresholds=thresholds,
+                                   progress=progress, attributor=src.strength == "weak", keep_pairs=True,
+                                   one_per_person=source == "deaths", postcode_area=source != "npd",
+                                   complete_identities=True, exclusive=holds_one_record_per_person(src))
+    refused_adult = 0
+    if person in CHILD_PERSON_TABLES:
+        gone = refuse_children_as_adult_parties(con, person)
+        refused_adult = len(gone)
+        if gone and res.pairs is not None:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            res.pairs = res.pairs.filter(pc.invert(pc.is_in(res.pairs.column("record_id"),
+                                                            value_set=pa.array(sorted(gone)))))
     borrowed = borrow_national_number_links(con, source, res, thresholds or Thresholds())
     out = WaveSourceLink(source, person, res.records, res.linked, res.band, borrowed=borrowed)
+    if person in CHILD_PERSON_TABLES:
+        out.refused["children_linked_to_adult_parties"] = refused_adult
+        if refused_adult:
+            counts = dict(con.execute("select band_joined, count(*) from spine.person_record where source_table = ? "
+                                      "group by 1", [person]).fetchall())
+            out.linked = {b: int(counts.get(b, 0)) for b in BANDS}
     pid = WAVE_MODEL.table(person).record_id
     with transaction(con):
         for ev in src.event_tables:
