@@ -101,10 +101,26 @@ def _quotes_identifiers(fn) -> bool:
     return False
 
 
+def _quotes_values(node) -> bool:
+    """``x.replace("'", "''")``: SQL string-literal quoting (by a helper or written inline)."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "replace"
+            and [a.value for a in node.args if isinstance(a, ast.Constant)] == ["'", "''"])
+
+
+def _returns_typed_literal(fn) -> bool:
+    """The function returns an f-string that starts ``DATE '`` or ``TIMESTAMP '``: a date literal helper."""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.JoinedStr) and node.value.values:
+            head = node.value.values[0]
+            if isinstance(head, ast.Constant) and re.match(r"\s*(DATE|TIMESTAMP)\s*'", str(head.value), re.I):
+                return True
+    return False
+
+
 def helper_definitions() -> dict[str, list[str]]:
     """Where each kind of shared helper is defined or hand-written."""
     found: dict[str, list[str]] = {"table exists": [], "identifier quoting": [], "transaction": [],
-                                   "wilson": [], "kaplan-meier": []}
+                                   "wilson": [], "kaplan-meier": [], "value quoting": []}
     listings: dict[str, int] = {}
     for rel, tree in _modules():
         # the engine modules' own methods (Warehouse.table_exists, the Spark connection's) are the engine itself
@@ -117,6 +133,15 @@ def helper_definitions() -> dict[str, list[str]]:
                 found["wilson"].append(f"{rel}:{fn.name}")
             if re.fullmatch(r"_?(kaplan_meier|km|km_curve|km_table)", fn.name):
                 found["kaplan-meier"].append(f"{rel}:{fn.name}")
+            if _returns_typed_literal(fn):
+                found["value quoting"].append(f"{rel}:{fn.name}")
+        # string literals quoted by hand: a helper or inline (the Spark connection quotes for Spark SQL its own way)
+        if rel != "warehouse/spark.py":
+            for node in ast.walk(tree):
+                if _quotes_values(node):
+                    fn = next((f.name for f in _functions(tree) if node in set(ast.walk(f))), "<module>")
+                    if f"{rel}:{fn}" not in found["value quoting"]:
+                        found["value quoting"].append(f"{rel}:{fn}")
         if rel in ENGINE_MODULES:
             continue
         for s in _strings(tree):
@@ -136,9 +161,11 @@ def helper_definitions() -> dict[str, list[str]]:
 
 def test_no_helper_is_defined_twice():
     """One home each: table exists / table listings, SQL identifier quoting and transactions in
-    ``warehouse/engine.py``; the Wilson interval in ``outputs/intervals.py``; Kaplan-Meier in
-    ``trajectories/survival.py``."""
+    ``warehouse/engine.py``; SQL value literals (strings, dates) in ``warehouse/engine.py``; the Wilson interval in
+    ``outputs/intervals.py``; Kaplan-Meier in ``trajectories/survival.py``."""
     found = helper_definitions()
+    assert sorted(found["value quoting"]) == ["warehouse/engine.py:date_literal",
+                                              "warehouse/engine.py:sql_literal"], found["value quoting"]
     assert found["table exists"] == ["warehouse/engine.py:table_exists"], found["table exists"]
     assert found["identifier quoting"] == ["warehouse/engine.py:quote_ident"], found["identifier quoting"]
     assert found["transaction"] == [], found["transaction"]
@@ -157,7 +184,11 @@ def test_the_helper_check_finds_a_second_copy(tmp_path, monkeypatch):
         "def _q(n):\n    return '\"' + n.replace('\"', '\"\"') + '\"'\n\n\n"
         "def _has_table(con, s, t):\n    return con.execute('select 1 from information_schema.tables')\n\n\n"
         "def go(con):\n    con.execute('BEGIN TRANSACTION')\n\n\n"
-        "def wilson(k, n):\n    return k / n\n", encoding="utf-8")
+        "def wilson(k, n):\n    return k / n\n\n\n"
+        "def _lit(v):\n    return \"'\" + v.replace(\"'\", \"''\") + \"'\"\n\n\n"
+        "def day(d):\n    return f\"DATE '{d.isoformat()}'\"\n\n\n"
+        "def where(con, x):\n    return con.execute(\"select 1 where a = '\" + x.replace(\"'\", \"''\") + \"'\")\n",
+        encoding="utf-8")
     monkeypatch.setattr(me, "ROOT", fake)
     found = me.helper_definitions()
     assert found["identifier quoting"] == ["linkage/copy.py:_q"]
@@ -165,6 +196,7 @@ def test_the_helper_check_finds_a_second_copy(tmp_path, monkeypatch):
     assert any("information_schema" in x for x in found["table exists"])
     assert found["transaction"] == ["linkage/copy.py: BEGIN"]
     assert found["wilson"] == ["linkage/copy.py:wilson"]
+    assert sorted(found["value quoting"]) == ["linkage/copy.py:_lit", "linkage/copy.py:day", "linkage/copy.py:where"]
 
 
 def test_tables_named_by_several_packages_are_named_once():

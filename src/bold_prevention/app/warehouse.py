@@ -20,7 +20,7 @@ import duckdb
 from ..datafirst import MODEL
 from ..errors import InputError
 from ..project import Project
-from ..warehouse.engine import tables
+from ..warehouse.engine import sql_literal, tables
 from ..warehouse.tables import PERSON_RECORD
 
 
@@ -70,8 +70,7 @@ class Warehouse:
                                   "with the folder that holds warehouse.duckdb")
         self._con = duckdb.connect(":memory:")
         try:
-            escaped = str(path).replace("'", "''")
-            self._con.execute(f"attach '{escaped}' as wh (read_only)")
+            self._con.execute(f"attach {sql_literal(path)} as wh (read_only)")
             self._con.execute("use wh")
             rows = tables(self._con)  # the attached warehouse is the current database
         except duckdb.Error as e:

@@ -14,7 +14,8 @@ keeps one expression tree with a compiler per dialect:
 
 The same operations are also module functions over whatever the library functions accept as a warehouse (a DuckDB
 connection, the Spark connection, an Ibis backend or a :class:`Warehouse`): :func:`table_exists`, :func:`tables`,
-:func:`transaction` and :func:`quote_ident`. They are the only definitions of those helpers in the toolkit
+:func:`transaction`, :func:`quote_ident` (identifiers) and :func:`sql_literal` / :func:`date_literal` (values).
+They are the only definitions of those helpers in the toolkit
 (``tests/test_architecture.py`` refuses a second one).
 
 Warehouse schemas (DuckDB) / Spark databases (Parquet folders ``<schema>.db``):
@@ -31,11 +32,14 @@ The tables themselves, and the package that owns each, are named once in :mod:`b
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,12 +54,14 @@ __all__ = [
     "Engine",
     "Warehouse",
     "connection",
+    "date_literal",
     "duckdb_connect",
     "engine_setting",
     "ibis_connect",
     "open_warehouse",
     "quote_ident",
     "raw_connection",
+    "sql_literal",
     "table_exists",
     "tables",
     "transaction",
@@ -71,6 +77,36 @@ def quote_ident(name: str) -> str:
     """``name`` as a quoted SQL identifier (double quotes, embedded quotes doubled): safe for any column or table
     name in DuckDB and in the sqlglot-transpiled Spark SQL."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def sql_literal(value: Any) -> str:
+    """``value`` as an SQL literal (DuckDB dialect, which sqlglot transpiles for Spark): ``NULL``; ``TRUE`` /
+    ``FALSE``; integers and decimals as themselves, a float as a DOUBLE (NaN and the infinities too); a date as
+    ``DATE 'YYYY-MM-DD'`` and a datetime as ``TIMESTAMP '...'``; anything else (a string, a path) as a quoted string
+    with embedded single quotes doubled. The one value-quoting helper of the toolkit."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, _dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, _dt.date):
+        return date_literal(value)
+    if isinstance(value, int | float | Decimal):
+        if not math.isfinite(value):
+            return f"CAST('{'NaN' if math.isnan(value) else ('Infinity' if value > 0 else '-Infinity')}' AS DOUBLE)"
+        if isinstance(value, float):  # a float stays a double (DuckDB reads 0.1 as an exact DECIMAL)
+            return f"CAST({value!r} AS DOUBLE)"
+        text = str(value if isinstance(value, Decimal) else int(value))
+        return f"({text})" if text.startswith("-") else text  # (-1): never ``--``, which starts a comment
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def date_literal(d: _dt.date) -> str:
+    """A date (or the date of a datetime) as ``DATE 'YYYY-MM-DD'``."""
+    if isinstance(d, _dt.datetime):
+        d = d.date()
+    return f"DATE '{d.isoformat()}'"
 
 
 def raw_connection(con: Any) -> Any:
