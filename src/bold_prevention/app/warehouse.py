@@ -1,6 +1,7 @@
 """Read-only access to the project's warehouse for the web application.
 
-The server opens an in-memory DuckDB database, attaches the warehouse file to it read-only as ``wh`` (a missing or
+The server opens the warehouse through the warehouse package (:func:`..warehouse.engine.duckdb_connect` with
+``attach_as``): an in-memory DuckDB database with the warehouse file attached read-only as ``wh`` (a missing or
 corrupt file stops the server with a clear message before anything is written) and builds the single view's index
 there (:mod:`.index`). Each worker thread gets its own cursor, whose default catalog is the warehouse, so library
 functions given a cursor read ``spine.person`` and the like as usual, while the index lives in ``memory.main``.
@@ -20,7 +21,7 @@ import duckdb
 from ..datafirst import MODEL
 from ..errors import InputError
 from ..project import Project
-from ..warehouse.engine import sql_literal, tables
+from ..warehouse.engine import duckdb_connect, tables
 from ..warehouse.tables import PERSON_RECORD
 
 
@@ -64,14 +65,11 @@ class Warehouse:
                  progress: Callable[[str], None] | None = None) -> None:
         self.project = project
         path = project.warehouse_path
-        if not path.exists():
-            raise InputError(f"no warehouse at {path}",
-                             hint="run `bold demo` (or load, link and build the spine), or pass --project "
-                                  "with the folder that holds warehouse.duckdb")
-        self._con = duckdb.connect(":memory:")
+        try:  # the warehouse attached read-only as ``wh`` to an in-memory database, which holds the index
+            self._con = duckdb_connect(project, read_only=True, attach_as="wh")
+        except InputError as e:
+            raise InputError(e.message, hint=f"{e.hint}; then start the server again") from e
         try:
-            self._con.execute(f"attach {sql_literal(path)} as wh (read_only)")
-            self._con.execute("use wh")
             rows = tables(self._con)  # the attached warehouse is the current database
         except duckdb.Error as e:
             self._con.close()

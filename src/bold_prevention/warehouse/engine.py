@@ -212,11 +212,34 @@ def engine_setting(engine: str | None = None) -> str:
     return e
 
 
-def duckdb_connect(project: Project, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection to the project's warehouse file, creating the schemas if needed."""
+def duckdb_connect(project: Project, *, read_only: bool = False,
+                   attach_as: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to the project's warehouse file, creating the schemas if needed.
+
+    With ``attach_as`` (read-only only) the connection is to a new in-memory database with the warehouse attached
+    read-only under that name and made the current database: queries read ``spine.person`` and the like as usual,
+    nothing can change the warehouse, and the in-memory database (``memory.main``) holds whatever the caller builds
+    for itself (the web application's single-view index). A missing, damaged or locked file is refused before
+    anything is written."""
     path = project.warehouse_path
+    if attach_as is not None and not read_only:
+        raise ValueError("attach_as opens the warehouse read-only: pass read_only=True")
     if read_only and not path.exists():
-        raise InputError(f"no warehouse at {path}", hint="run `bold demo` or `bold load` first, or pass --project")
+        raise InputError(f"no warehouse at {path}",
+                         hint="run `bold demo` (or load, link and build the spine) first, or pass --project with "
+                              "the folder that holds warehouse.duckdb")
+    if attach_as is not None:
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute(f"attach {sql_literal(str(path))} as {quote_ident(attach_as)} (read_only)")
+            con.execute(f"use {quote_ident(attach_as)}")
+        except duckdb.Error as e:
+            con.close()
+            raise InputError(f"the warehouse {path} cannot be read: it is damaged, not a DuckDB file, or in use by "
+                             "a process that is writing to it",
+                             hint="stop any load or build that is running, or rebuild the warehouse "
+                                  "(`bold demo`)") from e
+        return con
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
