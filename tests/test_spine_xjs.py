@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pytest
 import sqlglot
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ from bold_prevention.linkage.xjs import (
     pseudonymise_clusters,
     xjs_clusters_sql,
 )
-from test_spine_fixtures import create_extracts, mini_warehouse, xjs
+from test_spine_fixtures import create_extracts, mini_data, mini_warehouse, xjs
 
 
 def _records(con):
@@ -151,3 +152,119 @@ def test_band_joined_properties(assign):
             assert set(df["band_joined"]) == {"high"}
         if band == "medium":
             assert "low" not in set(df["band_joined"])
+
+
+# ------------------------------------------------------------------------------ the spine on the improved XJS id
+def _improve(con, joins: dict[str, str]) -> None:
+    """A hand-made ``linkage.xjs_link_improved``: XJS's medium clusters renamed by ``joins`` (joined persons)."""
+    case = " ".join(f"when '{a}' then '{b}'" for a, b in joins.items())
+    new = f"case cluster_medium {case} else cluster_medium end" if joins else "cluster_medium"
+    con.execute("create schema if not exists linkage")
+    con.execute(f"create or replace table linkage.xjs_link_improved as select * replace "
+                f"({new} as cluster_medium, {new} as estimated_xjs_id) from extract.xjs_link")
+
+
+def test_spine_builds_on_the_improved_id_and_records_it():
+    from bold_prevention.spine import build_spine
+    from bold_prevention.spine.build import records_fingerprint, spine_fingerprint_of
+    from bold_prevention.spine.fingerprint import changes
+    from test_spine_fixtures import AS_AT, RULES
+
+    con = mini_warehouse()
+    published = build_spine(con, as_at=AS_AT, register=RULES)
+    assert published.xjs == "published"
+    assert con.execute("select xjs_id, xjs_link_table from spine.spine_info").fetchall() == [
+        ("published", "extract.xjs_link")]
+    fp_published = spine_fingerprint_of(con)
+    _improve(con, {"M2": "M1"})
+    improved = build_spine(con, as_at=AS_AT, register=RULES, link_table="improved")
+    assert improved.xjs == "improved" and improved.persons == published.persons - 1
+    assert con.execute("select xjs_id, xjs_link_table from spine.spine_info").fetchall() == [
+        ("improved", "linkage.xjs_link_improved")]
+    # the joined person holds both persons' records; the persons are rebuilt, not reused
+    recs = _records(con)
+    assert _one(recs, "mags_defendant_case", "mB1", "person_id") == _one(recs, "mags_defendant_case", "mA1",
+                                                                          "person_id") == pseudonymise("M1")
+    fp_improved = spine_fingerprint_of(con)
+    assert fp_improved["xjs"].startswith("improved ") and records_fingerprint(con)["xjs"] == fp_improved["xjs"]
+    # a cohort built on the other id is told the id changed
+    assert any("XJS person id changed (published -> improved" in c for c in changes(fp_published, fp_improved))
+    # another improved table (a new audit) is another id
+    _improve(con, {"M3": "M1"})
+    build_spine(con, as_at=AS_AT, register=RULES, link_table="linkage.xjs_link_improved")
+    assert spine_fingerprint_of(con)["xjs"] != fp_improved["xjs"]
+    # and back to the published id: the same persons as the first build
+    again = build_spine(con, as_at=AS_AT, register=RULES, link_table="published")
+    assert again.persons == published.persons and spine_fingerprint_of(con)["xjs"] == "published"
+    assert not changes(fp_published, spine_fingerprint_of(con))
+
+
+def test_fingerprints_recorded_before_the_xjs_id_mean_the_published_id():
+    from bold_prevention.spine.fingerprint import changes
+
+    old = {"inputs": {"a": "1"}, "register": "r", "band": "medium", "as_at": "2024-12-31", "key": "k"}
+    assert not changes(old, {**old, "xjs": "published"})
+    assert changes(old, {**old, "xjs": "improved abc"}) == ["the XJS person id changed (published -> improved abc)"]
+    # a comparison of inputs only does not look at the id
+    assert not changes({**old, "xjs": "improved abc"}, {"inputs": {"a": "1"}})
+
+
+def test_improved_id_needs_the_audit_first():
+    from bold_prevention.spine import build_spine
+    from test_spine_fixtures import AS_AT, RULES
+
+    con = mini_warehouse()
+    with pytest.raises(InputError, match="linkage.xjs_link_improved") as e:
+        build_spine(con, as_at=AS_AT, register=RULES, link_table="improved")
+    assert "bold link xjs-audit" in e.value.hint
+    with pytest.raises(InputError, match="not known"):
+        build_spine(con, as_at=AS_AT, register=RULES, link_table="better")
+    # nothing was built
+    assert not con.execute("select count(*) from information_schema.tables where table_schema = 'spine'"
+                           ).fetchall()[0][0]
+    with pytest.raises(InputError, match="linkage.xjs_link_improved") as e:
+        build_person_records(con, link_table="linkage.xjs_link_improved")
+    assert "bold link xjs-audit" in e.value.hint
+
+
+def test_cli_xjs_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from bold_prevention.cli import app
+    from bold_prevention.project import Project
+
+    p = Project(tmp_path / "p").ensure()
+    con = duckdb.connect(str(p.warehouse_path))
+    create_extracts(con, mini_data())
+    con.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["spine", "build", "--as-at", "2023-12-31", "--xjs", "improved", "--project", str(p.root)])
+    assert res.exit_code != 0 and "bold link xjs-audit" in res.output
+    con = duckdb.connect(str(p.warehouse_path))
+    _improve(con, {"M2": "M1"})
+    con.close()
+    res = runner.invoke(app, ["spine", "build", "--as-at", "2023-12-31", "--xjs", "improved", "--project", str(p.root)])
+    assert res.exit_code == 0, res.output
+    assert "improved XJS id" in res.output
+    res = runner.invoke(app, ["spine", "show", "--project", str(p.root)])
+    assert res.exit_code == 0 and "improved XJS id" in res.output
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=20),
+       st.dictionaries(st.integers(0, 5), st.integers(0, 5), max_size=4))
+def test_improved_persons_hold_whole_published_persons(assign, joins):
+    """Whatever medium clusters the improved id joins, every published person lies inside one improved person and
+    the improved persons are exactly the joined clusters."""
+    rows = [xjs("mags_hocas", f"r{i}", f"H{m}{h}", f"M{m}", f"L{m}") for i, (m, h) in enumerate(assign)]
+    con = duckdb.connect()
+    create_extracts(con, {"xjs_link": rows}, all_tables=False)
+    con.execute("create or replace table extract.mags_defendant_case as select row_id_hash from extract.xjs_link")
+    _improve(con, {f"M{a}": f"M{b}" for a, b in joins.items()})
+    build_person_records(con, band="medium")
+    pub = _records(con).set_index("record_id")["person_id"]
+    build_person_records(con, band="medium", link_table="linkage.xjs_link_improved")
+    imp = _records(con).set_index("record_id")["person_id"]
+    both = pd.DataFrame({"pub": pub, "imp": imp})
+    assert both.groupby("pub")["imp"].nunique().max() == 1
+    assert imp.nunique() == len({joins.get(m, m) for m, _ in assign})

@@ -111,3 +111,18 @@ def test_split_mode_trades_recall_for_precision(audited, synth_dir):
     # the XJS figures themselves do not depend on the mode
     assert split["against_truth"]["xjs_medium"] == joined["against_truth"]["xjs_medium"]
     assert split["improved_persons_medium"] >= joined["improved_persons_medium"]
+
+
+def test_spine_build_on_the_improved_id(audited):
+    from datetime import date
+
+    from bold_prevention.spine import build_spine
+
+    con, r, _w, _rv = audited
+    pub = build_spine(con, as_at=date(2024, 12, 31), link_table="published")
+    imp = build_spine(con, as_at=date(2024, 12, 31), link_table="improved")
+    assert (pub.xjs, imp.xjs) == ("published", "improved") and imp.persons < pub.persons
+    assert con.execute("select xjs_id from spine.spine_info").fetchall() == [("improved",)]
+    # the improved persons are the audit's (those with a record in view at the as-at date)
+    n = con.execute(f"select count(distinct cluster_medium) from {IMPROVED_TABLE}").fetchall()[0][0]
+    assert n == r["improved_persons_medium"] and imp.persons <= n

@@ -21,6 +21,9 @@ app.add_typer(spine_app, name="spine")
 def build_cmd(
     as_at: str = typer.Option(..., "--as-at", help="The as-at date (YYYY-MM-DD): only records on or before it count."),
     band: str = typer.Option("medium", "--band", help="Linkage band of the XJS person ids: high, medium or low."),
+    xjs: str = typer.Option("published", "--xjs", help="The XJS person id: published (extract.xjs_link) or improved "
+                            "(linkage.xjs_link_improved: XJS persons joined where the toolkit's model links them "
+                            "with high confidence; run `bold link xjs-audit` first)."),
     register: Path | None = typer.Option(None, "--register", help="A register YAML file (default: the shipped "
                                          "risk factor register)."),
     rebuild_records: bool = typer.Option(False, "--rebuild-records", help="Rebuild spine.person_record even if it "
@@ -45,13 +48,13 @@ def build_cmd(
     try:
         with console.status("building the spine") as status:
             res = build_spine(con, as_at=d, band=band, register=register, rebuild_records=rebuild_records,
-                              rekey=rekey, progress=lambda m: status.update(m))
+                              rekey=rekey, link_table=xjs, progress=lambda m: status.update(m))
     finally:
         con.close()
     if res.dropped:
         out.print(f"[yellow]Re-keyed:[/] dropped {len(res.dropped)} tables and folders built under the old key "
                   f"({', '.join(res.dropped[:8])}{' ...' if len(res.dropped) > 8 else ''})")
-    out.print(f"[bold]spine.person[/] as at {res.as_at.isoformat()}, band {res.band}: "
+    out.print(f"[bold]spine.person[/] as at {res.as_at.isoformat()}, band {res.band}, {res.xjs} XJS id: "
               f"{res.persons:,} persons, {res.needs_rows:,} person-driver need rows, "
               f"drivers {', '.join(res.drivers)} ({res.seconds:.1f} s)")
     for line in unmeasured_lines(res.unmeasured):
@@ -95,7 +98,8 @@ def show_cmd(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> N
         con.close()
     row = dict(zip(names, info[0], strict=True))
     built = row["built_at"]
-    out.print(f"Spine as at {row['as_at_date']}, band {row['band']}, built {built:%Y-%m-%d %H:%M}: "
+    out.print(f"Spine as at {row['as_at_date']}, band {row['band']}, {row.get('xjs_id') or 'published'} XJS id, "
+              f"built {built:%Y-%m-%d %H:%M}: "
               f"{row['persons']:,} persons; drivers: {row['drivers']}")
     if row.get("inputs_digest"):
         out.print(f"Built from: extracts {row['inputs_digest'][:12]}, register {row['register_digest'][:12]}, "

@@ -45,21 +45,55 @@ from ..datafirst import MODEL, DataFirstModel, Table
 from ..errors import InputError
 from ..warehouse.engine import sql_literal
 from ..warehouse.engine import tables as warehouse_tables
-from ..warehouse.tables import PERSON_RECORD
+from ..warehouse.tables import PERSON_RECORD, PERSON_RECORD_INFO
 from .pseudonym import ID_LENGTH, pseudonym_key
 
 __all__ = [
     "BANDS",
+    "XJS_IDS",
     "PersonPath",
     "build_person_records",
+    "check_xjs_link_table",
     "person_paths",
     "person_record_sql",
     "pseudonymise_clusters",
+    "xjs_link_table",
 ]
 
 #: Linkage bands, strictest first.
 BANDS = ("high", "medium", "low")
 _RANK = {b: i for i, b in enumerate(BANDS)}
+
+#: The person ids the spine can be built on: the published XJS table, or the improved id of ``bold link xjs-audit``
+#: (XJS's medium clusters joined wherever the toolkit's model links two of them with high confidence).
+XJS_IDS: dict[str, str] = {"published": "extract.xjs_link", "improved": "linkage.xjs_link_improved"}
+#: What each id's table is, and what to do when it is missing.
+_XJS_ID_MISSING = {
+    "published": ("the XJS linking dataset",
+                  "load the Data First extracts, including xjs_link, with `bold load` first"),
+    "improved": ("the improved XJS person id",
+                 "run `bold link xjs-audit` first (it writes the improved id), or build the spine on the published "
+                 "XJS id (`bold spine build --xjs published`)"),
+}
+
+
+def xjs_link_table(xjs: str) -> str:
+    """The table of the XJS person id ``xjs`` (``published`` or ``improved``, see :data:`XJS_IDS`)."""
+    if xjs not in XJS_IDS:
+        raise InputError(f"XJS person id {xjs!r} is not known", hint=f"use one of {', '.join(XJS_IDS)}")
+    return XJS_IDS[xjs]
+
+
+def check_xjs_link_table(con, xjs: str) -> str:
+    """:func:`xjs_link_table` of ``xjs``, checked to exist in the warehouse ``con`` (else an InputError naming the
+    command that writes it)."""
+    table = xjs_link_table(xjs)
+    schema, _, name = table.rpartition(".")
+    if name not in warehouse_tables(con, schema):
+        what, hint = _XJS_ID_MISSING[xjs]
+        raise InputError(f"the warehouse has no {table} table ({what})", hint=hint)
+    return table
+
 
 #: Columns of ``spine.person_record`` in order.
 PERSON_RECORD_COLUMNS = ("person_id", "source_dataset", "source_table", "record_id", "match_score", "band_joined",
@@ -303,6 +337,8 @@ def build_person_records(con, *, band: str = "medium", model: DataFirstModel = M
     Needs ``extract.xjs_link``; detail tables are joined when they are loaded. Person ids are the HMAC of the
     cluster id (key from ``$BOLD_PSEUDONYM_KEY``). ``link_table`` may name a table shaped like ``xjs_link`` with
     other person ids, such as the improved ids of ``bold link xjs-audit`` (``linkage.xjs_link_improved``).
+    The fingerprint ``bold spine build`` recorded of the person records (``spine.person_record_info``) is dropped,
+    so the next spine build rebuilds them from the id it is asked for.
     """
     _check_band(band)
     con, close = _connection(con)
@@ -311,8 +347,11 @@ def build_person_records(con, *, band: str = "medium", model: DataFirstModel = M
         present = warehouse_tables(con, "extract")
         schema, _, name = link_table.rpartition(".")
         if name not in warehouse_tables(con, schema or "main"):
-            raise InputError("the warehouse has no extract.xjs_link table (the XJS linking dataset)",
-                             hint="load the Data First extracts, including xjs_link, with `bold load` first")
+            ids = {v: k for k, v in XJS_IDS.items()}
+            if link_table in ids:
+                check_xjs_link_table(con, ids[link_table])
+            raise InputError(f"the warehouse has no {link_table} table (a table shaped like extract.xjs_link)",
+                             hint="give a table the warehouse holds, or build on the published XJS table")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _xjs_clusters AS "
                     f"{xjs_clusters_sql(band, model=model, link_table=link_table)}")
         ids = fetch_arrow(con, "SELECT DISTINCT cluster_id FROM _xjs_clusters ORDER BY cluster_id")
@@ -324,6 +363,8 @@ def build_person_records(con, *, band: str = "medium", model: DataFirstModel = M
                     "FROM _xjs_pseudonym_arrow")
         if hasattr(con, "unregister"):
             con.unregister("_xjs_pseudonym_arrow")
+        # the recorded fingerprint of the person records (``bold spine build``) no longer describes them
+        con.execute(f"DROP TABLE IF EXISTS {PERSON_RECORD_INFO}")
         con.execute(person_record_sql(band, sorted(present), model=model))
         con.execute("DROP TABLE IF EXISTS _xjs_clusters")
         con.execute("DROP TABLE IF EXISTS _xjs_pseudonyms")

@@ -38,9 +38,10 @@ from ..warehouse.engine import tables as warehouse_tables
 from .config import LinkConfig, SideConfig
 from .qa import wilson_interval
 from .splink_model import Guards, Thresholds, quiet_splink
+from .xjs import XJS_IDS
 
 Progress = Callable[[str], None]
-IMPROVED_TABLE = "linkage.xjs_link_improved"
+IMPROVED_TABLE = XJS_IDS["improved"]
 _ROLES = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
 
 

@@ -10,7 +10,8 @@
 ``spine.person_need``  the same needs in long form, one row per person and driver with any evidence:
                        ``person_id, driver, value, score, evidence_table, evidence_dataset, evidence_variable,
                        evidence_date, assessed``;
-``spine.spine_info``   the as-at date, band, register drivers and row counts of the build.
+``spine.spine_info``   the as-at date, band, XJS person id (``xjs_id``: published or improved, and its table
+                       ``xjs_link_table``), register drivers and row counts of the build.
 
 Only records dated on or before the as-at date are used (records with no date count towards demographics only).
 Every transformation is a DuckDB-dialect SELECT that sqlglot transpiles to Spark and Trino (:func:`spine_plan`
@@ -33,14 +34,14 @@ from pathlib import Path
 from ..datafirst import MODEL
 from ..errors import InputError
 from ..linkage.pseudonym import check_project_key, record_key_fingerprint, recorded_key_fingerprint
-from ..linkage.xjs import BANDS, build_person_records, person_paths
+from ..linkage.xjs import BANDS, XJS_IDS, build_person_records, check_xjs_link_table, person_paths
 from ..project import Project
-from ..warehouse.engine import table_exists, tables, transaction
+from ..warehouse.engine import date_literal, sql_literal, table_exists, tables, transaction
 from ..warehouse.tables import PERSON
-from .fingerprint import changes, digest, inputs_fingerprint, register_digest, spine_fingerprint
+from .fingerprint import changes, digest, inputs_fingerprint, register_digest, spine_fingerprint, table_digest
 from .measured import EvidenceStatus, evidence_status
 from .rules import DriverRule, load_rules
-from .sources import PERSON_TABLES, RECORD_DATES, date_literal, resolved_sql, sql_literal
+from .sources import PERSON_TABLES, RECORD_DATES, resolved_sql
 
 __all__ = [
     "AGE_BANDS",
@@ -111,6 +112,8 @@ class SpineResult:
     unmeasured: tuple[dict, ...] = ()
     #: what a re-key dropped (tables and folders)
     dropped: tuple[str, ...] = ()
+    #: the XJS person id the persons were built on (published or improved)
+    xjs: str = "published"
 
 
 def months_before(d: date, months: int) -> date:
@@ -556,10 +559,20 @@ def spine_fingerprint_of(con) -> dict | None:
     return _info_json(con, "spine_info")
 
 
+def xjs_fingerprint(con, xjs: str) -> str:
+    """The fingerprint of the XJS person id ``xjs``: ``published`` (its table's content is among the extract
+    inputs), or ``improved <digest>`` with a digest of the content of the improved id's table."""
+    if xjs == "published":
+        return xjs
+    schema, _, name = XJS_IDS[xjs].partition(".")
+    return f"{xjs} {table_digest(con, schema, name)[:16]}"
+
+
 def _ensure_person_records(con, band: str, rebuild: bool, inputs: dict[str, str], key: str,
-                           say: Callable[[str], None]) -> None:
-    """Build ``spine.person_record`` unless the one there was built from the same extract content, band and key."""
-    want = {"inputs": inputs, "band": band, "key": key}
+                           say: Callable[[str], None], *, xjs: str = "published", xjs_fp: str = "published") -> None:
+    """Build ``spine.person_record`` unless the one there was built from the same extract content, band, key and
+    XJS person id."""
+    want = {"inputs": inputs, "band": band, "key": key, "xjs": xjs_fp}
     if not rebuild and table_exists(con, "spine", "person_record"):
         old = records_fingerprint(con)
         what = changes(old, want)
@@ -567,8 +580,9 @@ def _ensure_person_records(con, band: str, rebuild: bool, inputs: dict[str, str]
             say("person records up to date")
             return
         say("rebuilding person records: " + "; ".join(what))
-    build_person_records(con, band=band)
+    build_person_records(con, band=band, link_table=XJS_IDS[xjs])
     con.execute(f"CREATE OR REPLACE TABLE spine.person_record_info AS SELECT {sql_literal(band)} AS band, "
+                f"{sql_literal(xjs)} AS xjs_id, "
                 f"{sql_literal(digest(inputs))} AS inputs_digest, {sql_literal(key)} AS key_fingerprint, "
                 f"{sql_literal(json.dumps(want, sort_keys=True))} AS fingerprint, CURRENT_TIMESTAMP AS built_at")
 
@@ -669,9 +683,15 @@ def _wave_linked(con) -> bool:
 
 
 def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=None,
-                rebuild_records: bool = False, rekey: bool = False,
+                rebuild_records: bool = False, rekey: bool = False, link_table: str = "published",
                 progress: Callable[[str], None] | None = None) -> SpineResult:
     """Build ``spine.person`` (and ``spine.person_need``) as at ``as_at`` at linkage ``band``.
+
+    ``link_table``: the XJS person id the persons are built on: ``"published"`` (``extract.xjs_link``, the
+    default) or ``"improved"`` (``linkage.xjs_link_improved``, written by ``bold link xjs-audit``: XJS's medium
+    clusters joined where the toolkit's model links them with high confidence); the table names themselves are
+    accepted too. It is recorded in ``spine.spine_info`` (``xjs_id``, ``xjs_link_table``) and in the fingerprints,
+    so person records are rebuilt, and cohorts built on the other id refused, when it changes.
 
     ``con_or_project``: a warehouse connection, an Ibis DuckDB backend, a :class:`~bold_prevention.project.Project`
     or a project folder. ``register``: the register (None: the shipped one), a YAML path, or rules from
@@ -695,6 +715,10 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
                 raise InputError(f"as-at date {as_at!r} is not a date", hint="give a date as YYYY-MM-DD") from e
     if band not in BANDS:
         raise InputError(f"linkage band {band!r} is not known", hint=f"use one of {', '.join(BANDS)}")
+    xjs = {table: name for name, table in XJS_IDS.items()}.get(link_table, link_table)
+    if xjs not in XJS_IDS:
+        raise InputError(f"XJS person id {link_table!r} is not known",
+                         hint=f"use one of {', '.join(XJS_IDS)} (the tables {', '.join(XJS_IDS.values())})")
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     rules = load_rules(register)
@@ -707,6 +731,7 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
         if "xjs_link" not in present:
             raise InputError("the warehouse has no extract.xjs_link table (the XJS linking dataset)",
                              hint="load the Data First extracts, including xjs_link, with `bold load` first")
+        check_xjs_link_table(con, xjs)
         key = check_project_key(con, rekey=rekey)
         dropped: list[str] = []
         if rekey:
@@ -714,8 +739,9 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
             dropped = drop_key_dependents(con, models_dir=models_dir)
         say("fingerprinting the loaded extracts")
         inputs = inputs_fingerprint(con)
-        say(f"joining records to XJS persons at the {band} band")
-        _ensure_person_records(con, band, rebuild_records or rekey, inputs, key, say)
+        say(f"joining records to XJS persons ({xjs} id) at the {band} band")
+        xjs_fp = xjs_fingerprint(con, xjs)
+        _ensure_person_records(con, band, rebuild_records or rekey, inputs, key, say, xjs=xjs, xjs_fp=xjs_fp)
         if recorded_key_fingerprint(con) != key:
             record_key_fingerprint(con, key)
         if not table_exists(con, "spine", "geo_lsoa"):
@@ -728,7 +754,7 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
         unmeasured = {(s.driver, s.item): s.reason or "not measured" for s in statuses if s.unmeasured}
         plan = spine_plan(as_at, band, rules, present, unmeasured)
         fingerprint = spine_fingerprint(inputs=inputs, register=register_digest(rules), band=band, as_at=as_at,
-                                        key=key)
+                                        key=key, xjs=xjs_fp)
         duck = not hasattr(con, "spark")
         for step in plan:
             if step.final:
@@ -746,7 +772,8 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
             drivers = ", ".join(r.driver for r in rules)
             con.execute(
                 f"CREATE OR REPLACE TABLE spine.spine_info AS SELECT {date_literal(as_at)} AS as_at_date, "
-                f"{sql_literal(band)} AS band, {sql_literal(drivers)} AS drivers, {persons} AS persons, "
+                f"{sql_literal(band)} AS band, {sql_literal(xjs)} AS xjs_id, {sql_literal(XJS_IDS[xjs])} AS "
+                f"xjs_link_table, {sql_literal(drivers)} AS drivers, {persons} AS persons, "
                 f"{needs} AS need_rows, CURRENT_TIMESTAMP AS built_at, "
                 f"{sql_literal(fingerprint['register'])} AS register_digest, {sql_literal(key)} AS key_fingerprint, "
                 f"{sql_literal(digest(inputs))} AS inputs_digest, "
@@ -761,7 +788,7 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
 
             apply_gold(con, as_at=as_at)
         return SpineResult(as_at, band, int(persons), int(needs), tuple(r.driver for r in rules),
-                           time.perf_counter() - t0, tuple(gaps), tuple(dropped))
+                           time.perf_counter() - t0, tuple(gaps), tuple(dropped), xjs)
     finally:
         if close:
             con.close()

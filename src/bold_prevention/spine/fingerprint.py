@@ -7,7 +7,10 @@ A build records, in its ``*_info`` table, a fingerprint of each of its inputs:
 ``register``  a digest of the derivation rules the needs were derived with;
 ``band``      the linkage band of the person ids;
 ``as_at``     the as-at date;
-``key``       the fingerprint of the pseudonymisation key (:func:`bold_prevention.linkage.pseudonym.key_fingerprint`).
+``key``       the fingerprint of the pseudonymisation key (:func:`bold_prevention.linkage.pseudonym.key_fingerprint`);
+``xjs``       the XJS person id the persons were built on: ``published`` (``extract.xjs_link``, whose content is among
+              the inputs) or ``improved <digest>`` (``linkage.xjs_link_improved`` of ``bold link xjs-audit``, with a
+              digest of its content); a fingerprint recorded without it was built on the published id.
 
 :func:`changes` compares two sets of fingerprints and says in words what changed, naming the extract tables whose
 content differs. ``spine.person_record`` is rebuilt when its inputs, band or key differ; ``spine.person`` records
@@ -68,10 +71,11 @@ def register_digest(rules) -> str:
     return digest([repr(r) for r in rules])
 
 
-def spine_fingerprint(*, inputs: Mapping[str, str], register: str, band: str, as_at, key: str) -> dict:
+def spine_fingerprint(*, inputs: Mapping[str, str], register: str, band: str, as_at, key: str,
+                      xjs: str = "published") -> dict:
     """The fingerprints of one spine build, as one mapping (stored as JSON)."""
     return {"inputs": dict(sorted(inputs.items())), "register": register, "band": band, "as_at": str(as_at),
-            "key": key}
+            "key": key, "xjs": xjs}
 
 
 _WORDS = {"register": "the register's derivation rules", "band": "the linkage band", "as_at": "the as-at date",
@@ -93,4 +97,6 @@ def changes(old: Mapping | None, new: Mapping) -> list[str]:
         if k in new and old.get(k) != new.get(k):
             detail = f" ({old.get(k)} -> {new.get(k)})" if k in ("band", "as_at") else ""
             out.append(f"{_WORDS[k]} changed{detail}")
+    if "xjs" in new and old.get("xjs", "published") != new["xjs"]:
+        out.append(f"the XJS person id changed ({old.get('xjs', 'published')} -> {new['xjs']})")
     return out
