@@ -15,8 +15,9 @@ os.environ.setdefault("BOLD_SPARK_CODEGEN", "false")  # small tables: skip whole
 from bold_prevention.linkage.splink_model import BANDS, TrainingOptions  # noqa: E402
 from bold_prevention.linkage.stable_ids import assign_person_ids  # noqa: E402
 from bold_prevention.project import Project  # noqa: E402
-from bold_prevention.scale import export_warehouse_to_parquet, open_warehouse  # noqa: E402
+from bold_prevention.scale import export_warehouse_to_parquet  # noqa: E402
 from bold_prevention.scale.linkage import dedupe_justice_records  # noqa: E402
+from bold_prevention.warehouse import open_warehouse  # noqa: E402
 from bold_prevention.warehouse.load import load_extracts  # noqa: E402
 
 pytestmark = pytest.mark.spark

@@ -153,8 +153,8 @@ def blocking_cmd(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Count the candidate pairs each blocking rule of the justice dedupe would make, before a run at scale."""
-    from ..scale import open_warehouse
     from ..scale.linkage import justice_blocking_counts
+    from ..warehouse.engine import open_warehouse
 
     proj = Project.at(project)
     with console.status("counting candidate pairs per blocking rule"):
@@ -214,8 +214,8 @@ def pseudonyms_cmd(
 ) -> None:
     """Write spine_work._xjs_pseudonyms (XJS cluster id -> person id, keyed hash), which the Spark and DuckDB
     spine scripts of `bold sql` read."""
-    from ..scale.engine import open_warehouse
     from ..scale.sql import write_pseudonyms
+    from ..warehouse.engine import open_warehouse
 
     with console.status("pseudonymising"), open_warehouse(project, engine, spark_master=spark_master) as wh:
         n = write_pseudonyms(wh.con, band)
