@@ -92,7 +92,7 @@ def _usage_name(p: TyperArgument) -> str:
 class _Vocabulary:
     """Help as the vocabulary shows it: arguments in capitals in the usage line, switches without a value type."""
 
-    def collect_usage_pieces(self, ctx):  # noqa: ANN001, ANN201 - Click's signature
+    def collect_usage_pieces(self, ctx):  # Click's signature
         pieces = [self.options_metavar] if getattr(self, "options_metavar", None) else []  # type: ignore[attr-defined]
         for p in self.get_params(ctx):  # type: ignore[attr-defined]
             if isinstance(p, TyperArgument):
@@ -101,13 +101,13 @@ class _Vocabulary:
             pieces.append(self.subcommand_metavar)
         return pieces
 
-    def get_help_option(self, ctx):  # noqa: ANN001, ANN201
+    def get_help_option(self, ctx):
         opt = super().get_help_option(ctx)  # type: ignore[misc]
         if opt is not None:
             opt.metavar = ""
         return opt
 
-    def parse_args(self, ctx, args):  # noqa: ANN001, ANN201
+    def parse_args(self, ctx, args):
         return super().parse_args(ctx, _switch_words(self, list(args)))  # type: ignore[misc]
 
 
@@ -223,7 +223,7 @@ def user_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             console.print("[yellow]Interrupted: nothing was written under the final output name.[/]")
             sys.exit(130)
-        except Exception as e:  # noqa: BLE001 - only operating-system failures are translated; the rest re-raise
+        except Exception as e:  # only operating-system failures are translated; the rest re-raise
             from rich.markup import escape
 
             from ..files import storage_error

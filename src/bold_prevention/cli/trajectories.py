@@ -43,7 +43,7 @@ OutOption = typer.Option(None, "--out", "-o", metavar="DIR", help="Also export t
 @contextlib.contextmanager
 def _con(project: Path | None, *, read_only: bool = False):
     """The project and a warehouse connection, closed when the command ends."""
-    from ..warehouse.engine import duckdb_connect  # noqa: PLC0415  (library layers load inside commands)
+    from ..warehouse.engine import duckdb_connect  # library layers load inside commands
 
     proj = Project.at(project)
     if not proj.warehouse_path.exists():
@@ -65,7 +65,7 @@ def _fmt(v) -> str:
 
 
 def _print(df, title: str, name: str) -> None:
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     t = Grid(name, title)
     for c in df.columns:
@@ -78,8 +78,8 @@ def _print(df, title: str, name: str) -> None:
 def _export(kind: str, df, title: str, folder: Path | None, overwrite: bool, project: Path | None = None) -> None:
     if folder is None:
         return
-    from ..outputs.ledger import ReleaseLedger  # noqa: PLC0415
-    from ..trajectories.export import export_table  # noqa: PLC0415
+    from ..outputs.ledger import ReleaseLedger
+    from ..trajectories.export import export_table
 
     paths = export_table(kind, df, title=title, folder=folder, overwrite=overwrite,
                          ledger=ReleaseLedger.for_project(Project.at(project)))
@@ -96,7 +96,7 @@ def _types(s: str | None) -> list[str] | None:
 @user_errors
 def timeline_build(project: Path | None = ProjectOption, fmt: Fmt = FormatOption) -> None:
     """Build spine.timeline from the loaded extracts and spine.person_record."""
-    from ..trajectories.timeline import EVENT_LABELS, build_timeline  # noqa: PLC0415
+    from ..trajectories.timeline import EVENT_LABELS, build_timeline
 
     with _con(project) as (_, con):
         with console.status("building person timelines from every linked dataset"):
@@ -127,7 +127,7 @@ def pathways_sequences(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Most frequent sequences of service contact within a window."""
-    from ..trajectories.pathways import frequent_sequences  # noqa: PLC0415
+    from ..trajectories.pathways import frequent_sequences
 
     with _con(project, read_only=True) as (_, con):
         with console.status("counting sequences"):
@@ -150,7 +150,7 @@ def pathways_transitions(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Transition matrix between services (counts, row shares, median days between contacts)."""
-    from ..trajectories.pathways import transition_matrix  # noqa: PLC0415
+    from ..trajectories.pathways import transition_matrix
 
     with _con(project, read_only=True) as (_, con):
         with console.status("counting transitions"):
@@ -172,7 +172,7 @@ def pathways_flows(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Flows from the service at step k to the service at step k+1 (the data of a Sankey chart)."""
-    from ..trajectories.pathways import flows  # noqa: PLC0415
+    from ..trajectories.pathways import flows
 
     with _con(project, read_only=True) as (_, con):
         with console.status("counting flows"):
@@ -195,7 +195,7 @@ def pathways_funnel(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Conversion through a staged process, with median days between stages."""
-    from ..trajectories.pathways import funnel  # noqa: PLC0415
+    from ..trajectories.pathways import funnel
 
     with _con(project, read_only=True) as (_, con):
         with console.status("following people through the funnel"):
@@ -220,7 +220,7 @@ def pathways_survival(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Kaplan-Meier time-to-event curves with numbers at risk."""
-    from ..trajectories.survival import ANALYSES, durations, kaplan_meier, median_time  # noqa: PLC0415
+    from ..trajectories.survival import ANALYSES, durations, kaplan_meier, median_time
 
     if name not in ANALYSES:
         raise InputError(f"unknown time-to-event analysis {name!r}", hint=f"use one of: {', '.join(ANALYSES)}")
@@ -238,7 +238,7 @@ def pathways_survival(
 @user_errors
 def ew_list(fmt: Fmt = FormatOption) -> None:
     """The shipped use cases."""
-    from ..early_warning.usecase import load_use_case, shipped_use_cases  # noqa: PLC0415
+    from ..early_warning.usecase import load_use_case, shipped_use_cases
 
     t = Grid("use_cases", "Early-warning use cases")
     t.column("name", no_wrap=True).column("prediction time (T0)").column("outcome")
@@ -267,7 +267,7 @@ def _report(r, project: Project) -> None:
             if isinstance(e, dict):
                 t.row(m, label, e.get("value"), e.get("lower"), e.get("upper"))
     t.show()
-    from ..early_warning.train import card_summary  # noqa: PLC0415
+    from ..early_warning.train import card_summary
 
     for which in models:  # withheld by disclosure control, or not estimable (with the reason)
         mets = ev[which]["metrics"]
@@ -301,7 +301,7 @@ def ew_train(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Train the baseline and gradient-boosted models of a use case, evaluate them and write the model card."""
-    from ..early_warning.train import train  # noqa: PLC0415
+    from ..early_warning.train import train
 
     with _con(project) as (proj, con):
         proj.ensure()
@@ -325,7 +325,7 @@ def ew_evaluate(
     fmt: Fmt = FormatOption,
 ) -> None:
     """Re-evaluate a trained model on the warehouse as it is now and rewrite its model card."""
-    from ..early_warning.train import evaluate  # noqa: PLC0415
+    from ..early_warning.train import evaluate
 
     with _con(project) as (proj, con):
         name = Path(use_case).stem if use_case.endswith((".yaml", ".yml")) else use_case

@@ -381,7 +381,7 @@ def build_dataset(con: Any, uc: UseCase, *, band: Band | None = None, data_end: 
             _history(backend, uc, pm, idx), _attributes(backend, pm, idx), _index_attributes(backend, uc, idx),
             _oasys(backend, uc, pm, idx), _outcomes(backend, uc, pm, idx)) if p is not None]
         index_table = next(s.table for s in EVENT_SPECS if s.event_type == uc.index.event_type)
-        from ..trajectories.timeline import route  # noqa: PLC0415
+        from ..trajectories.timeline import route
 
         psex = _person_sex(backend, idx, route(index_table).person_table)
         if psex is not None:
@@ -415,7 +415,7 @@ def _band_of(backend) -> str:
     pr = person_records(backend)
     try:
         v = pr.band.max().to_pyarrow().as_py()
-    except Exception:  # noqa: BLE001  (older person_record without a band column)
+    except Exception:  # older person_record without a band column
         v = None
     return str(v or "spine")
 

@@ -128,9 +128,9 @@ def separation(y: np.ndarray, p: np.ndarray) -> str | None:
 
 
 def _glm(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None):
-    from statsmodels.genmod.families import Binomial  # noqa: PLC0415  (not statsmodels.api: seconds to import)
-    from statsmodels.genmod.generalized_linear_model import GLM  # noqa: PLC0415
-    from statsmodels.tools.sm_exceptions import (  # noqa: PLC0415
+    from statsmodels.genmod.families import Binomial  # not statsmodels.api: seconds to import
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.sm_exceptions import (
         ConvergenceWarning,
         PerfectSeparationError,
         PerfectSeparationWarning,

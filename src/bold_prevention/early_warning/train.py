@@ -113,7 +113,7 @@ def baseline_pipeline(uc: UseCase, seed: int = 0) -> Pipeline:
 
 def _threads(n: int):
     """One thread for small data (thread start-up costs more than it saves, and a busy machine makes it worse)."""
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1) if n < 50_000 else contextlib.nullcontext()
 
@@ -827,7 +827,7 @@ def load_model(project: Project, use_case: str, version: str | None = None) -> T
     if not f.is_file():
         raise InputError(f"model {version} not found at {f}", hint=f"run `bold ew train {use_case}` again")
     with open(f, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301  (our own artefact, in the project folder)
+        return pickle.load(fh)  # our own artefact, in the project folder
 
 
 # ------------------------------------------------------------------------------------------------ entry points

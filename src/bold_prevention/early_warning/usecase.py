@@ -296,7 +296,7 @@ def _conditions(src: str, raw: Any, ctx: str) -> tuple[Condition, ...]:
 
 
 def _names(src: str, raw: Any, ctx: str) -> tuple[str, ...]:
-    from ..trajectories.timeline import EVENT_TYPES  # noqa: PLC0415
+    from ..trajectories.timeline import EVENT_TYPES
 
     if isinstance(raw, str):
         raw = [raw]
@@ -343,7 +343,7 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
     Keys and types are checked first, every problem at once (with its line when ``document`` holds the file's
     lines); then the meaning (event types, tables, columns, features).
     """
-    from ..trajectories.timeline import EVENT_SPECS, EVENT_TYPES  # noqa: PLC0415
+    from ..trajectories.timeline import EVENT_SPECS, EVENT_TYPES
 
     if not isinstance(data, dict):
         raise _err(source, "the file must hold a mapping")

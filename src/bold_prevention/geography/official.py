@@ -127,7 +127,7 @@ def read_iod_file1(path: str | Path, *, sheet: str = "IMD2019") -> pa.Table:
     except ValueError as e:
         raise InputError(f"{path.name}: no sheet {sheet!r}",
                          hint="supply IoD2019 File 1 (File_1_-_IMD2019_Index_of_Multiple_Deprivation.xlsx)") from e
-    except Exception as e:  # noqa: BLE001 - openpyxl raises several kinds
+    except Exception as e:  # openpyxl raises several kinds
         raise InputError(f"{path.name} cannot be read as an XLSX workbook: {e}",
                          hint="supply IoD2019 File 1 as published (XLSX)") from e
     df = _frame_with_header(raw, "LSOA code", path, sheet)
@@ -157,7 +157,7 @@ def read_iod_file7(path: str | Path) -> pa.Table:
     except (UnicodeDecodeError, pd.errors.ParserError) as e:
         try:
             df = pd.read_csv(path, dtype=str, encoding="latin-1")
-        except Exception:  # noqa: BLE001
+        except Exception:
             raise InputError(f"{path.name} cannot be read as CSV: {e}", hint="supply File 7 as published (CSV)") from e
     lsoa = _find(df.columns, "LSOA code", path=path, what="the LSOA code")
     cols = {
@@ -182,7 +182,7 @@ def _read_sheets(path: Path) -> dict[str, pd.DataFrame]:
     engine = "odf" if path.suffix.lower() == ".ods" else None
     try:
         return pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine=engine)
-    except Exception as e:  # noqa: BLE001 - odfpy and openpyxl raise several kinds
+    except Exception as e:  # odfpy and openpyxl raise several kinds
         raise InputError(f"{path.name} cannot be read as a spreadsheet: {e}",
                          hint="supply the WIMD 2019 workbook as published (ODS)") from e
 
@@ -270,7 +270,7 @@ def read_region_lookup(path: str | Path) -> pa.Table:
     _check_exists(path)
     try:
         df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise InputError(f"{path.name} cannot be read as CSV: {e}", hint="supply the ONS lookup as CSV") from e
 
     def pick(pattern: str, *plain: str) -> str | None:
@@ -309,7 +309,7 @@ def read_deprivation(path: str | Path) -> pa.Table:
 
         try:
             names = openpyxl.load_workbook(path, read_only=True).sheetnames
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise InputError(f"{path.name} cannot be read as an XLSX workbook: {e}",
                              hint="supply the official file as published") from e
         if any(_norm(n) in ("wimd_2019_ranks", "data") for n in names):

@@ -137,7 +137,7 @@ def acro_survival_verdict(durations: np.ndarray, events: np.ndarray, rules: Rule
     saved = (list(root.handlers), root.level, logging.root.manager.disable)
     logging.disable(logging.WARNING)  # ACRO logs every record it adds; keep that out of the toolkit's output
     try:
-        import acro  # noqa: PLC0415  (optional: only to cross-check)
+        import acro  # optional: only to cross-check
 
         version = getattr(acro, "__version__", None) or getattr(getattr(acro, "version", None), "__version__", "")
         session = acro.ACRO(suppress=True)
@@ -152,7 +152,7 @@ def acro_survival_verdict(durations: np.ndarray, events: np.ndarray, rules: Rule
         status = str(rec.status)
         summary = " ".join(str(rec.summary).split())
         return (status if status in _ORDER else "review"), f"ACRO {version or '1.0.2'}: {summary}"
-    except Exception as exc:  # noqa: BLE001  (any failure of the optional cross-check is reported, not raised)
+    except Exception as exc:  # any failure of the optional cross-check is reported, not raised
         return "unavailable", f"ACRO could not run its survival check here ({type(exc).__name__})"
     finally:
         root.handlers[:] = saved[0]
@@ -162,10 +162,10 @@ def acro_survival_verdict(durations: np.ndarray, events: np.ndarray, rules: Rule
 
 def _acro_version() -> str:
     try:
-        from importlib.metadata import version  # noqa: PLC0415
+        from importlib.metadata import version
 
         return version("acro")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "1.0.2"
 
 

@@ -298,17 +298,17 @@ def write_dbt(folder, *, dialect: str = "athena", as_at: date = date(2024, 12, 3
     """Write a dbt project for the spine (and the named ``cohorts``) to ``folder``: ``dbt_project.yml``,
     ``models/sources.yml`` and one model per table (``models/spine/``, ``models/cohorts/``), materialised as
     Parquet tables. Returns the folder. The pseudonyms are a source (``bold scale pseudonyms`` writes them)."""
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    import yaml  # noqa: PLC0415
+    import yaml
 
-    from ..cohorts.build import cohort_table  # noqa: PLC0415
-    from ..cohorts.compile import compile_cohort  # noqa: PLC0415
-    from ..cohorts.spec import load_spec  # noqa: PLC0415
-    from ..files import atomic_dir  # noqa: PLC0415
-    from ..linkage.xjs import person_record_sql, xjs_clusters_sql  # noqa: PLC0415
-    from ..spine.build import spine_plan  # noqa: PLC0415
-    from ..spine.rules import load_rules  # noqa: PLC0415
+    from ..cohorts.build import cohort_table
+    from ..cohorts.compile import compile_cohort
+    from ..cohorts.spec import load_spec
+    from ..files import atomic_dir
+    from ..linkage.xjs import person_record_sql, xjs_clusters_sql
+    from ..spine.build import spine_plan
+    from ..spine.rules import load_rules
 
     d = _check_dialect(dialect)
     present = set(tables) if tables is not None else set(MODEL.table_names)

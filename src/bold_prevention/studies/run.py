@@ -79,7 +79,7 @@ def spine_band(con) -> str | None:
     """The band the spine's person records were built at (records are joined at that band or stronger)."""
     try:
         row = con.execute("SELECT band FROM spine.spine_info LIMIT 1").fetchone()
-    except Exception:  # noqa: BLE001 - no spine
+    except Exception:  # no spine
         return None
     return row[0] if row else None
 

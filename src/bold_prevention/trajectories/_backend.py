@@ -37,7 +37,7 @@ def table(backend, schema: str, name: str) -> ir.Table:
         return backend.table(name, database=schema)
     try:
         return backend.table(name, database=schema)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return backend.table(f"{schema}_{name}")
 
 
@@ -77,7 +77,7 @@ def drop_temp(backend, *names: str) -> None:
         else:
             try:
                 backend.drop_table(n, force=True)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
 

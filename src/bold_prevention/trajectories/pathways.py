@@ -254,6 +254,6 @@ def state_labels(level: Level) -> dict[str, str]:
     """Plain-word labels of the states at ``level``."""
     if level == "event_type":
         return dict(EVENT_LABELS)
-    from ..datafirst import MODEL  # noqa: PLC0415
+    from ..datafirst import MODEL
 
     return {d.key: d.title for d in MODEL.datasets}

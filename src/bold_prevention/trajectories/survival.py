@@ -152,7 +152,7 @@ def kaplan_meier(d: pd.DataFrame, *, times: Sequence[float] = DEFAULT_TIMES, alp
     Columns: ``group``, ``time`` (days), ``survival``, ``lower``, ``upper`` (pointwise confidence interval),
     ``at_risk`` (people still followed at ``time``), ``events`` and ``censored`` (cumulative, up to ``time``).
     """
-    from lifelines import KaplanMeierFitter  # noqa: PLC0415
+    from lifelines import KaplanMeierFitter
 
     rows = []
     for g, sub in d.groupby("group", sort=True):
@@ -174,7 +174,7 @@ def kaplan_meier(d: pd.DataFrame, *, times: Sequence[float] = DEFAULT_TIMES, alp
 
 def median_time(d: pd.DataFrame) -> pd.DataFrame:
     """Median time to event per group (NaN where survival never falls to one half), with numbers."""
-    from lifelines import KaplanMeierFitter  # noqa: PLC0415
+    from lifelines import KaplanMeierFitter
 
     rows = []
     for g, sub in d.groupby("group", sort=True):

@@ -144,7 +144,7 @@ def _ibis_only(con: Any) -> bool:
 def _ibis_tables(backend: Any, schema: str) -> set[str]:
     try:  # engines with databases (Spark): the schema is a database
         return set(backend.list_tables(database=schema))
-    except Exception:  # noqa: BLE001  (engines without databases: <schema>_<name> tables)
+    except Exception:  # engines without databases: <schema>_<name> tables
         return {n.removeprefix(f"{schema}_") for n in backend.list_tables() if n.startswith(f"{schema}_")}
 
 
@@ -259,7 +259,7 @@ def ibis_connect(project: Project, *, engine: Engine = "duckdb", read_only: bool
     if engine == "duckdb":
         return ibis.duckdb.from_connection(con or duckdb_connect(project, read_only=read_only))
     if engine == "spark":
-        from .spark import spark_session  # noqa: PLC0415  (optional dependency)
+        from .spark import spark_session  # optional dependency
 
         return ibis.pyspark.connect(spark_session())
     raise InputError(f"unknown engine {engine!r}", hint="use --engine duckdb or --engine spark")

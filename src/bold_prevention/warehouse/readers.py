@@ -428,7 +428,7 @@ def _inspect_parquet(info: FileInfo, con: duckdb.DuckDBPyConnection) -> None:
         try:
             meta = pq.read_metadata(p)
             names = list(meta.schema.to_arrow_schema().names)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for broken files
+        except Exception as e:  # pyarrow raises several types for broken files
             raise _Problem("corrupted", f"file {p.name} is not a readable Parquet file (corrupted or truncated): "
                                         f"{_short(e, keep=[p.name])}") from None
         if meta.num_columns == 0:

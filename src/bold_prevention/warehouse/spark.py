@@ -181,7 +181,7 @@ def spark_session(master: str | None = None, warehouse_dir: str | None = None, *
         b = b.config("spark.sql.warehouse.dir", warehouse_dir)
     try:
         spark = b.getOrCreate()
-    except Exception as e:  # noqa: BLE001 - the JVM's failures reach us as many exception types
+    except Exception as e:  # the JVM's failures reach us as many exception types
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"Spark could not start with master {master}: {text}",
                          hint="check Java 17+ is installed (java -version), the master URL, and the driver "
