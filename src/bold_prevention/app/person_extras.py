@@ -193,11 +193,6 @@ class CurrentPosition:
         return "; ".join(p.label for p in self.positions)
 
 
-def _weaker(a: str | None, b: str | None) -> str | None:
-    order = {"high": 0, "medium": 1, "low": 2}
-    return max((x for x in (a, b) if x), key=lambda x: order.get(x, 3), default=None)
-
-
 def current_position(as_at: dt.date, custody: list[CustodySpell], probation: list[ProbationEvent],
                      requirements: list[RequirementRow], courts: list[CourtCase]) -> CurrentPosition:
     """The person's position on ``as_at`` from their linked prison, probation and court records (records dated after

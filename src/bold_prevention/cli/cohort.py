@@ -51,10 +51,6 @@ def _rules(rules: str | None):
     return load_rules(p) if p.suffix in (".yaml", ".yml") or p.exists() else rules
 
 
-def _out_dir(project: Path | None, out_dir: Path | None, default: str) -> Path:
-    return out_dir if out_dir is not None else Project.at(project).outputs_dir / default
-
-
 @cohort_app.command("build")
 @user_errors
 def build_cmd(

@@ -145,12 +145,6 @@ def show_document(document: Any) -> bool:
     return True
 
 
-def current_format() -> str:
-    """The running command's output format: table, json or csv."""
-    sink = _sink.get()
-    return sink.fmt if sink is not None else "table"
-
-
 class _Sink:
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt

@@ -378,7 +378,3 @@ def overlap_network_svg(overlap: pa.Table, path: str | Path, *, min_count: int =
         fig.savefig(tmp, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     return path
-
-
-def format_rate(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:.1f}%"

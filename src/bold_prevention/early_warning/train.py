@@ -615,10 +615,6 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _num3(v: Any) -> str:
-    return f"{v:.3f}" if _is_num(v) else "n/a"
-
-
 def _c(v: Any) -> str:
     return "[c]" if v is None else str(v)
 

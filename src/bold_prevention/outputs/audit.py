@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DisclosureError
-from .disclosure import SUPPRESSED, CheckedOutput, LogEntry, _label, _reseal
+from .disclosure import SUPPRESSED, CheckedOutput, _label, _reseal
 from .rules import LINKED_TABLES, MIN_THRESHOLD, ZEROS, RuleSet
 
 COUNT_KINDS = ("frequency", "series")
@@ -567,7 +567,3 @@ def _suppress_keys(outs: Sequence[CheckedOutput], keys: set[str], rule: str, rea
                 mask[pos] = mask[pos] or o.symbols.to_numpy()[pos] == ""
         res.append(_reseal(o, mask, rule, reason) if mask.any() else o)
     return res
-
-
-def log_entries(report: AuditReport) -> list[LogEntry]:
-    return [LogEntry(LINKED_TABLES, "checked", report.summary())]

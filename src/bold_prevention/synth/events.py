@@ -100,17 +100,6 @@ def count_before(keys: np.ndarray, person: np.ndarray, when: np.ndarray, *, incl
     return (hi - lo).astype(np.int32)
 
 
-def last_before(keys: np.ndarray, person: np.ndarray, when: np.ndarray) -> np.ndarray:
-    """The latest day strictly before ``when`` among a person's sorted keys (NA if none)."""
-    base = person.astype(np.int64) * 100_000
-    lo = np.searchsorted(keys, base, side="left")
-    hi = np.searchsorted(keys, base + when.astype(np.int64), side="left")
-    has = hi > lo
-    out = np.full(len(person), NA, dtype=np.int32)
-    out[has] = (keys[hi[has] - 1] - base[has]).astype(np.int32)
-    return out
-
-
 @dataclass
 class Cases:
     """Every case (one principal offence episode) heard at a magistrates' court, and what followed."""

@@ -122,9 +122,6 @@ class Population:
     def n(self) -> int:
         return len(self.household)
 
-    def need_index(self, name: str) -> int:
-        return NEEDS.index(name)
-
     def s(self, name: str) -> np.ndarray:
         """Latent score of one need for every person."""
         return self.score[:, NEEDS.index(name)]

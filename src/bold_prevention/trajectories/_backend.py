@@ -14,7 +14,6 @@ import ibis
 import ibis.expr.types as ir
 
 from ..errors import InputError
-from ..warehouse.engine import table_exists
 
 
 def backend_of(con: Any):
@@ -39,13 +38,6 @@ def table(backend, schema: str, name: str) -> ir.Table:
         return backend.table(name, database=schema)
     except Exception:
         return backend.table(f"{schema}_{name}")
-
-
-def require_table(backend, schema: str, name: str, hint: str) -> ir.Table:
-    """The table ``schema.name``, or an :class:`InputError` saying what to run first."""
-    if not table_exists(backend, schema, name):
-        raise InputError(f"the warehouse has no table {schema}.{name}", hint=hint)
-    return table(backend, schema, name)
 
 
 def materialise(backend, expr: ir.Table, schema: str, name: str, *, temp: bool = False) -> ir.Table:

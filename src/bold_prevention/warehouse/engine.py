@@ -265,10 +265,6 @@ def ibis_connect(project: Project, *, engine: Engine = "duckdb", read_only: bool
     raise InputError(f"unknown engine {engine!r}", hint="use --engine duckdb or --engine spark")
 
 
-def project_path(p: str | Path | None) -> Project:
-    return Project.at(p)
-
-
 def connection(con_or_project):
     """(connection, close_it) from a DuckDB (or Spark-backed) connection, an Ibis backend, a :class:`Warehouse`, a
     Project or a path: the one place that resolves what the library functions accept as a warehouse."""

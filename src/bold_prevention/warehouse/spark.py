@@ -742,11 +742,3 @@ class SparkConnection:
         for name in list(self._temps) + list(self._registered):
             with contextlib.suppress(Exception):
                 self.drop_temp(name)
-
-
-def connect_spark(project, master: str | None = None, *, partitions: int | None = None) -> SparkConnection:
-    """The Spark connection over a project's Parquet warehouse (``<project>/parquet``)."""
-    from ..project import Project
-
-    proj = project if isinstance(project, Project) else Project.at(project)
-    return SparkConnection(proj.parquet_dir, master, partitions=partitions)
