@@ -297,3 +297,51 @@ def test_wave_model_options_by_source():
                                                        "generation_years": CHILD_GENERATION_YEARS}
     assert wave_model_options(WAVE_SOURCES["hmrc"]) == {"surname_changes": True}
     assert wave_model_options(WAVE_SOURCES["ndtms"]) == {"surname_changes": False}  # initials only
+
+
+def test_child_party_evidence_raises_links_to_child_parties_and_lowers_the_others():
+    from types import SimpleNamespace
+
+    from bold_prevention.linkage.splink_model import Thresholds
+    from bold_prevention.linkage.wave_link import MIN_LINKS_FOR_EVIDENCE, weigh_child_party_evidence
+
+    n = MIN_LINKS_FOR_EVIDENCE
+    c = _party_world(date(2005, 3, 1), date(2012, 6, 1), "CHLDC")  # P1 is a child party at age 7
+    c.execute("delete from spine.person_record where source_table = 'npd_pupil'")
+    c.execute("delete from linkage.identity_npd_pupil")
+    # n pupils linked at the high band to child parties, n to other persons; two pupils at 0.8 (low band)
+    rows, ids, persons = [], [], []
+    for k in range(2 * n + 2):
+        pid = f"C{k}" if k < n or k == 2 * n else f"Q{k}"
+        rows.append((f"PMR{k}", date(2005, 3, 1)))
+        if pid.startswith("C"):
+            c.execute("insert into extract.family_parties values (?, ?, 'CHLDC')", [f"F{k}", f"K{k}"])
+            c.execute("insert into extract.family_cases values (?, date '2012-06-01')", [f"K{k}"])
+            c.execute("insert into spine.person_record values (?, 'family', 'family_parties', ?, null, null, "
+                      "'medium', ?)", [pid, f"F{k}", f"F{k}"])
+        else:
+            c.execute("insert into spine.person_record values (?, 'family', 'family_parties', ?, null, null, "
+                      "'medium', ?)", [pid, f"A{k}", f"A{k}"])
+        ids.append(f"PMR{k}")
+        persons.append(pid)
+    c.executemany("insert into linkage.identity_npd_pupil values (?, ?)", rows)
+    # most spine persons are adults never in a family case as a child
+    c.executemany("insert into spine.person_record values (?, 'family', 'family_parties', ?, null, null, 'medium', ?)",
+                  [(f"Z{k}", f"Z{k}", f"Z{k}") for k in range(8 * n)])
+    scores = [0.999] * (2 * n) + [0.8, 0.8]
+    bands = ["high"] * (2 * n) + ["low", "low"]
+    res = SimpleNamespace(pairs=pa.table({"person_id": persons, "record_id": ids, "match_score": scores,
+                                          "band_joined": bands}), band="medium", linked={})
+    ev = weigh_child_party_evidence(c, "npd_pupil", res, Thresholds())
+    assert ev["applied"] and ev["factor_child_party"] > 1 > ev["factor_other"]
+    got = dict(zip(res.pairs.column("record_id").to_pylist(), res.pairs.column("match_score").to_pylist(),
+                   strict=True))
+    assert got[f"PMR{2 * n}"] > 0.8 > got[f"PMR{2 * n + 1}"]  # the child party's pupil gains, the other loses
+    linked = {r[0] for r in c.execute("select record_id from spine.person_record where source_table = 'npd_pupil'")
+              .fetchall()}
+    assert f"PMR{2 * n + 1}" not in linked and len(linked) >= 2 * n
+    # too few high-band links: nothing is weighed
+    few = SimpleNamespace(pairs=res.pairs.slice(2 * n), band="medium", linked={})
+    assert weigh_child_party_evidence(c, "npd_pupil", few, Thresholds()) == {
+        "applied": False, "high_links": 0, "spine_persons": 10 * n + 3, "child_party_persons": n + 2}
+    c.close()

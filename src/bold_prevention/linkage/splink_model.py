@@ -528,7 +528,10 @@ def regularise_parameters(settings: Mapping[str, Any], *, u_max_pairs: float = 1
       weight) are raised to it and the comparison's m values renormalised;
     * a level never seen among matches gets m = ``m_floor``;
     * a level never seen among the random pairs gets u = 1 / ``u_max_pairs`` (it is rarer than that);
-    * a level seen in neither is neutral (m = u).
+    * a level seen in neither is neutral (m = u);
+    * a comparison's m values are renormalised to sum to 1, except a level whose m is fixed where the comparison
+      has estimated levels too (the ``changed`` surname level's m is conditional on the forename and date of
+      birth agreeing: not a share of all matches), which keeps its value.
 
     With ``fill_missing=False`` (between training sessions) only numeric m values below the floor are raised;
     untrained values are left for the next session to estimate.
@@ -553,8 +556,11 @@ def regularise_parameters(settings: Mapping[str, Any], *, u_max_pairs: float = 1
             if not u_ok:
                 lv["u_probability"] = u_floor
             lv["m_probability"] = max(float(m), m_floor) if m_ok else m_floor
-        total = sum(lv["m_probability"] for lv in levels)
-        for lv in levels:
+        # a comparison's estimated m values sum to 1; a level with a fixed m (the changed surname's conditional
+        # value) stays outside that sum (a comparison whose every level is fixed, sex, is normalised as a whole)
+        free = [lv for lv in levels if not lv.get("fix_m_probability")] or levels
+        total = sum(lv["m_probability"] for lv in free)
+        for lv in free:
             lv["m_probability"] = lv["m_probability"] / total
     return out
 

@@ -262,6 +262,8 @@ class WaveSourceLink:
     seconds: float = 0.0
     #: Records that took the stronger link of another source's record with the same national number.
     borrowed: int = 0
+    #: Evidence weighed after the pairwise model (child sources: :func:`weigh_child_party_evidence`).
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -375,6 +377,102 @@ def wave_model_options(src: WaveSource) -> dict[str, Any]:
     return opts
 
 
+#: Child parties: the party table, its case table and date, and the condition on the party row for a child role.
+_CHILD_PARTY_ROLES = (("family_parties", "family_cases", "receipt_date", "p.role_model like 'CHLD%'"),)
+#: Fewest high-band links from which the share of a child source's persons who are child parties is estimated.
+MIN_LINKS_FOR_EVIDENCE = 20
+
+
+def _party_dates_sql(con, roles: tuple[tuple[str, str, str, str], ...]) -> str | None:
+    from ..datafirst import MODEL
+
+    parts = []
+    for party, case, col, cond in roles:
+        if not (table_exists(con, "extract", party) and table_exists(con, "extract", case)):
+            continue
+        prid = MODEL.table(party).record_id
+        parts.append(f"select r.person_id, c.{q(col)} as d from spine.person_record r "
+                     f"join extract.{q(party)} p on r.source_table = '{party}' and r.record_id = p.{q(prid)} "
+                     f"join extract.{q(case)} c using (case_number_hash) where {cond} and c.{q(col)} is not null")
+    return " union all ".join(parts) if parts else None
+
+
+def weigh_child_party_evidence(con: duckdb.DuckDBPyConnection, person_table: str, res, thresholds: Thresholds
+                               ) -> dict[str, Any]:
+    """Update each best link of a child source's record (a pupil with a date of birth) by whether its spine person
+    was a child party (a child in a family case) to a case dated while the pupil was under 18: evidence the
+    pairwise model does not see, and the only age evidence a spine person known from family court forms (a name,
+    no date of birth) carries.
+
+    A Bayes factor, estimated from the data: ``a`` is the share of the pupils linked at the high band whose spine
+    person is such a child party, ``b`` the share of all spine persons who are child parties in any case; a link
+    whose person is one has its odds multiplied by ``a / b``, any other by ``(1 - a) / (1 - b)``. Not applied
+    (``applied: False``) with fewer than :data:`MIN_LINKS_FOR_EVIDENCE` high-band links or no child parties.
+    Rewrites the table's rows of ``spine.person_record`` at the spine's band and ``res.pairs``/``res.linked``."""
+    out: dict[str, Any] = {"applied": False}
+    parties = _party_dates_sql(con, _CHILD_PARTY_ROLES)
+    if res.pairs is None or parties is None or not table_exists(con, "linkage", f"identity_{person_table}"):
+        return out
+    t = WAVE_MODEL.table(person_table)
+    dob = t.identifier_roles.get("date_of_birth")
+    if not dob:
+        return out
+    con.register("__child_pairs", res.pairs)
+    try:
+        con.execute(f"""create or replace temp table __child_ev as
+            select w.*, exists (select 1 from ({parties}) a where a.person_id = w.person_id
+                                and a.d >= i.{q(dob)} and a.d < i.{q(dob)} + to_years(18)) as child_party,
+                   i.{q(dob)} is not null as has_dob
+            from __child_pairs w left join linkage.{q('identity_' + person_table)} i on i.{q(t.record_id)} = w.record_id""")
+    finally:
+        con.unregister("__child_pairs")
+    try:
+        n_high, a_hits = con.execute("select count(*), count(*) filter (where child_party) from __child_ev "
+                                     "where band_joined = 'high' and has_dob").fetchall()[0]
+        persons, child = con.execute(f"""select count(distinct person_id), (select count(distinct person_id)
+            from ({parties}) x) from spine.person_record where source_table in ({_justice_tables_sql()})""").fetchall()[0]
+        out.update(high_links=int(n_high), spine_persons=int(persons), child_party_persons=int(child))
+        if n_high < MIN_LINKS_FOR_EVIDENCE or not child or not persons:
+            return out
+        # shares kept away from 0 and 1 (one pseudo-count each way), so no factor is infinite
+        a = (a_hits + 1) / (n_high + 2)
+        b = (child + 1) / (persons + 2)
+        yes, no = a / b, (1 - a) / (1 - b)
+        out.update(applied=True, share_linked=round(a, 4), share_spine=round(b, 4), factor_child_party=round(yes, 3),
+                   factor_other=round(no, 3))
+        best = con.sql(f"""
+            with s as (select person_id, record_id, case when not has_dob then match_score else
+                              least(greatest(match_score, 1e-9), 1 - 1e-9) end as p, has_dob, child_party
+                       from __child_ev),
+            u as (select person_id, record_id, case when not has_dob then p else
+                         p * f / (p * f + 1 - p) end as match_score
+                  from (select *, case when child_party then {yes!r} else {no!r} end as f from s))
+            select person_id, record_id, match_score, {thresholds.band_sql('match_score')} as band_joined
+            from u where match_score >= {thresholds.low!r}""").to_arrow_table()
+    finally:
+        con.execute("drop table if exists __child_ev")
+    keep = band_rank(res.band)
+    ranks = ", ".join(f"('{b}', {band_rank(b)})" for b in BANDS)
+    con.register("__wave_links", best)
+    try:
+        with transaction(con):
+            con.execute("delete from spine.person_record where source_table = ?", [person_table])
+            con.execute(f"""
+                insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
+                                                 band_joined, band, person_record_id)
+                select w.person_id, '{t.dataset}', '{person_table}', w.record_id, w.match_score, w.band_joined,
+                       '{res.band}', w.record_id
+                from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
+                where b.rank <= {keep}""")
+    finally:
+        con.unregister("__wave_links")
+    counts = dict(con.execute("select band_joined, count(*) from spine.person_record where source_table = ? "
+                              "group by 1", [person_table]).fetchall())
+    res.linked = {b: int(counts.get(b, 0)) for b in BANDS}
+    res.pairs = best
+    return out
+
+
 def refuse_children_as_adult_parties(con: duckdb.DuckDBPyConnection, person_table: str, *,
                                      min_age: int = ADULT_PARTY_MIN_AGE) -> list[str]:
     """Unlink each record of a child source (``person_table``, a pupil) from its spine person where that person
@@ -439,7 +537,9 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
                                    one_per_person=source == "deaths", postcode_area=source != "npd",
                                    complete_identities=True, exclusive=holds_one_record_per_person(src))
     refused_adult = 0
+    evidence: dict[str, Any] = {}
     if person in CHILD_PERSON_TABLES:
+        evidence = weigh_child_party_evidence(con, person, res, thresholds or Thresholds())
         gone = refuse_children_as_adult_parties(con, person)
         refused_adult = len(gone)
         if gone and res.pairs is not None:
@@ -449,7 +549,7 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
             res.pairs = res.pairs.filter(pc.invert(pc.is_in(res.pairs.column("record_id"),
                                                             value_set=pa.array(sorted(gone)))))
     borrowed = borrow_national_number_links(con, source, res, thresholds or Thresholds())
-    out = WaveSourceLink(source, person, res.records, res.linked, res.band, borrowed=borrowed)
+    out = WaveSourceLink(source, person, res.records, res.linked, res.band, borrowed=borrowed, evidence=evidence)
     if person in CHILD_PERSON_TABLES:
         out.refused["children_linked_to_adult_parties"] = refused_adult
         if refused_adult:
