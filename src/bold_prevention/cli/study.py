@@ -59,10 +59,11 @@ def show_cmd(name: str = typer.Argument(..., help="A shipped study's name or a s
     out.print(f"[bold]Population:[/] {s.population.description}")
     out.print(f"[bold]Band:[/] {s.band}; sensitivity: {', '.join(s.sensitivity_bands) or 'none'}\n")
     t = Table(title="Sources")
-    for c in ("source", "required", "tables", "how to load"):
+    for c in ("source", "required", "tables", "used for", "how to load"):
         t.add_column(c)
     for src in s.sources:
-        t.add_row(src.name, "yes" if src.required else "optional", ", ".join(src.tables + src.linked), src.load)
+        t.add_row(src.name, "yes" if src.required else "optional", ", ".join(src.tables + src.linked),
+                  src.used_for, src.load)
     out.print(t)
     t = Table(title="Analyses")
     for c in ("analysis", "kind", "title"):
