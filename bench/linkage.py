@@ -284,8 +284,10 @@ def synthetic_side_by_side(persons: int, seed: int, work: Path) -> dict:
                            ).fetchall()[0]
         con.execute(f"create or replace temp table __tk as select record_id, cluster_id from read_csv("
                     f"'{work / f'run_sbs_{label}' / 'clusters_medium.csv'}', all_varchar=true)")
+        phases = json.loads((work / f"run_sbs_{label}" / "summary.json").read_text())["timings_s"]
         out[label] = {"toolkit": {"pairwise": f1(int(k), int(n), tp.num_rows),
-                                  "cluster": cluster_f1(con, "__tk", "__truth_all", "__la"), "seconds": secs},
+                                  "cluster": cluster_f1(con, "__tk", "__truth_all", "__la"), "seconds": secs,
+                                  "phases_s": phases},
                       "splink_example_settings": base}
     return out
 

@@ -143,3 +143,33 @@ def test_arrow_assignment_is_the_same_assignment():
     for bad in ("{}", "not json", '{"next_serial": {"high": 0}}', '{"next_serial": {"high": "x"}}'):
         with pytest.raises(ValueError):
             parse_state(bad, "high")
+
+
+def test_incremental_snapshot_keeps_the_warehouse_person_ids(synth_dir, tmp_path):
+    from bold_prevention.linkage.splink_model import TrainingOptions
+    from bold_prevention.project import Project
+    from bold_prevention.scale.incremental import link_new_snapshot
+    from bold_prevention.scale.linkage import dedupe_justice_records
+    from bold_prevention.warehouse import open_warehouse
+    from bold_prevention.warehouse.load import load_extracts
+
+    proj = Project(tmp_path / "project")
+    load_extracts(proj, synth_dir, snapshot_date="2025-01-31", write_report=False)
+    wh = open_warehouse(proj, "duckdb")
+    q = "select record_id, person_medium from linkage.justice_person_ids"
+    try:
+        # the first run links the criminal courts' records; the next snapshot adds the family and civil parties
+        full = dedupe_justice_records(wh, train=True, training=TrainingOptions(u_max_pairs=1e5, em_max_pairs=1e5),
+                                      tables=["mags_defendant_case", "crown_defendant_case"])
+        before = dict(wh.sql(q).fetchall())
+        assert full.person_ids["medium"]["new"] == len(set(before.values())) and full.person_ids["medium"]["kept"] == 0
+        inc = link_new_snapshot(wh)
+        after = dict(wh.sql(q).fetchall())
+        n_records = wh.sql("select count(*) from linkage.justice_clusters").fetchall()[0][0]
+        state = dict(wh.sql("select band, next_serial from linkage.justice_person_id_state").fetchall())
+    finally:
+        wh.close()
+    assert inc.new > 0 and len(after) == n_records > len(before)
+    assert sum(before[r] == after[r] for r in before) / len(before) > 0.97
+    assert inc.person_ids["medium"]["kept"] > 0 and inc.person_ids["medium"]["new"] > 0
+    assert state["medium"] > max(int(p[1:]) for p in after.values())
