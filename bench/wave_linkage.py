@@ -58,7 +58,8 @@ def main() -> None:
                 bands = r.quality["bands"]
                 results[s] = {"seconds": round(time.perf_counter() - t, 1), "records": r.records,
                               "bands": bands, "overall": r.quality["overall"],
-                              "by_medium": r.quality["by"]["medium"]}
+                              "by_medium": r.quality["by"]["medium"], "refused": r.refused,
+                              "evidence": r.evidence, "borrowed": r.borrowed}
                 print(f"{s:7s} {r.records:6,} records {results[s]['seconds']:6.1f} s  " + "  ".join(
                     f"{b}: P {v['precision']} R {v['recall']} F1 {v['f1']}" for b, v in bands.items()))
                 print("        by group at medium (F1, findable): " + "; ".join(

@@ -382,15 +382,17 @@ def test_the_changed_surname_level_is_only_built_when_asked():
 @pytest.mark.parametrize("sex_l, sex_r, forename_r, dob_r, expected", [
     ("F", "F", "ANN", "1980-01-01", True), ("F", None, "ANN", "1980-01-01", True),
     ("M", "M", "ANN", "1980-01-01", False), ("F", "M", "ANN", "1980-01-01", False),
-    (None, None, "ANN", "1980-01-01", False), ("F", "F", "ANNE", "1980-01-01", False),
+    (None, None, "ANN", "1980-01-01", False), ("F", "F", "ANNE", "1980-01-01", True),
+    ("F", "F", "JANE", "1980-01-01", False),
     ("F", "F", "ANN", "1980-01-02", False)])
 def test_the_changed_surname_level_needs_a_woman_with_the_same_forename_and_date_of_birth(
         sex_l, sex_r, forename_r, dob_r, expected):
     sql = _changed_level_sql()
     con = duckdb.connect()
     got = con.execute(f"""select {sql} from (select 'ANN' as forename_l, ? as forename_r, date '1980-01-01' as dob_l,
-                          cast(? as date) as dob_r, ? as sex_l, ? as sex_r)""",
-                      [forename_r, dob_r, sex_l, sex_r]).fetchone()[0]
+                          cast(? as date) as dob_r, ? as sex_l, ? as sex_r, 'ANN' as forename_canonical_l,
+                          ? as forename_canonical_r)""",
+                      [forename_r, dob_r, sex_l, sex_r, forename_r]).fetchall()[0][0]
     assert bool(got) is expected
 
 

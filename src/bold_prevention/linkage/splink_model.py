@@ -249,10 +249,10 @@ def _forename(mode: Mode, tf: bool, has_middle: bool, bloom_ok: bool = True) -> 
 def _surname(mode: Mode, tf: bool, has_forename: bool, bloom_ok: bool = True,
              changes: bool = False) -> cl.CustomComparison:
     """Surname levels; ``changes`` adds the ``changed`` level: the surnames differ (no level above agrees) while
-    the forename and the date of birth agree exactly, and both records are
-    female (or one has no sex recorded). It reads ``forename`` and ``dob``, not the ``forename_canonical`` and
-    ``dob_iso`` keys that training sessions block on, so a session blocked on the date of birth still estimates
-    the surname's other levels. Its m and u are fixed (:data:`SURNAME_CHANGE_M`,
+    the forename agrees (exactly, as the same canonical name, or Jaro-Winkler >= 0.92) and the date of birth
+    exactly, and both records are female (or one has no sex recorded). It reads ``dob``, not the ``dob_iso`` key
+    that a training session blocks on, so a session blocked on the date of birth still estimates the surname's
+    other levels. Its m and u are fixed (:data:`SURNAME_CHANGE_M`,
     :data:`SURNAME_CHANGE_U`): it needs forename, date of birth and sex among the roles (clear mode only)."""
     levels: list = [_null("surname"), _exact("surname", "exact", "surname equal", tf),
                     _level("parts", "same surname ignoring spaces, or one part of a double-barrelled surname",
@@ -274,10 +274,14 @@ def _surname(mode: Mode, tf: bool, has_forename: bool, bloom_ok: bool = True,
         levels.append(_level("reversed", "forename and surname swapped",
                              '"surname_l" = "forename_r" and "forename_l" = "surname_r"'))
     if changes and mode == "clear":
-        levels.append(_level(
-            "changed", "surnames differ; forename and date of birth equal, both female (a changed surname)",
-            '"forename_l" = "forename_r" and "dob_l" = "dob_r" and coalesce("sex_l", \'F\') = \'F\' and coalesce("sex_r", \'F\') = \'F\' '
-            'and ("sex_l" = \'F\' or "sex_r" = \'F\')').configure(
+        same_forename = cll.Or(cll.ExactMatchLevel("forename"), cll.ExactMatchLevel("forename_canonical"),
+                               cll.JaroWinklerLevel("forename", 0.92))
+        woman = cll.CustomLevel('"dob_l" = "dob_r" and coalesce("sex_l", \'F\') = \'F\' and '
+                                'coalesce("sex_r", \'F\') = \'F\' and ("sex_l" = \'F\' or "sex_r" = \'F\')',
+                                base_dialect_str="duckdb")
+        levels.append(cll.And(same_forename, woman).configure(
+            label_for_charts="changed: surnames differ; the same forename (exact, nickname or Jaro-Winkler >= 0.92) "
+                             "and date of birth, both female (a changed surname)",
             m_probability=SURNAME_CHANGE_M, u_probability=SURNAME_CHANGE_U, fix_m_probability=True,
             fix_u_probability=True))
     levels.append(_else())
