@@ -32,6 +32,12 @@ score (docs/waves.md, "Linkage quality"):
   (:func:`bold_prevention.linkage.wave.exclusive_scores_sql`): a lone candidate of a spine person the source is
   expected to hold gains, a spine person claimed by several records loses;
 * the postcode area counts only where the full postcodes differ (not twice for the same address).
+
+The model is built within :func:`~.splink_model.model_options` (:func:`wave_model_options`): a woman's changed
+surname (forename and date of birth agreeing) costs less than another person's surname; for pupils, dates of
+birth 4 years apart are a hard non-match. Pupils' links are then weighed by child-party evidence
+(:func:`weigh_child_party_evidence`) and refused where the spine person was an adult party before the pupil was
+16 (:func:`refuse_children_as_adult_parties`).
 """
 
 from __future__ import annotations
