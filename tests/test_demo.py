@@ -29,7 +29,7 @@ def demo(tmp_path_factory):
 def test_every_stage_runs_and_reports_progress(demo):
     _, result, stages = demo
     for s in ("synthetic data", "catalogues", "register", "load", "spine", "waves", "cohorts", "places",
-              "timeline", "pathways", "early-warning", "release"):
+              "timeline", "pathways", "early-warning", "studies", "release"):
         assert s in stages
     assert "link" not in stages  # the justice dedupe is `bold scale run --stages link`, not part of the demo
     assert set(result.timings) >= {"load", "spine", "waves", "cohorts", "release"}
@@ -53,7 +53,8 @@ def test_one_release_per_question_and_an_index(demo):
     out, result, _ = demo
     folders = _releases(out)
     names = {f.name for f in folders}
-    assert names <= set(QUESTION_KEYS) and names >= {"linkage", "cohorts", "places", "pathways"}
+    assert names - {n for n in names if n.startswith("study-")} <= set(QUESTION_KEYS)
+    assert names >= {"linkage", "cohorts", "places", "pathways"}
     if "early-warning" not in names:  # too few index events at 500 persons: said, not hidden
         assert all(any(n.startswith(f"early warning: {uc} not trained") for n in result.notes) for uc in USE_CASES)
     index = (out / "outputs" / RELEASES_FOLDER / "index.html").read_text(encoding="utf-8")
@@ -178,3 +179,16 @@ def test_config_for_real_extracts_is_validated(tmp_path):
     bad.write_text(f"extracts: {tmp_path}\nbogus: 1\n")
     with pytest.raises(InputError, match="unknown settings bogus"):
         PipelineConfig.from_yaml(bad)
+
+
+def test_studies_without_their_sources_say_how_to_load_them(demo):
+    """Without --waves the studies that need Wave 1-3 sources are named in the notes with how to load them; any
+    study whose sources are loaded has its own release."""
+    from bold_prevention.studies.run import list_studies
+
+    out, result, _ = demo
+    names = {f.name for f in _releases(out)}
+    for spec in list_studies():
+        ran = f"study-{spec.name}" in names
+        said = any(n.startswith(f"study {spec.name}: not run") for n in result.notes)
+        assert ran or said, spec.name

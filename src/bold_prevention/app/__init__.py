@@ -2,7 +2,7 @@
 GOV.UK Frontend and MoJ Frontend (served from the package; nothing is fetched from elsewhere).
 
 >>> from bold_prevention.app import AppConfig, create_app   # doctest: +SKIP
->>> app = create_app(AppConfig(Project.at("bold-demo")))      # doctest: +SKIP
+>>> app = create_app(AppConfig(Project.at("bold-project")))      # doctest: +SKIP
 """
 
 __all__ = ["AppConfig", "create_app"]

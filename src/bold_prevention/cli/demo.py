@@ -26,10 +26,14 @@ def demo_cmd(
     project: Path | None = typer.Option(None, "--project", "-p", metavar="DIR",
                                         help="The project folder (with --config; without it, the same as --out)."),
     overwrite: bool = OverwriteOption,
+    waves: str | None = typer.Option(None, "--waves", metavar="LIST",
+                                     help="Also synthesise and link these waves' sources, comma-separated (1: pupils; "
+                                          "2: benefits, earnings, health, drug treatment, deaths; 3: a victims' "
+                                          "support service), so that every study runs."),
 ) -> None:
     """Run Step A end to end: synthetic population -> catalogues -> register -> load and quality -> spine ->
-    linkage of the local-authority file -> cohorts and places -> timeline and pathways -> early warning ->
-    disclosure-checked report and spreadsheets."""
+    linkage of the local-authority file (and, with --waves, the Wave 1-3 sources) -> cohorts and places ->
+    timeline and pathways -> early warning -> the studies whose sources are loaded -> disclosure-checked releases."""
     import time
 
     from ..pipeline.demo import run_demo, run_from_config
@@ -48,7 +52,7 @@ def demo_cmd(
             source = ctx.get_parameter_source(name)
             return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
-        given = [f"--{name.replace('_dir', '')}" for name in ("out_dir", "persons", "seed", "overwrite")
+        given = [f"--{name.replace('_dir', '')}" for name in ("out_dir", "persons", "seed", "overwrite", "waves")
                  if given_here(name)]
         if given:
             raise InputError(f"{', '.join(given)} cannot be used with --config: they describe the synthetic demo, "
@@ -60,7 +64,14 @@ def demo_cmd(
         if project is not None and out_dir is not None and project.absolute() != out_dir.absolute():
             raise InputError("--project and --out name two different folders for the demo",
                              hint="give one of them: the demo's folder is its project folder")
-        result = run_demo(out_dir or project, persons=persons, seed=seed, overwrite=overwrite, progress=progress)
+        wave_list: list[int] = []
+        for w in (waves or "").split(","):
+            if w.strip():
+                if w.strip() not in ("1", "2", "3"):
+                    raise InputError(f"--waves: {w.strip()!r} is not a wave", hint="give 1, 2 and/or 3, e.g. --waves 1,2")
+                wave_list.append(int(w))
+        result = run_demo(out_dir or project, persons=persons, seed=seed, overwrite=overwrite, progress=progress,
+                          waves=wave_list)
     t = Table(title="Where each output is", show_lines=False)
     t.add_column("output")
     t.add_column("path", overflow="fold")

@@ -10,8 +10,6 @@ import typer
 from ..project import Project
 from .app import ProjectOption, app, console, user_errors
 
-DEMO_PROJECT = "bold-demo"
-
 
 @app.command("serve")
 @user_errors
@@ -44,21 +42,17 @@ def serve(project: Path | None = ProjectOption,
                                                help="Entries between exported audit heads.")) -> None:
     """Start the web application over a project's warehouse.
 
-    The project is --project, else $BOLD_PROJECT, else the demo's folder ./bold-demo when it holds a warehouse,
-    else ./bold-project.
+    The project is --project, else $BOLD_PROJECT, else ./bold-project (where `make demo` writes).
 
     Practitioners find a person and open their single view (with a stated reason); analysts browse the catalogue,
     register, quality and linkage reports and cohort profiles; administrators manage accounts and read the audit log.
     """
-    import os
 
     import uvicorn
 
     from ..app import AppConfig, create_app
     from ..app.accounts import AccountStore
 
-    if project is None and not os.environ.get("BOLD_PROJECT") and Project.at(DEMO_PROJECT).warehouse_path.exists():
-        project = DEMO_PROJECT
     p = Project.at(project)
     application = create_app(AppConfig(project=p, secure_cookies=secure_cookies, search_per_minute=search_limit,
                                        signin_per_minute=sign_in_limit, session_idle_minutes=session_minutes,

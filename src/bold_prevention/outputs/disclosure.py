@@ -114,10 +114,16 @@ def _label(x: Any) -> str:
 
 
 def _slug(text: str) -> str:
+    """A file-safe name of at most 60 characters; a longer one keeps a digest of the whole, so two names that
+    differ only after the 51st character stay two names."""
     s = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
     if not s or not s[0].isalpha():
         s = "t_" + s
-    return s[:60]
+    if len(s) <= 60:
+        return s
+    import hashlib
+
+    return s[:51].rstrip("_") + "_" + hashlib.sha256(s.encode()).hexdigest()[:8]
 
 
 # --- the checked output -------------------------------------------------------------------------------------------------

@@ -34,10 +34,13 @@ SNAPSHOT = date(2025, 1, 31)
 
 
 def run_demo(out: str | os.PathLike | None = None, *, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED,
-             overwrite: bool = False, progress: Callable[[str, str], None] | None = None) -> PipelineResult:
+             overwrite: bool = False, progress: Callable[[str, str], None] | None = None,
+             waves: Sequence[int] = ()) -> PipelineResult:
     """Synthesise a population of ``persons``, write its catalogues, and run the pipeline into ``out`` (default the
-    default project folder)."""
+    default project folder). ``waves`` (1, 2, 3) adds those waves' synthetic sources, which the ``waves`` stage links
+    to the spine and the ``studies`` stage uses."""
     from ..catalogue import write_synthetic_catalogues
+    from ..datafirst.waves import resolve_sources
     from ..synth import generate
 
     if persons < MIN_PERSONS:
@@ -52,7 +55,8 @@ def run_demo(out: str | os.PathLike | None = None, *, persons: int = DEFAULT_PER
     # the project is renamed into place at the end: keep keys and paths relative to the folder
     with atomic_dir(final, overwrite=overwrite) as tmp:
         say("synthetic data", f"generating {persons:,} persons (seed {seed})")
-        generate(tmp / "synthetic", persons=persons, seed=seed,
+        sources = resolve_sources(waves=list(waves)) if waves else ()
+        generate(tmp / "synthetic", persons=persons, seed=seed, sources=sources,
                  progress=lambda stage, i, n: say("synthetic data", f"{stage} ({i}/{n})"))
         say("catalogues", "writing the eight Data First catalogues for the synthetic data")
         write_synthetic_catalogues(tmp / "catalogues")

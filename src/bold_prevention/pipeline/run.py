@@ -81,6 +81,8 @@ class Run:
         #: the disclosure-checked outputs and text sections for the release, by question (``stages.QUESTIONS``)
         self.published: dict[str, list] = {}
         self.texts: dict[str, list[tuple[str, str]]] = {}
+        #: the studies the ``studies`` stage ran (``studies.run.StudyRun``), each published as its own release
+        self.studies: list = []
         self._progress = progress
         self._stage = ""
         self._wh = None

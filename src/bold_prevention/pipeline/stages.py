@@ -11,7 +11,9 @@ which checks the extracts under the data contracts on DuckDB and then exports th
 the run's notes). Wave 1-2 sources are staged and linked on DuckDB only, so a Spark run whose extracts hold them is
 refused; a stage that cannot run on Spark says so before anything runs (:func:`check_engine`).
 
-Studies (``bold_prevention.studies``) will add their stage here, before ``release``.
+The ``studies`` stage runs every shipped study (``bold_prevention.studies``) whose required sources are loaded,
+each published as its own release beside the others; a study whose source is missing is named in the run's notes
+with how to load it (``bold demo --waves 2``), and on Spark the studies are left to ``bold study run`` on DuckDB.
 """
 
 from __future__ import annotations
@@ -189,6 +191,11 @@ def _waves(run: Run) -> None:
         apply_gold(wh.con, progress=run.say)
         out = build_outcomes(wh.con, as_at=cfg.as_at, progress=run.say)
         run.detail(sources=list(sources), outcome_rows=out.rows)
+        if {"hmrc", "npd"} & set(sources):  # Child Benefit claims and pupils: the person-to-child relation
+            from ..spine.children import build_children
+
+            ch = build_children(wh.con, progress=run.say)
+            run.detail(children_relations=ch.rows)
 
 
 def _la_link_outputs(con) -> list:
@@ -322,6 +329,35 @@ def _auc_summary(card: dict) -> dict:
     return dict(list(out.items())[:8])
 
 
+# ---------------------------------------------------------------------------------------------- studies
+def _studies(run: Run) -> None:
+    from ..studies.run import check_sources, list_studies, run_study
+
+    if run.engine == "spark":
+        run.note("studies: not run on Spark (they read the DuckDB warehouse); run `bold study run NAME` there")
+        return
+    con = run.warehouse().con
+    truth = run.config.truth
+    ran = []
+    for spec in list_studies():
+        missing = [s for s in check_sources(con, spec) if s.required and not s.loaded]
+        if missing:
+            run.note(f"study {spec.name}: not run, it needs {', '.join(s.name for s in missing)} "
+                     f"({missing[0].load}; on synthetic data: bold demo --waves 1,2,3)")
+            continue
+        try:
+            sr = run_study(con, run.project, spec, truth=truth)
+        except InputError as e:
+            run.note(f"study {spec.name}: not run ({e.message})")
+            continue
+        run.studies.append(sr)
+        ran.append(spec.name)
+        run.say(f"study {spec.name}: " + "; ".join(
+            f"{h.label} {h.value}" for h in sr.result.headlines[:2] if h.value is not None))
+    run.detail(studies=ran)
+    run.result.figures["studies"] = ran
+
+
 # ---------------------------------------------------------------------------------------------- release
 @dataclass(frozen=True)
 class Question:
@@ -357,7 +393,7 @@ def _release(run: Run) -> None:
     from ..outputs.ledger import ReleaseLedger
     from ..outputs.release import write_release_index
 
-    if not any(run.published.values()):
+    if not any(run.published.values()) and not run.studies:
         raise InputError("the release stage has nothing to publish: no stage of this run made a checked output",
                          hint="run the release with the stages that make its tables (waves, cohorts, places, "
                               "pathways, early-warning)")
@@ -379,9 +415,22 @@ def _release(run: Run) -> None:
         run.output(f"release: {q.key}", paths.report)
         for title, _why in paths.withheld:
             run.note(f"release {q.key}: table withheld ({title}): an earlier release published it")
+    if run.studies:
+        from ..studies.run import write_study_release
+
+        for sr in run.studies:
+            paths = write_study_release(sr, root / f"study-{sr.spec.name}", ledger=ledger, overwrite=True)
+            written.append(paths)
+            run.output(f"release: study-{sr.spec.name}", paths.report)
+            for title, _why in paths.withheld:
+                run.note(f"release study-{sr.spec.name}: table withheld ({title}): an earlier release published it")
     index = write_release_index(root, written, title=INDEX_TITLE, intro=subtitle)
     run.output("releases (index page)", index)
-    run.result.figures["checked_outputs"] = sum(len(v) for v in run.published.values())
+    import json
+
+    run.result.figures["checked_outputs"] = sum(
+        len(json.loads((p.folder / "output-checking" / "results.json").read_text(encoding="utf-8"))["results"])
+        for p in written)
     run.detail(folder=str(root), releases=[p.folder.name for p in written])
 
 
@@ -400,7 +449,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("timeline", "every person's events in one timeline", _timeline),
     Stage("pathways", "funnels and time to event (survival) over the timeline", _pathways),
     Stage("early-warning", "train and evaluate the early-warning use cases; their model cards", _early_warning),
-    # studies: bold_prevention.studies adds its stage here (a later step)
+    Stage("studies", "run every shipped study whose sources are loaded (each its own release)", _studies),
     Stage("release", "one disclosure-checked release of every table above, audited with the project's earlier "
                      "releases", _release),
 )

@@ -261,7 +261,8 @@ def write_study_release(run: StudyRun | StudyResult, folder: str | os.PathLike, 
     check = synthetic_check_text(result)
     if check:
         texts.append(("Synthetic check", check))
-    return write_release(outs, folder, title=sp.title, subtitle=f"Study {sp.name} version {sp.version}, "
-                         f"linkage band {result.band}", source="Linked Data First and Wave sources (BOLD)",
+    return write_release(outs, folder, title=sp.title, question=sp.question,
+                         subtitle=f"Study {sp.name} version {sp.version}, linkage band {result.band}",
+                         source="Linked Data First and Wave sources (BOLD)",
                          overwrite=overwrite, command=f"bold study run {sp.name} --band {result.band}",
                          ledger=ledger, texts=texts)
