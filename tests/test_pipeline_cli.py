@@ -46,7 +46,7 @@ def test_scale_run_builds_and_releases_through_the_one_pipeline(project):
                             "--cohort", "possession_claim", "-p", str(project.root)])
     assert r.exit_code == 0, r.output
     assert "Pipeline on duckdb" in r.output
-    release = project.outputs_dir / "releases" / "cohorts"
+    release = project.outputs_dir / "releases" / "cohorts-possession_claim"
     results = json.loads((release / "output-checking" / "results.json").read_text())["results"]
     assert results and all("possession_claim" in uid for uid in results)
     assert (project.outputs_dir / "releases" / "index.html").exists()

@@ -81,6 +81,8 @@ class Run:
         #: the disclosure-checked outputs and text sections for the release, by question (``stages.QUESTIONS``)
         self.published: dict[str, list] = {}
         self.texts: dict[str, list[tuple[str, str]]] = {}
+        #: "<question>/<part>" -> the part's title (one release per cohort, per early-warning use case)
+        self.part_titles: dict[str, str] = {}
         #: the studies the ``studies`` stage ran (``studies.run.StudyRun``), each published as its own release
         self.studies: list = []
         self._progress = progress
@@ -95,12 +97,17 @@ class Run:
         self.result.notes.append(message)
         self.say(message)
 
-    def publish(self, question: str, outputs: Sequence, texts: Sequence[tuple[str, str]] = ()) -> None:
-        """Add checked outputs (and text sections) to the release that answers ``question``."""
+    def publish(self, question: str, outputs: Sequence, texts: Sequence[tuple[str, str]] = (), *,
+                part: str | None = None, part_title: str | None = None) -> None:
+        """Add checked outputs (and text sections) to the release that answers ``question``; with ``part`` (a
+        cohort, a use case) to that part's own release of the question (``<question>-<part>``)."""
         if question not in QUESTION_KEYS:
             raise KeyError(f"no release answers the question {question!r}")
-        self.published.setdefault(question, []).extend(outputs)
-        self.texts.setdefault(question, []).extend(texts)
+        key = question if part is None else f"{question}/{part}"
+        self.published.setdefault(key, []).extend(outputs)
+        self.texts.setdefault(key, []).extend(texts)
+        if part is not None:
+            self.part_titles[key] = part_title or part
 
     def output(self, name: str, path: Path) -> None:
         self.result.outputs[name] = Path(path)

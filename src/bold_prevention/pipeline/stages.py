@@ -253,7 +253,7 @@ def _cohorts(run: Run) -> None:
             from ..cohorts.release import cohort_outputs
 
             outs, texts = cohort_outputs(run.warehouse().con, c.name)
-            run.publish("cohorts", outs, texts)
+            run.publish("cohorts", outs, texts, part=c.name, part_title=c.title)
     run.result.figures["cohort_sizes"] = sizes
     run.detail(persons=sizes)
 
@@ -305,7 +305,8 @@ def _early_warning(run: Run) -> None:
         except InputError as e:
             run.note(f"early warning: {uc} not trained ({e.message})")
             continue
-        run.publish("early-warning", rep.outputs)
+        run.publish("early-warning", rep.outputs, part=uc,
+                    part_title=((rep.card or {}).get("use_case") or {}).get("title") or uc)
         aucs[uc] = _auc_summary(rep.card)
         if rep.folder:
             run.output(f"model card: {uc}", Path(rep.folder))
@@ -405,16 +406,19 @@ def _release(run: Run) -> None:
     ledger = ReleaseLedger.for_project(run.project)  # every release audited with the ones before it
     written = []
     for q in QUESTIONS:
-        outs = run.published.get(q.key)
-        if not outs:
-            continue
-        paths = write_release(outs, root / q.key, title=q.title, question=q.question, subtitle=subtitle,
-                              source=SOURCE, texts=run.texts.get(q.key, []), overwrite=True, command=run.command,
-                              ledger=ledger, index_href="../index.html")
-        written.append(paths)
-        run.output(f"release: {q.key}", paths.report)
-        for title, _why in paths.withheld:
-            run.note(f"release {q.key}: table withheld ({title}): an earlier release published it")
+        for key in [k for k in run.published if k == q.key or k.startswith(q.key + "/")]:
+            outs = run.published[key]
+            if not outs:
+                continue
+            folder = key.replace("/", "-")
+            title = q.title if key == q.key else f"{q.title}: {run.part_titles.get(key, key)}"
+            paths = write_release(outs, root / folder, title=title, question=q.question, subtitle=subtitle,
+                                  source=SOURCE, texts=run.texts.get(key, []), overwrite=True, command=run.command,
+                                  ledger=ledger, index_href="../index.html")
+            written.append(paths)
+            run.output(f"release: {folder}", paths.report)
+            for t, _why in paths.withheld:
+                run.note(f"release {folder}: table withheld ({t}): an earlier release published it")
     if run.studies:
         from ..studies.run import write_study_release
 
