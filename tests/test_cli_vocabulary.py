@@ -35,9 +35,8 @@ PROJECT_NAMES = {"Project", "read_stored", "duckdb_connect", "open_warehouse", "
                  "AuditLog", "latest_report_checked"}
 # Code that draws a table.
 TABLE_NAMES = {"Grid", "Table"}
-# Commands whose printing their owners are rewriting (their options follow the vocabulary; their printout does not
-# yet go through cli/printing.py: `study` still has its own --format table|json). Named here so that it shows.
-FORMAT_PENDING = {"demo", "scale run", "study list", "study show", "study run"}
+# Commands whose printout does not go through cli/printing.py (none now). Named here so that it shows.
+FORMAT_PENDING: set[str] = set()
 
 
 def _commands(cmd=ROOT, path=()):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
-from .app import OverwriteOption, SeedOption, app, console, out, user_errors
+from .app import FormatOption, OverwriteOption, SeedOption, app, console, out, user_errors
+from .printing import Grid
 
 
 @app.command("demo")
@@ -30,6 +30,7 @@ def demo_cmd(
                                      help="Also synthesise and link these waves' sources, comma-separated (1: pupils; "
                                           "2: benefits, earnings, health, drug treatment, deaths; 3: a victims' "
                                           "support service), so that every study runs."),
+    fmt: str = FormatOption,
 ) -> None:
     """Run Step A end to end: synthetic population -> catalogues -> register -> load and quality -> spine ->
     linkage of the local-authority file (and, with --waves, the Wave 1-3 sources) -> cohorts and places ->
@@ -72,12 +73,18 @@ def demo_cmd(
                 wave_list.append(int(w))
         result = run_demo(out_dir or project, persons=persons, seed=seed, overwrite=overwrite, progress=progress,
                           waves=wave_list)
-    t = Table(title="Where each output is", show_lines=False)
-    t.add_column("output")
-    t.add_column("path", overflow="fold")
+    g = Grid("outputs", "Where each output is")
+    g.column("output").column("path")
     for k, v in result.outputs.items():
-        t.add_row(k, str(v))
-    out.print(t)
+        g.row(k, str(v))
+    g.show()
+    if result.notes:
+        notes = Grid("notes", "Notes")
+        notes.column("note")
+        for n in result.notes:
+            notes.row(n)
+        if fmt != "table":
+            notes.show()
     for n in result.notes:
         console.print(f"[yellow]Note:[/] {n}", highlight=False)
     if result.partial:

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
@@ -24,6 +22,7 @@ from .app import (
     user_errors,
 )
 from .link import BlockingJsonOption, SampleOption, show_blocking_counts
+from .printing import Grid
 
 scale_app = Typer(help="Scale-out: the same pipeline on DuckDB or Apache Spark (local mode or a cluster), "
                              "the Parquet warehouse Spark reads, and the Spark environment.",
@@ -99,6 +98,7 @@ def run_cmd(
                                        "spark_master, extracts, as_at, band...): load (and export for Spark) its "
                                        "extracts, then run the stages."),
     project: Path | None = ProjectOption,
+    fmt: Fmt = FormatOption,
 ) -> None:
     """Run the pipeline's stages on DuckDB or Spark (the same pipeline as `bold demo`)."""
     from ..pipeline import PipelineConfig, run_from_config, run_pipeline
@@ -126,14 +126,12 @@ def run_cmd(
                                  cohorts=list(cohort or []), register=register, link_model=model,
                                  link_chunks=chunks, link_incremental=incremental)
             run = run_pipeline(cfg, stages, project=proj, progress=say, command="bold scale run")
-    t = Table(title=f"Pipeline on {run.engine}" + (f" ({run.master})" if run.master else ""))
-    t.add_column("stage")
-    t.add_column("seconds", justify="right")
-    t.add_column("result")
-    t.add_row("open", f"{run.open_seconds:.1f}", "")
+    g = Grid("stages", f"Pipeline on {run.engine}" + (f" ({run.master})" if run.master else ""))
+    g.column("stage").column("seconds", justify="right").column("result")
+    g.row("open", round(run.open_seconds, 1), {})
     for s in run.stages:
-        t.add_row(s.stage, f"{s.seconds:.1f}", json.dumps(s.detail, default=str))
-    out.print(t)
+        g.row(s.stage, round(s.seconds, 1), s.detail)
+    g.show()
     for n in run.notes:
         console.print(f"[yellow]Note:[/] {n}")
     console.print("Tables are internal to the warehouse; take figures away through disclosure control "

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
 from ..project import Project
-from .app import OverwriteOption, ProjectOption, Typer, app, console, out, user_errors
+from .app import FormatOption, OverwriteOption, ProjectOption, Typer, app, console, out, user_errors
+from .printing import Grid, show_document
 
 study_app = Typer(help="Studies: the BOLD pilots' analyses as versioned definitions (list, show, run).",
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
-
-FormatOption = typer.Option("table", "--format", "-f", help="table (default) or json.")
-
-
-def _format(fmt: str) -> str:
-    if fmt not in ("table", "json"):
-        raise InputError(f"unknown format {fmt!r}", hint="use --format table or --format json")
-    return fmt
-
 
 @study_app.command("list")
 @user_errors
@@ -31,17 +21,12 @@ def list_cmd(fmt: str = FormatOption) -> None:
     """The shipped studies: name, version, title and question."""
     from ..studies.run import list_studies
 
-    specs = list_studies()
-    if _format(fmt) == "json":
-        out.print_json(json.dumps([{"name": s.name, "version": s.version, "title": s.title, "question": s.question,
-                                    "band": s.band, "sensitivity_bands": s.sensitivity_bands} for s in specs]))
-        return
-    t = Table(title="Studies")
-    for c in ("name", "version", "title", "question"):
-        t.add_column(c)
-    for s in specs:
-        t.add_row(s.name, str(s.version), s.title, s.question)
-    out.print(t)
+    g = Grid("studies", "Studies")
+    g.column("name").column("version").column("title").column("question").column("band") \
+        .column("sensitivity bands")
+    for s in list_studies():
+        g.row(s.name, s.version, s.title, s.question, s.band, list(s.sensitivity_bands))
+    g.show()
 
 
 @study_app.command("show")
@@ -52,25 +37,22 @@ def show_cmd(name: str = typer.Argument(..., help="A shipped study's name or a s
     from ..studies.run import load_study
 
     s = load_study(name)
-    if _format(fmt) == "json":
-        out.print_json(json.dumps(s.model_dump(mode="json")))
+    if show_document(s.model_dump(mode="json")):
         return
     out.print(f"[bold]{s.title}[/] ({s.name}, version {s.version})\n{s.question}\n")
     out.print(f"[bold]Population:[/] {s.population.description}")
     out.print(f"[bold]Band:[/] {s.band}; sensitivity: {', '.join(s.sensitivity_bands) or 'none'}\n")
-    t = Table(title="Sources")
-    for c in ("source", "required", "tables", "used for", "how to load"):
-        t.add_column(c)
+    g = Grid("sources", "Sources")
+    g.column("source").column("required").column("tables").column("used for").column("how to load")
     for src in s.sources:
-        t.add_row(src.name, "yes" if src.required else "optional", ", ".join(src.tables + src.linked),
-                  src.used_for, src.load)
-    out.print(t)
-    t = Table(title="Analyses")
-    for c in ("analysis", "kind", "title"):
-        t.add_column(c)
+        g.row(src.name, "yes" if src.required else "optional", ", ".join(src.tables + src.linked), src.used_for,
+              src.load)
+    g.show()
+    g = Grid("analyses", "Analyses")
+    g.column("analysis").column("kind").column("title")
     for a in s.analyses:
-        t.add_row(a.name, a.kind, a.title)
-    out.print(t)
+        g.row(a.name, a.kind, a.title)
+    g.show()
     out.print(f"\n[bold]Methods[/]\n{s.methods_text()}\n\n[bold]Synthetic truth[/]\n{s.truth}")
 
 
@@ -94,7 +76,6 @@ def run_cmd(
     from ..studies.run import load_study, run_study, write_study_release
     from ..warehouse.engine import duckdb_connect
 
-    _format(fmt)
     spec = load_study(name)
     proj = Project.at(project)
     if not proj.warehouse_path.exists():
@@ -109,25 +90,15 @@ def run_cmd(
     with console.status("writing the release (release-wide disclosure audit)"):
         paths = write_study_release(run, folder, ledger=ReleaseLedger.for_project(proj), overwrite=overwrite)
     res = run.result
-    if fmt == "json":
-        out.print_json(json.dumps({
-            "study": run.spec.name, "version": run.spec.version, "band": res.band, "release": str(paths.folder),
-            "headlines": [{"name": h.name, "label": h.label, "value": h.value, "lower": h.lower, "upper": h.upper,
-                           "units": h.units, **({"truth": h.truth, "recovers_truth": h.recovers_truth}
-                                                if h.truth is not None else {})} for h in res.headlines],
-            "not_available": res.not_available}))
-        return
-    t = Table(title=f"{run.spec.title} (band {res.band}): headline figures (published values)")
-    for c, j in (("figure", "left"), ("value", "right"), ("interval", "right")) + (
-            (("synthetic truth", "right"),) if truth else ()):
-        t.add_column(c, justify=j)
+    g = Grid("headlines", f"{run.spec.title} (band {res.band}): headline figures (published values)")
+    g.column("figure").column("value", justify="right").column("lower", justify="right") \
+        .column("upper", justify="right").column("units")
+    if truth:
+        g.column("synthetic truth", justify="right").column("within the interval")
     for h in res.headlines:
-        iv = f"{h.lower:,.1f} to {h.upper:,.1f}" if h.value is not None and h.lower is not None else ""
-        t.add_row(h.label, "withheld" if h.value is None else f"{h.value:,.1f} {h.units}", iv,
-                  *([("" if h.truth is None else f"{h.truth:,.1f}"
-                      + ("" if h.recovers_truth is None else (" (in)" if h.recovers_truth else " (out)")))]
-                    if truth else []))
-    out.print(t)
+        g.row(h.label, h.value, h.lower if h.value is not None else None, h.upper if h.value is not None else None,
+              h.units, *((h.truth, h.recovers_truth) if truth else ()))
+    g.show()
     for n in res.not_available:
         out.print(f"[yellow]Not available:[/] {n}")
-    out.print(f"Release: {paths.folder}")
+    out.print(f"Release: {paths.folder}", highlight=False)
