@@ -228,7 +228,10 @@ def data_checks(con: duckdb.DuckDBPyConnection, staged: str, contract: TableCont
             rules.append(_Rule("completeness", c.name, missing, "count(*)",
                                f"missing value(s) of {c.name}", blocking_kind=True, share_limit=1 - threshold,
                                identifier=c.identifier, show_values=False))
-        if c.required and not c.identifier:
+        # a tick-box item (YES or blank) that nobody ticked is an answer, not a missing column: in a small extract
+        # every row can be blank, so the empty-column check applies to the other required columns only
+        tick_box = tuple(c.codes or ()) == ("YES",)
+        if c.required and not c.identifier and not tick_box:
             raw_missing = f"{q(RAW_PREFIX + c.name)} IS NULL" if c.name in plan.checked_cast else f"{col} IS NULL"
             rules.append(_Rule("empty_column", c.name, raw_missing, "count(*)", f"values in {c.name}",
                                blocking_kind=True, share_limit=1.0, show_values=False))
