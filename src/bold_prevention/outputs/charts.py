@@ -11,6 +11,7 @@ import html
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -265,6 +266,22 @@ def _truncate(s: str, width: float, size: float = 12) -> str:
 Intervals = dict[tuple[int, int], tuple[float, float]]
 
 
+def _value_axis(ticks: list[float], x0: float, x1: float, y_top: float, y_bottom: float, height: float,
+                bottom: float, unit: str) -> tuple[Callable[[float], float], list[str]]:
+    """The horizontal value axis of a bar or dot chart: the scale ``x`` and its grid lines, tick labels and unit."""
+    t0, t1 = ticks[0], ticks[-1]
+
+    def x(v: float) -> float:
+        return x0 + (v - t0) / (t1 - t0) * (x1 - x0)
+
+    body = [f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{y_top}" y2="{y_bottom}" stroke="{_GRID}"/>'
+            f'<text x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="{_MUTED}">'
+            f'{_fmt(t, 0 if float(t).is_integer() else 1)}</text>' for t in ticks]
+    body.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{height - 4}" text-anchor="middle" fill="{_INK}">{_e(unit)}'
+                "</text>")
+    return x, body
+
+
 def bar_chart(out: CheckedOutput, *, chart_id: str, intervals: Intervals | None = None, max_rows: int = 30,
               transpose: bool = False) -> Chart:
     """Horizontal bars (grouped when the table has several columns), with interval whiskers where given;
@@ -294,19 +311,8 @@ def bar_chart(out: CheckedOutput, *, chart_id: str, intervals: Intervals | None 
           if v == v]
     lo = min([0.0] + [v for i in rows for j in cols if (v := vals[i, j]) == v])
     ticks = nice_ticks(lo, max(hi) if hi else 1.0)
-    t0, t1 = ticks[0], ticks[-1]
-
-    def x(v: float) -> float:
-        return x0 + (v - t0) / (t1 - t0) * (x1 - x0)
-
-    body: list[str] = []
-    for t in ticks:
-        body.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top - 4}" y2="{height - bottom + 2}" '
-                    f'stroke="{_GRID}"/><text x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                    f'fill="{_MUTED}">{_fmt(t, 0 if float(t).is_integer() else 1)}</text>')
     unit = _unit(out)
-    body.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{height - 4}" text-anchor="middle" fill="{_INK}">{_e(unit)}'
-                "</text>")
+    x, body = _value_axis(ticks, x0, x1, top - 4, height - bottom + 2, height, bottom, unit)
     if len(cols) > 1:
         lx = x0
         for k, j in enumerate(cols):
@@ -491,19 +497,8 @@ def strip_chart(out: CheckedOutput, *, chart_id: str) -> Chart:
     x0, x1 = label_w + 6, _W - 20
     pub = [vals[i, j] for i in rows for j in cols if not syms.iat[i, j]]
     ticks = nice_ticks(min([0.0] + pub), max(pub) if pub else 1.0)
-    t0, t1 = ticks[0], ticks[-1]
-
-    def x(v: float) -> float:
-        return x0 + (v - t0) / (t1 - t0) * (x1 - x0)
-
-    body: list[str] = []
-    for t in ticks:
-        body.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{height - bottom}" stroke="{_GRID}"/>'
-                    f'<text x="{x(t):.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="{_MUTED}">'
-                    f'{_fmt(t, 0 if float(t).is_integer() else 1)}</text>')
     unit = _unit(out)
-    body.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{height - 4}" text-anchor="middle" fill="{_INK}">{_e(unit)}'
-                "</text>")
+    x, body = _value_axis(ticks, x0, x1, top, height - bottom, height, bottom, unit)
     hidden = 0
     for k, j in enumerate(cols):
         cy = top + row_h * (k + 0.5)
