@@ -54,7 +54,7 @@ import duckdb
 from ..datafirst.waves import WAVE_MODEL, WAVE_SOURCES, WaveSource
 from ..errors import InputError
 from ..warehouse.contracts import WAVE_EVENT_DATES, WAVE_KEY_COLUMNS, decide, wave_contract
-from ..warehouse.engine import table_exists, transaction
+from ..warehouse.engine import sql_literal, table_exists, transaction
 from ..warehouse.quality import (
     CheckResult,
     data_checks,
@@ -280,6 +280,30 @@ class WaveSourceLink:
 NATIONAL_NUMBERS = ("nino", "nhs_number")
 
 
+def _replace_links(con: duckdb.DuckDBPyConnection, best, person_table: str, dataset: str, res) -> None:
+    """Replace the source's links in ``spine.person_record`` by ``best`` (person_id, record_id, match_score,
+    band_joined), keeping those at least as strict as the spine's band, in one transaction; ``res.linked`` counts
+    them by band."""
+    keep = band_rank(res.band)
+    ranks = ", ".join(f"('{b}', {band_rank(b)})" for b in BANDS)
+    con.register("__wave_links", best)
+    try:
+        with transaction(con):
+            con.execute("delete from spine.person_record where source_table = ?", [person_table])
+            con.execute(f"""
+                insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
+                                                 band_joined, band, person_record_id)
+                select w.person_id, {sql_literal(dataset)}, {sql_literal(person_table)}, w.record_id, w.match_score,
+                       w.band_joined, {sql_literal(res.band)}, w.record_id
+                from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
+                where b.rank <= {keep}""")
+    finally:
+        con.unregister("__wave_links")
+    counts = dict(con.execute("select band_joined, count(*) from spine.person_record where source_table = ? "
+                              "group by 1", [person_table]).fetchall())
+    res.linked = {b: int(counts.get(b, 0)) for b in BANDS}
+
+
 def borrow_national_number_links(con: duckdb.DuckDBPyConnection, source: str, res, thresholds: Thresholds) -> int:
     """Give each record of ``source``'s person table the stronger of its own link and the link of another wave
     source's person record with the same national number (NINO, NHS number) and the same date of birth or the same
@@ -335,24 +359,7 @@ def borrow_national_number_links(con: duckdb.DuckDBPyConnection, source: str, re
     if not n:
         return 0
     best = best.drop(["lent"])
-    keep = band_rank(res.band)
-    con.register("__wave_links", best)
-    try:
-        ranks = ", ".join(f"('{b}', {band_rank(b)})" for b in BANDS)
-        with transaction(con):
-            con.execute("delete from spine.person_record where source_table = ?", [person])
-            con.execute(f"""
-                insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
-                                                 band_joined, band, person_record_id)
-                select w.person_id, '{WAVE_MODEL.table(person).dataset}', '{person}', w.record_id, w.match_score,
-                       w.band_joined, '{res.band}', w.record_id
-                from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
-                where b.rank <= {keep}""")
-    finally:
-        con.unregister("__wave_links")
-    counts = dict(con.execute("select band_joined, count(*) from spine.person_record where source_table = ? "
-                              "group by 1", [person]).fetchall())
-    res.linked = {b: int(counts.get(b, 0)) for b in BANDS}
+    _replace_links(con, best, person, WAVE_MODEL.table(person).dataset, res)
     res.pairs = best
     return n
 
@@ -457,24 +464,7 @@ def weigh_child_party_evidence(con: duckdb.DuckDBPyConnection, person_table: str
             from u where match_score >= {thresholds.low!r}""").to_arrow_table()
     finally:
         con.execute("drop table if exists __child_ev")
-    keep = band_rank(res.band)
-    ranks = ", ".join(f"('{b}', {band_rank(b)})" for b in BANDS)
-    con.register("__wave_links", best)
-    try:
-        with transaction(con):
-            con.execute("delete from spine.person_record where source_table = ?", [person_table])
-            con.execute(f"""
-                insert into spine.person_record (person_id, source_dataset, source_table, record_id, match_score,
-                                                 band_joined, band, person_record_id)
-                select w.person_id, '{t.dataset}', '{person_table}', w.record_id, w.match_score, w.band_joined,
-                       '{res.band}', w.record_id
-                from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
-                where b.rank <= {keep}""")
-    finally:
-        con.unregister("__wave_links")
-    counts = dict(con.execute("select band_joined, count(*) from spine.person_record where source_table = ? "
-                              "group by 1", [person_table]).fetchall())
-    res.linked = {b: int(counts.get(b, 0)) for b in BANDS}
+    _replace_links(con, best, person_table, t.dataset, res)
     res.pairs = best
     return out
 
