@@ -195,3 +195,24 @@ def test_studies_without_their_sources_say_how_to_load_them(demo):
         ran = f"study-{spec.name}" in names
         said = any(n.startswith(f"study {spec.name}: not run") for n in result.notes)
         assert ran or said, spec.name
+
+
+def test_demo_on_the_improved_xjs_id(tmp_path):
+    """`bold demo --xjs improved`: the XJS audit runs first and the spine is built on its improved person id."""
+    import duckdb
+
+    out = tmp_path / "improved"
+    result = run_demo(out, persons=MIN_PERSONS, seed=DEFAULT_SEED, xjs="improved")
+    con = duckdb.connect(str(out / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT xjs_id FROM spine.spine_info").fetchone()[0] == "improved"
+    finally:
+        con.close()
+    assert result.figures["spine_persons"] > 0
+
+
+def test_xjs_setting_is_checked():
+    with pytest.raises(InputError, match="xjs"):
+        PipelineConfig(xjs="best")
+    with pytest.raises(InputError, match="DuckDB"):
+        PipelineConfig(xjs="improved", engine="spark")

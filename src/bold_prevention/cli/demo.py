@@ -30,6 +30,10 @@ def demo_cmd(
                                      help="Also synthesise and link these waves' sources, comma-separated (1: pupils; "
                                           "2: benefits, earnings, health, drug treatment, deaths; 3: a victims' "
                                           "support service), so that every study runs."),
+    xjs: str = typer.Option("published", "--xjs", metavar="ID",
+                            help="The person id the spine is built on: published (the XJS linking table) or improved "
+                                 "(XJS joined where the toolkit's own model links two of its persons with "
+                                 "confidence; see bold link xjs-audit)."),
     fmt: str = FormatOption,
 ) -> None:
     """Run Step A end to end: synthetic population -> catalogues -> register -> load and quality -> spine ->
@@ -53,7 +57,7 @@ def demo_cmd(
             source = ctx.get_parameter_source(name)
             return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
-        given = [f"--{name.replace('_dir', '')}" for name in ("out_dir", "persons", "seed", "overwrite", "waves")
+        given = [f"--{name.replace('_dir', '')}" for name in ("out_dir", "persons", "seed", "overwrite", "waves", "xjs")
                  if given_here(name)]
         if given:
             raise InputError(f"{', '.join(given)} cannot be used with --config: they describe the synthetic demo, "
@@ -72,7 +76,7 @@ def demo_cmd(
                     raise InputError(f"--waves: {w.strip()!r} is not a wave", hint="give 1, 2 and/or 3, e.g. --waves 1,2")
                 wave_list.append(int(w))
         result = run_demo(out_dir or project, persons=persons, seed=seed, overwrite=overwrite, progress=progress,
-                          waves=wave_list)
+                          waves=wave_list, xjs=xjs)
     g = Grid("outputs", "Where each output is")
     g.column("output").column("path")
     for k, v in result.outputs.items():

@@ -55,6 +55,7 @@ class PipelineConfig:
     partitions: int | None = None
     as_at: date = date(2024, 12, 31)
     band: str = "medium"
+    xjs: str = "published"
     snapshot_date: date | None = None
     cohorts: list[str] = field(default_factory=list)
     register: Path | None = None
@@ -67,6 +68,14 @@ class PipelineConfig:
             raise InputError(f"engine {self.engine!r} is not known", hint=f"use one of {', '.join(ENGINES)}")
         if self.band not in BANDS:
             raise InputError(f"band {self.band!r} is not known", hint=f"use one of {', '.join(BANDS)}")
+        if self.xjs not in ("published", "improved"):
+            raise InputError(f"xjs {self.xjs!r} is not known",
+                             hint="use `xjs: published` (the XJS linking table as supplied) or `xjs: improved` (XJS "
+                                  "joined where the toolkit's own model links two of its persons with confidence)")
+        if self.xjs == "improved" and self.engine == "spark":
+            raise InputError("`xjs: improved` is built by the XJS audit, which runs on DuckDB",
+                             hint="run the XJS audit and spine on DuckDB (`bold link xjs-audit`, `bold spine build "
+                                  "--xjs improved`), or use `xjs: published` on Spark")
         if self.engine != "spark":
             for key in ("spark_master", "partitions"):
                 if getattr(self, key) is not None:
@@ -115,6 +124,7 @@ class PipelineConfigSchema(ConfigModel):
     partitions: int | None = None
     as_at: IsoDate | None = None
     band: str = "medium"
+    xjs: str = "published"
     snapshot_date: IsoDate | None = None
     cohorts: list[str] | None = None
     register_file: str | None = Field(None, alias="register")  # (`register` is a name pydantic keeps)

@@ -35,10 +35,11 @@ SNAPSHOT = date(2025, 1, 31)
 
 def run_demo(out: str | os.PathLike | None = None, *, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED,
              overwrite: bool = False, progress: Callable[[str, str], None] | None = None,
-             waves: Sequence[int] = ()) -> PipelineResult:
+             waves: Sequence[int] = (), xjs: str = "published") -> PipelineResult:
     """Synthesise a population of ``persons``, write its catalogues, and run the pipeline into ``out`` (default the
     default project folder). ``waves`` (1, 2, 3) adds those waves' synthetic sources, which the ``waves`` stage links
-    to the spine and the ``studies`` stage uses."""
+    to the spine and the ``studies`` stage uses. ``xjs="improved"`` builds the spine on the XJS audit's improved person
+    id (``bold link xjs-audit``) instead of the linking table as supplied."""
     from ..catalogue import write_synthetic_catalogues
     from ..datafirst.waves import resolve_sources
     from ..synth import generate
@@ -62,7 +63,7 @@ def run_demo(out: str | os.PathLike | None = None, *, persons: int = DEFAULT_PER
         write_synthetic_catalogues(tmp / "catalogues")
         config = PipelineConfig(extracts=tmp / "synthetic", catalogues=tmp / "catalogues",
                                 truth=tmp / "synthetic" / "truth", as_at=AS_AT, band="medium",
-                                snapshot_date=SNAPSHOT)
+                                snapshot_date=SNAPSHOT, xjs=xjs)
         result = run_pipeline(config, project=Project(tmp), progress=progress, command="bold demo")
     # report final paths, not the temporary ones
     tmp_root = str(result.project)

@@ -139,9 +139,18 @@ def _spine(run: Run) -> None:
     from ..spine import build_spine
 
     cfg = run.config
-    r = build_spine(run.warehouse().con, as_at=cfg.as_at, band=cfg.band, register=cfg.register, progress=run.say)
+    kw = {}
+    if cfg.xjs == "improved":  # XJS joined where the toolkit's own model links two of its persons with confidence
+        from ..linkage.xjs_audit import audit_xjs
+
+        rep = audit_xjs(run.warehouse().con, truth_dir=cfg.truth, progress=run.say)
+        run.result.figures["xjs_audit"] = {k: rep[k] for k in ("xjs_persons_medium", "improved_persons_medium")
+                                           if k in rep}
+        kw["link_table"] = "improved"
+    r = build_spine(run.warehouse().con, as_at=cfg.as_at, band=cfg.band, register=cfg.register, progress=run.say,
+                    **kw)
     run.result.figures["spine_persons"] = r.persons
-    run.detail(persons=r.persons, need_rows=r.needs_rows, as_at=r.as_at.isoformat(), band=r.band)
+    run.detail(persons=r.persons, need_rows=r.needs_rows, as_at=r.as_at.isoformat(), band=r.band, xjs=cfg.xjs)
 
 
 def _wave_folder(run: Run) -> Path | None:
