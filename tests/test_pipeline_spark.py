@@ -59,7 +59,9 @@ def runs(tmp_path_factory):
 
 
 def _releases(project: Path) -> list[Path]:
-    return sorted(p for p in (Path(project) / "outputs" / RELEASES_FOLDER).iterdir() if p.is_dir())
+    """The releases of the questions (studies run on DuckDB only, so their releases are not compared)."""
+    return sorted(p for p in (Path(project) / "outputs" / RELEASES_FOLDER).iterdir()
+                  if p.is_dir() and not p.name.startswith("study-"))
 
 
 def _published(project: Path) -> dict[tuple[str, str], tuple[str, pd.DataFrame]]:
@@ -108,8 +110,11 @@ def test_the_same_figures_and_notes(runs):
                 "checked_outputs", "early_warning"):
         assert duck.figures.get(key) == spark.figures.get(key), key
     assert duck.figures["spine_persons"] > 100
-    assert [n for n in duck.notes if not n.startswith("load:")] == [n for n in spark.notes
-                                                                       if not n.startswith("load:")]
+    def same(n: str) -> bool:  # loading runs on DuckDB for both; studies run on DuckDB only (said on Spark)
+        return not n.startswith(("load:", "study ", "studies:"))
+
+    assert [n for n in duck.notes if same(n)] == [n for n in spark.notes if same(n)]
+    assert any(n.startswith("studies: not run on Spark") for n in spark.notes)
 
 
 def test_the_early_warning_datasets_are_the_same(runs):
