@@ -11,6 +11,7 @@ real extracts with a YAML file::
     truth: null                               # synthetic only: the truth folder, for scoring
     as_at: 2024-12-31
     band: medium
+    xjs: published              # or improved: the XJS audit's improved person id (DuckDB only)
     snapshot_date: 2025-01-31
     cohorts: [multiple_disadvantage]          # optional: the cohorts to build (default: the shipped set)
     register: my_register.yaml                # optional: the register the spine's needs come from
