@@ -482,22 +482,13 @@ def refuse_children_as_adult_parties(con: duckdb.DuckDBPyConnection, person_tabl
     roles = WAVE_MODEL.table(person_table).identifier_roles
     if "date_of_birth" not in roles:
         return []
-    from ..datafirst import MODEL
-
-    parts = []
-    for party, case, col, adult in _ADULT_PARTY_ROLES:
-        if not (table_exists(con, "extract", party) and table_exists(con, "extract", case)):
-            continue
-        prid = MODEL.table(party).record_id
-        parts.append(f"select r.person_id, c.{q(col)} as d from spine.person_record r "
-                     f"join extract.{q(party)} p on r.source_table = '{party}' and r.record_id = p.{q(prid)} "
-                     f"join extract.{q(case)} c using (case_number_hash) where {adult} and c.{q(col)} is not null")
-    if not parts:
+    adult_dates = _party_dates_sql(con, _ADULT_PARTY_ROLES)
+    if adult_dates is None:
         return []
     bad = con.execute(f"""
         select distinct r.record_id from spine.person_record r
         join linkage.{q('identity_' + person_table)} i on i.{q(rid)} = r.record_id
-        join ({' union all '.join(parts)}) a on a.person_id = r.person_id
+        join ({adult_dates}) a on a.person_id = r.person_id
         where r.source_table = ? and i.{q(roles['date_of_birth'])} is not null
           and a.d < i.{q(roles['date_of_birth'])} + to_years({int(min_age)})""", [person_table]).fetchall()
     if bad:

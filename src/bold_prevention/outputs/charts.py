@@ -266,6 +266,17 @@ def _truncate(s: str, width: float, size: float = 12) -> str:
 Intervals = dict[tuple[int, int], tuple[float, float]]
 
 
+def _legend(names: list[str], x0: float) -> list[str]:
+    """A row of coloured keys across the top of a chart, one per series."""
+    out, lx = [], x0
+    for k, full in enumerate(names):
+        name = _truncate(full, 110)
+        out.append(f'<rect x="{lx:.1f}" y="4" width="10" height="10" fill="{PALETTE[k]}"/>'
+                   f'<text x="{lx + 14:.1f}" y="13" fill="{_INK}">{_e(name)}</text>')
+        lx += 24 + _text_width(name)
+    return out
+
+
 def _value_axis(ticks: list[float], x0: float, x1: float, y_top: float, y_bottom: float, height: float,
                 bottom: float, unit: str) -> tuple[Callable[[float], float], list[str]]:
     """The horizontal value axis of a bar or dot chart: the scale ``x`` and its grid lines, tick labels and unit."""
@@ -314,12 +325,7 @@ def bar_chart(out: CheckedOutput, *, chart_id: str, intervals: Intervals | None 
     unit = _unit(out)
     x, body = _value_axis(ticks, x0, x1, top - 4, height - bottom + 2, height, bottom, unit)
     if len(cols) > 1:
-        lx = x0
-        for k, j in enumerate(cols):
-            name = _truncate(_label(data.columns[j]), 110)
-            body.append(f'<rect x="{lx:.1f}" y="4" width="10" height="10" fill="{PALETTE[k]}"/>'
-                        f'<text x="{lx + 14:.1f}" y="13" fill="{_INK}">{_e(name)}</text>')
-            lx += 24 + _text_width(name)
+        body += _legend([_label(data.columns[j]) for j in cols], x0)
     hidden = 0
     for r, i in enumerate(rows):
         gy = top + r * group_h
@@ -438,12 +444,7 @@ def line_chart(out: CheckedOutput, *, chart_id: str, intervals: Intervals | None
     body.append(f'<text transform="translate(14 {(y0 + y1) / 2:.1f}) rotate(-90)" text-anchor="middle" '
                 f'fill="{_INK}">{_e(unit)}</text>')
     if len(cols) > 1:
-        lx = x0
-        for k, j in enumerate(cols):
-            name = _truncate(_label(data.columns[j]), 110)
-            body.append(f'<rect x="{lx:.1f}" y="4" width="10" height="10" fill="{PALETTE[k]}"/>'
-                        f'<text x="{lx + 14:.1f}" y="13" fill="{_INK}">{_e(name)}</text>')
-            lx += 24 + _text_width(name)
+        body += _legend([_label(data.columns[j]) for j in cols], x0)
     hidden = 0
     for k, j in enumerate(cols):
         colour, path, pen = PALETTE[k], [], "M"
