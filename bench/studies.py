@@ -1,10 +1,14 @@
-"""Bench: each shipped study of this bench's list end to end at a given size (``run_study`` at its band and its
-sensitivity bands, then ``write_study_release`` through the audited release writer).
+"""Bench: every shipped study end to end at a given size (``run_study`` at its band and its sensitivity bands, then
+``write_study_release`` through the audited release writer, all five releases into one ledger).
 
 Usage: BOLD_PSEUDONYM_KEY=... .venv/bin/python bench/studies.py --persons 100000 [--studies probation_treatment ...]
-Builds the world once (synthetic population with NDTMS and deaths, load, spine at the medium band, link both wave
-sources; timed separately, not part of a study's time), then times each study. Writes
-bench/results/studies-<persons>.json.
+       [--world DIR] [--xjs-audit]
+Builds the world once (synthetic population, seed 1, with the sources the five studies need: NDTMS, deaths, NPD,
+HMRC Child Benefit and the victims' support service; load, spine at the medium band, link each wave source and the
+local-authority residents, relate children; timed separately, not part of a study's time), then times each study.
+``--world DIR`` keeps the world in DIR and reuses it when DIR already holds one (the set-up times are then those
+recorded when it was built). ``--xjs-audit`` times the XJS audit (``bold link xjs-audit``: the improved person id
+that Study 1 uses when the project has it) as part of the world, once. Writes bench/results/studies-<persons>.json.
 """
 
 from __future__ import annotations
@@ -18,79 +22,123 @@ import time
 from datetime import date
 from pathlib import Path
 
-STUDIES = ("probation_treatment", "treatment_deaths")
+STUDIES = ("probation_treatment", "treatment_deaths", "prison_leavers_housing", "children_parent_prison",
+           "victims_support")
+SOURCES = ("ndtms", "deaths", "npd", "hmrc", "support")
+AS_AT = date(2022, 12, 31)
 
 
-def build_world(root: Path, persons: int) -> tuple[Path, Path, dict[str, float]]:
+def build_world(root: Path, persons: int, xjs_audit: bool = False) -> tuple[Path, Path, dict[str, float]]:
+    """(population, project, set-up seconds by step) of a world in ``root``, built unless ``root`` holds one."""
     import duckdb
 
+    from bold_prevention.linkage.wave import link_source_to_spine
     from bold_prevention.linkage.wave_link import link_wave_source, load_wave_source
     from bold_prevention.project import Project
     from bold_prevention.spine import build_spine
+    from bold_prevention.spine.children import build_children
     from bold_prevention.synth import generate
     from bold_prevention.warehouse.load import load_extracts
 
-    times: dict[str, float] = {}
-    t = time.perf_counter()
-    generate(root / "pop", persons=persons, seed=1, sources=("ndtms", "deaths"))
-    times["synth"] = time.perf_counter() - t
-    project = Project(root / "proj").ensure()
-    t = time.perf_counter()
-    load_extracts(project, root / "pop")
-    build_spine(project, as_at=date(2022, 12, 31), band="medium")
-    times["load_and_spine"] = time.perf_counter() - t
-    t = time.perf_counter()
-    con = duckdb.connect(str(project.warehouse_path))
-    try:
-        for s in ("ndtms", "deaths"):
-            load_wave_source(con, s, root / "pop")
-            link_wave_source(con, s)
-    finally:
-        con.close()
-    times["wave_link"] = time.perf_counter() - t
+    done = root / "world.json"
+    times: dict[str, float] = json.loads(done.read_text()) if done.exists() else {}
+    if not done.exists():
+        t = time.perf_counter()
+        generate(root / "pop", persons=persons, seed=1, sources=SOURCES, overwrite=True)
+        times["synth"] = time.perf_counter() - t
+        project = Project(root / "proj").ensure()
+        t = time.perf_counter()
+        load_extracts(project, root / "pop")
+        build_spine(project, as_at=AS_AT, band="medium")
+        times["load_and_spine"] = time.perf_counter() - t
+        con = duckdb.connect(str(project.warehouse_path))
+        try:
+            for s in SOURCES:
+                t = time.perf_counter()
+                load_wave_source(con, s, root / "pop")
+                link_wave_source(con, s)
+                times[f"wave_link_{s}"] = time.perf_counter() - t
+                print(f"  linked {s}: {times[f'wave_link_{s}']:.1f} s", flush=True)
+            t = time.perf_counter()
+            link_source_to_spine(con, "la_residents")
+            times["link_la_residents"] = time.perf_counter() - t
+            t = time.perf_counter()
+            build_children(con)
+            times["children"] = time.perf_counter() - t
+        finally:
+            con.close()
+        done.write_text(json.dumps(times))
+    if xjs_audit and "xjs_audit" not in times:
+        from bold_prevention.linkage.xjs_audit import audit_xjs
+
+        con = duckdb.connect(str(Project(root / "proj").warehouse_path))
+        try:
+            t = time.perf_counter()
+            audit_xjs(con)
+            times["xjs_audit"] = time.perf_counter() - t
+        finally:
+            con.close()
+        done.write_text(json.dumps(times))
     return root / "pop", root / "proj", times
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--persons", type=int, default=100_000)
-    ap.add_argument("--studies", nargs="+", default=list(STUDIES))
-    args = ap.parse_args()
-    os.environ.setdefault("BOLD_PSEUDONYM_KEY", "bench-only-pseudonym-key-not-secret")
+def run_all(root: Path, args) -> dict:
     import duckdb
 
     from bold_prevention.outputs.ledger import ReleaseLedger
     from bold_prevention.project import Project
     from bold_prevention.studies.run import run_study, write_study_release
 
+    t = time.perf_counter()
+    pop, proj, setup = build_world(root, args.persons, args.xjs_audit)
+    print(f"world ({time.perf_counter() - t:.1f} s now): {', '.join(f'{k} {v:.1f} s' for k, v in setup.items())}",
+          flush=True)
+    project = Project(proj)
+    res: dict = {"persons": args.persons, "setup_seconds": {k: round(v, 1) for k, v in setup.items()},
+                 "studies": {}}
+    out = Path(tempfile.mkdtemp(prefix="releases-", dir=root))
+    ledger = ReleaseLedger(out / "ledger")
+    for name in args.studies:
+        con = duckdb.connect(str(project.warehouse_path), read_only=True)
+        t = time.perf_counter()
+        try:
+            run = run_study(con, project, name, truth=pop)
+        finally:
+            con.close()
+        t_run = time.perf_counter() - t
+        t = time.perf_counter()
+        write_study_release(run, out / f"rel-{name}", ledger=ledger)
+        t_rel = time.perf_counter() - t
+        hs = {h.name: {"value": h.value, "lower": h.lower, "upper": h.upper, "truth": h.truth,
+                       "recovers_truth": h.recovers_truth} for h in run.result.headlines}
+        res["studies"][name] = {"run_seconds": round(t_run, 1), "release_seconds": round(t_rel, 1),
+                                "total_seconds": round(t_run + t_rel, 1), "bands": list(run.by_band),
+                                "outputs": len(run.result.outputs), "headlines": hs}
+        missed = [k for k, h in hs.items() if h["recovers_truth"] is False]
+        print(f"{name}: run {t_run:.1f} s (bands {', '.join(run.by_band)}), release {t_rel:.1f} s; truth outside "
+              f"the interval: {', '.join(missed) or 'none'}", flush=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=100_000)
+    ap.add_argument("--studies", nargs="+", default=list(STUDIES))
+    ap.add_argument("--world", type=Path, default=None, help="keep (or reuse) the world in this folder")
+    ap.add_argument("--xjs-audit", action="store_true", help="run and time the XJS audit as part of the world")
+    args = ap.parse_args()
+    os.environ.setdefault("BOLD_PSEUDONYM_KEY", "bench-only-pseudonym-key-not-secret")
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        pop, proj, setup = build_world(root, args.persons)
-        print(f"world: {', '.join(f'{k} {v:.1f} s' for k, v in setup.items())}", flush=True)
-        project = Project(proj)
-        res: dict = {"persons": args.persons, "setup_seconds": {k: round(v, 1) for k, v in setup.items()},
-                     "studies": {}}
-        for name in args.studies:
-            con = duckdb.connect(str(project.warehouse_path))
-            t = time.perf_counter()
-            try:
-                run = run_study(con, project, name, truth=pop)
-            finally:
-                con.close()
-            t_run = time.perf_counter() - t
-            t = time.perf_counter()
-            write_study_release(run, root / f"rel-{name}", ledger=ReleaseLedger(root / "ledger"))
-            t_rel = time.perf_counter() - t
-            hs = {h.name: {"value": h.value, "lower": h.lower, "upper": h.upper, "truth": h.truth}
-                  for h in run.result.headlines}
-            res["studies"][name] = {"run_seconds": round(t_run, 1), "release_seconds": round(t_rel, 1),
-                                    "total_seconds": round(t_run + t_rel, 1), "bands": list(run.by_band),
-                                    "headlines": hs}
-            print(f"{name}: run {t_run:.1f} s (bands {', '.join(run.by_band)}), release {t_rel:.1f} s", flush=True)
-        res["peak_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)
-        (out_dir / f"studies-{args.persons}.json").write_text(json.dumps(res, indent=2, default=str))
+    if args.world is not None:
+        args.world.mkdir(parents=True, exist_ok=True)
+        res = run_all(args.world, args)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            res = run_all(Path(tmp), args)
+    res["peak_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)
+    res["load_average"] = os.getloadavg()
+    (out_dir / f"studies-{args.persons}.json").write_text(json.dumps(res, indent=2, default=str))
 
 
 if __name__ == "__main__":
