@@ -12,9 +12,25 @@ Data First's cross-justice (XJS) table is the spine's person id, and nobody publ
    pairs (``left_key, right_key, label``: keys are ``<source_dataset>:<row_id_hash>``) and, on the synthetic
    population, against the truth;
 4. offers an improved person id: XJS's medium clusters joined wherever the model links two of them with high
-   confidence (connected components). It is written as ``linkage.xjs_link_improved``, shaped exactly like
-   ``extract.xjs_link`` (the medium and low clusters and ``estimated_xjs_id`` replaced), so the spine can be built
-   on it: ``build_person_records(con, band="medium", link_table="linkage.xjs_link_improved")``.
+   confidence (connected components), on the evidence below. It is written as ``linkage.xjs_link_improved``,
+   shaped exactly like ``extract.xjs_link`` (the medium and low clusters and ``estimated_xjs_id`` replaced), so the
+   spine can be built on it: ``build_person_records(con, band="medium", link_table="linkage.xjs_link_improved")``.
+
+The evidence a join needs (``evidence=True``, the default; see :func:`tuned_joins`). Family and civil court
+parties often have a name and no date of birth, and the model's high-confidence pairs between such records are
+mostly namesakes and relatives at one address (a father and his junior, a mother and her child). A high-confidence
+pair joins two persons only when:
+
+* **a name needs a second field**: if either record lacks a date of birth, the forenames agree (exactly or as the
+  same canonical name: a forename disagreement between relatives is decisive) *and* the full postcodes agree;
+* **ages are plausible**: the joined person's dates of birth lie within :attr:`JoinEvidence.dob_spread_years` of
+  each other (the twins-and-generations guard's years), and fit the ages its court roles imply - an adult party
+  (a civil claimant or defendant, a family applicant or respondent) was at least
+  :attr:`JoinEvidence.adult_party_min_age` at the case date, a child party under
+  :attr:`JoinEvidence.child_party_max_age` (a year's slack for a slipped date) - checked on the whole person as
+  joins accumulate (strongest first), so a chain of joins cannot make a person both a child and a parent;
+* **a name is not ambiguous**: a person with no date of birth whose name-only pairs reach two persons that cannot
+  be one (a father and a junior of the same name at the same address) joins neither.
 
 Identifiers stay in the private scratch database of the linkage step; the audit reports counts and rates only.
 """
@@ -24,6 +40,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +61,30 @@ from .xjs import XJS_IDS
 Progress = Callable[[str], None]
 IMPROVED_TABLE = XJS_IDS["improved"]
 _ROLES = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
+
+
+@dataclass(frozen=True)
+class JoinEvidence:
+    """What a high-confidence model pair needs before it joins two persons of the improved id (module docstring)."""
+
+    #: A party in an adult role was at least this old at the case date.
+    adult_party_min_age: int = 16
+    #: A child party was younger than this at the case date (plus one year's slack for a slipped date of birth).
+    child_party_max_age: int = 18
+    #: Dates of birth this many years apart or more are two people (None: the model's generation guard's years).
+    dob_spread_years: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"adult_party_min_age": self.adult_party_min_age, "child_party_max_age": self.child_party_max_age,
+                "dob_spread_years": self.dob_spread_years}
+
+
+#: Court parties whose role implies an age: the party table, its case table and case date, the condition on the
+#: party row for a child role, and the condition for a party that is a person (not a company).
+PARTY_AGE_ROLES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("family_parties", "family_cases", "receipt_date", "p.role_model like 'CHLD%'", "true"),
+    ("civil_parties", "civil_cases", "issue_date", "false", "coalesce(not p.is_company, true)"),
+)
 
 
 def _identities_sql(present: set[tuple[str, str]]) -> str:
@@ -109,14 +151,17 @@ def _components(con, edges_sql: str, nodes_sql: str) -> pa.Table:
 
 def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = None,
               review: str | Path | None = None, thresholds: Thresholds | None = None,
-              write_improved: bool = True, split: bool = False,
+              write_improved: bool = True, split: bool = False, evidence: bool | JoinEvidence = True,
               progress: Progress | None = None) -> dict[str, Any]:
     """Audit ``extract.xjs_link`` against the toolkit's own dedupe of the justice identities (see the module
     docstring). ``con`` is the project's warehouse connection. Returns the report.
 
     ``split``: also break XJS persons whose records the model puts in different persons even at its low band
     (the improved id then both joins and splits; where the model's own recall is weak, as for civil parties
-    without dates of birth, splitting costs recall)."""
+    without dates of birth, splitting costs recall).
+
+    ``evidence``: the evidence a high-confidence pair needs to join two persons (:class:`JoinEvidence`; True: the
+    defaults; False: every high-confidence pair joins, as before the evidence was tuned for court parties)."""
     from .run import link_tables
 
     say = progress or (lambda _m: None)
@@ -178,8 +223,16 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
         merged_persons = scratch.execute("""select count(*) from (select xjs_medium from __audit
             where model_low is not null group by 1 having count(distinct model_low) > 1)""").fetchall()[0][0]
         persons = scratch.execute("select count(distinct xjs_medium) from __audit").fetchall()[0][0]
-        # the improved id: XJS medium clusters joined by high-confidence model pairs
-        comp = _components(scratch, "select c1, c2 from __split_edges",
+        # the improved id: XJS medium clusters joined by high-confidence model pairs (with the evidence they need)
+        joins: dict[str, Any] | None = None
+        edges = "__split_edges"
+        if evidence is not False:
+            say("weighing the evidence of the model's high-confidence joins")
+            joins = tuned_joins(con, scratch, res.pairs, high=thresholds.high, options=cfg.left.options(),
+                                evidence=evidence if isinstance(evidence, JoinEvidence) else JoinEvidence(),
+                                generation_years=cfg.guards.generation_years)
+            edges = "__join_edges"
+        comp = _components(scratch, f"select c1, c2 from {edges}",
                            "select base_medium as node from __audit")
         scratch.register("__comp", comp)
         scratch.execute("""create or replace table __audit2 as
@@ -201,6 +254,7 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
             "model": {"em_sessions": res.summary["model"]["em_sessions"],
                       "pairs_by_band": res.summary["pairs"]["by_band"]},
             "thresholds": thresholds.as_dict(), "split": split,
+            "joins": joins if joins is not None else {"evidence": None},
         }
         if review is not None:
             report["clerical_review"] = _review_estimates(scratch, Path(review))
@@ -228,6 +282,145 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
         report["improved_table"] = IMPROVED_TABLE
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
+
+
+def _party_ages_sql(con, ev: JoinEvidence) -> str | None:
+    """SELECT of ``record_key, born_after, born_before``: the dates of birth the court role of each party record of
+    the warehouse ``con`` allows (:data:`PARTY_AGE_ROLES`); None when no party table is loaded with its cases."""
+    present = warehouse_tables(con)
+    parts = []
+    for party, case, when, child, person in PARTY_AGE_ROLES:
+        if ("extract", party) not in present or ("extract", case) not in present:
+            continue
+        t = MODEL.table(party)
+        fk = next((f for f in t.foreign_keys if f.ref_table == case), None)
+        if fk is None or not t.xjs_source:
+            continue
+        on = " and ".join(f"c.{b} = p.{a}" for a, b in zip(fk.columns, fk.ref_columns, strict=True))
+        parts.append(f"""select {sql_literal(t.xjs_source + ':')} || cast(p.{t.record_id} as varchar) as record_key,
+                c.{when} as d, ({child}) as child
+            from extract.{party} p join extract.{case} c on {on}
+            where c.{when} is not null and ({person})""")
+    if not parts:
+        return None
+    return (f"select record_key, "
+            f"case when child then cast(d - to_years({ev.child_party_max_age + 1}) as date) end as born_after, "
+            f"case when child then cast(d + to_years(1) as date) "
+            f"else cast(d - to_years({ev.adult_party_min_age}) as date) end as born_before "
+            f"from ({' union all '.join(parts)}) x")
+
+
+def _years(a: date, b: date) -> float:
+    return (b - a).days / 365.25
+
+
+def _merge(x: tuple, y: tuple, spread: int) -> tuple[tuple | None, str | None]:
+    """Two persons' (earliest dob, latest dob, born after, born before) as one person, or the reason they cannot be
+    one: ``dates_of_birth`` (``spread`` years or more apart) or ``ages`` (a date of birth, or a court role, that
+    another court role rules out)."""
+    for a, b in ((x, y), (y, x)):
+        if a[1] is not None and b[0] is not None and _years(b[0], a[1]) >= spread:
+            return None, "dates_of_birth"
+
+    def pick(f, *vals):
+        vals = [v for v in vals if v is not None]
+        return f(vals) if vals else None
+
+    m = (pick(min, x[0], y[0]), pick(max, x[1], y[1]), pick(max, x[2], y[2]), pick(min, x[3], y[3]))
+    mn, mx, lo, hi = m
+    if (lo is not None and hi is not None and lo > hi) or (mn is not None and lo is not None and mn < lo) \
+            or (mx is not None and hi is not None and mx > hi):
+        return None, "ages"
+    return m, None
+
+
+def tuned_joins(con, scratch, pairs: str, *, high: float, options, evidence: JoinEvidence,
+                generation_years: int) -> dict[str, Any]:
+    """Which of the model's high-confidence pairs (table ``pairs`` of ``scratch``) join two of the starting persons
+    (``base_medium`` of ``scratch.__audit``), on the evidence of the module docstring. Writes ``__join_edges``
+    (``c1, c2``) to ``scratch`` and returns counts: the persons' pairs the model joins, those kept, and those
+    refused by reason (``name_only``, ``dates_of_birth``, ``ages``, ``ambiguous``). ``con`` is the warehouse (read
+    for the court parties' roles and case dates); ``scratch`` holds the identities (``__raw_0``)."""
+    from .standardise import standardise
+
+    spread = evidence.dob_spread_years or generation_years
+    standardise(scratch, "__raw_0", id_column="record_key", columns={r: r for r in _ROLES}, out="__audit_std",
+                options=options, label="justice identities")
+    ages_sql = _party_ages_sql(con, evidence)
+    if ages_sql is not None:
+        scratch.register("__party_ages_arrow", con.sql(ages_sql).to_arrow_table())
+        scratch.execute("create or replace table __party_ages as select * from __party_ages_arrow")
+        scratch.unregister("__party_ages_arrow")
+    else:
+        scratch.execute("create or replace table __party_ages (record_key varchar, born_after date, "
+                        "born_before date)")
+    # each pair of starting persons the model joins: dated when some pair of their records has two dates of birth;
+    # named when a pair without one agrees on forename (or its canonical form) and full postcode
+    scratch.execute(f"""create or replace table __join_cand as
+        select least(a.base_medium, b.base_medium) as c1, greatest(a.base_medium, b.base_medium) as c2,
+               max(p.match_probability) as p,
+               bool_or(l.dob is not null and r.dob is not null) as dated,
+               bool_or((l.dob is null or r.dob is null)
+                       and (l.forename = r.forename or l.forename_canonical = r.forename_canonical)
+                       and l.postcode = r.postcode) as named
+        from {pairs} p join __audit a on a.record_key = p.left_id join __audit b on b.record_key = p.right_id
+        join __audit_std l on l.unique_id = p.left_id join __audit_std r on r.unique_id = p.right_id
+        where p.match_probability >= {high!r} and a.base_medium <> b.base_medium
+        group by 1, 2""")
+    total, name_only = scratch.execute("select count(*), count(*) filter (where not dated and not coalesce(named, "
+                                       "false)) from __join_cand").fetchall()[0]
+    cand = scratch.execute("""select c1, c2, dated from __join_cand where dated or coalesce(named, false)
+                              order by dated desc, p desc, c1, c2""").fetchall()
+    stats = {r[0]: tuple(r[1:]) for r in scratch.execute("""
+        with n as (select c1 as node from __join_cand union select c2 from __join_cand)
+        select a.base_medium, min(s.dob), max(s.dob), max(g.born_after), min(g.born_before)
+        from __audit a join n on n.node = a.base_medium join __audit_std s on s.unique_id = a.record_key
+        left join __party_ages g on g.record_key = a.record_key group by 1""").fetchall()}
+    refused = {"name_only": int(name_only), "dates_of_birth": 0, "ages": 0, "ambiguous": 0}
+    # a person with no date of birth whose name-only joins reach two persons that cannot be one joins neither
+    reach: dict[str, set[str]] = {}
+    for a, b, dated in cand:
+        if not dated:
+            reach.setdefault(a, set()).add(b)
+            reach.setdefault(b, set()).add(a)
+    ambiguous = set()
+    for node, targets in reach.items():
+        if stats[node][0] is not None or len(targets) < 2:
+            continue
+        ts = sorted(targets)
+        if any(_merge(stats[t1], stats[t2], spread)[0] is None for i, t1 in enumerate(ts) for t2 in ts[i + 1:]):
+            ambiguous.add(node)
+    # joins strongest first (dated before name-only), each checked against the whole person built so far
+    parent: dict[str, str] = {}
+    person = dict(stats)
+
+    def root(n: str) -> str:
+        while parent.get(n, n) != n:
+            parent[n] = parent.get(parent[n], parent[n])
+            n = parent[n]
+        return n
+
+    kept: list[tuple[str, str]] = []
+    for a, b, dated in cand:
+        if not dated and (a in ambiguous or b in ambiguous):
+            refused["ambiguous"] += 1
+            continue
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            merged, why = _merge(person[ra], person[rb], spread)
+            if merged is None:
+                refused[why] += 1
+                continue
+            keep, gone = sorted((ra, rb))
+            parent[gone] = keep
+            person[keep] = merged
+        kept.append((a, b))
+    scratch.register("__join_edges_arrow", pa.table({"c1": pa.array([k[0] for k in kept], pa.string()),
+                                                      "c2": pa.array([k[1] for k in kept], pa.string())}))
+    scratch.execute("create or replace table __join_edges as select * from __join_edges_arrow")
+    scratch.unregister("__join_edges_arrow")
+    return {"evidence": {**evidence.as_dict(), "dob_spread_years": spread},
+            "person_pairs_joined_by_model_high": int(total), "kept": len(kept), "refused": refused}
 
 
 def _truth_scores(scratch, truth_dir: Path) -> dict[str, Any]:
