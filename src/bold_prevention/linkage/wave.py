@@ -80,7 +80,8 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                          thresholds: Thresholds | None = None, progress: Progress | None = None,
                          attributor: bool = False, keep_pairs: bool = False,
                          one_per_person: bool = False, postcode_area: bool = False,
-                         complete_identities: bool = False, exclusive: bool = False) -> WaveLinkResult:
+                         complete_identities: bool = False, exclusive: bool = False,
+                         birth_ranges: Any = None, range_evidence: bool = True) -> WaveLinkResult:
     """Link ``source_table``'s persons to the spine persons and add them to ``spine.person_record``.
 
     ``model_path``: where the Splink model is saved (and reused from, unless ``retrain``). ``attributor``: the
@@ -94,7 +95,12 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
     their address and surname. ``complete_identities``: fill what a justice identity lacks (date of birth, sex,
     forename) from the spine person's other identities (see :func:`complete_person_identities`). ``exclusive``:
     score each record-person pair as one assignment among its competitors (see :func:`exclusive_scores_sql`)
-    instead of alone.
+    instead of alone. ``birth_ranges`` (with ``exclusive``; an Arrow table ``person_id, born_after, born_before``
+    of the dates of birth the spine persons' court roles imply, see
+    :func:`bold_prevention.linkage.wave_link.implied_birth_ranges`): the share of spine persons expected in the
+    source is counted among the persons whose date of birth (or implied range) the source's dates of birth can
+    reach, and, unless ``range_evidence`` is false, every pair of a spine person with no date of birth is weighed by
+    whether the record's date of birth lies in the person's implied range (see :func:`birth_range_evidence`).
     """
     import time
 
@@ -164,19 +170,26 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         quiet_splink()
         say(f"linking {src.num_rows:,} {source_table} records to {spine_ids.num_rows:,} spine identities"
             + (" with the saved model" if reuse else ""))
-        result = link_tables(scratch, cfg, inputs=["__raw_0", "__raw_1"], progress=say)
+        result = link_tables(scratch, cfg, inputs=["__raw_0", "__raw_1"], progress=say, pairs_only=True)
         if mp is not None and not reuse:
             mp.parent.mkdir(parents=True, exist_ok=True)
             result.model.save(mp)
         pair_scores = (f"select l.left_id as record_id, s.person_id, max(l.match_probability) as match_score "
                        f"from {result.pairs} l join __spine_person s on s.record_id = l.right_id group by 1, 2")
+        quality: dict[str, Any] = {}
         if exclusive:
-            pair_scores = exclusive_scores_sql(
-                f"select l.left_id as record_id, s.person_id, max(l.match_probability) as p from {result.scored} l "
-                f"join __spine_person s on s.record_id = l.right_id where l.guard is null group by 1, 2",
-                records=src.num_rows, persons=int(scratch.sql(
-                    "select count(distinct person_id) from __spine_person").fetchall()[0][0]),
-                low=thresholds.low)
+            raw_pairs = (f"select l.left_id as record_id, s.person_id, max(l.match_probability) as p "
+                         f"from {result.scored} l join __spine_person s on s.record_id = l.right_id "
+                         f"where l.guard is null group by 1, 2")
+            persons = int(scratch.sql("select count(distinct person_id) from __spine_person").fetchall()[0][0])
+            if birth_ranges is not None and "date_of_birth" in roles and not attributor:
+                scratch.register("__ranges_arrow", birth_ranges)
+                raw_pairs, info = birth_range_evidence(
+                    scratch, raw_pairs, records="__raw_0", spine="__spine_arrow", ranges="__ranges_arrow",
+                    high=thresholds.high, weigh=range_evidence)
+                quality["birth_ranges"] = info
+                persons = info["plausible_persons"] or persons
+            pair_scores = exclusive_scores_sql(raw_pairs, records=src.num_rows, persons=persons, low=thresholds.low)
         best = scratch.sql(f"""
             with p as ({pair_scores}),
             r as (select *, row_number() over (partition by record_id order by match_score desc, person_id) as k
@@ -213,8 +226,90 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         [source_table]).fetchall())
     return WaveLinkResult(source_table=source_table, records=src.num_rows,
                           linked={b: int(counts.get(b, 0)) for b in BANDS}, band=band, model_path=mp,
-                          reused_model=reuse, seconds=time.perf_counter() - t_start,
+                          reused_model=reuse, seconds=time.perf_counter() - t_start, quality=quality,
                           pairs=best if keep_pairs else None)
+
+
+#: Fewest high-band pairs of spine persons with an implied birth range from which the range evidence is estimated.
+MIN_PAIRS_FOR_RANGE_EVIDENCE = 20
+#: Share of a source's dates of birth left out at each end when deciding which spine persons it can hold (typing
+#: slips in a year of birth must not make every person plausible).
+SOURCE_BIRTH_TAIL = 0.005
+
+
+def birth_range_evidence(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, records: str, spine: str, ranges: str,
+                         high: float, weigh: bool = True) -> tuple[str, dict[str, Any]]:
+    """Weigh every record-person pair of ``pairs_sql`` (``record_id, person_id, p``) whose spine person has no date
+    of birth by the age its court roles imply, and count the spine persons the source can hold.
+
+    ``records``: the source's identities (``record_id, date_of_birth``); ``spine``: the spine identities
+    (``person_id, date_of_birth``, completed); ``ranges``: ``person_id, born_after, born_before`` (see
+    :func:`bold_prevention.linkage.wave_link.implied_birth_ranges`). A record's date of birth is *consistent* with
+    a person's range when it is after ``born_after`` and on or before ``born_before`` (a missing bound does not
+    bound). The Bayes factor is estimated from the data: ``m``, the share of the high-band pairs (``p >= high``)
+    of persons with a range whose record is consistent with it (mostly persons who also hold a date of birth,
+    which agreed: how often a true match's date of birth fits the roles), and ``u``, the share of all pairs of a
+    source record with a date of birth and a range-bound person without one that are consistent (random pairs,
+    counted exactly from the sorted dates of birth); each with one pseudo-count either way. A pair of a person with
+    no date of birth has its odds multiplied by ``m / u`` when consistent, ``(1 - m) / (1 - u)`` when not; other
+    pairs are unchanged. It is the only evidence of age a name-only court party carries (civil and family parties
+    are often recorded without a date of birth), and it separates namesakes of two generations at one address.
+
+    Not weighed (``applied: False``) when ``weigh`` is false, with fewer than
+    :data:`MIN_PAIRS_FOR_RANGE_EVIDENCE` high-band pairs of range-bound persons, or no range-bound person without a
+    date of birth. Either way ``plausible_persons`` counts the spine persons whose date of birth (or implied range,
+    or no knowledge at all) overlaps the source's dates of birth, :data:`SOURCE_BIRTH_TAIL` left out at each end:
+    the persons the source can hold, over which the share of spine persons expected in it is counted
+    (:func:`exclusive_scores_sql`; a source of adults cannot hold a spine person who is a young child, a register
+    of pupils not one who was an adult party before it began). Returns the pairs' SQL (the same columns; a temporary
+    table ``__pair_birth`` on ``con`` backs it) and what was estimated."""
+    import numpy as np
+
+    con.execute(f"""create or replace temp table __person_birth as
+        with d as (select person_id, min(date_of_birth) as dmin, max(date_of_birth) as dmax from {spine} group by 1)
+        select d.person_id, d.dmin is not null as has_dob, g.born_after, g.born_before,
+               coalesce(d.dmin, g.born_after) as lo, coalesce(d.dmax, g.born_before) as hi
+        from d left join {ranges} g using (person_id)""")
+    src_lo, src_hi, n_dob = con.execute(
+        f"select quantile_disc(date_of_birth, {SOURCE_BIRTH_TAIL!r}), quantile_disc(date_of_birth, "
+        f"{1 - SOURCE_BIRTH_TAIL!r}), count(date_of_birth) from {records}").fetchall()[0]
+    reach = ("true" if src_lo is None else
+             f"(hi is null or hi >= date '{src_lo.isoformat()}') and (lo is null or lo <= date '{src_hi.isoformat()}')")
+    persons, plausible = con.execute(f"select count(*), count(*) filter (where {reach}) from __person_birth"
+                                     ).fetchall()[0]
+    info: dict[str, Any] = {"applied": False, "spine_persons": int(persons), "plausible_persons": int(plausible)}
+    con.execute(f"""create or replace temp table __pair_birth as
+        select pr.record_id, pr.person_id, pr.p, b.has_dob,
+               r.date_of_birth is not null and (b.born_after is not null or b.born_before is not null) as bounded,
+               coalesce(r.date_of_birth > b.born_after, true) and coalesce(r.date_of_birth <= b.born_before, true)
+                   as consistent
+        from ({pairs_sql}) pr
+        join (select record_id, date_of_birth from {records}) r using (record_id)
+        join __person_birth b using (person_id)""")
+    plain = "select record_id, person_id, p from __pair_birth"
+    if not weigh or not n_dob:
+        return plain, info
+    n_high, m_hits = con.execute(f"select count(*), count(*) filter (where consistent) from __pair_birth "
+                                 f"where bounded and p >= {high!r}").fetchall()[0]
+    # days since 1970; a missing bound is a day before or after every date of birth
+    bounds = con.execute("select coalesce(born_after - date '1970-01-01', -10000000) as a, "
+                         "coalesce(born_before - date '1970-01-01', 10000000) as b from __person_birth "
+                         "where not has_dob and (born_after is not null or born_before is not null)").fetchnumpy()
+    after, before = (np.asarray(bounds[k], dtype=np.int64) for k in ("a", "b"))
+    info.update(high_pairs=int(n_high), name_only_persons_with_range=len(after))
+    if n_high < MIN_PAIRS_FOR_RANGE_EVIDENCE or not len(after):
+        return plain, info
+    dobs = np.sort(np.asarray(con.execute(f"select date_of_birth - date '1970-01-01' as d from {records} "
+                                          f"where date_of_birth is not null").fetchnumpy()["d"], dtype=np.int64))
+    inside = np.searchsorted(dobs, before, side="right") - np.searchsorted(dobs, after, side="right")
+    m = (m_hits + 1) / (n_high + 2)
+    u = (float(inside.sum()) + 1) / (len(dobs) * len(inside) + 2)
+    yes, no = m / u, (1 - m) / (1 - u)
+    info.update(applied=True, m=round(m, 4), u=round(u, 4), factor_consistent=round(yes, 3),
+                factor_inconsistent=round(no, 4))
+    return f"""select record_id, person_id,
+                      case when bounded and not has_dob then p * f / (p * f + 1 - p) else p end as p
+               from (select *, case when consistent then {yes!r} else {no!r} end as f from __pair_birth) x""", info
 
 
 def exclusive_scores_sql(pairs_sql: str, *, records: int, persons: int, low: float) -> str:

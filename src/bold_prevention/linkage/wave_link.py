@@ -410,6 +410,31 @@ def _party_dates_sql(con, roles: tuple[tuple[str, str, str, str], ...]) -> str |
     return " union all ".join(parts) if parts else None
 
 
+def implied_birth_ranges(con: duckdb.DuckDBPyConnection, *, adult_min_age: int = ADULT_PARTY_MIN_AGE,
+                         child_max_age: int = 18) -> Any:
+    """Each spine person's date of birth as implied by their court roles alone: a party in an adult role
+    (:data:`_ADULT_PARTY_ROLES`: a civil claimant or defendant, a family applicant or respondent) was at least
+    ``adult_min_age`` at the case date, so was born on or before it less that many years (``born_before``, the
+    earliest such bound); a child party in a family case (:data:`_CHILD_PARTY_ROLES`) was under ``child_max_age``
+    at the case date, so was born after it less that many years (``born_after``, the latest such bound). An Arrow
+    table ``person_id, born_after, born_before`` (dates, either null where no role bounds it) of the persons with a
+    role; the dates are case dates shifted, never a date of birth. Used as age evidence for spine persons known
+    by name alone (:func:`bold_prevention.linkage.wave.birth_range_evidence`)."""
+    import pyarrow as pa
+
+    adult = _party_dates_sql(con, _ADULT_PARTY_ROLES)
+    child = _party_dates_sql(con, _CHILD_PARTY_ROLES)
+    parts = ([f"select person_id, null::date as born_after, cast(d - to_years({int(adult_min_age)}) as date) "
+              f"as born_before from ({adult}) a"] if adult else []) + (
+             [f"select person_id, cast(d - to_years({int(child_max_age)}) as date) as born_after, null::date "
+              f"as born_before from ({child}) c"] if child else [])
+    if not parts:
+        return pa.table({"person_id": pa.array([], pa.string()), "born_after": pa.array([], pa.date32()),
+                         "born_before": pa.array([], pa.date32())})
+    return con.sql(f"select person_id, max(born_after) as born_after, min(born_before) as born_before "
+                   f"from ({' union all '.join(parts)}) x group by 1 order by 1").to_arrow_table()
+
+
 def weigh_child_party_evidence(con: duckdb.DuckDBPyConnection, person_table: str, res, thresholds: Thresholds
                                ) -> dict[str, Any]:
     """Update each best link of a child source's record (a pupil with a date of birth) by whether its spine person
@@ -518,11 +543,16 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
     t0 = time.perf_counter()
     src = source_of(source)
     person = src.person_table
+    weak = src.strength == "weak"
     with model_options(**wave_model_options(src)):
         res = link_source_to_spine(con, person, model_path=model_path, retrain=retrain, thresholds=thresholds,
-                                   progress=progress, attributor=src.strength == "weak", keep_pairs=True,
+                                   progress=progress, attributor=weak, keep_pairs=True,
                                    one_per_person=source == "deaths", postcode_area=source != "npd",
-                                   complete_identities=True, exclusive=holds_one_record_per_person(src))
+                                   complete_identities=True, exclusive=holds_one_record_per_person(src),
+                                   birth_ranges=None if weak else implied_birth_ranges(con),
+                                   # pupils' child-party evidence is weighed after the model
+                                   # (weigh_child_party_evidence): the ranges only say which persons are plausible
+                                   range_evidence=person not in CHILD_PERSON_TABLES)
     refused_adult = 0
     evidence: dict[str, Any] = {}
     if person in CHILD_PERSON_TABLES:
@@ -536,6 +566,8 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
             res.pairs = res.pairs.filter(pc.invert(pc.is_in(res.pairs.column("record_id"),
                                                             value_set=pa.array(sorted(gone)))))
     borrowed = borrow_national_number_links(con, source, res, thresholds or Thresholds())
+    if res.quality.get("birth_ranges"):
+        evidence = {**evidence, "birth_ranges": res.quality["birth_ranges"]}
     out = WaveSourceLink(source, person, res.records, res.linked, res.band, borrowed=borrowed, evidence=evidence)
     if person in CHILD_PERSON_TABLES:
         out.refused["children_linked_to_adult_parties"] = refused_adult
