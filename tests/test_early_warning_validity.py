@@ -67,8 +67,10 @@ def world():
 
 
 def test_fixed_lookback_keeps_history_from_growing_with_the_calendar(world):
-    uc = load_use_case(REOFF)
-    assert uc.lookback_months == 60
+    shipped = load_use_case(REOFF)
+    assert shipped.lookback_months == 60
+    # the window with early index events excluded and the Copas rate inside the window
+    uc = dataclasses.replace(shipped, early_index_events="exclude", copas_whole_history=False, history_band=None)
     whole = dataclasses.replace(uc, lookback_months=None)
     ds = build_dataset(world.wh.con, uc)
     all_ = build_dataset(world.wh.con, whole)
@@ -113,3 +115,59 @@ def test_static_scale_applies_only_with_its_inputs():
     f = pd.DataFrame({"age": [30.0], "sex": ["F"], "prior_court_cases": [3.0], "career_years": [2.0]})
     assert set(A.static_scores(f, 12)) == {"ogrs3"}
     assert A.static_scores(f.drop(columns="career_years"), 12) == {}
+
+
+def test_early_index_events_kept_with_the_years_the_window_sees(world):
+    uc = load_use_case(REOFF)
+    assert uc.early_index_events == "keep" and "history_years" in uc.feature_kinds()
+    ds = build_dataset(world.wh.con, uc)
+    f = ds.frame
+    assert f["history_complete"].all()  # nothing left out for its short history
+    assert set(ds.observed["index_id"]) == set(f.loc[f["observed"], "index_id"])
+    seen = (f["t0"] - pd.Timestamp(ds.history_start)).dt.days / 365.25
+    assert np.allclose(f["history_years"], np.minimum(seen.clip(lower=0), 5.0))
+    assert f["history_years"].between(0, 5.0).all()
+    # counts stay inside the window; the Copas rate and age at the first case read the whole history
+    whole = build_dataset(world.wh.con, dataclasses.replace(uc, lookback_months=None)).frame.set_index("index_id")
+    a = f.set_index("index_id")
+    assert (a["prior_court_cases"] <= whole["prior_court_cases"]).all()
+    assert np.allclose(a["career_years"], whole["career_years"])
+    assert np.allclose(a["copas_cases"], whole["prior_court_cases"])
+    has = a["age"].notna() & (a["copas_cases"] > 0)
+    assert (a.loc[has, "age_at_first_case"] <= a.loc[has, "age"] + 1e-9).all()
+
+
+def test_history_and_outcomes_at_the_low_band_find_what_a_stricter_band_missed():
+    merged = ew_world(400, seed=11, false_merge_rate=0.3)
+    uc = load_use_case(REOFF)
+    assert uc.history_band == "low" and uc.outcome.band == "low"
+    spine = dataclasses.replace(uc, history_band=None, outcome=dataclasses.replace(uc.outcome, band=None))
+    a = build_dataset(merged.wh.con, uc).frame.set_index("index_id")
+    b = build_dataset(merged.wh.con, spine).frame.set_index("index_id")
+    assert list(a.index) == list(b.index)  # the same index events: only what is counted for them changes
+    # the low band's clusters hold the spine's persons (bands nest), so counts and outcomes can only grow
+    assert (a["prior_court_cases"] >= b["prior_court_cases"]).all()
+    assert (a["outcome"] >= b["outcome"]).all()
+    assert (a["prior_court_cases"] > b["prior_court_cases"]).any()  # the merges were found
+
+
+@pytest.mark.parametrize(("where", "change", "message"), [
+    ("features", {"history_band": "lowest"}, "history_band"),
+    ("features", {"early_index_events": "drop"}, "early_index_events"),
+    ("outcome", {"band": "nope"}, "band"),
+])
+def test_bad_band_and_window_settings_are_refused(where, change, message):
+    data = {"name": "x", "index": {"event_type": "custody_release"},
+            "outcome": {"window_months": 12, "sources": [{"table": "mags_defendant_case",
+                                                          "date": "main_offence_date"}]},
+            "features": {"counts": {"prior": {"event_types": ["mags_case"]}}}, "baseline": ["prior"]}
+    data[where].update(change)
+    with pytest.raises(InputError, match=message):
+        parse_use_case(data)
+
+
+def test_link_score_is_the_index_person_records_match_score(world):
+    uc = dataclasses.replace(load_use_case(REOFF), link_score=True)
+    assert "link_score" in uc.feature_kinds()
+    f = build_dataset(world.wh.con, uc).frame
+    assert np.allclose(f["link_score"], 0.98)  # the world links every record with score 0.98

@@ -75,7 +75,8 @@ def copas_rate(sanctions: np.ndarray, years: np.ndarray) -> np.ndarray:
 
 def ogrs3(frame: pd.DataFrame, *, years: int = 1) -> np.ndarray:
     """OGRS 3 probabilities of proven reoffending within ``years`` (1 or 2) for each row of ``frame``."""
-    n = frame["prior_court_cases"].to_numpy(float)
+    # the Copas rate's own count (over the whole history) where the dataset has it, else the windowed count
+    n = frame["copas_cases" if "copas_cases" in frame else "prior_court_cases"].to_numpy(float)
     first = np.nan_to_num(n, nan=1.0) <= 1
     eta = ((INTERCEPT_ONE_YEAR if years == 1 else INTERCEPT_TWO_YEAR)
            + age_sex_term(frame["age"], frame["sex"])

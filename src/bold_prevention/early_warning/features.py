@@ -192,10 +192,33 @@ def _history(backend, uc: UseCase, pm: ir.Table, idx: ir.Table) -> ir.Table | No
     for d in uc.days_since_last:
         aggs[f"__last_{d.name}"] = j.event_date.max(where=j.kind.isin(list(d.event_types)) & fixed)
     if uc.copas_event_types:
-        cond = j.kind.isin(list(uc.copas_event_types)) & fixed
+        cond = j.kind.isin(list(uc.copas_event_types)) & (ibis.literal(True) if uc.copas_whole_history else fixed)
         aggs["__copas_n"] = j.count(where=cond)
         aggs["__copas_first"] = j.event_date.min(where=cond)
     return j.group_by(j.__iid).aggregate(**aggs)
+
+
+def reband(backend, idx: ir.Table, band: Band) -> tuple[ir.Table, ir.Table]:
+    """The person map at ``band`` and the index events with ``person_id`` replaced by the XJS cluster of their
+    person record at that band (the spine's person where the record has no cluster)."""
+    pm = person_map(backend, band)
+    p = pm.select(__pt=pm.source_table, __pr=pm.record_id, __band_pid=pm.person_id)
+    j = idx.left_join(p, [idx.person_table == p.__pt, idx.person_record_id == p.__pr])
+    return pm, j.mutate(person_id=j.__band_pid.fill_null(j.person_id)).drop("__pt", "__pr", "__band_pid")
+
+
+def _link_score(backend, idx: ir.Table) -> ir.Table | None:
+    """The linkage match score of the index person record (``extract.xjs_link.match_score``)."""
+    if not table_exists(backend, "extract", "xjs_link"):
+        return None
+    x = table(backend, "extract", "xjs_link")
+    mapping = {t.xjs_source: t.name for t in MODEL.xjs_tables()}
+    x = x.select(__xt=x.source_dataset.substitute(mapping, else_=ibis.null("string")),
+                 __xr=x.row_id_hash.cast("string"), __link=x.match_score.cast("float64"))
+    x = x.distinct(on=["__xt", "__xr"], keep="first")
+    i = idx.select(__iid=idx.index_id, __pt=idx.person_table, __pr=idx.person_record_id)
+    j = i.inner_join(x, [i.__pt == x.__xt, i.__pr == x.__xr])
+    return j.select(__iid=j.__iid, __link_score=j.__link)
 
 
 def _attributes(backend, pm: ir.Table, idx: ir.Table) -> ir.Table | None:
@@ -377,9 +400,13 @@ def build_dataset(con: Any, uc: UseCase, *, band: Band | None = None, data_end: 
             end, lag = data_end, None
         start = _history_start(backend, uc, pm) if uc.lookback_months else None
         frame = idx.select(*ID_COLUMNS)
+        hist_pm, hist_idx = reband(backend, idx, uc.history_band) if uc.history_band else (pm, idx)
+        out_pm, out_idx = reband(backend, idx, uc.outcome.band) if uc.outcome.band else (pm, idx)
         parts: list[ir.Table] = [p for p in (
-            _history(backend, uc, pm, idx), _attributes(backend, pm, idx), _index_attributes(backend, uc, idx),
-            _oasys(backend, uc, pm, idx), _outcomes(backend, uc, pm, idx)) if p is not None]
+            _history(backend, uc, hist_pm, hist_idx), _attributes(backend, pm, idx),
+            _index_attributes(backend, uc, idx), _oasys(backend, uc, pm, idx),
+            _outcomes(backend, uc, out_pm, out_idx), _link_score(backend, idx) if uc.link_score else None)
+            if p is not None]
         index_table = next(s.table for s in EVENT_SPECS if s.event_type == uc.index.event_type)
         from ..trajectories.timeline import route
 
@@ -442,6 +469,10 @@ def _finish(df: pd.DataFrame, uc: UseCase, end: date, start: date | None = None)
         career = ((t0 - first).dt.days / 365.25).fillna(0.0).clip(lower=0)
         out["career_years"] = career
         out["copas_rate"] = np.log((df["__copas_n"].fillna(0).astype(float) + 1.0) / (career + 10.0))
+        if uc.copas_whole_history:
+            # not a feature: the court cases the Copas rate counts, for OGRS 3 (see .actuarial)
+            out["copas_cases"] = df["__copas_n"].fillna(0).astype(float)
+            out["age_at_first_case"] = out["age"] - ((t0 - first).dt.days / 365.25).clip(lower=0)
     for a in uc.index_attributes:
         v = df[a.name]
         if a.kind == "category":
@@ -468,10 +499,16 @@ def _finish(df: pd.DataFrame, uc: UseCase, end: date, start: date | None = None)
     out["outcome"] = od.notna()
     horizon = t0 + pd.DateOffset(months=uc.outcome.window_months)
     out["observed"] = (horizon <= pd.Timestamp(end)).to_numpy()
-    if uc.lookback_months and start is not None:
+    if uc.lookback_months and start is not None and uc.early_index_events == "exclude":
         out["history_complete"] = (t0 - pd.DateOffset(months=uc.lookback_months) >= pd.Timestamp(start)).to_numpy()
     else:
         out["history_complete"] = True
+    if uc.lookback_months and uc.early_index_events == "keep":
+        seen = (t0 - pd.Timestamp(start)).dt.days / 365.25 if start is not None else pd.Series(np.inf, index=df.index)
+        out["history_years"] = np.minimum(seen.clip(lower=0).to_numpy(float), uc.lookback_months / 12)
+    if uc.link_score:
+        out["link_score"] = (df["__link_score"] if "__link_score" in df
+                             else pd.Series(np.nan, index=df.index)).astype(float)
     return out.reset_index(drop=True)
 
 

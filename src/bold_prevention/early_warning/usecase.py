@@ -43,6 +43,8 @@ from ..datafirst import MODEL
 from ..errors import InputError
 
 USE_CASE_PACKAGE = "bold_prevention.early_warning.use_cases"
+#: The XJS linkage bands, strictest first.
+BANDS = ("high", "medium", "low")
 FeatureKind = Literal["count", "days", "rate", "flag", "value", "category", "age"]
 
 
@@ -85,6 +87,9 @@ class OutcomeSpec:
     sources: tuple[OutcomeSource, ...]
     #: Share of events recorded within the lag allowed at the data end (see ``OutcomeSource.recorded``).
     lag_quantile: float = 0.95
+    #: Find outcome events over the XJS cluster of the index person record at this linkage band (high, medium or
+    #: low) instead of the spine's person (None: the spine's).
+    band: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,17 @@ class UseCase:
     #: months, so that history does not grow with the calendar; index events closer than this to the start of the
     #: data are left out of training and testing (their window is cut short).
     lookback_months: int | None = None
+    #: ``exclude``: index events closer than ``lookback_months`` to the start of the data are left out; ``keep``:
+    #: they stay, their history is counted over what the data hold, and ``history_years`` (the years of data the
+    #: look-back window sees) is a feature.
+    early_index_events: Literal["exclude", "keep"] = "exclude"
+    #: Count history (counts, days since the last event, the Copas rate) over the XJS cluster of the index person
+    #: record at this linkage band instead of the spine's person: ``low`` finds records a stricter band missed.
+    history_band: str | None = None
+    #: The Copas rate (and ``age_at_first_case``) over the whole history rather than the look-back window.
+    copas_whole_history: bool = False
+    #: The linkage match score of the index person record (``extract.xjs_link.match_score``) as a feature.
+    link_score: bool = False
     limitations: tuple[str, ...] = field(default_factory=tuple)
     source: str = ""
 
@@ -160,6 +176,12 @@ class UseCase:
         if self.copas_event_types:
             out["copas_rate"] = "rate"
             out["career_years"] = "days"
+            if self.copas_whole_history:
+                out["age_at_first_case"] = "value"
+        if self.lookback_months and self.early_index_events == "keep":
+            out["history_years"] = "value"
+        if self.link_score:
+            out["link_score"] = "value"
         for a in self.index_attributes:
             out[a.name] = "category" if a.kind == "category" else "value"
         if self.oasys is not None:
@@ -202,6 +224,7 @@ class OutcomeSchema(ConfigModel):
     window_months: int
     sources: list[OutcomeSourceSchema]
     lag_quantile: float | None = None
+    band: str | None = None
 
 
 class CountSchema(ConfigModel):
@@ -220,6 +243,7 @@ class DaysSchema(ConfigModel):
 
 class CopasSchema(ConfigModel):
     event_types: EventTypes
+    whole_history: bool = False
 
 
 class IndexAttributeSchema(ConfigModel):
@@ -239,6 +263,9 @@ class OasysSchema(ConfigModel):
 
 class FeaturesSchema(ConfigModel):
     lookback_months: int | None = None
+    early_index_events: Literal["exclude", "keep"] | None = None
+    history_band: Literal["high", "medium", "low"] | None = None
+    link_score: bool | None = None
     counts: dict[str, CountSchema] | None = None
     days_since_last: dict[str, DaysSchema] | None = None
     copas_rate: CopasSchema | None = None
@@ -392,11 +419,15 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
     lq = 0.95 if lq is None else float(lq)
     if not 0.5 <= lq <= 1.0:
         raise _err(source, f"outcome.lag_quantile must be between 0.5 and 1, got {lq}")
+    oband = out.get("band")
+    if oband is not None and oband not in BANDS:
+        raise _err(source, f"outcome.band must be high, medium or low, got {oband!r}")
     outcome = OutcomeSpec(label=str(out.get("label", "")), window_months=window, sources=tuple(sources),
-                          lag_quantile=lq)
+                          lag_quantile=lq, band=oband)
 
     feats = data.get("features") or {}
-    fknown = {"lookback_months", "counts", "days_since_last", "copas_rate", "index_attributes", "oasys"}
+    fknown = {"lookback_months", "early_index_events", "history_band", "link_score", "counts", "days_since_last",
+              "copas_rate", "index_attributes", "oasys"}
     if set(feats) - fknown:
         raise _err(source, f"unknown feature group(s) {sorted(set(feats) - fknown)}", hint=f"use {sorted(fknown)}")
     counts = tuple(_count(source, n, v) for n, v in (feats.get("counts") or {}).items())
@@ -433,6 +464,12 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
     lookback = feats.get("lookback_months")
     if lookback is not None and (not isinstance(lookback, int) or lookback <= 0):
         raise _err(source, f"features.lookback_months must be a positive whole number, got {lookback!r}")
+    early = feats.get("early_index_events") or "exclude"
+    if early not in ("exclude", "keep"):
+        raise _err(source, f"features.early_index_events must be exclude or keep, got {early!r}")
+    hband = feats.get("history_band")
+    if hband is not None and hband not in BANDS:
+        raise _err(source, f"features.history_band must be high, medium or low, got {hband!r}")
     split = data.get("split") or {}
     tf = float(split.get("test_fraction", 0.3))
     if not 0.05 <= tf <= 0.8:
@@ -440,7 +477,9 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
     uc = UseCase(name=name, title=str(data.get("title", name)), purpose=str(data.get("purpose", "")).strip(),
                  index=index, outcome=outcome, counts=counts, days_since_last=days, copas_event_types=copas_types,
                  index_attributes=tuple(attrs), oasys=oasys, baseline=tuple(data.get("baseline") or ()),
-                 test_fraction=tf, lookback_months=lookback, limitations=tuple(str(x).strip() for x in data.get("limitations") or ()),
+                 test_fraction=tf, lookback_months=lookback, early_index_events=early, history_band=hband,
+                 copas_whole_history=bool(copas.get("whole_history", False)) if copas else False,
+                 link_score=bool(feats.get("link_score", False)), limitations=tuple(str(x).strip() for x in data.get("limitations") or ()),
                  source=source)
     names = list(uc.feature_kinds())
     if len(set(names)) != len(names):
