@@ -186,3 +186,43 @@ def methods_of(ctx: StudyContext) -> str:
 
 def not_loaded(source: str, tables: str, how: str) -> str:
     return f"{source} not available: {tables} not loaded; {how}"
+
+
+# ------------------------------------------------------------------------------------------------- persons
+#: The improved XJS person id of ``bold link xjs-audit`` (the table name is the linkage layer's).
+IMPROVED_ID_NOTE = ("Persons: spine persons that share an improved XJS person id (`bold link xjs-audit`: XJS's "
+                    "medium persons joined wherever the toolkit's own model links two of them with high "
+                    "confidence) are counted as one person, so a requirement and a treatment episode that XJS put "
+                    "on two fragments of one person meet.")
+
+
+def spine_xjs_id(con: Any) -> str | None:
+    """The XJS person id the spine was built on (``published`` or ``improved``; None without a spine)."""
+    if not has_table(con, "spine", "spine_info"):
+        return None
+    cols = {r[0] for r in con.execute("DESCRIBE spine.spine_info").fetchall()}
+    if "xjs_id" not in cols:
+        return "published"
+    row = con.execute("SELECT MAX(xjs_id) FROM spine.spine_info").fetchall()
+    return row[0][0] if row and row[0][0] else "published"
+
+
+def improved_persons(con: Any) -> pd.DataFrame | None:
+    """``person_id -> study_person``: each spine person with the improved XJS person id of its Data First records,
+    when the spine was built on the published XJS id and the warehouse holds the improved id
+    (``linkage.xjs_link_improved``, written by ``bold link xjs-audit``); None otherwise (the spine's persons are
+    then the study's). A spine person none of whose records has an improved id keeps its own id. A spine person
+    whose records carry several improved ids (an audit run with ``--split``) takes the smallest."""
+    from ..linkage.xjs import XJS_IDS
+
+    schema, _, name = XJS_IDS["improved"].partition(".")
+    if not (has_table(con, schema, name) and has_table(con, "spine", "person_record")):
+        return None
+    if spine_xjs_id(con) in (None, "improved"):
+        return None  # no spine, or its persons already are the improved ones
+    return con.execute(f"""
+        SELECT pr.person_id, 'I:' || MIN(x.cluster_medium) AS study_person
+        FROM spine.person_record pr JOIN {schema}.{name} x
+          ON x.source_dataset = pr.source_dataset AND x.row_id_hash = pr.record_id
+        WHERE x.cluster_medium IS NOT NULL
+        GROUP BY pr.person_id""").df()

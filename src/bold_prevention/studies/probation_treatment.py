@@ -19,6 +19,7 @@ from ..outputs import frequency_table, percentage_table, survival_table
 from ..spine.sources import resolved_sql
 from ..trajectories.time_to_event import time_to_event
 from ..warehouse.engine import sql_literal
+from ._pilots import IMPROVED_ID_NOTE, improved_persons, spine_xjs_id
 from .base import StudyContext, StudyResult
 from .registry import study
 from .run import share_headline
@@ -62,6 +63,41 @@ def _first_episode(d: pd.DataFrame, eps: pd.DataFrame, long_days: int) -> pd.Ser
     m = m.sort_values("tx_start").drop_duplicates("index")
     reason = m.set_index("index")["discharge_reason"].fillna("OPEN")
     return reason.reindex(d.index)
+
+
+def as_study_persons(d: pd.DataFrame, eps: pd.DataFrame, persons: pd.DataFrame | None, max_days: float | None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The starts ``d`` (one per spine person, from :func:`time_to_event`) and treatment episodes ``eps`` on the
+    study's persons (``persons``: ``person_id -> study_person``, see :func:`._pilots.improved_persons`): each study
+    person's first start, observed when any of its episodes starts on or after it and no later than the start's
+    censoring time (the same rule as :func:`time_to_event`). ``person_id`` stays the spine person of the start (for
+    its area, sex and age); the episodes' ``person_id`` becomes the study person, as does ``study_person`` of the
+    starts. Without ``persons`` both come back unchanged (``study_person`` is the spine person)."""
+    d = d.copy()
+    if persons is None or persons.empty:
+        d["study_person"] = d["person_id"]
+        return d, eps
+    m = dict(zip(persons["person_id"].astype(str), persons["study_person"].astype(str), strict=True))
+    d["study_person"] = d["person_id"].astype(str).map(m).fillna(d["person_id"].astype(str))
+    d = (d.sort_values(["start_date", "person_id"], kind="mergesort").drop_duplicates("study_person")
+         .sort_index().reset_index(drop=True))
+    eps = eps.assign(person_id=eps["person_id"].astype(str).map(m).fillna(eps["person_id"].astype(str)))
+    if eps.empty or d.empty:
+        return d, eps
+    j = d[["study_person", "start_date"]].reset_index().merge(eps[["person_id", "tx_start"]],
+                                                             left_on="study_person", right_on="person_id")
+    wait = (pd.to_datetime(j["tx_start"]) - pd.to_datetime(j["start_date"])).dt.days
+    j = j.assign(wait=wait)[wait >= 0]
+    first = j.groupby("index")["wait"].min().reindex(d.index)
+    # the start's censoring time: its own duration when censored; when observed, the censoring time is at least
+    # the duration (and an earlier episode of the same study person can only shorten it)
+    limit = d["duration"].where(~d["observed"], np.inf)
+    if max_days is not None:
+        limit = limit.clip(upper=float(max_days))
+    hit = first.notna() & (first <= limit)
+    d["observed"] = d["observed"] | hit
+    d["duration"] = np.where(hit, np.maximum(np.minimum(first.fillna(np.inf), d["duration"]), 0.5), d["duration"])
+    return d, eps
 
 
 def _areas(con, band: str, codes: list[str]) -> pd.DataFrame:
@@ -169,6 +205,16 @@ def run(ctx: StudyContext) -> StudyResult:
         res.not_available.append("censoring at death: deaths are not linked, so follow-up is censored only at the "
                                  "end of the data")
     d = time_to_event(con, tte, events=spec.events_by_name(), band=ctx.band, data_end=end)
+    eps = _treatment_episodes(con, ctx.band)
+    persons = improved_persons(con)
+    d, eps = as_study_persons(d, eps, persons, tte.censor.max_days)
+    if persons is not None:
+        res.texts.append(("Persons", IMPROVED_ID_NOTE))
+    elif spine_xjs_id(con) != "improved":
+        res.texts.append(("Persons", "Persons: the spine's persons, built on the published XJS person id. A "
+                          "requirement on one XJS fragment of a person and a treatment episode linked to another "
+                          "do not meet, so the shares are too low; run `bold link xjs-audit` (the improved person "
+                          "id) and rerun the study."))
     code_col = tte.group_by or "rqmnt_type_main_category_code"
     d["Requirement"] = d[code_col].map(TYPE_LABELS).fillna("Other") if code_col in d else "All"
     rules = p.get("rules")
@@ -179,8 +225,7 @@ def run(ctx: StudyContext) -> StudyResult:
                                         "requirement", *sh["started_3w"], truth=tr.get("started_3w"), rules=rules))
     res.headlines.append(share_headline("started_6m", f"Started structured treatment within {long_} days of the "
                                         "requirement", *sh["started_6m"], truth=tr.get("started_6m"), rules=rules))
-    eps = _treatment_episodes(con, ctx.band)
-    d["reason"] = _first_episode(d, eps, long_)
+    d["reason"] = _first_episode(d.assign(person_id=d["study_person"]), eps, long_)
     full = d[pd.to_datetime(d["start_date"]) + pd.Timedelta(days=long_) <= pd.Timestamp(end)].copy()
     fin = full[full["reason"].notna() & (full["reason"] != "OPEN")]
     res.headlines.append(share_headline("completed", "Treatment episodes (started within 6 months) that ended in "
