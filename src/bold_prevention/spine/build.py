@@ -38,7 +38,15 @@ from ..linkage.xjs import BANDS, XJS_IDS, build_person_records, check_xjs_link_t
 from ..project import Project
 from ..warehouse.engine import date_literal, sql_literal, table_exists, tables, transaction
 from ..warehouse.tables import PERSON
-from .fingerprint import changes, digest, inputs_fingerprint, register_digest, spine_fingerprint, table_digest
+from .fingerprint import (
+    changes,
+    digest,
+    frozen_memo,
+    inputs_fingerprint,
+    register_digest,
+    spine_fingerprint,
+    table_digest,
+)
 from .measured import EvidenceStatus, evidence_status
 from .rules import DriverRule, load_rules
 from .sources import PERSON_TABLES, RECORD_DATES, resolved_sql
@@ -750,7 +758,8 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
 
             install_geography(con)
         say("checking which needs the loaded extract can measure")
-        statuses = evidence_status(con, rules, present)
+        statuses = frozen_memo(con, ("evidence_status", register_digest(rules), tuple(sorted(present))),
+                               lambda: evidence_status(con, rules, present))
         unmeasured = {(s.driver, s.item): s.reason or "not measured" for s in statuses if s.unmeasured}
         plan = spine_plan(as_at, band, rules, present, unmeasured)
         fingerprint = spine_fingerprint(inputs=inputs, register=register_digest(rules), band=band, as_at=as_at,

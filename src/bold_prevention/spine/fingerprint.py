@@ -22,12 +22,43 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from ..warehouse.engine import quote_ident
 from ..warehouse.engine import tables as warehouse_tables
 
-__all__ = ["changes", "digest", "inputs_fingerprint", "register_digest", "spine_fingerprint", "table_digest"]
+__all__ = ["changes", "digest", "extract_frozen", "frozen_memo", "inputs_fingerprint", "register_digest",
+           "spine_fingerprint", "table_digest"]
+
+#: Results computed from the loaded extracts alone, kept while :func:`extract_frozen` is in force.
+_FROZEN: ContextVar[dict | None] = ContextVar("bold_extract_frozen", default=None)
+
+
+@contextmanager
+def extract_frozen() -> Iterator[None]:
+    """Within the block the loaded extracts are taken as unchanged, so what is computed from them alone (their
+    fingerprint, which evidence they can measure) is computed once per connection and reused: for runs that build
+    several things from the same extracts without loading in between (band sensitivity builds the spine at each
+    band and a cohort on each). Loading inside the block is a mistake the memo would not see."""
+    token = _FROZEN.set({})
+    try:
+        yield
+    finally:
+        _FROZEN.reset(token)
+
+
+def frozen_memo(con, key: tuple, compute: Callable[[], object]):
+    """``compute()``, remembered under (``con``, ``key``) while :func:`extract_frozen` is in force (else always
+    computed)."""
+    memo = _FROZEN.get()
+    if memo is None:
+        return compute()
+    k = (id(con), key)
+    if k not in memo:
+        memo[k] = (con, compute())  # the connection is held so that its id is not reused while remembered
+    return memo[k][1]
 
 
 def digest(value) -> str:
@@ -59,11 +90,15 @@ def inputs_fingerprint(con, tables: Iterable[str] | None = None, *, schema: str 
     after it is built (``bold link wave``), so loading one does not make the spine or its person records stale."""
     from ..datafirst.waves import wave_tables
 
-    present = warehouse_tables(con, schema)
-    if tables is None:
-        present -= {t.name for t in wave_tables()}
-    names = sorted(present if tables is None else set(tables) & present)
-    return {t: table_digest(con, schema, t) for t in names}
+    def compute() -> dict[str, str]:
+        present = warehouse_tables(con, schema)
+        if tables is None:
+            present -= {t.name for t in wave_tables()}
+        names = sorted(present if tables is None else set(tables) & present)
+        return {t: table_digest(con, schema, t) for t in names}
+
+    wanted = None if tables is None else tuple(sorted(set(tables)))
+    return dict(frozen_memo(con, ("inputs", schema, wanted), compute))
 
 
 def register_digest(rules) -> str:
