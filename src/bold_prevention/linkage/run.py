@@ -133,11 +133,13 @@ def _check_roles_have_values(con: duckdb.DuckDBPyConnection, std: str, side: Sid
 # ------------------------------------------------------------------------------------------------ pipeline
 def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: list[str] | None = None,
                 progress: Progress | None = None, db_api: Any = None, hashed_roles: list[list[str]] | None = None,
-                predict_threshold: float = 0.01) -> LinkResult:
+                predict_threshold: float = 0.01, pairs_only: bool = False) -> LinkResult:
     """Run the linkage pipeline on tables in ``con`` (default: read the config's files into it).
 
     ``inputs`` are table names already in ``con``, one per side (raw files, or hashed tables with ``unique_id``
-    in hashed mode, with their roles in ``hashed_roles``).
+    in hashed mode, with their roles in ``hashed_roles``). ``pairs_only``: stop after the scored pairs (``scored``,
+    ``pairs`` and ``excluded``): no clusters, person ids, records table or guard report (their fields are empty),
+    for a caller that resolves the pairs itself (wave linkage picks each record's best spine person).
     """
     say = progress or (lambda _m: None)
     t_start = time.perf_counter()
@@ -221,13 +223,15 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     pred = model.predict(threshold=min(predict_threshold, config.thresholds.low))
     kept, excluded = model.apply_guards(pred)
     t0 = lap("predict", t0)
-    say("clustering at the high, medium and low bands")
-    one_to_one = [s.name for s in sides if s.one_record_per_person]
-    if not config.dedupe and not one_to_one and same_con:
-        clusters = cluster_links_in_process(model, kept, config.thresholds)
-    else:
-        clusters = model.cluster(kept, config.thresholds, one_to_one=one_to_one)
-    t0 = lap("cluster", t0)
+    clusters: dict[str, Any] = {}
+    if not pairs_only:
+        say("clustering at the high, medium and low bands")
+        one_to_one = [s.name for s in sides if s.one_record_per_person]
+        if not config.dedupe and not one_to_one and same_con:
+            clusters = cluster_links_in_process(model, kept, config.thresholds)
+        else:
+            clusters = model.cluster(kept, config.thresholds, one_to_one=one_to_one)
+        t0 = lap("cluster", t0)
 
     # Splink's outputs as tables in ``con`` (already there on a DuckDB backend sharing the connection; fetched
     # otherwise, e.g. from Spark: only scored pairs above the threshold and one cluster row per record).
@@ -240,7 +244,7 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
         return name
 
     kept_t, excluded_t = local(kept, "__link_kept"), local(excluded, "__link_excluded_raw")
-    cluster_src = {b: local(clusters[b], f"__link_clusters_raw_{b}") for b in BANDS}
+    cluster_src = {b: local(clusters[b], f"__link_clusters_raw_{b}") for b in clusters}
 
     # Tables of results (portable SQL over Splink's outputs).
     left_name = names[0]
@@ -270,6 +274,11 @@ def link_tables(con: duckdb.DuckDBPyConnection, config: LinkConfig, *, inputs: l
     con.execute(f"""create or replace table {excl} as
         select left_id, right_id, match_probability, guard, match_weight from {scored}
         where guard is not null order by left_id, right_id""")
+    if pairs_only:
+        lap("outputs", t0)
+        timings["total"] = round(time.perf_counter() - t_start, 3)
+        return LinkResult(con=con, model=model, datasets=names, scored=scored, pairs=pairs, excluded=excl,
+                          clusters={}, records="", summary={"timings_s": timings})
     cluster_tables = {}
     id_reports, id_changes, next_serial = {}, {}, {}
     from .stable_ids import assign_person_ids, read_previous

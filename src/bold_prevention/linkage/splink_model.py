@@ -702,6 +702,16 @@ class LinkageModel:
         self.training_report: TrainingReport | None = None
         self.log_level = log_level
 
+    def _relink(self, settings: Mapping[str, Any]) -> Linker:
+        """A linker over the model's tables with new parameters (the same comparisons and blocking rules).
+
+        Splink's settings validation (every comparison level's SQL parsed against the input columns, about half a
+        second for the standard comparisons) ran when the model was built; it only logs problems, and a change of
+        parameters cannot add one, so it is not repeated here (training re-creates the linker after a failed
+        session and once regularised)."""
+        return Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], dict(settings), log_level=self.log_level,
+                      validate_settings=False)
+
     def _count_records(self) -> int:
         total = 0
         for sdf in self.sdfs:
@@ -723,7 +733,7 @@ class LinkageModel:
             # cannot start from a prior of 0, so start from one expected match among all the pairs.
             n = max(self.records, 2)
             start = dict(self.settings(), probability_two_random_records_match=2 / (n * (n - 1)))
-            self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], start, log_level=self.log_level)
+            self.linker = self._relink(start)
             say("  no pair agrees on every identifier: starting from one expected match")
         say("estimating u probabilities by random sampling")
         # One chunk over the whole sample: Splink's early exit after a 1% probe can rest on a few dozen records of
@@ -750,9 +760,7 @@ class LinkageModel:
                         raise
                     # A failed session leaves the linker without the comparisons its rule blocked on: start again
                     # from the parameters as they were (floored: Splink refuses an m of exactly 0).
-                    self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0],
-                                         regularise_parameters(before, fill_missing=False),
-                                         log_level=self.log_level)
+                    self.linker = self._relink(regularise_parameters(before, fill_missing=False))
                     say("  no pairs: trying the next rule" if no_pairs else "  numerical underflow: skipped")
                     continue
                 sessions.append(desc)
@@ -762,8 +770,7 @@ class LinkageModel:
                              "other identifier value", hint="check the column mapping, give larger files, or reuse "
                                                             "a trained model with `model:`")
         regularised = regularise_parameters(self.settings(), u_max_pairs=u_pairs)
-        self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0], regularised,
-                             log_level=self.log_level)
+        self.linker = self._relink(regularised)
         self.trained = True
         self.training_report = TrainingReport(
             probability_two_random_records_match=self.settings()["probability_two_random_records_match"],
@@ -789,8 +796,7 @@ class LinkageModel:
 
     def use_default_parameters(self, reason: str) -> None:
         """Score with :func:`default_parameters` instead of training (recorded in the training report)."""
-        self.linker = Linker(self.sdfs if len(self.sdfs) > 1 else self.sdfs[0],
-                             default_parameters(self.settings(), self.records), log_level=self.log_level)
+        self.linker = self._relink(default_parameters(self.settings(), self.records))
         self.trained = False
         self.training_report = TrainingReport(
             probability_two_random_records_match=self.settings()["probability_two_random_records_match"],
