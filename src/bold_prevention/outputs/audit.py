@@ -172,6 +172,8 @@ class AuditReport:
     targets: int = 0
     milp_solves: int = 0
     lp_solves: int = 0
+    #: targets shown protected by integer solutions met while solving others (not solved themselves)
+    certified: int = 0
     seconds: float = 0.0
     findings: list[Finding] = field(default_factory=list)
     added: list[str] = field(default_factory=list)          # keys suppressed by the audit
@@ -181,7 +183,8 @@ class AuditReport:
     def summary(self) -> str:
         return (f"release-wide audit: {self.cells} count cells as {self.variables} distinct numbers in "
                 f"{self.components} linked groups; {self.targets} primary suppressed cells bounded by linear and "
-                f"integer programming ({self.lp_solves} LP, {self.milp_solves} integer solves); "
+                f"integer programming ({self.lp_solves} LP, {self.milp_solves} integer solves; {self.certified} shown "
+                f"protected by solutions met on the way); "
                 f"{len(self.added)} further cell(s) suppressed across tables, {len(self.consistent)} for "
                 f"consistency with earlier releases; {len(self.findings)} cell(s) left that could be bounded to "
                 f"a width under {self.width:g}")
@@ -336,8 +339,15 @@ def _highs():
     return h
 
 
-def _solve_bounds(model: _Model, targets: list[int], report: AuditReport) -> dict[int, tuple[float, float]]:
-    """Tightest integer bounds of each target variable over the model (LP, confirmed by MILP when fractional)."""
+def _solve_bounds(model: _Model, targets: list[int], report: AuditReport,
+                  width: float | None = None) -> dict[int, tuple[float, float]]:
+    """Tightest integer bounds of each target variable over the model (LP, confirmed by MILP when fractional).
+
+    With ``width``, a target is not solved once two integer solutions of the model already met on the way (the
+    optima found for earlier targets, which are solutions of the whole model) give it values at least ``width``
+    apart: the attacker's interval holds both, so it is at least that wide and the cell is protected whatever its
+    exact bounds. Its bounds are then those two values (the interval's tightest bounds lie outside them). The
+    decision, protected or not, is the one solving would give; only the solves are saved."""
     import highspy
 
     n = len(model.keys)
@@ -350,7 +360,13 @@ def _solve_bounds(model: _Model, targets: list[int], report: AuditReport) -> dic
         h.addRow(lo if np.isfinite(lo) else -inf, hi if np.isfinite(hi) else inf, len(idx), idx, val)
     out: dict[int, tuple[float, float]] = {}
     milp: highspy.Highs | None = None
+    seen_lo = np.full(n, np.inf)  # per variable: the least and greatest value in integer solutions met so far
+    seen_hi = np.full(n, -np.inf)
     for t in targets:
+        if width is not None and seen_hi[t] - seen_lo[t] >= width:
+            report.certified += 1
+            out[t] = (float(seen_lo[t]), float(seen_hi[t]))
+            continue
         bounds = []
         for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
             h.changeColCost(t, 1.0)
@@ -370,6 +386,10 @@ def _solve_bounds(model: _Model, targets: list[int], report: AuditReport) -> dic
                                       "match its counts)", hint="report this release to the toolkit maintainers")
             if np.all(np.abs(sol - np.round(sol)) < 1e-6):
                 bounds.append(round(val))
+                if width is not None:
+                    r = np.round(sol)
+                    np.minimum(seen_lo, r, out=seen_lo)
+                    np.maximum(seen_hi, r, out=seen_hi)
                 continue
             if milp is None:
                 milp = _highs()
@@ -428,7 +448,7 @@ def audit_system(system: CellSystem, *, width: float, only_keys: set[str] | None
         model = _Model([keys[k] for k in members], lo[members], hi[members],
                        [({local[k]: v for k, v in coef.items()}, a, b) for coef, a, b in rows_of[root]])
         report.targets += len(targets)
-        for t, (a, b) in _solve_bounds(model, [local[k] for k in targets], report).items():
+        for t, (a, b) in _solve_bounds(model, [local[k] for k in targets], report, width).items():
             if b - a < width:
                 key = model.keys[t]
                 c0 = where[key][0]
