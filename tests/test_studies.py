@@ -223,6 +223,30 @@ def test_missing_optional_source_marks_parts_not_available(world, tmp_path):
     assert "unmet_need" not in {h.name for h in run.result.headlines}
 
 
+def test_probation_study_recovers_its_truth_on_the_improved_person_id(world, tmp_path):
+    """With the published XJS id the share starting treatment within 6 months is too low (a requirement on one XJS
+    fragment of a person, the treatment episode on another) and the release says so; once the project holds the
+    improved id (`bold link xjs-audit`) the study counts its persons on it and recovers the truth."""
+    from bold_prevention.linkage.xjs_audit import audit_xjs
+
+    pop, project, _ = world
+    w = tmp_path / "w.duckdb"
+    shutil.copy(project.warehouse_path, w)
+    con = duckdb.connect(str(w))
+    try:
+        before = run_study(con, project, "probation_treatment", bands=(), truth=pop)
+        audit_xjs(con)
+        after = run_study(con, project, "probation_treatment", bands=(), truth=pop)
+    finally:
+        con.close()
+    b, a = _headlines(before)["started_6m"], _headlines(after)["started_6m"]
+    assert a.value is not None and a.recovers_truth, (a.value, a.lower, a.upper, a.truth)
+    assert b.value is not None and a.value > b.value and b.truth == a.truth
+    texts = [dict(r.result.texts).get("Persons", "") for r in (before, after)]
+    assert "bold link xjs-audit" in texts[0] and "too low" in texts[0]
+    assert "improved XJS person id" in texts[1]
+
+
 def test_named_analyses_are_declarative_definitions(world, tmp_path):
     """The shipped named analyses run through the declarative form and give the same durations as before."""
     from bold_prevention.trajectories.survival import ANALYSES, durations
