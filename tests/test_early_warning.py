@@ -127,6 +127,15 @@ def _plant(world, person_key: str, when: date, *, offence_in_window: bool) -> No
                ('{pid}', 'prison_oasys', 'oasys_assessments_metadata', 'PLANT_A', 0.9, 'high', 'medium', 'PLANT_A'),
                ('{pid}', 'civil_caseman_pcol', 'civil_parties', 'PLANT_Q', 0.9, 'high', 'medium', 'PLANT_Q');
     """)
+    # the same records in the XJS clusters of the person at every band (history and outcomes may be read there)
+    con.execute(f"""
+        insert into extract.xjs_link (source_dataset, row_id_hash, estimated_xjs_id, match_score, cluster_high,
+            cluster_medium, cluster_low)
+        select p.source_dataset, p.record_id, x.estimated_xjs_id, 0.9, x.cluster_high, x.cluster_medium,
+            x.cluster_low
+        from spine.person_record p, (select * from extract.xjs_link where estimated_xjs_id = '{pid}' limit 1) x
+        where p.record_id like 'PLANT%';
+    """)
 
 
 def _remove_plants(world) -> None:
@@ -137,6 +146,7 @@ def _remove_plants(world) -> None:
                  ("civil_events", "event_id_hash")):
         con.execute(f"delete from extract.{t} where {k} like 'PLANT%'")
     con.execute("delete from spine.person_record where record_id like 'PLANT%'")
+    con.execute("delete from extract.xjs_link where row_id_hash like 'PLANT%'")
 
 
 @pytest.mark.parametrize("use_case", [REOFF, POSS])
