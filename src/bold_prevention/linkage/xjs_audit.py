@@ -23,8 +23,9 @@ pair joins two persons only when:
 
 * **a name needs a second field**: if either record lacks a date of birth, the forenames agree (exactly or as the
   same canonical name: a forename disagreement between relatives is decisive) *and* the full postcodes agree;
-* **ages are plausible**: the joined person's dates of birth lie within :attr:`JoinEvidence.dob_spread_years` of
-  each other (the twins-and-generations guard's years), and fit the ages its court roles imply - an adult party
+* **ages are plausible**: the two persons' dates of birth (each the median of its records') are less than
+  :attr:`JoinEvidence.dob_spread_years` apart (the generation guard's years), and fit the ages the joined
+  person's court roles imply - an adult party
   (a civil claimant or defendant, a family applicant or respondent) was at least
   :attr:`JoinEvidence.adult_party_min_age` at the case date, a child party under
   :attr:`JoinEvidence.child_party_max_age` (a year's slack for a slipped date) - checked on the whole person as
@@ -314,22 +315,50 @@ def _years(a: date, b: date) -> float:
     return (b - a).days / 365.25
 
 
-def _merge(x: tuple, y: tuple, spread: int) -> tuple[tuple | None, str | None]:
-    """Two persons' (earliest dob, latest dob, born after, born before) as one person, or the reason they cannot be
-    one: ``dates_of_birth`` (``spread`` years or more apart) or ``ages`` (a date of birth, or a court role, that
-    another court role rules out)."""
-    for a, b in ((x, y), (y, x)):
-        if a[1] is not None and b[0] is not None and _years(b[0], a[1]) >= spread:
-            return None, "dates_of_birth"
+@dataclass(frozen=True)
+class _Person:
+    """What a (partly joined) person's records say about its age: their dates of birth (sorted) and the dates of
+    birth its court roles allow (``born_after``, ``born_before``; None: no bound)."""
+
+    dobs: tuple[date, ...]
+    born_after: date | None
+    born_before: date | None
+
+    @property
+    def dob(self) -> date | None:
+        """The person's date of birth: the median of its records' (one wrong record among several does not move
+        it; of two, the earlier)."""
+        return self.dobs[(len(self.dobs) - 1) // 2] if self.dobs else None
+
+    def fits(self, d: date | None) -> bool:
+        return d is None or ((self.born_after is None or d >= self.born_after)
+                             and (self.born_before is None or d <= self.born_before))
+
+    @classmethod
+    def start(cls, dobs: list[date] | None, born_after: date | None, born_before: date | None) -> _Person:
+        """A starting person; court roles that contradict each other or the person's own date of birth (records
+        the published XJS id already put together wrongly) are not used."""
+        p = cls(tuple(sorted(dobs or ())), born_after, born_before)
+        if (born_after is not None and born_before is not None and born_after > born_before) or not p.fits(p.dob):
+            return cls(p.dobs, None, None)
+        return p
+
+
+def _merge(x: _Person, y: _Person, spread: int) -> tuple[_Person | None, str | None]:
+    """``x`` and ``y`` as one person, or the reason they cannot be one: ``dates_of_birth`` (their dates of birth
+    ``spread`` years or more apart) or ``ages`` (a date of birth, or a court role, that another court role rules
+    out)."""
+    if x.dob is not None and y.dob is not None and abs(_years(x.dob, y.dob)) >= spread:
+        return None, "dates_of_birth"
 
     def pick(f, *vals):
         vals = [v for v in vals if v is not None]
         return f(vals) if vals else None
 
-    m = (pick(min, x[0], y[0]), pick(max, x[1], y[1]), pick(max, x[2], y[2]), pick(min, x[3], y[3]))
-    mn, mx, lo, hi = m
-    if (lo is not None and hi is not None and lo > hi) or (mn is not None and lo is not None and mn < lo) \
-            or (mx is not None and hi is not None and mx > hi):
+    m = _Person(tuple(sorted(x.dobs + y.dobs)), pick(max, x.born_after, y.born_after),
+                pick(min, x.born_before, y.born_before))
+    if (m.born_after is not None and m.born_before is not None and m.born_after > m.born_before) \
+            or not m.fits(m.dob) or not m.fits(x.dob) or not m.fits(y.dob):
         return None, "ages"
     return m, None
 
@@ -371,9 +400,9 @@ def tuned_joins(con, scratch, pairs: str, *, high: float, options, evidence: Joi
                                        "false)) from __join_cand").fetchall()[0]
     cand = scratch.execute("""select c1, c2, dated from __join_cand where dated or coalesce(named, false)
                               order by dated desc, p desc, c1, c2""").fetchall()
-    stats = {r[0]: tuple(r[1:]) for r in scratch.execute("""
+    stats = {r[0]: _Person.start(*r[1:]) for r in scratch.execute("""
         with n as (select c1 as node from __join_cand union select c2 from __join_cand)
-        select a.base_medium, min(s.dob), max(s.dob), max(g.born_after), min(g.born_before)
+        select a.base_medium, list(s.dob) filter (where s.dob is not null), max(g.born_after), min(g.born_before)
         from __audit a join n on n.node = a.base_medium join __audit_std s on s.unique_id = a.record_key
         left join __party_ages g on g.record_key = a.record_key group by 1""").fetchall()}
     refused = {"name_only": int(name_only), "dates_of_birth": 0, "ages": 0, "ambiguous": 0}
@@ -385,7 +414,7 @@ def tuned_joins(con, scratch, pairs: str, *, high: float, options, evidence: Joi
             reach.setdefault(b, set()).add(a)
     ambiguous = set()
     for node, targets in reach.items():
-        if stats[node][0] is not None or len(targets) < 2:
+        if stats[node].dobs or len(targets) < 2:
             continue
         ts = sorted(targets)
         if any(_merge(stats[t1], stats[t2], spread)[0] is None for i, t1 in enumerate(ts) for t2 in ts[i + 1:]):
