@@ -435,6 +435,19 @@ def implied_birth_ranges(con: duckdb.DuckDBPyConnection, *, adult_min_age: int =
                    f"from ({' union all '.join(parts)}) x group by 1 order by 1").to_arrow_table()
 
 
+def _birth_ranges_for(con: duckdb.DuckDBPyConnection, person_table: str) -> Any:
+    """The implied birth ranges a source's pairs are weighed by: for a source about children (pupils), only the
+    adult roles' bound, because their child-party roles are weighed by :func:`weigh_child_party_evidence` (not
+    twice)."""
+    import pyarrow as pa
+
+    ranges = implied_birth_ranges(con)
+    if person_table in CHILD_PERSON_TABLES:
+        ranges = ranges.set_column(ranges.schema.get_field_index("born_after"), "born_after",
+                                   pa.nulls(ranges.num_rows, pa.date32()))
+    return ranges
+
+
 def weigh_child_party_evidence(con: duckdb.DuckDBPyConnection, person_table: str, res, thresholds: Thresholds
                                ) -> dict[str, Any]:
     """Update each best link of a child source's record (a pupil with a date of birth) by whether its spine person
@@ -549,10 +562,7 @@ def link_wave_source(con: duckdb.DuckDBPyConnection, source: str, *, model_path:
                                    progress=progress, attributor=weak, keep_pairs=True,
                                    one_per_person=source == "deaths", postcode_area=source != "npd",
                                    complete_identities=True, exclusive=holds_one_record_per_person(src),
-                                   birth_ranges=None if weak else implied_birth_ranges(con),
-                                   # pupils' child-party evidence is weighed after the model
-                                   # (weigh_child_party_evidence): the ranges only say which persons are plausible
-                                   range_evidence=person not in CHILD_PERSON_TABLES)
+                                   birth_ranges=None if weak else _birth_ranges_for(con, person))
     refused_adult = 0
     evidence: dict[str, Any] = {}
     if person in CHILD_PERSON_TABLES:
