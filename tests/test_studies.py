@@ -227,7 +227,7 @@ def test_probation_study_recovers_its_truth_on_the_improved_person_id(world, tmp
     """With the published XJS id the share starting treatment within 6 months is too low (a requirement on one XJS
     fragment of a person, the treatment episode on another) and the release says so; once the project holds the
     improved id (`bold link xjs-audit`) the study counts its persons on it and recovers the truth."""
-    from bold_prevention.linkage.xjs_audit import audit_xjs
+    from bold_prevention.studies.run import ensure_improved_id
 
     pop, project, _ = world
     w = tmp_path / "w.duckdb"
@@ -235,7 +235,10 @@ def test_probation_study_recovers_its_truth_on_the_improved_person_id(world, tmp
     con = duckdb.connect(str(w))
     try:
         before = run_study(con, project, "probation_treatment", bands=(), truth=pop)
-        audit_xjs(con)
+        # the pipeline's studies stage: the audit runs only for a study that needs it, and only once
+        assert ensure_improved_id(con, [load_study("treatment_deaths")]) is None
+        assert ensure_improved_id(con, [load_study("probation_treatment")])["improved_table"]
+        assert ensure_improved_id(con, [load_study("probation_treatment")]) is None
         after = run_study(con, project, "probation_treatment", bands=(), truth=pop)
     finally:
         con.close()

@@ -341,7 +341,7 @@ def _auc_summary(card: dict) -> dict:
 
 # ---------------------------------------------------------------------------------------------- studies
 def _studies(run: Run) -> None:
-    from ..studies.run import check_sources, list_studies, run_study
+    from ..studies.run import check_sources, ensure_improved_id, list_studies, run_study
 
     if run.engine == "spark":
         run.note("studies: not run on Spark (they read the DuckDB warehouse); run `bold study run NAME` there")
@@ -349,12 +349,18 @@ def _studies(run: Run) -> None:
     con = run.warehouse().con
     truth = run.config.truth
     ran = []
+    ready = []
     for spec in list_studies():
         missing = [s for s in check_sources(con, spec) if s.required and not s.loaded]
         if missing:
             run.note(f"study {spec.name}: not run, it needs {', '.join(s.name for s in missing)} "
                      f"({missing[0].load}; on synthetic data: bold demo --waves 1,2,3)")
             continue
+        ready.append(spec)
+    audit = ensure_improved_id(con, ready, progress=run.say)  # the persons Study 1 counts on
+    if audit is not None:
+        run.detail(studies_xjs_audit_seconds=audit["seconds"])
+    for spec in ready:
         try:
             sr = run_study(con, run.project, spec, truth=truth)
         except InputError as e:

@@ -33,7 +33,8 @@ from .registry import study_code
 from .spec import BANDS, StudySpec, load_study_spec, shipped_definitions
 
 __all__ = ["list_studies", "load_study", "check_sources", "run_study", "write_study_release", "StudyRun",
-           "share_headline", "SourceState", "band_available", "spine_band"]
+           "share_headline", "SourceState", "band_available", "spine_band", "IMPROVED_ID_STUDIES",
+           "ensure_improved_id"]
 
 
 def list_studies() -> list[StudySpec]:
@@ -88,6 +89,32 @@ def band_available(con, band: str) -> bool:
     """Whether the spine holds the links a study at ``band`` needs (it was built at ``band`` or a weaker one)."""
     sb = spine_band(con)
     return sb is not None and BANDS.index(band) <= BANDS.index(sb)
+
+
+# ------------------------------------------------------------------------------------------------- persons
+#: Studies (by code name) whose measures need two sources to meet on one person, and which therefore count their
+#: persons on the improved XJS person id when the project holds it (see ``_pilots.improved_persons``).
+IMPROVED_ID_STUDIES: tuple[str, ...] = ("probation_treatment",)
+
+
+def ensure_improved_id(con, specs: Sequence[StudySpec], *, progress=None) -> dict[str, Any] | None:
+    """Before running ``specs``: when one of them counts persons on the improved XJS person id
+    (:data:`IMPROVED_ID_STUDIES`), the spine is built on the published XJS id and the warehouse has no improved id
+    (``linkage.xjs_link_improved``), write it with the XJS audit (``bold link xjs-audit``). Returns the audit's
+    report, or None when nothing needed it."""
+    from ..linkage.xjs import XJS_IDS
+    from ..linkage.xjs_audit import audit_xjs
+    from ._pilots import spine_xjs_id
+
+    if not any(s.code_name in IMPROVED_ID_STUDIES for s in specs):
+        return None
+    schema, _, name = XJS_IDS["improved"].partition(".")
+    if spine_xjs_id(con) != "published" or f"{schema}.{name}" in _tables(con):
+        return None
+    say = progress or (lambda _m: None)
+    say("studies: writing the improved XJS person id (the XJS audit), so that a person's requirement and "
+        "treatment episode on two XJS fragments meet")
+    return audit_xjs(con, progress=progress)
 
 
 # ------------------------------------------------------------------------------------------------- headlines
