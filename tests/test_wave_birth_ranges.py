@@ -121,3 +121,17 @@ def test_too_few_high_band_pairs_weigh_nothing_but_still_count_the_plausible_per
     out, info = _evidence_world(p=0.7, record_dob=date(2005, 1, 1), n_high=MIN_PAIRS_FOR_RANGE_EVIDENCE,
                                 weigh=False)
     assert not info["applied"] and out[("X", "N")] == pytest.approx(0.7)
+
+
+def test_pupils_are_weighed_by_the_adult_bound_only():
+    # a pupil's child-party roles are weighed after the model (weigh_child_party_evidence), not twice
+    from bold_prevention.linkage.wave_link import _birth_ranges_for
+
+    c = _court_world()
+    _party(c, "B", "family_parties", "F2", "K2", date(2012, 6, 1), role="CHLDC")
+    _party(c, "B", "family_parties", "F3", "K3", date(2030, 6, 1), role="RSPA")
+    pupils = _birth_ranges_for(c, "npd_pupil").to_pylist()
+    adults = _birth_ranges_for(c, "hmrc_individuals").to_pylist()
+    c.close()
+    assert pupils == [{"person_id": "B", "born_after": None, "born_before": date(2014, 6, 1)}]
+    assert adults == [{"person_id": "B", "born_after": date(1994, 6, 1), "born_before": date(2014, 6, 1)}]

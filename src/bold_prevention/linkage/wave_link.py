@@ -21,7 +21,7 @@ Wave checks (each reported with the table and column, never an identifier value)
 :func:`link_wave_source` links the source's person table with
 :func:`bold_prevention.linkage.wave.link_source_to_spine` (the NDTMS attributor with its initials, date of birth
 and local authority comparisons) and attaches the event tables through the national number (NINO, NHS number) or
-the pupil reference, at the band of their person's link. Three things make a wave link more than a pairwise
+the pupil reference, at the band of their person's link. Four things make a wave link more than a pairwise
 score (docs/waves.md, "Linkage quality"):
 
 * the spine's identities are completed from their spine person's other identities (a civil or family party's
@@ -31,7 +31,12 @@ score (docs/waves.md, "Linkage quality"):
   links scored as one assignment among the competing pairs
   (:func:`bold_prevention.linkage.wave.exclusive_scores_sql`): a lone candidate of a spine person the source is
   expected to hold gains, a spine person claimed by several records loses;
-* the postcode area counts only where the full postcodes differ (not twice for the same address).
+* the postcode area counts only where the full postcodes differ (not twice for the same address);
+* a spine person known only from court forms without a date of birth still has an age: an adult party was at
+  least 16 at the case date, a child party under 18 (:func:`implied_birth_ranges`); every candidate pair of such a
+  person is weighed by whether the record's date of birth fits (a Bayes factor estimated from the data,
+  :func:`bold_prevention.linkage.wave.birth_range_evidence`), and the share of spine persons expected in a register
+  is counted among the persons its dates of birth can reach (a source of adults holds no young child).
 
 The model is built within :func:`~.splink_model.model_options` (:func:`wave_model_options`): a woman's changed
 surname (forename and date of birth agreeing) costs less than another person's surname; for pupils, dates of
