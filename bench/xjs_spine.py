@@ -1,7 +1,8 @@
 """Bench: the spine on the published and on the improved XJS person id, and what each gives downstream.
 
 Usage: .venv/bin/python bench/xjs_spine.py --persons 20000 --seed 42 [--keep DIR]
-Builds a population (with NDTMS), loads it, audits XJS (``bold link xjs-audit``: the improved id), then for each id
+Builds a population (with NDTMS), loads it, audits XJS (``bold link xjs-audit``: the improved id; also scored
+without the evidence its joins need - every high-confidence model pair joining - for comparison), then for each id
 builds the spine at the medium band as at 2024-12-31, links the local-authority residents (Wave 3, as the pipeline
 does) and NDTMS, scores both against the truth and runs Study 1 (probation to treatment) with its truth check.
 Writes bench/results/xjs-spine-<persons>.json.
@@ -49,13 +50,30 @@ def main() -> None:
         out: dict = {"persons": args.persons, "seed": args.seed}
         con = duckdb.connect(str(project.warehouse_path))
         try:
+            def court(at: dict) -> dict:
+                bs = at["by_source"]
+                return {src: {k: bs[src][k] for k in ("xjs_medium", "improved_medium")}
+                        for src in ("familyman", "civil_caseman_pcol") if src in bs}
+
+            t = time.perf_counter()
+            plain = audit_xjs(con, truth_dir=truth, write_improved=False, evidence=False)
+            pa_ = plain["against_truth"]
+            out["audit_every_high_join"] = {"seconds": round(time.perf_counter() - t, 1),
+                                            "improved_persons": plain["improved_persons_medium"],
+                                            "improved_medium": pa_["improved_medium"], "court": court(pa_)}
             t = time.perf_counter()
             rep = audit_xjs(con, truth_dir=truth)
             at = rep["against_truth"]
             out["audit"] = {"seconds": round(time.perf_counter() - t, 1), "xjs_persons": rep["xjs_persons_medium"],
                             "improved_persons": rep["improved_persons_medium"],
                             "xjs_medium": at["xjs_medium"], "improved_medium": at["improved_medium"],
-                            "by_source": at["by_source"]}
+                            "by_source": at["by_source"], "joins": rep["joins"]}
+            for name, a in (("every high-confidence join", pa_), ("joins on tuned evidence", at)):
+                c = court(a)
+                print(f"improved id, {name}: P {a['improved_medium']['precision']} R "
+                      f"{a['improved_medium']['recall']}; "
+                      + "; ".join(f"{src} P {v['improved_medium']['precision']} R {v['improved_medium']['recall']}"
+                                  for src, v in c.items()), flush=True)
             print(f"audit: XJS medium P {at['xjs_medium']['precision']} R {at['xjs_medium']['recall']}; improved "
                   f"P {at['improved_medium']['precision']} R {at['improved_medium']['recall']}", flush=True)
             load_wave_source(con, "ndtms", root / "pop")
