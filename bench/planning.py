@@ -8,7 +8,11 @@ with bench/trajectories.py), the spine is built at the medium band (setup), then
 - `plan` of the use case proposed from "identify early housing insecurity risk for adults with multiple
   disadvantages" (coverage, missingness, link rates and band mix, wave needs). Target: under 5 s at 1,000,000.
 - `band_sensitivity` of three shipped cohorts and place prevalence at the three bands, and the release-wide
-  audited release of all of it. Target: under 30 s at 1,000,000.
+  audited release of all of it. Target: under 30 s at 1,000,000. The medium spine built as setup is current, so the
+  run computes the medium band on it as it stands and builds the spine at the high and low bands only.
+
+Runs at 500,000 persons or more share the machine's memory: run them under the shared lock,
+`flock /tmp/bench1m.lock .venv/bin/python bench/planning.py --persons 1000000`.
 
 Results: bench/results/planning-<persons>.json, with peak memory and the machine.
 """
@@ -35,6 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--persons", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory limit")
     args = ap.parse_args()
     os.environ.setdefault("BOLD_PSEUDONYM_KEY", "bench-only-pseudonym-key")
     _, project_dir = prepare(args.persons, args.seed)
@@ -52,7 +57,9 @@ def main() -> None:
     shutil.copy(Path(project_dir) / "warehouse.duckdb", work / "warehouse.duckdb")
     proj = Project(work).ensure()
     con = duckdb_connect(proj)
-    result: dict = {"persons": args.persons, "seed": args.seed, "machine": machine()}
+    con.execute(f"SET memory_limit = '{args.memory_limit}'")
+    result: dict = {"persons": args.persons, "seed": args.seed, "machine": machine(),
+                    "memory_limit": args.memory_limit, "load_average_start": os.getloadavg()}
     try:
         t0 = time.perf_counter()
         build_spine(con, as_at=date(2024, 12, 31), band="medium")
@@ -77,6 +84,10 @@ def main() -> None:
         result["sensitivity_peak_rss_gb"] = round(mem.peak / 2**30, 2)
         result["sensitivity_outputs"] = len(res.outputs)
         result["published_persons"] = res.published
+        result["load_average_end"] = os.getloadavg()
+        audit = work / "release" / "output-checking" / "release_audit.json"
+        if audit.exists():
+            result["release_audit"] = json.loads(audit.read_text())
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)

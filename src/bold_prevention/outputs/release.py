@@ -188,7 +188,8 @@ def _protection_text(report: AuditReport) -> str:
 def _audit_doc(report: AuditReport, withheld: list[tuple[str, str]]) -> dict:
     return {"summary": report.summary(), "count_cells": report.cells, "distinct_numbers": report.variables,
             "linked_groups": report.components, "primary_cells_bounded": report.targets,
-            "lp_solves": report.lp_solves, "integer_solves": report.milp_solves, "seconds": round(report.seconds, 3),
+            "lp_solves": report.lp_solves, "integer_solves": report.milp_solves,
+            "cells_shown_protected_without_solving": report.certified, "seconds": round(report.seconds, 3),
             "protection_width": report.width, "added_suppressions": len(report.added),
             "consistent_suppressions": len(report.consistent), "findings": len(report.findings),
             "withheld_tables": [{"title": t, "reason": r} for t, r in withheld]}
