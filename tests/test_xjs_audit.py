@@ -126,3 +126,14 @@ def test_spine_build_on_the_improved_id(audited):
     # the improved persons are the audit's (those with a record in view at the as-at date)
     n = con.execute(f"select count(distinct cluster_medium) from {IMPROVED_TABLE}").fetchall()[0][0]
     assert n == r["improved_persons_medium"] and imp.persons <= n
+
+
+def test_splitting_on_contradictions_removes_xjs_merges_and_keeps_recall(audited, synth_dir):
+    con, joined, _w, _rv = audited
+    contra = audit_xjs(con, truth_dir=synth_dir / "truth", split="contradictions", write_improved=False)
+    a, b = joined["against_truth"]["improved_medium"], contra["against_truth"]["improved_medium"]
+    assert contra["merges_split_on_contradictions"] > 0
+    assert b["precision"] > a["precision"] and b["recall"] >= a["recall"] - 0.005
+    court = contra["against_truth"]["by_source"]
+    for src in ("familyman", "civil_caseman_pcol"):
+        assert court[src]["improved_medium"]["recall"] > court[src]["xjs_medium"]["recall"]

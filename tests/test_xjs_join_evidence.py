@@ -187,3 +187,24 @@ def test_joins_are_high_confidence_with_evidence_and_do_not_depend_on_order(pop,
     rnd.shuffle(shuffled)
     _rep2, edges2 = _joins(con, _scratch(list(reversed(recs)), shuffled))
     assert edges2 == edges
+
+
+def test_a_part_of_a_published_person_that_contradicts_the_rest_is_split_off():
+    from bold_prevention.linkage.xjs_audit import contradiction_splits, evidence_tables
+
+    # XJS put a civil party and the magistrates' record of one man (born 1960) with another man (born 1991); the
+    # model's low band holds them apart; a part with no date of birth and no court role contradicts nothing
+    recs = [(f"{MAGS}:j{i}", "X1", "Jack", "Douglas", date(1991, 9, 2), "LE4 4AY") for i in range(4)]
+    recs += [(f"{MAGS}:k", "X1", "Krish", "Zaman", date(1960, 3, 31), "LI18 1AP"),
+             (f"{CIVIL}:k", "X1", "Krish", "Zaman", None, "LI18 1AP"),
+             (f"{MAGS}:n", "X1", "J", "Douglas", None, None)]
+    s = _scratch(recs, [])
+    low = {f"{MAGS}:k": "K", f"{CIVIL}:k": "K", f"{MAGS}:n": "N"}
+    s.execute("create table __a2 as select record_key, base_medium as xjs_medium, "
+              "coalesce(map_extract(map(['" + "', '".join(low) + "'], ['" + "', '".join(low.values()) + "']), "
+              "record_key)[1], 'J') as model_low from __audit")
+    s.execute("drop table __audit")
+    s.execute("alter table __a2 rename to __audit")
+    evidence_tables(_warehouse([], [("k", date(2020, 1, 1))]), s, StandardiseOptions(), JoinEvidence())
+    assert contradiction_splits(s, 10) == 1
+    assert s.execute("select * from __contradicted").fetchall() == [("X1", "K")]

@@ -152,14 +152,17 @@ def _components(con, edges_sql: str, nodes_sql: str) -> pa.Table:
 
 def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = None,
               review: str | Path | None = None, thresholds: Thresholds | None = None,
-              write_improved: bool = True, split: bool = False, evidence: bool | JoinEvidence = True,
+              write_improved: bool = True, split: bool | str = False, evidence: bool | JoinEvidence = True,
               progress: Progress | None = None) -> dict[str, Any]:
     """Audit ``extract.xjs_link`` against the toolkit's own dedupe of the justice identities (see the module
     docstring). ``con`` is the project's warehouse connection. Returns the report.
 
     ``split``: also break XJS persons whose records the model puts in different persons even at its low band
     (the improved id then both joins and splits; where the model's own recall is weak, as for civil parties
-    without dates of birth, splitting costs recall).
+    without dates of birth, splitting costs recall). ``split="contradictions"``: break an XJS person only where
+    one of the model's low-band persons inside it contradicts the rest (dates of birth a generation apart, or
+    court-role ages that rule each other out; :func:`contradiction_splits`), which keeps the recall of name-only
+    parties.
 
     ``evidence``: the evidence a high-confidence pair needs to join two persons (:class:`JoinEvidence`; True: the
     defaults; False: every high-confidence pair joins, as before the evidence was tuned for court parties)."""
@@ -202,9 +205,21 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
             left join {res.clusters['low']} l on l.record_id = x.record_key""")
         # the persons the improved id starts from: XJS's medium persons, refined by the model's low-band persons
         # when splitting
-        base = ("case when model_low is null then xjs_medium else xjs_medium || '|' || model_low end" if split
-                else "xjs_medium")
-        scratch.execute(f"create or replace table __audit_s as select *, {base} as base_medium from __audit")
+        if split not in (False, True, "contradictions"):
+            raise InputError(f"split mode {split!r} is not known", hint="use true, false or 'contradictions'")
+        ev = evidence if isinstance(evidence, JoinEvidence) else JoinEvidence()
+        spread = ev.dob_spread_years or cfg.guards.generation_years
+        contradicted = 0
+        if split == "contradictions":
+            evidence_tables(con, scratch, cfg.left.options(), ev)
+            contradicted = contradiction_splits(scratch, spread)
+            base = "case when s.model_low is null then a.xjs_medium else a.xjs_medium || '|' || s.model_low end"
+            scratch.execute(f"""create or replace table __audit_s as select a.*, {base} as base_medium from __audit a
+                left join __contradicted s on s.xjs_medium = a.xjs_medium and s.model_low = a.model_low""")
+        else:
+            base = ("case when model_low is null then xjs_medium else xjs_medium || '|' || model_low end" if split
+                    else "xjs_medium")
+            scratch.execute(f"create or replace table __audit_s as select *, {base} as base_medium from __audit")
         scratch.execute("drop table __audit")
         scratch.execute("alter table __audit_s rename to __audit")
         # splits: XJS medium persons joined by a high-confidence model pair
@@ -230,8 +245,7 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
         if evidence is not False:
             say("weighing the evidence of the model's high-confidence joins")
             joins = tuned_joins(con, scratch, res.pairs, high=thresholds.high, options=cfg.left.options(),
-                                evidence=evidence if isinstance(evidence, JoinEvidence) else JoinEvidence(),
-                                generation_years=cfg.guards.generation_years)
+                                evidence=ev, generation_years=cfg.guards.generation_years)
             edges = "__join_edges"
         comp = _components(scratch, f"select c1, c2 from {edges}",
                            "select base_medium as node from __audit")
@@ -255,6 +269,7 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
             "model": {"em_sessions": res.summary["model"]["em_sessions"],
                       "pairs_by_band": res.summary["pairs"]["by_band"]},
             "thresholds": thresholds.as_dict(), "split": split,
+            "merges_split_on_contradictions": contradicted if split == "contradictions" else None,
             "joins": joins if joins is not None else {"evidence": None},
         }
         if review is not None:
@@ -363,18 +378,17 @@ def _merge(x: _Person, y: _Person, spread: int) -> tuple[_Person | None, str | N
     return m, None
 
 
-def tuned_joins(con, scratch, pairs: str, *, high: float, options, evidence: JoinEvidence,
-                generation_years: int) -> dict[str, Any]:
-    """Which of the model's high-confidence pairs (table ``pairs`` of ``scratch``) join two of the starting persons
-    (``base_medium`` of ``scratch.__audit``), on the evidence of the module docstring. Writes ``__join_edges``
-    (``c1, c2``) to ``scratch`` and returns counts: the persons' pairs the model joins, those kept, and those
-    refused by reason (``name_only``, ``dates_of_birth``, ``ages``, ``ambiguous``). ``con`` is the warehouse (read
-    for the court parties' roles and case dates); ``scratch`` holds the identities (``__raw_0``)."""
+def evidence_tables(con, scratch, options, evidence: JoinEvidence) -> None:
+    """``__audit_std`` (the standardised identities of ``__raw_0``) and ``__party_ages`` (the birth ranges the
+    court roles of the warehouse ``con`` imply) in ``scratch``, once."""
     from .standardise import standardise
 
-    spread = evidence.dob_spread_years or generation_years
-    standardise(scratch, "__raw_0", id_column="record_key", columns={r: r for r in _ROLES}, out="__audit_std",
-                options=options, label="justice identities")
+    have = {r[0] for r in scratch.execute("select table_name from information_schema.tables").fetchall()}
+    if "__audit_std" not in have:
+        standardise(scratch, "__raw_0", id_column="record_key", columns={r: r for r in _ROLES}, out="__audit_std",
+                    options=options, label="justice identities")
+    if "__party_ages" in have:
+        return
     ages_sql = _party_ages_sql(con, evidence)
     if ages_sql is not None:
         scratch.register("__party_ages_arrow", con.sql(ages_sql).to_arrow_table())
@@ -383,6 +397,50 @@ def tuned_joins(con, scratch, pairs: str, *, high: float, options, evidence: Joi
     else:
         scratch.execute("create or replace table __party_ages (record_key varchar, born_after date, "
                         "born_before date)")
+
+
+def contradiction_splits(scratch, spread: int) -> int:
+    """The parts of XJS medium persons (``xjs_medium`` of ``scratch.__audit``) that contradict the rest: the
+    records of each XJS person grouped by the model's low-band person (``model_low``); the largest part (ties: the
+    smallest id) is the core, and each other part, largest first, joins it unless their dates of birth are
+    ``spread`` years apart or their court-role ages rule each other out (:func:`_merge`). Writes
+    ``__contradicted`` (``xjs_medium, model_low``: the parts split off) and returns how many there are."""
+    rows = scratch.execute("""
+        with multi as (select xjs_medium from __audit where model_low is not null group by 1
+                       having count(distinct model_low) > 1)
+        select a.xjs_medium, a.model_low, count(*) as n, list(s.dob) filter (where s.dob is not null),
+               max(g.born_after), min(g.born_before)
+        from __audit a join multi using (xjs_medium) join __audit_std s on s.unique_id = a.record_key
+        left join __party_ages g on g.record_key = a.record_key
+        where a.model_low is not null group by 1, 2 order by 1, 3 desc, 2""").fetchall()
+    split: list[tuple[str, str]] = []
+    core: tuple[str, _Person] | None = None
+    for xjs, part, _n, dobs, after, before in rows:
+        p = _Person.start(dobs, after, before)
+        if core is None or core[0] != xjs:
+            core = (xjs, p)
+            continue
+        merged, _why = _merge(core[1], p, spread)
+        if merged is None:
+            split.append((xjs, part))
+        else:
+            core = (xjs, merged)
+    scratch.register("__contradicted_arrow", pa.table({"xjs_medium": pa.array([a for a, _ in split], pa.string()),
+                                                        "model_low": pa.array([b for _, b in split], pa.string())}))
+    scratch.execute("create or replace table __contradicted as select * from __contradicted_arrow")
+    scratch.unregister("__contradicted_arrow")
+    return len(split)
+
+
+def tuned_joins(con, scratch, pairs: str, *, high: float, options, evidence: JoinEvidence,
+                generation_years: int) -> dict[str, Any]:
+    """Which of the model's high-confidence pairs (table ``pairs`` of ``scratch``) join two of the starting persons
+    (``base_medium`` of ``scratch.__audit``), on the evidence of the module docstring. Writes ``__join_edges``
+    (``c1, c2``) to ``scratch`` and returns counts: the persons' pairs the model joins, those kept, and those
+    refused by reason (``name_only``, ``dates_of_birth``, ``ages``, ``ambiguous``). ``con`` is the warehouse (read
+    for the court parties' roles and case dates); ``scratch`` holds the identities (``__raw_0``)."""
+    spread = evidence.dob_spread_years or generation_years
+    evidence_tables(con, scratch, options, evidence)
     # each pair of starting persons the model joins: dated when some pair of their records has two dates of birth;
     # named when a pair without one agrees on forename (or its canonical form) and full postcode
     scratch.execute(f"""create or replace table __join_cand as
