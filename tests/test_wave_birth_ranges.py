@@ -93,21 +93,36 @@ def _evidence_world(*, p: float, record_dob: date, n_high: int, weigh: bool = Tr
     return out, info
 
 
-@settings(max_examples=40, deadline=None)
-@given(p=st.floats(0.05, 0.95), days=st.integers(-20 * 365, 20 * 365))
-def test_a_name_only_persons_pairs_gain_when_the_age_fits_and_lose_when_it_cannot(p, days):
+def _odds(x):
+    return x / (1 - x)
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=st.floats(0.05, 0.95), days=st.integers(-40 * 365, 20 * 365))
+def test_a_name_only_persons_pairs_are_weighed_by_their_age_category(p, days):
     from bold_prevention.linkage.wave import MIN_PAIRS_FOR_RANGE_EVIDENCE
 
     record_dob = date(1994, 6, 1) + timedelta(days=days)
     out, info = _evidence_world(p=p, record_dob=record_dob, n_high=MIN_PAIRS_FOR_RANGE_EVIDENCE)
-    assert info["applied"] and info["factor_consistent"] > 1 > info["factor_inconsistent"]
-    q = out[("X", "N")]
-    if record_dob <= date(1994, 6, 1):  # old enough to have been a party in 2010
-        assert q > p
-    else:  # under 16 at the case date
-        assert q < p
+    f = info["factors"]
+    assert info["applied"] and f["misfit"] < 1
+    ratio = _odds(out[("X", "N")]) / _odds(p)
+    if record_dob > date(1994, 6, 1):  # under 16 at the 2010 case: cannot have been a party
+        assert ratio == pytest.approx(f["misfit"], abs=6e-4)
+    else:  # a fit: weighed by its age bin's factor
+        assert any(ratio == pytest.approx(v, abs=6e-4) for k, v in f.items() if k != "misfit")
     assert out[("X", "K")] == pytest.approx(p)  # a person with a date of birth: the model already compared it
     assert all(out[(f"R{k}", f"H{k}")] == pytest.approx(0.999) for k in range(MIN_PAIRS_FOR_RANGE_EVIDENCE))
+
+
+def test_a_fit_at_the_ages_true_matches_have_gains():
+    from bold_prevention.linkage.wave import MIN_PAIRS_FOR_RANGE_EVIDENCE
+
+    # the high-band matches were 52-71 at their case (born 1960-1979, an adult bound of 2015: most 55 or over);
+    # X, born 1950, was 60 at N's 2010 case: the bin where most true matches lie and few random records do
+    out, info = _evidence_world(p=0.5, record_dob=date(1950, 1, 1), n_high=MIN_PAIRS_FOR_RANGE_EVIDENCE)
+    assert out[("X", "N")] > 0.5
+    assert info["factors"]["a0"] < 1  # no true match was 16-24 at their case: a fit there is weak evidence
 
 
 def test_too_few_high_band_pairs_weigh_nothing_but_still_count_the_plausible_persons():

@@ -235,6 +235,9 @@ MIN_PAIRS_FOR_RANGE_EVIDENCE = 20
 #: Share of a source's dates of birth left out at each end when deciding which spine persons it can hold (typing
 #: slips in a year of birth must not make every person plausible).
 SOURCE_BIRTH_TAIL = 0.005
+#: Lower edges of the age bins of the age evidence, in years above the adult minimum age at the case (16-24,
+#: 25-34, 35-44, 45-54, 55 and over).
+AGE_BIN_YEARS = (0, 9, 19, 29, 39)
 
 
 def birth_range_evidence(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, records: str, spine: str, ranges: str,
@@ -244,16 +247,18 @@ def birth_range_evidence(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, reco
 
     ``records``: the source's identities (``record_id, date_of_birth``); ``spine``: the spine identities
     (``person_id, date_of_birth``, completed); ``ranges``: ``person_id, born_after, born_before`` (see
-    :func:`bold_prevention.linkage.wave_link.implied_birth_ranges`). A record's date of birth is *consistent* with
-    a person's range when it is after ``born_after`` and on or before ``born_before`` (a missing bound does not
-    bound). The Bayes factor is estimated from the data: ``m``, the share of the high-band pairs (``p >= high``)
-    of persons with a range whose record is consistent with it (mostly persons who also hold a date of birth,
-    which agreed: how often a true match's date of birth fits the roles), and ``u``, the share of all pairs of a
-    source record with a date of birth and a range-bound person without one that are consistent (random pairs,
-    counted exactly from the sorted dates of birth); each with one pseudo-count either way. A pair of a person with
-    no date of birth has its odds multiplied by ``m / u`` when consistent, ``(1 - m) / (1 - u)`` when not; other
-    pairs are unchanged. It is the only evidence of age a name-only court party carries (civil and family parties
-    are often recorded without a date of birth), and it separates namesakes of two generations at one address.
+    :func:`bold_prevention.linkage.wave_link.implied_birth_ranges`). A pair falls in one category: ``misfit``, the
+    record's date of birth is not after ``born_after`` or not on or before ``born_before`` (a missing bound does
+    not bound); else, where an adult role bounds the range, ``a0`` to ``a4``, the age at that case in bins of
+    :data:`AGE_BIN_YEARS` years above the adult minimum age (16-24, 25-34, 35-44, 45-54, 55 and over: court parties
+    are not of every age alike); else ``fit`` (a child party's range only). Each category's Bayes factor ``m / u``
+    is estimated from the data: ``m``, the share of the high-band pairs (``p >= high``) of range-bound persons in
+    the category (mostly persons who also hold a date of birth, which agreed: the ages true matches have), and
+    ``u``, the share of all pairs of a source record with a date of birth and a range-bound person without one in
+    it (random pairs, counted exactly from the sorted dates of birth); one pseudo-count per category each side.
+    A pair of a person with no date of birth has its odds multiplied by its category's factor; other pairs are
+    unchanged. It is the only evidence of age a name-only court party carries (civil and family parties are often
+    recorded without a date of birth), and it separates namesakes of two generations at one address.
 
     Not weighed (``applied: False``) when ``weigh`` is false, with fewer than
     :data:`MIN_PAIRS_FOR_RANGE_EVIDENCE` high-band pairs of range-bound persons, or no range-bound person without a
@@ -262,7 +267,7 @@ def birth_range_evidence(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, reco
     the persons the source can hold, over which the share of spine persons expected in it is counted
     (:func:`exclusive_scores_sql`; a source of adults cannot hold a spine person who is a young child, a register
     of pupils not one who was an adult party before it began). Returns the pairs' SQL (the same columns; a temporary
-    table ``__pair_birth`` on ``con`` backs it) and what was estimated."""
+    table ``__pair_birth`` on ``con`` backs it) and what was estimated (``factors``, ``m`` and ``u`` by category)."""
     import numpy as np
 
     con.execute(f"""create or replace temp table __person_birth as
@@ -278,19 +283,26 @@ def birth_range_evidence(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, reco
     persons, plausible = con.execute(f"select count(*), count(*) filter (where {reach}) from __person_birth"
                                      ).fetchall()[0]
     info: dict[str, Any] = {"applied": False, "spine_persons": int(persons), "plausible_persons": int(plausible)}
+    # the category of a pair: misfit, or a fit by the age at the adult-bound case (years above the minimum age:
+    # 0-8, 9-18, 19-28, 29-38, 39+), or a fit of a child-bound range only
+    edges = AGE_BIN_YEARS
+    cat = ("case when not (coalesce(r.date_of_birth > b.born_after, true) and coalesce(r.date_of_birth <= "
+           "b.born_before, true)) then 'misfit' when b.born_before is null then 'fit' else 'a' || (" +
+           " + ".join(f"(date_diff('day', r.date_of_birth, b.born_before) >= {int(e * 365.25)})::int" for e in edges[1:])
+           + ")::varchar end")
     con.execute(f"""create or replace temp table __pair_birth as
         select pr.record_id, pr.person_id, pr.p, b.has_dob,
                r.date_of_birth is not null and (b.born_after is not null or b.born_before is not null) as bounded,
-               coalesce(r.date_of_birth > b.born_after, true) and coalesce(r.date_of_birth <= b.born_before, true)
-                   as consistent
+               {cat} as cat
         from ({pairs_sql}) pr
         join (select record_id, date_of_birth from {records}) r using (record_id)
         join __person_birth b using (person_id)""")
     plain = "select record_id, person_id, p from __pair_birth"
     if not weigh or not n_dob:
         return plain, info
-    n_high, m_hits = con.execute(f"select count(*), count(*) filter (where consistent) from __pair_birth "
-                                 f"where bounded and p >= {high!r}").fetchall()[0]
+    hits = dict(con.execute(f"select cat, count(*) from __pair_birth where bounded and p >= {high!r} group by 1"
+                            ).fetchall())
+    n_high = sum(hits.values())
     # days since 1970; a missing bound is a day before or after every date of birth
     bounds = con.execute("select coalesce(born_after - date '1970-01-01', -10000000) as a, "
                          "coalesce(born_before - date '1970-01-01', 10000000) as b from __person_birth "
@@ -301,15 +313,29 @@ def birth_range_evidence(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, reco
         return plain, info
     dobs = np.sort(np.asarray(con.execute(f"select date_of_birth - date '1970-01-01' as d from {records} "
                                           f"where date_of_birth is not null").fetchnumpy()["d"], dtype=np.int64))
-    inside = np.searchsorted(dobs, before, side="right") - np.searchsorted(dobs, after, side="right")
-    m = (m_hits + 1) / (n_high + 2)
-    u = (float(inside.sum()) + 1) / (len(dobs) * len(inside) + 2)
-    yes, no = m / u, (1 - m) / (1 - u)
-    info.update(applied=True, m=round(m, 4), u=round(u, 4), factor_consistent=round(yes, 3),
-                factor_inconsistent=round(no, 4))
+
+    def upto(t):
+        return np.searchsorted(dobs, t, side="right")
+
+    adult = before < 10000000
+    counts: dict[str, float] = {"fit": float((upto(before) - upto(after))[~adult].sum())}
+    for j, e in enumerate(edges):
+        hi_t = before - int(e * 365.25)  # born on or before: at least e years above the minimum age
+        lo_t = before - int(edges[j + 1] * 365.25) if j + 1 < len(edges) else np.full_like(before, -10000000)
+        lo_t = np.maximum(lo_t, after)
+        n = np.where(hi_t > lo_t, upto(hi_t) - upto(lo_t), 0)
+        counts[f"a{j}"] = float(n[adult].sum())
+    total = float(len(dobs)) * len(after)
+    counts["misfit"] = total - sum(counts.values())
+    k = len(counts)
+    factors = {c: ((hits.get(c, 0) + 1) / (n_high + k)) / ((counts[c] + 1) / (total + k)) for c in counts}
+    info.update(applied=True, factors={c: round(f, 3) for c, f in factors.items()},
+                m={c: round((hits.get(c, 0) + 1) / (n_high + k), 4) for c in counts},
+                u={c: round((counts[c] + 1) / (total + k), 4) for c in counts})
+    case = " ".join(f"when '{c}' then {f!r}" for c, f in factors.items())
     return f"""select record_id, person_id,
                       case when bounded and not has_dob then p * f / (p * f + 1 - p) else p end as p
-               from (select *, case when consistent then {yes!r} else {no!r} end as f from __pair_birth) x""", info
+               from (select *, case cat {case} else 1.0 end as f from __pair_birth) x""", info
 
 
 def exclusive_scores_sql(pairs_sql: str, *, records: int, persons: int, low: float) -> str:
