@@ -208,3 +208,14 @@ def test_a_part_of_a_published_person_that_contradicts_the_rest_is_split_off():
     evidence_tables(_warehouse([], [("k", date(2020, 1, 1))]), s, StandardiseOptions(), JoinEvidence())
     assert contradiction_splits(s, 10) == 1
     assert s.execute("select * from __contradicted").fetchall() == [("X1", "K")]
+
+
+def test_an_unknown_split_mode_is_refused_before_any_linking():
+    import pytest
+
+    from bold_prevention.errors import InputError
+    from bold_prevention.linkage.xjs_audit import audit_xjs
+
+    with pytest.raises(InputError, match="split mode") as e:
+        audit_xjs(duckdb.connect(), split="sometimes")
+    assert "contradictions" in e.value.hint

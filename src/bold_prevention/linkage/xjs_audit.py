@@ -15,6 +15,8 @@ Data First's cross-justice (XJS) table is the spine's person id, and nobody publ
    confidence (connected components), on the evidence below. It is written as ``linkage.xjs_link_improved``,
    shaped exactly like ``extract.xjs_link`` (the medium and low clusters and ``estimated_xjs_id`` replaced), so the
    spine can be built on it: ``build_person_records(con, band="medium", link_table="linkage.xjs_link_improved")``.
+   With ``split`` the starting persons are XJS's refined by the model's low band (``True``), or only where a part
+   contradicts the rest of its XJS person (``"contradictions"``).
 
 The evidence a join needs (``evidence=True``, the default; see :func:`tuned_joins`). Family and civil court
 parties often have a name and no date of birth, and the model's high-confidence pairs between such records are
@@ -171,6 +173,8 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     thresholds = thresholds or Thresholds()
+    if split not in (False, True, "contradictions"):
+        raise InputError(f"split mode {split!r} is not known", hint="use true, false or 'contradictions'")
     present = warehouse_tables(con)
     if ("extract", "xjs_link") not in present:
         raise InputError("the warehouse has no extract.xjs_link table (the XJS linking dataset)",
@@ -205,8 +209,6 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
             left join {res.clusters['low']} l on l.record_id = x.record_key""")
         # the persons the improved id starts from: XJS's medium persons, refined by the model's low-band persons
         # when splitting
-        if split not in (False, True, "contradictions"):
-            raise InputError(f"split mode {split!r} is not known", hint="use true, false or 'contradictions'")
         ev = evidence if isinstance(evidence, JoinEvidence) else JoinEvidence()
         spread = ev.dob_spread_years or cfg.guards.generation_years
         contradicted = 0
