@@ -190,6 +190,22 @@ def test_linkage_follows_the_pairs_and_chunks_when_memory_is_short():
     assert more.seconds > one.seconds and "this project" in more.note
 
 
+def test_a_small_project_count_scales_the_benchmark_curve_far_beyond_its_size():
+    """A 100k project's count is not extrapolated with its own (uncertain) between-person share to 5M: the
+    benchmark's curve is scaled by the project's count over the curve's value at the project's size."""
+    from bold_prevention.planning.cost import pairs_for
+
+    link = load_curves().link
+    base, regime, _ = pairs_for(link, 5_000_000)
+    n = 100_000.0
+    large_at_n = PairCounts(*min(link.pairs["large"], key=lambda p: abs(p[0] / 5e6 - 1))).at(n)
+    own = {"large": [[n, 3 * large_at_n, n / 2, 1.5 * large_at_n * 0.9]]}  # a between share that would explode
+    scaled, _, note = pairs_for(link, 5_000_000, own)
+    assert regime == "large" and scaled == pytest.approx(3 * base) and "scaled" in note
+    near, _, note = pairs_for(link, 300_000, {"usual": [[n, 1e6, n / 2, 5e5]]})
+    assert near == pytest.approx(3e6) and "scaled" not in note  # within 4x: the project's own shape (linear here)
+
+
 def test_estimate_covers_stages_engines_and_advises():
     small = estimate(50_000, machine_gb=24)
     big = estimate(50_000_000, machine_gb=24)

@@ -235,26 +235,45 @@ class LinkFit:
         return sum(c * v for c, v in zip(self.memory, _memory_row(records, pairs, chunks), strict=True))
 
 
+#: A project's own count is extrapolated with its own within- and between-person shares only up to this many times
+#: its size; further, the between-person share of a small sample is too uncertain (a few split or merged persons move
+#: it, and the error grows with the square of the ratio), so the project's count scales the benchmark's curve.
+OWN_SHAPE_MAX_RATIO = 4.0
+
+
 def pairs_for(link: LinkCurve, records: float, samples: dict[str, list[Sequence[float]]] | None = None
               ) -> tuple[float, str, str]:
-    """Candidate pairs at ``records`` under the rules of that size: (pairs, regime, note). ``samples`` (from
-    :func:`pair_sample` on a project) replace the shipped counts of the benchmark population; the sample nearest
-    in size (in ratio) is extrapolated. A regime without a count falls back to the nearest counted one."""
+    """Candidate pairs at ``records`` under the rules of that size: (pairs, regime, note), from the shipped count
+    nearest in size (in ratio), extrapolated. ``samples`` (:func:`pair_sample` on a project): within
+    :data:`OWN_SHAPE_MAX_RATIO` of the target's size the project's own count is extrapolated; further, the shipped
+    curve is scaled by the project's count over the curve's value at the project's size. A regime without a count
+    falls back to the nearest counted one."""
     regime = regime_for(records)
-    pool = {**link.pairs, **(samples or {})}
-    note = ""
-    if not pool.get(regime):
+    order = list(REGIMES)
+
+    def pick(pool: dict[str, list[Sequence[float]]]) -> tuple[Sequence[float] | None, str]:
         counted = [r for r in REGIMES if pool.get(r)]
         if not counted:
-            raise InputError("the cost curves hold no candidate-pair counts for the linkage",
-                             hint="count them with bench/plan_cost.py --count-pairs PROJECT and add them")
-        order = list(REGIMES)
-        regime_used = min(counted, key=lambda r: abs(order.index(r) - order.index(regime)))
-        note = f"no pair count for the {regime} blocking rules: the {regime_used} rules' count used"
+            return None, regime
+        used = regime if regime in counted else min(counted, key=lambda r: abs(order.index(r) - order.index(regime)))
+        return min(pool[used], key=lambda p: abs(math.log(records / p[0]))), used
+
+    shipped, used = pick(link.pairs)
+    own, own_used = pick(samples or {})
+    notes = []
+    if own is not None and (shipped is None or records / own[0] <= OWN_SHAPE_MAX_RATIO):
+        pairs, used = PairCounts(*own).at(records), own_used
+    elif shipped is None:
+        raise InputError("the cost curves hold no candidate-pair counts for the linkage",
+                         hint="count them with bench/plan_cost.py --count-pairs PROJECT and add them")
     else:
-        regime_used = regime
-    best = min(pool[regime_used], key=lambda p: abs(math.log(records / p[0])))
-    return PairCounts(*best).at(records), regime, note
+        pairs = PairCounts(*shipped).at(records)
+        if own is not None:
+            pairs *= own[1] / max(PairCounts(*shipped).at(own[0]), 1.0)
+            notes.append("the benchmark's pair curve scaled by this project's count")
+    if used != regime:
+        notes.append(f"no pair count for the {regime} blocking rules: the {used} rules' count used")
+    return pairs, regime, "; ".join(notes)
 
 
 def link_cost(link: LinkCurve, engine: str, records: float, *, chunks: int = 1,
