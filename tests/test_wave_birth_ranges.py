@@ -123,6 +123,7 @@ def test_a_fit_at_the_ages_true_matches_have_gains():
     out, info = _evidence_world(p=0.5, record_dob=date(1950, 1, 1), n_high=MIN_PAIRS_FOR_RANGE_EVIDENCE)
     assert out[("X", "N")] > 0.5
     assert info["factors"]["a0"] < 1  # no true match was 16-24 at their case: a fit there is weak evidence
+    assert info["factors"]["fit"] <= 1  # no child-bound range on either side: no evidence, never a large factor
 
 
 def test_too_few_high_band_pairs_weigh_nothing_but_still_count_the_plausible_persons():

@@ -255,7 +255,9 @@ def birth_range_evidence(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, reco
     is estimated from the data: ``m``, the share of the high-band pairs (``p >= high``) of range-bound persons in
     the category (mostly persons who also hold a date of birth, which agreed: the ages true matches have), and
     ``u``, the share of all pairs of a source record with a date of birth and a range-bound person without one in
-    it (random pairs, counted exactly from the sorted dates of birth); one pseudo-count per category each side.
+    it (random pairs, counted exactly from the sorted dates of birth, one pseudo-count per category); ``m`` is
+    shrunk towards ``u`` by as many pseudo-pairs as there are categories, so a category seen on neither side
+    weighs no more than its absence from the high-band sample says.
     A pair of a person with no date of birth has its odds multiplied by its category's factor; other pairs are
     unchanged. It is the only evidence of age a name-only court party carries (civil and family parties are often
     recorded without a date of birth), and it separates namesakes of two generations at one address.
@@ -328,10 +330,14 @@ def birth_range_evidence(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, reco
     total = float(len(dobs)) * len(after)
     counts["misfit"] = total - sum(counts.values())
     k = len(counts)
-    factors = {c: ((hits.get(c, 0) + 1) / (n_high + k)) / ((counts[c] + 1) / (total + k)) for c in counts}
+    u = {c: (counts[c] + 1) / (total + k) for c in counts}
+    # m shrunk towards u by k pseudo-pairs: a category that no high-band pair shows is not evidence either way
+    # beyond the sample's size (a category empty on both sides weighs k / (n + k), never the ratio of two
+    # pseudo-counts)
+    m = {c: (hits.get(c, 0) + k * u[c]) / (n_high + k) for c in counts}
+    factors = {c: m[c] / u[c] for c in counts}
     info.update(applied=True, factors={c: round(f, 3) for c, f in factors.items()},
-                m={c: round((hits.get(c, 0) + 1) / (n_high + k), 4) for c in counts},
-                u={c: round((counts[c] + 1) / (total + k), 4) for c in counts})
+                m={c: round(v, 4) for c, v in m.items()}, u={c: round(v, 4) for c, v in u.items()})
     case = " ".join(f"when '{c}' then {f!r}" for c, f in factors.items())
     return f"""select record_id, person_id,
                       case when bounded and not has_dob then p * f / (p * f + 1 - p) else p end as p
