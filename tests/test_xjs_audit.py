@@ -137,3 +137,9 @@ def test_splitting_on_contradictions_removes_xjs_merges_and_keeps_recall(audited
     court = contra["against_truth"]["by_source"]
     for src in ("familyman", "civil_caseman_pcol"):
         assert court[src]["improved_medium"]["recall"] > court[src]["xjs_medium"]["recall"]
+
+
+def test_cli_refuses_an_unknown_split_mode(tmp_path):
+    res = CliRunner().invoke(app, ["link", "xjs-audit", "--project", str(tmp_path), "--split", "sideways"])
+    assert res.exit_code != 0
+    assert "sideways" in res.output and "contradictions" in res.output

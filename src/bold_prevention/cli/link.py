@@ -301,9 +301,12 @@ def xjs_audit_cmd(
     json_out: Path = typer.Option(None, "--json-file", metavar="FILE", help="Also write the report to this JSON "
                                   "file."),
     no_improved: bool = typer.Option(False, "--no-improved", help="Do not write linkage.xjs_link_improved."),
-    split: bool = typer.Option(False, "--split", help="Also split XJS persons the model separates even at its "
-                                                      "low band (raises precision; costs recall where the model "
-                                                      "is weak)."),
+    split: str = typer.Option("none", "--split", metavar="MODE",
+                              help="Also split XJS persons: 'low-band' where the model separates their records even "
+                                   "at its low band (raises precision; costs recall where the model is weak), "
+                                   "'contradictions' only where a low-band person inside contradicts the rest "
+                                   "(dates of birth a generation apart, court-role ages that rule each other out); "
+                                   "'none' (the default) only joins."),
 ) -> None:
     """Audit the XJS table: re-link the justice identities with the toolkit's model, count the persons XJS splits
     and merges, estimate its precision and recall, and write an improved person id (XJS plus high-confidence
@@ -314,12 +317,15 @@ def xjs_audit_cmd(
     from ..project import Project
     from ..warehouse.engine import duckdb_connect
 
+    modes: dict[str, bool | str] = {"none": False, "low-band": True, "contradictions": "contradictions"}
+    if split not in modes:
+        raise InputError(f"--split {split!r} is not a split mode", hint="use none, low-band or contradictions")
     proj = Project.at(project)
     if not proj.warehouse_path.exists():
         raise InputError(f"no warehouse at {proj.warehouse_path}", hint="run `bold load` first, or pass --project")
     con = duckdb_connect(proj, read_only=False)
     try:
-        report = audit_xjs(con, truth_dir=truth, review=review, write_improved=not no_improved, split=split,
+        report = audit_xjs(con, truth_dir=truth, review=review, write_improved=not no_improved, split=modes[split],
                            progress=_progress())
     finally:
         con.close()
