@@ -340,7 +340,37 @@ def _highs():
 
 
 #: Directions solved (down and up) before the targets one by one, to show most targets protected at once.
-PRESOLVE_DIRECTIONS = 3
+PRESOLVE_DIRECTIONS = 1
+
+
+def _lift(h, n: int, targets: np.ndarray, base: np.ndarray, width: float, up: bool,
+          report: AuditReport) -> np.ndarray:
+    """A solution of the model ``h`` (``n`` variables) that moves as many ``targets`` as it can by ``width`` up
+    from (``up``) or down from ``base``: the model with a variable y_t in [0, width] per target, y_t <= x_t - base_t
+    (or base_t - x_t), and the sum of the y maximised. Its first ``n`` values (NaN when not solved to optimality)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    m = _highs()
+    m.setOptionValue("presolve", "off")  # HiGHS's presolve can take minutes on these models; the simplex, ms
+    m.setOptionValue("time_limit", 5.0)  # a shortcut only: without a solution every target is solved as usual
+    m.passModel(h.getModel())
+    m.changeColsCost(n, np.arange(n, dtype=np.int32), np.zeros(n))
+    k = len(targets)
+    m.addVars(k, np.zeros(k), np.full(k, float(width)))
+    m.changeColsCost(k, np.arange(n, n + k, dtype=np.int32), np.ones(k))
+    sign = 1.0 if up else -1.0
+    idx = np.empty(2 * k, dtype=np.int32)
+    idx[0::2], idx[1::2] = targets, np.arange(n, n + k)
+    val = np.empty(2 * k)
+    val[0::2], val[1::2] = sign, -1.0
+    m.addRows(k, sign * base, np.full(k, inf), 2 * k, np.arange(0, 2 * k, 2, dtype=np.int32), idx, val)
+    m.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    m.run()
+    report.lp_solves += 1
+    if m.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return np.full(n, np.nan)
+    return np.asarray(m.getSolution().col_value)[:n]
 
 
 def _solve_bounds(model: _Model, targets: list[int], report: AuditReport,
@@ -348,8 +378,8 @@ def _solve_bounds(model: _Model, targets: list[int], report: AuditReport,
     """Tightest integer bounds of each target variable over the model (LP, confirmed by MILP when fractional).
 
     With ``width``, a target is not solved once two integer solutions of the model already met on the way (the
-    optima found for earlier targets, and first those of a few signed sums of the targets, down and up: all
-    solutions of the whole model) give it values at least ``width`` apart: the attacker's interval holds both, so it is at least that wide and the cell is protected whatever its
+    optima found for earlier targets, and first those of a signed sum of the targets, down and up, and of
+    :func:`_lift`, up and down: all solutions of the whole model) give it values at least ``width`` apart: the attacker's interval holds both, so it is at least that wide and the cell is protected whatever its
     exact bounds. Its bounds are then those two values (the interval's tightest bounds lie outside them). The
     decision, protected or not, is the one solving would give; only the solves are saved."""
     import highspy
@@ -388,6 +418,13 @@ def _solve_bounds(model: _Model, targets: list[int], report: AuditReport,
                 if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                     see(np.asarray(h.getSolution().col_value))
         h.changeColsCost(len(tt), tt, np.zeros(len(tt)))
+        # then two solves that move as many targets as they can by the width from the least (greatest) value met
+        for up in (True, False):
+            base = np.where(np.isfinite(seen_lo if up else seen_hi), seen_lo if up else seen_hi,
+                            model.lo if up else model.hi)[tt]
+            ok = np.isfinite(base)
+            if ok.any():
+                see(_lift(h, n, tt[ok], base[ok], width, up, report))
     for t in targets:
         if width is not None and seen_hi[t] - seen_lo[t] >= width:
             report.certified += 1
