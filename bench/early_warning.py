@@ -73,6 +73,7 @@ def main() -> None:
     res["data"] = card["data"]
     res["test"] = {w: card["evaluation"][w]["metrics"] for w in ("primary", "baseline")}
     res["oracle"] = card.get("oracle")
+    res["primary_model"] = card["models"]["primary"]  # settings, and how they were chosen
     con.close()
     summary = E.card_summary(card)
     print(summary["headline"])

@@ -72,6 +72,13 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
     return float(brier_score_loss(y, p, pos_label=True)) if len(y) else float("nan")
 
 
+def log_loss_of(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean log loss (probabilities clipped away from 0 and 1); used to choose model settings by cross-validation."""
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
 def observed_expected(y: np.ndarray, p: np.ndarray) -> float:
     """Observed events over expected events (sum of predicted probabilities); NaN when fewer than
     :data:`MIN_EXPECTED` outcomes are expected (the ratio would be unbounded)."""

@@ -52,7 +52,7 @@ from . import actuarial as A
 from . import export as X
 from . import metrics as M
 from .features import BANDS, GROUP_COLUMNS, Dataset, build_dataset, data_end_detail
-from .usecase import UseCase, load_use_case
+from .usecase import ModelSpec, UseCase, load_use_case
 
 SCORES_TABLE = "early_warning_scores"
 SCORE_COLUMNS = ("person_id", "use_case", "t0", "score", "model_version")
@@ -118,14 +118,30 @@ def _threads(n: int):
     return threadpool_limits(limits=1) if n < 50_000 else contextlib.nullcontext()
 
 
+def grouped_folds(groups: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` cross-validation folds (training rows, held-out rows) in which every group (a person) lies wholly in
+    one held-out fold, so that no person's rows are both fitted and scored (none when there is only one group)."""
+    from sklearn.model_selection import GroupKFold
+
+    g = np.asarray(groups)
+    k = min(k, len(np.unique(g)))
+    if k < 2:
+        return []
+    return list(GroupKFold(n_splits=k).split(np.zeros(len(g)), groups=g))
+
+
 class BoostedModel:
     """``HistGradientBoostingClassifier`` on every feature, with the categories fixed at training time."""
 
-    def __init__(self, features: list[str], categorical: list[str], seed: int = 0) -> None:
+    def __init__(self, features: list[str], categorical: list[str], seed: int = 0,
+                 spec: ModelSpec | None = None) -> None:
         self.features = features
         self.categorical = categorical
         self.categories: dict[str, list[str]] = {}
         self.seed = seed
+        self.spec = spec
+        #: How the settings were chosen (for the model card): None with the fixed settings.
+        self.tuning: dict | None = None
         self.model = HistGradientBoostingClassifier(
             learning_rate=0.05, max_iter=800, max_depth=2, max_leaf_nodes=None, min_samples_leaf=20,
             l2_regularization=5.0, early_stopping=True, validation_fraction=0.2, n_iter_no_change=30,
@@ -137,7 +153,9 @@ class BoostedModel:
             X[c] = pd.Categorical(X[c].astype(str), categories=self.categories[c])
         return X
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> BoostedModel:
+    def fit(self, frame: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None = None) -> BoostedModel:
+        """Fit on ``frame``; with a :class:`ModelSpec`, settings are chosen by cross-validation over folds that
+        keep each of ``groups`` (the person) in one fold."""
         # a feature with no value at all in training (a table not loaded) carries no information
         self.dropped = [f for f in self.features if f not in self.categorical and frame[f].isna().all()]
         self.features = [f for f in self.features if f not in self.dropped]
@@ -152,9 +170,44 @@ class BoostedModel:
         self.model.set_params(max_depth=2 if n < 10_000 else 3 if n < 100_000 else 4,
                               min_samples_leaf=int(np.clip(n // 50, 20, 200)),
                               early_stopping=rare >= 20, max_iter=800 if rare >= 20 else 100)
+        X = self._matrix(frame)
         with _threads(n):
-            self.model.fit(self._matrix(frame), y)
+            if self.spec is not None and rare >= 20 * self.spec.cv_folds:
+                self._tune(X, np.asarray(y, dtype=bool), groups)
+            self.model.fit(X, y)
         return self
+
+    def _tune(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None) -> None:
+        """Choose depth, learning rate and the number of iterations by person-grouped cross-validation (mean log
+        loss over the held-out folds, every iteration scored), then set them for a refit on every row."""
+        from sklearn.base import clone
+
+        spec = self.spec
+        assert spec is not None
+        folds = grouped_folds(np.arange(len(y)) if groups is None else np.asarray(groups), spec.cv_folds)
+        if not folds:
+            return
+        results = []
+        for depth in spec.max_depth:
+            for rate in spec.learning_rate:
+                m = clone(self.model).set_params(max_depth=depth, learning_rate=rate, max_iter=spec.max_iter,
+                                                  early_stopping=False)
+                loss = np.zeros(spec.max_iter)
+                for tr, te in folds:
+                    m.fit(X.iloc[tr], y[tr])
+                    yt = y[te]
+                    curve = [M.log_loss_of(yt, p[:, 1]) for p in m.staged_predict_proba(X.iloc[te])]
+                    # a fold that stopped early (no further gain) keeps its last loss
+                    curve += [curve[-1]] * (spec.max_iter - len(curve))
+                    loss += np.asarray(curve) * len(te) / len(y)
+                k = int(np.argmin(loss))
+                results.append({"max_depth": depth, "learning_rate": rate, "iterations": k + 1,
+                                "cv_log_loss": float(loss[k])})
+        best = min(results, key=lambda r: (r["cv_log_loss"], r["max_depth"], -r["learning_rate"]))
+        self.model.set_params(max_depth=best["max_depth"], learning_rate=best["learning_rate"],
+                              max_iter=best["iterations"], early_stopping=False)
+        self.tuning = {"chosen": best, "candidates": results, "folds": spec.cv_folds,
+                       "rule": "person-grouped cross-validation on the training rows, lowest mean log loss"}
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         with _threads(len(frame)):
@@ -242,7 +295,8 @@ def fit(ds: Dataset, *, seed: int = 0) -> tuple[TrainedModel, pd.DataFrame]:
     kinds = uc.feature_kinds()
     feats = list(kinds)
     base = baseline_pipeline(uc, seed).fit(train[list(uc.baseline)], y)
-    prim = BoostedModel(feats, [f for f in feats if kinds[f] == "category"], seed).fit(train, y)
+    prim = BoostedModel(feats, [f for f in feats if kinds[f] == "category"], seed, uc.model).fit(
+        train, y, groups=train["person_id"].astype(str).to_numpy())
     model = TrainedModel(use_case=uc, version=_version(uc, train, seed), baseline=base, primary=prim,
                          features=feats, test_start=test_start, train_end=train_end, data_end=ds.data_end,
                          band=ds.band, seed=seed, n_train=len(train), train_prevalence=float(y.mean()))
@@ -574,7 +628,15 @@ def _card(model: TrainedModel, ds: Dataset, evaluation: dict, bands: list[dict],
                            "attributes are known at T0; outcomes are read only in (T0, T0 + window].",
         "models": {
             "primary": {"type": "HistGradientBoostingClassifier (scikit-learn " + sklearn.__version__ + ")",
-                        "features": model.features, "iterations": int(model.primary.model.n_iter_)},
+                        "features": model.features, "iterations": int(model.primary.model.n_iter_),
+                        "max_depth": model.primary.model.max_depth,
+                        "learning_rate": model.primary.model.learning_rate,
+                        "settings_chosen_by": (getattr(model.primary, "tuning", None) or {}).get(
+                            "rule", "fixed settings, early stopping on a fifth of the training rows"),
+                        "cross_validation": [{k: r[k] for k in ("max_depth", "learning_rate", "iterations")}
+                                             | {"cv_log_loss": r["cv_log_loss"]}
+                                             for r in (getattr(model.primary, "tuning", None) or {}).get(
+                                                 "candidates", [])]},
             "baseline": {"type": "LogisticRegression on standardised predictors", "predictors": list(uc.baseline),
                          "coefficients": _coefficients(model, checked)},
         },

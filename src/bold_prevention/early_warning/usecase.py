@@ -136,6 +136,22 @@ class OasysSpec:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """Settings of the gradient-boosting model chosen by cross-validation on the training rows only.
+
+    Every combination of ``max_depth`` and ``learning_rate`` is fitted on ``cv_folds`` person-grouped folds of the
+    training rows (no person in two folds); the combination and the number of boosting iterations (up to
+    ``max_iter``) with the lowest mean log loss on the held-out folds are kept, and the model is refitted on every
+    training row with them (no rows held back for early stopping).
+    """
+
+    max_depth: tuple[int, ...] = (1, 2, 3)
+    learning_rate: tuple[float, ...] = (0.1,)
+    max_iter: int = 500
+    cv_folds: int = 5
+
+
+@dataclass(frozen=True)
 class UseCase:
     name: str
     title: str
@@ -164,6 +180,9 @@ class UseCase:
     copas_whole_history: bool = False
     #: The linkage match score of the index person record (``extract.xjs_link.match_score``) as a feature.
     link_score: bool = False
+    #: Gradient-boosting settings chosen by cross-validation on the training rows (None: fixed settings with early
+    #: stopping on a held-back fifth of the training rows).
+    model: ModelSpec | None = None
     limitations: tuple[str, ...] = field(default_factory=tuple)
     source: str = ""
 
@@ -277,6 +296,13 @@ class SplitSchema(ConfigModel):
     test_fraction: float = 0.3
 
 
+class ModelSchema(ConfigModel):
+    max_depth: list[int] | None = None
+    learning_rate: list[float] | None = None
+    max_iter: int | None = None
+    cv_folds: int | None = None
+
+
 class UseCaseSchema(ConfigModel):
     """The keys and types of a use case file (the meaning is checked by :func:`parse_use_case`)."""
 
@@ -288,6 +314,7 @@ class UseCaseSchema(ConfigModel):
     features: FeaturesSchema | None = None
     baseline: list[str] | None = None
     split: SplitSchema | None = None
+    model: ModelSchema | None = None
     limitations: list[str] | None = None
 
 
@@ -364,6 +391,25 @@ def _count(source: str, name: str, v: Any) -> CountFeature:
     return CountFeature(name, _names(source, v.get("event_types"), ctx), lb, v.get("description", ""))
 
 
+def _model(source: str, raw: Any) -> ModelSpec | None:
+    if raw is None:
+        return None
+    d = ModelSpec()
+    depth = tuple(raw.get("max_depth") or d.max_depth)
+    rate = tuple(float(x) for x in (raw.get("learning_rate") or d.learning_rate))
+    max_iter = int(raw.get("max_iter") or d.max_iter)
+    folds = int(raw.get("cv_folds") or d.cv_folds)
+    if any(x < 1 or x > 8 for x in depth):
+        raise _err(source, f"model.max_depth: each depth must be between 1 and 8, got {list(depth)}")
+    if any(not 0 < x <= 1 for x in rate):
+        raise _err(source, f"model.learning_rate: each rate must be above 0 and at most 1, got {list(rate)}")
+    if not 10 <= max_iter <= 5000:
+        raise _err(source, f"model.max_iter must be between 10 and 5000, got {max_iter}")
+    if not 2 <= folds <= 10:
+        raise _err(source, f"model.cv_folds must be between 2 and 10, got {folds}")
+    return ModelSpec(tuple(sorted(set(depth))), tuple(sorted(set(rate))), max_iter, folds)
+
+
 def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | None = None) -> UseCase:
     """Validate a use-case mapping (as read from YAML) and build a :class:`UseCase`.
 
@@ -378,7 +424,7 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
     for k in ("name", "index", "outcome"):
         if k not in data:
             raise _err(source, f"missing required key {k!r}")
-    known = {"name", "title", "purpose", "index", "outcome", "features", "baseline", "split", "limitations"}
+    known = {"name", "title", "purpose", "index", "outcome", "features", "baseline", "split", "model", "limitations"}
     unknown = set(data) - known
     if unknown:
         raise _err(source, f"unknown key(s) {sorted(unknown)}")
@@ -474,12 +520,13 @@ def parse_use_case(data: dict, *, source: str = "<dict>", document: Document | N
     tf = float(split.get("test_fraction", 0.3))
     if not 0.05 <= tf <= 0.8:
         raise _err(source, f"split.test_fraction must be between 0.05 and 0.8, got {tf}")
+    model = _model(source, data.get("model"))
     uc = UseCase(name=name, title=str(data.get("title", name)), purpose=str(data.get("purpose", "")).strip(),
                  index=index, outcome=outcome, counts=counts, days_since_last=days, copas_event_types=copas_types,
                  index_attributes=tuple(attrs), oasys=oasys, baseline=tuple(data.get("baseline") or ()),
                  test_fraction=tf, lookback_months=lookback, early_index_events=early, history_band=hband,
                  copas_whole_history=bool(copas.get("whole_history", False)) if copas else False,
-                 link_score=bool(feats.get("link_score", False)), limitations=tuple(str(x).strip() for x in data.get("limitations") or ()),
+                 link_score=bool(feats.get("link_score", False)), model=model, limitations=tuple(str(x).strip() for x in data.get("limitations") or ()),
                  source=source)
     names = list(uc.feature_kinds())
     if len(set(names)) != len(names):
