@@ -385,7 +385,7 @@ def evidence_tables(con, scratch, options, evidence: JoinEvidence) -> None:
     court roles of the warehouse ``con`` imply) in ``scratch``, once."""
     from .standardise import standardise
 
-    have = {r[0] for r in scratch.execute("select table_name from information_schema.tables").fetchall()}
+    have = warehouse_tables(scratch, "main")
     if "__audit_std" not in have:
         standardise(scratch, "__raw_0", id_column="record_key", columns={r: r for r in _ROLES}, out="__audit_std",
                     options=options, label="justice identities")

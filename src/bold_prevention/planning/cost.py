@@ -44,6 +44,7 @@ from pydantic import Field
 from ..config import ConfigModel, load_config, parse_config
 from ..errors import InputError
 from ..linkage.blocking import BROAD_BLOCKING_MAX_RECORDS, LARGE_BLOCKING_MIN_RECORDS, prediction_blocking
+from ..warehouse.engine import quote_ident
 
 #: Stages with a measured curve, in the order a run takes them (``link`` is not part of ``bold demo``).
 STAGES = ("synth", "catalogues", "register", "load", "link", "spine", "waves", "cohorts", "places", "timeline",
@@ -334,7 +335,7 @@ def rule_pairs(con, table: str, rule: str) -> int:
     the blocks; for a one-sided rule (a swapped date, a missing date on one side) it is the expected count of pairs
     with the left record's id below the right's."""
     keys, filters = _rule_parts(rule)
-    q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
+    q = quote_ident
 
     def side(s: str) -> str:
         cols = [lc if s == "l" else rc for lc, rc in keys]
