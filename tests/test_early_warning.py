@@ -263,6 +263,15 @@ def test_card_subgroups_bands_and_no_individual_values(trained, world):
     assert [b["band"] for b in card["linkage_bands"]] == ["high", "medium", "low"]
     assert all("primary" in b for b in card["linkage_bands"])
     assert len(card["evaluation"]["primary"]["reliability"]) <= 10
+    # the primary model's settings and how they were chosen (cross-validation on the training rows when it has enough
+    # events; otherwise the fixed settings)
+    prim = card["models"]["primary"]
+    assert "Primary model: gradient boosting" in md and prim["settings_chosen_by"] in md
+    if prim["cross_validation"]:
+        chosen = [r for r in prim["cross_validation"]
+                  if (r["max_depth"], r["learning_rate"]) == (prim["max_depth"], prim["learning_rate"])]
+        assert len(chosen) == 1 and chosen[0]["iterations"] == prim["iterations"]
+        assert chosen[0]["cv_log_loss"] == min(r["cv_log_loss"] for r in prim["cross_validation"])
     # aggregates only: no person id, record id or list as long as the test set
     text = (folder / "model_card.json").read_text() + md
     scores = world.wh.con.execute("select person_id from results.early_warning_scores").fetchall()

@@ -764,6 +764,11 @@ def card_markdown(card: dict) -> str:
     lines += ["", "## Features", "", card["leakage_control"], "", "| feature | kind | description |",
               "|---|---|---|"]
     lines += [f"| {f['name']} | {f['kind']} | {f['description']} |" for f in card["features"]]
+    prim = (card.get("models") or {}).get("primary") or {}
+    if prim.get("max_depth") is not None:
+        lines += ["", f"Primary model: gradient boosting, trees of depth {prim['max_depth']}, learning rate "
+                  f"{prim.get('learning_rate')}, {prim.get('iterations')} iterations; settings: "
+                  f"{prim.get('settings_chosen_by')}."]
     lines += ["", "## Performance on the test period", "",
               f"{_c(ev['n'])} index events, {_c(ev['events'])} outcomes"
               + ("" if ev.get("prevalence") is None else f" (prevalence {ev['prevalence']:g})")
