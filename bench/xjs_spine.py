@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/xjs_spine.py --persons 20000 --seed 42 [--keep DIR
 Builds a population (with NDTMS), loads it, audits XJS (``bold link xjs-audit``: the improved id; also scored
 without the evidence its joins need - every high-confidence model pair joining - for comparison), then for each id
 builds the spine at the medium band as at 2024-12-31, links the local-authority residents (Wave 3, as the pipeline
-does) and NDTMS, scores both against the truth and runs Study 1 (probation to treatment) with its truth check.
+does, ``residents_link_options``; also without those options, for comparison) and NDTMS, scores both against the
+truth and runs Study 1 (probation to treatment) with its truth check.
 Writes bench/results/xjs-spine-<persons>.json.
 """
 
@@ -29,7 +30,7 @@ def main() -> None:
 
     import duckdb
 
-    from bold_prevention.linkage.wave import link_source_to_spine, score_against_truth
+    from bold_prevention.linkage.wave import link_source_to_spine, residents_link_options, score_against_truth
     from bold_prevention.linkage.wave_link import link_wave_source, load_wave_source
     from bold_prevention.linkage.xjs_audit import audit_xjs
     from bold_prevention.project import Project
@@ -80,7 +81,9 @@ def main() -> None:
             for xjs in ("published", "improved"):
                 t = time.perf_counter()
                 s = build_spine(con, as_at=date(2024, 12, 31), band="medium", link_table=xjs)
-                la = link_source_to_spine(con, "la_residents")
+                plain_la = link_source_to_spine(con, "la_residents")
+                plain_q = score_against_truth(con, "la_residents", truth)
+                la = link_source_to_spine(con, "la_residents", **residents_link_options(con))
                 la_q = score_against_truth(con, "la_residents", truth)
                 nd = link_wave_source(con, "ndtms", truth_dir=truth)
                 run = run_study(con, project, "probation_treatment", bands=(), truth=root / "pop")
@@ -88,11 +91,15 @@ def main() -> None:
                                   "numerator": h.numerator, "denominator": h.denominator}
                          for h in run.result.headlines}
                 out[xjs] = {"seconds": round(time.perf_counter() - t, 1), "spine_persons": s.persons,
-                            "la_residents": {"linked": la.linked, **la_q}, "ndtms": nd.quality.get("overall"),
+                            "la_residents": {"linked": la.linked, **la_q,
+                                             "birth_ranges": la.quality.get("birth_ranges")},
+                            "la_residents_plain": {"linked": plain_la.linked, **plain_q},
+                            "ndtms": nd.quality.get("overall"),
                             "study1": heads}
                 h6 = heads["started_6m"]
                 print(f"{xjs:9s} spine {s.persons:,} persons; Wave 3 P {la_q['precision']} R {la_q['recall']} "
-                      f"F1 {la_q['f1']}; study 1 started within 6 months {h6['value']}% (truth "
+                      f"F1 {la_q['f1']} (without the options: P {plain_q['precision']} R {plain_q['recall']} "
+                      f"F1 {plain_q['f1']}); study 1 started within 6 months {h6['value']}% (truth "
                       f"{h6['truth']})", flush=True)
         finally:
             con.close()

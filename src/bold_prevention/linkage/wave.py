@@ -95,7 +95,7 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
     their address and surname. ``complete_identities``: fill what a justice identity lacks (date of birth, sex,
     forename) from the spine person's other identities (see :func:`complete_person_identities`). ``exclusive``:
     score each record-person pair as one assignment among its competitors (see :func:`exclusive_scores_sql`)
-    instead of alone. ``birth_ranges`` (with ``exclusive``; an Arrow table ``person_id, born_after, born_before``
+    instead of alone. ``birth_ranges`` (with or without ``exclusive``; an Arrow table ``person_id, born_after, born_before``
     of the dates of birth the spine persons' court roles imply, see
     :func:`bold_prevention.linkage.wave_link.implied_birth_ranges`): the share of spine persons expected in the
     source is counted among the persons whose date of birth (or implied range) the source's dates of birth can
@@ -177,19 +177,23 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         pair_scores = (f"select l.left_id as record_id, s.person_id, max(l.match_probability) as match_score "
                        f"from {result.pairs} l join __spine_person s on s.record_id = l.right_id group by 1, 2")
         quality: dict[str, Any] = {}
-        if exclusive:
+        ranged = birth_ranges is not None and "date_of_birth" in roles and not attributor
+        if exclusive or ranged:
             raw_pairs = (f"select l.left_id as record_id, s.person_id, max(l.match_probability) as p "
                          f"from {result.scored} l join __spine_person s on s.record_id = l.right_id "
                          f"where l.guard is null group by 1, 2")
             persons = int(scratch.sql("select count(distinct person_id) from __spine_person").fetchall()[0][0])
-            if birth_ranges is not None and "date_of_birth" in roles and not attributor:
+            if ranged:
                 scratch.register("__ranges_arrow", birth_ranges)
                 raw_pairs, info = birth_range_evidence(
                     scratch, raw_pairs, records="__raw_0", spine="__spine_arrow", ranges="__ranges_arrow",
                     high=thresholds.high, weigh=range_evidence)
                 quality["birth_ranges"] = info
                 persons = info["plausible_persons"] or persons
-            pair_scores = exclusive_scores_sql(raw_pairs, records=src.num_rows, persons=persons, low=thresholds.low)
+            pair_scores = (exclusive_scores_sql(raw_pairs, records=src.num_rows, persons=persons, low=thresholds.low)
+                           if exclusive else
+                           f"select record_id, person_id, p as match_score from ({raw_pairs}) x "
+                           f"where p >= {thresholds.low!r}")
         best = scratch.sql(f"""
             with p as ({pair_scores}),
             r as (select *, row_number() over (partition by record_id order by match_score desc, person_id) as k
@@ -228,6 +232,18 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                           linked={b: int(counts.get(b, 0)) for b in BANDS}, band=band, model_path=mp,
                           reused_model=reuse, seconds=time.perf_counter() - t_start, quality=quality,
                           pairs=best if keep_pairs else None)
+
+
+def residents_link_options(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The options a local authority's residents (Wave 3) are linked with, by the pipeline and the benchmarks
+    alike: each justice identity completed from its spine person's others (a civil or family party recorded by
+    name alone is compared with the date of birth and sex the spine holds for that person), and the age the spine
+    persons' court roles imply weighing every pair of a person with no date of birth
+    (:func:`birth_range_evidence`; not the one-assignment score: a resident index holds duplicate records of one
+    person, which would compete for it)."""
+    from .wave_link import implied_birth_ranges
+
+    return {"complete_identities": True, "birth_ranges": implied_birth_ranges(con)}
 
 
 #: Fewest high-band pairs of spine persons with an implied birth range from which the range evidence is estimated.

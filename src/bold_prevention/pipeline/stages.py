@@ -163,14 +163,14 @@ def _wave_folder(run: Run) -> Path | None:
 def _waves(run: Run) -> None:
     """The local-authority file (Wave 3) when loaded, and the Wave 1-2 sources in ``<extracts>/waves`` when
     present, linked to the spine; then the outcomes those sources measure."""
-    from ..linkage.wave import link_source_to_spine, score_against_truth
+    from ..linkage.wave import link_source_to_spine, residents_link_options, score_against_truth
     from ..warehouse.engine import table_exists
 
     cfg = run.config
     wh = run.warehouse()
     if table_exists(wh.con, "linkage", f"identity_{LA_RESIDENTS}"):
         r = link_source_to_spine(wh.con, LA_RESIDENTS, model_path=run.project.models_dir / "la_residents_link.json",
-                                 progress=run.say)
+                                 progress=run.say, **residents_link_options(wh.con))
         run.result.figures["la_residents"] = r.records
         run.result.figures["la_linked_by_band"] = r.linked
         run.output("local-authority linkage model", r.model_path)
