@@ -1,5 +1,6 @@
 """Local-authority residents (Wave 3) linked with the options the pipeline uses: completed justice identities and
-the age a spine person's court roles imply, weighed on every pair without the one-assignment score."""
+the age a spine person's court roles imply, weighed on every pair without the one-assignment score, and the
+residents' households."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def _links(con):
 def test_options_are_the_completed_identities_and_the_implied_ages(wh):
     opts = residents_link_options(wh)
     assert opts["complete_identities"] is True
+    assert opts["household_evidence"] is True
     assert {"person_id", "born_after", "born_before"} <= set(opts["birth_ranges"].column_names)
     assert "exclusive" not in opts  # a resident index holds duplicates of one person: no one-assignment score
 
@@ -48,6 +50,8 @@ def test_linked_as_the_pipeline_links_them(wh, synth_dir):
     res = link_source_to_spine(wh, "la_residents", **residents_link_options(wh))
     info = res.quality["birth_ranges"]
     assert info["plausible_persons"] <= info["spine_persons"]
+    hh = res.quality["household"]  # the residents' household reference was read
+    assert hh["supported_high"] <= hh["high_pairs"] and hh["supported_low"] <= hh["low_pairs"]
     rows = wh.execute("select count(*), count(distinct record_id) from spine.person_record "
                       "where source_table = 'la_residents'").fetchone()
     assert rows[0] == rows[1] == sum(res.linked.values()) > 0  # one person per resident

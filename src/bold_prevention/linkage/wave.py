@@ -81,7 +81,8 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                          attributor: bool = False, keep_pairs: bool = False,
                          one_per_person: bool = False, postcode_area: bool = False,
                          complete_identities: bool = False, exclusive: bool = False,
-                         birth_ranges: Any = None, range_evidence: bool = True) -> WaveLinkResult:
+                         birth_ranges: Any = None, range_evidence: bool = True,
+                         household_evidence: bool = False) -> WaveLinkResult:
     """Link ``source_table``'s persons to the spine persons and add them to ``spine.person_record``.
 
     ``model_path``: where the Splink model is saved (and reused from, unless ``retrain``). ``attributor``: the
@@ -101,6 +102,9 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
     source is counted among the persons whose date of birth (or implied range) the source's dates of birth can
     reach, and, unless ``range_evidence`` is false, every pair of a spine person with no date of birth is weighed by
     whether the record's date of birth lies in the person's implied range (see :func:`birth_range_evidence`).
+    ``household_evidence``: the source holds a household reference (``household_id``, a resident index): a pair is
+    weighed by whether another member of the record's household has a candidate among the spine person's
+    associates, the persons who shared a court case or an address with it (see :func:`household_evidence_sql`).
     """
     import time
 
@@ -178,7 +182,9 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                        f"from {result.pairs} l join __spine_person s on s.record_id = l.right_id group by 1, 2")
         quality: dict[str, Any] = {}
         ranged = birth_ranges is not None and "date_of_birth" in roles and not attributor
-        if exclusive or ranged:
+        households = (household_evidence and not attributor and "household_id" in t.column_names
+                      and ("extract", source_table) in present)
+        if exclusive or ranged or households:
             raw_pairs = (f"select l.left_id as record_id, s.person_id, max(l.match_probability) as p "
                          f"from {result.scored} l join __spine_person s on s.record_id = l.right_id "
                          f"where l.guard is null group by 1, 2")
@@ -190,6 +196,17 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                     high=thresholds.high, weigh=range_evidence)
                 quality["birth_ranges"] = info
                 persons = info["plausible_persons"] or persons
+            if households:
+                scratch.register("__households_arrow", con.sql(
+                    f"select {t.record_id} as record_id, household_id from extract.{source_table} "
+                    f"where household_id is not null").to_arrow_table())
+                scratch.register("__case_associates_arrow", con.sql(_court_associates_sql(present)).to_arrow_table())
+                raw_pairs, info = household_evidence_sql(
+                    scratch, raw_pairs, households="__households_arrow",
+                    associates=("select person_id, associate_id from __case_associates_arrow union "
+                                + _address_associates_sql("__spine_arrow")),
+                    low=thresholds.low, high=thresholds.high)
+                quality["household"] = info
             pair_scores = (exclusive_scores_sql(raw_pairs, records=src.num_rows, persons=persons, low=thresholds.low)
                            if exclusive else
                            f"select record_id, person_id, p as match_score from ({raw_pairs}) x "
@@ -234,16 +251,102 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                           pairs=best if keep_pairs else None)
 
 
+def _court_associates_sql(present: set | frozenset | list) -> str:
+    """Pairs of spine persons (``person_id, associate_id``, both ways) who were parties to one court case (a civil
+    claim's defendants, a family case's applicant, respondents and children), from the justice tables that record
+    a case number per party."""
+    parts = []
+    for jt in MODEL.xjs_tables():
+        if "case_number_hash" in jt.column_names and ("extract", jt.name) in present:
+            parts.append(f"select r.person_id, e.case_number_hash as case_id from spine.person_record r "
+                         f"join extract.{jt.name} e on r.source_table = '{jt.name}' and r.record_id = e.{jt.record_id}")
+    if not parts:
+        return "select null::varchar as person_id, null::varchar as associate_id where false"
+    return (f"with c as ({' union all '.join(parts)}) select distinct a.person_id, b.person_id as associate_id "
+            f"from c a join c b using (case_id) where a.person_id <> b.person_id")
+
+
+def _address_associates_sql(spine: str) -> str:
+    """Pairs of spine persons (``person_id, associate_id``) whose identities share a full postcode."""
+    pc = "upper(replace(postcode, ' ', ''))"
+    return (f"select distinct a.person_id, b.person_id as associate_id from "
+            f"(select distinct person_id, {pc} as pc from {spine} where postcode is not null) a join "
+            f"(select distinct person_id, {pc} as pc from {spine} where postcode is not null) b "
+            f"on a.pc = b.pc and a.person_id <> b.person_id")
+
+
+#: Household evidence categories: the pair's record has household members and its spine person associates, and a
+#: member has a candidate among them (``supported``) or not (``unsupported``).
+HOUSEHOLD_CATEGORIES = ("supported", "unsupported")
+
+
+def household_evidence_sql(con: duckdb.DuckDBPyConnection, pairs_sql: str, *, households: str, associates: str,
+                           low: float, high: float) -> tuple[str, dict[str, Any]]:
+    """Weigh every record-person pair of ``pairs_sql`` (``record_id, person_id, p``) by the record's household.
+
+    ``households``: the source's ``record_id, household_id`` (a resident index's household reference);
+    ``associates``: SQL of ``person_id, associate_id``, spine persons who shared a court case or an address. A pair
+    whose record has another member in its household and whose spine person has associates falls in one of
+    :data:`HOUSEHOLD_CATEGORIES`: ``supported`` when another member's record has a pair at or above ``low`` with one
+    of those associates (a family that lives together met the courts together, or at one address), else
+    ``unsupported``; other pairs are unchanged. Each category's Bayes factor ``m / u`` is estimated from the data:
+    ``m``, its share among the high-band pairs (``p >= high``) in a category; ``u``, its share among the candidate
+    pairs below ``low`` (namesakes the blocking found: the non-matches a weak pair competes with; relatives at one
+    address among them make ``u`` larger, so the factor errs small), one pseudo-count per category, ``m`` shrunk
+    towards ``u`` by as many pseudo-pairs as there are categories. Not weighed (``applied: False``) with fewer than
+    :data:`MIN_PAIRS_FOR_RANGE_EVIDENCE` pairs on either side. It separates a court party known by name alone
+    (another postcode, no date of birth) from a namesake when the resident's household went to court with it.
+    Returns the pairs' SQL (the same columns; a temporary table ``__pair_household`` on ``con`` backs it) and
+    what was estimated."""
+    con.execute(f"""create or replace temp table __pair_household as
+        with pr as (select record_id, person_id, p from ({pairs_sql}) x),
+        ass as (select distinct person_id, associate_id from ({associates}) a),
+        mates as (select a.record_id, b.record_id as mate from {households} a join {households} b
+                  using (household_id) where a.record_id <> b.record_id),
+        eligible as (select distinct pr.record_id, pr.person_id from pr
+                     where exists (select 1 from mates m where m.record_id = pr.record_id)
+                       and exists (select 1 from ass where ass.person_id = pr.person_id)),
+        supported as (select distinct pr.record_id, pr.person_id from pr
+                      join mates m on m.record_id = pr.record_id
+                      join pr y on y.record_id = m.mate and y.p >= {low!r} and y.person_id <> pr.person_id
+                      join ass on ass.person_id = pr.person_id and ass.associate_id = y.person_id)
+        select pr.record_id, pr.person_id, pr.p,
+               case when s.record_id is not null then 'supported' when e.record_id is not null then 'unsupported'
+               end as cat
+        from pr left join eligible e using (record_id, person_id) left join supported s using (record_id, person_id)""")
+    plain = "select record_id, person_id, p from __pair_household"
+    hits = dict(con.execute(f"select cat, count(*) from __pair_household where cat is not null and p >= {high!r} "
+                            "group by 1").fetchall())
+    rest = dict(con.execute(f"select cat, count(*) from __pair_household where cat is not null and p < {low!r} "
+                            "group by 1").fetchall())
+    n_high, n_low = sum(hits.values()), sum(rest.values())
+    info: dict[str, Any] = {"applied": False, "high_pairs": int(n_high), "low_pairs": int(n_low),
+                            "supported_high": int(hits.get("supported", 0)),
+                            "supported_low": int(rest.get("supported", 0))}
+    if min(n_high, n_low) < MIN_PAIRS_FOR_RANGE_EVIDENCE:
+        return plain, info
+    k = len(HOUSEHOLD_CATEGORIES)
+    u = {c: (rest.get(c, 0) + 1) / (n_low + k) for c in HOUSEHOLD_CATEGORIES}
+    m = {c: (hits.get(c, 0) + k * u[c]) / (n_high + k) for c in HOUSEHOLD_CATEGORIES}
+    factors = {c: m[c] / u[c] for c in HOUSEHOLD_CATEGORIES}
+    info.update(applied=True, factors={c: round(f, 3) for c, f in factors.items()},
+                m={c: round(v, 4) for c, v in m.items()}, u={c: round(v, 4) for c, v in u.items()})
+    case = " ".join(f"when '{c}' then {f!r}" for c, f in factors.items())
+    return f"""select record_id, person_id, p * f / (p * f + 1 - p) as p
+               from (select *, case cat {case} else 1.0 end as f from __pair_household) x""", info
+
+
 def residents_link_options(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The options a local authority's residents (Wave 3) are linked with, by the pipeline and the benchmarks
     alike: each justice identity completed from its spine person's others (a civil or family party recorded by
     name alone is compared with the date of birth and sex the spine holds for that person), and the age the spine
     persons' court roles imply weighing every pair of a person with no date of birth
     (:func:`birth_range_evidence`; not the one-assignment score: a resident index holds duplicate records of one
-    person, which would compete for it)."""
+    person, which would compete for it), and each pair weighed by whether the resident's household met the courts
+    with the spine person (:func:`household_evidence_sql`)."""
     from .wave_link import implied_birth_ranges
 
-    return {"complete_identities": True, "birth_ranges": implied_birth_ranges(con)}
+    return {"complete_identities": True, "birth_ranges": implied_birth_ranges(con), "household_evidence": True}
 
 
 #: Fewest high-band pairs of spine persons with an implied birth range from which the range evidence is estimated.
