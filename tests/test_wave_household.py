@@ -13,8 +13,8 @@ from bold_prevention.linkage.wave import HOUSEHOLD_CATEGORIES, household_evidenc
 
 def _world(n_high: int = 25, n_low: int = 25, low_supported: int = 5, extra=()):
     """``n_high`` two-person households whose members match two associated spine persons at the high band, and
-    ``n_low`` (at most ``n_high``) namesake pairs below the low band (``low_supported`` of them supported by chance), plus ``extra``
-    pairs ``(record, person, p, household, associates of the person)``."""
+    ``n_low`` (at most ``n_high``) namesake pairs below the low band (``low_supported`` of them supported by
+    chance), plus ``extra`` pairs ``(record, person, p, household, associates of the person)``."""
     c = duckdb.connect()
     hh, pairs, ass = [], [], []
     for i in range(n_high):

@@ -96,8 +96,8 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
     their address and surname. ``complete_identities``: fill what a justice identity lacks (date of birth, sex,
     forename) from the spine person's other identities (see :func:`complete_person_identities`). ``exclusive``:
     score each record-person pair as one assignment among its competitors (see :func:`exclusive_scores_sql`)
-    instead of alone. ``birth_ranges`` (with or without ``exclusive``; an Arrow table ``person_id, born_after, born_before``
-    of the dates of birth the spine persons' court roles imply, see
+    instead of alone. ``birth_ranges`` (with or without ``exclusive``; an Arrow table ``person_id, born_after,
+    born_before`` of the dates of birth the spine persons' court roles imply, see
     :func:`bold_prevention.linkage.wave_link.implied_birth_ranges`): the share of spine persons expected in the
     source is counted among the persons whose date of birth (or implied range) the source's dates of birth can
     reach, and, unless ``range_evidence`` is false, every pair of a spine person with no date of birth is weighed by

@@ -429,9 +429,9 @@ def implied_birth_ranges(con: duckdb.DuckDBPyConnection, *, adult_min_age: int =
 
     adult = _party_dates_sql(con, _ADULT_PARTY_ROLES)
     child = _party_dates_sql(con, _CHILD_PARTY_ROLES)
-    parts = ([f"select person_id, null::date as born_after, cast(d - to_years({int(adult_min_age)}) as date) "
+    parts = ([f"select person_id, null::date as born_after, cast(d - interval '{int(adult_min_age)}' year as date) "
               f"as born_before from ({adult}) a"] if adult else []) + (
-             [f"select person_id, cast(d - to_years({int(child_max_age)}) as date) as born_after, null::date "
+             [f"select person_id, cast(d - interval '{int(child_max_age)}' year as date) as born_after, null::date "
               f"as born_before from ({child}) c"] if child else [])
     if not parts:
         return pa.table({"person_id": pa.array([], pa.string()), "born_after": pa.array([], pa.date32()),
