@@ -133,23 +133,47 @@ def _prf(tp: int, pred: int, true: int) -> dict[str, Any]:
 
 
 def _components(con, edges_sql: str, nodes_sql: str) -> pa.Table:
-    """Connected components: ``node`` -> ``component`` (the smallest node label of its component)."""
+    """Connected components: ``node`` -> ``component`` (the smallest node label of its component). ``nodes_sql``
+    selects ``node``; ``edges_sql`` selects two node columns (edges whose ends are not nodes are left out)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    nodes = [r[0] for r in con.execute(f"select distinct node from ({nodes_sql}) order by 1").fetchall()]
-    index = {n: i for i, n in enumerate(nodes)}
-    edges = con.execute(edges_sql).fetchall()
-    rows = np.array([index[a] for a, _ in edges], np.int64)
-    cols = np.array([index[b] for _, b in edges], np.int64)
+    # the nodes numbered in sort order, so the smallest node of a component is the one with the smallest number
+    con.execute(f"""create or replace temp table __cc_nodes as
+        select node, cast(row_number() over (order by node) - 1 as bigint) as i
+        from (select distinct node from ({nodes_sql}) where node is not null)""")
+    nodes = con.sql("select node from __cc_nodes order by i").to_arrow_table().column("node").combine_chunks()
+    ends = con.execute(f"""select a.i as x, b.i as y from ({edges_sql}) as e(u, v)
+        join __cc_nodes a on a.node = e.u join __cc_nodes b on b.node = e.v""").fetchnumpy()
+    con.execute("drop table __cc_nodes")
     n = len(nodes)
+    if not n:
+        return pa.table({"node": pa.array([], pa.string()), "component": pa.array([], pa.string())})
+    rows, cols = np.asarray(ends["x"], np.int64), np.asarray(ends["y"], np.int64)
     graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
-    _, label = connected_components(graph, directed=False) if n else (0, np.array([], np.int64))
-    smallest: dict[int, str] = {}
-    for i, lab in enumerate(label):
-        smallest.setdefault(int(lab), nodes[i])  # nodes are sorted: the first seen is the smallest
-    return pa.table({"node": pa.array(nodes, pa.string()),
-                     "component": pa.array([smallest[int(lab)] for lab in label], pa.string())})
+    _, label = connected_components(graph, directed=False)
+    _, first = np.unique(label, return_index=True)  # the smallest node number of each component (labels 0..k-1)
+    return pa.table({"node": nodes.cast(pa.string()), "component": nodes.take(pa.array(first[label])).cast(pa.string())})
+
+
+def split_counts(scratch) -> tuple[int, int]:
+    """What the model's high-confidence joins between starting persons (``scratch.__split_edges``: pairs ``c1, c2``
+    of ``__audit.base_medium``) say about XJS's medium persons: the pairs of XJS persons they join, and the XJS
+    persons involved (each XJS person among the records of a join's two starting persons, where those records hold
+    two or more XJS persons)."""
+    scratch.execute("create or replace temp table __base_xjs as select distinct base_medium, xjs_medium from __audit")
+    pairs = scratch.execute("""
+        select count(distinct (least(a.xjs_medium, b.xjs_medium), greatest(a.xjs_medium, b.xjs_medium)))
+        from __split_edges e join __base_xjs a on a.base_medium = e.c1 join __base_xjs b on b.base_medium = e.c2
+        where a.xjs_medium <> b.xjs_medium""").fetchall()[0][0]
+    persons = scratch.execute("""
+        with e as (select row_number() over () as e, c1, c2 from __split_edges),
+        m as (select e.e, x.xjs_medium from e join __base_xjs x on x.base_medium = e.c1
+              union select e.e, x.xjs_medium from e join __base_xjs x on x.base_medium = e.c2),
+        multi as (select e from m group by e having count(*) > 1)
+        select count(distinct m.xjs_medium) from m join multi using (e)""").fetchall()[0][0]
+    scratch.execute("drop table __base_xjs")
+    return int(pairs), int(persons)
 
 
 def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = None,
@@ -172,6 +196,14 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
 
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
+    timings: dict[str, Any] = {}
+    mark = [t0]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = round(now - mark[0], 2)
+        mark[0] = now
+
     thresholds = thresholds or Thresholds()
     if split not in (False, True, "contradictions"):
         raise InputError(f"split mode {split!r} is not known", hint="use true, false or 'contradictions'")
@@ -200,6 +232,7 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
         quiet_splink()
         say(f"re-linking {ident.num_rows:,} justice identities with the toolkit's model")
         res = link_tables(scratch, cfg, inputs=["__raw_0"], progress=say)
+        lap("relink")
         # every XJS record with its model cluster at each band
         scratch.execute(f"""create or replace table __audit as
             select x.*, h.cluster_id as model_high, m.cluster_id as model_medium, l.cluster_id as model_low
@@ -229,18 +262,11 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
             select distinct least(a.base_medium, b.base_medium) as c1, greatest(a.base_medium, b.base_medium) as c2
             from {res.pairs} p join __audit a on a.record_key = p.left_id join __audit b on b.record_key = p.right_id
             where p.match_probability >= {thresholds.high!r} and a.base_medium <> b.base_medium""")
-        split_edges, split_persons = scratch.execute("""
-            select count(distinct (least(a.xjs_medium, b.xjs_medium), greatest(a.xjs_medium, b.xjs_medium))),
-                   count(distinct a.xjs_medium) + 0 from __split_edges e
-            join __audit a on a.base_medium = e.c1 join __audit b on b.base_medium = e.c2
-            where a.xjs_medium <> b.xjs_medium""").fetchall()[0]
-        split_persons = scratch.execute("""select count(*) from (
-            select a.xjs_medium from __split_edges e join __audit a on a.base_medium in (e.c1, e.c2)
-            join __audit b on b.base_medium in (e.c1, e.c2) where a.xjs_medium <> b.xjs_medium group by 1)"""
-                                        ).fetchall()[0][0]
+        split_edges, split_persons = split_counts(scratch)
         merged_persons = scratch.execute("""select count(*) from (select xjs_medium from __audit
             where model_low is not null group by 1 having count(distinct model_low) > 1)""").fetchall()[0][0]
         persons = scratch.execute("select count(distinct xjs_medium) from __audit").fetchall()[0][0]
+        lap("compare")
         # the improved id: XJS medium clusters joined by high-confidence model pairs (with the evidence they need)
         joins: dict[str, Any] | None = None
         edges = "__split_edges"
@@ -249,6 +275,7 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
             joins = tuned_joins(con, scratch, res.pairs, high=thresholds.high, options=cfg.left.options(),
                                 evidence=ev, generation_years=cfg.guards.generation_years)
             edges = "__join_edges"
+            lap("join_evidence")
         comp = _components(scratch, f"select c1, c2 from {edges}",
                            "select base_medium as node from __audit")
         scratch.register("__comp", comp)
@@ -257,11 +284,12 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
         scratch.execute("drop table __audit")
         scratch.execute("alter table __audit2 rename to __audit")
         # low band: XJS low clusters joined the same way (a merged medium person joins its low clusters)
-        comp_low = _components(scratch, """select distinct a.xjs_low, b.xjs_low from __audit a join __audit b
-                                           on a.improved_medium = b.improved_medium and a.xjs_low < b.xjs_low""",
-                               "select xjs_low as node from __audit")
+        # (each low cluster joined to the smallest of its improved person's: the same components as every pair)
+        comp_low = _components(scratch, """select distinct xjs_low, min(xjs_low) over (partition by improved_medium)
+                                           from __audit""", "select xjs_low as node from __audit")
         scratch.register("__comp_low", comp_low)
         improved_persons = scratch.execute("select count(distinct improved_medium) from __audit").fetchall()[0][0]
+        lap("improved_id")
         report: dict[str, Any] = {
             "records": int(xjs.num_rows), "identities": int(ident.num_rows),
             "xjs_persons_medium": int(persons), "improved_persons_medium": int(improved_persons),
@@ -276,8 +304,10 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
         }
         if review is not None:
             report["clerical_review"] = _review_estimates(scratch, Path(review))
+            lap("clerical_review")
         if truth_dir is not None:
             report["against_truth"] = _truth_scores(scratch, Path(truth_dir))
+            lap("truth_scores")
         if write_improved:
             scratch.execute("""create or replace table __improved as
                 select x.source_dataset, x.row_id_hash, a.improved_medium, cl.component as improved_low
@@ -298,7 +328,9 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
         finally:
             con.unregister("__xjs_improved_arrow")
         report["improved_table"] = IMPROVED_TABLE
+    lap("write_improved")
     report["seconds"] = round(time.perf_counter() - t0, 1)
+    report["timings_s"] = {**timings, "relink_steps": res.summary.get("timings_s", {})}
     return report
 
 
