@@ -36,6 +36,13 @@ Progress = Callable[[str], None]
 
 _ROLES = ("forename", "middle_names", "surname", "date_of_birth", "sex", "postcode")
 
+#: Every linked source record's best spine candidate: ``source_table, record_id, person_id, pair_score`` (the best
+#: pairwise match probability of Splink's model), ``match_score`` and ``band_joined`` (of the pair the record would
+#: join, after the source's evidence; NULL below the low band), whatever band the spine was built at. Records below
+#: the spine's band are not in ``spine.person_record``; the studies read them for the low band and for the expected
+#: number of missed links (no identifiers: pseudonymised ids and scores only).
+LINK_CANDIDATES = "spine.link_candidates"
+
 
 @dataclass
 class WaveLinkResult:
@@ -223,11 +230,23 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         if attributor:
             say("attributor links: initials, date of birth, sex and local authority only; treat the bands as "
                 "weaker evidence than a named link")
+        # every record's best candidate (the joined person, or the best pairwise one), for the studies'
+        # linkage-uncertainty term (see the LINK_CANDIDATES comment)
+        scratch.register("__best_arrow", best)
+        candidates = scratch.sql(f"""
+            with raw as (select l.left_id as record_id, arg_max(s.person_id, l.match_probability) as person_id,
+                                max(l.match_probability) as pair_score
+                         from {result.scored} l join __spine_person s on s.record_id = l.right_id
+                         where l.guard is null group by 1)
+            select raw.record_id, coalesce(b.person_id, raw.person_id) as person_id, raw.pair_score,
+                   b.match_score, b.band_joined
+            from raw left join __best_arrow b using (record_id)""").to_arrow_table()
     finally:
         scratch.close()
 
     keep_rank = band_rank(band)
     con.register("__wave_links", best)
+    con.register("__wave_candidates", candidates)
     try:
         with transaction(con):
             con.execute("delete from spine.person_record where source_table = ?", [source_table])
@@ -240,8 +259,14 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
                 from __wave_links w join (values {ranks}) b(name, rank) on b.name = w.band_joined
                 where b.rank <= {keep_rank}
             """)
+            con.execute(f"create table if not exists {LINK_CANDIDATES} (source_table varchar, record_id varchar, "
+                        "person_id varchar, pair_score double, match_score double, band_joined varchar)")
+            con.execute(f"delete from {LINK_CANDIDATES} where source_table = ?", [source_table])
+            con.execute(f"insert into {LINK_CANDIDATES} select '{source_table}', record_id, person_id, pair_score, "
+                        "match_score, band_joined from __wave_candidates")
     finally:
         con.unregister("__wave_links")
+        con.unregister("__wave_candidates")
     counts = dict(con.execute(
         "select band_joined, count(*) from spine.person_record where source_table = ? group by 1",
         [source_table]).fetchall())

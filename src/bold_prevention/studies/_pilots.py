@@ -1,11 +1,16 @@
 """Helpers the pilot studies share: the linkage bands a study sees, intervals that carry linkage and sampling
 uncertainty, headline figures built from checked tables, and the synthetic truth folder.
 
-Linkage uncertainty is carried by running the same measure at each band (``high``: strictest links only, then
-``medium``, then ``low``: every link) and reporting the union of the bands' sampling intervals: the published
-interval is ``[min over bands of the lower limit, max over bands of the upper limit]`` and the published value is the
-estimate at the study's band. A band whose records the spine does not hold (a spine built at ``medium`` holds no
-``low``-only links) gives the same estimate as the band before it.
+Linkage uncertainty is carried in two ways. The same measure is run at each band (``high``: strictest links only,
+then ``medium``, then ``low``: every link) and the published interval is the union of the bands' sampling intervals:
+``[min over bands of the lower limit, max over bands of the upper limit]``; the published value is the estimate at
+the study's band. A band whose records the spine does not hold (a spine built at ``medium`` holds no ``low``-only
+links) gives the same estimate as the band before it. And where a figure needs a link that the linkage may have
+missed (a death, a treatment episode or a support referral joined to its person), the upper limit at each band also
+carries the links the source's own model expects were missed (:func:`link_recall`): the numerator is divided by the
+source's estimated recall at that band before its sampling interval is taken. The lower limit stays as linked (the
+strictest band, with its sampling interval), so the interval runs from "only the links made" to "the links made and
+the expected missed ones". No truth is used: the recall comes from the match probabilities of the linkage itself.
 """
 
 from __future__ import annotations
@@ -85,12 +90,77 @@ def poisson_interval(k: float, alpha: float = 0.05) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class LinkRecall:
+    """The share of a wave source's true links to the spine that the linkage made at ``band``, estimated from the
+    linkage's own match probabilities (no truth): ``linked``, the expected true links among the records joined at
+    ``band`` or a stricter one (the sum of their match scores), and ``missed``, the expected true links among its
+    other records (the match probability of each one's best spine candidate: its score where it was joined at a
+    weaker band, else the best pairwise probability of the source's model, ``spine.link_candidates``). Records
+    refused after linking (a contradiction found later, such as a death before a linked event) are not counted as
+    missed."""
+
+    source_table: str
+    band: str
+    linked: float
+    missed: float
+
+    @property
+    def recall(self) -> float:
+        total = self.linked + self.missed
+        return self.linked / total if total > 0 else 1.0
+
+
+_RANK_SQL = "CASE {c} WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END"
+
+
+def link_recall(con: Any, source_table: str, band: str) -> LinkRecall | None:
+    """The estimated recall of ``source_table``'s links at ``band`` (see :class:`LinkRecall`); None when the
+    warehouse holds no candidates for it (the source was linked before the linkage kept them: relink it)."""
+    from ..linkage.wave import LINK_CANDIDATES
+
+    schema, _, name = LINK_CANDIDATES.partition(".")
+    if not (has_table(con, schema, name) and has_table(con, "spine", "person_record")):
+        return None
+    r = BANDS.index(check_band(band))
+    row = con.execute(f"""
+WITH pr AS (SELECT record_id, max(match_score) AS score, min({_RANK_SQL.format(c='band_joined')}) AS rk
+            FROM spine.person_record WHERE source_table = ? GROUP BY 1),
+c AS (SELECT * FROM {LINK_CANDIDATES} WHERE source_table = ?),
+sb AS (SELECT coalesce(max({_RANK_SQL.format(c='band')}), 1) AS rk FROM spine.person_record WHERE source_table = ?)
+SELECT (SELECT count(*) FROM c),
+       coalesce((SELECT sum(score) FROM pr WHERE rk <= {r}), 0),
+       coalesce((SELECT sum(score) FROM pr WHERE rk > {r}), 0)
+       + coalesce((SELECT sum(c.pair_score) FROM c LEFT JOIN pr USING (record_id)
+                   WHERE pr.record_id IS NULL
+                     AND {_RANK_SQL.format(c='c.band_joined')} > (SELECT rk FROM sb)), 0)""",
+                      [source_table, source_table, source_table]).fetchone()
+    if not row or not row[0]:
+        return None
+    return LinkRecall(source_table, band, float(row[1]), float(row[2]))
+
+
+def recall_note(recalls: Mapping[str, LinkRecall | None], what: str) -> str:
+    """A sentence for the methods: what the interval's upper limit carries for ``what`` (the link it needs)."""
+    have = {b: rc for b, rc in recalls.items() if rc is not None}
+    if not have:
+        return (f"The interval does not carry {what} the linkage may have missed (the source's link candidates are "
+                "not in the warehouse; relink the source to add them).")
+    by = ", ".join(f"{b} {rc.recall:.3f}" for b, rc in have.items())
+    return (f"The upper limit also carries {what} the linkage is expected to have missed: the numerator divided by "
+            f"the source's estimated link recall (from the linkage's own match probabilities: {by} by band) before "
+            "its sampling interval is taken; the lower limit counts only the links made.")
+
+
+@dataclass(frozen=True)
 class BandEstimate:
-    """A proportion (``k`` of ``n``) or a count (``n`` None) measured at one band."""
+    """A proportion (``k`` of ``n``) or a count (``n`` None) measured at one band. ``recall`` (at most 1): the
+    estimated share of the links the numerator needs that the linkage made at this band; the upper limit of the
+    interval is taken with the numerator divided by it (the expected missed links added)."""
 
     band: str
     k: float
     n: float | None = None
+    recall: float = 1.0
 
     @property
     def value(self) -> float:
@@ -106,13 +176,16 @@ class BandEstimate:
         low = k is None
         if low:
             k = max(r.threshold - 1, 0)
+        up = k / min(max(self.recall, 1e-6), 1.0)  # the published numerator with the expected missed links
         if self.n is None:
             lo, hi = poisson_interval(k)
-            return (0.0 if low else lo), hi
+            return (0.0 if low else lo), (hi if up == k else poisson_interval(up)[1])
         n = protected_count(self.n, r)
         if n is None or n <= 0:
             return math.nan, math.nan
         lo, hi = wilson(min(k, n), n)
+        if up != k:
+            hi = max(hi, wilson(min(up, n), n)[1])
         return (0.0 if low else lo), hi
 
 

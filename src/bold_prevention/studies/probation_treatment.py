@@ -19,7 +19,7 @@ from ..outputs import frequency_table, percentage_table, survival_table
 from ..spine.sources import resolved_sql
 from ..trajectories.time_to_event import time_to_event
 from ..warehouse.engine import sql_literal
-from ._pilots import IMPROVED_ID_NOTE, improved_persons, spine_xjs_id
+from ._pilots import IMPROVED_ID_NOTE, improved_persons, link_recall, recall_note, spine_xjs_id
 from .base import StudyContext, StudyResult
 from .registry import study
 from .run import share_headline
@@ -221,10 +221,20 @@ def run(ctx: StudyContext) -> StudyResult:
     # headlines
     tr = truth(ctx.truth_dir, codes=codes, end=end, short=short, long_=long_) if ctx.truth_dir else {}
     sh = _shares(d, end, short, long_)
+    # a start counts only when its NDTMS episode is linked: the upper limits carry the episodes' missed links
+    rc = link_recall(con, "ndtms_episodes", ctx.band)
+    recall = rc.recall if rc is not None else None
+    note = ("Interval: the 95% Wilson interval of the published counts; its upper limit with the treatment "
+            "episodes the linkage is expected to have missed added.") if recall is not None else ""
     res.headlines.append(share_headline("started_3w", f"Started structured treatment within {short} days of the "
-                                        "requirement", *sh["started_3w"], truth=tr.get("started_3w"), rules=rules))
+                                        "requirement", *sh["started_3w"], truth=tr.get("started_3w"), rules=rules,
+                                        recall=recall, note=note))
     res.headlines.append(share_headline("started_6m", f"Started structured treatment within {long_} days of the "
-                                        "requirement", *sh["started_6m"], truth=tr.get("started_6m"), rules=rules))
+                                        "requirement", *sh["started_6m"], truth=tr.get("started_6m"), rules=rules,
+                                        recall=recall, note=note))
+    res.texts.append(("Interval", "Each share's interval carries sampling uncertainty (95% Wilson interval of the "
+                      "published counts) and the sensitivity to the linkage band is shown by band. "
+                      + recall_note({ctx.band: rc}, "the NDTMS treatment episodes")))
     d["reason"] = _first_episode(d.assign(person_id=d["study_person"]), eps, long_)
     full = d[pd.to_datetime(d["start_date"]) + pd.Timedelta(days=long_) <= pd.Timestamp(end)].copy()
     fin = full[full["reason"].notna() & (full["reason"] != "OPEN")]

@@ -120,10 +120,12 @@ def ensure_improved_id(con, specs: Sequence[StudySpec], *, progress=None) -> dic
 # ------------------------------------------------------------------------------------------------- headlines
 def share_headline(name: str, label: str, numerator: int, denominator: int, *, rules: RuleSet | str | None = None,
                    per: float = 100.0, units: str = "%", truth: float | None = None, note: str = "",
-                   decimals: int = 1) -> Headline:
+                   decimals: int = 1, recall: float | None = None) -> Headline:
     """A headline share or rate (``numerator / denominator * per``) as it may be published: withheld (``None``)
     when the numerator, the denominator or their difference is below the threshold; the interval is the Wilson
-    interval of the published (rounded) counts, widened to hold the value."""
+    interval of the published (rounded) counts, widened to hold the value. ``recall``: the estimated share of the
+    links the numerator needs that the linkage made (``_pilots.link_recall``); the upper limit is then that of the
+    numerator with the expected missed links added (divided by ``recall``)."""
     r = get_rules(rules)
     x, n = int(numerator), int(denominator)
     if n <= 0 or r.is_low(x) or r.is_low(n) or r.is_low(n - x):
@@ -132,6 +134,8 @@ def share_headline(name: str, label: str, numerator: int, denominator: int, *, r
     value = round(x / n * per, decimals)
     xp, np_ = protected_count(x, r), protected_count(n, r)
     lo, hi = wilson(float(xp), float(np_))
+    if recall is not None and 0 < recall < 1:
+        hi = max(hi, wilson(min(float(xp) / recall, float(np_)), float(np_))[1])
     lo, hi = min(lo * per, value), max(hi * per, value)
     return Headline(name, label, value, round(lo, decimals + 1), round(hi, decimals + 1), units=units, truth=truth,
                     note=note, numerator=x, denominator=n, per=per)

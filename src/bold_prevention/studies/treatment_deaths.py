@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..linkage.xjs import band_rank
 from ..outputs import frequency_table, percentage_table
+from ._pilots import link_recall, recall_note
 from .base import StudyContext, StudyResult
 from .registry import study
 from .run import share_headline
@@ -159,13 +160,23 @@ def run(ctx: StudyContext) -> StudyResult:
     tr = truth(ctx.truth_dir, first=first, last=last, end=end, follow_days=follow) if ctx.truth_dir else {}
     n = len(df)
     died = df["died"]
+    # a death counts only when its registration is linked: the upper limits carry the deaths' missed links
+    rc = link_recall(con, "ons_death_registrations", ctx.band)
+    recall = rc.recall if rc is not None else None
+    note = ("Interval: the 95% Wilson interval of the published counts; its upper limit with the death "
+            "registrations the linkage is expected to have missed added.") if recall is not None else ""
     res.headlines.append(share_headline("deaths_12m", "Deaths within 12 months of a treatment contact, per "
                                         "100,000 people", int(died.sum()), n, per=PER, units="per 100,000",
-                                        decimals=0, truth=tr.get("deaths_12m"), rules=rules))
+                                        decimals=0, truth=tr.get("deaths_12m"), rules=rules, recall=recall,
+                                        note=note))
     sui = died & (df["cause"] == CAUSES[0])
     res.headlines.append(share_headline("suicides_12m", "Suicides within 12 months of a treatment contact, "
                                         "per 100,000 people", int(sui.sum()), n, per=PER, units="per 100,000",
-                                        decimals=0, truth=tr.get("suicides_12m"), rules=rules))
+                                        decimals=0, truth=tr.get("suicides_12m"), rules=rules, recall=recall,
+                                        note=note))
+    res.texts.append(("Interval", "Each rate's interval carries sampling uncertainty (95% Wilson interval of the "
+                      "published counts) and the sensitivity to the linkage band is shown by band. "
+                      + recall_note({ctx.band: rc}, "the death registrations")))
     pop = population_estimate(ctx)
     g_start = end - timedelta(days=follow - 1)
     if pop:

@@ -28,9 +28,11 @@ from ._pilots import (
     BandEstimate,
     band_filter,
     has_table,
+    link_recall,
     linked_tables,
     methods_of,
     proportion_headline,
+    recall_note,
 )
 from .base import Headline, StudyContext, StudyResult
 from .registry import study
@@ -201,13 +203,23 @@ def run(ctx: StudyContext) -> StudyResult:
             round(math.exp(float(d["Upper 95% CI"])), 3) if pub else None, units="hazard ratio",
             truth=truth["hazard"].get(term), note="Cox model (lifelines), 95% interval"))
     if linked:
-        est = {}
+        est, recalls = {}, {}
         for b in BANDS:
             c = court_records(con, b)
-            est[b] = BandEstimate(b, float(df["referral_id"].isin(c).sum()), float(len(df)))
+            # a referral counts only when it is linked: the upper limit carries the referrals' missed links
+            recalls[b] = link_recall(con, "support_referrals", b)
+            est[b] = BandEstimate(b, float(df["referral_id"].isin(c).sum()), float(len(df)),
+                                  recall=recalls[b].recall if recalls[b] is not None else 1.0)
+        note = ("interval: the union over the linkage bands of the 95% Wilson intervals, each upper limit with the "
+                "referrals the linkage is expected to have missed added")
         h, outs = proportion_headline("court_record_share", "Referrals whose person appears in magistrates' court "
                                       "data", est, band, truth=truth["court"], title="Referred people with a "
-                                      "magistrates' court record", population=population)
+                                      "magistrates' court record", population=population,
+                                      note=note if any(recalls.values()) else "")
+        res.texts.append(("Interval", "The share's interval carries sampling uncertainty (95% Wilson intervals of "
+                          "the published counts) and linkage uncertainty: the union of the intervals at the high, "
+                          "medium and low bands (a band the spine does not hold gives the estimate of the band "
+                          "before it). " + recall_note(recalls, "the support referrals")))
         res.headlines.append(h)
         res.outputs.append(outs[2])
         g = df.assign(group=np.where(df["court_record"], "Court record", "No court record"))
