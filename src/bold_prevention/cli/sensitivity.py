@@ -26,8 +26,10 @@ def sensitivity_cmd(
     project: Path | None = ProjectOption,
     fmt: Fmt = FormatOption,
 ) -> None:
-    """Rebuild the spine at each linkage band, build the cohorts and place tables on it, and publish them side by
-    side with the differences explained; the spine ends at the band it had."""
+    """Compute the cohorts and place tables at each linkage band and publish them side by side with the
+    differences explained. An up-to-date spine is used as it stands for its own band and the spine is built at the
+    other bands (persons whose records are the same as at the current band are carried over, not recomputed); the
+    project ends with the spine at the band it had."""
     from ..cohorts.release import write_checked_release
     from ..outputs.ledger import ReleaseLedger
     from ..planning.sensitivity import band_sensitivity
