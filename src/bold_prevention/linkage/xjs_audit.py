@@ -232,6 +232,8 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
         quiet_splink()
         say(f"re-linking {ident.num_rows:,} justice identities with the toolkit's model")
         res = link_tables(scratch, cfg, inputs=["__raw_0"], progress=say)
+        # the join evidence reads the identities as the re-linking standardised them (same records, same options)
+        scratch.execute("create view __audit_std as select * from __std_0")
         lap("relink")
         # every XJS record with its model cluster at each band
         scratch.execute(f"""create or replace table __audit as
