@@ -153,9 +153,12 @@ def link_source_to_spine(con: duckdb.DuckDBPyConnection, source_table: str = "la
         if src.num_rows == 0:
             raise InputError(f"{source_table} holds no records", hint=f"load a non-empty {source_table} file")
         union = " union all ".join(parts)
+        on = con
         if complete_identities and not attributor:
-            union = complete_person_identities(union)
-        spine_ids = con.sql(
+            # completed in the private database (DuckDB SQL), whatever engine holds the warehouse
+            scratch.register("__spine_plain_arrow", con.sql(union).to_arrow_table())
+            union, on = complete_person_identities("select * from __spine_plain_arrow"), scratch
+        spine_ids = on.sql(
             "select person_id || ':' || row_number() over (partition by person_id order by surname, forename, "
             + ("date_of_birth, town" if attributor else "date_of_birth, postcode")
             + ") as record_id, * from (select distinct * from ("
