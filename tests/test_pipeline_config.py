@@ -101,6 +101,14 @@ def test_a_bad_stage_or_engine_leaves_the_project_untouched(tmp_path):
     assert not proj.root.exists()
 
 
+def test_a_run_that_writes_person_ids_without_the_key_is_refused_before_any_stage(tmp_path, monkeypatch):
+    monkeypatch.delenv("BOLD_PSEUDONYM_KEY", raising=False)
+    proj = Project(tmp_path / "p")
+    with pytest.raises(InputError, match="BOLD_PSEUDONYM_KEY"):
+        run_pipeline(PipelineConfig(), "load,spine", project=proj)
+    assert not proj.root.exists()  # nothing loaded first
+
+
 def test_the_load_stage_needs_extracts(tmp_path):
     with pytest.raises(InputError, match="load stage needs the folder of extracts"):
         run_pipeline(PipelineConfig(), "load", project=Project(tmp_path / "p"))
@@ -118,3 +126,12 @@ def test_the_config_module_documents_every_key():
         alias = PipelineConfigSchema.model_fields[key].alias or key
         assert f"{alias}:" in doc, alias
     assert Path(config_module.__file__).exists()
+
+
+def test_the_demo_without_the_key_is_refused_before_it_makes_a_population(tmp_path, monkeypatch):
+    from bold_prevention.pipeline.demo import run_demo
+
+    monkeypatch.delenv("BOLD_PSEUDONYM_KEY", raising=False)
+    with pytest.raises(InputError, match="BOLD_PSEUDONYM_KEY"):
+        run_demo(tmp_path / "demo")
+    assert not (tmp_path / "demo").exists()

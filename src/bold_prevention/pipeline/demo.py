@@ -48,6 +48,9 @@ def run_demo(out: str | os.PathLike | None = None, *, persons: int = DEFAULT_PER
         raise InputError(f"a synthetic population of {persons:,} persons is too small for the whole pipeline",
                          hint=f"use --persons {MIN_PERSONS} or more (smaller populations leave Data First tables "
                               "empty, which the data contracts refuse)")
+    from ..linkage.pseudonym import pseudonym_key
+
+    pseudonym_key()  # the spine needs it: refused before the population is made, not after
     say = progress or (lambda _s, _m: None)
     final = Project.at(out).root
     if final.exists() and not overwrite:

@@ -155,6 +155,10 @@ class Run:
             self._wh = None
 
 
+#: Stages that write pseudonymised person ids, so need ``$BOLD_PSEUDONYM_KEY``.
+KEYED_STAGES = frozenset({"link", "spine"})
+
+
 def run_pipeline(config: PipelineConfig, stages: Sequence[str] | str | None = None, engine: str | None = None, *,
                  project: Project | str | Path | None = None, progress: Progress | None = None,
                  command: str = "bold demo") -> PipelineResult:
@@ -173,6 +177,10 @@ def run_pipeline(config: PipelineConfig, stages: Sequence[str] | str | None = No
     chosen = choose(stages, DEMO_STAGES)
     run = Run(config, proj, chosen, progress=progress or _noop, command=command)
     check_engine(chosen, config.engine, run)
+    if KEYED_STAGES & set(chosen):
+        from ..linkage.pseudonym import pseudonym_key
+
+        pseudonym_key()  # refused before the first stage, not after the population is made and loaded
     proj.ensure()
     from ..linkage.splink_model import route_splink_log
 
