@@ -7,7 +7,9 @@ at each band in turn (the spine's own ``build_spine``: one home for the rules) a
 it. When the current spine is up to date for the as-at date asked (same extracts, register, key and published XJS
 id), its band is computed on it as it stands, first, and it is kept aside (with the person records and the cohorts
 built on it) while the other bands are built, then put back: one spine build fewer and no rebuild at the end.
-Otherwise every band is built and the starting band last. Either way the project ends with the spine and cohorts at
+The other bands' spines carry over, from the spine kept aside, every person whose records are the same at that
+band (most are: only persons the bands split or join are built, through the same spine plan; see ``carry_from`` of
+:func:`bold_prevention.spine.build_spine`). Otherwise every band is built and the starting band last. Either way the project ends with the spine and cohorts at
 the band it started at. The loaded extracts are fingerprinted once for the run
 (:func:`bold_prevention.spine.fingerprint.extract_frozen`). Each band's tables carry their own spine version, so the
 release-wide audit treats them as different populations of the same tables (consistent suppression across the
@@ -139,11 +141,11 @@ def band_sensitivity(con, cohorts: list[str], *, places: bool = True, bands: tup
     order = [b for b in bands if b != start_band] + ([start_band] if start_band in bands else [])
     by_band: dict[str, list[CheckedOutput]] = {}
 
-    def at_band(b: str, build: bool) -> None:
+    def at_band(b: str, build: bool, carry_from: str | None = None) -> None:
         t0 = time.perf_counter()
         if build:
             say(f"spine at the {b} band")
-            build_spine(con, as_at=as_at, band=b)
+            build_spine(con, as_at=as_at, band=b, carry_from=carry_from)
         else:
             say(f"the current spine, at the {b} band")
         for c in cohorts:
@@ -165,7 +167,7 @@ def band_sensitivity(con, cohorts: list[str], *, places: bool = True, bands: tup
             try:
                 for b in bands:
                     if b != start_band:
-                        at_band(b, build=True)
+                        at_band(b, build=True, carry_from=_SAVED)
             finally:
                 say(f"spine back at the {start_band} band")
                 _put_back(con, kept, cohorts)

@@ -36,8 +36,8 @@ from ..errors import InputError
 from ..linkage.pseudonym import check_project_key, record_key_fingerprint, recorded_key_fingerprint
 from ..linkage.xjs import BANDS, XJS_IDS, build_person_records, check_xjs_link_table, person_paths
 from ..project import Project
-from ..warehouse.engine import date_literal, sql_literal, table_exists, tables, transaction
-from ..warehouse.tables import PERSON
+from ..warehouse.engine import date_literal, quote_ident, sql_literal, table_exists, tables, transaction
+from ..warehouse.tables import PERSON, PERSON_RECORD
 from .fingerprint import (
     changes,
     digest,
@@ -143,7 +143,7 @@ def _age_band_sql(col: str) -> str:
     return "CASE " + " ".join(parts) + " ELSE 'Unknown' END"
 
 
-def _person_rows(present: set[str], as_at: date) -> str:
+def _person_rows(present: set[str], as_at: date, person_record: str = PERSON_RECORD) -> str:
     """Person-level records of the seven datasets, in view at the as-at date."""
     a = date_literal(as_at)
     parts = []
@@ -174,7 +174,7 @@ def _person_rows(present: set[str], as_at: date) -> str:
             f"SELECT pr.person_id, '{ds}' AS dataset, '{table}' AS source_table, t.row_id_hash AS record_id, "
             f"{rd.expr} AS record_date, {sex_sql} AS sex, {eth} AS ethnicity_desc, {lsoa} AS lsoa, "
             f"{age} AS age, {age_at} AS age_date, pr.band_joined, {kind} AS kind "
-            f"FROM extract.{table} t JOIN spine.person_record pr "
+            f"FROM extract.{table} t JOIN {person_record} pr "
             f"ON pr.source_table = '{table}' AND pr.record_id = t.row_id_hash{join_d} "
             f"WHERE {rd.expr} <= {a} OR {rd.expr} IS NULL"
         )
@@ -220,9 +220,9 @@ def _contacts_sql(as_at: date) -> str:
     return "SELECT person_id, " + ",\n  ".join(cols) + "\nFROM _sp_rec GROUP BY person_id"
 
 
-def _prison_sql(as_at: date) -> str:
+def _prison_sql(as_at: date, person_record: str = PERSON_RECORD) -> str:
     a = date_literal(as_at)
-    r = resolved_sql("prison_custodial_journey", ["reception_date", "release_date"])
+    r = resolved_sql("prison_custodial_journey", ["reception_date", "release_date"], person_record=person_record)
     return f"""
 SELECT _person_id AS person_id,
        MAX(CASE WHEN reception_date <= {a} AND (release_date IS NULL OR release_date > {a}) THEN 1 ELSE 0 END)
@@ -233,11 +233,11 @@ WHERE reception_date <= {a}
 GROUP BY _person_id"""
 
 
-def _civil_sql(as_at: date) -> tuple[str, str]:
+def _civil_sql(as_at: date, person_record: str = PERSON_RECORD) -> tuple[str, str]:
     a = date_literal(as_at)
     w12 = date_literal(months_before(as_at, 12))
     poss = _in(POSSESSION_CLAIMS)
-    parties = resolved_sql("civil_parties", ["case_number_hash", "party_role"])
+    parties = resolved_sql("civil_parties", ["case_number_hash", "party_role"], person_record=person_record)
     claims = f"""
 SELECT p._person_id AS person_id,
        COUNT(DISTINCT CASE WHEN c.claim_type IN {poss} THEN c.case_number_hash END) AS n_possession_claims_ever,
@@ -262,10 +262,10 @@ GROUP BY p._person_id"""
     return claims, events
 
 
-def _family_sql(as_at: date) -> str:
+def _family_sql(as_at: date, person_record: str = PERSON_RECORD) -> str:
     a = date_literal(as_at)
     w12 = date_literal(months_before(as_at, 12))
-    parties = resolved_sql("family_parties", ["case_number_hash", "role_model"])
+    parties = resolved_sql("family_parties", ["case_number_hash", "role_model"], person_record=person_record)
     role = ("CASE WHEN p.role_model LIKE 'APL%' THEN 'Applicant' WHEN p.role_model LIKE 'RSP%' THEN 'Respondent' "
             "WHEN p.role_model LIKE 'CHLD%' THEN 'Child' ELSE 'Other' END")
     return f"""
@@ -303,7 +303,8 @@ def _evidence_via(table: str) -> tuple[str, str] | None:
 
 
 def _need_steps(rules: list[DriverRule], as_at: date, present: set[str],
-                unmeasured: Mapping[tuple[str, int], str] | None = None) -> list[Step]:
+                unmeasured: Mapping[tuple[str, int], str] | None = None,
+                person_record: str = PERSON_RECORD) -> list[Step]:
     """Evidence rows per table, then per evidence item, then combined per driver (``_sp_need``).
 
     ``unmeasured`` maps (driver, evidence index) to the reason the item cannot be measured from the loaded extract:
@@ -335,7 +336,7 @@ def _need_steps(rules: list[DriverRule], as_at: date, present: set[str],
             else:
                 vals.append(f"CAST(({ev.expression}) AS DOUBLE) AS v{kk}")
         ev_name = f"_sp_ev{ti}"
-        source = resolved_sql(table, cols)
+        source = resolved_sql(table, cols, person_record=person_record)
         via = _evidence_via(table)
         if via:
             vt, vcond = via
@@ -425,13 +426,16 @@ def _need_wide_sql(rules: list[DriverRule]) -> str:
 
 
 def spine_plan(as_at: date, band: str, rules: list[DriverRule], present: set[str],
-               unmeasured: Mapping[tuple[str, int], str] | None = None) -> list[Step]:
+               unmeasured: Mapping[tuple[str, int], str] | None = None, *,
+               person_record: str = PERSON_RECORD) -> list[Step]:
     """Every step of the spine build, in order, for the tables ``present`` in the warehouse.
 
     ``unmeasured``: (driver, evidence index) -> reason, for evidence the loaded extract cannot measure
-    (:func:`bold_prevention.spine.measured.evidence_status`); their persons get ``need_<driver>`` NULL."""
+    (:func:`bold_prevention.spine.measured.evidence_status`); their persons get ``need_<driver>`` NULL.
+    ``person_record``: the table of records and their persons the persons are built from (``spine.person_record``;
+    another table shaped like it builds the persons it holds, as when a build carries the others over)."""
     a = date_literal(as_at)
-    steps = [Step("_sp_rec", _person_rows(present, as_at))]
+    steps = [Step("_sp_rec", _person_rows(present, as_at, person_record))]
     steps.append(Step("_sp_sex", _mode_sql("_sp_rec", "sex", "sex IN ('M', 'F')", "sex")))
     steps.append(Step("_sp_eth", _mode_sql(f"(SELECT person_id, record_date, {ETHNIC_GROUP_SQL} AS eg FROM _sp_rec) e",
                                            "eg", "eg <> 'Unknown'", "ethnic_group")))
@@ -450,7 +454,7 @@ WHERE r.rn = 1"""))
     joins = []
     extra_cols = []
     if "prison_custodial_journey" in present:
-        steps.append(Step("_sp_prison", _prison_sql(as_at)))
+        steps.append(Step("_sp_prison", _prison_sql(as_at, person_record)))
         joins.append("LEFT JOIN _sp_prison pr ON pr.person_id = c.person_id")
         extra_cols += ["COALESCE(pr._in_custody, 0) = 1 AS in_custody", "pr.last_release_date"]
         custody = "COALESCE(pr._in_custody, 0) = 1"
@@ -460,7 +464,7 @@ WHERE r.rn = 1"""))
     civil_cols = ["n_possession_claims_ever", "n_possession_claims_12m", "n_money_claims_ever"]
     civil_ev_cols = ["n_possession_orders_ever", "n_possession_warrants_ever", "n_repossessions_ever"]
     if {"civil_parties", "civil_cases"} <= present:
-        claims, events = _civil_sql(as_at)
+        claims, events = _civil_sql(as_at, person_record)
         steps.append(Step("_sp_civil", claims))
         joins.append("LEFT JOIN _sp_civil cv ON cv.person_id = c.person_id")
         extra_cols += [f"COALESCE(cv.{x}, 0) AS {x}" for x in civil_cols] + ["cv.last_possession_claim_date"]
@@ -477,14 +481,14 @@ WHERE r.rn = 1"""))
                 "n_family_private_law", "n_family_domestic_abuse", "n_family_as_applicant", "n_family_as_respondent",
                 "n_family_as_child"]
     if {"family_parties", "family_cases"} <= present:
-        steps.append(Step("_sp_family", _family_sql(as_at)))
+        steps.append(Step("_sp_family", _family_sql(as_at, person_record)))
         joins.append("LEFT JOIN _sp_family fm ON fm.person_id = c.person_id")
         extra_cols += [f"COALESCE(fm.{x}, 0) AS {x}" for x in fam_cols] + ["fm.last_family_case_date",
                                                                            "fm.family_role_latest"]
     else:
         extra_cols += [f"0 AS {x}" for x in fam_cols] + ["CAST(NULL AS DATE) AS last_family_case_date",
                                                          "CAST(NULL AS VARCHAR) AS family_role_latest"]
-    steps += _need_steps(rules, as_at, present, unmeasured)
+    steps += _need_steps(rules, as_at, present, unmeasured, person_record)
     steps.append(Step("_sp_need_wide", _need_wide_sql(rules)))
     need_cols = []
     for r in rules:
@@ -589,10 +593,103 @@ def _ensure_person_records(con, band: str, rebuild: bool, inputs: dict[str, str]
             return
         say("rebuilding person records: " + "; ".join(what))
     build_person_records(con, band=band, link_table=XJS_IDS[xjs])
+    _record_info(con, band, xjs, inputs, key, xjs_fp)
+
+
+def _record_info(con, band: str, xjs: str, inputs: dict[str, str], key: str, xjs_fp: str) -> None:
+    want = {"inputs": inputs, "band": band, "key": key, "xjs": xjs_fp}
     con.execute(f"CREATE OR REPLACE TABLE spine.person_record_info AS SELECT {sql_literal(band)} AS band, "
                 f"{sql_literal(xjs)} AS xjs_id, "
                 f"{sql_literal(digest(inputs))} AS inputs_digest, {sql_literal(key)} AS key_fingerprint, "
                 f"{sql_literal(json.dumps(want, sort_keys=True))} AS fingerprint, CURRENT_TIMESTAMP AS built_at")
+
+
+#: Temporary tables of a build that carries persons over from a spine at another band.
+_CARRY_TEMPS = ("_sp_cl", "_sp_ps", "_sp_carry", "_sp_map", "_sp_cl_new", "_sp_pr_new")
+
+
+def _carry_source(con, prefix: str, fingerprint: Mapping) -> str | None:
+    """The band of the spine kept as ``spine.<prefix>person`` (with its ``person_need``, ``person_record``,
+    ``spine_info`` and ``person_record_info``) when it was built from what ``fingerprint`` describes but for the
+    band, on the published XJS id and with no linked Wave 1-2 records; else None (nothing can be carried over)."""
+    for t in ("person", "person_need", "person_record", "spine_info", "person_record_info"):
+        if not table_exists(con, "spine", prefix + t):
+            return None
+    old = _info_json(con, prefix + "spine_info")
+    rec = _info_json(con, prefix + "person_record_info")
+    if not old or not rec or old.get("band") not in BANDS:
+        return None
+    same = {k: v for k, v in fingerprint.items() if k != "band"}
+    if changes(old, same) or old.get("xjs", "published") != "published" or fingerprint.get("xjs") != "published":
+        return None
+    if changes(rec, {"inputs": same["inputs"], "band": old["band"], "key": same["key"]}) or \
+            rec.get("xjs", "published") != "published":
+        return None
+    if _wave_linked(con, f"spine.{prefix}person_record"):
+        return None
+    return old["band"]
+
+
+def _carried_person_records(con, *, band: str, prefix: str, present: set[str], key: str,
+                            say: Callable[[str], None]) -> int:
+    """``spine.person_record`` at ``band`` in two parts: the persons whose person-level XJS records (each with the
+    same band joined) are exactly those of one person of the kept spine ``spine.<prefix>*`` get that person's
+    records under their own id; the others are built from their clusters as :func:`build_person_records` builds
+    every person. Leaves ``_sp_pr_new`` (the records of the persons built, for the spine plan) and ``_sp_map``
+    (kept person id ``p_old`` -> ``p_new``). Returns the number of persons carried over."""
+    from ..linkage.pseudonym import pseudonym_key
+    from ..linkage.xjs import PERSON_RECORD_COLUMNS, fetch_arrow, person_record_sql, pseudonymise_clusters
+    from ..linkage.xjs import xjs_clusters_sql as clusters_sql
+
+    kept = f"spine.{prefix}person_record"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _sp_cl AS {clusters_sql(band)}")
+    ids = fetch_arrow(con, "SELECT DISTINCT cluster_id FROM _sp_cl ORDER BY cluster_id")
+    col = ids.column("cluster_id")
+    import pyarrow as pa
+
+    con.register("_sp_ps_arrow", pa.table({
+        "cluster_id": col.combine_chunks() if col.num_chunks else col,
+        "person_id": pseudonymise_clusters(col, key=pseudonym_key())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _sp_ps AS SELECT cluster_id, person_id FROM _sp_ps_arrow")
+    con.unregister("_sp_ps_arrow")
+    # a cluster is carried over when all its records belong to one kept person, with the same band joined, and
+    # that person has no other records
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _sp_carry AS
+WITH j AS (
+    SELECT c.cluster_id, o.person_id AS p_old, COALESCE(o.band_joined = c.band_joined, FALSE) AS same_joined
+    FROM _sp_cl c LEFT JOIN {kept} o
+      ON o.source_table = c.source_table AND o.record_id = c.row_id_hash AND o.person_record_id = o.record_id),
+kept_n AS (SELECT p_old, COUNT(*) AS n FROM j WHERE p_old IS NOT NULL GROUP BY p_old),
+whole AS (
+    SELECT cluster_id, MIN(p_old) AS p_old, COUNT(*) AS n FROM j GROUP BY cluster_id
+    HAVING COUNT(DISTINCT p_old) = 1 AND COUNT(p_old) = COUNT(*) AND BOOL_AND(same_joined))
+SELECT w.cluster_id, w.p_old FROM whole w JOIN kept_n k ON k.p_old = w.p_old AND k.n = w.n""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _sp_map AS SELECT k.p_old, ps.person_id AS p_new "
+                "FROM _sp_carry k JOIN _sp_ps ps ON ps.cluster_id = k.cluster_id")
+    con.execute("CREATE OR REPLACE TEMP TABLE _sp_cl_new AS SELECT c.* FROM _sp_cl c "
+                "WHERE NOT EXISTS (SELECT 1 FROM _sp_carry k WHERE k.cluster_id = c.cluster_id)")
+    carried = con.execute("SELECT COUNT(*) FROM _sp_map").fetchall()[0][0]
+    say(f"person records: {carried:,} persons the same as at the kept band, the others built")
+    con.execute("DROP TABLE IF EXISTS spine.person_record_info")
+    con.execute(person_record_sql(band, sorted(present), clusters="_sp_cl_new", pseudonyms="_sp_ps"))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _sp_pr_new AS SELECT * FROM {PERSON_RECORD}")
+    cols = ", ".join("m.p_new" if c == "person_id" else sql_literal(band) if c == "band" else f"o.{c}"
+                     for c in PERSON_RECORD_COLUMNS)
+    con.execute(f"INSERT INTO {PERSON_RECORD} ({', '.join(PERSON_RECORD_COLUMNS)}) "
+                f"SELECT {cols} FROM {kept} o JOIN _sp_map m ON m.p_old = o.person_id")
+    return int(carried)
+
+
+def _carry_rows(con, table: str, kept: str, band: str) -> None:
+    """Add to ``spine.<table>`` the kept spine's rows of the persons carried over (``_sp_map``), under their id at
+    ``band``."""
+    cols = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'spine' AND table_name = ? "
+        "ORDER BY ordinal_position", [table]).fetchall()]
+    sel = ", ".join("m.p_new" if c == "person_id" else sql_literal(band) if c == "band" else f"o.{quote_ident(c)}"
+                    for c in cols)
+    con.execute(f"INSERT INTO spine.{table} SELECT {sel} FROM spine.{kept} o JOIN _sp_map m ON m.p_old = o.person_id")
 
 
 #: Tables of the spine schema that do not depend on the pseudonymisation key (shipped reference data).
@@ -681,18 +778,18 @@ def unmeasured_needs(con) -> list[dict]:
              "reason": "; ".join(g["reason"])} for g in out.values()]
 
 
-def _wave_linked(con) -> bool:
-    """Whether ``spine.person_record`` holds records of a linked Wave 1-2 source (``bold link wave``)."""
+def _wave_linked(con, person_record: str = PERSON_RECORD) -> bool:
+    """Whether ``person_record`` holds records of a linked Wave 1-2 source (``bold link wave``)."""
     from ..datafirst.waves import WAVE_SOURCES
 
     tables = ", ".join(sql_literal(s.person_table) for s in WAVE_SOURCES.values())
-    return bool(con.execute(f"SELECT COUNT(*) FROM spine.person_record WHERE source_table IN ({tables})"
+    return bool(con.execute(f"SELECT COUNT(*) FROM {person_record} WHERE source_table IN ({tables})"
                             ).fetchall()[0][0])
 
 
 def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=None,
                 rebuild_records: bool = False, rekey: bool = False, link_table: str = "published",
-                progress: Callable[[str], None] | None = None) -> SpineResult:
+                carry_from: str | None = None, progress: Callable[[str], None] | None = None) -> SpineResult:
     """Build ``spine.person`` (and ``spine.person_need``) as at ``as_at`` at linkage ``band``.
 
     ``link_table``: the XJS person id the persons are built on: ``"published"`` (``extract.xjs_link``, the
@@ -712,6 +809,14 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
     accepts a different key and first drops everything built under the old one (:func:`drop_key_dependents`).
     Drivers whose evidence the loaded extract cannot measure are NULL with the reason
     (:mod:`bold_prevention.spine.measured`), listed in :attr:`SpineResult.unmeasured`.
+
+    ``carry_from``: the prefix of a spine kept aside at another band (``spine.<prefix>person``, ``person_need``,
+    ``person_record``, ``spine_info``, ``person_record_info``, as band sensitivity keeps the current spine). When it
+    was built from the same extracts, register, as-at date, key and published XJS id, a person whose XJS records are
+    exactly those of one kept person (each joined at the same band) has the same records, needs and facts, so the
+    kept rows are carried over under the person's id at ``band``; only the other persons go through the plan (most
+    persons are the same at every band). The result is the same as building every person; anything else (a stale
+    or wave-linked kept spine, the improved XJS id, a rebuild or re-key, Spark) builds every person.
     """
     if not isinstance(as_at, date) or isinstance(as_at, datetime):
         if isinstance(as_at, datetime):
@@ -749,7 +854,20 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
         inputs = inputs_fingerprint(con)
         say(f"joining records to XJS persons ({xjs} id) at the {band} band")
         xjs_fp = xjs_fingerprint(con, xjs)
-        _ensure_person_records(con, band, rebuild_records or rekey, inputs, key, say, xjs=xjs, xjs_fp=xjs_fp)
+        fingerprint = spine_fingerprint(inputs=inputs, register=register_digest(rules), band=band, as_at=as_at,
+                                        key=key, xjs=xjs_fp)
+        duck = not hasattr(con, "spark")
+        kept_band = None
+        if carry_from is not None and duck and not (rebuild_records or rekey):
+            kept_band = _carry_source(con, carry_from, fingerprint)
+        person_record = PERSON_RECORD
+        if kept_band is not None and kept_band != band:
+            _carried_person_records(con, band=band, prefix=carry_from, present=present, key=key, say=say)
+            _record_info(con, band, xjs, inputs, key, xjs_fp)
+            person_record = "_sp_pr_new"
+        else:
+            kept_band = None
+            _ensure_person_records(con, band, rebuild_records or rekey, inputs, key, say, xjs=xjs, xjs_fp=xjs_fp)
         if recorded_key_fingerprint(con) != key:
             record_key_fingerprint(con, key)
         if not table_exists(con, "spine", "geo_lsoa"):
@@ -761,10 +879,7 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
         statuses = frozen_memo(con, ("evidence_status", register_digest(rules), tuple(sorted(present))),
                                lambda: evidence_status(con, rules, present))
         unmeasured = {(s.driver, s.item): s.reason or "not measured" for s in statuses if s.unmeasured}
-        plan = spine_plan(as_at, band, rules, present, unmeasured)
-        fingerprint = spine_fingerprint(inputs=inputs, register=register_digest(rules), band=band, as_at=as_at,
-                                        key=key, xjs=xjs_fp)
-        duck = not hasattr(con, "spark")
+        plan = spine_plan(as_at, band, rules, present, unmeasured, person_record=person_record)
         for step in plan:
             if step.final:
                 continue
@@ -775,6 +890,9 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
             for step in plan:
                 if step.final:
                     con.execute(f"CREATE OR REPLACE TABLE {step.name} AS {step.sql}")
+                    if kept_band is not None:
+                        t = step.name.partition(".")[2]
+                        _carry_rows(con, t, carry_from + t, band)
             persons = con.execute("SELECT COUNT(*) FROM spine.person").fetchall()[0][0]
             needs = con.execute("SELECT COUNT(*) FROM spine.person_need").fetchall()[0][0]
             _need_measure(con, statuses)
@@ -791,6 +909,9 @@ def build_spine(con_or_project, *, as_at: date, band: str = "medium", register=N
         for step in plan:
             if not step.final:
                 con.execute(f"DROP TABLE IF EXISTS {step.name}")
+        if kept_band is not None:
+            for t in _CARRY_TEMPS:
+                con.execute(f"DROP TABLE IF EXISTS {t}")
         if duck and _wave_linked(con):
             say("measuring the gold-standard needs of the linked Wave 2 sources")
             from .gold import apply_gold
