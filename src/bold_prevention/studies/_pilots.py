@@ -95,7 +95,9 @@ class LinkRecall:
     linkage's own match probabilities (no truth): ``linked``, the expected true links among the records joined at
     ``band`` or a stricter one (the sum of their match scores), and ``missed``, the expected true links among its
     other records (the match probability of each one's best spine candidate: its score where it was joined at a
-    weaker band, else the best pairwise probability of the source's model, ``spine.link_candidates``). Records
+    weaker band, else the best pairwise probability of the source's model, ``spine.link_candidates``). At the low
+    band the records whose best candidate reached only the low band count as joined (with their match score): a
+    study at the low band joins them from the candidates, whatever band the spine was built at. Records
     refused after linking (a contradiction found later, such as a death before a linked event) are not counted as
     missed."""
 
@@ -126,13 +128,14 @@ def link_recall(con: Any, source_table: str, band: str) -> LinkRecall | None:
 WITH pr AS (SELECT record_id, max(match_score) AS score, min({_RANK_SQL.format(c='band_joined')}) AS rk
             FROM spine.person_record WHERE source_table = ? GROUP BY 1),
 c AS (SELECT * FROM {LINK_CANDIDATES} WHERE source_table = ?),
-sb AS (SELECT coalesce(max({_RANK_SQL.format(c='band')}), 1) AS rk FROM spine.person_record WHERE source_table = ?)
+sb AS (SELECT coalesce(max({_RANK_SQL.format(c='band')}), 1) AS rk FROM spine.person_record WHERE source_table = ?),
+u AS (SELECT c.* FROM c LEFT JOIN pr USING (record_id)
+      WHERE pr.record_id IS NULL AND {_RANK_SQL.format(c='c.band_joined')} > (SELECT rk FROM sb))
 SELECT (SELECT count(*) FROM c),
-       coalesce((SELECT sum(score) FROM pr WHERE rk <= {r}), 0),
+       coalesce((SELECT sum(score) FROM pr WHERE rk <= {r}), 0)
+       + coalesce((SELECT sum(match_score) FROM u WHERE {r} = 2 AND band_joined = 'low'), 0),
        coalesce((SELECT sum(score) FROM pr WHERE rk > {r}), 0)
-       + coalesce((SELECT sum(c.pair_score) FROM c LEFT JOIN pr USING (record_id)
-                   WHERE pr.record_id IS NULL
-                     AND {_RANK_SQL.format(c='c.band_joined')} > (SELECT rk FROM sb)), 0)""",
+       + coalesce((SELECT sum(pair_score) FROM u WHERE NOT ({r} = 2 AND coalesce(band_joined, '') = 'low')), 0)""",
                       [source_table, source_table, source_table]).fetchone()
     if not row or not row[0]:
         return None

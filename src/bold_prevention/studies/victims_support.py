@@ -66,11 +66,21 @@ ORDER BY r.referral_id""").fetchdf()
 
 
 def court_records(con: Any, band: str) -> set[str]:
-    """Referral ids linked at ``band`` to a spine person with a magistrates' court case linked at ``band``."""
+    """Referral ids linked at ``band`` to a spine person with a magistrates' court case linked at ``band``. At the
+    ``low`` band the referrals whose best candidate reached only the low band (``spine.link_candidates``: kept by
+    the wave linkage whatever band the spine was built at) count too."""
+    from ..linkage.wave import LINK_CANDIDATES
+
+    refs = (f"SELECT record_id, person_id FROM spine.person_record WHERE source_table = 'support_referrals' "
+            f"AND {band_filter(band, 'band_joined')}")
+    if band == "low" and has_table(con, *LINK_CANDIDATES.split(".")):
+        refs += (f" UNION SELECT c.record_id, c.person_id FROM {LINK_CANDIDATES} c "
+                 "WHERE c.source_table = 'support_referrals' AND c.band_joined = 'low' AND NOT EXISTS ("
+                 "SELECT 1 FROM spine.person_record p WHERE p.source_table = 'support_referrals' "
+                 "AND p.record_id = c.record_id)")
     rows = con.execute(f"""
-SELECT DISTINCT r.record_id FROM spine.person_record r
-WHERE r.source_table = 'support_referrals' AND {band_filter(band, 'r.band_joined')}
-  AND EXISTS (SELECT 1 FROM spine.person_record m WHERE m.person_id = r.person_id
+SELECT DISTINCT r.record_id FROM ({refs}) r
+WHERE EXISTS (SELECT 1 FROM spine.person_record m WHERE m.person_id = r.person_id
               AND m.source_table = 'mags_defendant_case' AND {band_filter(band, 'm.band_joined')})""").fetchall()
     return {r[0] for r in rows}
 
