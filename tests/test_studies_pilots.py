@@ -303,3 +303,23 @@ def test_support_study_never_fails_on_small_or_odd_services(rows):
         assert h.value is None or (h.lower is None or h.lower <= h.value <= h.upper), h
     if not rows:
         assert r.not_available and not r.headlines
+
+
+def test_court_record_share_carries_the_referrals_missed_links(world, runs):
+    """The support linkage keeps each referral's best candidate; Study 5's interval carries the referrals the model
+    expects it missed (its upper limit is above the one of the links made) and says so in the release's text."""
+    from bold_prevention.studies._pilots import link_recall
+
+    pop, wh = world
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        rec = {b: link_recall(con, "support_referrals", b) for b in BANDS}
+        assert len(victims_support.court_records(con, "low")) >= len(victims_support.court_records(con, "medium"))
+    finally:
+        con.close()
+    assert all(r is not None and 0 < r.recall <= 1 for r in rec.values())
+    assert rec["high"].recall <= rec["medium"].recall
+    h = next(h for h in runs["victims_support"].result.headlines if h.name == "court_record_share")
+    texts = dict(runs["victims_support"].result.texts)
+    assert "expected to have missed" in texts["Interval"] and "recall" in texts["Interval"]
+    assert h.upper > h.value
