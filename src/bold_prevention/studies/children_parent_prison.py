@@ -156,5 +156,7 @@ def run(ctx: StudyContext) -> StudyResult:
         title=f"Dependent children with a parent in prison in "
         f"{year}, by age", population=population, source=src))
     res.texts.append(("Year and band", f"Custodial journeys overlapping {year}; linkage band {band}; interval over "
-                      f"the bands {', '.join(BANDS)}."))
+                      f"the bands {', '.join(BANDS)}. The interval carries sampling uncertainty (exact Poisson limits) and "
+                      "linkage uncertainty (the bands, and the strict reading of the relations); it does not add "
+                      "children whose relation to a parent was not found."))
     return res

@@ -338,4 +338,10 @@ def run(ctx: StudyContext) -> StudyResult:
             res.texts.append(("Settled accommodation after a contact", "No leaver without settled accommodation had "
                               "both a housing contact and a later OASys assessment at this band."))
     res.texts.append(("Window", f"Releases from {start} to {end}, linkage band {band}."))
+    res.texts.append(("Interval", "Each share's interval carries sampling uncertainty (95% Wilson intervals of the "
+                      "published counts) and linkage uncertainty as the union of the intervals at the high, medium "
+                      "and low bands (a court case or assessment joins its release through the XJS person at that "
+                      "band, which the warehouse holds at all three). It does not carry the court cases on another "
+                      "XJS fragment of the same person beyond the low band: where they are missed the reoffending "
+                      "share is low."))
     return res
