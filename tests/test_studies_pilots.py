@@ -323,3 +323,28 @@ def test_court_record_share_carries_the_referrals_missed_links(world, runs):
     texts = dict(runs["victims_support"].result.texts)
     assert "expected to have missed" in texts["Interval"] and "recall" in texts["Interval"]
     assert h.upper > h.value
+
+
+def test_wave_linkage_keeps_every_records_best_candidate(world):
+    """``spine.link_candidates``: one row per support referral with a scored pair; every joined referral has its
+    joined person and band there; its pairwise score is a probability; no identifier column."""
+    from bold_prevention.linkage.wave import LINK_CANDIDATES
+
+    pop, wh = world
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        cols = [r[0] for r in con.execute(f"DESCRIBE {LINK_CANDIDATES}").fetchall()]
+        n, distinct, bad = con.execute(f"""SELECT count(*), count(DISTINCT record_id),
+            count(*) FILTER (WHERE pair_score < 0 OR pair_score > 1) FROM {LINK_CANDIDATES}
+            WHERE source_table = 'support_referrals'""").fetchone()
+        unmatched = con.execute(f"""SELECT count(*) FROM spine.person_record r LEFT JOIN {LINK_CANDIDATES} c
+            ON c.source_table = r.source_table AND c.record_id = r.record_id
+            WHERE r.source_table = 'support_referrals'
+              AND (c.record_id IS NULL OR c.person_id <> r.person_id OR c.band_joined <> r.band_joined)""").fetchone()
+        below = con.execute(f"""SELECT count(*) FROM {LINK_CANDIDATES} WHERE source_table = 'support_referrals'
+            AND coalesce(band_joined, 'none') NOT IN ('high', 'medium')""").fetchone()[0]
+    finally:
+        con.close()
+    assert cols == ["source_table", "record_id", "person_id", "pair_score", "match_score", "band_joined"]
+    assert n == distinct > 0 and bad == 0 and unmatched[0] == 0
+    assert below > 0  # the records the spine does not hold are kept too
