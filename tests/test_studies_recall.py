@@ -60,6 +60,8 @@ def test_no_candidates_no_recall():
     assert "relink" in recall_note({"medium": None}, "the deaths")
     con = _warehouse([("a", 0.999, "high", 0.999)])
     assert link_recall(con, "support_referrals", "medium") is None  # another source's candidates only
+    # candidates but no joined record (the spine rebuilt since the source was linked): no recall, not zero
+    assert link_recall(_warehouse([("a", math.nan, None, 0.4)]), SRC, "medium") is None
 
 
 _row = st.tuples(st.floats(0.01, 1.0), st.sampled_from([*BANDS, None]))
@@ -74,9 +76,14 @@ def test_recall_is_a_share_and_never_higher_at_a_stricter_band(rows):
         score = max(p, th[band]) if band else math.nan
         data.append((f"r{i}", score, band, score if band else min(p, 0.49)))
     con = _warehouse(data)
-    rec = {b: link_recall(con, SRC, b).recall for b in BANDS}
-    assert all(0 <= r <= 1 for r in rec.values())
-    assert rec["high"] <= rec["medium"] + 1e-12
+    got = {b: link_recall(con, SRC, b) for b in BANDS}
+    joined = {b: any(band in BANDS[: BANDS.index(b) + 1] for _, band in rows if band != "low") for b in BANDS}
+    assert {b: r is not None for b, r in got.items()} == {**joined, "low": joined["low"] or any(
+        band == "low" for _, band in rows)}
+    rec = {b: r.recall for b, r in got.items() if r is not None}
+    assert all(0 < r <= 1 for r in rec.values())
+    if "high" in rec:
+        assert rec["high"] <= rec["medium"] + 1e-12
 
 
 @settings(max_examples=60, deadline=None)

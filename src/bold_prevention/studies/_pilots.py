@@ -137,8 +137,8 @@ SELECT (SELECT count(*) FROM c),
        coalesce((SELECT sum(score) FROM pr WHERE rk > {r}), 0)
        + coalesce((SELECT sum(pair_score) FROM u WHERE NOT ({r} = 2 AND coalesce(band_joined, '') = 'low')), 0)""",
                       [source_table, source_table, source_table]).fetchone()
-    if not row or not row[0]:
-        return None
+    if not row or not row[0] or not row[1]:
+        return None  # no candidates, or none joined (a spine rebuilt since the source was linked: relink it)
     return LinkRecall(source_table, band, float(row[1]), float(row[2]))
 
 
