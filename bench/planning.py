@@ -9,7 +9,8 @@ with bench/trajectories.py), the spine is built at the medium band (setup), then
   disadvantages" (coverage, missingness, link rates and band mix, wave needs). Target: under 5 s at 1,000,000.
 - `band_sensitivity` of three shipped cohorts and place prevalence at the three bands, and the release-wide
   audited release of all of it. Target: under 30 s at 1,000,000. The medium spine built as setup is current, so the
-  run computes the medium band on it as it stands and builds the spine at the high and low bands only.
+  run computes the medium band on it as it stands and builds the spine at the high and low bands only, carrying
+  over from the medium spine every person whose records are the same at that band (`build_spine(carry_from=...)`).
 
 Runs at 500,000 persons or more share the machine's memory: run them under the shared lock,
 `flock /tmp/bench1m.lock .venv/bin/python bench/planning.py --persons 1000000`.
