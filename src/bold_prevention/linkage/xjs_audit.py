@@ -181,7 +181,8 @@ def audit_xjs(con: duckdb.DuckDBPyConnection, *, truth_dir: str | Path | None = 
               write_improved: bool = True, split: bool | str = False, evidence: bool | JoinEvidence = True,
               progress: Progress | None = None) -> dict[str, Any]:
     """Audit ``extract.xjs_link`` against the toolkit's own dedupe of the justice identities (see the module
-    docstring). ``con`` is the project's warehouse connection. Returns the report.
+    docstring). ``con`` is the project's warehouse connection. Returns the report (``timings_s``: the seconds of
+    each phase, the re-linking's own steps under ``relink_steps``).
 
     ``split``: also break XJS persons whose records the model puts in different persons even at its low band
     (the improved id then both joins and splits; where the model's own recall is weak, as for civil parties
