@@ -65,6 +65,7 @@ def test_fast_path_equals_rebuilding_each_band_and_leaves_the_spine_as_it_was(co
 
     def counting(*a, **k):
         calls.append(k.get("band"))
+        assert k.get("carry_from") == S._SAVED  # the other bands carry over the persons kept aside
         return real(*a, **k)
 
     S.build_spine = counting
