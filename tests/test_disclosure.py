@@ -473,3 +473,24 @@ def test_place_prevalence_on_the_synthetic_population_cannot_be_unpicked(synth_d
     n = sub.groupby("lad_code").size().reindex(sorted(top)).to_numpy()
     exact = np.append(k / n, k.sum() / n.sum()).reshape(-1, 1) * 1000
     assert np.allclose(prevalence.data.to_numpy()[shown], np.round(exact, 1)[shown])
+
+
+def test_which_tables_are_solved_optimally_depends_on_their_size_not_the_clock():
+    """A large table goes to the graph heuristic by its size alone (no solve that could finish on a fast machine and
+    time out on a slow one), and a small one gets the same optimal pattern every time."""
+    from bold_prevention.outputs import _protect
+
+    rng = np.random.default_rng(1)
+    big = rng.poisson(60, size=(333, 9)).astype(float)
+    small = rng.poisson(60, size=(12, 6)).astype(float)
+    for v, n in ((big, 9), (small, 4)):
+        idx = rng.choice(v.size, n, replace=False)
+        v.flat[idx] = rng.integers(1, 9, n)
+    big_primary, small_primary = big < 10, small < 10
+    assert big_primary.sum() * big.size > _protect.OPTIMAL_LIMIT
+    assert _protect.optimal_protect(_protect.two_way(big), big_primary, time_limit=1e-3) is None
+    first = _protect.optimal_protect(_protect.two_way(small), small_primary)
+    again = _protect.optimal_protect(_protect.two_way(small), small_primary)
+    assert first is not None and again is not None
+    assert (first.suppressed == again.suppressed).all() and not (_protect.recoverable(
+        _protect.two_way(small), first.suppressed) & small_primary).any()

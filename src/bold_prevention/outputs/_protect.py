@@ -405,18 +405,23 @@ def protect(grid: Grid, primary: np.ndarray) -> Protection:
 # --- optimal secondary suppression ------------------------------------------------------------------------------------
 
 #: Largest (primary cells x cells) for which secondary suppression is chosen by integer programming; larger tables
-#: use the graph heuristic of :func:`protect` (its result is audited exactly either way).
-OPTIMAL_LIMIT = 30_000
+#: use the graph heuristic of :func:`protect` (its result is audited exactly either way). The size decides, not the
+#: clock, so the same table gets the same pattern on any machine: on the reference machine (2 cores) problems at
+#: this size solve in under 5 s, and one of 27,000 (a local-authority table of 333 x 9 with 9 small counts) ran to
+#: 10 s before a proven answer on some draws and not on others.
+OPTIMAL_LIMIT = 10_000
 
 
-def optimal_protect(grid: Grid, primary: np.ndarray, *, time_limit: float = 10.0) -> Protection | None:
+def optimal_protect(grid: Grid, primary: np.ndarray, *, time_limit: float = 120.0) -> Protection | None:
     """The fewest further cells (ties: the smallest total) whose suppression leaves every primary cell free to
     move up and (above its lower bound) down, by integer programming (HiGHS through ``scipy.optimize.milp``).
 
     Each primary cell needs a circulation through it in each direction over suppressed cells: one flow problem per
     cell and direction over the table's network, every flow capped by the suppression variable of its cell. Returns
-    ``None`` when the table is too large or the solver finds no proven solution in time (the caller then uses the
-    heuristic)."""
+    ``None`` when the table is too large (:data:`OPTIMAL_LIMIT`) or the solver finds no proven solution (the caller
+    then uses the heuristic). ``time_limit`` is a safety net far above the solve times under the size limit, not
+    the rule that decides which tables are solved: a pattern that depended on the machine's speed would not
+    repeat."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix
 
