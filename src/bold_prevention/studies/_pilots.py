@@ -283,22 +283,32 @@ def spine_xjs_id(con: Any) -> str | None:
     return row[0][0] if row and row[0][0] else "published"
 
 
-def improved_persons(con: Any) -> pd.DataFrame | None:
-    """``person_id -> study_person``: each spine person with the improved XJS person id of its Data First records,
-    when the spine was built on the published XJS id and the warehouse holds the improved id
-    (``linkage.xjs_link_improved``, written by ``bold link xjs-audit``); None otherwise (the spine's persons are
-    then the study's). A spine person none of whose records has an improved id keeps its own id. A spine person
-    whose records carry several improved ids (an audit run with ``--split``) takes the smallest."""
+def improved_xjs_table(con: Any) -> str | None:
+    """The improved XJS person id's table (``linkage.xjs_link_improved``, shaped like ``extract.xjs_link``) when a
+    study should count its persons on it: the warehouse holds it and the spine was built on the published XJS id;
+    None otherwise (no spine, no improved id, or a spine whose persons already are the improved ones)."""
     from ..linkage.xjs import XJS_IDS
 
     schema, _, name = XJS_IDS["improved"].partition(".")
     if not (has_table(con, schema, name) and has_table(con, "spine", "person_record")):
         return None
     if spine_xjs_id(con) in (None, "improved"):
-        return None  # no spine, or its persons already are the improved ones
+        return None
+    return f"{schema}.{name}"
+
+
+def improved_persons(con: Any) -> pd.DataFrame | None:
+    """``person_id -> study_person``: each spine person with the improved XJS person id of its Data First records,
+    when the spine was built on the published XJS id and the warehouse holds the improved id
+    (``linkage.xjs_link_improved``, written by ``bold link xjs-audit``); None otherwise (the spine's persons are
+    then the study's). A spine person none of whose records has an improved id keeps its own id. A spine person
+    whose records carry several improved ids (an audit run with ``--split``) takes the smallest."""
+    table = improved_xjs_table(con)
+    if table is None:
+        return None
     return con.execute(f"""
         SELECT pr.person_id, 'I:' || MIN(x.cluster_medium) AS study_person
-        FROM spine.person_record pr JOIN {schema}.{name} x
+        FROM spine.person_record pr JOIN {table} x
           ON x.source_dataset = pr.source_dataset AND x.row_id_hash = pr.record_id
         WHERE x.cluster_medium IS NOT NULL
         GROUP BY pr.person_id""").df()

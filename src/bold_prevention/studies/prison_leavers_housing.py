@@ -30,6 +30,7 @@ from ._pilots import (
     band_filter,
     check_band,
     has_table,
+    improved_xjs_table,
     linked_tables,
     methods_of,
     not_loaded,
@@ -86,13 +87,18 @@ FROM extract.oasys_assessments_metadata m
 WHERE m.assessment_date IS NOT NULL AND ({' OR '.join(known)})"""
 
 
-def _person_key(con: Any, table: str, alias: str, band: str) -> tuple[str, str]:
+def _person_key(con: Any, table: str, alias: str, band: str, link: str | None = None) -> tuple[str, str]:
     """(join, key) giving each row of justice table ``table`` (aliased ``alias``) its person at ``band``: the XJS
-    cluster at that band (``extract.xjs_link``, which holds all three bands whatever band the spine was built at),
-    else the spine person its record joined at that band or a stricter one."""
+    cluster at that band (``extract.xjs_link``, which holds all three bands whatever band the spine was built at;
+    ``link``: another table shaped like it, such as the improved XJS person id), else the spine person its record
+    joined at that band or a stricter one."""
     from ..datafirst import MODEL
 
     src = MODEL.table(table).xjs_source
+    if src and link is not None:
+        x = f"i_{alias}"
+        return (f"JOIN {link} {x} ON {x}.source_dataset = '{src}' AND {x}.row_id_hash = {alias}.row_id_hash",
+                f"{x}.cluster_{check_band(band)}")
     if src and has_table(con, "extract", "xjs_link"):
         x = f"x_{alias}"
         return (f"JOIN extract.xjs_link {x} ON {x}.source_dataset = '{src}' AND {x}.row_id_hash = {alias}.row_id_hash",
@@ -115,13 +121,25 @@ def leavers(con: Any, band: str, start: date, end: date) -> pd.DataFrame:
     """One row per linked release in the window: ``journey``, ``person_id`` (spine), ``pkey`` (the person at the
     band, see :func:`_person_key`), ``release_date``, ``status``
     (accommodation at release), ``reoffended`` (within 12 months; NULL without court data), ``known_to_la`` and
-    housing contacts within 3 and 12 months (``housing_3m``, ``housing_12m``; NULL without local-authority data)."""
+    housing contacts within 3 and 12 months (``housing_3m``, ``housing_12m``; NULL without local-authority data).
+
+    Reoffending is counted on ``rkey``: the person of the release on the improved XJS person id at the band when
+    the project holds it (:func:`._pilots.improved_xjs_table`: XJS's medium persons joined where the toolkit's model
+    links two with high confidence; its high band is XJS's own, its low band XJS's low persons joined through the
+    improved medium ones), so a magistrates' case on another XJS fragment of the same person counts; else ``pkey``."""
     acc = _accommodation_sql(con, band)
     mags = has_table(con, "extract", "mags_defendant_case") and "mags_defendant_case" in linked_tables(con)
     la = _la_ok(con)
+    imp = improved_xjs_table(con)
     pj, pk = _person_key(con, "prison_custodial_journey", "p", band)
+    rk = pk
+    if imp is not None:
+        ij, ik = _person_key(con, "prison_custodial_journey", "p", band, link=imp)
+        if ik.startswith("i_p."):  # a release the improved id lacks keeps its XJS person ('I' + md5 ids: no clash)
+            pj += f"\n  LEFT {ij}"
+            rk = f"coalesce({ik}, {pk})"
     ctes = [f"""j AS (
-  SELECT p.row_id_hash AS journey, r.person_id, {pk} AS pkey, p.reception_date, p.release_date
+  SELECT p.row_id_hash AS journey, r.person_id, {pk} AS pkey, {rk} AS rkey, p.reception_date, p.release_date
   FROM extract.prison_custodial_journey p
   JOIN spine.person_record r ON r.source_table = 'prison_custodial_journey' AND r.record_id = p.row_id_hash
   {pj}
@@ -137,10 +155,10 @@ def leavers(con: Any, band: str, start: date, end: date) -> pd.DataFrame:
     else:
         cols.append("'Not known' AS status")
     if mags:
-        mj, mk = _person_key(con, "mags_defendant_case", "c", band)
-        ctes.append(f"""mc AS (SELECT {mk} AS pkey, c.main_offence_date FROM extract.mags_defendant_case c {mj}),
+        mj, mk = _person_key(con, "mags_defendant_case", "c", band, link=imp)
+        ctes.append(f"""mc AS (SELECT {mk} AS rkey, c.main_offence_date FROM extract.mags_defendant_case c {mj}),
 ro AS (
-  SELECT DISTINCT j.journey FROM j JOIN mc ON mc.pkey = j.pkey
+  SELECT DISTINCT j.journey FROM j JOIN mc ON mc.rkey = j.rkey
   WHERE mc.main_offence_date > j.release_date AND mc.main_offence_date <= j.release_date + INTERVAL 365 DAY)""")
         joins.append("LEFT JOIN ro ON ro.journey = j.journey")
         cols.append("ro.journey IS NOT NULL AS reoffended")
@@ -338,10 +356,23 @@ def run(ctx: StudyContext) -> StudyResult:
             res.texts.append(("Settled accommodation after a contact", "No leaver without settled accommodation had "
                               "both a housing contact and a later OASys assessment at this band."))
     res.texts.append(("Window", f"Releases from {start} to {end}, linkage band {band}."))
+    improved = improved_xjs_table(con) is not None
+    if improved:
+        res.texts.append(("Persons", "Persons: reoffending is counted on the improved XJS person id (`bold link "
+                          "xjs-audit`: XJS's medium persons joined wherever the toolkit's own model links two of "
+                          "them with high confidence), so a magistrates' case on another XJS fragment of the person "
+                          "released counts. The improved id is built at the medium band: at the high band the "
+                          "persons are XJS's own high clusters, at the low band XJS's low clusters joined through "
+                          "the improved persons. Accommodation at release is matched on XJS's person at the band."))
+    else:
+        res.texts.append(("Persons", "Persons: XJS's published person id at the band. A magistrates' case on "
+                          "another XJS fragment of the person released is missed, so the reoffending share is too "
+                          "low; run `bold link xjs-audit` (the improved person id) and rerun the study."))
     res.texts.append(("Interval", "Each share's interval carries sampling uncertainty (95% Wilson intervals of the "
                       "published counts) and linkage uncertainty as the union of the intervals at the high, medium "
-                      "and low bands (a court case or assessment joins its release through the XJS person at that "
-                      "band, which the warehouse holds at all three). It does not carry the court cases on another "
-                      "XJS fragment of the same person beyond the low band: where they are missed the reoffending "
-                      "share is low."))
+                      "and low bands (a court case or assessment joins its release through the "
+                      + ("improved " if improved else "") + "XJS person at that band, which the warehouse holds "
+                      "at all three). It does not carry the court cases on another XJS fragment of the same person "
+                      "that " + ("even the improved id" if improved else "XJS") + " does not join at the low band: "
+                      "where they are missed the reoffending share is low."))
     return res

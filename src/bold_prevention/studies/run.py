@@ -93,8 +93,8 @@ def band_available(con, band: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------- persons
 #: Studies (by code name) whose measures need two sources to meet on one person, and which therefore count their
-#: persons on the improved XJS person id when the project holds it (see ``_pilots.improved_persons``).
-IMPROVED_ID_STUDIES: tuple[str, ...] = ("probation_treatment",)
+#: persons on the improved XJS person id when the project holds it (see ``_pilots.improved_xjs_table``).
+IMPROVED_ID_STUDIES: tuple[str, ...] = ("probation_treatment", "prison_leavers_housing")
 
 
 def ensure_improved_id(con, specs: Sequence[StudySpec], *, progress=None) -> dict[str, Any] | None:
@@ -112,8 +112,8 @@ def ensure_improved_id(con, specs: Sequence[StudySpec], *, progress=None) -> dic
     if spine_xjs_id(con) != "published" or f"{schema}.{name}" in _tables(con):
         return None
     say = progress or (lambda _m: None)
-    say("studies: writing the improved XJS person id (the XJS audit), so that a person's requirement and "
-        "treatment episode on two XJS fragments meet")
+    say("studies: writing the improved XJS person id (the XJS audit), so that a person's records on two XJS "
+        "fragments meet (a requirement and its treatment episode, a release and a later court case)")
     return audit_xjs(con, progress=progress)
 
 
