@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -348,3 +349,74 @@ def test_wave_linkage_keeps_every_records_best_candidate(world):
     assert cols == ["source_table", "record_id", "person_id", "pair_score", "match_score", "band_joined"]
     assert n == distinct > 0 and bad == 0 and unmatched[0] == 0
     assert below > 0  # the records the spine does not hold are kept too
+
+
+# ----------------------------------------------------------------------------------- the improved person id
+def _improved_copy(con) -> None:
+    """An improved XJS person id that is XJS's own (the audit's table, shaped like ``extract.xjs_link``)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS linkage")
+    con.execute("CREATE OR REPLACE TABLE linkage.xjs_link_improved AS SELECT * FROM extract.xjs_link")
+
+
+def test_reoffending_follows_the_improved_person(world, tmp_path):
+    """A magistrates' case planted 30 days after a release, on another XJS fragment (another medium and low
+    person): on the published id the release does not count as reoffending; once the improved id joins the two
+    fragments it does at the medium and low bands (the high band stays XJS's own); the improved id only joins
+    persons, so no other release loses its reoffending, and only the joined persons' releases gain it."""
+    pop, wh = world
+    w = tmp_path / "w.duckdb"
+    shutil.copy(wh, w)
+    start, end = date(2011, 1, 1), date(2021, 12, 31)
+    con = duckdb.connect(str(w))
+    try:
+        before = prison_leavers_housing.leavers(con, "medium", start, end)
+        quiet = before[~before["reoffended"].astype(bool)].iloc[0]
+        rel = con.execute("""SELECT x.cluster_medium, x.cluster_low FROM extract.prison_custodial_journey p
+            JOIN extract.xjs_link x ON x.source_dataset = 'prison_nomis' AND x.row_id_hash = p.row_id_hash
+            WHERE p.row_id_hash = ?""", [quiet["journey"]]).fetchone()
+        case, case_person = con.execute("""SELECT c.row_id_hash, x.cluster_medium FROM extract.mags_defendant_case c
+            JOIN extract.xjs_link x ON x.source_dataset = 'mags_hocas' AND x.row_id_hash = c.row_id_hash
+            WHERE x.cluster_medium <> ? AND x.cluster_low <> ? ORDER BY 1 LIMIT 1""", list(rel)).fetchone()
+        con.execute("UPDATE extract.mags_defendant_case SET main_offence_date = ? WHERE row_id_hash = ?",
+                    [pd.Timestamp(quiet["release_date"]).date() + timedelta(days=30), case])
+        published = {b: prison_leavers_housing.leavers(con, b, start, end).set_index("journey") for b in BANDS}
+        assert not any(published[b].loc[quiet["journey"], "reoffended"] for b in BANDS)
+        _improved_copy(con)
+        same = prison_leavers_housing.leavers(con, "medium", start, end).set_index("journey")
+        assert same["reoffended"].equals(published["medium"]["reoffended"])  # XJS's own persons: nothing moves
+        con.execute("""UPDATE linkage.xjs_link_improved SET cluster_medium = ?, cluster_low = ?
+                       WHERE cluster_medium = ?""", [*rel, case_person])
+        joined_pkeys = {rel[0], case_person}
+        for b in BANDS:
+            after = prison_leavers_housing.leavers(con, b, start, end).set_index("journey")
+            assert after.loc[quiet["journey"], "reoffended"] == (b != "high")
+            a, p = after["reoffended"].astype(bool), published[b]["reoffended"].astype(bool)
+            assert not (p & ~a).any()
+            gained = after[a & ~p]
+            if b == "medium":
+                assert set(gained["pkey"]) <= joined_pkeys
+        # the release says which person id it counted on
+        run = run_study(con, None, "prison_leavers_housing", bands=(), truth=pop)
+        assert "improved XJS person id" in dict(run.result.texts)["Persons"]
+    finally:
+        con.close()
+
+
+def test_studies_stage_writes_the_improved_id_for_study_2(world, tmp_path, monkeypatch):
+    """The pipeline's studies stage runs the XJS audit before Study 2 when the project lacks the improved id."""
+    from bold_prevention.linkage import xjs_audit
+    from bold_prevention.studies.run import ensure_improved_id
+
+    calls = []
+    monkeypatch.setattr(xjs_audit, "audit_xjs", lambda con, progress=None: calls.append(1) or {"improved_table": 1})
+    pop, wh = world
+    w = tmp_path / "w.duckdb"
+    shutil.copy(wh, w)
+    con = duckdb.connect(str(w))
+    try:
+        assert ensure_improved_id(con, [load_study("children_parent_prison")]) is None and not calls
+        assert ensure_improved_id(con, [load_study("prison_leavers_housing")]) == {"improved_table": 1}
+        _improved_copy(con)
+        assert ensure_improved_id(con, [load_study("prison_leavers_housing")]) is None and len(calls) == 1
+    finally:
+        con.close()
