@@ -42,3 +42,17 @@ def spine_project(synth_dir, tmp_path_factory):
     load_extracts(project, synth_dir)
     build_spine(project, as_at=date(2024, 12, 31), band="medium")
     return project
+
+
+@pytest.fixture()
+def spine_copy_con(spine_project, tmp_path):
+    """A read-write DuckDB connection to a copy of ``spine_project``'s warehouse (in its own project folder)."""
+    import shutil
+
+    from bold_prevention.project import Project
+    from bold_prevention.warehouse.engine import duckdb_connect
+
+    shutil.copy(spine_project.warehouse_path, tmp_path / "warehouse.duckdb")
+    c = duckdb_connect(Project(tmp_path).ensure())
+    yield c
+    c.close()

@@ -3,7 +3,6 @@ spine is put back instead of rebuilt; the figures equal those of building the sp
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pandas as pd
@@ -13,21 +12,16 @@ from bold_prevention.cohorts import build_cohort, spine_state
 from bold_prevention.cohorts.release import cohort_outputs, places_outputs
 from bold_prevention.planning import band_sensitivity
 from bold_prevention.planning import sensitivity as S
-from bold_prevention.project import Project
 from bold_prevention.spine import build_spine
 from bold_prevention.spine.fingerprint import extract_frozen, frozen_memo, inputs_fingerprint
-from bold_prevention.warehouse.engine import duckdb_connect
 
 COHORTS = ["multiple_disadvantage", "young_adults_cusp"]
 AS_AT = date(2024, 12, 31)
 
 
 @pytest.fixture()
-def con(spine_project, tmp_path):
-    shutil.copy(spine_project.warehouse_path, tmp_path / "warehouse.duckdb")
-    c = duckdb_connect(Project(tmp_path).ensure())
-    yield c
-    c.close()
+def con(spine_copy_con):
+    return spine_copy_con
 
 
 def _per_band_by_rebuilding(con, bands=("high", "low", "medium")) -> dict[str, pd.DataFrame]:

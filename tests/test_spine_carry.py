@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import pandas as pd
@@ -12,10 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bold_prevention.datafirst.waves import WAVE_SOURCES
-from bold_prevention.project import Project
 from bold_prevention.spine import build as B
 from bold_prevention.spine import build_spine
-from bold_prevention.warehouse.engine import duckdb_connect
 
 AS_AT = date(2024, 12, 31)
 PREFIX = "_kept_"
@@ -23,11 +20,8 @@ KEPT = ("person", "person_need", "person_record", "spine_info", "person_record_i
 
 
 @pytest.fixture()
-def con(spine_project, tmp_path):
-    shutil.copy(spine_project.warehouse_path, tmp_path / "warehouse.duckdb")
-    c = duckdb_connect(Project(tmp_path).ensure())
-    yield c
-    c.close()
+def con(spine_copy_con):
+    return spine_copy_con
 
 
 def _keep(con) -> None:
