@@ -357,7 +357,7 @@ def _studies(run: Run) -> None:
                      f"({missing[0].load}; on synthetic data: bold demo --waves 1,2,3)")
             continue
         ready.append(spec)
-    audit = ensure_improved_id(con, ready, progress=run.say)  # the persons Study 1 counts on
+    audit = ensure_improved_id(con, ready, progress=run.say)  # the persons Studies 1 and 2 count on
     if audit is not None:
         run.detail(studies_xjs_audit_seconds=audit["seconds"])
     for spec in ready:
