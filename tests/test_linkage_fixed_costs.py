@@ -59,6 +59,12 @@ def test_dropping_redundant_sessions_keeps_what_is_estimated(roles):
     assert covered >= set.union(set(), *(set.intersection(*alts) for alts in every_session))
 
 
+def test_roles_with_nothing_to_block_on_are_refused_as_too_few_identifiers():
+    with pytest.raises(InputError, match="too few identifiers") as e:
+        _training_rules(["middle_names", "sex"])
+    assert "middle_names" in str(e.value) and "forename" in e.value.hint
+
+
 def test_the_id_number_session_is_dropped_when_names_and_dates_cover_it():
     roles = ["forename", "surname", "date_of_birth", "postcode", "address", "id_number"]
     _det, em = _training_rules(roles)

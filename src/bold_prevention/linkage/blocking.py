@@ -246,7 +246,13 @@ def _training_rules(roles: Sequence[str], extras: Sequence[Any] = ()) -> tuple[l
         keys = [{"forename": "forename", "surname": "surname", "postcode": "postcode", "date_of_birth": "dob_iso"}[r]
                 for r in ("forename", "surname", "postcode", "date_of_birth") if r in p]
         keys += [x.column if x.type != "geography" else f"{x.column}_0" for x in extras if x.blocks]
-        det = [block_on(*keys)] if keys else [block_on(_cover_key(sorted(p))[1])]
+        cover = _cover_key(sorted(p))
+        if not keys and cover is None:
+            raise InputError(f"too few identifiers to separate people: nothing to block candidate pairs on among "
+                             f"{', '.join(sorted(p)) or 'no identifiers'}",
+                             hint="map at least one of forename, surname, date_of_birth, postcode or id_number on "
+                                  "every file (better two), or declare an extra comparison that blocks")
+        det = [block_on(*keys)] if keys else [block_on(cover[1])]
     sessions: list[list[tuple[str, ...]]] = []
     # Names first: that session estimates the date-of-birth levels from fresh starting values (started from the
     # values a date-of-birth session leaves behind, it can settle on a household-like optimum).
