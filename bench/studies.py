@@ -21,6 +21,7 @@ import os
 import resource
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +31,14 @@ SOURCES = ("ndtms", "deaths", "npd", "hmrc", "support")
 AS_AT = date(2022, 12, 31)
 #: Wave sources whose missed links the headline intervals carry (Study 1: NDTMS, Study 4: deaths, Study 5: support).
 RECALL_SOURCES = ("ndtms", "deaths", "support")
+
+
+@contextmanager
+def timed(times: dict[str, float], key: str):
+    """Record the seconds the block takes as ``times[key]``."""
+    t = time.perf_counter()
+    yield
+    times[key] = time.perf_counter() - t
 
 
 def build_world(root: Path, persons: int, xjs_audit: bool = False) -> tuple[Path, Path, dict[str, float]]:
@@ -47,28 +56,23 @@ def build_world(root: Path, persons: int, xjs_audit: bool = False) -> tuple[Path
     done = root / "world.json"
     times: dict[str, float] = json.loads(done.read_text()) if done.exists() else {}
     if not done.exists():
-        t = time.perf_counter()
-        generate(root / "pop", persons=persons, seed=1, sources=SOURCES, overwrite=True)
-        times["synth"] = time.perf_counter() - t
+        with timed(times, "synth"):
+            generate(root / "pop", persons=persons, seed=1, sources=SOURCES, overwrite=True)
         project = Project(root / "proj").ensure()
-        t = time.perf_counter()
-        load_extracts(project, root / "pop")
-        build_spine(project, as_at=AS_AT, band="medium")
-        times["load_and_spine"] = time.perf_counter() - t
+        with timed(times, "load_and_spine"):
+            load_extracts(project, root / "pop")
+            build_spine(project, as_at=AS_AT, band="medium")
         con = duckdb.connect(str(project.warehouse_path))
         try:
             for s in SOURCES:
-                t = time.perf_counter()
-                load_wave_source(con, s, root / "pop")
-                link_wave_source(con, s)
-                times[f"wave_link_{s}"] = time.perf_counter() - t
+                with timed(times, f"wave_link_{s}"):
+                    load_wave_source(con, s, root / "pop")
+                    link_wave_source(con, s)
                 print(f"  linked {s}: {times[f'wave_link_{s}']:.1f} s", flush=True)
-            t = time.perf_counter()
-            link_source_to_spine(con, "la_residents")
-            times["link_la_residents"] = time.perf_counter() - t
-            t = time.perf_counter()
-            build_children(con)
-            times["children"] = time.perf_counter() - t
+            with timed(times, "link_la_residents"):
+                link_source_to_spine(con, "la_residents")
+            with timed(times, "children"):
+                build_children(con)
         finally:
             con.close()
         done.write_text(json.dumps(times))
@@ -84,9 +88,8 @@ def build_world(root: Path, persons: int, xjs_audit: bool = False) -> tuple[Path
                 {r[0] for r in con.execute(f"select distinct source_table from {LINK_CANDIDATES}").fetchall()})
         for s in RECALL_SOURCES:
             if source_of(s).person_table not in have:
-                t = time.perf_counter()
-                link_wave_source(con, s)
-                times[f"relink_{s}"] = time.perf_counter() - t
+                with timed(times, f"relink_{s}"):
+                    link_wave_source(con, s)
                 print(f"  relinked {s} (link candidates): {times[f'relink_{s}']:.1f} s", flush=True)
     finally:
         con.close()
@@ -96,9 +99,8 @@ def build_world(root: Path, persons: int, xjs_audit: bool = False) -> tuple[Path
 
         con = duckdb.connect(str(Project(root / "proj").warehouse_path))
         try:
-            t = time.perf_counter()
-            audit_xjs(con)
-            times["xjs_audit"] = time.perf_counter() - t
+            with timed(times, "xjs_audit"):
+                audit_xjs(con)
         finally:
             con.close()
         done.write_text(json.dumps(times))

@@ -44,6 +44,22 @@ def spine_project(synth_dir, tmp_path_factory):
     return project
 
 
+@pytest.fixture(scope="session")
+def spine_warehouse_copy(spine_project):
+    """Makes read-write DuckDB connections to copies of ``spine_project``'s warehouse: ``spine_warehouse_copy(folder)``
+    (for module-scoped fixtures; close the connection when done)."""
+    import shutil
+
+    import duckdb
+
+    def copy(folder: Path):
+        db = folder / "warehouse.duckdb"
+        shutil.copy(spine_project.warehouse_path, db)
+        return duckdb.connect(str(db))
+
+    return copy
+
+
 @pytest.fixture()
 def spine_copy_con(spine_project, tmp_path):
     """A read-write DuckDB connection to a copy of ``spine_project``'s warehouse (in its own project folder)."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -20,12 +18,10 @@ ORACLE_PERSONS = 20_000
 
 
 @pytest.fixture(scope="module")
-def small(spine_project, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ew-synth") / "warehouse.duckdb"
-    shutil.copy(spine_project.warehouse_path, path)
-    c = duckdb.connect(str(path))
-    yield c
-    c.close()
+def small(spine_warehouse_copy, tmp_path_factory):
+    con = spine_warehouse_copy(tmp_path_factory.mktemp("ew-synth"))
+    yield con
+    con.close()
 
 
 @pytest.mark.parametrize("use_case", [REOFF, POSS])

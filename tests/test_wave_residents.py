@@ -4,19 +4,14 @@ residents' households."""
 
 from __future__ import annotations
 
-import shutil
-
-import duckdb
 import pytest
 
 from bold_prevention.linkage.wave import link_source_to_spine, residents_link_options, score_against_truth
 
 
 @pytest.fixture(scope="module")
-def wh(spine_project, tmp_path_factory):
-    db = tmp_path_factory.mktemp("residents") / "warehouse.duckdb"
-    shutil.copy(spine_project.warehouse_path, db)
-    con = duckdb.connect(str(db))
+def wh(spine_warehouse_copy, tmp_path_factory):
+    con = spine_warehouse_copy(tmp_path_factory.mktemp("residents"))
     yield con
     con.close()
 
